@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project builds and tests with, only the
+# ones missing. apt-get as root, sudo otherwise; a clear message if neither.
+set -euo pipefail
+
+packages=(
+	build-essential pkg-config
+	dpdk libdpdk-dev
+	rdma-core libibverbs-dev librdmacm-dev
+	libpcap-dev libcmocka-dev
+	lcov valgrind
+	tshark iproute2
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	[[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+	exit 0
+fi
+
+echo "install-deps: installing missing Debian packages: ${missing[*]}"
+if [[ $(id -u) -eq 0 ]]; then
+	as_root=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+	as_root=(sudo)
+else
+	echo "install-deps: need root or passwordless sudo to install: ${missing[*]}" >&2
+	echo "install-deps: run as root: apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | "${as_root[@]}" debconf-set-selections 2>/dev/null || true
+"${as_root[@]}" apt-get update -qq || { echo "install-deps: apt-get update failed (no package archive reachable?)" >&2; exit 1; }
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
+	echo "install-deps: apt-get install failed for: ${missing[*]}" >&2
+	exit 1
+}
+echo "install-deps: done"

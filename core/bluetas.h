@@ -1,0 +1,114 @@
+/*
+ * bluetas.h: the host library, the application's view of the stack.
+ *
+ * A `struct bt_host` is one application's context: its memory region
+ * (event ring + per-connection RX/TX payload rings) registered on its own
+ * channel to the NIC, and the connection table. Nothing here blocks except
+ * bt_wait. Every call returns a value >= 0 or a negative enum bt_err.
+ *
+ * Data path: bt_send copies into the connection's TX ring in host memory
+ * and rings a doorbell (a channel message); the NIC reads the payload with
+ * one-sided READs when the window allows. The NIC writes received payload
+ * into the RX ring and an event into the event ring; bt_poll turns events
+ * into readiness (edge-triggered: drain with bt_recv/bt_send until
+ * BT_EAGAIN). No doorbell is ever lost: if the channel has no credit, the
+ * host remembers what it owes and retries on the next bt_poll.
+ */
+#ifndef BT_BLUETAS_H
+#define BT_BLUETAS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../transports/channel.h"
+#include "../transports/clock.h"
+
+enum bt_err {
+	BT_OK = 0,
+	BT_EAGAIN = -1,        /* would block: ring full or empty, nothing yet */
+	BT_EINVAL = -2,        /* bad argument or handle */
+	BT_ENOMEM = -3,        /* no free connection slot or memory */
+	BT_ECONNREFUSED = -4,  /* peer answered the SYN with RST */
+	BT_ECONNRESET = -5,    /* peer reset an open connection */
+	BT_ETIMEDOUT = -6,     /* retransmissions exhausted */
+	BT_EPIPE = -7,         /* send after close or after the connection ended */
+	BT_ENOTCONN = -8,      /* not (yet) connected */
+	BT_ECHANNEL = -9,      /* the host<->NIC channel failed */
+	BT_EADDRINUSE = -10,   /* port already listened on */
+	BT_EHOSTUNREACH = -11, /* ARP resolution failed */
+	BT_ENICREFUSED = -12,  /* the NIC rejected a command as invalid */
+	BT_ENOBUFS = -13,      /* NIC out of flows */
+};
+const char *bt_strerror(int err);
+
+struct bt_host_config {
+	uint32_t max_conns;       /* connection slots (each owns RX+TX rings) */
+	uint32_t rx_ring_bytes;   /* per connection */
+	uint32_t tx_ring_bytes;   /* per connection */
+	uint32_t event_entries;   /* NIC -> host event ring, 32 B each */
+};
+void bt_host_default_config(struct bt_host_config *cfg);
+
+/* Readiness reported by bt_poll. */
+enum bt_ev_flags {
+	BT_EV_CONNECTED = 1u << 0,  /* bt_connect finished (err == 0) */
+	BT_EV_READABLE = 1u << 1,   /* new bytes (or EOF) to bt_recv */
+	BT_EV_WRITABLE = 1u << 2,   /* TX ring space freed */
+	BT_EV_ACCEPTABLE = 1u << 3, /* id is a listener with a connection to accept */
+	BT_EV_EOF = 1u << 4,        /* peer closed its side; bt_recv returns 0 after the data */
+	BT_EV_ERROR = 1u << 5,      /* connection failed; err says why */
+	BT_EV_CLOSED = 1u << 6,     /* NIC released the connection */
+};
+
+struct bt_event {
+	int id;          /* connection id, or listener id for BT_EV_ACCEPTABLE */
+	uint32_t flags;  /* enum bt_ev_flags */
+	int err;         /* with BT_EV_ERROR */
+};
+
+struct bt_host_stats {
+	uint64_t events_consumed;
+	uint64_t doorbells_sent;
+	uint64_t doorbells_deferred; /* channel had no credit; retried later */
+	uint64_t tx_bytes, rx_bytes;
+	uint32_t conns_in_use;
+};
+
+struct bt_host;
+
+/* Registers the host region on `ch` and sends HELLO to the NIC. On failure
+ * returns NULL and stores a bt_err in *err_out. */
+struct bt_host *bt_host_create(const struct bt_host_config *cfg, struct chan *ch,
+			       const struct bt_clock *clock, int *err_out);
+/* Deregisters and frees everything. Open connections are abandoned (the
+ * NIC resets them when it sees the channel go). */
+void bt_host_destroy(struct bt_host *h);
+
+int bt_listen(struct bt_host *h, uint16_t port, uint32_t backlog);
+int bt_accept(struct bt_host *h, int listener);
+int bt_connect(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port);
+ssize_t bt_send(struct bt_host *h, int conn, const void *buf, size_t len);
+ssize_t bt_recv(struct bt_host *h, int conn, void *buf, size_t len);
+/* Shuts the connection down (FIN after queued data) and frees the handle:
+ * the id must not be used again. The rings are reclaimed when the NIC
+ * reports the flow released. */
+int bt_close(struct bt_host *h, int conn);
+/* Drains the channel, retries deferred doorbells, and returns up to `max`
+ * readiness events. Never blocks. */
+int bt_poll(struct bt_host *h, struct bt_event *out, int max);
+/* Arms a wakeup with the NIC and blocks on the channel until woken or
+ * timeout_ns elapses (the timeout is the fallback for a lost wakeup). */
+int bt_wait(struct bt_host *h, uint64_t timeout_ns);
+/* Bytes that can be sent / received right now. */
+uint32_t bt_tx_space(struct bt_host *h, int conn);
+uint32_t bt_rx_ready(struct bt_host *h, int conn);
+/* Earliest time this host has work of its own (deferred doorbells). */
+uint64_t bt_host_next_event_ns(struct bt_host *h);
+void bt_host_stats(const struct bt_host *h, struct bt_host_stats *out);
+/* Connection ids are always below this. */
+uint32_t bt_host_max_conns(const struct bt_host *h);
+/* A connection's last error (0 if none). */
+int bt_conn_error(struct bt_host *h, int conn);
+
+#endif

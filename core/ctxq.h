@@ -1,0 +1,146 @@
+/*
+ * ctxq.h: what the host library and the NIC say to each other, to the
+ * byte. Both sides are compiled from this header; the static asserts pin
+ * every offset so a host build and a NIC build (x86 host, ARM BlueField)
+ * agree. All fields are little-endian (both targets are).
+ *
+ * Host -> NIC: channel MESSAGES. First HELLO (64 B) describing the host
+ * region, then 32-byte commands. A command is its own doorbell: no
+ * descriptor fetch is needed, so a command costs one channel one-way.
+ * Every command carries the host's running count of consumed events,
+ * which is how event-ring credits flow back.
+ *
+ * NIC -> host: one-sided WRITEs into the host region. Payload goes into
+ * the connection's RX ring at its sequence offset; then a 32-byte event
+ * goes into the event ring. Writes on a channel execute in order, so the
+ * host never sees an event before the payload it announces.
+ *
+ * Host region layout (registered REMOTE_READ | REMOTE_WRITE on the
+ * application's own channel, nothing else registered for remote access):
+ *
+ *   [0, event_entries * 32)          event ring
+ *   then per connection slot i:      RX ring (rx_ring_bytes)
+ *                                    TX ring (tx_ring_bytes)
+ *
+ * Event validity: entry k (k = running event index) lives in slot
+ * k % event_entries; its last byte `phase` is 1 on even laps
+ * (k / event_entries even) and 2 on odd laps. The host waits for the
+ * phase it expects, so a stale entry from the previous lap is never read
+ * as new. The NIC writes an entry only when the host has returned the
+ * credit for that slot.
+ */
+#ifndef BT_CTXQ_H
+#define BT_CTXQ_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTXQ_VERSION 1
+#define CTXQ_EVENT_BYTES 32
+#define CTXQ_CMD_BYTES 32
+#define CTXQ_HELLO_BYTES 48
+
+enum ctxq_msg_type {
+	CTXQ_HELLO = 1,       /* host region description; first message */
+	CTXQ_LISTEN = 2,      /* port, backlog, host listener id */
+	CTXQ_ACCEPT_SLOT = 3, /* a free connection slot for a listener */
+	CTXQ_CONNECT = 4,     /* active open into a slot */
+	CTXQ_TX_BUMP = 5,     /* bytes appended to the TX ring */
+	CTXQ_RX_FREED = 6,    /* bytes the app consumed from the RX ring */
+	CTXQ_CLOSE = 7,       /* no more data: FIN after what is queued */
+	CTXQ_ABORT = 8,       /* reset now */
+	CTXQ_EV_CREDIT = 9,   /* only returns event credits */
+	CTXQ_ARM = 10,        /* host will sleep: send a WAKEUP on next event */
+	/* NIC -> host messages */
+	CTXQ_WAKEUP = 64,
+};
+
+struct ctxq_hello {
+	uint8_t type;           /* 0: CTXQ_HELLO */
+	uint8_t version;        /* 1: CTXQ_VERSION */
+	uint16_t reserved;      /* 2 */
+	uint32_t event_entries; /* 4 */
+	uint32_t rx_ring_bytes; /* 8 */
+	uint32_t tx_ring_bytes; /* 12 */
+	uint32_t max_conns;     /* 16: slots after the event ring */
+	uint32_t reserved2;     /* 20 */
+	uint64_t region_addr;   /* 24: chan_remote_mr.addr */
+	uint64_t region_len;    /* 32 */
+	uint32_t region_rkey;   /* 40 */
+	uint32_t reserved3;     /* 44 */
+};
+static_assert(sizeof(struct ctxq_hello) == CTXQ_HELLO_BYTES, "hello size");
+static_assert(offsetof(struct ctxq_hello, region_addr) == 24, "hello layout");
+static_assert(offsetof(struct ctxq_hello, region_rkey) == 40, "hello layout");
+
+struct ctxq_cmd {
+	uint8_t type;          /* 0: enum ctxq_msg_type */
+	uint8_t flags;         /* 1: reserved, 0 */
+	uint16_t port;         /* 2: LISTEN local port, CONNECT remote port */
+	uint32_t flow_id;      /* 4: NIC flow (TX_BUMP, RX_FREED, CLOSE, ABORT) */
+	uint32_t host_conn;    /* 8: host slot or listener id */
+	uint32_t ev_consumed;  /* 12: running count of events consumed */
+	uint32_t arg0;         /* 16: bytes (BUMP/FREED), remote ip (CONNECT),
+				* backlog (LISTEN), listener (ACCEPT_SLOT) */
+	uint32_t arg1;         /* 20: reserved */
+	uint32_t arg2;         /* 24: reserved */
+	uint32_t arg3;         /* 28: reserved */
+};
+static_assert(sizeof(struct ctxq_cmd) == CTXQ_CMD_BYTES, "cmd size");
+static_assert(offsetof(struct ctxq_cmd, ev_consumed) == 12, "cmd layout");
+static_assert(offsetof(struct ctxq_cmd, arg0) == 16, "cmd layout");
+
+/* Flags of an event: several may be set in one event, because the NIC
+ * coalesces everything that happened to a flow since its last event. */
+enum ctxq_ev_flags {
+	CTXQ_EVF_CONNECTED = 1u << 0,  /* active open finished */
+	CTXQ_EVF_ACCEPTED = 1u << 1,   /* slot now holds an accepted connection */
+	CTXQ_EVF_FIN = 1u << 2,        /* peer's FIN: no bytes after these */
+	CTXQ_EVF_ERROR = 1u << 3,      /* status holds the bt_err */
+	CTXQ_EVF_RELEASED = 1u << 4,   /* NIC is done with the slot's rings */
+	CTXQ_EVF_LISTEN_ERR = 1u << 5, /* host_conn is a listener id */
+	CTXQ_EVF_REFUSED = 1u << 6,    /* a command was rejected (status says) */
+};
+
+struct ctxq_event {
+	uint32_t flow_id;    /* 0 */
+	uint32_t host_conn;  /* 4: slot, or listener id with LISTEN_ERR */
+	uint32_t rx_bytes;   /* 8: new in-order bytes in the RX ring */
+	uint32_t tx_freed;   /* 12: TX ring bytes acknowledged by the peer */
+	int32_t status;      /* 16: bt_err with ERROR/REFUSED */
+	uint32_t listener;   /* 20: with ACCEPTED */
+	uint16_t flags;      /* 24: enum ctxq_ev_flags */
+	uint8_t reserved[5]; /* 26 */
+	uint8_t phase;       /* 31: written last; see the lap rule above */
+};
+static_assert(sizeof(struct ctxq_event) == CTXQ_EVENT_BYTES, "event size");
+static_assert(offsetof(struct ctxq_event, phase) == 31, "event layout");
+
+struct ctxq_wakeup {
+	uint8_t type;        /* CTXQ_WAKEUP */
+	uint8_t reserved[3];
+	uint32_t ev_produced;
+};
+
+static inline uint8_t ctxq_phase_for(uint64_t event_index, uint32_t entries)
+{
+	return ((event_index / entries) & 1) ? 2 : 1;
+}
+
+/* Region offsets of slot `i`'s rings. */
+static inline uint64_t ctxq_rx_ring_off(const struct ctxq_hello *h, uint32_t slot)
+{
+	return (uint64_t)h->event_entries * CTXQ_EVENT_BYTES +
+	       (uint64_t)slot * ((uint64_t)h->rx_ring_bytes + h->tx_ring_bytes);
+}
+static inline uint64_t ctxq_tx_ring_off(const struct ctxq_hello *h, uint32_t slot)
+{
+	return ctxq_rx_ring_off(h, slot) + h->rx_ring_bytes;
+}
+static inline uint64_t ctxq_region_bytes(const struct ctxq_hello *h)
+{
+	return ctxq_rx_ring_off(h, h->max_conns);
+}
+
+#endif

@@ -1,0 +1,434 @@
+/*
+ * host.c: the host library's machinery: the region, the event ring
+ * consumer, and the commands owed to the NIC. A command is never dropped:
+ * what cannot be posted now (no channel credit) stays owed on its
+ * connection, which sits on the dirty list until the post succeeds. That
+ * is what makes a lost or refused doorbell cost latency, never liveness.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_internal.h"
+
+void bt_host_default_config(struct bt_host_config *cfg)
+{
+	cfg->max_conns = 128;
+	cfg->rx_ring_bytes = 64u << 10;
+	cfg->tx_ring_bytes = 64u << 10;
+	cfg->event_entries = 1024;
+}
+
+uint8_t *host_rx_ring(struct bt_host *h, int slot)
+{
+	return h->region + ctxq_rx_ring_off(&h->hello, (uint32_t)slot);
+}
+
+uint8_t *host_tx_ring(struct bt_host *h, int slot)
+{
+	return h->region + ctxq_tx_ring_off(&h->hello, (uint32_t)slot);
+}
+
+struct bt_host *bt_host_create(const struct bt_host_config *cfg, struct chan *ch, const struct bt_clock *clock,
+			       int *err_out)
+{
+	*err_out = BT_EINVAL;
+	if (!cfg || !ch || !clock || cfg->max_conns == 0 || cfg->max_conns >= HOST_LISTENER_BASE ||
+	    cfg->rx_ring_bytes < 64 || cfg->tx_ring_bytes < 64 || cfg->event_entries < 4 ||
+	    cfg->rx_ring_bytes > (1u << 30) || cfg->tx_ring_bytes > (1u << 30))
+		return NULL;
+	struct bt_host *h = calloc(1, sizeof(*h));
+	if (!h) {
+		*err_out = BT_ENOMEM;
+		return NULL;
+	}
+	h->cfg = *cfg;
+	h->ch = ch;
+	h->clock = clock;
+	h->hello = (struct ctxq_hello){.type = CTXQ_HELLO,
+				       .version = CTXQ_VERSION,
+				       .event_entries = cfg->event_entries,
+				       .rx_ring_bytes = cfg->rx_ring_bytes,
+				       .tx_ring_bytes = cfg->tx_ring_bytes,
+				       .max_conns = cfg->max_conns};
+	uint64_t region_bytes = ctxq_region_bytes(&h->hello);
+	h->region = calloc(1, region_bytes);
+	h->conns = calloc(cfg->max_conns, sizeof(*h->conns));
+	if (!h->region || !h->conns) {
+		*err_out = BT_ENOMEM;
+		goto fail;
+	}
+	int rc = chan_mr_register(ch, h->region, region_bytes, CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE,
+				  &h->region_mr);
+	if (rc != CHAN_OK) {
+		*err_out = rc == CHAN_ENOMEM ? BT_ENOMEM : BT_ECHANNEL;
+		goto fail;
+	}
+	h->hello.region_addr = (uint64_t)(uintptr_t)h->region;
+	h->hello.region_len = region_bytes;
+	h->hello.region_rkey = h->region_mr.rkey;
+	/* The shm backend accepts addr 0 or the base; verbs needs the base. */
+	if (chan_post_msg(ch, &h->hello, sizeof(h->hello)) != CHAN_OK) {
+		chan_mr_deregister(ch, &h->region_mr);
+		*err_out = BT_ECHANNEL;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < cfg->max_conns; i++)
+		h->conns[i].dirty_next = i + 1 < cfg->max_conns ? (int)i + 1 : HOST_NONE;
+	h->free_head = 0;
+	h->dirty_head = h->dirty_tail = HOST_NONE;
+	h->ready_head = h->ready_tail = HOST_NONE;
+	*err_out = BT_OK;
+	return h;
+fail:
+	free(h->region);
+	free(h->conns);
+	free(h);
+	return NULL;
+}
+
+void bt_host_destroy(struct bt_host *h)
+{
+	if (!h)
+		return;
+	chan_mr_deregister(h->ch, &h->region_mr);
+	free(h->region);
+	free(h->conns);
+	free(h);
+}
+
+int host_alloc_slot(struct bt_host *h)
+{
+	int slot = h->free_head;
+	if (slot == HOST_NONE)
+		return HOST_NONE;
+	struct host_conn *c = &h->conns[slot];
+	h->free_head = c->dirty_next;
+	memset(c, 0, sizeof(*c));
+	c->allocated = true;
+	c->dirty_next = c->ready_next = c->accept_next = HOST_NONE;
+	c->listener = HOST_NONE;
+	h->stats.conns_in_use++;
+	return slot;
+}
+
+void host_free_slot(struct bt_host *h, int slot)
+{
+	struct host_conn *c = &h->conns[slot];
+	if (!c->allocated)
+		return;
+	if (c->in_dirty || c->in_ready) {
+		c->free_pending = true;
+		return;
+	}
+	memset(c, 0, sizeof(*c));
+	c->dirty_next = h->free_head;
+	h->free_head = slot;
+	h->stats.conns_in_use--;
+}
+
+void host_mark_dirty(struct bt_host *h, int slot)
+{
+	struct host_conn *c = &h->conns[slot];
+	if (c->in_dirty)
+		return;
+	c->in_dirty = true;
+	c->dirty_next = HOST_NONE;
+	if (h->dirty_tail == HOST_NONE)
+		h->dirty_head = slot;
+	else
+		h->conns[h->dirty_tail].dirty_next = slot;
+	h->dirty_tail = slot;
+}
+
+void host_mark_ready(struct bt_host *h, int slot, uint32_t flags)
+{
+	struct host_conn *c = &h->conns[slot];
+	c->ready_flags |= flags;
+	/* Not the application's yet: flags wait for bt_accept. */
+	if (c->in_ready || c->state == SLOT_ACCEPTED || c->state == SLOT_POSTED || c->app_closed || c->free_pending)
+		return;
+	c->in_ready = true;
+	c->ready_next = HOST_NONE;
+	if (h->ready_tail == HOST_NONE)
+		h->ready_head = slot;
+	else
+		h->conns[h->ready_tail].ready_next = slot;
+	h->ready_tail = slot;
+}
+
+static void channel_failed(struct bt_host *h, int rc)
+{
+	(void)rc;
+	if (h->broken)
+		return;
+	h->broken = BT_ECHANNEL;
+	for (uint32_t i = 0; i < h->cfg.max_conns; i++) {
+		struct host_conn *c = &h->conns[i];
+		if (c->state == SLOT_OPEN || c->state == SLOT_CONNECTING) {
+			c->err = BT_ECHANNEL;
+			host_mark_ready(h, (int)i, BT_EV_ERROR);
+		}
+	}
+}
+
+/* Posts one command; returns CHAN_OK, CHAN_EAGAIN (try later) or failure. */
+static int post_cmd(struct bt_host *h, struct ctxq_cmd *cmd)
+{
+	cmd->ev_consumed = h->ev_consumed;
+	int rc = chan_post_msg(h->ch, cmd, sizeof(*cmd));
+	if (rc == CHAN_OK) {
+		h->ev_reported = h->ev_consumed;
+		h->stats.doorbells_sent++;
+	} else if (rc == CHAN_EAGAIN) {
+		h->stats.doorbells_deferred++;
+	} else {
+		channel_failed(h, rc);
+	}
+	return rc;
+}
+
+static int flush_listeners(struct bt_host *h)
+{
+	if (!h->listeners_dirty)
+		return CHAN_OK;
+	for (int i = 0; i < HOST_MAX_LISTENERS; i++) {
+		struct host_listener *l = &h->listeners[i];
+		if (!l->in_use || !l->listen_owed)
+			continue;
+		struct ctxq_cmd cmd = {.type = CTXQ_LISTEN, .port = l->port, .host_conn = (uint32_t)i, .arg0 = l->backlog};
+		int rc = post_cmd(h, &cmd);
+		if (rc != CHAN_OK)
+			return rc;
+		l->listen_owed = false;
+	}
+	h->listeners_dirty = false;
+	return CHAN_OK;
+}
+
+/* Sends everything one connection owes, in the order the NIC needs it. */
+static int flush_conn(struct bt_host *h, int slot)
+{
+	struct host_conn *c = &h->conns[slot];
+	int rc;
+	if (c->connect_owed) {
+		struct ctxq_cmd cmd = {.type = CTXQ_CONNECT,
+				       .port = c->connect_port,
+				       .host_conn = (uint32_t)slot,
+				       .arg0 = c->connect_ip};
+		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+			return rc;
+		c->connect_owed = false;
+	}
+	if (c->slot_owed) {
+		struct ctxq_cmd cmd = {.type = CTXQ_ACCEPT_SLOT, .host_conn = (uint32_t)slot, .arg0 = (uint32_t)c->listener};
+		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+			return rc;
+		c->slot_owed = false;
+	}
+	if (!c->has_flow || c->nic_released) {
+		c->tx_unreported = c->rx_freed_unreported = 0;
+		return CHAN_OK; /* the rest waits for CONNECTED, or is moot */
+	}
+	if (c->tx_unreported) {
+		struct ctxq_cmd cmd = {.type = CTXQ_TX_BUMP, .flow_id = c->flow_id, .host_conn = (uint32_t)slot,
+				       .arg0 = c->tx_unreported};
+		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+			return rc;
+		c->tx_unreported = 0;
+	}
+	if (c->rx_freed_unreported) {
+		struct ctxq_cmd cmd = {.type = CTXQ_RX_FREED, .flow_id = c->flow_id, .host_conn = (uint32_t)slot,
+				       .arg0 = c->rx_freed_unreported};
+		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+			return rc;
+		c->rx_freed_unreported = 0;
+	}
+	if (c->close_owed || c->abort_owed) {
+		struct ctxq_cmd cmd = {.type = c->abort_owed ? CTXQ_ABORT : CTXQ_CLOSE,
+				       .flow_id = c->flow_id,
+				       .host_conn = (uint32_t)slot};
+		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+			return rc;
+		c->close_owed = c->abort_owed = false;
+	}
+	return CHAN_OK;
+}
+
+int host_flush_commands(struct bt_host *h)
+{
+	if (h->broken)
+		return 0;
+	int sent_before = (int)h->stats.doorbells_sent;
+	if (flush_listeners(h) != CHAN_OK)
+		return (int)h->stats.doorbells_sent - sent_before;
+	while (h->dirty_head != HOST_NONE) {
+		int slot = h->dirty_head;
+		if (flush_conn(h, slot) != CHAN_OK)
+			break;
+		struct host_conn *c = &h->conns[slot];
+		h->dirty_head = c->dirty_next;
+		if (h->dirty_head == HOST_NONE)
+			h->dirty_tail = HOST_NONE;
+		c->in_dirty = false;
+		if (c->free_pending)
+			host_free_slot(h, slot);
+	}
+	/* Credits alone are worth a message only when half the ring is owed:
+	 * otherwise they ride on the next command. */
+	if (!h->broken && h->ev_consumed - h->ev_reported >= h->cfg.event_entries / 2) {
+		struct ctxq_cmd cmd = {.type = CTXQ_EV_CREDIT};
+		post_cmd(h, &cmd);
+	}
+	return (int)h->stats.doorbells_sent - sent_before;
+}
+
+void host_post_accept_slots(struct bt_host *h, int li)
+{
+	struct host_listener *l = &h->listeners[li];
+	while (l->slots_owed) {
+		int slot = host_alloc_slot(h);
+		if (slot == HOST_NONE)
+			return; /* retried when a slot frees */
+		struct host_conn *c = &h->conns[slot];
+		c->state = SLOT_POSTED;
+		c->listener = li;
+		c->slot_owed = true;
+		host_mark_dirty(h, slot);
+		l->slots_owed--;
+	}
+}
+
+static void listener_ready(struct bt_host *h, int li)
+{
+	struct host_listener *l = &h->listeners[li];
+	l->in_ready = true;
+}
+
+static void handle_refusal(struct bt_host *h, const struct ctxq_event *ev)
+{
+	if (ev->flags & CTXQ_EVF_LISTEN_ERR) {
+		if (ev->host_conn < HOST_MAX_LISTENERS && h->listeners[ev->host_conn].in_use) {
+			h->listeners[ev->host_conn].err = ev->status;
+			listener_ready(h, (int)ev->host_conn);
+		}
+		return;
+	}
+	if (ev->host_conn >= h->cfg.max_conns)
+		return;
+	int slot = (int)ev->host_conn;
+	struct host_conn *c = &h->conns[slot];
+	if (c->state == SLOT_CONNECTING) {
+		c->err = ev->status;
+		c->nic_released = true;
+		if (c->app_closed)
+			host_free_slot(h, slot);
+		else
+			host_mark_ready(h, slot, BT_EV_ERROR | BT_EV_CLOSED);
+	} else if (c->state == SLOT_POSTED) {
+		int li = c->listener;
+		host_free_slot(h, slot);
+		if (li >= 0)
+			h->listeners[li].err = ev->status;
+	}
+}
+
+static void handle_event(struct bt_host *h, const struct ctxq_event *ev)
+{
+	if (ev->flags & (CTXQ_EVF_REFUSED | CTXQ_EVF_LISTEN_ERR)) {
+		handle_refusal(h, ev);
+		return;
+	}
+	if (ev->host_conn >= h->cfg.max_conns)
+		return;
+	int slot = (int)ev->host_conn;
+	struct host_conn *c = &h->conns[slot];
+	if (!c->allocated || c->free_pending)
+		return;
+	uint32_t ready = 0;
+	if (ev->flags & CTXQ_EVF_CONNECTED) {
+		c->has_flow = true;
+		c->flow_id = ev->flow_id;
+		c->state = SLOT_OPEN;
+		ready |= BT_EV_CONNECTED | BT_EV_WRITABLE;
+		if (c->close_owed || c->abort_owed)
+			host_mark_dirty(h, slot);
+	}
+	if (ev->flags & CTXQ_EVF_ACCEPTED) {
+		c->has_flow = true;
+		c->flow_id = ev->flow_id;
+		if (c->state == SLOT_POSTED && c->listener >= 0 && h->listeners[c->listener].in_use) {
+			struct host_listener *l = &h->listeners[c->listener];
+			c->state = SLOT_ACCEPTED;
+			c->accept_next = HOST_NONE;
+			if (l->accept_tail == HOST_NONE)
+				l->accept_head = slot;
+			else
+				h->conns[l->accept_tail].accept_next = slot;
+			l->accept_tail = slot;
+			listener_ready(h, c->listener);
+		}
+		ready |= BT_EV_WRITABLE;
+	}
+	if (ev->rx_bytes) {
+		c->rx_ready += ev->rx_bytes;
+		h->stats.rx_bytes += ev->rx_bytes;
+		ready |= BT_EV_READABLE;
+	}
+	if (ev->tx_freed) {
+		c->tx_used -= ev->tx_freed <= c->tx_used ? ev->tx_freed : c->tx_used;
+		ready |= BT_EV_WRITABLE;
+	}
+	if (ev->flags & CTXQ_EVF_FIN) {
+		c->eof = true;
+		ready |= BT_EV_READABLE | BT_EV_EOF;
+	}
+	if (ev->flags & CTXQ_EVF_ERROR) {
+		c->err = ev->status;
+		ready |= BT_EV_ERROR;
+	}
+	if (ev->flags & CTXQ_EVF_RELEASED) {
+		c->nic_released = true;
+		ready |= BT_EV_CLOSED;
+		if (c->app_closed) {
+			host_free_slot(h, slot);
+			return;
+		}
+	}
+	if (ready)
+		host_mark_ready(h, slot, ready);
+}
+
+int host_process_events(struct bt_host *h)
+{
+	int work = 0;
+	uint32_t entries = h->cfg.event_entries;
+	/* At most one lap per call: the NIC cannot write more without the
+	 * credits this very loop is about to return. */
+	for (uint32_t i = 0; i < entries; i++) {
+		const uint8_t *slot = h->region + (uint64_t)(h->ev_consumed % entries) * CTXQ_EVENT_BYTES;
+		uint8_t phase = atomic_load_explicit((_Atomic uint8_t *)(uintptr_t)(slot + offsetof(struct ctxq_event, phase)),
+						     memory_order_acquire);
+		if (phase != ctxq_phase_for(h->ev_consumed, entries))
+			break;
+		struct ctxq_event ev;
+		memcpy(&ev, slot, sizeof(ev));
+		h->ev_consumed++;
+		h->stats.events_consumed++;
+		handle_event(h, &ev);
+		work++;
+	}
+	uint8_t msg[CHAN_MSG_MAX_BYTES];
+	for (int i = 0; i < 64; i++) {
+		uint32_t len;
+		int rc = chan_poll_msg(h->ch, msg, sizeof(msg), &len);
+		if (rc < 0) {
+			channel_failed(h, rc);
+			break;
+		}
+		if (rc == 0)
+			break;
+		work++; /* a WAKEUP: its only job was to end bt_wait */
+	}
+	return work;
+}

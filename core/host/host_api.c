@@ -1,0 +1,297 @@
+/*
+ * host_api.c: the socket-like calls of bluetas.h. Each validates its
+ * handle, touches only host memory, records what the NIC must be told and
+ * tries to tell it at once (host_flush_commands).
+ */
+#include <string.h>
+
+#include "host_internal.h"
+
+const char *bt_strerror(int err)
+{
+	switch (err) {
+	case BT_OK: return "success";
+	case BT_EAGAIN: return "would block";
+	case BT_EINVAL: return "invalid argument or handle";
+	case BT_ENOMEM: return "no free connection slot or memory";
+	case BT_ECONNREFUSED: return "connection refused by peer";
+	case BT_ECONNRESET: return "connection reset by peer";
+	case BT_ETIMEDOUT: return "connection timed out";
+	case BT_EPIPE: return "connection closed for sending";
+	case BT_ENOTCONN: return "not connected";
+	case BT_ECHANNEL: return "host<->NIC channel failed";
+	case BT_EADDRINUSE: return "port already in use";
+	case BT_EHOSTUNREACH: return "host unreachable (no ARP reply)";
+	case BT_ENICREFUSED: return "NIC refused the command";
+	case BT_ENOBUFS: return "NIC out of flows";
+	default: return "unknown error";
+	}
+}
+
+/* The connection behind an application-visible id, or NULL. */
+static struct host_conn *app_conn(struct bt_host *h, int id)
+{
+	if (id < 0 || (uint32_t)id >= h->cfg.max_conns)
+		return NULL;
+	struct host_conn *c = &h->conns[id];
+	if (!c->allocated || c->app_closed || c->free_pending)
+		return NULL;
+	if (c->state != SLOT_OPEN && c->state != SLOT_CONNECTING)
+		return NULL;
+	return c;
+}
+
+int bt_listen(struct bt_host *h, uint16_t port, uint32_t backlog)
+{
+	if (h->broken)
+		return h->broken;
+	if (port == 0 || backlog == 0 || backlog > h->cfg.max_conns)
+		return BT_EINVAL;
+	for (int i = 0; i < HOST_MAX_LISTENERS; i++)
+		if (h->listeners[i].in_use && h->listeners[i].port == port)
+			return BT_EADDRINUSE;
+	for (int i = 0; i < HOST_MAX_LISTENERS; i++) {
+		struct host_listener *l = &h->listeners[i];
+		if (l->in_use)
+			continue;
+		*l = (struct host_listener){.in_use = true,
+					    .listen_owed = true,
+					    .port = port,
+					    .backlog = backlog,
+					    .slots_owed = backlog,
+					    .accept_head = HOST_NONE,
+					    .accept_tail = HOST_NONE};
+		h->listeners_dirty = true;
+		host_post_accept_slots(h, i);
+		host_flush_commands(h);
+		return HOST_LISTENER_BASE + i;
+	}
+	return BT_ENOMEM;
+}
+
+int bt_accept(struct bt_host *h, int listener_id)
+{
+	int li = listener_id - HOST_LISTENER_BASE;
+	if (li < 0 || li >= HOST_MAX_LISTENERS || !h->listeners[li].in_use)
+		return BT_EINVAL;
+	struct host_listener *l = &h->listeners[li];
+	if (l->err)
+		return l->err;
+	int slot = l->accept_head;
+	if (slot == HOST_NONE)
+		return h->broken ? h->broken : BT_EAGAIN;
+	struct host_conn *c = &h->conns[slot];
+	l->accept_head = c->accept_next;
+	if (l->accept_head == HOST_NONE)
+		l->accept_tail = HOST_NONE;
+	c->state = SLOT_OPEN;
+	/* What happened while it waited in the queue is news to the app now. */
+	uint32_t pending = c->ready_flags;
+	c->ready_flags = 0;
+	if (pending)
+		host_mark_ready(h, slot, pending);
+	l->slots_owed++;
+	host_post_accept_slots(h, li);
+	host_flush_commands(h);
+	return slot;
+}
+
+int bt_connect(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port)
+{
+	if (h->broken)
+		return h->broken;
+	if (remote_ip == 0 || remote_port == 0)
+		return BT_EINVAL;
+	int slot = host_alloc_slot(h);
+	if (slot == HOST_NONE)
+		return BT_ENOMEM;
+	struct host_conn *c = &h->conns[slot];
+	c->state = SLOT_CONNECTING;
+	c->connect_owed = true;
+	c->connect_ip = remote_ip;
+	c->connect_port = remote_port;
+	host_mark_dirty(h, slot);
+	host_flush_commands(h);
+	return slot;
+}
+
+ssize_t bt_send(struct bt_host *h, int id, const void *buf, size_t len)
+{
+	struct host_conn *c = app_conn(h, id);
+	if (!c || (!buf && len))
+		return BT_EINVAL;
+	if (c->err)
+		return c->err;
+	if (c->nic_released)
+		return BT_EPIPE;
+	if (c->state != SLOT_OPEN)
+		return BT_ENOTCONN;
+	if (len == 0)
+		return 0;
+	uint32_t ring = h->cfg.tx_ring_bytes;
+	uint32_t space = ring - c->tx_used;
+	if (space == 0)
+		return BT_EAGAIN;
+	uint32_t n = len < space ? (uint32_t)len : space;
+	uint8_t *tx = host_tx_ring(h, id);
+	uint32_t first = ring - c->tx_tail;
+	if (first > n)
+		first = n;
+	memcpy(tx + c->tx_tail, buf, first);
+	memcpy(tx, (const uint8_t *)buf + first, n - first);
+	c->tx_tail = (c->tx_tail + n) % ring;
+	c->tx_used += n;
+	c->tx_unreported += n;
+	h->stats.tx_bytes += n;
+	host_mark_dirty(h, id);
+	host_flush_commands(h);
+	return n;
+}
+
+ssize_t bt_recv(struct bt_host *h, int id, void *buf, size_t len)
+{
+	struct host_conn *c = app_conn(h, id);
+	if (!c || (!buf && len))
+		return BT_EINVAL;
+	if (c->rx_ready == 0) {
+		if (c->eof)
+			return 0;
+		if (c->err)
+			return c->err;
+		if (c->state != SLOT_OPEN)
+			return BT_ENOTCONN;
+		if (c->nic_released)
+			return 0;
+		return BT_EAGAIN;
+	}
+	if (len == 0)
+		return 0;
+	uint32_t ring = h->cfg.rx_ring_bytes;
+	uint32_t n = len < c->rx_ready ? (uint32_t)len : c->rx_ready;
+	const uint8_t *rx = host_rx_ring(h, id);
+	uint32_t first = ring - c->rx_head;
+	if (first > n)
+		first = n;
+	memcpy(buf, rx + c->rx_head, first);
+	memcpy((uint8_t *)buf + first, rx, n - first);
+	c->rx_head = (c->rx_head + n) % ring;
+	c->rx_ready -= n;
+	c->rx_freed_unreported += n;
+	/* One RX_FREED per drained burst, or per quarter ring for a reader
+	 * that never drains: enough for the NIC to reopen the window. */
+	if (c->rx_ready == 0 || c->rx_freed_unreported >= ring / 4) {
+		host_mark_dirty(h, id);
+		host_flush_commands(h);
+	}
+	return n;
+}
+
+int bt_close(struct bt_host *h, int id)
+{
+	struct host_conn *c = app_conn(h, id);
+	if (!c)
+		return BT_EINVAL;
+	c->app_closed = true;
+	if (c->nic_released) {
+		host_free_slot(h, id);
+		return BT_OK;
+	}
+	/* Unread data at close means the peer's bytes will never be read:
+	 * reset, as Linux does, rather than pretend a graceful close. */
+	if (c->rx_ready > 0)
+		c->abort_owed = true;
+	else
+		c->close_owed = true;
+	host_mark_dirty(h, id);
+	host_flush_commands(h);
+	return BT_OK;
+}
+
+int bt_poll(struct bt_host *h, struct bt_event *out, int max)
+{
+	if (max < 0 || (!out && max > 0))
+		return BT_EINVAL;
+	host_process_events(h);
+	for (int i = 0; i < HOST_MAX_LISTENERS; i++)
+		if (h->listeners[i].in_use && h->listeners[i].slots_owed)
+			host_post_accept_slots(h, i);
+	host_flush_commands(h);
+	int n = 0;
+	for (int i = 0; i < HOST_MAX_LISTENERS && n < max; i++) {
+		struct host_listener *l = &h->listeners[i];
+		if (!l->in_use || !l->in_ready)
+			continue;
+		l->in_ready = false;
+		out[n++] = (struct bt_event){.id = HOST_LISTENER_BASE + i,
+					     .flags = l->err ? BT_EV_ERROR : BT_EV_ACCEPTABLE,
+					     .err = l->err};
+	}
+	while (n < max && h->ready_head != HOST_NONE) {
+		int slot = h->ready_head;
+		struct host_conn *c = &h->conns[slot];
+		h->ready_head = c->ready_next;
+		if (h->ready_head == HOST_NONE)
+			h->ready_tail = HOST_NONE;
+		c->in_ready = false;
+		uint32_t flags = c->ready_flags;
+		c->ready_flags = 0;
+		if (c->free_pending) {
+			host_free_slot(h, slot);
+			continue;
+		}
+		if (c->app_closed || !flags)
+			continue;
+		out[n++] = (struct bt_event){.id = slot, .flags = flags, .err = c->err};
+	}
+	return n;
+}
+
+int bt_wait(struct bt_host *h, uint64_t timeout_ns)
+{
+	if (h->broken)
+		return h->broken;
+	if (h->ready_head != HOST_NONE)
+		return BT_OK;
+	struct ctxq_cmd arm = {.type = CTXQ_ARM, .ev_consumed = h->ev_consumed};
+	/* No credit for the ARM: sleep anyway, the timeout is the fallback. */
+	if (chan_post_msg(h->ch, &arm, sizeof(arm)) == CHAN_OK)
+		h->ev_reported = h->ev_consumed;
+	return chan_wait(h->ch, timeout_ns) < 0 ? BT_ECHANNEL : BT_OK;
+}
+
+uint32_t bt_tx_space(struct bt_host *h, int id)
+{
+	struct host_conn *c = app_conn(h, id);
+	return c && c->state == SLOT_OPEN ? h->cfg.tx_ring_bytes - c->tx_used : 0;
+}
+
+uint32_t bt_rx_ready(struct bt_host *h, int id)
+{
+	struct host_conn *c = app_conn(h, id);
+	return c ? c->rx_ready : 0;
+}
+
+uint64_t bt_host_next_event_ns(struct bt_host *h)
+{
+	(void)h;
+	/* Deferred commands wait for a credit, which only a NIC poll can
+	 * return; the host has no timers of its own. */
+	return BT_TIME_NEVER;
+}
+
+void bt_host_stats(const struct bt_host *h, struct bt_host_stats *out)
+{
+	*out = h->stats;
+}
+
+int bt_conn_error(struct bt_host *h, int id)
+{
+	if (id < 0 || (uint32_t)id >= h->cfg.max_conns || !h->conns[id].allocated)
+		return BT_EINVAL;
+	return h->conns[id].err;
+}
+
+uint32_t bt_host_max_conns(const struct bt_host *h)
+{
+	return h->cfg.max_conns;
+}

@@ -1,0 +1,96 @@
+/*
+ * host_internal.h: the host library's state, shared by host.c (lifecycle,
+ * events, commands) and host_api.c (the socket-like calls).
+ */
+#ifndef BT_HOST_INTERNAL_H
+#define BT_HOST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../bluetas.h"
+#include "../ctxq.h"
+
+#define HOST_NONE (-1)
+/* Listener ids live above every connection id so one bt_event.id space
+ * never confuses the two. */
+#define HOST_LISTENER_BASE (1 << 24)
+#define HOST_MAX_LISTENERS 64
+
+enum host_slot_state {
+	SLOT_FREE = 0,
+	SLOT_CONNECTING,  /* CONNECT sent or owed, no answer yet */
+	SLOT_POSTED,      /* given to a listener as an accept slot */
+	SLOT_ACCEPTED,    /* holds an accepted connection, not yet bt_accept'ed */
+	SLOT_OPEN,        /* the application's connection */
+};
+
+struct host_conn {
+	bool allocated;
+	bool free_pending;      /* free once no list holds it */
+	uint8_t state;
+	bool app_closed;        /* bt_close called: the id is gone */
+	bool nic_released;      /* NIC will not touch the rings again */
+	bool has_flow;
+	bool eof;
+	int err;
+	uint32_t flow_id;
+	int listener;           /* listener index for accept slots */
+	/* RX ring: the NIC writes, we read from rx_head */
+	uint32_t rx_head, rx_ready, rx_freed_unreported;
+	/* TX ring: we write at tx_tail, the NIC frees from the old end */
+	uint32_t tx_tail, tx_used, tx_unreported;
+	/* commands owed to the NIC (sent as soon as there is credit) */
+	bool connect_owed, slot_owed, close_owed, abort_owed;
+	uint32_t connect_ip;
+	uint16_t connect_port;
+	/* lists */
+	bool in_dirty;
+	int dirty_next;
+	uint32_t ready_flags;
+	bool in_ready;
+	int ready_next;
+	int accept_next;
+};
+
+struct host_listener {
+	bool in_use;
+	bool listen_owed;
+	int err;
+	uint16_t port;
+	uint32_t backlog;
+	uint32_t slots_owed;    /* accept slots to post once a slot frees */
+	int accept_head, accept_tail;
+	bool in_ready;
+};
+
+struct bt_host {
+	struct bt_host_config cfg;
+	struct chan *ch;
+	const struct bt_clock *clock;
+	int broken;             /* bt_err once the channel failed */
+	uint8_t *region;
+	struct chan_mr region_mr;
+	struct ctxq_hello hello;
+	struct host_conn *conns;
+	struct host_listener listeners[HOST_MAX_LISTENERS];
+	int free_head;          /* free slot list through dirty_next */
+	int dirty_head, dirty_tail;
+	int ready_head, ready_tail;
+	bool listeners_dirty;
+	uint32_t ev_consumed, ev_reported;
+	struct bt_host_stats stats;
+};
+
+/* host.c */
+void host_mark_dirty(struct bt_host *h, int slot);
+void host_mark_ready(struct bt_host *h, int slot, uint32_t flags);
+int host_flush_commands(struct bt_host *h);
+int host_process_events(struct bt_host *h);
+int host_alloc_slot(struct bt_host *h);
+void host_free_slot(struct bt_host *h, int slot);
+void host_post_accept_slots(struct bt_host *h, int listener);
+uint8_t *host_rx_ring(struct bt_host *h, int slot);
+uint8_t *host_tx_ring(struct bt_host *h, int slot);
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * fp_rx.c: the fast path's receive story. A frame is validated layer by
+ * layer; a segment for an established flow without SYN or RST is handled
+ * here (ACK, window, payload placement, ACK policy); everything else is
+ * handed to the slow path by name (sp_segment, sp_fin_received).
+ */
+#include <string.h>
+
+#include "../bluetas.h"
+#include "nic_internal.h"
+
+static bool fast_path_state(uint8_t state)
+{
+	switch (state) {
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT_1:
+	case TCP_FIN_WAIT_2:
+	case TCP_CLOSE_WAIT:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len)
+{
+	struct eth_hdr_view eth;
+	if (eth_parse(frame, len, &eth) < 0) {
+		nic->stats.rx_bad_eth++;
+		return;
+	}
+	if (!eth_is_broadcast(eth.dst) && memcmp(eth.dst, nic->mac, ETH_ADDR_BYTES) != 0) {
+		nic->stats.rx_not_for_us++;
+		return;
+	}
+	if (eth.ethertype == ETH_TYPE_ARP) {
+		arp_rx(nic, frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES);
+		return;
+	}
+	if (eth.ethertype != ETH_TYPE_IPV4) {
+		nic->stats.rx_not_for_us++;
+		return;
+	}
+	struct ipv4_view ip;
+	int rc = ipv4_parse(frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES, &ip);
+	if (rc < 0) {
+		if (rc == PROTO_ECHECKSUM)
+			nic->stats.rx_bad_csum++;
+		else
+			nic->stats.rx_bad_ip++;
+		return;
+	}
+	if (ip.dst != nic->cfg.ip || ip.proto != IPV4_PROTO_TCP) {
+		nic->stats.rx_not_for_us++;
+		return;
+	}
+	struct tcp_view tcp;
+	rc = tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, true, &tcp);
+	if (rc < 0) {
+		if (rc == PROTO_ECHECKSUM)
+			nic->stats.rx_bad_csum++;
+		else
+			nic->stats.rx_bad_tcp++;
+		return;
+	}
+	uint32_t fi = flow_lookup(nic, ip.dst, tcp.dport, ip.src, tcp.sport);
+	if (fi != FLOW_NONE && fast_path_state(nic->flows[fi].state) && !(tcp.flags & (TCP_SYN | TCP_RST))) {
+		fp_rx_established(nic, fi, &ip, &tcp);
+		return;
+	}
+	sp_segment(nic, fi, eth.src, &ip, &tcp);
+}
+
+/* Returns false when the segment must be dropped (it acknowledges data we
+ * never sent). */
+static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
+{
+	struct flow *f = &nic->flows[fi];
+	uint32_t ack = tcp->ack;
+	if (seq_gt(ack, f->snd_max)) {
+		f->ack_now = true;
+		fp_tx_schedule(nic, fi);
+		return false;
+	}
+	uint32_t wnd = (uint32_t)tcp->window << f->snd_wscale;
+	if (seq_gt(ack, f->snd_una)) {
+		uint32_t acked = ack - f->snd_una;
+		bool fin_acked = f->fin_sent && seq_geq(ack, f->fin_seq + 1);
+		uint32_t data_acked = fin_acked ? acked - 1 : acked;
+		if (data_acked > f->tx_queued)
+			data_acked = f->tx_queued;
+		f->snd_una = ack;
+		if (seq_lt(f->snd_nxt, ack))
+			f->snd_nxt = ack;
+		f->tx_queued -= data_acked;
+		if (f->tx_ring_len)
+			f->tx_una_pos = (uint32_t)(((uint64_t)f->tx_una_pos + data_acked) % f->tx_ring_len);
+		f->dupacks = 0;
+		f->retries = 0;
+		if (data_acked) {
+			f->ev_tx_freed += data_acked;
+			app_notify(nic, fi, 0, 0);
+		}
+		if (f->ts_ok && tcp->opts.has_ts && tcp->opts.ts_ecr != 0) {
+			uint32_t now_us = (uint32_t)(nic_now(nic) / 1000);
+			sp_rtt_sample(nic, fi, now_us - tcp->opts.ts_ecr);
+		}
+		sp_cc_on_ack(nic, f, data_acked, (tcp->flags & TCP_ECE) != 0);
+		f->snd_wnd = wnd;
+		sp_rto_restart(nic, fi);
+		if (fin_acked)
+			sp_fin_acked(nic, fi);
+		fp_tx_schedule(nic, fi);
+		return true;
+	}
+	if (ack == f->snd_una) {
+		bool is_dup = tcp->payload_len == 0 && !(tcp->flags & TCP_FIN) && wnd == f->snd_wnd &&
+			      f->snd_max != f->snd_una;
+		if (is_dup && ++f->dupacks == 3) {
+			/* Go-back-N from the last acknowledged byte, as TAS does:
+			 * the receiver keeps one out-of-order interval, so
+			 * resending the tail is what repairs it. */
+			f->snd_nxt = f->snd_una;
+			nic->stats.fast_retransmits++;
+			sp_cc_on_fast_retransmit(nic, f);
+			fp_tx_schedule(nic, fi);
+		}
+		if (wnd != f->snd_wnd) {
+			f->snd_wnd = wnd;
+			fp_tx_schedule(nic, fi);
+			sp_timer_update(nic, fi);
+		}
+	}
+	return true;
+}
+
+static void rx_advance(struct nic *nic, uint32_t fi, uint32_t bytes)
+{
+	struct flow *f = &nic->flows[fi];
+	f->rcv_nxt += bytes;
+	f->rx_pos = (uint32_t)(((uint64_t)f->rx_pos + bytes) % f->rx_ring_len);
+	f->rx_avail -= bytes;
+	f->ev_rx_bytes += bytes;
+	app_notify(nic, fi, 0, 0);
+}
+
+/* The out-of-order interval can only grow by segments that touch it; a
+ * segment elsewhere is dropped before any DMA is spent on it. */
+static bool ooo_accept(struct flow *f, uint32_t seq, uint32_t len)
+{
+	if (f->ooo_len == 0) {
+		f->ooo_start = seq;
+		f->ooo_len = len;
+		return true;
+	}
+	uint32_t start = f->ooo_start, end = f->ooo_start + f->ooo_len;
+	uint32_t seg_end = seq + len;
+	if (seq_gt(seq, end) || seq_lt(seg_end, start))
+		return false;
+	if (seq_lt(seq, start))
+		start = seq;
+	if (seq_gt(seg_end, end))
+		end = seg_end;
+	f->ooo_start = start;
+	f->ooo_len = end - start;
+	return true;
+}
+
+static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
+{
+	struct flow *f = &nic->flows[fi];
+	uint32_t seq = tcp->seq;
+	uint32_t len = tcp->payload_len;
+	const uint8_t *data = tcp->payload;
+
+	if (f->app_closed || !f->rings_attached) {
+		/* Nobody will ever read this: tell the peer, as Linux does
+		 * for data arriving after close(). */
+		sp_flow_abort(nic, fi, BT_ECONNRESET, true);
+		return;
+	}
+	if (f->fin_received) {
+		f->ack_now = true;
+		return;
+	}
+	if (seq_lt(seq, f->rcv_nxt)) {
+		uint32_t dup = f->rcv_nxt - seq;
+		if (dup >= len) {
+			nic->stats.rx_duplicate++;
+			f->ack_now = true;
+			return;
+		}
+		seq += dup;
+		data += dup;
+		len -= dup;
+	}
+	uint32_t offset = seq - f->rcv_nxt;
+	if (offset >= f->rx_avail) {
+		/* Includes every zero-window probe: the ACK we send back
+		 * carries the current window, which is what unblocks a
+		 * sender facing a window that has reopened. */
+		nic->stats.rx_out_of_window++;
+		f->ack_now = true;
+		return;
+	}
+	if (len > f->rx_avail - offset)
+		len = f->rx_avail - offset;
+
+	struct flow saved_ooo = *f;
+	if (offset > 0 && !ooo_accept(f, seq, len)) {
+		nic->stats.rx_ooo_dropped++;
+		f->ack_now = true;
+		return;
+	}
+	struct nic_app *a = &nic->apps[f->app];
+	uint32_t staging_off;
+	if (dma_sq_free(a) < 2 || dma_reserve(a, len, &staging_off) < 0) {
+		nic->stats.dma_staging_full++;
+		f->ooo_start = saved_ooo.ooo_start;
+		f->ooo_len = saved_ooo.ooo_len;
+		return;
+	}
+	memcpy(a->staging + staging_off, data, len);
+	struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = seq, .len = len};
+	uint32_t ring_pos = (uint32_t)(((uint64_t)f->rx_pos + offset) % f->rx_ring_len);
+	if (dma_ring_post(nic, f->app, DMA_RX_WRITE, false, staging_off, f->rx_ring_off, f->rx_ring_len, ring_pos,
+			  len, &meta) < 0) {
+		f->ooo_start = saved_ooo.ooo_start;
+		f->ooo_len = saved_ooo.ooo_len;
+		return;
+	}
+	nic->stats.rx_payload_bytes += len;
+
+	if (offset > 0) {
+		nic->stats.rx_ooo_segments++;
+		f->ack_now = true; /* duplicate ACK drives the sender's fast retransmit */
+		return;
+	}
+	rx_advance(nic, fi, len);
+	if (f->ooo_len && seq_leq(f->ooo_start, f->rcv_nxt)) {
+		uint32_t ooo_end = f->ooo_start + f->ooo_len;
+		if (seq_gt(ooo_end, f->rcv_nxt))
+			rx_advance(nic, fi, ooo_end - f->rcv_nxt);
+		f->ooo_len = 0;
+		f->ack_now = true;
+	}
+	f->rx_unacked_bytes += len;
+	if (f->rx_unacked_bytes >= 2u * f->mss || nic->cfg.delayed_ack_ns == 0 || f->ce_seen) {
+		f->ack_now = true;
+	} else if (f->delack_deadline_ns == 0) {
+		f->delack_deadline_ns = nic_now(nic) + nic->cfg.delayed_ack_ns;
+		sp_timer_update(nic, fi);
+	}
+}
+
+void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp)
+{
+	struct flow *f = &nic->flows[fi];
+	if (!(tcp->flags & TCP_ACK))
+		return; /* RFC 793: in synchronized states a segment without ACK is dropped */
+
+	/* Acceptability (RFC 793 3.3): a segment wholly left of rcv_nxt is a
+	 * duplicate; it still carries a useful ACK, so ACK processing runs,
+	 * but its timestamp must not move ts_recent backwards. */
+	if (f->ts_ok && tcp->opts.has_ts && seq_leq(tcp->seq, f->rcv_nxt) &&
+	    (int32_t)(tcp->opts.ts_val - f->ts_recent) >= 0)
+		f->ts_recent = tcp->opts.ts_val;
+	if (f->ecn_ok && (ip->tos & IPV4_ECN_MASK) == IPV4_ECN_CE) {
+		f->ce_seen = true;
+		nic->stats.ecn_ce_received++;
+	}
+	if (!process_ack(nic, fi, tcp))
+		return;
+	if (!f->in_use || f->gen != nic->flows[fi].gen)
+		return;
+	if (tcp->payload_len)
+		place_payload(nic, fi, tcp);
+	if (!f->in_use)
+		return;
+	if (tcp->flags & TCP_FIN) {
+		if (tcp->seq + tcp->payload_len == f->rcv_nxt && !f->fin_received)
+			sp_fin_received(nic, fi);
+		else
+			f->ack_now = true; /* FIN beyond a gap: ask for the gap */
+	}
+	if (f->in_use && f->ack_now)
+		fp_tx_schedule(nic, fi);
+}
+
+void fp_host_rx_freed(struct nic *nic, uint32_t fi, uint32_t bytes)
+{
+	struct flow *f = &nic->flows[fi];
+	uint32_t old_edge = f->adv_wnd_edge;
+	f->rx_avail += bytes;
+	/* Receiver-side silly window avoidance (RFC 1122 4.2.3.3): announce
+	 * the reopened window once it grew by a segment or half the ring. */
+	uint32_t new_edge = f->rcv_nxt + f->rx_avail;
+	uint32_t threshold = f->rx_ring_len / 2 < f->mss ? f->rx_ring_len / 2 : f->mss;
+	if (seq_geq(new_edge, old_edge + threshold)) {
+		f->ack_now = true;
+		fp_tx_schedule(nic, fi);
+	}
+}

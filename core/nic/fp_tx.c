@@ -1,0 +1,375 @@
+/*
+ * fp_tx.c: the fast path's transmit story. Flows with something to send
+ * (new data, a window that opened, an ACK owed, a FIN) sit on one work
+ * list. For data the NIC posts a one-sided READ of the payload from the
+ * host's TX ring into staging; the frame is built when the READ completes
+ * (fp_tx_read_done). Payload is never kept on the NIC beyond that: a
+ * retransmission reads it from host memory again.
+ */
+#include <string.h>
+
+#include "nic_internal.h"
+
+void fp_tx_schedule(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	if (f->in_tx)
+		return;
+	f->in_tx = true;
+	f->tx_next = FLOW_NONE;
+	if (nic->tx_tail == FLOW_NONE)
+		nic->tx_head = fi;
+	else
+		nic->flows[nic->tx_tail].tx_next = fi;
+	nic->tx_tail = fi;
+}
+
+static uint32_t tx_list_pop(struct nic *nic)
+{
+	uint32_t fi = nic->tx_head;
+	if (fi == FLOW_NONE)
+		return FLOW_NONE;
+	nic->tx_head = nic->flows[fi].tx_next;
+	if (nic->tx_head == FLOW_NONE)
+		nic->tx_tail = FLOW_NONE;
+	nic->flows[fi].in_tx = false;
+	return fi;
+}
+
+uint32_t fp_window_to_advertise(const struct flow *f)
+{
+	uint32_t w = f->rx_avail >> f->rcv_wscale;
+	return w > 0xffff ? 0xffff : w;
+}
+
+int fp_flush_txq(struct nic *nic)
+{
+	if (nic->txq_count == 0)
+		return 0;
+	int sent = netif_tx_burst(nic->wire, nic->txq, nic->txq_count);
+	if (sent < 0)
+		sent = 0;
+	for (int i = sent; i < nic->txq_count; i++) {
+		netif_free(nic->wire, nic->txq[i]);
+		nic->stats.tx_ring_full++;
+	}
+	nic->stats.tx_frames += (uint64_t)sent;
+	int n = nic->txq_count;
+	nic->txq_count = 0;
+	return n;
+}
+
+static struct netif_buf *txq_alloc(struct nic *nic)
+{
+	if (nic->txq_count == NIC_TXQ_FRAMES)
+		fp_flush_txq(nic);
+	struct netif_buf *b = netif_alloc(nic->wire);
+	if (!b)
+		nic->stats.tx_no_buf++;
+	return b;
+}
+
+int fp_emit_frame(struct nic *nic, const uint8_t *frame, uint16_t len)
+{
+	struct netif_buf *b = txq_alloc(nic);
+	if (!b)
+		return -1;
+	if (len > b->cap) {
+		netif_free(nic->wire, b);
+		return -1;
+	}
+	memcpy(b->data, frame, len);
+	b->len = len;
+	nic->txq[nic->txq_count++] = b;
+	return 0;
+}
+
+int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, const uint8_t *payload,
+		uint16_t payload_len, bool with_syn_opts)
+{
+	struct netif_buf *b = txq_alloc(nic);
+	if (!b)
+		return -1;
+	struct tcp_opts opts = {0};
+	if (with_syn_opts) {
+		opts.has_mss = true;
+		opts.mss = nic->cfg.mss;
+		opts.has_wscale = true;
+		opts.wscale = f->rcv_wscale;
+	}
+	if (f->ts_ok || with_syn_opts) {
+		opts.has_ts = true;
+		opts.ts_val = (uint32_t)(nic_now(nic) / 1000);
+		opts.ts_ecr = f->ts_recent;
+	}
+	if (f->state != TCP_SYN_SENT)
+		flags |= TCP_ACK;
+	if ((flags & TCP_ACK) && f->ce_seen)
+		flags |= TCP_ECE;
+	uint16_t window;
+	if (flags & TCP_SYN)
+		window = f->rx_avail > 0xffff ? 0xffff : (uint16_t)f->rx_avail;
+	else
+		window = (uint16_t)fp_window_to_advertise(f);
+	uint8_t tos = (f->ecn_ok && payload_len > 0) ? IPV4_ECN_ECT0 : IPV4_ECN_NOT_ECT;
+	struct tcp_frame_args args = {
+		.src_mac = nic->mac,
+		.dst_mac = f->remote_mac,
+		.src_ip = f->local_ip,
+		.dst_ip = f->remote_ip,
+		.tos = tos,
+		.ip_id = nic->ip_id++,
+		.tcp = {.sport = f->local_port,
+			.dport = f->remote_port,
+			.seq = seq,
+			.ack = (flags & TCP_ACK) ? f->rcv_nxt : 0,
+			.flags = flags,
+			.window = window,
+			.opts = &opts},
+		.payload = payload,
+		.payload_len = payload_len,
+	};
+	int len = tcp_frame_build(b->data, b->cap, &args);
+	if (len < 0) {
+		netif_free(nic->wire, b);
+		return -1;
+	}
+	b->len = (uint16_t)len;
+	nic->txq[nic->txq_count++] = b;
+	if (flags & TCP_ACK) {
+		uint32_t scale = (flags & TCP_SYN) ? 0 : f->rcv_wscale;
+		f->adv_wnd_edge = f->rcv_nxt + ((uint32_t)window << scale);
+		f->rx_unacked_bytes = 0;
+		f->delack_deadline_ns = 0;
+		f->ack_now = false;
+		f->ce_seen = false;
+	}
+	return 0;
+}
+
+void fp_send_ack(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	if (fp_emit_tcp(nic, f, TCP_ACK, f->snd_nxt, NULL, 0, false) == 0)
+		nic->stats.tx_acks++;
+}
+
+void fp_send_ctrl(struct nic *nic, uint32_t fi, uint8_t flags, uint32_t seq)
+{
+	struct flow *f = &nic->flows[fi];
+	fp_emit_tcp(nic, f, flags, seq, NULL, 0, (flags & TCP_SYN) != 0);
+}
+
+void fp_send_rst_reply(struct nic *nic, const uint8_t *dst_mac, const struct ipv4_view *ip,
+		       const struct tcp_view *tcp)
+{
+	/* RFC 793 "Reset Generation": take the sequence number from the ACK
+	 * if there is one, otherwise acknowledge everything the segment
+	 * occupied. */
+	struct tcp_build_args t = {.sport = tcp->dport, .dport = tcp->sport, .window = 0};
+	if (tcp->flags & TCP_ACK) {
+		t.seq = tcp->ack;
+		t.flags = TCP_RST;
+	} else {
+		uint32_t occupied = tcp->payload_len + ((tcp->flags & TCP_SYN) ? 1 : 0) + ((tcp->flags & TCP_FIN) ? 1 : 0);
+		t.seq = 0;
+		t.ack = tcp->seq + occupied;
+		t.flags = TCP_RST | TCP_ACK;
+	}
+	struct netif_buf *b = txq_alloc(nic);
+	if (!b)
+		return;
+	struct tcp_frame_args args = {
+		.src_mac = nic->mac,
+		.dst_mac = dst_mac,
+		.src_ip = ip->dst,
+		.dst_ip = ip->src,
+		.ip_id = nic->ip_id++,
+		.tcp = t,
+	};
+	int len = tcp_frame_build(b->data, b->cap, &args);
+	if (len < 0) {
+		netif_free(nic->wire, b);
+		return;
+	}
+	b->len = (uint16_t)len;
+	nic->txq[nic->txq_count++] = b;
+}
+
+static bool may_send_data(const struct flow *f)
+{
+	if (!f->rings_attached)
+		return false;
+	switch (f->state) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+	case TCP_FIN_WAIT_1:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static uint64_t serialization_ns(uint64_t bytes, uint64_t rate_bps)
+{
+	return rate_bps ? bytes * 8ull * 1000000000ull / rate_bps : 0;
+}
+
+enum tx_result { TX_DONE, TX_BLOCKED_RESOURCES };
+
+/* Sends what the windows, the rate and the DMA resources allow. */
+static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	if (!may_send_data(f))
+		goto ack_only;
+	struct nic_app *a = &nic->apps[f->app];
+	uint32_t data_end = f->snd_una + f->tx_queued;
+	uint64_t now = nic_now(nic);
+	bool sent_any = false;
+
+	while (seq_lt(f->snd_nxt, data_end)) {
+		if (f->rate_bps && now < f->next_tx_ns) {
+			sp_timer_update(nic, fi);
+			break;
+		}
+		uint32_t inflight = f->snd_nxt - f->snd_una;
+		uint32_t wnd = f->cwnd < f->snd_wnd ? f->cwnd : f->snd_wnd;
+		bool probe = f->probe_due && inflight == 0 && wnd == 0;
+		if (wnd > 0)
+			f->probe_due = false;
+		if (inflight >= wnd && !probe) {
+			sp_timer_update(nic, fi); /* persist timer if the peer's window is shut */
+			break;
+		}
+		uint32_t remaining = data_end - f->snd_nxt;
+		uint32_t len = probe ? 1 : wnd - inflight;
+		if (len > f->mss)
+			len = f->mss;
+		if (len > remaining)
+			len = remaining;
+		/* Sender silly window avoidance: while data is in flight, wait
+		 * for room for a whole segment rather than dribbling. */
+		if (len < f->mss && len < remaining && inflight > 0)
+			break;
+		uint32_t staging_off;
+		if (dma_sq_free(a) < 2) {
+			nic->stats.dma_sq_full++;
+			return TX_BLOCKED_RESOURCES;
+		}
+		if (dma_reserve(a, len, &staging_off) < 0)
+			return TX_BLOCKED_RESOURCES;
+		bool with_fin = f->app_closed && f->snd_nxt + len == data_end;
+		struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = f->snd_nxt, .len = len, .fin = with_fin};
+		uint32_t ring_pos = (uint32_t)(((uint64_t)f->tx_una_pos + (f->snd_nxt - f->snd_una)) % f->tx_ring_len);
+		if (dma_ring_post(nic, f->app, DMA_TX_READ, true, staging_off, f->tx_ring_off, f->tx_ring_len, ring_pos,
+				  len, &meta) < 0)
+			return TX_BLOCKED_RESOURCES;
+		if (probe) {
+			f->probe_due = false;
+			nic->stats.zero_window_probes++;
+		}
+		if (seq_lt(f->snd_nxt, f->snd_max))
+			nic->stats.tx_retransmits++;
+		f->tx_inflight_reads++;
+		f->snd_nxt += len;
+		if (with_fin) {
+			f->fin_seq = data_end;
+			f->snd_nxt += 1;
+			if (!f->fin_sent) {
+				f->fin_sent = true;
+				sp_fin_sent_state(nic, fi);
+			}
+		}
+		if (seq_gt(f->snd_nxt, f->snd_max))
+			f->snd_max = f->snd_nxt;
+		if (f->rate_bps)
+			f->next_tx_ns = (f->next_tx_ns > now ? f->next_tx_ns : now) + serialization_ns(len, f->rate_bps);
+		sent_any = true;
+		if (probe)
+			break;
+	}
+	/* A FIN with no data to carry it goes alone, but only once every
+	 * READ ahead of it has turned into a frame: a FIN overtaking the last
+	 * data would arrive out of order. */
+	if (f->app_closed && f->snd_nxt == data_end && f->tx_inflight_reads == 0 &&
+	    (f->state == TCP_ESTABLISHED || f->state == TCP_CLOSE_WAIT || f->fin_sent)) {
+		f->fin_seq = data_end;
+		fp_send_ctrl(nic, fi, TCP_FIN | TCP_ACK, data_end);
+		if (seq_lt(f->snd_nxt, f->snd_max))
+			nic->stats.tx_retransmits++;
+		f->snd_nxt = data_end + 1;
+		if (seq_gt(f->snd_nxt, f->snd_max))
+			f->snd_max = f->snd_nxt;
+		if (!f->fin_sent) {
+			f->fin_sent = true;
+			sp_fin_sent_state(nic, fi);
+		}
+		sent_any = true;
+	}
+	if (sent_any)
+		sp_rto_restart(nic, fi);
+ack_only:
+	if (f->in_use && f->ack_now && f->state != TCP_SYN_SENT && f->state != TCP_CLOSED)
+		fp_send_ack(nic, fi);
+	return TX_DONE;
+}
+
+int fp_tx_run(struct nic *nic)
+{
+	int work = 0;
+	/* Bounded by the list as it stands: a flow rescheduled during the
+	 * pass waits for the next poll. */
+	uint32_t pending = 0;
+	for (uint32_t i = nic->tx_head; i != FLOW_NONE; i = nic->flows[i].tx_next)
+		pending++;
+	while (pending--) {
+		uint32_t fi = tx_list_pop(nic);
+		if (fi == FLOW_NONE)
+			break;
+		if (!nic->flows[fi].in_use)
+			continue;
+		if (nic->flows[fi].retired) {
+			flow_free_if_retired(nic, fi);
+			continue;
+		}
+		uint32_t before_frames = (uint32_t)nic->txq_count;
+		uint32_t before_reads = nic->flows[fi].tx_inflight_reads;
+		if (tx_flow(nic, fi) == TX_BLOCKED_RESOURCES) {
+			/* Staging or the send queue is full: completions will
+			 * free them; retry from the next poll. */
+			fp_tx_schedule(nic, fi);
+			work += (uint32_t)nic->txq_count != before_frames ||
+				nic->flows[fi].tx_inflight_reads != before_reads;
+			break;
+		}
+		work++;
+	}
+	return work;
+}
+
+void fp_tx_read_done(struct nic *nic, const struct dma_op *op)
+{
+	struct flow *f = &nic->flows[op->flow];
+	if (!f->in_use || f->gen != op->gen)
+		return;
+	if (f->tx_inflight_reads)
+		f->tx_inflight_reads--;
+	if (!f->rings_attached || f->state == TCP_CLOSED)
+		return;
+	struct nic_app *a = &nic->apps[f->app];
+	/* Acknowledged while the READ was in flight (a retransmission that
+	 * crossed the original's ACK): nothing left to say. */
+	bool fully_acked = seq_leq(op->seq + op->len + (op->fin ? 1 : 0), f->snd_una);
+	if (!fully_acked) {
+		uint8_t flags = TCP_ACK | TCP_PSH | (op->fin ? TCP_FIN : 0);
+		if (fp_emit_tcp(nic, f, flags, op->seq, a->staging + op->staging_off, (uint16_t)op->len, false) == 0) {
+			nic->stats.tx_segments++;
+			nic->stats.tx_payload_bytes += op->len;
+		}
+	}
+	if (f->tx_inflight_reads == 0 && f->app_closed)
+		fp_tx_schedule(nic, op->flow);
+}

@@ -1,0 +1,109 @@
+/*
+ * nic.h: the NIC side of the stack, fast path and slow path, as one
+ * object driven by nic_poll. It reaches the wire only through a netif and
+ * each application only through that application's channel; it reads the
+ * time only from the clock it is given. No globals: a process (the
+ * simulator) can hold any number of NICs.
+ */
+#ifndef BT_NIC_H
+#define BT_NIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../transports/channel.h"
+#include "../../transports/clock.h"
+#include "../../transports/netif.h"
+
+#define NIC_MAX_APPS 64
+#define NIC_MAX_STATIC_ARP 32
+
+enum nic_cc_algo { NIC_CC_DCTCP = 0, NIC_CC_NONE = 1, NIC_CC_CONST_RATE = 2 };
+
+struct nic_static_arp {
+	uint32_t ip;
+	uint8_t mac[6];
+};
+
+struct nic_config {
+	uint32_t ip;
+	uint32_t netmask;
+	uint32_t gateway;            /* 0: none, off-subnet is unreachable */
+	uint16_t mss;                /* our MSS (advertised and max sent) */
+	uint32_t max_flows;
+	uint32_t max_listeners;
+	uint32_t staging_bytes;      /* per app: NIC-side DMA staging */
+	/* TCP timing, nanoseconds */
+	uint64_t rto_min_ns;
+	uint64_t rto_initial_ns;
+	uint64_t rto_max_ns;
+	uint32_t max_retries;        /* RTOs in a row before ETIMEDOUT */
+	uint32_t syn_retries;
+	uint64_t delayed_ack_ns;     /* bound on ACK delay; 0 = ACK every segment */
+	uint64_t time_wait_ns;
+	uint64_t fin_wait2_ns;       /* give up on a peer that never sends its FIN */
+	uint64_t arp_timeout_ns;     /* per request; 3 tries */
+	uint32_t isn_seed;           /* initial sequence numbers derive from it */
+	/* congestion control */
+	enum nic_cc_algo cc;
+	uint32_t initial_cwnd_segs;
+	uint64_t const_rate_bps;     /* NIC_CC_CONST_RATE */
+	bool ecn;                    /* send ECT(0) and run DCTCP on ECE */
+	struct nic_static_arp static_arp[NIC_MAX_STATIC_ARP];
+	uint32_t static_arp_count;
+};
+void nic_default_config(struct nic_config *cfg);
+
+/* Every counter the NIC keeps; docs/architecture.md says what each means. */
+struct nic_stats {
+	uint64_t rx_frames, tx_frames;
+	uint64_t rx_bad_eth, rx_bad_ip, rx_bad_tcp, rx_bad_csum, rx_not_for_us;
+	uint64_t rx_no_flow_rst;         /* segment for no flow: answered RST */
+	uint64_t rx_out_of_window;       /* payload outside the receive window */
+	uint64_t rx_ooo_segments;        /* placed out of order */
+	uint64_t rx_ooo_dropped;         /* out of order, not adjacent to the interval */
+	uint64_t rx_duplicate;           /* payload wholly below rcv_nxt */
+	uint64_t rx_payload_bytes;
+	uint64_t tx_payload_bytes;
+	uint64_t tx_segments, tx_acks, tx_retransmits;
+	uint64_t fast_retransmits, rtos, zero_window_probes;
+	uint64_t ecn_ce_received, ecn_ece_acked_bytes;
+	uint64_t syn_backlog_drops;      /* SYN with no free accept slot */
+	uint64_t conns_opened, conns_accepted, conns_closed, conns_reset, conns_timed_out;
+	uint64_t arp_requests_sent, arp_replies_sent, arp_unresolved;
+	uint64_t tx_no_buf;              /* netif had no buffer: frame dropped */
+	uint64_t tx_ring_full;           /* netif refused a frame */
+	uint64_t dma_staging_full;       /* RX segment dropped: no staging space */
+	uint64_t dma_sq_full;            /* channel send queue full: work deferred */
+	uint64_t dma_errors;             /* error completions */
+	uint64_t cmds, cmds_invalid;
+	uint64_t events_written, wakeups_sent;
+	uint32_t flows_active, flows_max_seen;
+};
+
+struct nic;
+
+/* NULL on bad config or allocation failure (message in err). The netif
+ * and clock must outlive the NIC. */
+struct nic *nic_create(const struct nic_config *cfg, struct netif *wire, const struct bt_clock *clock,
+		       char *err, size_t err_len);
+void nic_destroy(struct nic *nic);
+
+/* Starts serving an application over `ch` (the NIC's end). Returns the
+ * app index >= 0 or a negative bt_err. The NIC never registers anything
+ * of its own for remote access on the channel. */
+int nic_attach_app(struct nic *nic, struct chan *ch);
+/* Stops serving app `idx`: resets its flows, frees its state. */
+void nic_detach_app(struct nic *nic, int idx);
+
+/* Does all work that is ready at `now_ns`; returns how much (0: none). */
+int nic_poll(struct nic *nic, uint64_t now_ns);
+/* The earliest time the NIC needs to run on its own (its timers and its
+ * channels' in-flight operations), BT_TIME_NEVER if none. */
+uint64_t nic_next_event_ns(struct nic *nic);
+
+void nic_get_stats(const struct nic *nic, struct nic_stats *out);
+/* True while any flow still has data unacknowledged or unsent. */
+bool nic_busy(const struct nic *nic);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+ * nic_internal.h: the NIC's state, shared by its files and no one else.
+ *
+ *   nic.c         lifecycle, the poll loop, deadlines
+ *   flow_table.c  flow allocation and the 4-tuple hash
+ *   fp_rx.c       fast path, receive: one established segment at a time
+ *   fp_tx.c       fast path, transmit: segmentation, ACKs, frame output
+ *   sp_conn.c     slow path: open, listen/accept, FIN/RST, close states
+ *   sp_timers.c   slow path: RTO, persist, delayed ACK, TIME_WAIT
+ *   sp_cc.c       slow path: congestion control (DCTCP) and rate
+ *   arp.c         ARP cache, requests and replies
+ *   app_chan.c    per-application channel: commands in, events out
+ *   dma.c         staging memory and one-sided operations on host memory
+ */
+#ifndef BT_NIC_INTERNAL_H
+#define BT_NIC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../transports/channel.h"
+#include "../../transports/clock.h"
+#include "../../transports/netif.h"
+#include "../ctxq.h"
+#include "../proto/proto.h"
+#include "../util/timer_heap.h"
+#include "nic.h"
+
+#define FLOW_NONE UINT32_MAX
+#define SLOT_LISTENING (UINT32_MAX - 1) /* slot_flow: handed to a listener */
+#define NIC_TXQ_FRAMES 64
+#define NIC_RX_BURST 32
+#define NIC_ARP_ENTRIES 256
+#define NIC_ARP_TRIES 3
+
+/* RFC 793 states; the names are the RFC's. */
+enum tcp_state {
+	TCP_CLOSED = 0,
+	TCP_SYN_SENT,
+	TCP_SYN_RCVD,
+	TCP_ESTABLISHED,
+	TCP_FIN_WAIT_1,
+	TCP_FIN_WAIT_2,
+	TCP_CLOSE_WAIT,
+	TCP_CLOSING,
+	TCP_LAST_ACK,
+	TCP_TIME_WAIT,
+};
+const char *tcp_state_name(int state);
+
+struct flow {
+	/* --- identity and ownership --- */
+	bool in_use;
+	uint8_t state;            /* enum tcp_state */
+	bool arp_wait;            /* SYN_SENT waiting for the next hop's MAC */
+	bool rings_attached;      /* NIC may still DMA into the host slot */
+	uint16_t app;
+	uint32_t host_slot;
+	uint32_t listener;        /* listener index, FLOW_NONE for active opens */
+	uint32_t gen;             /* bumped on reuse: stale completions are dropped */
+	uint32_t hash_next;       /* tuple hash chain, FLOW_NONE ends */
+	uint32_t local_ip, remote_ip, next_hop_ip;
+	uint16_t local_port, remote_port;
+	uint8_t remote_mac[6];
+	bool ts_ok, ecn_ok, wscale_ok;
+	int err;                  /* bt_err that ended the flow */
+
+	/* --- fast path, receive --- */
+	uint64_t rx_ring_off;     /* region offset of the host RX ring */
+	uint32_t rx_ring_len;
+	uint32_t rx_pos;          /* ring offset of rcv_nxt */
+	uint32_t rx_avail;        /* ring bytes free from rcv_nxt on: our window */
+	uint32_t rcv_nxt, irs;
+	uint32_t ooo_start, ooo_len; /* one out-of-order interval, TAS style */
+	uint32_t adv_wnd_edge;    /* rcv_nxt + window in the last segment we sent */
+	uint32_t rx_unacked_bytes;
+	uint64_t delack_deadline_ns; /* 0: no ACK owed */
+	bool ack_now;             /* an ACK must go out in this poll */
+	bool ce_seen;             /* CE since the last ACK: echo ECE */
+	bool fin_received;
+	uint32_t ts_recent;
+	uint8_t rcv_wscale;
+
+	/* --- fast path, transmit --- */
+	uint64_t tx_ring_off;
+	uint32_t tx_ring_len;
+	uint32_t tx_una_pos;      /* ring offset of snd_una */
+	uint32_t tx_queued;       /* app bytes in the ring from snd_una on */
+	uint32_t snd_una, snd_nxt, snd_max, iss;
+	uint32_t snd_wnd;         /* peer's window, bytes */
+	uint8_t snd_wscale;
+	uint16_t mss;
+	uint8_t dupacks;
+	bool app_closed;          /* FIN goes after the queued data */
+	bool fin_sent;
+	uint32_t fin_seq;
+	uint64_t next_tx_ns;      /* rate limit: no data before this */
+	uint32_t tx_inflight_reads; /* READs posted and not completed */
+	bool probe_due;           /* persist timer fired: send one byte past the window */
+
+	/* --- slow path: congestion control, timers --- */
+	uint32_t cwnd, ssthresh;
+	uint64_t rate_bps;        /* 0: unlimited (window only) */
+	uint32_t cc_round_end;
+	uint32_t cc_acked_bytes, cc_ecn_bytes;
+	uint32_t dctcp_alpha_q10; /* 1024 == 1.0 */
+	uint32_t cwnd_frac;
+	uint64_t rto_deadline_ns, persist_deadline_ns, tw_deadline_ns;
+	uint32_t srtt_us, rttvar_us;
+	uint64_t rto_ns, persist_backoff_ns;
+	uint32_t retries;
+
+	/* --- coalesced notification to the host --- */
+	uint32_t ev_rx_bytes, ev_tx_freed;
+	uint16_t ev_flags;
+	int32_t ev_status;
+	bool in_notify;
+	uint32_t notify_next;
+	bool in_tx;
+	uint32_t tx_next;
+	bool retired;             /* finished: freed once off the notify and TX lists */
+};
+
+enum dma_kind { DMA_NONE = 0, DMA_TX_READ, DMA_RX_WRITE, DMA_EV_WRITE };
+
+struct dma_op {
+	uint8_t kind;
+	bool fin;                 /* TX segment also carries FIN */
+	uint32_t flow;
+	uint32_t gen;
+	uint32_t seq;
+	uint32_t len;
+	uint32_t staging_off;
+	uint32_t staging_end;     /* staging tail after this op completes */
+	uint64_t wr_id;
+};
+
+struct nic_app {
+	bool in_use;
+	bool hello_done;
+	int broken;               /* chan_err once the link failed, else 0 */
+	struct chan *ch;
+	struct chan_info info;
+	struct ctxq_hello hello;
+	struct chan_remote_mr host_mr;
+	/* NIC-side staging: payload between the wire and host memory lives
+	 * here while a one-sided operation is in flight. Registered LOCAL. */
+	uint8_t *staging;
+	struct chan_mr staging_mr;
+	uint32_t staging_len, staging_head, staging_tail, staging_used;
+	/* in-flight operations, in posting order (completions come in it) */
+	struct dma_op *ops;
+	uint32_t ops_cap, ops_head, ops_count;
+	uint64_t next_wr_id;
+	/* event ring producer */
+	uint64_t ev_produced, ev_consumed;
+	uint32_t notify_head, notify_tail;
+	bool armed;
+	uint32_t *slot_flow;      /* host slot -> flow, FLOW_NONE if free */
+};
+
+struct listener {
+	bool in_use;
+	uint16_t port;
+	uint16_t app;
+	uint32_t host_id;
+	uint32_t backlog;
+	uint32_t *free_slots;     /* host slots handed in by ACCEPT_SLOT */
+	uint32_t free_count;
+};
+
+struct arp_entry {
+	uint32_t ip;
+	uint8_t mac[6];
+	uint8_t state;            /* 0 free, 1 pending, 2 resolved, 3 static */
+	uint8_t tries;
+	uint64_t deadline_ns;
+};
+
+struct nic {
+	struct nic_config cfg;
+	struct netif *wire;
+	const struct bt_clock *clock;
+	uint8_t mac[6];
+	uint64_t now_ns;
+
+	struct flow *flows;
+	uint32_t flow_free_head;
+	uint32_t *hash_buckets;
+	uint32_t hash_mask;
+	struct timer_heap timers;
+
+	struct nic_app apps[NIC_MAX_APPS];
+	struct listener *listeners;
+	struct arp_entry arp[NIC_ARP_ENTRIES];
+
+	uint32_t tx_head, tx_tail;          /* flows with transmit work */
+	struct netif_buf *txq[NIC_TXQ_FRAMES];
+	int txq_count;
+
+	uint16_t next_ephemeral_port;
+	uint16_t ip_id;
+	uint32_t isn_counter;
+	struct nic_stats stats;
+};
+
+/* flow_table.c */
+uint32_t flow_alloc(struct nic *nic);
+void flow_free(struct nic *nic, uint32_t idx);
+/* Ends a flow: cancels its timers and frees it as soon as no list holds it. */
+void flow_retire(struct nic *nic, uint32_t idx);
+void flow_free_if_retired(struct nic *nic, uint32_t idx);
+void flow_hash_insert(struct nic *nic, uint32_t idx);
+uint32_t flow_lookup(struct nic *nic, uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
+		     uint16_t remote_port);
+bool flow_port_in_use(struct nic *nic, uint16_t local_port, uint32_t remote_ip, uint16_t remote_port);
+
+/* fp_rx.c */
+void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len);
+void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp);
+void fp_host_rx_freed(struct nic *nic, uint32_t fi, uint32_t bytes);
+
+/* fp_tx.c */
+void fp_tx_schedule(struct nic *nic, uint32_t fi);
+int fp_tx_run(struct nic *nic);
+void fp_tx_read_done(struct nic *nic, const struct dma_op *op);
+void fp_send_ack(struct nic *nic, uint32_t fi);
+void fp_send_ctrl(struct nic *nic, uint32_t fi, uint8_t flags, uint32_t seq);
+void fp_send_rst_reply(struct nic *nic, const uint8_t *dst_mac, const struct ipv4_view *ip,
+		       const struct tcp_view *tcp);
+int fp_emit_frame(struct nic *nic, const uint8_t *frame, uint16_t len);
+int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, const uint8_t *payload,
+		uint16_t payload_len, bool with_syn_opts);
+int fp_flush_txq(struct nic *nic);
+uint32_t fp_window_to_advertise(const struct flow *f);
+
+/* sp_conn.c */
+void sp_segment(struct nic *nic, uint32_t fi, const uint8_t *src_mac, const struct ipv4_view *ip,
+		const struct tcp_view *tcp);
+void sp_fin_received(struct nic *nic, uint32_t fi);
+void sp_fin_acked(struct nic *nic, uint32_t fi);
+void sp_cmd_listen(struct nic *nic, int app, const struct ctxq_cmd *cmd);
+void sp_cmd_accept_slot(struct nic *nic, int app, const struct ctxq_cmd *cmd);
+void sp_cmd_connect(struct nic *nic, int app, const struct ctxq_cmd *cmd);
+void sp_cmd_close(struct nic *nic, int app, const struct ctxq_cmd *cmd, bool abort);
+void sp_flow_abort(struct nic *nic, uint32_t fi, int err, bool send_rst);
+void sp_flow_release(struct nic *nic, uint32_t fi);
+void sp_arp_resolved(struct nic *nic, uint32_t ip);
+void sp_app_gone(struct nic *nic, int app);
+void sp_send_syn(struct nic *nic, uint32_t fi);
+void sp_fin_sent_state(struct nic *nic, uint32_t fi);
+
+/* sp_timers.c */
+void sp_timer_update(struct nic *nic, uint32_t fi);
+int sp_timers_run(struct nic *nic);
+void sp_rto_restart(struct nic *nic, uint32_t fi);
+void sp_rtt_sample(struct nic *nic, uint32_t fi, uint32_t rtt_us);
+
+/* sp_cc.c */
+void sp_cc_init(struct nic *nic, struct flow *f);
+void sp_cc_on_ack(struct nic *nic, struct flow *f, uint32_t acked_bytes, bool ece);
+void sp_cc_on_fast_retransmit(struct nic *nic, struct flow *f);
+void sp_cc_on_rto(struct nic *nic, struct flow *f);
+
+/* arp.c */
+void arp_init(struct nic *nic);
+void arp_rx(struct nic *nic, const uint8_t *pkt, size_t len);
+/* 1 and fills mac when known; 0 when a request is (or was) sent. */
+int arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6]);
+void arp_learn(struct nic *nic, uint32_t ip, const uint8_t mac[6]);
+void arp_request(struct nic *nic, uint32_t ip);
+uint32_t nic_next_hop(const struct nic *nic, uint32_t dst_ip);
+
+/* app_chan.c */
+int app_chan_poll(struct nic *nic, int app);
+void app_notify(struct nic *nic, uint32_t fi, uint16_t flags, int32_t status);
+int app_events_flush(struct nic *nic, int app);
+void app_refuse(struct nic *nic, int app, uint32_t host_conn, uint16_t flags, int status);
+
+/* dma.c */
+int dma_app_init(struct nic *nic, struct nic_app *a);
+void dma_app_fini(struct nic_app *a);
+int dma_reserve(struct nic_app *a, uint32_t len, uint32_t *off_out);
+int dma_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off, uint64_t remote_off,
+	     uint32_t len, const struct dma_op *meta);
+int dma_ring_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off,
+		  uint64_t ring_off, uint32_t ring_len, uint32_t ring_pos, uint32_t len, const struct dma_op *meta);
+int dma_poll_completions(struct nic *nic, int app);
+uint32_t dma_sq_free(const struct nic_app *a);
+
+static inline uint64_t nic_now(const struct nic *nic) { return nic->now_ns; }
+static inline uint32_t flow_index(const struct nic *nic, const struct flow *f)
+{
+	return (uint32_t)(f - nic->flows);
+}
+
+#endif

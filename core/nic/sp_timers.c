@@ -1,0 +1,185 @@
+/*
+ * sp_timers.c: every per-flow timer folds into one deadline in the NIC's
+ * timer heap: retransmission (RFC 6298, exponential backoff), zero-window
+ * persist, the delayed-ACK bound, the rate limiter's next slot, ARP retry
+ * for a pending connect, TIME_WAIT and FIN_WAIT_2 expiry.
+ */
+#include "../bluetas.h"
+#include "nic_internal.h"
+
+static uint64_t min_nonzero(uint64_t a, uint64_t b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static bool rate_blocked(const struct flow *f)
+{
+	return f->rate_bps && f->rings_attached && seq_lt(f->snd_nxt, f->snd_una + f->tx_queued);
+}
+
+void sp_timer_update(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	if (!f->in_use || f->retired) {
+		timer_heap_cancel(&nic->timers, fi);
+		return;
+	}
+	uint64_t d = 0;
+	d = min_nonzero(d, f->rto_deadline_ns);
+	d = min_nonzero(d, f->persist_deadline_ns);
+	d = min_nonzero(d, f->delack_deadline_ns);
+	d = min_nonzero(d, f->tw_deadline_ns);
+	if (rate_blocked(f) && f->next_tx_ns > nic_now(nic))
+		d = min_nonzero(d, f->next_tx_ns);
+	if (d == 0)
+		timer_heap_cancel(&nic->timers, fi);
+	else
+		timer_heap_set(&nic->timers, fi, d);
+}
+
+void sp_rto_restart(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	uint64_t now = nic_now(nic);
+	bool outstanding = f->snd_una != f->snd_max;
+	f->rto_deadline_ns = outstanding ? now + f->rto_ns : 0;
+	/* Persist: data waits, nothing is in flight to bring an ACK, and
+	 * the peer's window is shut. Only a probe can learn it reopened. */
+	bool data_waiting = f->rings_attached && seq_lt(f->snd_nxt, f->snd_una + f->tx_queued);
+	if (!outstanding && data_waiting && f->snd_wnd == 0) {
+		if (f->persist_deadline_ns == 0)
+			f->persist_deadline_ns = now + f->persist_backoff_ns;
+	} else {
+		f->persist_deadline_ns = 0;
+		f->persist_backoff_ns = nic->cfg.rto_min_ns;
+	}
+	sp_timer_update(nic, fi);
+}
+
+void sp_rtt_sample(struct nic *nic, uint32_t fi, uint32_t rtt_us)
+{
+	struct flow *f = &nic->flows[fi];
+	if (rtt_us > 60u * 1000u * 1000u)
+		return; /* a wrapped or forged echo, not a measurement */
+	if (f->srtt_us == 0) {
+		f->srtt_us = rtt_us ? rtt_us : 1;
+		f->rttvar_us = rtt_us / 2;
+	} else {
+		uint32_t diff = f->srtt_us > rtt_us ? f->srtt_us - rtt_us : rtt_us - f->srtt_us;
+		f->rttvar_us = (3 * f->rttvar_us + diff) / 4;
+		f->srtt_us = (7 * f->srtt_us + rtt_us) / 8;
+	}
+	uint64_t rto = ((uint64_t)f->srtt_us + 4ull * (f->rttvar_us ? f->rttvar_us : 1)) * 1000ull;
+	if (rto < nic->cfg.rto_min_ns)
+		rto = nic->cfg.rto_min_ns;
+	if (rto > nic->cfg.rto_max_ns)
+		rto = nic->cfg.rto_max_ns;
+	f->rto_ns = rto;
+}
+
+static void backoff(struct nic *nic, struct flow *f)
+{
+	f->rto_ns *= 2;
+	if (f->rto_ns > nic->cfg.rto_max_ns)
+		f->rto_ns = nic->cfg.rto_max_ns;
+}
+
+static void rto_fired(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	uint64_t now = nic_now(nic);
+	f->rto_deadline_ns = 0;
+	f->retries++;
+	if (f->state == TCP_SYN_SENT && f->arp_wait) {
+		if (arp_lookup(nic, f->next_hop_ip, f->remote_mac)) {
+			f->arp_wait = false;
+			f->retries = 0;
+			sp_send_syn(nic, fi);
+		} else if (f->retries >= NIC_ARP_TRIES) {
+			nic->stats.arp_unresolved++;
+			sp_flow_abort(nic, fi, BT_EHOSTUNREACH, false);
+		} else {
+			arp_request(nic, f->next_hop_ip);
+			f->rto_deadline_ns = now + nic->cfg.arp_timeout_ns;
+		}
+		return;
+	}
+	if (f->state == TCP_SYN_SENT || f->state == TCP_SYN_RCVD) {
+		if (f->retries > nic->cfg.syn_retries) {
+			sp_flow_abort(nic, fi, BT_ETIMEDOUT, false);
+			return;
+		}
+		backoff(nic, f);
+		nic->stats.rtos++;
+		f->snd_nxt = f->iss;
+		sp_send_syn(nic, fi);
+		return;
+	}
+	if (f->snd_una == f->snd_max)
+		return;
+	if (f->retries > nic->cfg.max_retries) {
+		sp_flow_abort(nic, fi, BT_ETIMEDOUT, true);
+		return;
+	}
+	nic->stats.rtos++;
+	backoff(nic, f);
+	sp_cc_on_rto(nic, f);
+	f->snd_nxt = f->snd_una; /* go back N */
+	f->dupacks = 0;
+	f->rto_deadline_ns = now + f->rto_ns;
+	fp_tx_schedule(nic, fi);
+}
+
+static void persist_fired(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	f->persist_deadline_ns = 0;
+	if (f->snd_wnd != 0 || f->snd_una != f->snd_max)
+		return;
+	f->probe_due = true;
+	f->persist_backoff_ns *= 2;
+	if (f->persist_backoff_ns > nic->cfg.rto_max_ns)
+		f->persist_backoff_ns = nic->cfg.rto_max_ns;
+	fp_tx_schedule(nic, fi);
+}
+
+int sp_timers_run(struct nic *nic)
+{
+	int work = 0;
+	uint64_t now = nic_now(nic);
+	uint32_t fi;
+	while (timer_heap_pop_due(&nic->timers, now, &fi)) {
+		struct flow *f = &nic->flows[fi];
+		if (!f->in_use || f->retired)
+			continue;
+		work++;
+		if (f->tw_deadline_ns && f->tw_deadline_ns <= now) {
+			if (f->state == TCP_FIN_WAIT_2) {
+				/* Peer never closed its side; give up quietly. */
+				nic->stats.conns_closed++;
+			}
+			f->tw_deadline_ns = 0;
+			if (f->state == TCP_TIME_WAIT || f->state == TCP_FIN_WAIT_2) {
+				flow_retire(nic, fi);
+				continue;
+			}
+		}
+		if (f->delack_deadline_ns && f->delack_deadline_ns <= now) {
+			f->delack_deadline_ns = 0;
+			f->ack_now = true;
+			fp_tx_schedule(nic, fi);
+		}
+		if (rate_blocked(f) && f->next_tx_ns <= now)
+			fp_tx_schedule(nic, fi);
+		if (f->rto_deadline_ns && f->rto_deadline_ns <= now)
+			rto_fired(nic, fi);
+		if (f->in_use && !f->retired && f->persist_deadline_ns && f->persist_deadline_ns <= now)
+			persist_fired(nic, fi);
+		sp_timer_update(nic, fi);
+	}
+	return work;
+}

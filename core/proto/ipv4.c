@@ -1,0 +1,101 @@
+/*
+ * ipv4.c: IPv4 header parse/build (RFC 791). No fragments, options are
+ * accepted on parse (skipped via IHL) and never built.
+ */
+#include "core/proto/proto.h"
+
+#include <string.h>
+
+#define IPV4_FLAG_DF 0x4000
+#define IPV4_FLAG_MF 0x2000
+#define IPV4_FRAG_OFF_MASK 0x1fff
+
+static inline uint16_t load_be16(const uint8_t *p)
+{
+	uint8_t b[2];
+	memcpy(b, p, sizeof(b));
+	return (uint16_t)(((uint16_t)b[0] << 8) | b[1]);
+}
+
+static inline uint32_t load_be32(const uint8_t *p)
+{
+	uint8_t b[4];
+	memcpy(b, p, sizeof(b));
+	return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+}
+
+static inline void store_be16(uint8_t *p, uint16_t v)
+{
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+	memcpy(p, b, sizeof(b));
+}
+
+static inline void store_be32(uint8_t *p, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	memcpy(p, b, sizeof(b));
+}
+
+/* Error precedence: ETRUNC (< 20 bytes), EVERSION (version, IHL < 5),
+ * ETRUNC (IHL past buffer), ELENGTH (total_len < IHL), ETRUNC (total_len
+ * past buffer), ECHECKSUM, EUNSUPPORTED (fragment). */
+int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_view *out)
+{
+	if (pkt == NULL || len < IPV4_HDR_MIN_BYTES)
+		return PROTO_ETRUNC;
+	if ((pkt[0] >> 4) != 4)
+		return PROTO_EVERSION;
+	size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+	if (ihl < IPV4_HDR_MIN_BYTES)
+		return PROTO_EVERSION;
+	if (ihl > len)
+		return PROTO_ETRUNC;
+	uint16_t total_len = load_be16(pkt + 2);
+	if (total_len < ihl)
+		return PROTO_ELENGTH;
+	if (total_len > len)
+		return PROTO_ETRUNC;
+	/* Summing a header that includes its own checksum gives 0xffff, i.e.
+	 * a finished checksum of 0. */
+	if (inet_checksum(pkt, ihl, 0) != 0)
+		return PROTO_ECHECKSUM;
+	uint16_t frag = load_be16(pkt + 6);
+	if ((frag & IPV4_FLAG_MF) || (frag & IPV4_FRAG_OFF_MASK))
+		return PROTO_EUNSUPPORTED;
+
+	out->ihl_bytes = (uint8_t)ihl;
+	out->tos = pkt[1];
+	out->total_len = total_len;
+	out->id = load_be16(pkt + 4);
+	out->ttl = pkt[8];
+	out->proto = pkt[9];
+	out->src = load_be32(pkt + 12);
+	out->dst = load_be32(pkt + 16);
+	out->payload = pkt + ihl;
+	out->payload_len = (uint16_t)(total_len - ihl);
+	return PROTO_OK;
+}
+
+/* DF is always set (no fragmentation anywhere in the stack). A payload too
+ * large for the 16-bit total length is PROTO_ELENGTH. */
+int ipv4_build(uint8_t *buf, size_t cap, uint32_t src, uint32_t dst, uint8_t proto,
+	       uint8_t tos, uint16_t id, uint8_t ttl, uint16_t payload_len)
+{
+	if (buf == NULL || cap < IPV4_HDR_MIN_BYTES)
+		return PROTO_ENOSPACE;
+	if ((uint32_t)payload_len + IPV4_HDR_MIN_BYTES > 0xffffu)
+		return PROTO_ELENGTH;
+	buf[0] = 0x45;
+	buf[1] = tos;
+	store_be16(buf + 2, (uint16_t)(payload_len + IPV4_HDR_MIN_BYTES));
+	store_be16(buf + 4, id);
+	store_be16(buf + 6, IPV4_FLAG_DF);
+	buf[8] = ttl;
+	buf[9] = proto;
+	store_be16(buf + 10, 0);
+	store_be32(buf + 12, src);
+	store_be32(buf + 16, dst);
+	uint16_t csum = inet_checksum(buf, IPV4_HDR_MIN_BYTES, 0);
+	memcpy(buf + 10, &csum, sizeof(csum)); /* already network order */
+	return IPV4_HDR_MIN_BYTES;
+}

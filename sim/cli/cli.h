@@ -1,0 +1,15 @@
+/* cli.h: the subcommands of build/bluetas and their shared helpers. */
+#ifndef BT_CLI_H
+#define BT_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+int cli_sim(int argc, char **argv);
+void cli_sim_usage(FILE *out);
+
+/* Parses an unsigned integer with an optional K/M/G (x1024) suffix.
+ * Returns 0, or -1 after printing "bluetas: FLAG: ..." to stderr. */
+int cli_parse_u64(const char *flag, const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
+#endif

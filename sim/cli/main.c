@@ -1,0 +1,51 @@
+/*
+ * bluetas: the command-line front end. Subcommands dispatch to one
+ * function each; every flag is validated with a message naming it, and
+ * usage errors exit 2 (failures of a run exit 1).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../testbed.h"
+#include "cli.h"
+
+static void usage_main(FILE *out)
+{
+	fprintf(out,
+		"usage: bluetas COMMAND [OPTIONS]\n"
+		"\n"
+		"BlueTAS testbed: a TAS-derived TCP stack split between host and SmartNIC.\n"
+		"\n"
+		"commands:\n"
+		"  sim       run the built-in echo workload between two whole stacks in the\n"
+		"            deterministic simulator and print a result table\n"
+		"  help      show this help, or `bluetas help COMMAND`\n"
+		"\n"
+		"Run `bluetas COMMAND --help` for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage_main(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "sim")) {
+			cli_sim_usage(stdout);
+			return 0;
+		}
+		usage_main(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "sim"))
+		return cli_sim(argc - 1, argv + 1);
+	fprintf(stderr, "bluetas: unknown command '%s'\n", cmd);
+	usage_main(stderr);
+	return 2;
+}

@@ -1,0 +1,191 @@
+/*
+ * channel.h: the host <-> NIC link, modelled on RDMA (a DMA engine), the
+ * same contract for every backend (shm in process, verbs on rxe, verbs on
+ * mlx5).
+ *
+ * A `struct chan` is ONE END of a reliable, connected, in-order link
+ * between two sides (host and NIC). Each end:
+ *
+ *   - registers local memory as REGIONS (chan_mr_register). A region has
+ *     fixed bounds and its own keys. Only regions registered with
+ *     CHAN_ACCESS_REMOTE_* can be touched by the peer, and only through the
+ *     rkey, on this link. Region descriptors are exchanged by the caller
+ *     (in a message) as struct chan_remote_mr.
+ *
+ *   - posts ONE-SIDED operations on (local region, offset) <-> (remote
+ *     region, offset, length): chan_post_read / chan_post_write. They are
+ *     asynchronous: posting returns at once; the data moves later, and a
+ *     completion is returned by chan_poll_cq. Operations posted on one end
+ *     execute in posting order (an earlier WRITE is visible in the peer's
+ *     memory before a later one). The local buffer of a WRITE must stay
+ *     untouched, and the local buffer of a READ unread, until completion.
+ *
+ *   - sends small MESSAGES (doorbells, commands, wakeups) of at most
+ *     CHAN_MSG_MAX_BYTES: chan_post_msg / chan_poll_msg. Messages are
+ *     delivered once, in order. Flow control is the backend's job: post_msg
+ *     returns CHAN_EAGAIN when the peer has no free receive slot (credit);
+ *     a message is never dropped silently.
+ *
+ * Errors are values (enum chan_err). An access outside a region, with a
+ * wrong key or without the permission fails with a COMPLETION whose status
+ * is CHAN_EACCESS, exactly as verbs reports IBV_WC_REM_ACCESS_ERR: the
+ * remote memory is never touched. After an error completion the link is
+ * broken (as an RC queue pair goes to the error state): every later post
+ * returns CHAN_EDISCONNECTED and outstanding operations complete with
+ * CHAN_EFLUSHED.
+ *
+ * Completion rules: an operation posted with CHAN_WR_SIGNALED produces a
+ * completion; an unsignaled one produces one only if it fails. The send
+ * queue holds at most `sq_depth` operations (chan_info): an unsignaled
+ * operation keeps its slot until a LATER signaled completion is polled, so
+ * a caller must signal at least every sq_depth-th operation. Post returns
+ * CHAN_EAGAIN when the send queue is full. Because the completion queue is
+ * at least as deep as the send queue, it cannot overflow.
+ */
+#ifndef BT_CHANNEL_H
+#define BT_CHANNEL_H
+
+#include <stdint.h>
+
+#define CHAN_MSG_MAX_BYTES 64
+
+enum chan_err {
+	CHAN_OK = 0,
+	CHAN_EAGAIN = -1,        /* no send-queue slot or message credit now */
+	CHAN_EINVAL = -2,        /* bad local argument: length 0, unknown local region */
+	CHAN_EACCESS = -3,       /* remote key, bounds or permission refused */
+	CHAN_ELOCAL = -4,        /* local region bounds or key refused */
+	CHAN_ENOMEM = -5,        /* registration failed: out of resources */
+	CHAN_EDISCONNECTED = -6, /* link broken or peer gone */
+	CHAN_EFLUSHED = -7,      /* operation cancelled because the link broke */
+	CHAN_ETOOBIG = -8,       /* message longer than CHAN_MSG_MAX_BYTES */
+};
+const char *chan_err_name(int err);
+
+enum chan_access {
+	CHAN_ACCESS_LOCAL = 0,
+	CHAN_ACCESS_REMOTE_READ = 1u << 0,
+	CHAN_ACCESS_REMOTE_WRITE = 1u << 1,
+};
+
+/* A region registered on this end. `base`/`len_bytes` are local facts;
+ * lkey names it in local posts, rkey is what the peer must present. */
+struct chan_mr {
+	void *base;
+	uint64_t len_bytes;
+	uint32_t lkey;
+	uint32_t rkey;
+	uint32_t access;
+};
+
+/* The peer's description of one of its regions, as sent over a message.
+ * `addr` is an opaque base token (a virtual address for verbs, 0 for shm);
+ * offsets below are relative to the region start. */
+struct chan_remote_mr {
+	uint64_t addr;
+	uint64_t len_bytes;
+	uint32_t rkey;
+	uint32_t pad;
+};
+
+enum chan_opcode { CHAN_OP_READ = 1, CHAN_OP_WRITE = 2, CHAN_OP_MSG = 3 };
+
+enum chan_wr_flags { CHAN_WR_SIGNALED = 1u << 0 };
+
+struct chan_completion {
+	uint64_t wr_id;
+	int32_t status;    /* CHAN_OK or a negative chan_err */
+	uint8_t opcode;    /* enum chan_opcode */
+	uint32_t len_bytes;
+};
+
+struct chan_info {
+	const char *backend;  /* "shm", "verbs" */
+	uint32_t sq_depth;    /* max outstanding one-sided operations */
+	uint32_t msg_depth;   /* receive slots the peer holds for our messages */
+};
+
+struct chan_sge_remote {
+	const struct chan_remote_mr *mr;
+	uint64_t off;
+};
+struct chan_sge_local {
+	const struct chan_mr *mr;
+	uint64_t off;
+};
+
+struct chan;
+struct chan_ops {
+	void (*info)(struct chan *ch, struct chan_info *out);
+	/* Registers [base, base+len). Caller owns the memory and must
+	 * deregister before freeing it. */
+	int (*mr_register)(struct chan *ch, void *base, uint64_t len_bytes, uint32_t access,
+			   struct chan_mr *out);
+	int (*mr_deregister)(struct chan *ch, struct chan_mr *mr);
+	/* remote -> local, `len` bytes. */
+	int (*post_read)(struct chan *ch, struct chan_sge_local local, struct chan_sge_remote remote,
+			 uint32_t len_bytes, uint64_t wr_id, uint32_t flags);
+	/* local -> remote, `len` bytes. */
+	int (*post_write)(struct chan *ch, struct chan_sge_local local, struct chan_sge_remote remote,
+			  uint32_t len_bytes, uint64_t wr_id, uint32_t flags);
+	/* Copies `msg` out before returning: the caller keeps its buffer. */
+	int (*post_msg)(struct chan *ch, const void *msg, uint32_t len_bytes);
+	/* Returns 1 and copies one message into buf (*len_out set), 0 if none,
+	 * or a negative chan_err (CHAN_EDISCONNECTED when the link is gone).
+	 * Frees a receive slot (returns a credit to the peer). */
+	int (*poll_msg)(struct chan *ch, void *buf, uint32_t cap, uint32_t *len_out);
+	/* Returns the number of completions written to out[0..max), or a
+	 * negative chan_err. Never blocks. */
+	int (*poll_cq)(struct chan *ch, struct chan_completion *out, int max);
+	/* Earliest time at which something will arrive on this end without
+	 * anyone posting anything (BT_TIME_NEVER if nothing is in flight).
+	 * The simulator uses it to advance virtual time. */
+	uint64_t (*next_event_ns)(struct chan *ch);
+	/* Blocks until a message or completion may be ready, or the timeout.
+	 * Real-time backends only; returns 0 at once where it makes no sense
+	 * (the simulator never blocks). */
+	int (*wait)(struct chan *ch, uint64_t timeout_ns);
+	void (*destroy)(struct chan *ch);
+};
+
+struct chan {
+	const struct chan_ops *ops;
+};
+
+static inline void chan_info(struct chan *ch, struct chan_info *out) { ch->ops->info(ch, out); }
+static inline int chan_mr_register(struct chan *ch, void *base, uint64_t len, uint32_t access,
+				   struct chan_mr *out)
+{
+	return ch->ops->mr_register(ch, base, len, access, out);
+}
+static inline int chan_mr_deregister(struct chan *ch, struct chan_mr *mr)
+{
+	return ch->ops->mr_deregister(ch, mr);
+}
+static inline int chan_post_read(struct chan *ch, struct chan_sge_local l, struct chan_sge_remote r,
+				 uint32_t len, uint64_t wr_id, uint32_t flags)
+{
+	return ch->ops->post_read(ch, l, r, len, wr_id, flags);
+}
+static inline int chan_post_write(struct chan *ch, struct chan_sge_local l, struct chan_sge_remote r,
+				  uint32_t len, uint64_t wr_id, uint32_t flags)
+{
+	return ch->ops->post_write(ch, l, r, len, wr_id, flags);
+}
+static inline int chan_post_msg(struct chan *ch, const void *msg, uint32_t len)
+{
+	return ch->ops->post_msg(ch, msg, len);
+}
+static inline int chan_poll_msg(struct chan *ch, void *buf, uint32_t cap, uint32_t *len_out)
+{
+	return ch->ops->poll_msg(ch, buf, cap, len_out);
+}
+static inline int chan_poll_cq(struct chan *ch, struct chan_completion *out, int max)
+{
+	return ch->ops->poll_cq(ch, out, max);
+}
+static inline uint64_t chan_next_event_ns(struct chan *ch) { return ch->ops->next_event_ns(ch); }
+static inline int chan_wait(struct chan *ch, uint64_t timeout_ns) { return ch->ops->wait(ch, timeout_ns); }
+static inline void chan_destroy(struct chan *ch) { ch->ops->destroy(ch); }
+
+#endif

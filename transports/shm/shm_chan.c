@@ -1,0 +1,507 @@
+/*
+ * shm_chan.c: the channel contract (channel.h) between two ends in one
+ * process. The NIC side of a verbs RC queue pair is played by progress():
+ * it executes queued work once its due time has passed, checking the
+ * remote key, permission and bounds only then, as a real remote NIC does.
+ *
+ * Choices the contract leaves open:
+ *   - remote->addr must be 0 or the peer region's base address: both are
+ *     what an shm peer may advertise; anything else is a forged descriptor.
+ *     remote->len_bytes is the caller's copy and is not trusted: bounds are
+ *     checked against the registered region.
+ *   - Serialization occupies the wire in the direction the DATA flows (a
+ *     READ's data comes back over the peer's direction), so back-to-back
+ *     large operations queue behind each other instead of all overlapping.
+ *   - A local region deregistered while an operation on it is queued makes
+ *     that operation fail with CHAN_ELOCAL (like IBV_WC_LOC_PROT_ERR) and
+ *     breaks the link; memory is never touched through a stale key.
+ *   - poll_cq on a broken link keeps returning the remaining (flushed)
+ *     completions, then 0, as ibv_poll_cq does.
+ *   - Messages still in flight when the link breaks are lost; messages
+ *     already delivered can still be polled.
+ */
+#include "shm_chan.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHM_MAX_REGIONS 1024u
+#define SHM_DEFAULT_SQ 256u
+#define SHM_DEFAULT_MSG 64u
+
+struct shm_region {
+	void *base;
+	uint64_t len;
+	uint32_t lkey, rkey, access;
+};
+
+/* Work posted by one end, not yet executed: one-sided op or message. They
+ * share one queue per direction so that ordering across kinds holds. */
+struct shm_wr {
+	uint64_t due, seq, wr_id, loff, roff, raddr;
+	uint32_t lkey, rkey, len, flags;
+	uint8_t opcode;
+	uint8_t msg[CHAN_MSG_MAX_BYTES];
+};
+
+struct shm_cqe {
+	struct chan_completion c;
+	uint64_t seq; /* polling it retires every op posted up to here */
+};
+
+struct shm_msg {
+	uint32_t len;
+	uint8_t data[CHAN_MSG_MAX_BYTES];
+};
+
+struct shm_end_state {
+	struct chan chan; /* first: the ops recover the end by a cast */
+	struct shm_link *link;
+	unsigned idx;
+	struct shm_region regions[SHM_MAX_REGIONS];
+	uint32_t n_regions;
+	struct shm_wr *wq; /* this end -> peer, ordered by due time */
+	uint32_t wq_head, wq_len, wq_cap;
+	uint64_t last_due;  /* in-order: nothing is due before its predecessor */
+	uint64_t wire_free; /* data flowing out of this end occupies the wire until then */
+	struct shm_cqe *cq; /* cap sq_depth: each cqe holds an SQ slot */
+	uint32_t cq_head, cq_len;
+	uint64_t posted, retired; /* SQ slots in use = posted - retired */
+	struct shm_msg *inbox;    /* cap msg_depth: delivered, not yet polled */
+	uint32_t in_head, in_len;
+	uint32_t msgs_out; /* our messages in flight or unpolled at the peer */
+};
+
+struct shm_link {
+	struct shm_end_state end[2];
+	struct shm_link_params p;
+	const struct bt_clock *clock;
+	struct shm_link_stats stats;
+	uint32_t key_ctr, key_k0, key_k1;
+	int broken;
+};
+
+static struct shm_end_state *end_of(struct chan *ch) { return (struct shm_end_state *)ch; }
+static struct shm_end_state *peer_of(struct shm_end_state *e) { return &e->link->end[e->idx ^ 1u]; }
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* A bijection on 32 bits: xorshifts and odd multiplies are invertible. */
+static uint32_t mix32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352du;
+	x ^= x >> 15;
+	x *= 0x846ca68bu;
+	x ^= x >> 16;
+	return x;
+}
+
+/* Keys are a keyed permutation of a counter rather than raw random draws:
+ * that makes them unpredictable-looking yet provably never repeated within
+ * a link (until 2^32 draws). 0 is reserved so a zeroed descriptor is never
+ * valid. */
+static int new_key(struct shm_link *l, uint32_t *out)
+{
+	uint32_t k;
+	do {
+		if (l->key_ctr == UINT32_MAX)
+			return CHAN_ENOMEM;
+		k = mix32(mix32(l->key_ctr++ ^ l->key_k0) ^ l->key_k1);
+	} while (k == 0);
+	*out = k;
+	return CHAN_OK;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+static struct shm_region *find_lkey(struct shm_end_state *e, uint32_t key)
+{
+	for (uint32_t i = 0; key && i < e->n_regions; i++)
+		if (e->regions[i].lkey == key)
+			return &e->regions[i];
+	return NULL;
+}
+
+static struct shm_region *find_rkey(struct shm_end_state *e, uint32_t key)
+{
+	for (uint32_t i = 0; key && i < e->n_regions; i++)
+		if (e->regions[i].rkey == key)
+			return &e->regions[i];
+	return NULL;
+}
+
+static int in_bounds(uint64_t off, uint64_t len, uint64_t region_len)
+{
+	return !(off > region_len || len > region_len - off);
+}
+
+static void push_cqe(struct shm_end_state *e, const struct shm_wr *wr, int status)
+{
+	/* Cannot overflow: every queued op holds an SQ slot until its cqe (or a
+	 * later one) is polled, and the CQ is sq_depth deep. */
+	uint32_t cap = e->link->p.sq_depth;
+	struct shm_cqe *q = &e->cq[(e->cq_head + e->cq_len++) % cap];
+	q->c = (struct chan_completion){ .wr_id = wr->wr_id, .status = status,
+					 .opcode = wr->opcode, .len_bytes = wr->len };
+	q->seq = wr->seq;
+}
+
+/* RC semantics: once broken, nothing queued will ever execute, so every
+ * op is reported (flushed) and in-flight messages are lost. */
+static void break_link(struct shm_link *l)
+{
+	l->broken = 1;
+	for (unsigned i = 0; i < 2; i++) {
+		struct shm_end_state *e = &l->end[i];
+		for (; e->wq_len; e->wq_len--, e->wq_head = (e->wq_head + 1) % e->wq_cap) {
+			const struct shm_wr *wr = &e->wq[e->wq_head];
+			if (wr->opcode == CHAN_OP_MSG)
+				e->msgs_out--;
+			else
+				push_cqe(e, wr, CHAN_EFLUSHED);
+		}
+	}
+}
+
+static void execute(struct shm_end_state *e, const struct shm_wr *wr)
+{
+	struct shm_link *l = e->link;
+	struct shm_end_state *peer = peer_of(e);
+
+	if (wr->opcode == CHAN_OP_MSG) {
+		struct shm_msg *m = &peer->inbox[(peer->in_head + peer->in_len++) % l->p.msg_depth];
+		m->len = wr->len;
+		memcpy(m->data, wr->msg, wr->len);
+		l->stats.msgs++;
+		return;
+	}
+
+	int status = CHAN_OK;
+	struct shm_region *loc = find_lkey(e, wr->lkey);
+	struct shm_region *rem = find_rkey(peer, wr->rkey);
+	uint32_t need = wr->opcode == CHAN_OP_READ ? CHAN_ACCESS_REMOTE_READ : CHAN_ACCESS_REMOTE_WRITE;
+	if (!loc || !in_bounds(wr->loff, wr->len, loc->len))
+		status = CHAN_ELOCAL;
+	else if (!rem || !(rem->access & need) || !in_bounds(wr->roff, wr->len, rem->len) ||
+		 (wr->raddr != 0 && wr->raddr != (uint64_t)(uintptr_t)rem->base))
+		status = CHAN_EACCESS;
+
+	if (status == CHAN_OK) {
+		uint8_t *lp = (uint8_t *)loc->base + wr->loff;
+		uint8_t *rp = (uint8_t *)rem->base + wr->roff;
+		/* memmove: both ends may register the same process memory. */
+		if (wr->opcode == CHAN_OP_READ) {
+			memmove(lp, rp, wr->len);
+			l->stats.reads++;
+			l->stats.bytes_read += wr->len;
+		} else {
+			memmove(rp, lp, wr->len);
+			l->stats.writes++;
+			l->stats.bytes_written += wr->len;
+		}
+		if (wr->flags & CHAN_WR_SIGNALED)
+			push_cqe(e, wr, CHAN_OK);
+		return;
+	}
+	if (status == CHAN_EACCESS)
+		l->stats.access_errors++;
+	push_cqe(e, wr, status);
+	break_link(l);
+}
+
+/* Runs all work due by `now` across both directions in due-time order, so
+ * that an error in one direction flushes exactly what would not yet have
+ * happened in the other. */
+static void progress(struct shm_link *l, uint64_t now)
+{
+	while (!l->broken) {
+		struct shm_end_state *pick = NULL;
+		for (unsigned i = 0; i < 2; i++) {
+			struct shm_end_state *e = &l->end[i];
+			if (e->wq_len && e->wq[e->wq_head].due <= now &&
+			    (!pick || e->wq[e->wq_head].due < pick->wq[pick->wq_head].due))
+				pick = e;
+		}
+		if (!pick)
+			return;
+		struct shm_wr wr = pick->wq[pick->wq_head];
+		pick->wq_head = (pick->wq_head + 1) % pick->wq_cap;
+		pick->wq_len--;
+		execute(pick, &wr);
+	}
+}
+
+static uint64_t tick(struct shm_end_state *e)
+{
+	uint64_t now = bt_clock_now_ns(e->link->clock);
+	progress(e->link, now);
+	return now;
+}
+
+static void enqueue(struct shm_end_state *e, struct shm_wr *wr, uint64_t due)
+{
+	wr->due = max_u64(due, e->last_due);
+	e->last_due = wr->due;
+	e->wq[(e->wq_head + e->wq_len++) % e->wq_cap] = *wr;
+}
+
+static void shm_info(struct chan *ch, struct chan_info *out)
+{
+	struct shm_end_state *e = end_of(ch);
+	if (!out)
+		return;
+	out->backend = "shm";
+	out->sq_depth = e->link->p.sq_depth;
+	out->msg_depth = e->link->p.msg_depth;
+}
+
+static int shm_mr_register(struct chan *ch, void *base, uint64_t len, uint32_t access, struct chan_mr *out)
+{
+	struct shm_end_state *e = end_of(ch);
+	tick(e);
+	if (!base || len == 0 || !out ||
+	    (access & ~(uint32_t)(CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE)))
+		return CHAN_EINVAL;
+	if (len - 1 > (uint64_t)UINTPTR_MAX - (uintptr_t)base)
+		return CHAN_EINVAL; /* would wrap the address space */
+	if (e->n_regions == SHM_MAX_REGIONS)
+		return CHAN_ENOMEM;
+	struct shm_region r = { .base = base, .len = len, .access = access };
+	if (new_key(e->link, &r.lkey) != CHAN_OK || new_key(e->link, &r.rkey) != CHAN_OK)
+		return CHAN_ENOMEM;
+	e->regions[e->n_regions++] = r;
+	*out = (struct chan_mr){ .base = base, .len_bytes = len, .lkey = r.lkey, .rkey = r.rkey,
+				 .access = access };
+	return CHAN_OK;
+}
+
+static int shm_mr_deregister(struct chan *ch, struct chan_mr *mr)
+{
+	struct shm_end_state *e = end_of(ch);
+	tick(e);
+	struct shm_region *r = mr ? find_lkey(e, mr->lkey) : NULL;
+	if (!r || r->rkey != mr->rkey)
+		return CHAN_EINVAL;
+	*r = e->regions[--e->n_regions]; /* order is irrelevant: keys are the handles */
+	return CHAN_OK;
+}
+
+static int post_op(struct chan *ch, uint8_t opcode, struct chan_sge_local local,
+		   struct chan_sge_remote remote, uint32_t len, uint64_t wr_id, uint32_t flags)
+{
+	struct shm_end_state *e = end_of(ch);
+	struct shm_link *l = e->link;
+	uint64_t now = tick(e);
+	if (l->broken)
+		return CHAN_EDISCONNECTED;
+	if (len == 0 || !local.mr || !remote.mr)
+		return CHAN_EINVAL;
+	/* The local side is ours to check now; the remote side is the peer
+	 * NIC's business and is checked when the op executes. */
+	struct shm_region *loc = find_lkey(e, local.mr->lkey);
+	if (!loc || !in_bounds(local.off, len, loc->len))
+		return CHAN_ELOCAL;
+	if (e->posted - e->retired >= l->p.sq_depth)
+		return CHAN_EAGAIN;
+
+	struct shm_wr wr = { .seq = e->posted++, .wr_id = wr_id, .loff = local.off,
+			     .roff = remote.off, .raddr = remote.mr->addr, .lkey = loc->lkey,
+			     .rkey = remote.mr->rkey, .len = len, .flags = flags, .opcode = opcode };
+	uint64_t ready = now;
+	if (l->p.bandwidth_bps) {
+		struct shm_end_state *src = opcode == CHAN_OP_READ ? peer_of(e) : e;
+		uint64_t ser = (uint64_t)((double)len * 8e9 / (double)l->p.bandwidth_bps);
+		src->wire_free = sat_add(max_u64(now, src->wire_free), ser);
+		ready = src->wire_free;
+	}
+	enqueue(e, &wr, sat_add(ready, l->p.op_latency_ns));
+	return CHAN_OK;
+}
+
+static int shm_post_read(struct chan *ch, struct chan_sge_local local, struct chan_sge_remote remote,
+			 uint32_t len, uint64_t wr_id, uint32_t flags)
+{
+	return post_op(ch, CHAN_OP_READ, local, remote, len, wr_id, flags);
+}
+
+static int shm_post_write(struct chan *ch, struct chan_sge_local local, struct chan_sge_remote remote,
+			  uint32_t len, uint64_t wr_id, uint32_t flags)
+{
+	return post_op(ch, CHAN_OP_WRITE, local, remote, len, wr_id, flags);
+}
+
+static int shm_post_msg(struct chan *ch, const void *msg, uint32_t len)
+{
+	struct shm_end_state *e = end_of(ch);
+	struct shm_link *l = e->link;
+	uint64_t now = tick(e);
+	if (l->broken)
+		return CHAN_EDISCONNECTED;
+	if (!msg || len == 0)
+		return CHAN_EINVAL;
+	if (len > CHAN_MSG_MAX_BYTES)
+		return CHAN_ETOOBIG;
+	if (e->msgs_out >= l->p.msg_depth)
+		return CHAN_EAGAIN;
+	e->msgs_out++;
+	struct shm_wr wr = { .len = len, .opcode = CHAN_OP_MSG };
+	memcpy(wr.msg, msg, len);
+	enqueue(e, &wr, sat_add(now, l->p.msg_latency_ns));
+	return CHAN_OK;
+}
+
+static int shm_poll_msg(struct chan *ch, void *buf, uint32_t cap, uint32_t *len_out)
+{
+	struct shm_end_state *e = end_of(ch);
+	tick(e);
+	if (e->in_len == 0)
+		return e->link->broken ? CHAN_EDISCONNECTED : 0;
+	const struct shm_msg *m = &e->inbox[e->in_head];
+	/* Too small a buffer leaves the message queued rather than truncating. */
+	if (!buf || !len_out || cap < m->len)
+		return CHAN_EINVAL;
+	memcpy(buf, m->data, m->len);
+	*len_out = m->len;
+	e->in_head = (e->in_head + 1) % e->link->p.msg_depth;
+	e->in_len--;
+	peer_of(e)->msgs_out--; /* the credit returns to the sender at once */
+	return 1;
+}
+
+static int shm_poll_cq(struct chan *ch, struct chan_completion *out, int max)
+{
+	struct shm_end_state *e = end_of(ch);
+	tick(e);
+	if (max < 0 || (max > 0 && !out))
+		return CHAN_EINVAL;
+	int n = 0;
+	for (; n < max && e->cq_len; n++) {
+		const struct shm_cqe *q = &e->cq[e->cq_head];
+		out[n] = q->c;
+		/* In-order completion: this op and every earlier (unsignaled)
+		 * one have finished, so their slots come back. */
+		e->retired = q->seq + 1;
+		e->cq_head = (e->cq_head + 1) % e->link->p.sq_depth;
+		e->cq_len--;
+	}
+	return n;
+}
+
+static uint64_t shm_next_event_ns(struct chan *ch)
+{
+	struct shm_end_state *e = end_of(ch);
+	tick(e);
+	uint64_t next = BT_TIME_NEVER;
+	for (unsigned i = 0; i < 2; i++) {
+		const struct shm_end_state *x = &e->link->end[i];
+		if (x->wq_len)
+			next = next < x->wq[x->wq_head].due ? next : x->wq[x->wq_head].due;
+	}
+	return next;
+}
+
+static int shm_wait(struct chan *ch, uint64_t timeout_ns)
+{
+	(void)ch;
+	(void)timeout_ns;
+	return 0; /* one thread drives both ends: there is nobody to wait for */
+}
+
+static void shm_end_destroy(struct chan *ch) { (void)ch; /* owned by the link */ }
+
+static const struct chan_ops shm_chan_ops = {
+	.info = shm_info,
+	.mr_register = shm_mr_register,
+	.mr_deregister = shm_mr_deregister,
+	.post_read = shm_post_read,
+	.post_write = shm_post_write,
+	.post_msg = shm_post_msg,
+	.poll_msg = shm_poll_msg,
+	.poll_cq = shm_poll_cq,
+	.next_event_ns = shm_next_event_ns,
+	.wait = shm_wait,
+	.destroy = shm_end_destroy,
+};
+
+struct shm_link *shm_link_create(const struct shm_link_params *p, const struct bt_clock *clock)
+{
+	if (!p || !clock || !clock->now_ns)
+		return NULL;
+	struct shm_link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->p = *p;
+	if (!l->p.sq_depth)
+		l->p.sq_depth = SHM_DEFAULT_SQ;
+	if (!l->p.msg_depth)
+		l->p.msg_depth = SHM_DEFAULT_MSG;
+	l->clock = clock;
+	uint64_t s = p->key_seed;
+	uint64_t k = splitmix64(&s);
+	l->key_k0 = (uint32_t)k;
+	l->key_k1 = (uint32_t)(k >> 32);
+	/* Unexecuted work per direction: at most sq_depth ops plus msg_depth
+	 * messages, both bounded at post time. */
+	uint64_t wq_cap = (uint64_t)l->p.sq_depth + l->p.msg_depth;
+	for (unsigned i = 0; i < 2; i++) {
+		struct shm_end_state *e = &l->end[i];
+		e->chan.ops = &shm_chan_ops;
+		e->link = l;
+		e->idx = i;
+		if (wq_cap <= UINT32_MAX) {
+			e->wq_cap = (uint32_t)wq_cap;
+			e->wq = calloc(e->wq_cap, sizeof(*e->wq));
+		}
+		e->cq = calloc(l->p.sq_depth, sizeof(*e->cq));
+		e->inbox = calloc(l->p.msg_depth, sizeof(*e->inbox));
+		if (!e->wq || !e->cq || !e->inbox) {
+			shm_link_destroy(l);
+			return NULL;
+		}
+	}
+	return l;
+}
+
+struct chan *shm_link_end(struct shm_link *link, enum shm_end end)
+{
+	if (!link || (end != SHM_END_HOST && end != SHM_END_NIC))
+		return NULL;
+	return &link->end[end].chan;
+}
+
+void shm_link_stats(const struct shm_link *link, struct shm_link_stats *out)
+{
+	if (link && out)
+		*out = link->stats;
+}
+
+void shm_link_break(struct shm_link *link)
+{
+	if (!link || link->broken)
+		return;
+	/* Whatever was due before the break still happened. */
+	progress(link, bt_clock_now_ns(link->clock));
+	if (!link->broken)
+		break_link(link);
+}
+
+void shm_link_destroy(struct shm_link *link)
+{
+	if (!link)
+		return;
+	for (unsigned i = 0; i < 2; i++) {
+		free(link->end[i].wq);
+		free(link->end[i].cq);
+		free(link->end[i].inbox);
+	}
+	free(link);
+}
