@@ -136,6 +136,9 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 	}
 	b->len = (uint16_t)len;
 	nic->txq[nic->txq_count++] = b;
+	uint32_t seq_end = seq + payload_len + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
+	if (seq_gt(seq_end, f->snd_emitted))
+		f->snd_emitted = seq_end;
 	if (flags & TCP_ACK) {
 		uint32_t scale = (flags & TCP_SYN) ? 0 : f->rcv_wscale;
 		f->adv_wnd_edge = f->rcv_nxt + ((uint32_t)window << scale);
@@ -150,7 +153,9 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 void fp_send_ack(struct nic *nic, uint32_t fi)
 {
 	struct flow *f = &nic->flows[fi];
-	if (fp_emit_tcp(nic, f, TCP_ACK, f->snd_nxt, NULL, 0, false) == 0)
+	/* Not snd_nxt: that counts payload whose READ is still in flight,
+	 * and an ACK must not claim sequence space no frame has carried. */
+	if (fp_emit_tcp(nic, f, TCP_ACK, f->snd_emitted, NULL, 0, false) == 0)
 		nic->stats.tx_acks++;
 }
 

@@ -87,6 +87,8 @@ struct flow {
 	uint32_t tx_una_pos;      /* ring offset of snd_una */
 	uint32_t tx_queued;       /* app bytes in the ring from snd_una on */
 	uint32_t snd_una, snd_nxt, snd_max, iss;
+	uint32_t snd_emitted;     /* end of the highest sequence put on the wire; snd_nxt
+				   * runs ahead of it while payload READs are in flight */
 	uint32_t snd_wnd;         /* peer's window, bytes */
 	uint8_t snd_wscale;
 	uint16_t mss;

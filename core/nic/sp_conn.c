@@ -255,6 +255,7 @@ static void passive_open(struct nic *nic, const uint8_t *src_mac, const struct i
 	f->iss = pick_iss(nic, f);
 	f->snd_una = f->iss;
 	f->snd_max = f->iss;
+	f->snd_emitted = f->iss;
 	f->rto_ns = nic->cfg.rto_initial_ns;
 	f->persist_backoff_ns = nic->cfg.rto_min_ns;
 	sp_cc_init(nic, f);
@@ -496,6 +497,7 @@ void sp_cmd_connect(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	f->snd_una = f->iss;
 	f->snd_nxt = f->iss;
 	f->snd_max = f->iss;
+	f->snd_emitted = f->iss;
 	f->rto_ns = nic->cfg.rto_initial_ns;
 	f->persist_backoff_ns = nic->cfg.rto_min_ns;
 	flow_hash_insert(nic, fi);
