@@ -17,6 +17,7 @@
 #ifndef BT_BLUETAS_H
 #define BT_BLUETAS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -100,6 +101,14 @@ int bt_poll(struct bt_host *h, struct bt_event *out, int max);
 /* Arms a wakeup with the NIC and blocks on the channel until woken or
  * timeout_ns elapses (the timeout is the fallback for a lost wakeup). */
 int bt_wait(struct bt_host *h, uint64_t timeout_ns);
+/* bt_wait in two halves, for an event loop that sleeps by other means (the
+ * simulator): bt_wait_arm asks the NIC for a WAKEUP on its next event;
+ * bt_wait_woken consumes WAKEUP messages and says whether one came. */
+void bt_wait_arm(struct bt_host *h);
+bool bt_wait_woken(struct bt_host *h);
+/* The description of this application's region as the NIC sees it (for
+ * tests of isolation: what a leaked key would let an attacker try). */
+void bt_host_region(const struct bt_host *h, struct chan_remote_mr *out);
 /* Bytes that can be sent / received right now. */
 uint32_t bt_tx_space(struct bt_host *h, int conn);
 uint32_t bt_rx_ready(struct bt_host *h, int conn);
@@ -108,6 +117,9 @@ uint64_t bt_host_next_event_ns(struct bt_host *h);
 void bt_host_stats(const struct bt_host *h, struct bt_host_stats *out);
 /* Connection ids are always below this. */
 uint32_t bt_host_max_conns(const struct bt_host *h);
+/* Appends the state of every connection (rings, owed commands, credits)
+ * to buf, for deadlock reports. */
+void bt_host_describe(const struct bt_host *h, char *buf, size_t cap);
 /* A connection's last error (0 if none). */
 int bt_conn_error(struct bt_host *h, int conn);
 

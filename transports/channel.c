@@ -21,6 +21,8 @@ const char *chan_err_name(int err)
 		return "CHAN_EFLUSHED (cancelled: link broke)";
 	case CHAN_ETOOBIG:
 		return "CHAN_ETOOBIG (message longer than CHAN_MSG_MAX_BYTES)";
+	case CHAN_EIO:
+		return "CHAN_EIO (error completion: transport failure)";
 	default:
 		return "unknown";
 	}

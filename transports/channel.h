@@ -59,6 +59,7 @@ enum chan_err {
 	CHAN_EDISCONNECTED = -6, /* link broken or peer gone */
 	CHAN_EFLUSHED = -7,      /* operation cancelled because the link broke */
 	CHAN_ETOOBIG = -8,       /* message longer than CHAN_MSG_MAX_BYTES */
+	CHAN_EIO = -9,           /* any other error completion (transport failure) */
 };
 const char *chan_err_name(int err);
 

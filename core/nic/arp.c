@@ -67,12 +67,18 @@ int arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6])
 		memcpy(mac_out, e->mac, ETH_ADDR_BYTES);
 		return 1;
 	}
-	if (!e) {
-		e = arp_slot(nic, ip);
+	/* A pending entry older than a whole resolution (every try timed
+	 * out) records a failure, not a request in flight: a new asker
+	 * starts over, or its first request would wait a full timeout. */
+	bool failed = e && e->state == ARP_PENDING && nic_now(nic) > e->deadline_ns;
+	if (!e || failed) {
+		if (!e)
+			e = arp_slot(nic, ip);
 		if (e) {
 			memset(e, 0, sizeof(*e));
 			e->ip = ip;
 			e->state = ARP_PENDING;
+			e->deadline_ns = nic_now(nic) + nic->cfg.arp_timeout_ns * NIC_ARP_TRIES;
 		}
 		arp_request(nic, ip);
 	}

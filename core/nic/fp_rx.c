@@ -118,6 +118,11 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 	if (ack == f->snd_una) {
 		bool is_dup = tcp->payload_len == 0 && !(tcp->flags & TCP_FIN) && wnd == f->snd_wnd &&
 			      f->snd_max != f->snd_una;
+		/* An ACK of a shut window answers a zero-window probe: the
+		 * peer is alive, so the probe's timeouts must not add up to
+		 * ETIMEDOUT (a peer may keep its window shut for long). */
+		if (wnd == 0)
+			f->retries = 0;
 		if (is_dup && ++f->dupacks == 3) {
 			/* Go-back-N from the last acknowledged byte, as TAS does:
 			 * the receiver keeps one out-of-order interval, so
@@ -128,6 +133,11 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 			fp_tx_schedule(nic, fi);
 		}
 		if (wnd != f->snd_wnd) {
+			/* The window reopens without covering our probe byte:
+			 * the peer dropped it beyond the shut window, so it
+			 * goes again, first. */
+			if (f->snd_wnd == 0)
+				f->snd_nxt = f->snd_una;
 			f->snd_wnd = wnd;
 			fp_tx_schedule(nic, fi);
 			sp_timer_update(nic, fi);
@@ -211,7 +221,7 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	struct flow saved_ooo = *f;
 	if (offset > 0 && !ooo_accept(f, seq, len)) {
 		nic->stats.rx_ooo_dropped++;
-		f->ack_now = true;
+		fp_send_ack(nic, fi); /* a duplicate ACK per segment, see below */
 		return;
 	}
 	struct nic_app *a = &nic->apps[f->app];
@@ -235,7 +245,11 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 
 	if (offset > 0) {
 		nic->stats.rx_ooo_segments++;
-		f->ack_now = true; /* duplicate ACK drives the sender's fast retransmit */
+		/* The duplicate ACK drives the sender's fast retransmit, which
+		 * counts them: one per segment, now (RFC 5681 4.2). ack_now
+		 * would fold a burst received in one batch into one ACK and
+		 * leave the repair to the RTO. */
+		fp_send_ack(nic, fi);
 		return;
 	}
 	rx_advance(nic, fi, len);
@@ -277,6 +291,12 @@ void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip,
 		return;
 	if (tcp->payload_len)
 		place_payload(nic, fi, tcp);
+	else if (seq_lt(tcp->seq, f->rcv_nxt) && !(tcp->flags & TCP_FIN))
+		/* Unacceptable: answered with an ACK (RFC 9293 3.10.7.4).
+		 * This is how Linux probes a zero window and keeps a
+		 * connection alive (no data at snd_una - 1); unanswered, it
+		 * never learns of a window update that was lost. */
+		f->ack_now = true;
 	if (!f->in_use)
 		return;
 	if (tcp->flags & TCP_FIN) {

@@ -91,13 +91,16 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 	if (!b)
 		return -1;
 	struct tcp_opts opts = {0};
+	/* RFC 7323 2.2, 3.2: a SYN-ACK may carry WS and TS only if the SYN
+	 * it answers did; our own SYN offers both. */
+	bool offer = with_syn_opts && f->state != TCP_SYN_RCVD;
 	if (with_syn_opts) {
 		opts.has_mss = true;
 		opts.mss = nic->cfg.mss;
-		opts.has_wscale = true;
+		opts.has_wscale = offer || f->wscale_ok;
 		opts.wscale = f->rcv_wscale;
 	}
-	if (f->ts_ok || with_syn_opts) {
+	if (f->ts_ok || offer) {
 		opts.has_ts = true;
 		opts.ts_val = (uint32_t)(nic_now(nic) / 1000);
 		opts.ts_ecr = f->ts_recent;
@@ -246,7 +249,14 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		if (wnd > 0)
 			f->probe_due = false;
 		if (inflight >= wnd && !probe) {
-			sp_timer_update(nic, fi); /* persist timer if the peer's window is shut */
+			/* Nothing outstanding means the peer's window is shut
+			 * (cwnd is never 0) and no ACK is coming: arm the
+			 * persist timer, or a window that closed before the
+			 * data was queued would never be probed. */
+			if (f->snd_una == f->snd_max)
+				sp_rto_restart(nic, fi);
+			else
+				sp_timer_update(nic, fi);
 			break;
 		}
 		uint32_t remaining = data_end - f->snd_nxt;

@@ -241,3 +241,9 @@ bool nic_busy(const struct nic *nic)
 	}
 	return false;
 }
+
+void nic_stall_slowpath(struct nic *nic, uint64_t from_ns, uint64_t until_ns)
+{
+	nic->sp_stall_from_ns = from_ns;
+	nic->sp_stall_until_ns = until_ns;
+}

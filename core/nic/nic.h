@@ -9,6 +9,7 @@
 #define BT_NIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../../transports/channel.h"
@@ -51,6 +52,14 @@ struct nic_config {
 	bool ecn;                    /* send ECT(0) and run DCTCP on ECE */
 	struct nic_static_arp static_arp[NIC_MAX_STATIC_ARP];
 	uint32_t static_arp_count;
+	/* Negative controls only: bring back a known BlueTAS bug class
+	 * (bits of enum nic_bug). Zero in every real configuration. */
+	uint32_t inject_bugs;
+};
+
+enum nic_bug {
+	NIC_BUG_RX_FIRST_SEGMENT_ONLY = 1u << 0, /* in-order payload lands at the unread head */
+	NIC_BUG_WRITE_WITHOUT_CREDITS = 1u << 2, /* events written on, past the ring and its credits */
 };
 void nic_default_config(struct nic_config *cfg);
 
@@ -103,6 +112,12 @@ int nic_poll(struct nic *nic, uint64_t now_ns);
 uint64_t nic_next_event_ns(struct nic *nic);
 
 void nic_get_stats(const struct nic *nic, struct nic_stats *out);
+/* Appends a description of every flow and application (state, windows,
+ * rings, timers, credits, and what each is waiting for) to buf. */
+void nic_describe(const struct nic *nic, char *buf, size_t cap);
+/* Fault injection: the slow path does nothing in [from, until): segments
+ * it would handle are dropped, its commands wait, its timers wait. */
+void nic_stall_slowpath(struct nic *nic, uint64_t from_ns, uint64_t until_ns);
 /* True while any flow still has data unacknowledged or unsent. */
 bool nic_busy(const struct nic *nic);
 

@@ -203,6 +203,7 @@ struct nic {
 	uint16_t next_ephemeral_port;
 	uint16_t ip_id;
 	uint32_t isn_counter;
+	uint64_t sp_stall_from_ns, sp_stall_until_ns; /* fault injection */
 	struct nic_stats stats;
 };
 
@@ -291,6 +292,10 @@ int dma_poll_completions(struct nic *nic, int app);
 uint32_t dma_sq_free(const struct nic_app *a);
 
 static inline uint64_t nic_now(const struct nic *nic) { return nic->now_ns; }
+static inline bool nic_slowpath_stalled(const struct nic *nic)
+{
+	return nic->now_ns >= nic->sp_stall_from_ns && nic->now_ns < nic->sp_stall_until_ns;
+}
 static inline uint32_t flow_index(const struct nic *nic, const struct flow *f)
 {
 	return (uint32_t)(f - nic->flows);

@@ -127,7 +127,13 @@ static void rto_fired(struct nic *nic, uint32_t fi)
 	}
 	nic->stats.rtos++;
 	backoff(nic, f);
-	sp_cc_on_rto(nic, f);
+	/* With the peer's window shut, what timed out is a zero-window
+	 * probe: no sign of congestion, and going back N alone would send
+	 * nothing (the window is 0), so probe again, with this backoff. */
+	if (f->snd_wnd == 0)
+		f->probe_due = true;
+	else
+		sp_cc_on_rto(nic, f);
 	f->snd_nxt = f->snd_una; /* go back N */
 	f->dupacks = 0;
 	f->rto_deadline_ns = now + f->rto_ns;

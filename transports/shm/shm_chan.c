@@ -71,6 +71,7 @@ struct shm_end_state {
 	struct shm_msg *inbox;    /* cap msg_depth: delivered, not yet polled */
 	uint32_t in_head, in_len;
 	uint32_t msgs_out; /* our messages in flight or unpolled at the peer */
+	uint32_t credits_withheld; /* freed by the peer, held back by a stall fault */
 };
 
 struct shm_link {
@@ -80,6 +81,8 @@ struct shm_link {
 	struct shm_link_stats stats;
 	uint32_t key_ctr, key_k0, key_k1;
 	int broken;
+	struct shm_faults faults;
+	uint64_t fault_rng;
 };
 
 static struct shm_end_state *end_of(struct chan *ch) { return (struct shm_end_state *)ch; }
@@ -186,6 +189,13 @@ static void execute(struct shm_end_state *e, const struct shm_wr *wr)
 	}
 
 	int status = CHAN_OK;
+	if (l->faults.error_at_ns && bt_clock_now_ns(l->clock) >= l->faults.error_at_ns) {
+		l->faults.error_at_ns = 0;
+		l->stats.errors_injected++;
+		push_cqe(e, wr, CHAN_EIO);
+		break_link(l);
+		return;
+	}
 	struct shm_region *loc = find_lkey(e, wr->lkey);
 	struct shm_region *rem = find_rkey(peer, wr->rkey);
 	uint32_t need = wr->opcode == CHAN_OP_READ ? CHAN_ACCESS_REMOTE_READ : CHAN_ACCESS_REMOTE_WRITE;
@@ -240,10 +250,27 @@ static void progress(struct shm_link *l, uint64_t now)
 	}
 }
 
+static uint64_t fault_rand(struct shm_link *l)
+{
+	return splitmix64(&l->fault_rng);
+}
+
+static bool in_window(uint64_t now, uint64_t from, uint64_t until)
+{
+	return until != 0 && now >= from && now < until;
+}
+
 static uint64_t tick(struct shm_end_state *e)
 {
-	uint64_t now = bt_clock_now_ns(e->link->clock);
-	progress(e->link, now);
+	struct shm_link *l = e->link;
+	uint64_t now = bt_clock_now_ns(l->clock);
+	progress(l, now);
+	if (!in_window(now, l->faults.stall_credits_from_ns, l->faults.stall_credits_until_ns)) {
+		for (unsigned i = 0; i < 2; i++) {
+			l->end[i].msgs_out -= l->end[i].credits_withheld;
+			l->end[i].credits_withheld = 0;
+		}
+	}
 	return now;
 }
 
@@ -275,6 +302,11 @@ static int shm_mr_register(struct chan *ch, void *base, uint64_t len, uint32_t a
 		return CHAN_EINVAL; /* would wrap the address space */
 	if (e->n_regions == SHM_MAX_REGIONS)
 		return CHAN_ENOMEM;
+	if (e->idx == SHM_END_HOST && access && e->link->faults.shrink_host_region_bytes &&
+	    len > e->link->faults.shrink_host_region_bytes) {
+		len -= e->link->faults.shrink_host_region_bytes;
+		e->link->faults.shrink_host_region_bytes = 0;
+	}
 	struct shm_region r = { .base = base, .len = len, .access = access };
 	if (new_key(e->link, &r.lkey) != CHAN_OK || new_key(e->link, &r.rkey) != CHAN_OK)
 		return CHAN_ENOMEM;
@@ -323,7 +355,12 @@ static int post_op(struct chan *ch, uint8_t opcode, struct chan_sge_local local,
 		src->wire_free = sat_add(max_u64(now, src->wire_free), ser);
 		ready = src->wire_free;
 	}
-	enqueue(e, &wr, sat_add(ready, l->p.op_latency_ns));
+	uint64_t extra = 0;
+	if (l->faults.delay_max_ns && in_window(now, l->faults.delay_from_ns, l->faults.delay_until_ns)) {
+		extra = fault_rand(l) % (l->faults.delay_max_ns + 1);
+		l->stats.ops_delayed++;
+	}
+	enqueue(e, &wr, sat_add(sat_add(ready, l->p.op_latency_ns), extra));
 	return CHAN_OK;
 }
 
@@ -352,6 +389,10 @@ static int shm_post_msg(struct chan *ch, const void *msg, uint32_t len)
 		return CHAN_ETOOBIG;
 	if (e->msgs_out >= l->p.msg_depth)
 		return CHAN_EAGAIN;
+	if (l->faults.drop_msg && l->faults.drop_msg(l->faults.drop_ctx, (enum shm_end)e->idx, msg, len, now)) {
+		l->stats.msgs_dropped++;
+		return CHAN_OK;
+	}
 	e->msgs_out++;
 	struct shm_wr wr = { .len = len, .opcode = CHAN_OP_MSG };
 	memcpy(wr.msg, msg, len);
@@ -373,7 +414,16 @@ static int shm_poll_msg(struct chan *ch, void *buf, uint32_t cap, uint32_t *len_
 	*len_out = m->len;
 	e->in_head = (e->in_head + 1) % e->link->p.msg_depth;
 	e->in_len--;
-	peer_of(e)->msgs_out--; /* the credit returns to the sender at once */
+	/* The credit returns to the sender at once, unless a stall fault
+	 * holds it back until its window closes. */
+	struct shm_link *l = e->link;
+	uint64_t now = bt_clock_now_ns(l->clock);
+	if (e->idx == SHM_END_NIC && in_window(now, l->faults.stall_credits_from_ns, l->faults.stall_credits_until_ns)) {
+		peer_of(e)->credits_withheld++;
+		l->stats.credits_stalled++;
+	} else {
+		peer_of(e)->msgs_out--;
+	}
 	return 1;
 }
 
@@ -405,6 +455,8 @@ static uint64_t shm_next_event_ns(struct chan *ch)
 		const struct shm_end_state *x = &e->link->end[i];
 		if (x->wq_len)
 			next = next < x->wq[x->wq_head].due ? next : x->wq[x->wq_head].due;
+		if (x->credits_withheld && e->link->faults.stall_credits_until_ns < next)
+			next = e->link->faults.stall_credits_until_ns;
 	}
 	return next;
 }
@@ -504,4 +556,10 @@ void shm_link_destroy(struct shm_link *link)
 		free(link->end[i].inbox);
 	}
 	free(link);
+}
+
+void shm_link_set_faults(struct shm_link *link, const struct shm_faults *f)
+{
+	link->faults = *f;
+	link->fault_rng = f->seed ^ 0x5851f42d4c957f2dull;
 }

@@ -19,6 +19,7 @@
 #ifndef BT_SHM_CHAN_H
 #define BT_SHM_CHAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../channel.h"
@@ -39,7 +40,34 @@ struct shm_link_stats {
 	uint64_t reads, writes, msgs;
 	uint64_t bytes_read, bytes_written;
 	uint64_t access_errors;   /* remote accesses refused (key/bounds/perm) */
+	/* injected by shm_link_set_faults */
+	uint64_t msgs_dropped, ops_delayed, errors_injected, credits_stalled;
 };
+
+struct shm_link;
+
+/* Faults a test can switch on (all off when zeroed). Times are absolute
+ * on the link's clock; a window [from, until) with until == 0 is off. */
+struct shm_faults {
+	/* One-sided ops posted in the window get a random extra delay in
+	 * [0, delay_max_ns]; order is kept. */
+	uint64_t delay_max_ns, delay_from_ns, delay_until_ns;
+	/* Asked for every message posted; true drops it (the sender is told
+	 * CHAN_OK, as a lost doorbell would be silent). */
+	bool (*drop_msg)(void *ctx, enum shm_end from, const void *msg, uint32_t len, uint64_t now_ns);
+	void *drop_ctx;
+	/* The first one-sided op executing at or after this time completes
+	 * with CHAN_EIO and breaks the link; 0 = off. */
+	uint64_t error_at_ns;
+	/* The next registration with remote access on the host end covers
+	 * this many bytes less than asked (the caller is not told). */
+	uint32_t shrink_host_region_bytes;
+	/* Message credits the NIC end frees in the window reach the host end
+	 * only when the window closes. */
+	uint64_t stall_credits_from_ns, stall_credits_until_ns;
+	uint64_t seed;
+};
+void shm_link_set_faults(struct shm_link *link, const struct shm_faults *f);
 
 struct shm_link;
 

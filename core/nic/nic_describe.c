@@ -1,0 +1,84 @@
+/*
+ * nic_describe.c: the NIC's state in words, for deadlock reports. For each
+ * flow it names what the flow is waiting for, so a report answers "who
+ * waits on whom" without a debugger.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "nic_internal.h"
+
+#define APPEND(...)                                                                                            \
+	do {                                                                                                   \
+		if (len < cap)                                                                                 \
+			len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__);                           \
+	} while (0)
+
+static double in_ms(uint64_t deadline, uint64_t now)
+{
+	return deadline > now ? (double)(deadline - now) / 1e6 : 0.0;
+}
+
+static const char *waiting_for(const struct nic *nic, const struct flow *f)
+{
+	uint32_t unsent = f->tx_queued - (f->snd_nxt - f->snd_una);
+	if (f->state == TCP_SYN_SENT)
+		return f->arp_wait ? "ARP reply for the next hop" : "SYN-ACK from the peer";
+	if (f->state == TCP_SYN_RCVD)
+		return "the final ACK of the handshake";
+	if (f->state == TCP_TIME_WAIT)
+		return "TIME_WAIT expiry";
+	if (f->snd_una != f->snd_max)
+		return "ACK from the peer for bytes in flight";
+	if (f->rings_attached && unsent && f->snd_wnd == 0)
+		return "the peer to open its window (zero-window probes)";
+	if (f->rings_attached && unsent && f->tx_inflight_reads)
+		return "DMA READs of TX payload";
+	if (f->rings_attached && f->rx_avail == 0)
+		return "the host application to read (RX ring full, our window 0)";
+	if (f->in_notify)
+		return "event-ring credits from the host to notify it";
+	(void)nic;
+	return "nothing on this side (idle)";
+}
+
+void nic_describe(const struct nic *nic, char *buf, size_t cap)
+{
+	size_t len = strlen(buf);
+	uint64_t now = nic->now_ns;
+	APPEND("flows active %u; slow path stalled until %.3f ms\n", nic->stats.flows_active,
+	       nic->sp_stall_until_ns > now ? (double)nic->sp_stall_until_ns / 1e6 : 0.0);
+	for (uint32_t i = 0; i < nic->cfg.max_flows; i++) {
+		const struct flow *f = &nic->flows[i];
+		if (!f->in_use)
+			continue;
+		char local[16], remote[16];
+		ipv4_to_str(f->local_ip, local);
+		ipv4_to_str(f->remote_ip, remote);
+		APPEND("flow %u %s:%u -> %s:%u %s app %u slot %d%s\n", i, local, f->local_port, remote,
+		       f->remote_port, tcp_state_name(f->state), f->app,
+		       f->host_slot == FLOW_NONE ? -1 : (int)f->host_slot, f->rings_attached ? "" : " (rings released)");
+		APPEND("  tx: queued %u, in flight %u, unsent %u, peer window %u, cwnd %u, reads in flight %u%s\n",
+		       f->tx_queued, f->snd_max - f->snd_una, f->tx_queued - (f->snd_nxt - f->snd_una), f->snd_wnd,
+		       f->cwnd, f->tx_inflight_reads, f->app_closed ? ", app closed (FIN owed)" : "");
+		APPEND("  rx: our window %u of %u, unread by app %u, out-of-order %u bytes%s\n", f->rx_avail,
+		       f->rx_ring_len, f->rx_ring_len - f->rx_avail, f->ooo_len, f->fin_received ? ", FIN received" : "");
+		APPEND("  timers: rto %s%.3f ms, persist %s%.3f ms, delayed ACK %s; retries %u\n",
+		       f->rto_deadline_ns ? "in " : "off ", in_ms(f->rto_deadline_ns, now),
+		       f->persist_deadline_ns ? "in " : "off ", in_ms(f->persist_deadline_ns, now),
+		       f->delack_deadline_ns ? "armed" : "off", f->retries);
+		APPEND("  waiting for: %s\n", waiting_for(nic, f));
+	}
+	for (int i = 0; i < NIC_MAX_APPS; i++) {
+		const struct nic_app *a = &nic->apps[i];
+		if (!a->in_use)
+			continue;
+		uint32_t credits = a->hello_done ? a->hello.event_entries - (uint32_t)(a->ev_produced - a->ev_consumed) : 0;
+		APPEND("app %d: %s; events written %llu, consumed %llu, credits %u; wakeup %s; "
+		       "staging head %u tail %u of %u; operations in flight %u/%u; notify list %s\n",
+		       i, a->broken ? "CHANNEL BROKEN" : a->hello_done ? "attached" : "waiting for HELLO",
+		       (unsigned long long)a->ev_produced, (unsigned long long)a->ev_consumed, credits,
+		       a->armed ? "armed (host asleep)" : "not armed",
+		       a->staging_head, a->staging_tail, a->staging_len, a->ops_count, a->ops_cap, a->notify_head == FLOW_NONE ? "empty" : "waiting");
+	}
+}
