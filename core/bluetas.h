@@ -48,6 +48,7 @@ struct bt_host_config {
 	uint32_t rx_ring_bytes;   /* per connection */
 	uint32_t tx_ring_bytes;   /* per connection */
 	uint32_t event_entries;   /* NIC -> host event ring, 32 B each */
+	uint64_t doorbell_refresh_ns; /* re-ring a doorbell unconfirmed this long (0: 1 ms) */
 };
 void bt_host_default_config(struct bt_host_config *cfg);
 
@@ -72,6 +73,7 @@ struct bt_host_stats {
 	uint64_t events_consumed;
 	uint64_t doorbells_sent;
 	uint64_t doorbells_deferred; /* channel had no credit; retried later */
+	uint64_t doorbells_refreshed; /* re-rung because the NIC never confirmed */
 	uint64_t tx_bytes, rx_bytes;
 	uint32_t conns_in_use;
 };

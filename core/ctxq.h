@@ -4,11 +4,17 @@
  * every offset so a host build and a NIC build (x86 host, ARM BlueField)
  * agree. All fields are little-endian (both targets are).
  *
- * Host -> NIC: channel MESSAGES. First HELLO (64 B) describing the host
+ * Host -> NIC: channel MESSAGES. First HELLO (48 B) describing the host
  * region, then 32-byte commands. A command is its own doorbell: no
  * descriptor fetch is needed, so a command costs one channel one-way.
  * Every command carries the host's running count of consumed events,
  * which is how event-ring credits flow back.
+ *
+ * DOORBELL carries ABSOLUTE totals (bytes ever written into the TX ring,
+ * bytes ever freed from the RX ring, both mod 2^32) and a sequence
+ * number, so a lost doorbell is repaired by any later one; the NIC echoes
+ * the newest sequence it applied in the flow's next event, and the host
+ * re-rings a doorbell that stays unconfirmed for its refresh interval.
  *
  * NIC -> host: one-sided WRITEs into the host region. Payload goes into
  * the connection's RX ring at its sequence offset; then a 32-byte event
@@ -18,9 +24,14 @@
  * Host region layout (registered REMOTE_READ | REMOTE_WRITE on the
  * application's own channel, nothing else registered for remote access):
  *
- *   [0, event_entries * 32)          event ring
- *   then per connection slot i:      RX ring (rx_ring_bytes)
- *                                    TX ring (tx_ring_bytes)
+ *   per connection slot i:          RX ring (rx_ring_bytes)
+ *                                   TX ring (tx_ring_bytes)
+ *   then, last:                     event ring (event_entries * 32 B)
+ *
+ * The event ring is last on purpose: a producer that ignored its credits
+ * and wrote on past the ring (the BlueTAS memory-region overflow) leaves
+ * the region at once and is refused by the channel, instead of silently
+ * overwriting a connection's payload.
  *
  * Event validity: entry k (k = running event index) lives in slot
  * k % event_entries; its last byte `phase` is 1 on even laps
@@ -46,8 +57,7 @@ enum ctxq_msg_type {
 	CTXQ_LISTEN = 2,      /* port, backlog, host listener id */
 	CTXQ_ACCEPT_SLOT = 3, /* a free connection slot for a listener */
 	CTXQ_CONNECT = 4,     /* active open into a slot */
-	CTXQ_TX_BUMP = 5,     /* bytes appended to the TX ring */
-	CTXQ_RX_FREED = 6,    /* bytes the app consumed from the RX ring */
+	CTXQ_DOORBELL = 5,    /* absolute TX-written and RX-freed totals */
 	CTXQ_CLOSE = 7,       /* no more data: FIN after what is queued */
 	CTXQ_ABORT = 8,       /* reset now */
 	CTXQ_EV_CREDIT = 9,   /* only returns event credits */
@@ -78,13 +88,13 @@ struct ctxq_cmd {
 	uint8_t type;          /* 0: enum ctxq_msg_type */
 	uint8_t flags;         /* 1: reserved, 0 */
 	uint16_t port;         /* 2: LISTEN local port, CONNECT remote port */
-	uint32_t flow_id;      /* 4: NIC flow (TX_BUMP, RX_FREED, CLOSE, ABORT) */
+	uint32_t flow_id;      /* 4: NIC flow (DOORBELL, CLOSE, ABORT) */
 	uint32_t host_conn;    /* 8: host slot or listener id */
 	uint32_t ev_consumed;  /* 12: running count of events consumed */
-	uint32_t arg0;         /* 16: bytes (BUMP/FREED), remote ip (CONNECT),
+	uint32_t arg0;         /* 16: TX total (DOORBELL), remote ip (CONNECT),
 				* backlog (LISTEN), listener (ACCEPT_SLOT) */
-	uint32_t arg1;         /* 20: reserved */
-	uint32_t arg2;         /* 24: reserved */
+	uint32_t arg1;         /* 20: RX-freed total (DOORBELL) */
+	uint32_t arg2;         /* 24: doorbell sequence (DOORBELL) */
 	uint32_t arg3;         /* 28: reserved */
 };
 static_assert(sizeof(struct ctxq_cmd) == CTXQ_CMD_BYTES, "cmd size");
@@ -109,12 +119,14 @@ struct ctxq_event {
 	uint32_t rx_bytes;   /* 8: new in-order bytes in the RX ring */
 	uint32_t tx_freed;   /* 12: TX ring bytes acknowledged by the peer */
 	int32_t status;      /* 16: bt_err with ERROR/REFUSED */
-	uint32_t listener;   /* 20: with ACCEPTED */
-	uint16_t flags;      /* 24: enum ctxq_ev_flags */
-	uint8_t reserved[5]; /* 26 */
+	uint16_t listener;   /* 20: with ACCEPTED */
+	uint16_t flags;      /* 22: enum ctxq_ev_flags */
+	uint32_t doorbell_seen; /* 24: newest DOORBELL sequence applied */
+	uint8_t reserved[3]; /* 28 */
 	uint8_t phase;       /* 31: written last; see the lap rule above */
 };
 static_assert(sizeof(struct ctxq_event) == CTXQ_EVENT_BYTES, "event size");
+static_assert(offsetof(struct ctxq_event, doorbell_seen) == 24, "event layout");
 static_assert(offsetof(struct ctxq_event, phase) == 31, "event layout");
 
 struct ctxq_wakeup {
@@ -128,19 +140,22 @@ static inline uint8_t ctxq_phase_for(uint64_t event_index, uint32_t entries)
 	return ((event_index / entries) & 1) ? 2 : 1;
 }
 
-/* Region offsets of slot `i`'s rings. */
+/* Region offsets of slot `i`'s rings, of the event ring, and the size. */
 static inline uint64_t ctxq_rx_ring_off(const struct ctxq_hello *h, uint32_t slot)
 {
-	return (uint64_t)h->event_entries * CTXQ_EVENT_BYTES +
-	       (uint64_t)slot * ((uint64_t)h->rx_ring_bytes + h->tx_ring_bytes);
+	return (uint64_t)slot * ((uint64_t)h->rx_ring_bytes + h->tx_ring_bytes);
 }
 static inline uint64_t ctxq_tx_ring_off(const struct ctxq_hello *h, uint32_t slot)
 {
 	return ctxq_rx_ring_off(h, slot) + h->rx_ring_bytes;
 }
-static inline uint64_t ctxq_region_bytes(const struct ctxq_hello *h)
+static inline uint64_t ctxq_event_ring_off(const struct ctxq_hello *h)
 {
 	return ctxq_rx_ring_off(h, h->max_conns);
+}
+static inline uint64_t ctxq_region_bytes(const struct ctxq_hello *h)
+{
+	return ctxq_event_ring_off(h) + (uint64_t)h->event_entries * CTXQ_EVENT_BYTES;
 }
 
 #endif

@@ -17,6 +17,7 @@ void bt_host_default_config(struct bt_host_config *cfg)
 	cfg->rx_ring_bytes = 64u << 10;
 	cfg->tx_ring_bytes = 64u << 10;
 	cfg->event_entries = 1024;
+	cfg->doorbell_refresh_ns = 1000000;
 }
 
 uint8_t *host_rx_ring(struct bt_host *h, int slot)
@@ -43,6 +44,8 @@ struct bt_host *bt_host_create(const struct bt_host_config *cfg, struct chan *ch
 		return NULL;
 	}
 	h->cfg = *cfg;
+	if (!h->cfg.doorbell_refresh_ns)
+		h->cfg.doorbell_refresh_ns = 1000000;
 	h->ch = ch;
 	h->clock = clock;
 	h->hello = (struct ctxq_hello){.type = CTXQ_HELLO,
@@ -78,6 +81,7 @@ struct bt_host *bt_host_create(const struct bt_host_config *cfg, struct chan *ch
 	h->free_head = 0;
 	h->dirty_head = h->dirty_tail = HOST_NONE;
 	h->ready_head = h->ready_tail = HOST_NONE;
+	h->refresh_due_ns = BT_TIME_NEVER;
 	*err_out = BT_OK;
 	return h;
 fail:
@@ -227,22 +231,22 @@ static int flush_conn(struct bt_host *h, int slot)
 		c->slot_owed = false;
 	}
 	if (!c->has_flow || c->nic_released) {
-		c->tx_unreported = c->rx_freed_unreported = 0;
-		return CHAN_OK; /* the rest waits for CONNECTED, or is moot */
+		if (c->nic_released)
+			c->doorbell_owed = false; /* moot: the NIC is done with the rings */
+		return CHAN_OK; /* the rest waits for CONNECTED */
 	}
-	if (c->tx_unreported) {
-		struct ctxq_cmd cmd = {.type = CTXQ_TX_BUMP, .flow_id = c->flow_id, .host_conn = (uint32_t)slot,
-				       .arg0 = c->tx_unreported};
+	if (c->doorbell_owed) {
+		struct ctxq_cmd cmd = {.type = CTXQ_DOORBELL, .flow_id = c->flow_id, .host_conn = (uint32_t)slot,
+				       .arg0 = c->tx_total, .arg1 = c->rx_freed_total, .arg2 = c->db_seq + 1};
 		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
 			return rc;
-		c->tx_unreported = 0;
-	}
-	if (c->rx_freed_unreported) {
-		struct ctxq_cmd cmd = {.type = CTXQ_RX_FREED, .flow_id = c->flow_id, .host_conn = (uint32_t)slot,
-				       .arg0 = c->rx_freed_unreported};
-		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
-			return rc;
+		c->db_seq++;
+		c->db_sent_ns = bt_clock_now_ns(h->clock);
+		c->doorbell_owed = false;
 		c->rx_freed_unreported = 0;
+		uint64_t due = c->db_sent_ns + h->cfg.doorbell_refresh_ns;
+		if (due < h->refresh_due_ns)
+			h->refresh_due_ns = due;
 	}
 	if (c->close_owed || c->abort_owed) {
 		struct ctxq_cmd cmd = {.type = c->abort_owed ? CTXQ_ABORT : CTXQ_CLOSE,
@@ -278,7 +282,13 @@ int host_flush_commands(struct bt_host *h)
 	 * otherwise they ride on the next command. */
 	if (!h->broken && h->ev_consumed - h->ev_reported >= h->cfg.event_entries / 2) {
 		struct ctxq_cmd cmd = {.type = CTXQ_EV_CREDIT};
-		post_cmd(h, &cmd);
+		if (post_cmd(h, &cmd) == CHAN_OK) {
+			h->credit_unconfirmed = true;
+			h->credit_sent_ns = bt_clock_now_ns(h->clock);
+			uint64_t due = h->credit_sent_ns + h->cfg.doorbell_refresh_ns;
+			if (due < h->refresh_due_ns)
+				h->refresh_due_ns = due;
+		}
 	}
 	return (int)h->stats.doorbells_sent - sent_before;
 }
@@ -375,6 +385,8 @@ static void handle_event(struct bt_host *h, const struct ctxq_event *ev)
 		h->stats.rx_bytes += ev->rx_bytes;
 		ready |= BT_EV_READABLE;
 	}
+	if (c->has_flow && ev->doorbell_seen)
+		c->db_seen = ev->doorbell_seen;
 	if (ev->tx_freed) {
 		c->tx_used -= ev->tx_freed <= c->tx_used ? ev->tx_freed : c->tx_used;
 		ready |= BT_EV_WRITABLE;
@@ -406,7 +418,8 @@ int host_process_events(struct bt_host *h)
 	/* At most one lap per call: the NIC cannot write more without the
 	 * credits this very loop is about to return. */
 	for (uint32_t i = 0; i < entries; i++) {
-		const uint8_t *slot = h->region + (uint64_t)(h->ev_consumed % entries) * CTXQ_EVENT_BYTES;
+		const uint8_t *slot = h->region + ctxq_event_ring_off(&h->hello) +
+				      (uint64_t)(h->ev_consumed % entries) * CTXQ_EVENT_BYTES;
 		uint8_t phase = atomic_load_explicit((_Atomic uint8_t *)(uintptr_t)(slot + offsetof(struct ctxq_event, phase)),
 						     memory_order_acquire);
 		if (phase != ctxq_phase_for(h->ev_consumed, entries))
@@ -414,6 +427,7 @@ int host_process_events(struct bt_host *h)
 		struct ctxq_event ev;
 		memcpy(&ev, slot, sizeof(ev));
 		h->ev_consumed++;
+		h->credit_unconfirmed = false; /* the NIC is writing: it has credits */
 		h->stats.events_consumed++;
 		handle_event(h, &ev);
 		work++;
@@ -431,4 +445,39 @@ int host_process_events(struct bt_host *h)
 		work++; /* a WAKEUP: its only job was to end bt_wait */
 	}
 	return work;
+}
+
+void host_refresh_doorbells(struct bt_host *h)
+{
+	uint64_t now = bt_clock_now_ns(h->clock);
+	if (h->broken || now < h->refresh_due_ns)
+		return;
+	uint64_t refresh = h->cfg.doorbell_refresh_ns;
+	uint64_t next = BT_TIME_NEVER;
+	for (uint32_t i = 0; i < h->cfg.max_conns; i++) {
+		struct host_conn *c = &h->conns[i];
+		if (!c->allocated || !c->has_flow || c->nic_released || c->db_seen == c->db_seq)
+			continue;
+		if (now - c->db_sent_ns >= refresh) {
+			/* Unconfirmed for a whole interval: the doorbell (or its
+			 * echo) was lost. The totals make a repeat harmless. */
+			c->doorbell_owed = true;
+			host_mark_dirty(h, (int)i);
+			h->stats.doorbells_refreshed++;
+		} else if (c->db_sent_ns + refresh < next) {
+			next = c->db_sent_ns + refresh;
+		}
+	}
+	if (h->credit_unconfirmed) {
+		if (now - h->credit_sent_ns >= refresh) {
+			struct ctxq_cmd cmd = {.type = CTXQ_EV_CREDIT};
+			if (post_cmd(h, &cmd) == CHAN_OK)
+				h->credit_sent_ns = now;
+			h->stats.doorbells_refreshed++;
+		}
+		if (h->credit_sent_ns + refresh < next)
+			next = h->credit_sent_ns + refresh;
+	}
+	h->refresh_due_ns = next;
+	host_flush_commands(h); /* may lower refresh_due_ns again */
 }

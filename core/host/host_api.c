@@ -141,7 +141,8 @@ ssize_t bt_send(struct bt_host *h, int id, const void *buf, size_t len)
 	memcpy(tx, (const uint8_t *)buf + first, n - first);
 	c->tx_tail = (c->tx_tail + n) % ring;
 	c->tx_used += n;
-	c->tx_unreported += n;
+	c->tx_total += n;
+	c->doorbell_owed = true;
 	h->stats.tx_bytes += n;
 	host_mark_dirty(h, id);
 	host_flush_commands(h);
@@ -177,9 +178,11 @@ ssize_t bt_recv(struct bt_host *h, int id, void *buf, size_t len)
 	c->rx_head = (c->rx_head + n) % ring;
 	c->rx_ready -= n;
 	c->rx_freed_unreported += n;
-	/* One RX_FREED per drained burst, or per quarter ring for a reader
+	c->rx_freed_total += n;
+	/* One doorbell per drained burst, or per quarter ring for a reader
 	 * that never drains: enough for the NIC to reopen the window. */
 	if (c->rx_ready == 0 || c->rx_freed_unreported >= ring / 4) {
+		c->doorbell_owed = true;
 		host_mark_dirty(h, id);
 		host_flush_commands(h);
 	}
@@ -212,6 +215,7 @@ int bt_poll(struct bt_host *h, struct bt_event *out, int max)
 	if (max < 0 || (!out && max > 0))
 		return BT_EINVAL;
 	host_process_events(h);
+	host_refresh_doorbells(h);
 	for (int i = 0; i < HOST_MAX_LISTENERS; i++)
 		if (h->listeners[i].in_use && h->listeners[i].slots_owed)
 			host_post_accept_slots(h, i);
@@ -252,10 +256,10 @@ int bt_wait(struct bt_host *h, uint64_t timeout_ns)
 		return h->broken;
 	if (h->ready_head != HOST_NONE)
 		return BT_OK;
-	struct ctxq_cmd arm = {.type = CTXQ_ARM, .ev_consumed = h->ev_consumed};
-	/* No credit for the ARM: sleep anyway, the timeout is the fallback. */
-	if (chan_post_msg(h->ch, &arm, sizeof(arm)) == CHAN_OK)
-		h->ev_reported = h->ev_consumed;
+	bt_wait_arm(h);
+	uint64_t now = bt_clock_now_ns(h->clock);
+	if (h->refresh_due_ns > now && h->refresh_due_ns - now < timeout_ns)
+		timeout_ns = h->refresh_due_ns - now; /* owed doorbells cannot wait longer */
 	return chan_wait(h->ch, timeout_ns) < 0 ? BT_ECHANNEL : BT_OK;
 }
 
@@ -273,10 +277,9 @@ uint32_t bt_rx_ready(struct bt_host *h, int id)
 
 uint64_t bt_host_next_event_ns(struct bt_host *h)
 {
-	(void)h;
-	/* Deferred commands wait for a credit, which only a NIC poll can
-	 * return; the host has no timers of its own. */
-	return BT_TIME_NEVER;
+	/* Its only timer: re-ringing unconfirmed doorbells. Deferred commands
+	 * wait for a credit, which only a NIC poll can return. */
+	return h->broken ? BT_TIME_NEVER : h->refresh_due_ns;
 }
 
 void bt_host_stats(const struct bt_host *h, struct bt_host_stats *out)

@@ -22,10 +22,10 @@ void bt_host_describe(const struct bt_host *h, char *buf, size_t cap)
 		const struct host_conn *c = &h->conns[i];
 		if (!c->allocated || c->state == SLOT_POSTED)
 			continue;
-		APPEND("  conn %u: %s%s%s, rx ready %u, tx used %u of %u, owed: %s%s%s%s%s%s\n", i, states[c->state],
-		       c->app_closed ? ", closed by app" : "", c->nic_released ? ", released by NIC" : "", c->rx_ready,
-		       c->tx_used, h->cfg.tx_ring_bytes, c->connect_owed ? "CONNECT " : "",
-		       c->tx_unreported ? "TX_BUMP " : "", c->rx_freed_unreported ? "RX_FREED " : "",
+		APPEND("  conn %u: %s%s%s, rx ready %u, tx used %u of %u, doorbell %u confirmed %u, owed: %s%s%s%s%s\n",
+		       i, states[c->state], c->app_closed ? ", closed by app" : "",
+		       c->nic_released ? ", released by NIC" : "", c->rx_ready, c->tx_used, h->cfg.tx_ring_bytes,
+		       c->db_seq, c->db_seen, c->connect_owed ? "CONNECT " : "", c->doorbell_owed ? "DOORBELL " : "",
 		       c->close_owed ? "CLOSE " : "", c->abort_owed ? "ABORT " : "",
 		       c->in_dirty ? "(on the dirty list)" : "nothing");
 	}

@@ -39,7 +39,13 @@ struct host_conn {
 	/* RX ring: the NIC writes, we read from rx_head */
 	uint32_t rx_head, rx_ready, rx_freed_unreported;
 	/* TX ring: we write at tx_tail, the NIC frees from the old end */
-	uint32_t tx_tail, tx_used, tx_unreported;
+	uint32_t tx_tail, tx_used;
+	/* doorbell state: absolute totals, the newest sequence sent and the
+	 * newest the NIC confirmed (echoed in an event) */
+	uint32_t tx_total, rx_freed_total;
+	uint32_t db_seq, db_seen;
+	uint64_t db_sent_ns;
+	bool doorbell_owed;
 	/* commands owed to the NIC (sent as soon as there is credit) */
 	bool connect_owed, slot_owed, close_owed, abort_owed;
 	uint32_t connect_ip;
@@ -79,6 +85,9 @@ struct bt_host {
 	int ready_head, ready_tail;
 	bool listeners_dirty;
 	uint32_t ev_consumed, ev_reported;
+	bool credit_unconfirmed;   /* an EV_CREDIT went out; no event since */
+	uint64_t credit_sent_ns;
+	uint64_t refresh_due_ns;   /* next look for unconfirmed doorbells */
 	struct bt_host_stats stats;
 };
 
@@ -90,6 +99,8 @@ int host_process_events(struct bt_host *h);
 int host_alloc_slot(struct bt_host *h);
 void host_free_slot(struct bt_host *h, int slot);
 void host_post_accept_slots(struct bt_host *h, int listener);
+/* Re-rings doorbells and credits the NIC has not confirmed in time. */
+void host_refresh_doorbells(struct bt_host *h);
 uint8_t *host_rx_ring(struct bt_host *h, int slot);
 uint8_t *host_tx_ring(struct bt_host *h, int slot);
 

@@ -34,7 +34,10 @@ static int write_event(struct nic *nic, int app, const struct ctxq_event *ev_in)
 {
 	struct nic_app *a = &nic->apps[app];
 	uint32_t entries = a->hello.event_entries;
-	if ((uint32_t)(a->ev_produced - a->ev_consumed) >= entries)
+	/* The negative control writes on as a producer without credits would:
+	 * linearly, past the ring (and the region) once the host falls behind. */
+	bool without_credits = nic->cfg.inject_bugs & NIC_BUG_WRITE_WITHOUT_CREDITS;
+	if (!without_credits && (uint32_t)(a->ev_produced - a->ev_consumed) >= entries)
 		return CHAN_EAGAIN;
 	uint32_t staging_off;
 	if (dma_sq_free(a) < 1 || dma_reserve(a, CTXQ_EVENT_BYTES, &staging_off) < 0)
@@ -43,7 +46,9 @@ static int write_event(struct nic *nic, int app, const struct ctxq_event *ev_in)
 	ev.phase = ctxq_phase_for(a->ev_produced, entries);
 	memcpy(a->staging + staging_off, &ev, sizeof(ev));
 	struct dma_op meta = {.flow = FLOW_NONE};
-	uint64_t slot_off = (a->ev_produced % entries) * (uint64_t)CTXQ_EVENT_BYTES;
+	uint64_t slot_off = ctxq_event_ring_off(&a->hello) + (a->ev_produced % entries) * (uint64_t)CTXQ_EVENT_BYTES;
+	if (nic->cfg.inject_bugs & NIC_BUG_WRITE_WITHOUT_CREDITS)
+		slot_off = ctxq_event_ring_off(&a->hello) + a->ev_produced * (uint64_t)CTXQ_EVENT_BYTES;
 	int rc = dma_post(nic, app, DMA_EV_WRITE, false, staging_off, slot_off, CTXQ_EVENT_BYTES, &meta);
 	if (rc != CHAN_OK)
 		return rc;
@@ -79,8 +84,9 @@ int app_events_flush(struct nic *nic, int app)
 			.rx_bytes = f->ev_rx_bytes,
 			.tx_freed = f->ev_tx_freed,
 			.status = f->ev_status,
-			.listener = f->listener == FLOW_NONE ? 0 : nic->listeners[f->listener].host_id,
+			.listener = (uint16_t)(f->listener == FLOW_NONE ? 0 : nic->listeners[f->listener].host_id),
 			.flags = f->ev_flags,
+			.doorbell_seen = f->doorbell_seen,
 		};
 		if (write_event(nic, app, &ev) != CHAN_OK)
 			break;
@@ -151,6 +157,49 @@ static uint32_t cmd_flow(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	return cmd->flow_id;
 }
 
+/* Totals, not increments: a doorbell that repeats one already applied
+ * changes nothing, and one that follows a lost doorbell carries what the
+ * lost one said. Anything beyond what the rings can hold is refused. */
+static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd)
+{
+	uint32_t fi = cmd_flow(nic, app, cmd);
+	if (fi == FLOW_NONE) {
+		struct nic_app *a = &nic->apps[app];
+		bool stale = cmd->flow_id < nic->cfg.max_flows && cmd->host_conn < a->hello.max_conns &&
+			     a->slot_flow[cmd->host_conn] == FLOW_NONE;
+		if (!stale)
+			nic->stats.cmds_invalid++;
+		return; /* a doorbell for a flow that already ended is stale */
+	}
+	struct flow *f = &nic->flows[fi];
+	uint32_t tx_delta = cmd->arg0 - f->host_tx_total;
+	uint32_t rx_delta = cmd->arg1 - f->host_rx_freed_total;
+	if (tx_delta > f->tx_ring_len - f->tx_queued || rx_delta > f->rx_ring_len - f->rx_avail ||
+	    (tx_delta && f->app_closed)) {
+		nic->stats.cmds_invalid++;
+		return;
+	}
+	if (tx_delta) {
+		f->host_tx_total = cmd->arg0;
+		f->tx_queued += tx_delta;
+		fp_tx_schedule(nic, fi);
+	}
+	if (rx_delta) {
+		f->host_rx_freed_total = cmd->arg1;
+		fp_host_rx_freed(nic, fi, rx_delta);
+	}
+	if (cmd->arg2 != f->doorbell_seen) {
+		f->doorbell_seen = cmd->arg2;
+		app_notify(nic, fi, 0, 0); /* the echo confirms it to the host */
+	}
+}
+
+static bool is_slowpath_cmd(uint8_t type)
+{
+	return type == CTXQ_LISTEN || type == CTXQ_ACCEPT_SLOT || type == CTXQ_CONNECT || type == CTXQ_CLOSE ||
+	       type == CTXQ_ABORT;
+}
+
 static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 {
 	struct nic_app *a = &nic->apps[app];
@@ -159,11 +208,19 @@ static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	if (returned <= (uint32_t)(a->ev_produced - a->ev_consumed))
 		a->ev_consumed += returned;
 	nic->stats.cmds++;
-	uint32_t fi;
 	switch (cmd->type) {
 	case CTXQ_EV_CREDIT:
 		return;
 	case CTXQ_ARM:
+		/* Events the host had not seen when it decided to sleep: wake it
+		 * now, or it would sleep through them. */
+		if ((uint32_t)a->ev_produced != cmd->ev_consumed) {
+			struct ctxq_wakeup w = {.type = CTXQ_WAKEUP, .ev_produced = (uint32_t)a->ev_produced};
+			if (chan_post_msg(a->ch, &w, sizeof(w)) == CHAN_OK) {
+				nic->stats.wakeups_sent++;
+				return;
+			}
+		}
 		a->armed = true;
 		return;
 	case CTXQ_LISTEN:
@@ -179,23 +236,8 @@ static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	case CTXQ_ABORT:
 		sp_cmd_close(nic, app, cmd, cmd->type == CTXQ_ABORT);
 		return;
-	case CTXQ_TX_BUMP:
-		fi = cmd_flow(nic, app, cmd);
-		if (fi == FLOW_NONE || nic->flows[fi].app_closed ||
-		    cmd->arg0 > nic->flows[fi].tx_ring_len - nic->flows[fi].tx_queued) {
-			nic->stats.cmds_invalid++;
-			return;
-		}
-		nic->flows[fi].tx_queued += cmd->arg0;
-		fp_tx_schedule(nic, fi);
-		return;
-	case CTXQ_RX_FREED:
-		fi = cmd_flow(nic, app, cmd);
-		if (fi == FLOW_NONE || cmd->arg0 > nic->flows[fi].rx_ring_len - nic->flows[fi].rx_avail) {
-			nic->stats.cmds_invalid++;
-			return;
-		}
-		fp_host_rx_freed(nic, fi, cmd->arg0);
+	case CTXQ_DOORBELL:
+		handle_doorbell(nic, app, cmd);
 		return;
 	default:
 		nic->stats.cmds_invalid++;
@@ -210,6 +252,15 @@ int app_chan_poll(struct nic *nic, int app)
 	if (a->broken)
 		return 0;
 	work += dma_poll_completions(nic, app);
+	if (a->has_deferred) {
+		/* Commands stay in order: nothing behind a deferred slow-path
+		 * command is read until the stall ends. */
+		if (nic_slowpath_stalled(nic))
+			return work;
+		a->has_deferred = false;
+		handle_cmd(nic, app, &a->deferred);
+		work++;
+	}
 	uint8_t msg[CHAN_MSG_MAX_BYTES];
 	/* Bounded per poll so one chatty application cannot starve the wire. */
 	for (int i = 0; i < 256 && !a->broken; i++) {
@@ -232,6 +283,11 @@ int app_chan_poll(struct nic *nic, int app)
 		}
 		struct ctxq_cmd cmd;
 		memcpy(&cmd, msg, sizeof(cmd));
+		if (is_slowpath_cmd(cmd.type) && nic_slowpath_stalled(nic)) {
+			a->deferred = cmd;
+			a->has_deferred = true;
+			break;
+		}
 		handle_cmd(nic, app, &cmd);
 	}
 	return work;

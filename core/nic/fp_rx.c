@@ -70,6 +70,10 @@ void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len)
 		fp_rx_established(nic, fi, &ip, &tcp);
 		return;
 	}
+	if (nic_slowpath_stalled(nic)) {
+		nic->stats.sp_stall_drops++; /* its queue is not being served: the peer retries */
+		return;
+	}
 	sp_segment(nic, fi, eth.src, &ip, &tcp);
 }
 
@@ -185,19 +189,11 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	uint32_t len = tcp->payload_len;
 	const uint8_t *data = tcp->payload;
 
-	if (f->app_closed || !f->rings_attached) {
-		/* Nobody will ever read this: tell the peer, as Linux does
-		 * for data arriving after close(). */
-		sp_flow_abort(nic, fi, BT_ECONNRESET, true);
-		return;
-	}
-	if (f->fin_received) {
-		f->ack_now = true;
-		return;
-	}
 	if (seq_lt(seq, f->rcv_nxt)) {
 		uint32_t dup = f->rcv_nxt - seq;
 		if (dup >= len) {
+			/* A retransmission of what we have: re-ACK it, whatever
+			 * the application has done since. */
 			nic->stats.rx_duplicate++;
 			f->ack_now = true;
 			return;
@@ -205,6 +201,16 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 		seq += dup;
 		data += dup;
 		len -= dup;
+	}
+	if (f->fin_received) {
+		f->ack_now = true;
+		return;
+	}
+	if (f->app_closed || !f->rings_attached) {
+		/* New bytes nobody will ever read: tell the peer, as Linux
+		 * does for data arriving after close(). */
+		sp_flow_abort(nic, fi, BT_ECONNRESET, true);
+		return;
 	}
 	uint32_t offset = seq - f->rcv_nxt;
 	if (offset >= f->rx_avail) {
@@ -235,6 +241,11 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	memcpy(a->staging + staging_off, data, len);
 	struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = seq, .len = len};
 	uint32_t ring_pos = (uint32_t)(((uint64_t)f->rx_pos + offset) % f->rx_ring_len);
+	if (offset == 0 && (nic->cfg.inject_bugs & NIC_BUG_RX_FIRST_SEGMENT_ONLY)) {
+		/* Negative control, the BlueTAS RX bug: every update points at
+		 * the unread head, so a second segment lands on the first. */
+		ring_pos = (uint32_t)(((uint64_t)f->rx_pos + f->rx_avail) % f->rx_ring_len);
+	}
 	if (dma_ring_post(nic, f->app, DMA_RX_WRITE, false, staging_off, f->rx_ring_off, f->rx_ring_len, ring_pos,
 			  len, &meta) < 0) {
 		f->ooo_start = saved_ooo.ooo_start;

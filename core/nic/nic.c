@@ -213,6 +213,15 @@ int nic_poll(struct nic *nic, uint64_t now_ns)
 uint64_t nic_next_event_ns(struct nic *nic)
 {
 	uint64_t next = timer_heap_peek_ns(&nic->timers);
+	/* A stalled slow path runs nothing before the stall ends: report the
+	 * end, not deadlines already past, or the loop would spin on them. */
+	if (nic_slowpath_stalled(nic)) {
+		if (next < nic->sp_stall_until_ns)
+			next = nic->sp_stall_until_ns;
+		for (int i = 0; i < NIC_MAX_APPS; i++)
+			if (nic->apps[i].in_use && nic->apps[i].has_deferred && nic->sp_stall_until_ns < next)
+				next = nic->sp_stall_until_ns;
+	}
 	uint64_t rx = netif_next_rx_ns(nic->wire);
 	if (rx < next)
 		next = rx;

@@ -86,6 +86,7 @@ struct nic_stats {
 	uint64_t dma_sq_full;            /* channel send queue full: work deferred */
 	uint64_t dma_errors;             /* error completions */
 	uint64_t cmds, cmds_invalid;
+	uint64_t sp_stall_drops;         /* segments for a stalled slow path, dropped */
 	uint64_t events_written, wakeups_sent;
 	uint32_t flows_active, flows_max_seen;
 };

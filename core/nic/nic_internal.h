@@ -112,6 +112,9 @@ struct flow {
 	uint64_t rto_ns, persist_backoff_ns;
 	uint32_t retries;
 
+	/* --- the host's doorbells: absolute totals, last applied --- */
+	uint32_t host_tx_total, host_rx_freed_total, doorbell_seen;
+
 	/* --- coalesced notification to the host --- */
 	uint32_t ev_rx_bytes, ev_tx_freed;
 	uint16_t ev_flags;
@@ -159,6 +162,8 @@ struct nic_app {
 	uint32_t notify_head, notify_tail;
 	bool armed;
 	uint32_t *slot_flow;      /* host slot -> flow, FLOW_NONE if free */
+	struct ctxq_cmd deferred; /* a slow-path command waiting out a stall */
+	bool has_deferred;
 };
 
 struct listener {

@@ -156,6 +156,8 @@ static void persist_fired(struct nic *nic, uint32_t fi)
 int sp_timers_run(struct nic *nic)
 {
 	int work = 0;
+	if (nic_slowpath_stalled(nic))
+		return 0; /* the slow path owns the timers: they wait with it */
 	uint64_t now = nic_now(nic);
 	uint32_t fi;
 	while (timer_heap_pop_due(&nic->timers, now, &fi)) {

@@ -1,0 +1,69 @@
+/*
+ * scenario_engine.h: the running scenario's state, shared by
+ * scenario_run.c (build and run) and scenario_check.c (expectations,
+ * counters, deadlock report, trace). Nobody else includes it.
+ */
+#ifndef BT_SIM_SCENARIO_ENGINE_H
+#define BT_SIM_SCENARIO_ENGINE_H
+
+#include <stdio.h>
+
+#include "../core/bluetas.h"
+#include "../core/nic/nic.h"
+#include "../transports/netif_fault.h"
+#include "../transports/shm/shm_chan.h"
+#include "link.h"
+#include "rng.h"
+#include "scenario.h"
+#include "scn_apps.h"
+#include "sim.h"
+
+struct engine;
+
+struct eng_host {
+	struct engine *eng;
+	struct nic *nic;
+	struct netif *fault_port;          /* fault wrapper around the link port */
+	struct netif *port;                /* what the NIC uses (maybe the pcap mirror) */
+	struct netif_fault_params wire_now;
+	uint64_t fault_seed;
+	uint64_t pause_from_ns, pause_until_ns;
+};
+
+struct eng_app {
+	struct engine *eng;
+	const struct scn_app *cfg;
+	struct shm_link *link;
+	struct bt_host *host;
+	struct scn_app_rt *rt;
+	int nic_app;
+	bool gone;
+	const struct scn_fault *drop_doorbell, *drop_wakeup;
+	struct sim_rng drop_rng;
+	uint64_t drops;
+};
+
+struct engine {
+	const struct scenario *s;
+	struct scenario_run_opts o;
+	struct sim sim;
+	struct bt_clock mono;
+	const struct bt_clock *clock;
+	uint64_t start_ns;
+	struct sim_link *wire;
+	struct eng_host host[2];
+	struct eng_app app[SCN_MAX_APPS];
+	FILE *trace;
+	bool deadlock;
+	enum sim_stop stop;
+};
+
+void eng_trace(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void eng_trace_final(struct engine *e, const struct scenario_result *r);
+/* The deadlock report: malloc'd text. */
+char *eng_describe(struct engine *e);
+void eng_evaluate(struct engine *e, struct scenario_result *r);
+/* Every application finished its workload (servers always are). */
+bool eng_all_done(struct engine *e);
+
+#endif

@@ -1,0 +1,536 @@
+/*
+ * scenario_run.c: executes a parsed scenario in the simulator: builds the
+ * two hosts, their applications and channels, schedules the faults,
+ * watches for a deadlock, and checks the expectations.
+ *
+ * Deadlock rule: application-level progress (a byte verified, a
+ * connection opened or closed) is the only thing that counts. When none
+ * happens for deadlock_after_ns of virtual time while work is pending, or
+ * when nothing at all is scheduled any more, the run stops and reports the
+ * state of every connection, queue, credit and wakeup.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/ctxq.h"
+#include "../core/nic/nic.h"
+#include "../transports/pcap_mirror.h"
+#include "../transports/shm/shm_chan.h"
+#include "link.h"
+#include "rng.h"
+#include "scenario_engine.h"
+#include "scn_apps.h"
+#include "sim.h"
+
+static const uint32_t host_ip[2] = {0x0a000001u, 0x0a000002u};
+
+/* ---- the channel fault filter ---- */
+
+static bool is_doorbell(uint8_t type)
+{
+	return type == CTXQ_DOORBELL || type == CTXQ_EV_CREDIT || type == CTXQ_ARM;
+}
+
+static bool drop_filter(void *ctx, enum shm_end from, const void *msg, uint32_t len, uint64_t now)
+{
+	struct eng_app *ea = ctx;
+	if (len < 1)
+		return false;
+	uint8_t type = ((const uint8_t *)msg)[0];
+	const struct scn_fault *f = NULL;
+	if (from == SHM_END_HOST && is_doorbell(type))
+		f = ea->drop_doorbell;
+	else if (from == SHM_END_NIC && type == CTXQ_WAKEUP)
+		f = ea->drop_wakeup;
+	if (!f || now < f->at_ns || now >= f->until_ns)
+		return false;
+	uint64_t r = sim_rng_below(&ea->drop_rng, 1000000);
+	if (r >= f->ppm)
+		return false;
+	ea->drops++;
+	return true;
+}
+
+/* ---- actors ---- */
+
+static int nic_actor_poll(void *ctx, uint64_t now)
+{
+	struct eng_host *eh = ctx;
+	if (now >= eh->pause_from_ns && now < eh->pause_until_ns)
+		return 0;
+	return nic_poll(eh->nic, now);
+}
+
+static uint64_t nic_actor_next(void *ctx)
+{
+	struct eng_host *eh = ctx;
+	uint64_t next = nic_next_event_ns(eh->nic);
+	uint64_t now = eh->eng->sim.now_ns;
+	if (now >= eh->pause_from_ns && now < eh->pause_until_ns && next < eh->pause_until_ns)
+		return eh->pause_until_ns;
+	return next;
+}
+
+static int app_actor_poll(void *ctx, uint64_t now)
+{
+	struct eng_app *ea = ctx;
+	if (!ea->rt || ea->gone)
+		return 0;
+	int work = scn_app_poll(ea->rt, now);
+	struct scn_app_stats st;
+	scn_app_get_stats(ea->rt, &st);
+	if (st.exited && !ea->gone) {
+		/* The application is gone: its channel goes with it (the NIC
+		 * must notice and reset its connections), then its memory. */
+		eng_trace(ea->eng, "app %s exits with its connections open", ea->cfg->name);
+		shm_link_break(ea->link);
+		bt_host_destroy(ea->host);
+		ea->host = NULL;
+		ea->gone = true;
+		work++;
+	}
+	return work;
+}
+
+static uint64_t app_actor_next(void *ctx)
+{
+	struct eng_app *ea = ctx;
+	if (!ea->rt || ea->gone)
+		return BT_TIME_NEVER;
+	uint64_t next = scn_app_next_event_ns(ea->rt);
+	uint64_t chan = chan_next_event_ns(shm_link_end(ea->link, SHM_END_HOST));
+	return chan < next ? chan : next;
+}
+
+static int wire_actor_poll(void *ctx, uint64_t now)
+{
+	(void)ctx;
+	(void)now;
+	return 0;
+}
+
+static uint64_t wire_actor_next(void *ctx) { return sim_link_next_event_ns(ctx); }
+
+/* Switches wire faults on and off at their window edges. */
+static int sched_actor_poll(void *ctx, uint64_t now)
+{
+	struct engine *e = ctx;
+	int work = 0;
+	for (int h = 0; h < 2; h++) {
+		struct netif_fault_params want = {.seed = e->host[h].fault_seed};
+		for (uint32_t i = 0; i < e->s->fault_count; i++) {
+			const struct scn_fault *f = &e->s->faults[i];
+			if (f->kind != SCN_FAULT_WIRE || (int)f->host != h || now < f->at_ns || now >= f->until_ns)
+				continue;
+			/* Overlapping wire faults on one host: the later wins
+			 * field by field where it sets something. */
+			const struct netif_fault_params *p = &f->wire;
+			const struct netif_fault_dir *src[2] = {&p->rx, &p->tx};
+			struct netif_fault_dir *dst[2] = {&want.rx, &want.tx};
+			for (int d = 0; d < 2; d++) {
+				if (src[d]->loss_ppm) dst[d]->loss_ppm = src[d]->loss_ppm;
+				if (src[d]->burst_start_ppm) dst[d]->burst_start_ppm = src[d]->burst_start_ppm;
+				if (src[d]->burst_len) dst[d]->burst_len = src[d]->burst_len;
+				if (src[d]->duplicate_ppm) dst[d]->duplicate_ppm = src[d]->duplicate_ppm;
+				if (src[d]->corrupt_ppm) dst[d]->corrupt_ppm = src[d]->corrupt_ppm;
+				if (src[d]->truncate_ppm) dst[d]->truncate_ppm = src[d]->truncate_ppm;
+				if (src[d]->reorder_ppm) dst[d]->reorder_ppm = src[d]->reorder_ppm;
+				if (src[d]->jitter_ns) dst[d]->jitter_ns = src[d]->jitter_ns;
+			}
+			if (p->partition_end_ns > p->partition_start_ns) {
+				want.partition_start_ns = p->partition_start_ns;
+				want.partition_end_ns = p->partition_end_ns;
+			}
+		}
+		if (memcmp(&want, &e->host[h].wire_now, sizeof(want)) != 0) {
+			e->host[h].wire_now = want;
+			netif_fault_set(e->host[h].fault_port, &want);
+			eng_trace(e, "wire faults at %s NIC changed (loss %u ppm in, %u ppm out)", h ? "server" : "client",
+				  want.rx.loss_ppm, want.tx.loss_ppm);
+			work++;
+		}
+	}
+	return work;
+}
+
+static uint64_t sched_actor_next(void *ctx)
+{
+	struct engine *e = ctx;
+	uint64_t now = e->sim.now_ns, next = BT_TIME_NEVER;
+	for (uint32_t i = 0; i < e->s->fault_count; i++) {
+		const struct scn_fault *f = &e->s->faults[i];
+		if (f->kind != SCN_FAULT_WIRE)
+			continue;
+		if (f->at_ns > now && f->at_ns < next)
+			next = f->at_ns;
+		if (f->until_ns > now && f->until_ns < next)
+			next = f->until_ns;
+	}
+	return next;
+}
+
+/* ---- building ---- */
+
+static struct eng_app *app_by_name(struct engine *e, const char *name)
+{
+	for (uint32_t i = 0; i < e->s->app_count; i++)
+		if (!strcmp(e->s->apps[i].name, name))
+			return &e->app[i];
+	return NULL;
+}
+
+static void host_config_for(const struct scenario *s, const struct scn_app *a, struct bt_host_config *hc)
+{
+	bt_host_default_config(hc);
+	hc->rx_ring_bytes = a->rx_ring_bytes ? a->rx_ring_bytes : hc->rx_ring_bytes;
+	hc->tx_ring_bytes = a->tx_ring_bytes ? a->tx_ring_bytes : hc->tx_ring_bytes;
+	hc->event_entries = a->event_entries ? a->event_entries : hc->event_entries;
+	uint32_t need = a->conns + a->backlog + 4;
+	if (a->kind == SCN_WL_ECHO_SERVER || a->kind == SCN_WL_SINK || a->kind == SCN_WL_RPC_SERVER) {
+		/* A server holds every client connection at once plus its backlog. */
+		need = a->backlog + 8;
+		for (uint32_t i = 0; i < s->app_count; i++)
+			if (!strcmp(s->apps[i].target, a->name))
+				need += s->apps[i].conns;
+	}
+	hc->max_conns = a->max_conns ? a->max_conns : need;
+}
+
+static int build(struct engine *e, char *err, size_t err_len)
+{
+	const struct scenario *s = e->s;
+	struct sim_rng rng;
+	sim_rng_seed(&rng, e->o.seed);
+	sim_init(&e->sim);
+	bt_clock_monotonic(&e->mono);
+	e->clock = e->o.realtime ? &e->mono : &e->sim.clock;
+	e->start_ns = bt_clock_now_ns(e->clock);
+
+	struct sim_link_params lp;
+	sim_link_default_params(&lp);
+	lp.latency_ns = s->link_latency_ns;
+	lp.bandwidth_bps = s->link_bandwidth_bps;
+	lp.queue_limit_bytes = s->link_queue_bytes;
+	lp.ecn_mark_bytes = s->link_ecn_mark_bytes;
+	const uint8_t mac[2][6] = {{0x02, 0, 0, 0, 0, 0x01}, {0x02, 0, 0, 0, 0, 0x02}};
+	e->wire = sim_link_create(&lp, e->clock, mac[0], mac[1]);
+	if (!e->wire) {
+		snprintf(err, err_len, "cannot create the simulated link");
+		return -1;
+	}
+	for (int h = 0; h < 2; h++) {
+		struct eng_host *eh = &e->host[h];
+		eh->eng = e;
+		eh->fault_seed = sim_rng_next(&rng);
+		struct netif_fault_params none = {.seed = eh->fault_seed};
+		eh->wire_now = none;
+		eh->fault_port = netif_fault_create(sim_link_port(e->wire, h), &none, e->clock);
+		if (!eh->fault_port) {
+			snprintf(err, err_len, "out of memory");
+			return -1;
+		}
+		eh->port = eh->fault_port;
+		if (h == 0 && e->o.pcap_path) {
+			/* The mirror sits outside the faults: it records what the
+			 * wire carried, and what this NIC was handed. */
+			struct netif *m = pcap_mirror_create(eh->fault_port, e->o.pcap_path, e->clock, err, err_len);
+			if (!m)
+				return -1;
+			eh->port = m;
+		}
+		struct nic_config nc;
+		nic_default_config(&nc);
+		nc.ip = host_ip[h];
+		nc.netmask = 0xffffff00;
+		nc.mss = s->mss;
+		nc.ecn = s->ecn;
+		nc.max_flows = s->max_flows;
+		nc.staging_bytes = s->staging_bytes;
+		nc.delayed_ack_ns = s->delayed_ack_ns;
+		nc.rto_min_ns = s->rto_min_ns;
+		if (nc.rto_initial_ns < nc.rto_min_ns)
+			nc.rto_initial_ns = nc.rto_min_ns;
+		nc.time_wait_ns = s->time_wait_ns;
+		nc.isn_seed = (uint32_t)sim_rng_next(&rng);
+		nc.inject_bugs = e->o.bugs & (NIC_BUG_RX_FIRST_SEGMENT_ONLY | NIC_BUG_WRITE_WITHOUT_CREDITS);
+		for (uint32_t i = 0; i < s->fault_count; i++) {
+			const struct scn_fault *f = &s->faults[i];
+			if ((int)f->host != h)
+				continue;
+			if (f->kind == SCN_FAULT_NIC_PAUSE) {
+				eh->pause_from_ns = f->at_ns;
+				eh->pause_until_ns = f->until_ns;
+			}
+		}
+		eh->nic = nic_create(&nc, eh->port, e->clock, err, err_len);
+		if (!eh->nic)
+			return -1;
+		for (uint32_t i = 0; i < s->fault_count; i++) {
+			const struct scn_fault *f = &s->faults[i];
+			if ((int)f->host == h && f->kind == SCN_FAULT_NIC_SLOWPATH_STALL)
+				nic_stall_slowpath(eh->nic, f->at_ns, f->until_ns);
+		}
+	}
+	/* Applications: each its own channel with its own key seed, so no
+	 * key is valid on two links. */
+	for (uint32_t i = 0; i < s->app_count; i++) {
+		const struct scn_app *a = &s->apps[i];
+		struct eng_app *ea = &e->app[i];
+		ea->eng = e;
+		ea->cfg = a;
+		struct shm_link_params cp = {.sq_depth = s->chan_sq_depth,
+					     .msg_depth = s->chan_msg_depth,
+					     .op_latency_ns = e->o.realtime ? 0 : s->chan_latency_ns,
+					     .msg_latency_ns = e->o.realtime ? 0 : s->chan_latency_ns,
+					     .key_seed = sim_rng_next(&rng)};
+		ea->link = shm_link_create(&cp, e->clock);
+		if (!ea->link) {
+			snprintf(err, err_len, "out of memory");
+			return -1;
+		}
+		sim_rng_fork(&rng, i, &ea->drop_rng);
+		struct shm_faults sf = {.seed = sim_rng_next(&rng), .drop_msg = drop_filter, .drop_ctx = ea};
+		for (uint32_t k = 0; k < s->fault_count; k++) {
+			const struct scn_fault *f = &s->faults[k];
+			if (strcmp(f->app, a->name) != 0)
+				continue;
+			switch (f->kind) {
+			case SCN_FAULT_CHAN_DELAY:
+				sf.delay_max_ns = f->delay_ns;
+				sf.delay_from_ns = f->at_ns;
+				sf.delay_until_ns = f->until_ns;
+				break;
+			case SCN_FAULT_CHAN_DROP_DOORBELL:
+				ea->drop_doorbell = f;
+				break;
+			case SCN_FAULT_CHAN_DROP_WAKEUP:
+				ea->drop_wakeup = f;
+				break;
+			case SCN_FAULT_CHAN_ERROR:
+				sf.error_at_ns = f->at_ns ? f->at_ns : 1;
+				break;
+			case SCN_FAULT_CHAN_SHRINK_REGION:
+				sf.shrink_host_region_bytes = f->shrink_bytes;
+				break;
+			case SCN_FAULT_CHAN_STALL_CREDITS:
+				sf.stall_credits_from_ns = f->at_ns;
+				sf.stall_credits_until_ns = f->until_ns;
+				break;
+			default:
+				break;
+			}
+		}
+		shm_link_set_faults(ea->link, &sf);
+		struct nic *nic = e->host[a->host].nic;
+		ea->nic_app = nic_attach_app(nic, shm_link_end(ea->link, SHM_END_NIC));
+		if (ea->nic_app < 0) {
+			snprintf(err, err_len, "app %s: the NIC cannot take another application", a->name);
+			return -1;
+		}
+	}
+	for (uint32_t i = 0; i < s->app_count; i++) {
+		const struct scn_app *a = &s->apps[i];
+		struct eng_app *ea = &e->app[i];
+		if (a->kind == SCN_WL_HOSTILE)
+			continue;
+		struct bt_host_config hc;
+		host_config_for(s, a, &hc);
+		hc.doorbell_refresh_ns = s->doorbell_refresh_ns;
+		int rc;
+		ea->host = bt_host_create(&hc, shm_link_end(ea->link, SHM_END_HOST), e->clock, &rc);
+		if (!ea->host) {
+			snprintf(err, err_len, "app %s: host library: %s", a->name, bt_strerror(rc));
+			return -1;
+		}
+	}
+	for (uint32_t i = 0; i < s->app_count; i++) {
+		const struct scn_app *a = &s->apps[i];
+		struct eng_app *ea = &e->app[i];
+		struct scn_app_env env = {.clock = e->clock,
+					  .seed = sim_rng_next(&rng),
+					  .app_index = i,
+					  .wait_timeout_ns = (e->o.bugs & SCN_BUG_WAKEUP_NO_TIMEOUT) ? BT_TIME_NEVER
+												   : s->wait_timeout_ns};
+		if (a->target[0]) {
+			struct eng_app *t = app_by_name(e, a->target);
+			if (!t) {
+				snprintf(err, err_len, "app %s: unknown target %s", a->name, a->target);
+				return -1;
+			}
+			env.target_ip = host_ip[t->cfg->host];
+			env.target_port = t->cfg->port;
+		}
+		if (a->kind == SCN_WL_HOSTILE) {
+			struct eng_app *v = app_by_name(e, a->victim);
+			if (!v || !v->host) {
+				snprintf(err, err_len, "app %s: victim %s has no host library", a->name, a->victim);
+				return -1;
+			}
+			env.raw_chan = shm_link_end(ea->link, SHM_END_HOST);
+			bt_host_region(v->host, &env.victim_region);
+			env.victim_flow_guess_max = 20; /* 3 forged commands each: within 64 message credits */
+		}
+		int rc;
+		ea->rt = scn_app_create(a, ea->host, &env, &rc);
+		if (!ea->rt) {
+			snprintf(err, err_len, "app %s: %s", a->name, bt_strerror(rc));
+			return -1;
+		}
+	}
+	struct sim_actor sched = {"faults", sched_actor_poll, sched_actor_next, e};
+	sim_add_actor(&e->sim, &sched);
+	for (int h = 0; h < 2; h++) {
+		struct sim_actor na = {h ? "nic-server" : "nic-client", nic_actor_poll, nic_actor_next, &e->host[h]};
+		sim_add_actor(&e->sim, &na);
+	}
+	for (uint32_t i = 0; i < s->app_count; i++) {
+		struct sim_actor aa = {s->apps[i].name, app_actor_poll, app_actor_next, &e->app[i]};
+		if (sim_add_actor(&e->sim, &aa) < 0) {
+			snprintf(err, err_len, "too many actors");
+			return -1;
+		}
+	}
+	struct sim_actor wa = {"wire", wire_actor_poll, wire_actor_next, e->wire};
+	sim_add_actor(&e->sim, &wa);
+	return 0;
+}
+
+static void teardown(struct engine *e)
+{
+	for (uint32_t i = 0; i < e->s->app_count; i++) {
+		struct eng_app *ea = &e->app[i];
+		scn_app_destroy(ea->rt);
+		ea->rt = NULL;
+	}
+	for (uint32_t i = 0; i < e->s->app_count; i++) {
+		struct eng_app *ea = &e->app[i];
+		bt_host_destroy(ea->host);
+		ea->host = NULL;
+	}
+	for (int h = 0; h < 2; h++) {
+		nic_destroy(e->host[h].nic);
+		if (e->host[h].port)
+			netif_destroy(e->host[h].port); /* mirror -> fault -> link port (a no-op) */
+	}
+	for (uint32_t i = 0; i < e->s->app_count; i++)
+		shm_link_destroy(e->app[i].link);
+	sim_link_destroy(e->wire);
+}
+
+/* ---- running ---- */
+
+bool eng_all_done(struct engine *e)
+{
+	for (uint32_t i = 0; i < e->s->app_count; i++)
+		if (e->app[i].rt && !scn_app_done(e->app[i].rt))
+			return false;
+	return true;
+}
+
+static uint64_t last_progress(struct engine *e)
+{
+	uint64_t last = e->start_ns;
+	for (uint32_t i = 0; i < e->s->app_count; i++) {
+		if (!e->app[i].rt)
+			continue;
+		struct scn_app_stats st;
+		scn_app_get_stats(e->app[i].rt, &st);
+		if (st.last_progress_ns > last)
+			last = st.last_progress_ns;
+	}
+	return last;
+}
+
+static bool stop_check(void *ctx)
+{
+	struct engine *e = ctx;
+	if (eng_all_done(e))
+		return true;
+	uint64_t now = bt_clock_now_ns(e->clock);
+	if (now - last_progress(e) >= e->s->deadlock_after_ns) {
+		e->deadlock = true;
+		return true;
+	}
+	return false;
+}
+
+static enum sim_stop run_realtime(struct engine *e)
+{
+	for (;;) {
+		uint64_t now = bt_clock_now_ns(&e->mono);
+		for (int i = 0; i < e->sim.actor_count; i++)
+			e->sim.actors[i].poll(e->sim.actors[i].ctx, now);
+		if (stop_check(e))
+			return SIM_STOP_DONE;
+		if (now - e->start_ns >= e->s->time_limit_ns)
+			return SIM_STOP_TIME_LIMIT;
+	}
+}
+
+static double wall_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, struct scenario_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		r->verdict = SCN_FAIL;
+		snprintf(r->diagnosis, sizeof(r->diagnosis), "out of memory");
+		return -1;
+	}
+	e->s = s;
+	e->o = *o;
+	if (o->trace_path) {
+		e->trace = fopen(o->trace_path, "w");
+		if (!e->trace) {
+			r->verdict = SCN_FAIL;
+			snprintf(r->diagnosis, sizeof(r->diagnosis), "cannot write trace %s", o->trace_path);
+			free(e);
+			return -1;
+		}
+	}
+	char err[256] = "";
+	double wall0 = wall_now_s();
+	if (build(e, err, sizeof(err)) < 0) {
+		r->verdict = SCN_FAIL;
+		snprintf(r->diagnosis, sizeof(r->diagnosis), "setup: %s", err);
+		teardown(e);
+		if (e->trace)
+			fclose(e->trace);
+		free(e);
+		return -1;
+	}
+	eng_trace(e, "scenario %s seed %llu bugs 0x%x", s->name, (unsigned long long)o->seed, o->bugs);
+	enum sim_stop stop;
+	if (o->realtime)
+		stop = run_realtime(e);
+	else
+		stop = sim_run(&e->sim, e->start_ns + s->time_limit_ns, stop_check, e);
+	if (stop == SIM_STOP_IDLE && !eng_all_done(e))
+		e->deadlock = true; /* nothing will ever happen again, work pending */
+	r->wall_s = wall_now_s() - wall0;
+	r->virtual_ns = bt_clock_now_ns(e->clock) - e->start_ns;
+	e->stop = stop;
+	if (e->deadlock)
+		r->deadlock_report = eng_describe(e);
+	eng_evaluate(e, r);
+	eng_trace_final(e, r);
+	teardown(e);
+	if (e->trace)
+		fclose(e->trace);
+	free(e);
+	return 0;
+}
+
+void scenario_result_free(struct scenario_result *r)
+{
+	free(r->deadlock_report);
+	r->deadlock_report = NULL;
+}
