@@ -2,36 +2,11 @@
  * eth_arp.c: Ethernet II header and ARP for Ethernet/IPv4.
  */
 #include "core/proto/proto.h"
+#include "core/proto/bytes.h"
 
 #include <string.h>
 
 #define ARP_HTYPE_ETHER 1
-
-static inline uint16_t load_be16(const uint8_t *p)
-{
-	uint8_t b[2];
-	memcpy(b, p, sizeof(b));
-	return (uint16_t)(((uint16_t)b[0] << 8) | b[1]);
-}
-
-static inline uint32_t load_be32(const uint8_t *p)
-{
-	uint8_t b[4];
-	memcpy(b, p, sizeof(b));
-	return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
-}
-
-static inline void store_be16(uint8_t *p, uint16_t v)
-{
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-	memcpy(p, b, sizeof(b));
-}
-
-static inline void store_be32(uint8_t *p, uint32_t v)
-{
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-	memcpy(p, b, sizeof(b));
-}
 
 int eth_parse(const uint8_t *frame, size_t len, struct eth_hdr_view *out)
 {

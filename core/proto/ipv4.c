@@ -3,38 +3,13 @@
  * accepted on parse (skipped via IHL) and never built.
  */
 #include "core/proto/proto.h"
+#include "core/proto/bytes.h"
 
 #include <string.h>
 
 #define IPV4_FLAG_DF 0x4000
 #define IPV4_FLAG_MF 0x2000
 #define IPV4_FRAG_OFF_MASK 0x1fff
-
-static inline uint16_t load_be16(const uint8_t *p)
-{
-	uint8_t b[2];
-	memcpy(b, p, sizeof(b));
-	return (uint16_t)(((uint16_t)b[0] << 8) | b[1]);
-}
-
-static inline uint32_t load_be32(const uint8_t *p)
-{
-	uint8_t b[4];
-	memcpy(b, p, sizeof(b));
-	return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
-}
-
-static inline void store_be16(uint8_t *p, uint16_t v)
-{
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-	memcpy(p, b, sizeof(b));
-}
-
-static inline void store_be32(uint8_t *p, uint32_t v)
-{
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-	memcpy(p, b, sizeof(b));
-}
 
 /* Error precedence: ETRUNC (< 20 bytes), EVERSION (version, IHL < 5),
  * ETRUNC (IHL past buffer), ELENGTH (total_len < IHL), ETRUNC (total_len

@@ -4,6 +4,7 @@
  * (RFC 2018, parsed only). Plus the one-call Ethernet/IPv4/TCP frame builder.
  */
 #include "core/proto/proto.h"
+#include "core/proto/bytes.h"
 
 #include <string.h>
 
@@ -21,32 +22,6 @@
 
 #define TCP_CSUM_OFF 16
 #define FRAME_TTL 64
-
-static inline uint16_t load_be16(const uint8_t *p)
-{
-	uint8_t b[2];
-	memcpy(b, p, sizeof(b));
-	return (uint16_t)(((uint16_t)b[0] << 8) | b[1]);
-}
-
-static inline uint32_t load_be32(const uint8_t *p)
-{
-	uint8_t b[4];
-	memcpy(b, p, sizeof(b));
-	return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
-}
-
-static inline void store_be16(uint8_t *p, uint16_t v)
-{
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-	memcpy(p, b, sizeof(b));
-}
-
-static inline void store_be32(uint8_t *p, uint32_t v)
-{
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-	memcpy(p, b, sizeof(b));
-}
 
 /* Parses options in opt[0..n). Later duplicates of a kind overwrite
  * earlier ones. */
