@@ -29,6 +29,7 @@ static const struct counter_field nic_fields[] = {
 	F64(struct nic_stats, rx_ooo_dropped), F64(struct nic_stats, rx_duplicate),
 	F64(struct nic_stats, rx_payload_bytes), F64(struct nic_stats, tx_payload_bytes),
 	F64(struct nic_stats, tx_segments), F64(struct nic_stats, tx_acks), F64(struct nic_stats, tx_retransmits),
+	F64(struct nic_stats, tx_zero_window), F64(struct nic_stats, sp_stall_drops),
 	F64(struct nic_stats, fast_retransmits), F64(struct nic_stats, rtos),
 	F64(struct nic_stats, zero_window_probes), F64(struct nic_stats, ecn_ce_received),
 	F64(struct nic_stats, ecn_ece_acked_bytes), F64(struct nic_stats, syn_backlog_drops),

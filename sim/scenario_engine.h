@@ -48,6 +48,8 @@ struct engine {
 	struct scenario_run_opts o;
 	struct sim sim;
 	struct bt_clock mono;
+	struct bt_clock since_start;       /* real time, 0 at the start of the run */
+	uint64_t mono_base_ns;
 	const struct bt_clock *clock;
 	uint64_t start_ns;
 	struct sim_link *wire;

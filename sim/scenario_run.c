@@ -67,7 +67,7 @@ static uint64_t nic_actor_next(void *ctx)
 {
 	struct eng_host *eh = ctx;
 	uint64_t next = nic_next_event_ns(eh->nic);
-	uint64_t now = eh->eng->sim.now_ns;
+	uint64_t now = bt_clock_now_ns(eh->eng->clock);
 	if (now >= eh->pause_from_ns && now < eh->pause_until_ns && next < eh->pause_until_ns)
 		return eh->pause_until_ns;
 	return next;
@@ -158,7 +158,7 @@ static int sched_actor_poll(void *ctx, uint64_t now)
 static uint64_t sched_actor_next(void *ctx)
 {
 	struct engine *e = ctx;
-	uint64_t now = e->sim.now_ns, next = BT_TIME_NEVER;
+	uint64_t now = bt_clock_now_ns(e->clock), next = BT_TIME_NEVER;
 	for (uint32_t i = 0; i < e->s->fault_count; i++) {
 		const struct scn_fault *f = &e->s->faults[i];
 		if (f->kind != SCN_FAULT_WIRE)
@@ -198,6 +198,12 @@ static void host_config_for(const struct scenario *s, const struct scn_app *a, s
 	hc->max_conns = a->max_conns ? a->max_conns : need;
 }
 
+static uint64_t real_time_since_start(void *ctx)
+{
+	struct engine *e = ctx;
+	return bt_clock_now_ns(&e->mono) - e->mono_base_ns;
+}
+
 static int build(struct engine *e, char *err, size_t err_len)
 {
 	const struct scenario *s = e->s;
@@ -205,7 +211,12 @@ static int build(struct engine *e, char *err, size_t err_len)
 	sim_rng_seed(&rng, e->o.seed);
 	sim_init(&e->sim);
 	bt_clock_monotonic(&e->mono);
-	e->clock = e->o.realtime ? &e->mono : &e->sim.clock;
+	/* Every time in a script (fault windows, start=, exit_at=) counts
+	 * from the start of the run: virtual time starts at 0, and real time
+	 * gets a clock that does too. */
+	e->mono_base_ns = bt_clock_now_ns(&e->mono);
+	e->since_start = (struct bt_clock){.now_ns = real_time_since_start, .ctx = e};
+	e->clock = e->o.realtime ? &e->since_start : &e->sim.clock;
 	e->start_ns = bt_clock_now_ns(e->clock);
 
 	struct sim_link_params lp;
@@ -459,7 +470,7 @@ static bool stop_check(void *ctx)
 static enum sim_stop run_realtime(struct engine *e)
 {
 	for (;;) {
-		uint64_t now = bt_clock_now_ns(&e->mono);
+		uint64_t now = bt_clock_now_ns(e->clock);
 		for (int i = 0; i < e->sim.actor_count; i++)
 			e->sim.actors[i].poll(e->sim.actors[i].ctx, now);
 		if (stop_check(e))

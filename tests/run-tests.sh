@@ -39,6 +39,50 @@ for bin in "${bins[@]}"; do
 	fi
 done
 
+# ---- interop: `bluetas nic` on DPDK against Linux TCP (tests/interop) ----
+# A shell-driven suite with cmocka-shaped summary lines, counted like one
+# more binary. It runs when no test names were given (`make interop` runs
+# it alone); INTEROP=0 skips it. Without root or net_tap it prints
+# "[  SKIPPED ] ..." with the reason and counts those cases as neither.
+run_interop=0
+if [[ ${INTEROP:-1} == 1 && $# -eq 0 && -f tests/interop/run.sh ]]; then
+	run_interop=1
+fi
+if [[ $run_interop == 1 ]]; then
+	echo "=== interop (tests/interop/run.sh)"
+	out=$(timeout 900 bash tests/interop/run.sh "$build" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		failed_bins+=("interop (exit $rc)")
+	fi
+fi
+# ---- end interop ----
+
+# Every scenario script over a seed sweep (issue: 200 seeds each). Each
+# run is one test; failures leave pcap, trace and a reproduce line under
+# $build/scenario-failures.
+if [[ -x "$build/bluetas" && -z "${SKIP_SCENARIOS:-}" && $# -eq 0 ]]; then
+	seeds=${SCENARIO_SEEDS:-200}
+	echo "=== scenario sweep: scenarios/*.scn x seeds 1..$seeds"
+	sweep=$("$build/bluetas" run scenarios/*.scn --seeds "1..$seeds" --jobs "${JOBS:-2}" --quiet \
+		--pcap "$build/scenario-failures" 2>&1)
+	rc=$?
+	printf '%s\n' "$sweep" | tail -40
+	sp=$(printf '%s\n' "$sweep" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
+	sf=$(printf '%s\n' "$sweep" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
+	passed=$((passed + ${sp:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${sf:-1}))
+		[[ ${sf:-0} -eq 0 ]] && failed=$((failed + 1))
+		failed_bins+=("scenario sweep (exit $rc)")
+	fi
+fi
+
 # The end-to-end suite once more under memcheck: a leak or an invalid
 # access anywhere in two whole stacks fails the run. MEMCHECK=0 skips it.
 if [[ ${MEMCHECK:-1} == 1 && -x "$build/tests/e2e/test_echo" ]] && command -v valgrind >/dev/null; then

@@ -114,6 +114,8 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 		window = f->rx_avail > 0xffff ? 0xffff : (uint16_t)f->rx_avail;
 	else
 		window = (uint16_t)fp_window_to_advertise(f);
+	if (window == 0)
+		nic->stats.tx_zero_window++;
 	uint8_t tos = (f->ecn_ok && payload_len > 0) ? IPV4_ECN_ECT0 : IPV4_ECN_NOT_ECT;
 	struct tcp_frame_args args = {
 		.src_mac = nic->mac,

@@ -75,6 +75,7 @@ struct nic_stats {
 	uint64_t rx_payload_bytes;
 	uint64_t tx_payload_bytes;
 	uint64_t tx_segments, tx_acks, tx_retransmits;
+	uint64_t tx_zero_window;         /* segments sent advertising a zero window */
 	uint64_t fast_retransmits, rtos, zero_window_probes;
 	uint64_t ecn_ce_received, ecn_ece_acked_bytes;
 	uint64_t syn_backlog_drops;      /* SYN with no free accept slot */

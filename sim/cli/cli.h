@@ -7,6 +7,11 @@
 
 int cli_sim(int argc, char **argv);
 void cli_sim_usage(FILE *out);
+/* `bluetas run`; prog is argv[0] of the binary, for the reproduce lines. */
+int cli_run(int argc, char **argv, const char *prog);
+void cli_run_usage(FILE *out);
+int cli_nic(int argc, char **argv);
+void cli_nic_usage(FILE *out);
 
 /* Parses an unsigned integer with an optional K/M/G (x1024) suffix.
  * Returns 0, or -1 after printing "bluetas: FLAG: ..." to stderr. */

@@ -13,6 +13,7 @@
 #include "../testbed.h"
 #include "cli.h"
 
+
 static void usage_main(FILE *out)
 {
 	fprintf(out,
@@ -23,6 +24,7 @@ static void usage_main(FILE *out)
 		"commands:\n"
 		"  sim       run the built-in echo workload between two whole stacks in the\n"
 		"            deterministic simulator and print a result table\n"
+		"  run       run scenario scripts (docs/scenarios.md) over seeds, in parallel\n"
 		"  help      show this help, or `bluetas help COMMAND`\n"
 		"\n"
 		"Run `bluetas COMMAND --help` for a command's options.\n");
@@ -40,11 +42,17 @@ int main(int argc, char **argv)
 			cli_sim_usage(stdout);
 			return 0;
 		}
+		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "run")) {
+			cli_run_usage(stdout);
+			return 0;
+		}
 		usage_main(stdout);
 		return 0;
 	}
 	if (!strcmp(cmd, "sim"))
 		return cli_sim(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run"))
+		return cli_run(argc - 1, argv + 1, argv[0]);
 	fprintf(stderr, "bluetas: unknown command '%s'\n", cmd);
 	usage_main(stderr);
 	return 2;

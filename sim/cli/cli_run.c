@@ -1,0 +1,821 @@
+/*
+ * cli_run.c: `bluetas run`, scenario scripts (docs/scenarios.md) over
+ * seeds, in worker processes.
+ *
+ * Every file is parsed before anything runs, so a typo in the tenth file
+ * costs nothing. Each run happens in a forked child: a crash or a hang in
+ * one run becomes a FAIL row for that run (with its signal), not the end of
+ * the whole sweep, and runs are independent of each other by construction.
+ * A child sends back one fixed-size record over a pipe and never prints;
+ * the parent prints the table in (file, seed) order whatever order the
+ * runs finish in, so the output does not depend on --jobs.
+ *
+ * A failure is run again with the same seed, pcap and trace on, into the
+ * failure directory: the sweep itself stays fast (no capture on runs that
+ * pass), and what a failure leaves behind is the evidence for it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../scenario.h"
+#include "cli.h"
+
+#define RUN_MAX_JOBS 64
+#define RUN_MAX_RUNS 1000000u    /* files x seeds; the parent keeps a slot per run */
+#define RUN_MAX_CAPTURES 16      /* failures re-run with pcap and trace */
+/* A virtual-time run is bounded by its time_limit in virtual time only; a
+ * bug that spins without advancing it would hang the sweep without this. */
+#define RUN_WATCHDOG_S 600u
+#define RUN_DEFAULT_DIR "bluetas-failures"
+#define RUN_RECORD_MAGIC 0x52554e31u /* "RUN1" */
+
+void cli_run_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: bluetas run FILE... [OPTIONS]\n"
+		"\n"
+		"Runs scenario scripts (docs/scenarios.md): topology, stack and link settings,\n"
+		"applications, faults and expectations. Every FILE is parsed first; any error\n"
+		"is reported as FILE:LINE:COL and nothing runs. Each scenario then runs once\n"
+		"per seed, each run in its own worker process, and a table says PASS or FAIL\n"
+		"per run. A failing run is run again with the same seed, recording the wire\n"
+		"(pcap) and an event trace into the failure directory, and the command that\n"
+		"reproduces it is printed.\n"
+		"Exit status: 0 every run passed, 1 a run failed, 2 usage or parse error.\n"
+		"\n"
+		"options:\n"
+		"      --backend sim|shm  sim: virtual time, deterministic (default); shm: the same\n"
+		"                         stacks and shm channels in real time\n"
+		"      --seed N           run with this seed (default 1)\n"
+		"      --seeds A..B       run with every seed from A to B (at most 1000000)\n"
+		"  -j, --jobs N           worker processes, 1..64 (default 1)\n"
+		"      --pcap DIR         where failing runs are recorded again: DIR/NAME-seedN.pcap,\n"
+		"                         .trace and .deadlock.txt (default " RUN_DEFAULT_DIR ")\n"
+		"      --trace FILE       with a single run (one FILE, one seed): its event trace\n"
+		"  -q, --quiet            print only failures and the summary; no progress bar\n"
+		"      --bug NAME         bring a BlueTAS bug class back (negative control), repeatable:\n"
+		"                         rx-first-segment, wakeup-no-timeout, write-without-credits\n"
+		"  -h, --help             this help\n"
+		"\n"
+		"examples:\n"
+		"  bluetas run scenarios/*.scn\n"
+		"  bluetas run scenarios/send_deadlock.scn --seeds 1..200 --jobs 8\n"
+		"  bluetas run scenarios/multiseg_rx_mss536.scn --bug rx-first-segment   # must FAIL\n");
+}
+
+static const struct {
+	const char *name;
+	enum scn_bug bit;
+} bug_names[] = {
+	{"rx-first-segment", SCN_BUG_RX_FIRST_SEGMENT_ONLY},
+	{"wakeup-no-timeout", SCN_BUG_WAKEUP_NO_TIMEOUT},
+	{"write-without-credits", SCN_BUG_WRITE_WITHOUT_CREDITS},
+};
+#define BUG_COUNT (sizeof(bug_names) / sizeof(bug_names[0]))
+
+struct run_cfg {
+	const char *prog;
+	char **files;
+	size_t nfiles;
+	struct scenario **scn;
+	bool realtime;
+	bool seeds_given;
+	uint64_t seed_lo, seed_hi;
+	unsigned jobs;
+	const char *dir;
+	const char *trace;
+	bool quiet;
+	uint32_t bugs;
+	size_t nruns;
+};
+
+/* What a worker sends back: one write, smaller than PIPE_BUF. */
+struct run_record {
+	uint32_t magic;
+	int32_t rc;
+	int32_t verdict;
+	int32_t first_error;
+	uint8_t deadlock, data_mismatch, deadlock_written, pad;
+	uint64_t virtual_ns, bytes, access_errors;
+	double wall_s;
+	char diagnosis[1024];
+};
+_Static_assert(sizeof(struct run_record) <= PIPE_BUF, "a record must reach the parent in one write");
+
+/* One run in the parent: the table row and, for failures, the diagnosis. */
+struct run_slot {
+	bool done, pass;
+	uint64_t virtual_ns, bytes;
+	double wall_s;
+	char *diagnosis;
+	/* capture re-run of a failure */
+	bool captured;
+	struct run_record capture;
+};
+
+struct job {
+	size_t run;                  /* index into the slots */
+	const struct scenario *s;
+	uint64_t seed;
+	const char *pcap, *trace, *deadlock;
+};
+
+struct worker {
+	pid_t pid;
+	int fd;
+	size_t job;
+	size_t got;
+	struct run_record rec;
+};
+
+/* ---------- worker side ---------- */
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
+{
+	unsigned watchdog = RUN_WATCHDOG_S;
+	if (cfg->realtime)
+		watchdog += (unsigned)(j->s->time_limit_ns / 1000000000u);
+	alarm(watchdog);
+	struct scenario_run_opts o = {
+		.seed = j->seed,
+		.bugs = cfg->bugs,
+		.pcap_path = j->pcap,
+		.trace_path = j->trace,
+		.realtime = cfg->realtime,
+	};
+	struct scenario_result r;
+	int rc = scenario_run(j->s, &o, &r);
+	struct run_record rec;
+	memset(&rec, 0, sizeof(rec));
+	rec.magic = RUN_RECORD_MAGIC;
+	rec.rc = rc;
+	rec.verdict = rc == 0 ? (int32_t)r.verdict : SCN_FAIL;
+	rec.first_error = r.first_error;
+	rec.deadlock = r.deadlock;
+	rec.data_mismatch = r.data_mismatch;
+	rec.virtual_ns = r.virtual_ns;
+	rec.bytes = r.bytes_delivered;
+	rec.access_errors = r.access_errors;
+	rec.wall_s = r.wall_s;
+	snprintf(rec.diagnosis, sizeof(rec.diagnosis), "%s",
+		 r.diagnosis[0] || rec.verdict == SCN_PASS ? r.diagnosis : "failed without a diagnosis");
+	if (j->deadlock && r.deadlock_report && write_file(j->deadlock, r.deadlock_report) == 0)
+		rec.deadlock_written = 1;
+	scenario_result_free(&r);
+	_exit(write_all(fd, &rec, sizeof(rec)) == 0 ? 0 : 3);
+}
+
+/* ---------- the pool ---------- */
+
+typedef void (*done_fn)(void *ctx, const struct job *j, const struct run_record *rec);
+
+/* A record for a run that produced none: the worker crashed, was killed
+ * by the watchdog, or could not be started. */
+static void lost_record(struct run_record *rec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void lost_record(struct run_record *rec, const char *fmt, ...)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->magic = RUN_RECORD_MAGIC;
+	rec->rc = -1;
+	rec->verdict = SCN_FAIL;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rec->diagnosis, sizeof(rec->diagnosis), fmt, ap);
+	va_end(ap);
+}
+
+static void finish_worker(struct worker *w, const struct job *jobs, done_fn done, void *ctx)
+{
+	close(w->fd);
+	int status = 0;
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	struct run_record rec;
+	if (w->got == sizeof(w->rec) && w->rec.magic == RUN_RECORD_MAGIC) {
+		rec = w->rec;
+		rec.diagnosis[sizeof(rec.diagnosis) - 1] = 0;
+	} else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+		lost_record(&rec, "no result after %u s of wall-clock time: killed by the watchdog", RUN_WATCHDOG_S);
+	} else if (WIFSIGNALED(status)) {
+		lost_record(&rec, "the run crashed: signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	} else {
+		lost_record(&rec, "the run ended without a result (exit status %d)",
+			    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	done(ctx, &jobs[w->job], &rec);
+}
+
+/* Runs every job in up to cfg->jobs children; done() is called in the
+ * parent as each finishes. */
+static void run_pool(const struct run_cfg *cfg, const struct job *jobs, size_t n, done_fn done, void *ctx)
+{
+	struct worker w[RUN_MAX_JOBS];
+	struct pollfd pfd[RUN_MAX_JOBS];
+	size_t active = 0, next = 0;
+	while (next < n || active) {
+		while (next < n && active < cfg->jobs) {
+			int fds[2];
+			if (pipe(fds) < 0) {
+				if (active)
+					break; /* out of descriptors: wait for a worker to finish */
+				struct run_record rec;
+				lost_record(&rec, "cannot start a worker: pipe: %s", strerror(errno));
+				done(ctx, &jobs[next++], &rec);
+				continue;
+			}
+			/* Unflushed output would be printed again by the child. */
+			fflush(stdout);
+			fflush(stderr);
+			pid_t pid = fork();
+			if (pid == 0) {
+				close(fds[0]);
+				for (size_t i = 0; i < active; i++)
+					close(w[i].fd);
+				worker_main(fds[1], cfg, &jobs[next]);
+			}
+			close(fds[1]);
+			if (pid < 0) {
+				int e = errno;
+				close(fds[0]);
+				if (active)
+					break;
+				struct run_record rec;
+				lost_record(&rec, "cannot start a worker: fork: %s", strerror(e));
+				done(ctx, &jobs[next++], &rec);
+				continue;
+			}
+			w[active++] = (struct worker){.pid = pid, .fd = fds[0], .job = next++, .got = 0};
+		}
+		if (!active)
+			continue;
+		for (size_t i = 0; i < active; i++)
+			pfd[i] = (struct pollfd){.fd = w[i].fd, .events = POLLIN};
+		if (poll(pfd, active, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("bluetas run: poll");
+			exit(2);
+		}
+		for (size_t i = active; i-- > 0;) {
+			if (!pfd[i].revents)
+				continue;
+			char scratch[256];
+			char *dst = w[i].got < sizeof(w[i].rec) ? (char *)&w[i].rec + w[i].got : scratch;
+			size_t cap = w[i].got < sizeof(w[i].rec) ? sizeof(w[i].rec) - w[i].got : sizeof(scratch);
+			ssize_t r = read(w[i].fd, dst, cap);
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r > 0) {
+				if (dst != scratch)
+					w[i].got += (size_t)r;
+				continue;
+			}
+			finish_worker(&w[i], jobs, done, ctx);
+			w[i] = w[--active];
+		}
+	}
+}
+
+/* ---------- output ---------- */
+
+struct table {
+	const struct run_cfg *cfg;
+	struct run_slot *slot;
+	const struct job *jobs;
+	size_t next_print;
+	size_t finished, failed;
+	int name_width;
+	bool header_done;
+	bool progress;
+	bool bar_shown;
+};
+
+static void bar_clear(struct table *t)
+{
+	if (t->bar_shown) {
+		fprintf(stderr, "\r%72s\r", "");
+		fflush(stderr);
+		t->bar_shown = false;
+	}
+}
+
+static void bar_draw(struct table *t)
+{
+	if (!t->progress)
+		return;
+	enum { WIDTH = 30 };
+	size_t n = t->cfg->nruns, fill = n ? t->finished * WIDTH / n : WIDTH;
+	char bar[WIDTH + 1];
+	for (size_t i = 0; i < WIDTH; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[WIDTH] = 0;
+	fprintf(stderr, "\r[%s] %zu/%zu runs, %zu failed", bar, t->finished, n, t->failed);
+	fflush(stderr);
+	t->bar_shown = true;
+}
+
+static void print_header(struct table *t)
+{
+	if (t->header_done)
+		return;
+	printf("%-*s %-8s %-6s %-12s %-11s %-9s %s\n", t->name_width, "scenario", "seed", "result", "bytes",
+	       "virtual_ms", "wall_ms", "diagnosis");
+	t->header_done = true;
+}
+
+static void print_row(struct table *t, size_t run)
+{
+	const struct run_slot *s = &t->slot[run];
+	const struct job *j = &t->jobs[run];
+	if (t->cfg->quiet && s->pass)
+		return;
+	print_header(t);
+	int diag_len = 0;
+	if (!s->pass)
+		diag_len = (int)strcspn(s->diagnosis, "\n");
+	char row[512];
+	int n = snprintf(row, sizeof(row), "%-*s %-8" PRIu64 " %-6s %-12" PRIu64 " %-11.3f %-9.1f %.*s", t->name_width,
+			 j->s->name, j->seed, s->pass ? "PASS" : "FAIL", s->bytes, (double)s->virtual_ns / 1e6,
+			 s->wall_s * 1e3, diag_len, s->pass ? "" : s->diagnosis);
+	if (n < 0)
+		return;
+	size_t len = (size_t)n < sizeof(row) ? (size_t)n : sizeof(row) - 1;
+	while (len && row[len - 1] == ' ')
+		len--;
+	printf("%.*s\n", (int)len, row);
+}
+
+static void on_run_done(void *ctx, const struct job *j, const struct run_record *rec)
+{
+	struct table *t = ctx;
+	struct run_slot *s = &t->slot[j->run];
+	s->done = true;
+	s->pass = rec->rc == 0 && rec->verdict == SCN_PASS;
+	s->virtual_ns = rec->virtual_ns;
+	s->bytes = rec->bytes;
+	s->wall_s = rec->wall_s;
+	if (!s->pass) {
+		s->diagnosis = strdup(rec->diagnosis);
+		t->failed++;
+	}
+	t->finished++;
+	if (t->next_print < t->cfg->nruns && t->slot[t->next_print].done) {
+		bar_clear(t);
+		while (t->next_print < t->cfg->nruns && t->slot[t->next_print].done)
+			print_row(t, t->next_print++);
+		fflush(stdout);
+	}
+	bar_draw(t);
+}
+
+static void on_capture_done(void *ctx, const struct job *j, const struct run_record *rec)
+{
+	struct table *t = ctx;
+	t->slot[j->run].captured = true;
+	t->slot[j->run].capture = *rec;
+}
+
+/* Shows a word as a shell would need it typed. */
+static void put_shell_word(const char *w)
+{
+	bool plain = *w != 0;
+	for (const char *c = w; *c; c++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%", *c))
+			plain = false;
+	if (plain) {
+		fputs(w, stdout);
+		return;
+	}
+	putchar('\'');
+	for (const char *c = w; *c; c++) {
+		if (*c == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*c);
+	}
+	putchar('\'');
+}
+
+static void print_reproduce(const struct run_cfg *cfg, const char *file, uint64_t seed)
+{
+	printf("  reproduce: ");
+	put_shell_word(cfg->prog);
+	printf(" run ");
+	put_shell_word(file);
+	printf(" --seed %" PRIu64, seed);
+	if (cfg->realtime)
+		printf(" --backend shm");
+	printf(" --pcap ");
+	put_shell_word(cfg->dir);
+	for (size_t i = 0; i < BUG_COUNT; i++)
+		if (cfg->bugs & bug_names[i].bit)
+			printf(" --bug %s", bug_names[i].name);
+	putchar('\n');
+}
+
+/* ---------- failures ---------- */
+
+/* mkdir -p: the failure directory may be a fresh nested path. */
+static int make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (stat(buf, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+struct capture_paths {
+	char pcap[PATH_MAX], trace[PATH_MAX], deadlock[PATH_MAX];
+};
+
+static void report_failures(const struct run_cfg *cfg, struct table *t)
+{
+	size_t nfail = 0;
+	for (size_t i = 0; i < cfg->nruns; i++)
+		nfail += !t->slot[i].pass;
+	if (!nfail)
+		return;
+	size_t ncap = nfail < RUN_MAX_CAPTURES ? nfail : RUN_MAX_CAPTURES;
+	struct job *cap = calloc(ncap, sizeof(*cap));
+	struct capture_paths *paths = calloc(ncap, sizeof(*paths));
+	bool dir_ok = make_dirs(cfg->dir) == 0;
+	if (!dir_ok)
+		fprintf(stderr, "bluetas run: cannot create %s: %s: failures are not recorded\n", cfg->dir,
+			strerror(errno));
+	size_t n = 0;
+	for (size_t i = 0; dir_ok && cap && paths && i < cfg->nruns && n < ncap; i++) {
+		if (t->slot[i].pass)
+			continue;
+		const struct job *j = &t->jobs[i];
+		struct capture_paths *p = &paths[n];
+		int a = snprintf(p->pcap, PATH_MAX, "%s/%s-seed%" PRIu64 ".pcap", cfg->dir, j->s->name, j->seed);
+		int b = snprintf(p->trace, PATH_MAX, "%s/%s-seed%" PRIu64 ".trace", cfg->dir, j->s->name, j->seed);
+		int c = snprintf(p->deadlock, PATH_MAX, "%s/%s-seed%" PRIu64 ".deadlock.txt", cfg->dir, j->s->name,
+				 j->seed);
+		if (a >= PATH_MAX || b >= PATH_MAX || c >= PATH_MAX)
+			continue;
+		/* A report left by an earlier sweep would be taken for this run's. */
+		unlink(p->deadlock);
+		cap[n] = (struct job){.run = i, .s = j->s, .seed = j->seed, .pcap = p->pcap, .trace = p->trace,
+				      .deadlock = p->deadlock};
+		n++;
+	}
+	if (n) {
+		if (!cfg->quiet)
+			fprintf(stderr, "recording %zu failing run%s again into %s/ ...\n", n, n == 1 ? "" : "s", cfg->dir);
+		run_pool(cfg, cap, n, on_capture_done, t);
+	}
+	printf("\n");
+	size_t shown = 0;
+	for (size_t i = 0; i < cfg->nruns; i++) {
+		const struct run_slot *s = &t->slot[i];
+		if (s->pass)
+			continue;
+		const struct job *j = &t->jobs[i];
+		if (shown++)
+			printf("\n");
+		printf("FAIL %s seed %" PRIu64 ":", j->s->name, j->seed);
+		/* The whole diagnosis, continuation lines indented. */
+		for (const char *l = s->diagnosis ? s->diagnosis : ""; *l;) {
+			size_t len = strcspn(l, "\n");
+			printf("%s%.*s\n", l == s->diagnosis ? " " : "    ", (int)len, l);
+			l += len;
+			if (*l == '\n')
+				l++;
+		}
+		if (!s->diagnosis || !*s->diagnosis)
+			printf("\n");
+		const struct capture_paths *p = NULL;
+		for (size_t k = 0; k < n; k++)
+			if (cap[k].run == i)
+				p = &paths[k];
+		if (p && s->captured) {
+			const struct run_record *c = &s->capture;
+			printf("  pcap:      %s\n  trace:     %s\n", p->pcap, p->trace);
+			if (c->deadlock_written)
+				printf("  deadlock:  %s\n", p->deadlock);
+			if (c->rc == 0 && c->verdict == SCN_PASS)
+				printf("  note:      the recorded re-run passed: this failure did not reproduce%s\n",
+				       cfg->realtime ? " (real time is not deterministic)" : "");
+			else if (c->rc != 0)
+				printf("  note:      the recorded re-run could not run: %.*s\n",
+				       (int)strcspn(c->diagnosis, "\n"), c->diagnosis);
+		}
+		print_reproduce(cfg, cfg->files[i / (size_t)(cfg->seed_hi - cfg->seed_lo + 1)], j->seed);
+	}
+	if (nfail > n && dir_ok)
+		printf("(recorded the first %zu failures only)\n", n);
+	free(cap);
+	free(paths);
+}
+
+/* ---------- options ---------- */
+
+static int parse_seeds(const char *text, uint64_t *lo, uint64_t *hi)
+{
+	const char *dots = strstr(text, "..");
+	if (!dots) {
+		fprintf(stderr, "bluetas run: --seeds: expected A..B, got '%s'\n", text);
+		return -1;
+	}
+	char first[64];
+	size_t len = (size_t)(dots - text);
+	if (len >= sizeof(first)) {
+		fprintf(stderr, "bluetas run: --seeds: '%s' is not a number range\n", text);
+		return -1;
+	}
+	memcpy(first, text, len);
+	first[len] = 0;
+	if (cli_parse_u64("--seeds", first, 0, UINT64_MAX, lo) < 0 ||
+	    cli_parse_u64("--seeds", dots + 2, 0, UINT64_MAX, hi) < 0)
+		return -1;
+	if (*lo > *hi) {
+		fprintf(stderr, "bluetas run: --seeds %s: the first seed is after the last (expected A..B with A <= B)\n",
+			text);
+		return -1;
+	}
+	if (*hi - *lo >= RUN_MAX_RUNS) {
+		fprintf(stderr, "bluetas run: --seeds %s: more than %u seeds\n", text, RUN_MAX_RUNS);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct run_cfg *cfg)
+{
+	enum { OPT_BACKEND = 256, OPT_SEED, OPT_SEEDS, OPT_PCAP, OPT_TRACE, OPT_BUG };
+	static const struct option opts[] = {
+		{"backend", required_argument, 0, OPT_BACKEND},
+		{"seed", required_argument, 0, OPT_SEED},
+		{"seeds", required_argument, 0, OPT_SEEDS},
+		{"jobs", required_argument, 0, 'j'},
+		{"pcap", required_argument, 0, OPT_PCAP},
+		{"trace", required_argument, 0, OPT_TRACE},
+		{"quiet", no_argument, 0, 'q'},
+		{"bug", required_argument, 0, OPT_BUG},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	bool seed_given = false;
+	uint64_t v;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":j:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_BACKEND:
+			if (!strcmp(optarg, "sim")) {
+				cfg->realtime = false;
+			} else if (!strcmp(optarg, "shm")) {
+				cfg->realtime = true;
+			} else {
+				fprintf(stderr, "bluetas run: --backend: unknown backend '%s' (expected sim or shm)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_SEED:
+			if (cli_parse_u64("--seed", optarg, 0, UINT64_MAX, &cfg->seed_lo) < 0)
+				return 2;
+			cfg->seed_hi = cfg->seed_lo;
+			seed_given = true;
+			break;
+		case OPT_SEEDS:
+			if (parse_seeds(optarg, &cfg->seed_lo, &cfg->seed_hi) < 0)
+				return 2;
+			cfg->seeds_given = true;
+			break;
+		case 'j':
+			if (cli_parse_u64("--jobs", optarg, 1, RUN_MAX_JOBS, &v) < 0)
+				return 2;
+			cfg->jobs = (unsigned)v;
+			break;
+		case OPT_PCAP:
+			if (!*optarg) {
+				fprintf(stderr, "bluetas run: --pcap: expected a directory\n");
+				return 2;
+			}
+			cfg->dir = optarg;
+			break;
+		case OPT_TRACE:
+			if (!*optarg) {
+				fprintf(stderr, "bluetas run: --trace: expected a file name\n");
+				return 2;
+			}
+			cfg->trace = optarg;
+			break;
+		case 'q':
+			cfg->quiet = true;
+			break;
+		case OPT_BUG: {
+			size_t i = 0;
+			while (i < BUG_COUNT && strcmp(optarg, bug_names[i].name))
+				i++;
+			if (i == BUG_COUNT) {
+				fprintf(stderr,
+					"bluetas run: --bug: unknown bug '%s' (expected rx-first-segment, "
+					"wakeup-no-timeout or write-without-credits)\n",
+					optarg);
+				return 2;
+			}
+			cfg->bugs |= bug_names[i].bit;
+			break;
+		}
+		case 'h':
+			cli_run_usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "bluetas run: option %s needs a value\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "bluetas run: unknown option '%s' (see bluetas run --help)\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (seed_given && cfg->seeds_given) {
+		fprintf(stderr, "bluetas run: --seed and --seeds exclude each other\n");
+		return 2;
+	}
+	cfg->files = argv + optind;
+	cfg->nfiles = (size_t)(argc - optind);
+	if (!cfg->nfiles) {
+		fprintf(stderr, "bluetas run: no scenario file given (see bluetas run --help)\n");
+		return 2;
+	}
+	uint64_t nseeds = cfg->seed_hi - cfg->seed_lo + 1;
+	if (cfg->nfiles > RUN_MAX_RUNS || nseeds * cfg->nfiles > RUN_MAX_RUNS) {
+		fprintf(stderr, "bluetas run: %zu files x %" PRIu64 " seeds is more than %u runs\n", cfg->nfiles, nseeds,
+			RUN_MAX_RUNS);
+		return 2;
+	}
+	cfg->nruns = (size_t)(nseeds * cfg->nfiles);
+	if (cfg->trace && cfg->nruns != 1) {
+		fprintf(stderr, "bluetas run: --trace FILE needs a single run (one scenario file, one seed)\n");
+		return 2;
+	}
+	return -1; /* go on */
+}
+
+/* ---------- the command ---------- */
+
+static int load_all(struct run_cfg *cfg)
+{
+	int bad = 0;
+	cfg->scn = calloc(cfg->nfiles, sizeof(*cfg->scn));
+	if (!cfg->scn) {
+		fprintf(stderr, "bluetas run: out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nfiles; i++) {
+		char err[1024];
+		cfg->scn[i] = malloc(sizeof(struct scenario));
+		if (!cfg->scn[i]) {
+			fprintf(stderr, "bluetas run: out of memory\n");
+			return -1;
+		}
+		if (scenario_load(cfg->files[i], cfg->scn[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			bad++;
+		}
+	}
+	if (bad)
+		return -1;
+	/* Failure files are named after the scenario: two files with one name
+	 * would overwrite each other's evidence. */
+	for (size_t i = 0; i < cfg->nfiles; i++)
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(cfg->scn[i]->name, cfg->scn[k]->name)) {
+				fprintf(stderr, "bluetas run: %s and %s both declare scenario '%s' (names must be unique in one run)\n",
+					cfg->files[k], cfg->files[i], cfg->scn[i]->name);
+				return -1;
+			}
+	return 0;
+}
+
+static void free_all(struct run_cfg *cfg, struct run_slot *slot, struct job *jobs)
+{
+	if (slot)
+		for (size_t i = 0; i < cfg->nruns; i++)
+			free(slot[i].diagnosis);
+	free(slot);
+	free(jobs);
+	if (cfg->scn)
+		for (size_t i = 0; i < cfg->nfiles; i++)
+			free(cfg->scn[i]);
+	free(cfg->scn);
+}
+
+int cli_run(int argc, char **argv, const char *prog)
+{
+	struct run_cfg cfg = {
+		.prog = prog && *prog ? prog : "bluetas",
+		.seed_lo = 1,
+		.seed_hi = 1,
+		.jobs = 1,
+		.dir = RUN_DEFAULT_DIR,
+	};
+	int rc = parse_args(argc, argv, &cfg);
+	if (rc >= 0)
+		return rc;
+	if (load_all(&cfg) < 0) {
+		free_all(&cfg, NULL, NULL);
+		return 2;
+	}
+	uint64_t nseeds = cfg.seed_hi - cfg.seed_lo + 1;
+	struct run_slot *slot = calloc(cfg.nruns, sizeof(*slot));
+	struct job *jobs = calloc(cfg.nruns, sizeof(*jobs));
+	if (!slot || !jobs) {
+		fprintf(stderr, "bluetas run: out of memory for %zu runs\n", cfg.nruns);
+		free_all(&cfg, slot, jobs);
+		return 2;
+	}
+	int name_width = 8;
+	for (size_t f = 0; f < cfg.nfiles; f++) {
+		int len = (int)strlen(cfg.scn[f]->name);
+		name_width = len > name_width ? len : name_width;
+		for (uint64_t k = 0; k < nseeds; k++) {
+			size_t i = f * (size_t)nseeds + (size_t)k;
+			jobs[i] = (struct job){.run = i, .s = cfg.scn[f], .seed = cfg.seed_lo + k};
+		}
+	}
+	if (cfg.trace)
+		jobs[0].trace = cfg.trace;
+	struct table t = {
+		.cfg = &cfg,
+		.slot = slot,
+		.jobs = jobs,
+		.name_width = name_width,
+		.progress = cfg.seeds_given && !cfg.quiet && isatty(STDERR_FILENO),
+	};
+	if (!cfg.quiet)
+		print_header(&t);
+	bar_draw(&t);
+	run_pool(&cfg, jobs, cfg.nruns, on_run_done, &t);
+	bar_clear(&t);
+	if (cfg.trace)
+		printf("trace: %s\n", cfg.trace);
+	report_failures(&cfg, &t);
+	if (t.header_done)
+		printf("\n");
+	printf("%zu passed, %zu failed (%zu scenario%s x %" PRIu64 " seed%s)\n", cfg.nruns - t.failed, t.failed,
+	       cfg.nfiles, cfg.nfiles == 1 ? "" : "s", nseeds, nseeds == 1 ? "" : "s");
+	rc = t.failed ? 1 : 0;
+	free_all(&cfg, slot, jobs);
+	return rc;
+}

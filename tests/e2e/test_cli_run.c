@@ -1,0 +1,221 @@
+/*
+ * test_cli_run.c: `bluetas run` as a user meets it: help, scenario files
+ * with errors (nothing runs, exit 2, FILE:LINE:COL), bad flags (exit 2
+ * naming the flag), and a small scenario over several seeds in parallel
+ * worker processes (exit 0, one PASS row per seed, the same rows whatever
+ * --jobs is). Failures and their reproduction are covered by the scenario
+ * suite, which has scenarios that fail on purpose (--bug).
+ *
+ * Runs from the repository root (tests/run-tests.sh), or from BT_SRCDIR.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define GOOD "tests/scenario-good/echo-1conn.scn"
+
+struct ctx {
+	char bin[PATH_MAX];
+};
+
+/* Runs `bluetas ARGS`, returns its exit status; stdout and stderr in out. */
+static int run(const struct ctx *c, const char *args, char *out, size_t cap)
+{
+	static char cmd[PATH_MAX + 4096];
+	if (snprintf(cmd, sizeof(cmd), "%s %s 2>&1", c->bin, args) >= (int)sizeof(cmd))
+		fail_msg("command too long: %s", args);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = 0;
+	/* Drain what did not fit so the child never blocks on a full pipe. */
+	char sink[4096];
+	while (fread(sink, 1, sizeof(sink), p) > 0)
+		;
+	int status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void expect_exit(const struct ctx *c, const char *args, int want, const char *must_mention)
+{
+	char out[16384];
+	int rc = run(c, args, out, sizeof(out));
+	if (rc != want || !strstr(out, must_mention))
+		fail_msg("`bluetas %s`: exit %d, output:\n%s\n(expected exit %d mentioning '%s')", args, rc, out, want,
+			 must_mention);
+}
+
+/* The table rows of `out` for scenario `name`, without the wall-clock
+ * column (the only one that may differ between two runs). */
+static int rows_of(const char *out, const char *name, char rows[][256], int max)
+{
+	int n = 0;
+	for (const char *l = out; *l && n < max;) {
+		size_t len = strcspn(l, "\n");
+		char line[512];
+		snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1), l);
+		char scn[128], seed[32], result[16], bytes[32], vms[32];
+		if (sscanf(line, "%127s %31s %15s %31s %31s", scn, seed, result, bytes, vms) == 5 && !strcmp(scn, name))
+			snprintf(rows[n++], 256, "%s %s %s %s %s", scn, seed, result, bytes, vms);
+		l += len;
+		if (*l)
+			l++;
+	}
+	return n;
+}
+
+static void test_help(void **state)
+{
+	const struct ctx *c = *state;
+	char out[16384];
+	assert_int_equal(run(c, "--help", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "run "));
+	assert_int_equal(run(c, "help run", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "usage: bluetas run FILE..."));
+	assert_int_equal(run(c, "run --help", out, sizeof(out)), 0);
+	static const char *const flags[] = {"--backend", "--seed ", "--seeds", "--jobs", "--pcap",
+					    "--trace",   "--quiet", "--bug",   "rx-first-segment",
+					    "wakeup-no-timeout", "write-without-credits", "Exit status"};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (!strstr(out, flags[i]))
+			fail_msg("run --help does not mention %s:\n%s", flags[i], out);
+}
+
+static void test_malformed_file_exits_2_with_its_position(void **state)
+{
+	const struct ctx *c = *state;
+	expect_exit(c, "run tests/scenario-bad/size-unknown-unit.scn", 2,
+		    "tests/scenario-bad/size-unknown-unit.scn:4:29: error: unknown unit 'kb' in 'msg=4kb' "
+		    "(expected a size like 4096, 4K, 1M)");
+	/* Every file is checked before anything runs: a good file next to a
+	 * bad one is not run, and every bad file is reported. */
+	char out[16384];
+	assert_int_equal(run(c, "run " GOOD " tests/scenario-bad/unknown-host.scn tests/scenario-bad/key-twice.scn",
+			     out, sizeof(out)),
+			 2);
+	assert_non_null(strstr(out, "tests/scenario-bad/unknown-host.scn:3:12: error: "));
+	assert_non_null(strstr(out, "tests/scenario-bad/key-twice.scn:4:35: error: "));
+	assert_null(strstr(out, "PASS"));
+	assert_null(strstr(out, "passed"));
+	expect_exit(c, "run /nonexistent/x.scn", 2, "/nonexistent/x.scn:0:0: error: cannot open");
+}
+
+static void test_bad_flags_exit_2_naming_the_flag(void **state)
+{
+	const struct ctx *c = *state;
+	expect_exit(c, "run --frobnicate " GOOD, 2, "--frobnicate");
+	expect_exit(c, "run", 2, "no scenario file");
+	expect_exit(c, "run --seeds 5..1 " GOOD, 2, "--seeds 5..1");
+	expect_exit(c, "run --seeds 5 " GOOD, 2, "--seeds");
+	expect_exit(c, "run --seeds 1..x " GOOD, 2, "--seeds");
+	expect_exit(c, "run --seed x " GOOD, 2, "--seed");
+	expect_exit(c, "run --seed 1 --seeds 1..2 " GOOD, 2, "--seed and --seeds");
+	expect_exit(c, "run --jobs 0 " GOOD, 2, "--jobs");
+	expect_exit(c, "run --jobs 1000 " GOOD, 2, "--jobs");
+	expect_exit(c, "run --backend dpdk " GOOD, 2, "--backend");
+	expect_exit(c, "run --bug everything " GOOD, 2, "--bug");
+	expect_exit(c, "run --trace /tmp/x.trace --seeds 1..2 " GOOD, 2, "--trace");
+	expect_exit(c, "run " GOOD " --seed", 2, "--seed");
+	expect_exit(c, "run " GOOD " " GOOD, 2, "both declare scenario 'echo-1conn'");
+}
+
+static void test_seeds_in_parallel_workers_all_pass(void **state)
+{
+	const struct ctx *c = *state;
+	char out[16384], dir[64], args[256];
+	snprintf(dir, sizeof(dir), "/tmp/bt_run_failures_%d", (int)getpid());
+	snprintf(args, sizeof(args), "run " GOOD " --seeds 1..3 --jobs 2 --pcap %s", dir);
+	int rc = run(c, args, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("exit %d:\n%s", rc, out);
+	char rows[8][256];
+	int n = rows_of(out, "echo-1conn", rows, 8);
+	if (n != 3)
+		fail_msg("expected 3 rows, got %d:\n%s", n, out);
+	for (int i = 0; i < 3; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "echo-1conn %d PASS ", i + 1);
+		if (strncmp(rows[i], want, strlen(want)))
+			fail_msg("row %d is '%s', expected '%s...' (rows in seed order)", i, rows[i], want);
+	}
+	assert_non_null(strstr(out, "3 passed, 0 failed (1 scenario x 3 seeds)"));
+	/* Nothing failed, so nothing was recorded. */
+	struct stat st;
+	assert_int_equal(stat(dir, &st), -1);
+}
+
+static void test_jobs_do_not_change_the_results(void **state)
+{
+	const struct ctx *c = *state;
+	char one[16384], four[16384];
+	assert_int_equal(run(c, "run " GOOD " --seeds 1..4 --jobs 1", one, sizeof(one)), 0);
+	assert_int_equal(run(c, "run " GOOD " --seeds 1..4 --jobs 4", four, sizeof(four)), 0);
+	char a[8][256], b[8][256];
+	assert_int_equal(rows_of(one, "echo-1conn", a, 8), 4);
+	assert_int_equal(rows_of(four, "echo-1conn", b, 8), 4);
+	for (int i = 0; i < 4; i++)
+		if (strcmp(a[i], b[i]))
+			fail_msg("row %d differs: --jobs 1 '%s', --jobs 4 '%s'", i, a[i], b[i]);
+}
+
+static void test_quiet_prints_only_the_summary_when_all_pass(void **state)
+{
+	const struct ctx *c = *state;
+	char out[16384];
+	assert_int_equal(run(c, "run " GOOD " --seeds 1..2 --quiet", out, sizeof(out)), 0);
+	assert_string_equal(out, "2 passed, 0 failed (1 scenario x 2 seeds)\n");
+}
+
+static void test_trace_of_a_single_run(void **state)
+{
+	const struct ctx *c = *state;
+	char out[16384], path[64], args[256];
+	snprintf(path, sizeof(path), "/tmp/bt_run_%d.trace", (int)getpid());
+	snprintf(args, sizeof(args), "run " GOOD " --seed 5 --trace %s", path);
+	assert_int_equal(run(c, args, out, sizeof(out)), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 0);
+	unlink(path);
+}
+
+static int setup(void **state)
+{
+	static struct ctx c;
+	const char *b = getenv("BLUETAS_BIN");
+	if (!b || !*b)
+		b = "build/bluetas";
+	/* Resolve the binary before moving to the source directory. */
+	if (!realpath(b, c.bin))
+		snprintf(c.bin, sizeof(c.bin), "%s", b);
+	const char *dir = getenv("BT_SRCDIR");
+	if (dir && *dir && chdir(dir) < 0)
+		return -1;
+	*state = &c;
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_malformed_file_exits_2_with_its_position),
+		cmocka_unit_test(test_bad_flags_exit_2_naming_the_flag),
+		cmocka_unit_test(test_seeds_in_parallel_workers_all_pass),
+		cmocka_unit_test(test_jobs_do_not_change_the_results),
+		cmocka_unit_test(test_quiet_prints_only_the_summary_when_all_pass),
+		cmocka_unit_test(test_trace_of_a_single_run),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
