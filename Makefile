@@ -34,6 +34,38 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 DEPS_STAMP := $(BUILD)/.deps-installed
 
+# ---- DPDK (transports/dpdk, `bluetas nic`) ------------------------------
+# The DPDK netif links into the CLI only: libbluetas.a and the test binaries
+# never depend on DPDK. Its flags come from Debian's libdpdk.pc, evaluated
+# when a DPDK object is built (after `make deps` installed the package);
+# they carry -march=corei7 and -include rte_config.h, which only these
+# objects see. -DALLOW_EXPERIMENTAL_API is not needed: only stable APIs
+# are used.
+DPDK_SRCS := $(wildcard transports/dpdk/*.c)
+DPDK_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DPDK_SRCS))
+DPDK_CFLAGS = $(shell pkg-config --cflags libdpdk 2>/dev/null)
+DPDK_LIBS = $(shell pkg-config --libs libdpdk 2>/dev/null)
+
+$(DPDK_OBJS): $(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@pkg-config --exists libdpdk || { echo "DPDK not found by pkg-config (libdpdk): run make deps, or apt-get install libdpdk-dev" >&2; exit 1; }
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DPDK_CFLAGS) -MMD -MP -c $< -o $@
+
+CLI_OBJS += $(DPDK_OBJS)
+$(CLI): $(DPDK_OBJS)
+$(CLI): LDLIBS += $(DPDK_LIBS)
+
+# `make interop`: the Linux interop suite alone (also part of `make test`).
+# `make bench-tap`: Linux peer vs `bluetas nic` on net_tap, next to Linux
+# over a veth, with the ratios (also the last part of `make bench`).
+.PHONY: interop bench-tap
+interop: $(DEPS_STAMP) $(CLI)
+	@bash tests/interop/run.sh $(BUILD)
+bench-tap: $(DEPS_STAMP) $(CLI) $(BUILD)/bench/bench_tap_peer
+	@bash tests/bench/run-bench-tap.sh $(BUILD)
+# ---- end DPDK ------------------------------------------------------------
+
+
 .PHONY: all help run test test-quick bench coverage valgrind deps clean lib cli tests benches
 
 all: cli tests benches
@@ -98,3 +130,17 @@ clean:
 	rm -rf build build-cov
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
+
+# ---- Soft-RoCE suite (make test-rxe) --------------------------------------
+# tests/rxe/run.sh inside the emu topology: natively where the kernel has
+# rdma_rxe, otherwise in Debian's kernel under qemu (ci/rxe-vm.sh; see
+# docs/emu.md). When the suite runs project binaries, add them as
+# prerequisites here so they are built on the host before the VM boots.
+.PHONY: test-rxe test-rxe-check
+test-rxe:
+	@bash ci/rxe-vm.sh bash tests/rxe/run.sh
+
+# the environment alone: boot (or native), topology, RDMA smoke test
+test-rxe-check:
+	@bash ci/rxe-vm.sh --check
+# ---- end Soft-RoCE suite --------------------------------------------------

@@ -10,7 +10,27 @@ packages=(
 	libpcap-dev libcmocka-dev
 	lcov valgrind
 	tshark iproute2
+	netcat-openbsd ethtool python3 procps
 )
+
+# ---- rxe suite (make test-rxe: ci/rxe-vm.sh, ci/rxe-topology.sh) ----------
+# Opt-in, so `make deps` / `make test` never pull in qemu:
+#   --rxe      the verbs tools the Soft-RoCE suite runs (enough where the
+#              kernel has rdma_rxe: the suite then runs natively)
+#   --rxe-vm   those plus qemu and busybox-static, to boot Debian's own
+#              kernel under qemu where the host kernel lacks rdma_rxe
+# The guest kernel itself is not a package install: ci/rxe-vm.sh fetches it
+# with `apt-get download` into its cache.
+rxe_packages=(rdma-core ibverbs-utils rdmacm-utils perftest iproute2 kmod)
+rxe_vm_packages=(qemu-system-x86 busybox-static)
+for arg in "$@"; do
+	case $arg in
+	--rxe) packages+=("${rxe_packages[@]}") ;;
+	--rxe-vm) packages+=("${rxe_packages[@]}" "${rxe_vm_packages[@]}") ;;
+	*) echo "install-deps: unknown option: $arg (known: --rxe, --rxe-vm)" >&2; exit 2 ;;
+	esac
+done
+# ---- end rxe suite --------------------------------------------------------
 
 missing=()
 for pkg in "${packages[@]}"; do

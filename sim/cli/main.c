@@ -25,6 +25,8 @@ static void usage_main(FILE *out)
 		"  sim       run the built-in echo workload between two whole stacks in the\n"
 		"            deterministic simulator and print a result table\n"
 		"  run       run scenario scripts (docs/scenarios.md) over seeds, in parallel\n"
+		"  nic       run the NIC daemon on a DPDK port (net_tap, net_pcap, mlx5) with\n"
+		"            an echo, sink or source application in the same process\n"
 		"  help      show this help, or `bluetas help COMMAND`\n"
 		"\n"
 		"Run `bluetas COMMAND --help` for a command's options.\n");
@@ -46,6 +48,10 @@ int main(int argc, char **argv)
 			cli_run_usage(stdout);
 			return 0;
 		}
+		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "nic")) {
+			cli_nic_usage(stdout);
+			return 0;
+		}
 		usage_main(stdout);
 		return 0;
 	}
@@ -53,6 +59,8 @@ int main(int argc, char **argv)
 		return cli_sim(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cli_run(argc - 1, argv + 1, argv[0]);
+	if (!strcmp(cmd, "nic"))
+		return cli_nic(argc - 1, argv + 1);
 	fprintf(stderr, "bluetas: unknown command '%s'\n", cmd);
 	usage_main(stderr);
 	return 2;

@@ -28,3 +28,14 @@ for conns in 1 64; do
 done
 echo
 "$build/bench/bench_stack" --mode sim
+
+# Last: a Linux peer against `bluetas nic` on DPDK net_tap, next to Linux
+# over a veth (tests/bench/run-bench-tap.sh). It needs root; elsewhere it
+# says so in one line and the rest of the bench stands.
+echo
+if [[ $(id -u) -ne 0 ]]; then
+	echo "bench-tap: skipped: needs root (network namespaces, net_tap)"
+elif ! bash tests/bench/run-bench-tap.sh "$build"; then
+	echo "bench-tap: FAILED"
+	exit 1
+fi

@@ -1,0 +1,615 @@
+#!/usr/bin/env bash
+# tests/interop/run.sh [BUILD] [TEST...]: the stack against Linux TCP.
+#
+# `bluetas nic` runs on DPDK net_tap inside a network namespace made for
+# the run, so the tap's kernel side (10.77.0.1/24) and the Linux peers
+# (nc, socat, python3 sockets) live there and nothing touches the host's
+# own networking; the stack is 10.77.0.2. Every stream is compared by
+# sha256 on both ends. net_pcap tests replay captures through the stack.
+#
+# Output is cmocka-shaped ("[ RUN      ] name", "[       OK ] name",
+# "[  PASSED  ] N test(s).", "[  FAILED  ] N test(s), listed below:") so
+# tests/run-tests.sh counts the cases. A test that cannot run here (not
+# root, no net_tap, a missing tool) prints "[  SKIPPED ] name: why" and
+# counts as neither passed nor failed. Exit status: 0 unless a test failed.
+#
+# Every wait is bounded; a trap removes the namespace and stops every
+# process this script started, however it ends.
+set -u
+build=${1:-build}
+shift || true
+cd "$(dirname "$0")/../.." || exit 2
+here=tests/interop
+bin=$build/bluetas
+only=("$@")
+
+ns=btio$$
+stack_mac=02:00:00:77:00:02
+peer_ip=10.77.0.1
+stack_ip=10.77.0.2
+bulk_mib=${INTEROP_BULK_MIB:-64}
+work=$(mktemp -d /tmp/bt-interop.XXXXXX)
+pids=()
+passed=()
+failed=()
+skipped=()
+tap_seq=0
+
+cleanup() {
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	if ip netns list 2>/dev/null | grep -qw "$ns"; then
+		# Anything still running in our namespace was started by us.
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	fi
+	if [[ ${INTEROP_KEEP:-0} == 1 ]]; then
+		echo "interop: kept $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- helpers ----
+
+note() { echo "interop: $*"; }
+
+# check COND_STRING DESCRIPTION: evaluates the condition; on failure says
+# what was expected. Tests chain these with &&.
+check() {
+	if eval "$1"; then
+		return 0
+	fi
+	echo "interop: check failed: $2 [$1]"
+	return 1
+}
+
+# The value of a counter printed by `bluetas nic --stats`.
+stat() { sed -n "s/^stat\.$2=//p" "$work/$1.out" | tail -1; }
+
+in_ns() { ip netns exec "$ns" "$@"; }
+
+ns_setup() {
+	ip netns add "$ns" || return 1
+	# No IPv6 chatter (router solicitations, MLD) on the taps: the
+	# captures and counters then hold only what the tests send.
+	in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null
+	in_ns ip link set lo up
+}
+
+next_tap() {
+	tap_seq=$((tap_seq + 1))
+	tap=bt${$}t$tap_seq
+}
+
+# start_daemon NAME TIMEOUT_S ARGS...: `bluetas nic ARGS` in the namespace,
+# stdout/stderr in $work/NAME.{out,err}; sets daemon_pid.
+start_daemon() {
+	local name=$1 limit=$2
+	shift 2
+	in_ns timeout -k 5 "$limit" "$bin" nic "$@" >"$work/$name.out" 2>"$work/$name.err" &
+	daemon_pid=$!
+	pids+=("$daemon_pid")
+}
+
+# wait_ready NAME PID: until the daemon prints "ready" (10 s at most).
+wait_ready() {
+	for _ in $(seq 100); do
+		grep -q '^ready ' "$work/$1.out" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "interop: $1 never became ready; its stderr:"
+	tail -15 "$work/$1.err" | sed 's/^/    /'
+	return 1
+}
+
+# The tap's kernel side gets the peer address once the daemon made it.
+tap_up() {
+	in_ns ip addr add "$peer_ip/24" dev "$1" && in_ns ip link set "$1" up
+}
+
+# wait_exit PID LIMIT_S: waits for the process, TERM then KILL at the
+# limit; prints nothing, returns its exit status.
+wait_exit() {
+	local pid=$1 limit=$2
+	for _ in $(seq $((limit * 10))); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "interop: pid $pid still running after ${limit}s: stopping it"
+		kill -TERM "$pid" 2>/dev/null
+		sleep 1
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+}
+
+show_daemon() {
+	echo "interop: --- $1 stdout (non-zero lines) ---"
+	grep -v '=0$' "$work/$1.out" 2>/dev/null | head -60 | sed 's/^/    /'
+	echo "interop: --- $1 stderr (tail) ---"
+	tail -8 "$work/$1.err" 2>/dev/null | sed 's/^/    /'
+}
+
+tcp_retrans_linux() {
+	in_ns awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["RetransSegs"] }' \
+		/proc/net/snmp
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# ---- the tests ----
+
+test_nic_cli_and_counters() {
+	local ok=0 opt out rc
+	local help
+	help=$("$bin" nic --help 2>&1) || {
+		echo "interop: bluetas nic --help failed"
+		return 1
+	}
+	# Every long option of the parser's table is in --help and the docs.
+	for opt in $(grep -o '{"[a-z-]*", [a-z_]*_argument' sim/cli/cli_nic.c | sed 's/{"\([^"]*\)".*/\1/'); do
+		grep -q -- "--$opt" <<<"$help" || { echo "interop: --$opt missing from bluetas nic --help"; ok=1; }
+		grep -q -- "--$opt" docs/dpdk.md || { echo "interop: --$opt missing from docs/dpdk.md"; ok=1; }
+	done
+	# Bad flags: exit 2 and a message naming the flag; nothing else runs.
+	local cases=(
+		"--bogus|--bogus"
+		"--ip 300.1.1.1|--ip"
+		"--ip 10.77.0.2/33|--ip"
+		"|--ip"
+		"--ip 10.77.0.2/24 --mac zz:00:00:00:00:01|--mac"
+		"--ip 10.77.0.2/24 --mac 01:00:00:00:00:01|--mac"
+		"--ip 10.77.0.2/24 --arp 10.77.0.1|--arp"
+		"--ip 10.77.0.2/24 --arp 10.77.0.1=02:00|--arp"
+		"--ip 10.77.0.2/24 --app ftp|--app"
+		"--ip 10.77.0.2/24 --app source|--connect"
+		"--ip 10.77.0.2/24 --app source --connect 10.77.0.1|--connect"
+		"--ip 10.77.0.2/24 --app sink --file x|--file"
+		"--ip 10.77.0.2/24 --mtu 20|--mtu"
+		"--ip 10.77.0.2/24 --mss 9001|--mss"
+		"--ip 10.77.0.2/24 --netmask 255.0.255.0|--netmask"
+		"--ip 10.77.0.2/24 --gateway 10.78.0.1|--gateway"
+		"--ip 10.77.0.2/24 --partial-csum maybe|--partial-csum"
+		"--ip 10.77.0.2/24 --cc cubic|--cc"
+		"--ip 10.77.0.2/24 --fault-rx-loss-ppm 2000000|--fault-rx-loss-ppm"
+		"--ip 10.77.0.2/24 --backlog 64 --max-conns 64|--backlog"
+		"--ip 10.77.0.2/24 --duration-s|--duration-s"
+		"--ip 10.77.0.2/24 stray|stray"
+	)
+	local c args want
+	for c in "${cases[@]}"; do
+		args=${c%%|*}
+		want=${c#*|}
+		# shellcheck disable=SC2086
+		out=$("$bin" nic $args 2>&1)
+		rc=$?
+		if [[ $rc != 2 ]] || ! grep -q -- "$want" <<<"$out"; then
+			echo "interop: 'bluetas nic $args': exit $rc, expected 2 naming '$want'; said: $out"
+			ok=1
+		fi
+	done
+	# An argument the EAL refuses is a usage error too, and its usage text
+	# must not pollute stdout.
+	out=$("$bin" nic --ip 10.77.0.2/24 -- --no-such-eal-flag 2>/dev/null)
+	rc=$?
+	check "[[ $rc == 2 && -z '$out' ]]" "a bad EAL argument exits 2 with nothing on stdout" || ok=1
+	# Every field of struct nic_stats is printed by --stats and documented.
+	"$bin" sim -c 1 -s 4K -n 2 --pcap "$work/cli.pcap" >/dev/null || return 1
+	"$bin" nic --vdev "net_pcap0,rx_pcap=$work/cli.pcap,tx_pcap=$work/cli_tx.pcap" --ip 10.0.0.2/24 \
+		--mac 02:00:00:00:00:02 --duration-s 1 --fault-rx-loss-ppm 0 --stats >"$work/cli.out" 2>"$work/cli.err" || {
+		show_daemon cli
+		return 1
+	}
+	local field name
+	for field in $(sed -n '/^struct nic_stats {/,/^};/p' core/nic/nic.h | sed 's#/\*.*\*/##' |
+		grep -o 'uint[0-9]*_t [^;]*' | sed 's/uint[0-9]*_t //' | tr ',' '\n' | tr -d ' '); do
+		grep -q "^stat\.nic\.$field=" "$work/cli.out" || { echo "interop: nic_stats.$field not printed by --stats"; ok=1; }
+	done
+	for name in $(sed -n 's/^stat\.\([a-z_.]*\)=.*/\1/p' "$work/cli.out"); do
+		grep -q "\`$name\`" docs/dpdk.md || { echo "interop: counter $name not documented in docs/dpdk.md"; ok=1; }
+	done
+	note "$(grep -c '^stat\.' "$work/cli.out") counters printed and documented; ${#cases[@]} bad invocations refused"
+	[[ $ok == 0 ]]
+}
+
+test_linux_to_sink() {
+	next_tap
+	head -c "${bulk_mib}M" /dev/urandom >"$work/bulk.bin"
+	start_daemon sink 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app sink \
+		--exit-after-conns 1 --stats
+	local d=$daemon_pid
+	wait_ready sink "$d" && tap_up "$tap" || return 1
+	local t0=$SECONDS
+	in_ns timeout 90 nc -N "$stack_ip" 9 <"$work/bulk.bin"
+	local nc_rc=$?
+	wait_exit "$d" 30
+	local rc=$?
+	note "Linux nc -> bluetas sink: ${bulk_mib} MiB in $((SECONDS - t0)) s; $(grep '^sink ' "$work/sink.out")"
+	local want got
+	want=$(sha "$work/bulk.bin")
+	got=$(sed -n 's/^sink .*sha256=\([0-9a-f]*\).*/\1/p' "$work/sink.out")
+	check "[[ $nc_rc == 0 ]]" "nc exited cleanly" &&
+		check "[[ $rc == 0 ]]" "daemon exit status 0" &&
+		check "[[ '$got' == '$want' ]]" "sink sha256 equals the file's" &&
+		check "[[ $(stat sink nic.rx_payload_bytes) == $((bulk_mib << 20)) ]]" "every byte placed once" &&
+		check "[[ $(stat sink nic.rx_bad_csum) == 0 ]]" "no bad checksums from Linux" || {
+		show_daemon sink
+		return 1
+	}
+}
+
+test_source_to_linux() {
+	next_tap
+	[[ -f $work/bulk.bin ]] || head -c "${bulk_mib}M" /dev/urandom >"$work/bulk.bin"
+	in_ns timeout 90 nc -l 5001 >"$work/recv.bin" </dev/null &
+	local ncpid=$!
+	pids+=("$ncpid")
+	start_daemon source 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app source \
+		--connect "$peer_ip:5001" --file "$work/bulk.bin" --stats
+	local d=$daemon_pid
+	wait_ready source "$d" && tap_up "$tap" || return 1
+	local t0=$SECONDS
+	wait_exit "$d" 100
+	local rc=$?
+	wait_exit "$ncpid" 10
+	local nc_rc=$?
+	note "bluetas source -> Linux nc -l: ${bulk_mib} MiB in $((SECONDS - t0)) s; $(grep '^source ' "$work/source.out")"
+	local want got mine
+	want=$(sha "$work/bulk.bin")
+	got=$(sha "$work/recv.bin")
+	mine=$(sed -n 's/^source .*sha256=\([0-9a-f]*\).*/\1/p' "$work/source.out")
+	check "[[ $rc == 0 ]]" "daemon exit status 0" &&
+		check "[[ $nc_rc == 0 ]]" "nc -l exited cleanly" &&
+		check "[[ '$mine' == '$want' ]]" "source's sha256 equals the file's" &&
+		check "[[ '$got' == '$want' ]]" "what Linux received equals the file" || {
+		show_daemon source
+		return 1
+	}
+}
+
+test_echo_linux_clients() {
+	next_tap
+	local long_mib=$((bulk_mib / 2))
+	head -c "${long_mib}M" /dev/urandom >"$work/long.bin"
+	start_daemon echo 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
+		--exit-after-conns 201 --stats
+	local d=$daemon_pid
+	wait_ready echo "$d" && tap_up "$tap" || return 1
+	local t0=$SECONDS
+	# One long connection and 200 short ones at the same time.
+	in_ns timeout 90 nc -N "$stack_ip" 7 <"$work/long.bin" >"$work/long.out" &
+	local ncpid=$!
+	pids+=("$ncpid")
+	in_ns timeout 90 python3 "$here/echo_clients.py" "$stack_ip" 7 --conns 200 --parallel 8 --max-bytes 20000 \
+		>"$work/clients.out" 2>&1
+	local py_rc=$?
+	wait_exit "$ncpid" 90
+	local nc_rc=$?
+	wait_exit "$d" 30
+	local rc=$?
+	note "echo: 200 short connections + ${long_mib} MiB long one in $((SECONDS - t0)) s; $(tail -1 "$work/clients.out")"
+	check "[[ $py_rc == 0 ]]" "every short connection echoed intact" &&
+		check "[[ $nc_rc == 0 ]]" "the long connection's nc exited cleanly" &&
+		check "[[ $(sha "$work/long.out") == $(sha "$work/long.bin") ]]" "long echo equals what was sent" &&
+		check "[[ $rc == 0 ]]" "daemon exit status 0" &&
+		check "[[ $(stat echo app.echo.accepted) == 201 && $(stat echo app.echo.errors) == 0 ]]" \
+			"201 connections accepted, none failed" &&
+		check "[[ $(stat echo nic.flows_active) == 0 ]]" "no flow left behind" || {
+		cat "$work/clients.out"
+		show_daemon echo
+		return 1
+	}
+}
+
+test_echo_with_faults() {
+	next_tap
+	local mib=4
+	head -c "${mib}M" /dev/urandom >"$work/fault.bin"
+	local before
+	before=$(tcp_retrans_linux)
+	# 1% loss each way and 1% reordering, from the stack's own fault
+	# injector on the DPDK netif: Linux must retransmit what we drop on
+	# receive, and we what we drop on send.
+	start_daemon faults 150 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
+		--exit-after-conns 21 --stats --fault-rx-loss-ppm 10000 --fault-tx-loss-ppm 10000 \
+		--fault-reorder-ppm 10000 --fault-seed 7
+	local d=$daemon_pid
+	wait_ready faults "$d" && tap_up "$tap" || return 1
+	local t0=$SECONDS
+	in_ns timeout 120 nc -N "$stack_ip" 7 <"$work/fault.bin" >"$work/fault.out" &
+	local ncpid=$!
+	pids+=("$ncpid")
+	in_ns timeout 120 python3 "$here/echo_clients.py" "$stack_ip" 7 --conns 20 --parallel 4 --max-bytes 20000 \
+		--timeout-s 60 >"$work/fclients.out" 2>&1
+	local py_rc=$?
+	wait_exit "$ncpid" 120
+	local nc_rc=$?
+	wait_exit "$d" 30
+	local rc=$?
+	local linux_retrans=$(($(tcp_retrans_linux) - before))
+	note "echo under faults: ${mib} MiB + 20 short in $((SECONDS - t0)) s; lost $(stat faults fault.lost)," \
+		"reordered $(stat faults fault.reordered); retransmitted: ours $(stat faults nic.tx_retransmits)," \
+		"Linux $linux_retrans"
+	check "[[ $py_rc == 0 ]]" "every short connection echoed intact under faults" &&
+		check "[[ $nc_rc == 0 ]]" "the long connection's nc exited cleanly" &&
+		check "[[ $(sha "$work/fault.out") == $(sha "$work/fault.bin") ]]" "long echo intact under faults" &&
+		check "[[ $rc == 0 ]]" "daemon exit status 0" &&
+		check "[[ $(stat faults fault.lost) -gt 0 && $(stat faults fault.reordered) -gt 0 ]]" \
+			"the injector lost and reordered frames" &&
+		check "[[ $(stat faults nic.tx_retransmits) -gt 0 ]]" "the stack retransmitted" &&
+		check "[[ $linux_retrans -gt 0 ]]" "Linux retransmitted" || {
+		cat "$work/fclients.out"
+		show_daemon faults
+		return 1
+	}
+}
+
+# tshark's verdict on a capture: bad IPv4/TCP checksums (validation on),
+# "ACKed unseen segment", "previous segment not captured".
+tshark_problems() {
+	timeout 120 tshark -r "$1" -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE \
+		-Y 'ip.checksum.status == 0 || tcp.checksum.status == 0 || tcp.analysis.ack_lost_segment || tcp.analysis.lost_segment' \
+		2>/dev/null
+}
+
+test_pcap_clean_run() {
+	next_tap
+	head -c 4M /dev/urandom >"$work/pc.bin"
+	start_daemon clean 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
+		--exit-after-conns 21 --stats --pcap "$work/clean.pcap"
+	local d=$daemon_pid
+	wait_ready clean "$d" && tap_up "$tap" || return 1
+	in_ns timeout 60 nc -N "$stack_ip" 7 <"$work/pc.bin" >"$work/pc.out" &
+	local ncpid=$!
+	pids+=("$ncpid")
+	in_ns timeout 60 python3 "$here/echo_clients.py" "$stack_ip" 7 --conns 20 --parallel 4 >"$work/pclients.out" 2>&1
+	local py_rc=$?
+	wait_exit "$ncpid" 60
+	wait_exit "$d" 30
+	local rc=$?
+	local frames problems nprob
+	frames=$(timeout 60 tshark -r "$work/clean.pcap" 2>/dev/null | wc -l)
+	problems=$(tshark_problems "$work/clean.pcap")
+	nprob=$(printf '%s' "$problems" | grep -c .)
+	note "clean capture: $frames frames; tshark problems: $nprob"
+	[[ $nprob -gt 0 ]] && printf '%s\n' "$problems" | head -20 | sed 's/^/    /'
+	# The same filter must see damage where there is some, or a silent
+	# tshark (wrong field names) would pass anything.
+	python3 "$here/gen_bad_frames.py" "$work/control.pcap" "$work/control.expect" >/dev/null
+	local control
+	control=$(tshark_problems "$work/control.pcap" | grep -c .)
+	check "[[ $py_rc == 0 && $rc == 0 ]]" "the echo run itself passed" &&
+		check "[[ $(sha "$work/pc.out") == $(sha "$work/pc.bin") ]]" "long echo intact" &&
+		check "[[ $frames -gt 1000 ]]" "the capture holds the run" &&
+		check "[[ $frames == $(($(stat clean netif.rx_frames) + $(stat clean netif.tx_frames))) ]]" \
+			"every frame received or sent is in the capture" &&
+		check "[[ $nprob == 0 ]]" "tshark finds no bad checksum, ACKed unseen or lost segment" &&
+		check "[[ $control -ge 3 ]]" "tshark flags the malformed capture's bad checksums (filter works)" || {
+		show_daemon clean
+		return 1
+	}
+}
+
+test_pcap_replay() {
+	local src=$work/clean.pcap ip=$stack_ip mac=$stack_mac
+	if [[ ! -s $src ]]; then
+		# Without a live capture (no root), replay the simulator's, as
+		# its server (10.0.0.2): the client's frames are then for us.
+		"$bin" sim -c 4 -s 64K -n 4 --pcap "$work/sim.pcap" >/dev/null || return 1
+		src=$work/sim.pcap ip=10.0.0.2 mac=02:00:00:00:00:02
+	fi
+	local frames
+	frames=$(timeout 60 tshark -r "$src" 2>/dev/null | wc -l)
+	"$bin" nic --vdev "net_pcap0,rx_pcap=$src,tx_pcap=$work/replay_tx.pcap" --ip "$ip/24" \
+		--mac "$mac" --app echo --duration-s 2 --stats >"$work/replay.out" 2>"$work/replay.err"
+	local rc=$?
+	note "replayed $frames frames of $(basename "$src"): rx $(stat replay nic.rx_frames), tx $(stat replay nic.tx_frames)," \
+		"no flow $(stat replay nic.rx_no_flow_rst), not for us $(stat replay nic.rx_not_for_us)"
+	check "[[ $rc == 0 ]]" "the replay ran to its end" &&
+		check "[[ $(stat replay nic.rx_frames) == $frames ]]" "every frame of the capture reached the stack" &&
+		check "[[ $(stat replay nic.rx_bad_csum) == 0 ]]" "no frame of a clean run is a bad checksum" || {
+		show_daemon replay
+		return 1
+	}
+}
+
+test_bad_frames_replay() {
+	python3 "$here/gen_bad_frames.py" "$work/bad.pcap" "$work/bad.expect" --backlog 16 >/dev/null || return 1
+	# 4 s: the half-open connections of the SYN flood must time out
+	# (20 ms RTO doubling over 6 SYN-ACK retries: about 2.6 s).
+	"$bin" nic --vdev "net_pcap0,rx_pcap=$work/bad.pcap,tx_pcap=$work/bad_replies.pcap" --ip "$stack_ip/24" \
+		--mac "$stack_mac" --app sink --backlog 16 --rto-min-ms 5 --duration-s 4 --stats \
+		>"$work/bad.out" 2>"$work/bad.err"
+	local rc=$?
+	check "[[ $rc == 0 ]]" "the stack survived the replay" || {
+		show_daemon bad
+		return 1
+	}
+	local ok=0 name op want got
+	while read -r name op want; do
+		got=$(stat bad "$name")
+		if [[ -z $got ]] || ! ((got $op want)); then
+			echo "interop: counter $name = ${got:-missing}, expected $op $want"
+			ok=1
+		fi
+	done <"$work/bad.expect"
+	local synacks
+	synacks=$(timeout 60 tshark -r "$work/bad_replies.pcap" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 1 && !tcp.analysis.retransmission' 2>/dev/null | wc -l)
+	note "malformed capture: $(grep -c . "$work/bad.expect") counters checked; $synacks SYN-ACKs for the flood (backlog 16)"
+	check "[[ $ok == 0 ]]" "every counter as expected" &&
+		check "[[ $synacks == 16 ]]" "one SYN-ACK per admitted half-open connection" || {
+		show_daemon bad
+		return 1
+	}
+}
+
+test_live_injection() {
+	next_tap
+	start_daemon inject 60 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
+		--exit-after-conns 1 --stats
+	local d=$daemon_pid
+	wait_ready inject "$d" && tap_up "$tap" || return 1
+	in_ns timeout 60 python3 "$here/inject.py" "$tap" "$stack_ip" 7 >"$work/inject.log" 2>&1
+	local py_rc=$?
+	wait_exit "$d" 30
+	local rc=$?
+	note "$(tail -1 "$work/inject.log"); out of window $(stat inject nic.rx_out_of_window)," \
+		"below window $(stat inject nic.rx_duplicate), bad csum $(stat inject nic.rx_bad_csum)," \
+		"bad option $(stat inject nic.rx_bad_tcp), resets $(stat inject nic.conns_reset)"
+	check "[[ $py_rc == 0 ]]" "the connection survived and echoed intact" &&
+		check "[[ $rc == 0 ]]" "daemon exit status 0" &&
+		check "[[ $(stat inject nic.rx_out_of_window) -ge 1 ]]" "payload beyond the window counted" &&
+		check "[[ $(stat inject nic.rx_duplicate) -ge 1 ]]" "payload below the window counted" &&
+		check "[[ $(stat inject nic.rx_bad_csum) -ge 1 ]]" "bad checksum counted" &&
+		check "[[ $(stat inject nic.rx_bad_tcp) -ge 1 ]]" "impossible option counted" &&
+		check "[[ $(stat inject nic.conns_reset) == 0 ]]" "no blind RST or SYN reset the connection" || {
+		cat "$work/inject.log"
+		show_daemon inject
+		return 1
+	}
+}
+
+test_af_packet_veth() {
+	local a=bt${$}va b=bt${$}vb
+	in_ns ip link add "$a" type veth peer name "$b" || return 1
+	in_ns ip addr add 10.77.1.1/24 dev "$a"
+	in_ns ip link set "$a" up
+	in_ns ip link set "$b" up
+	# af_packet reads frames as the kernel has them: keep TSO/GSO
+	# super-frames off this veth, but leave TX checksum offload on so the
+	# stack sees PARTIAL checksums and the backend must complete them.
+	in_ns ethtool -K "$a" tso off gso off >/dev/null 2>&1
+	in_ns ethtool -K "$b" gro off >/dev/null 2>&1
+	head -c 16M /dev/urandom >"$work/af.bin"
+	start_daemon af 60 --vdev "net_af_packet0,iface=$b" --ip 10.77.1.2/24 --mac 02:00:00:77:01:02 --app sink \
+		--exit-after-conns 1 --stats
+	local d=$daemon_pid
+	wait_ready af "$d" || return 1
+	in_ns timeout 60 nc -N 10.77.1.2 9 <"$work/af.bin"
+	local nc_rc=$?
+	wait_exit "$d" 30
+	local rc=$?
+	note "af_packet on a veth: $(grep '^sink ' "$work/af.out"); partial checksums completed:" \
+		"$(stat af dpdk.rx_partial_csum_fixed)"
+	local got
+	got=$(sed -n 's/^sink .*sha256=\([0-9a-f]*\).*/\1/p' "$work/af.out")
+	check "[[ $nc_rc == 0 && $rc == 0 ]]" "nc and the daemon exited cleanly" &&
+		check "[[ '$got' == $(sha "$work/af.bin") ]]" "sink sha256 equals the file's" &&
+		check "[[ $(stat af dpdk.rx_partial_csum_fixed) -gt 0 ]]" "PARTIAL checksums were completed" &&
+		check "[[ $(stat af nic.rx_bad_csum) == 0 ]]" "none reached the stack as bad" || {
+		show_daemon af
+		return 1
+	}
+}
+
+# ---- the run ----
+
+# name:needs (root = namespace + net_tap, none = net_pcap only)
+tests=(
+	"nic_cli_and_counters:none:test_nic_cli_and_counters"
+	"linux_to_sink_${bulk_mib}MiB:root:test_linux_to_sink"
+	"source_to_linux_${bulk_mib}MiB:root:test_source_to_linux"
+	"echo_short_and_long_conns:root:test_echo_linux_clients"
+	"echo_with_loss_and_reordering:root:test_echo_with_faults"
+	"pcap_clean_run_tshark:root:test_pcap_clean_run"
+	"pcap_replay:none:test_pcap_replay"
+	"malformed_frames_replay:none:test_bad_frames_replay"
+	"live_injection_out_of_window_and_rst:root:test_live_injection"
+	"af_packet_veth_partial_csum:root:test_af_packet_veth"
+)
+
+selected() {
+	[[ ${#only[@]} -eq 0 ]] && return 0
+	local o
+	for o in "${only[@]}"; do [[ $1 == *"$o"* ]] && return 0; done
+	return 1
+}
+
+skip_all_reason=""
+root_reason=""
+missing=()
+for tool in python3 tshark sha256sum timeout; do
+	command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [[ ! -x $bin ]]; then
+	skip_all_reason="no $bin (build it first: make cli)"
+elif [[ ${#missing[@]} -gt 0 ]]; then
+	skip_all_reason="missing tools: ${missing[*]} (apt-get install python3 tshark coreutils)"
+fi
+if [[ $(id -u) -ne 0 ]]; then
+	root_reason="needs root (network namespace, net_tap, AF_PACKET); running as uid $(id -u)"
+else
+	for tool in ip nc ethtool; do
+		command -v "$tool" >/dev/null || root_reason="missing $tool (apt-get install iproute2 netcat-openbsd ethtool)"
+	done
+	if [[ -z $root_reason ]] && ! nc -h 2>&1 | grep -q -- '-N'; then
+		root_reason="nc is not netcat-openbsd (needs -N): apt-get install netcat-openbsd"
+	fi
+	if [[ -z $root_reason && ! -c /dev/net/tun ]]; then
+		root_reason="no /dev/net/tun: net_tap cannot be created here"
+	fi
+	if [[ -z $root_reason && -z $skip_all_reason ]]; then
+		if ! ns_setup; then
+			root_reason="cannot create a network namespace (ip netns add $ns failed)"
+		else
+			# Can DPDK make a tap here at all? One short daemon run says.
+			next_tap
+			start_daemon probe 20 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --duration-s 1
+			if ! wait_ready probe "$daemon_pid" >/dev/null; then
+				root_reason="net_tap cannot be created: $(grep -m1 -i 'unable\|not permitted\|denied\|error\|fail' "$work/probe.err" || tail -1 "$work/probe.err")"
+			fi
+			wait_exit "$daemon_pid" 15 >/dev/null
+		fi
+	fi
+fi
+
+start=$SECONDS
+echo "[==========] Running the interop suite (bluetas nic on DPDK vs Linux TCP)."
+for entry in "${tests[@]}"; do
+	name=${entry%%:*}
+	rest=${entry#*:}
+	needs=${rest%%:*}
+	fn=${rest#*:}
+	selected "$name" || continue
+	if [[ -n $skip_all_reason ]]; then
+		echo "[  SKIPPED ] $name: $skip_all_reason"
+		skipped+=("$name")
+		continue
+	fi
+	if [[ $needs == root && -n $root_reason ]]; then
+		echo "[  SKIPPED ] $name: $root_reason"
+		skipped+=("$name")
+		continue
+	fi
+	echo "[ RUN      ] $name"
+	t0=$SECONDS
+	if "$fn"; then
+		echo "[       OK ] $name ($((SECONDS - t0)) s)"
+		passed+=("$name")
+	else
+		echo "[  FAILED  ] $name ($((SECONDS - t0)) s)"
+		failed+=("$name")
+	fi
+done
+total=$((${#passed[@]} + ${#failed[@]}))
+echo "[==========] $total test(s) run in $((SECONDS - start)) s; ${#skipped[@]} skipped."
+echo "[  PASSED  ] ${#passed[@]} test(s)."
+if [[ ${#skipped[@]} -gt 0 ]]; then
+	echo "[  SKIPPED ] ${#skipped[@]} test(s): ${root_reason:-$skip_all_reason}"
+fi
+if [[ ${#failed[@]} -gt 0 ]]; then
+	echo "[  FAILED  ] ${#failed[@]} test(s), listed below:"
+	for f in "${failed[@]}"; do echo "[  FAILED  ] $f"; done
+	exit 1
+fi
+exit 0
