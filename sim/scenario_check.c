@@ -21,26 +21,10 @@ struct counter_field {
 #define F64(type, f) {#f, offsetof(type, f), 8}
 #define F32(type, f) {#f, offsetof(type, f), 4}
 
+#define NIC_F64(f) F64(struct nic_stats, f),
+#define NIC_F32(f) F32(struct nic_stats, f),
 static const struct counter_field nic_fields[] = {
-	F64(struct nic_stats, rx_frames), F64(struct nic_stats, tx_frames), F64(struct nic_stats, rx_bad_eth),
-	F64(struct nic_stats, rx_bad_ip), F64(struct nic_stats, rx_bad_tcp), F64(struct nic_stats, rx_bad_csum),
-	F64(struct nic_stats, rx_not_for_us), F64(struct nic_stats, rx_no_flow_rst),
-	F64(struct nic_stats, rx_out_of_window), F64(struct nic_stats, rx_ooo_segments),
-	F64(struct nic_stats, rx_ooo_dropped), F64(struct nic_stats, rx_duplicate),
-	F64(struct nic_stats, rx_payload_bytes), F64(struct nic_stats, tx_payload_bytes),
-	F64(struct nic_stats, tx_segments), F64(struct nic_stats, tx_acks), F64(struct nic_stats, tx_retransmits),
-	F64(struct nic_stats, tx_zero_window), F64(struct nic_stats, sp_stall_drops),
-	F64(struct nic_stats, fast_retransmits), F64(struct nic_stats, rtos),
-	F64(struct nic_stats, zero_window_probes), F64(struct nic_stats, ecn_ce_received),
-	F64(struct nic_stats, ecn_ece_acked_bytes), F64(struct nic_stats, syn_backlog_drops),
-	F64(struct nic_stats, conns_opened), F64(struct nic_stats, conns_accepted), F64(struct nic_stats, conns_closed),
-	F64(struct nic_stats, conns_reset), F64(struct nic_stats, conns_timed_out),
-	F64(struct nic_stats, arp_requests_sent), F64(struct nic_stats, arp_replies_sent),
-	F64(struct nic_stats, arp_unresolved), F64(struct nic_stats, tx_no_buf), F64(struct nic_stats, tx_ring_full),
-	F64(struct nic_stats, dma_staging_full), F64(struct nic_stats, dma_sq_full), F64(struct nic_stats, dma_errors),
-	F64(struct nic_stats, cmds), F64(struct nic_stats, cmds_invalid), F64(struct nic_stats, events_written),
-	F64(struct nic_stats, wakeups_sent), F32(struct nic_stats, flows_active),
-	F32(struct nic_stats, flows_max_seen),
+	NIC_STATS_FIELDS_U64(NIC_F64) NIC_STATS_FIELDS_U32(NIC_F32)
 };
 
 static const struct counter_field wire_fields[] = {

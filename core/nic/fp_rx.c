@@ -84,6 +84,7 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 	struct flow *f = &nic->flows[fi];
 	uint32_t ack = tcp->ack;
 	if (seq_gt(ack, f->snd_max)) {
+		nic->stats.rx_ack_unsent++;
 		f->ack_now = true;
 		fp_tx_schedule(nic, fi);
 		return false;
@@ -272,7 +273,12 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 		f->ack_now = true;
 	}
 	f->rx_unacked_bytes += len;
-	if (f->rx_unacked_bytes >= 2u * f->mss || nic->cfg.delayed_ack_ns == 0 || f->ce_seen) {
+	if (f->rx_unacked_bytes >= 2u * f->mss) {
+		/* At least every second full segment (RFC 1122 4.2.3.2), now:
+		 * waiting for the end of the receive burst would ACK once per
+		 * burst and starve the sender's ACK clock. */
+		fp_send_ack(nic, fi);
+	} else if (nic->cfg.delayed_ack_ns == 0 || f->ce_seen) {
 		f->ack_now = true;
 	} else if (f->delack_deadline_ns == 0) {
 		f->delack_deadline_ns = nic_now(nic) + nic->cfg.delayed_ack_ns;

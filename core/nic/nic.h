@@ -8,6 +8,7 @@
 #ifndef BT_NIC_H
 #define BT_NIC_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +73,9 @@ struct nic_stats {
 	uint64_t rx_ooo_segments;        /* placed out of order */
 	uint64_t rx_ooo_dropped;         /* out of order, not adjacent to the interval */
 	uint64_t rx_duplicate;           /* payload wholly below rcv_nxt */
+	uint64_t rx_rst_ignored;         /* RST not at rcv_nxt, out of window, or for no flow */
+	uint64_t rx_ack_unsent;          /* ACK of data never sent: dropped, ACKed */
+	uint64_t tx_challenge_acks;      /* RFC 5961 challenge ACKs (stray SYN, in-window RST) */
 	uint64_t rx_payload_bytes;
 	uint64_t tx_payload_bytes;
 	uint64_t tx_segments, tx_acks, tx_retransmits;
@@ -91,6 +95,24 @@ struct nic_stats {
 	uint64_t events_written, wakeups_sent;
 	uint32_t flows_active, flows_max_seen;
 };
+
+/* Every field of struct nic_stats, in order, for code that prints or
+ * looks counters up by name (one list: the static assert below fails
+ * the build when a field is added to the struct but not here). */
+#define NIC_STATS_FIELDS_U64(X)                                                                                 \
+	X(rx_frames) X(tx_frames) X(rx_bad_eth) X(rx_bad_ip) X(rx_bad_tcp) X(rx_bad_csum) X(rx_not_for_us)     \
+	X(rx_no_flow_rst) X(rx_out_of_window) X(rx_ooo_segments) X(rx_ooo_dropped) X(rx_duplicate)             \
+	X(rx_rst_ignored) X(rx_ack_unsent) X(tx_challenge_acks) X(rx_payload_bytes) X(tx_payload_bytes)        \
+	X(tx_segments) X(tx_acks) X(tx_retransmits) X(tx_zero_window) X(fast_retransmits) X(rtos)              \
+	X(zero_window_probes) X(ecn_ce_received) X(ecn_ece_acked_bytes) X(syn_backlog_drops) X(conns_opened)   \
+	X(conns_accepted) X(conns_closed) X(conns_reset) X(conns_timed_out) X(arp_requests_sent)               \
+	X(arp_replies_sent) X(arp_unresolved) X(tx_no_buf) X(tx_ring_full) X(dma_staging_full) X(dma_sq_full)  \
+	X(dma_errors) X(cmds) X(cmds_invalid) X(sp_stall_drops) X(events_written) X(wakeups_sent)
+#define NIC_STATS_FIELDS_U32(X) X(flows_active) X(flows_max_seen)
+#define NIC_STATS_COUNT_(f) +1
+static_assert(sizeof(struct nic_stats) == 8 * (0 NIC_STATS_FIELDS_U64(NIC_STATS_COUNT_)) +
+						  4 * (0 NIC_STATS_FIELDS_U32(NIC_STATS_COUNT_)),
+	      "NIC_STATS_FIELDS_* must list every field of struct nic_stats");
 
 struct nic;
 

@@ -276,6 +276,8 @@ static void syn_sent_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	if (tcp->flags & TCP_RST) {
 		if (ack_ok)
 			sp_flow_abort(nic, fi, BT_ECONNREFUSED, false);
+		else
+			nic->stats.rx_rst_ignored++;
 		return;
 	}
 	if (!(tcp->flags & TCP_SYN) || !ack_ok)
@@ -305,6 +307,8 @@ static void syn_rcvd_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	if (tcp->flags & TCP_RST) {
 		if (seq_in_window(tcp->seq, f->rcv_nxt, f->rx_avail ? f->rx_avail : 1))
 			sp_flow_abort(nic, fi, BT_ECONNRESET, false);
+		else
+			nic->stats.rx_rst_ignored++;
 		return;
 	}
 	if (tcp->flags & TCP_SYN) {
@@ -344,7 +348,11 @@ static void synchronized_rst_or_syn(struct nic *nic, uint32_t fi, const struct t
 		 * dropped. Blind resets need to guess rcv_nxt exactly. */
 		if (tcp->seq == f->rcv_nxt) {
 			sp_flow_abort(nic, fi, BT_ECONNRESET, false);
-		} else if (seq_in_window(tcp->seq, f->rcv_nxt, f->rx_avail ? f->rx_avail : 1)) {
+			return;
+		}
+		nic->stats.rx_rst_ignored++;
+		if (seq_in_window(tcp->seq, f->rcv_nxt, f->rx_avail ? f->rx_avail : 1)) {
+			nic->stats.tx_challenge_acks++;
 			f->ack_now = true;
 			fp_tx_schedule(nic, fi);
 		}
@@ -352,6 +360,7 @@ static void synchronized_rst_or_syn(struct nic *nic, uint32_t fi, const struct t
 	}
 	/* RFC 5961 4.2: a SYN on a synchronized connection gets a challenge
 	 * ACK, never a reset of the connection. */
+	nic->stats.tx_challenge_acks++;
 	f->ack_now = true;
 	fp_tx_schedule(nic, fi);
 }
@@ -360,8 +369,10 @@ void sp_segment(struct nic *nic, uint32_t fi, const uint8_t *src_mac, const stru
 		const struct tcp_view *tcp)
 {
 	if (fi == FLOW_NONE) {
-		if (tcp->flags & TCP_RST)
+		if (tcp->flags & TCP_RST) {
+			nic->stats.rx_rst_ignored++; /* never answer a reset */
 			return;
+		}
 		if ((tcp->flags & TCP_SYN) && !(tcp->flags & TCP_ACK)) {
 			passive_open(nic, src_mac, ip, tcp);
 			return;

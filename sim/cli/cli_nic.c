@@ -770,50 +770,10 @@ static void print_stats(struct daemon *d)
 {
 	struct nic_stats n;
 	nic_get_stats(d->nic, &n);
-	STAT("nic", n, rx_frames);
-	STAT("nic", n, tx_frames);
-	STAT("nic", n, rx_bad_eth);
-	STAT("nic", n, rx_bad_ip);
-	STAT("nic", n, rx_bad_tcp);
-	STAT("nic", n, rx_bad_csum);
-	STAT("nic", n, rx_not_for_us);
-	STAT("nic", n, rx_no_flow_rst);
-	STAT("nic", n, rx_out_of_window);
-	STAT("nic", n, rx_ooo_segments);
-	STAT("nic", n, rx_ooo_dropped);
-	STAT("nic", n, rx_duplicate);
-	STAT("nic", n, rx_payload_bytes);
-	STAT("nic", n, tx_payload_bytes);
-	STAT("nic", n, tx_segments);
-	STAT("nic", n, tx_acks);
-	STAT("nic", n, tx_retransmits);
-	STAT("nic", n, tx_zero_window);
-	STAT("nic", n, fast_retransmits);
-	STAT("nic", n, rtos);
-	STAT("nic", n, zero_window_probes);
-	STAT("nic", n, ecn_ce_received);
-	STAT("nic", n, ecn_ece_acked_bytes);
-	STAT("nic", n, syn_backlog_drops);
-	STAT("nic", n, conns_opened);
-	STAT("nic", n, conns_accepted);
-	STAT("nic", n, conns_closed);
-	STAT("nic", n, conns_reset);
-	STAT("nic", n, conns_timed_out);
-	STAT("nic", n, arp_requests_sent);
-	STAT("nic", n, arp_replies_sent);
-	STAT("nic", n, arp_unresolved);
-	STAT("nic", n, tx_no_buf);
-	STAT("nic", n, tx_ring_full);
-	STAT("nic", n, dma_staging_full);
-	STAT("nic", n, dma_sq_full);
-	STAT("nic", n, dma_errors);
-	STAT("nic", n, cmds);
-	STAT("nic", n, cmds_invalid);
-	STAT("nic", n, sp_stall_drops);
-	STAT("nic", n, events_written);
-	STAT("nic", n, wakeups_sent);
-	STAT("nic", n, flows_active);
-	STAT("nic", n, flows_max_seen);
+#define NIC_STAT(field) STAT("nic", n, field);
+	NIC_STATS_FIELDS_U64(NIC_STAT)
+	NIC_STATS_FIELDS_U32(NIC_STAT)
+#undef NIC_STAT
 
 	struct netif_stats w;
 	netif_get_stats(d->dpdk, &w);

@@ -928,7 +928,8 @@ static void test_good_files_parse(void **state)
 static const char *const nic_u64[] = {
 	"rx_frames",	    "tx_frames",	"rx_bad_eth",	     "rx_bad_ip",	   "rx_bad_tcp",
 	"rx_bad_csum",	    "rx_not_for_us",	"rx_no_flow_rst",    "rx_out_of_window",  "rx_ooo_segments",
-	"rx_ooo_dropped",   "rx_duplicate",	"rx_payload_bytes",  "tx_payload_bytes",  "tx_segments",
+	"rx_ooo_dropped",   "rx_duplicate",	"rx_rst_ignored",    "rx_ack_unsent",	   "tx_challenge_acks",
+	"rx_payload_bytes", "tx_payload_bytes",	"tx_segments",
 	"tx_acks",	    "tx_retransmits",	"tx_zero_window",    "fast_retransmits",  "rtos",		   "zero_window_probes",
 	"ecn_ce_received",  "ecn_ece_acked_bytes", "syn_backlog_drops", "conns_opened",	   "conns_accepted",
 	"conns_closed",	    "conns_reset",	"conns_timed_out",   "arp_requests_sent", "arp_replies_sent",
