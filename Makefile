@@ -5,6 +5,9 @@
 # cmocka binary. Coverage builds go to build-cov/ so they never mix with a
 # normal build.
 
+.DEFAULT_GOAL := all
+.SECONDARY: # keep intermediate objects: no rebuild of test objects on every make
+
 BUILD    ?= build
 CC       ?= gcc
 OPT      ?= -O2
@@ -65,6 +68,36 @@ bench-tap: $(DEPS_STAMP) $(CLI) $(BUILD)/bench/bench_tap_peer
 	@bash tests/bench/run-bench-tap.sh $(BUILD)
 # ---- end DPDK ------------------------------------------------------------
 
+# ---- verbs (transports/verbs: the RDMA channel; `bluetas app`; tests/rxe) --
+# libibverbs/librdmacm link into the CLI and the tests/rxe binaries only:
+# libbluetas.a and the unit/e2e tests never depend on them. The tests/rxe
+# binaries go to $(BUILD)/rxe/ (not $(BUILD)/tests/, so `make test` on a
+# machine without RDMA does not run them); they are meant to run inside
+# the Soft-RoCE VM (ci/rxe-vm.sh, tests/rxe/run.sh). `make verbs-bins`
+# builds them; `all` does too.
+VERBS_SRCS := $(wildcard transports/verbs/*.c)
+VERBS_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(VERBS_SRCS))
+VERBS_LIB  := $(BUILD)/libbluetas_verbs.a
+LDLIBS_VERBS := -libverbs -lrdmacm -lpthread
+VERBS_BIN_SRCS := $(wildcard tests/rxe/test_*.c tests/rxe/bench_*.c)
+VERBS_BINS := $(patsubst tests/rxe/%.c,$(BUILD)/rxe/%,$(VERBS_BIN_SRCS))
+
+$(VERBS_LIB): $(VERBS_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(CLI): $(VERBS_LIB)
+$(CLI): LDLIBS += $(VERBS_LIB) $(LDLIBS_VERBS)
+
+$(BUILD)/rxe/%: $(BUILD)/tests/rxe/%.o $(VERBS_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(VERBS_LIB) $(LIB) $(LDLIBS_TEST) $(LDLIBS_VERBS) $(LDLIBS) $(LDFLAGS)
+
+.PHONY: verbs-bins
+verbs-bins: $(VERBS_BINS)
+all: verbs-bins
+-include $(VERBS_OBJS:.o=.d) $(patsubst tests/rxe/%.c,$(BUILD)/tests/rxe/%.d,$(VERBS_BIN_SRCS))
+# ---- end verbs ------------------------------------------------------------
 
 .PHONY: all help run test test-quick bench coverage valgrind deps clean lib cli tests benches
 
@@ -140,7 +173,7 @@ clean:
 # docs/emu.md). When the suite runs project binaries, add them as
 # prerequisites here so they are built on the host before the VM boots.
 .PHONY: test-rxe test-rxe-check
-test-rxe:
+test-rxe: $(CLI) verbs-bins
 	@bash ci/rxe-vm.sh bash tests/rxe/run.sh
 
 # the environment alone: boot (or native), topology, RDMA smoke test

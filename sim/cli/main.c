@@ -27,6 +27,8 @@ static void usage_main(FILE *out)
 		"  run       run scenario scripts (docs/scenarios.md) over seeds, in parallel\n"
 		"  nic       run the NIC daemon on a DPDK port (net_tap, net_pcap, mlx5) with\n"
 		"            an echo, sink or source application in the same process\n"
+		"  app       run an application on the host library against a NIC daemon\n"
+		"            over the RDMA verbs channel (Soft-RoCE or a real RDMA NIC)\n"
 		"  help      show this help, or `bluetas help COMMAND`\n"
 		"\n"
 		"Run `bluetas COMMAND --help` for a command's options.\n");
@@ -52,6 +54,10 @@ int main(int argc, char **argv)
 			cli_nic_usage(stdout);
 			return 0;
 		}
+		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "app")) {
+			cli_app_usage(stdout);
+			return 0;
+		}
 		usage_main(stdout);
 		return 0;
 	}
@@ -61,6 +67,8 @@ int main(int argc, char **argv)
 		return cli_run(argc - 1, argv + 1, argv[0]);
 	if (!strcmp(cmd, "nic"))
 		return cli_nic(argc - 1, argv + 1);
+	if (!strcmp(cmd, "app"))
+		return cli_app(argc - 1, argv + 1);
 	fprintf(stderr, "bluetas: unknown command '%s'\n", cmd);
 	usage_main(stderr);
 	return 2;

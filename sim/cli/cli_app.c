@@ -1,0 +1,765 @@
+/*
+ * cli_app.c: `bluetas app`, an application on the host library in real
+ * time, connected to a NIC daemon over the RDMA verbs channel (the "emu"
+ * and "hw" modes of docs/architecture.md: the application in its own
+ * process, the NIC in `bluetas nic`). The application is one of the
+ * built-in ones (core/apps): an echo client that checks every byte and
+ * measures round trips, an echo server, a sink that hashes what it reads,
+ * a source that sends a seeded pattern.
+ *
+ * The loop is the one any real-time user of the host library runs:
+ * bt_poll (inside the app's poll) until nothing happens, then bt_wait,
+ * which arms a WAKEUP with the NIC and sleeps on the channel (completion
+ * and rdma_cm fds) with a timeout. --busy-poll never sleeps.
+ *
+ * stdout carries only lines meant for scripts ("ready ...", results,
+ * "stat.NAME=VALUE", "exit ..."); diagnostics go to stderr.
+ */
+#define _GNU_SOURCE /* sigaction in C11 mode */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../core/apps/bulk.h"
+#include "../../core/apps/echo.h"
+#include "../../core/bluetas.h"
+#include "../../core/proto/proto.h"
+#include "../../transports/clock.h"
+#include "../../transports/verbs/verbs_chan.h"
+#include "cli.h"
+
+#define NS_PER_S 1000000000ull
+#define APP_CONNECT_MS 10000
+#define APP_DRAIN_NS (5ull * NS_PER_S)   /* after the work: let closes finish */
+#define APP_SPIN_NS 50000ull             /* idle this long before sleeping */
+#define APP_WAIT_MAX_NS 10000000ull      /* one bt_wait at most (a lost WAKEUP costs this) */
+#define APP_RTT_SAMPLES 1000000u
+#define APP_BACKLOG 32u
+
+enum app_kind { APP_ECHO_CLIENT, APP_ECHO_SERVER, APP_SINK, APP_SOURCE };
+static const char *const app_names[] = { "echo-client", "echo-server", "sink", "source" };
+
+struct app_opts {
+	const char *channel;
+	enum app_kind app;
+	bool has_app;
+	uint32_t remote_ip;
+	uint16_t remote_port;
+	bool has_remote;
+	uint16_t listen_port;
+	uint32_t conns;
+	uint64_t msg_bytes, messages, bytes, seed;
+	bool has_bytes, has_messages;
+	uint64_t duration_ns;
+	bool has_duration;
+	uint64_t exit_after_conns;
+	uint64_t connect_retry_ns;
+	uint32_t max_conns, ring_bytes;
+	bool busy_poll, stats;
+};
+
+
+void cli_app_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: bluetas app --channel verbs:ADDR[:PORT][,dev=NAME] --app KIND [OPTIONS]\n"
+		"\n"
+		"Runs a built-in application on the host library, in real time, against a NIC\n"
+		"daemon (`bluetas nic` with a verbs channel listener) over the RDMA verbs channel:\n"
+		"the application and the NIC in separate processes, as on a SmartNIC. Bounded:\n"
+		"stops when the work is done, --duration-s passes, or SIGINT/SIGTERM. Exit\n"
+		"status: 0 the work finished cleanly (every byte verified), 1 a failure, 2 usage.\n"
+		"\n"
+		"channel:\n"
+		"  --channel SPEC         verbs:ADDR[:PORT][,dev=NAME][,src=ADDR][,gid=N][,sq=N][,msg=N]\n"
+		"                         ADDR: the NIC daemon's channel address (an address of an\n"
+		"                         RDMA device: rxe, mlx5); PORT default %u; dev= insists on\n"
+		"                         the local device; src= the local address to connect from;\n"
+		"                         gid= fails unless rdma_cm picks that GID index\n"
+		"\n"
+		"application:\n"
+		"  --app KIND             echo-client: connect, send --msg-bytes messages, check every\n"
+		"                         byte echoed back, report round trips (p50/p99);\n"
+		"                         echo-server: echo what arrives; sink: read to EOF, print\n"
+		"                         bytes and sha256 per connection; source: connect, send\n"
+		"                         --bytes of a seeded pattern, close, print bytes and sha256\n"
+		"  --remote IP:PORT       echo-client, source: the peer to connect to (required)\n"
+		"  --listen PORT          echo-server (default 7), sink (default 9)\n"
+		"  --conns N              echo-client: concurrent connections (default 1)\n"
+		"  --msg-bytes N          echo-client: bytes per message (default 64; K/M suffixes)\n"
+		"  --messages N           echo-client: messages per connection (default: as many as\n"
+		"                         --duration-s allows)\n"
+		"  --bytes N              source: bytes to send (default 64M); echo-client: bytes per\n"
+		"                         connection (messages = N / msg-bytes); sink: stop after N\n"
+		"                         bytes in total\n"
+		"  --seed N               payload pattern seed (default 1)\n"
+		"  --exit-after-conns N   echo-server, sink: stop after N connections finished\n"
+		"  --connect-retry-s N    source: retry a refused connect for N s (default 10)\n"
+		"\n"
+		"run:\n"
+		"  --duration-s N         stop after N seconds (echo-client default 10 when neither\n"
+		"                         --messages nor --bytes bounds it; others: unbounded)\n"
+		"  --max-conns N          host connection slots (default 64)\n"
+		"  --ring-bytes N         per-connection RX and TX ring (default 256K)\n"
+		"  --busy-poll            never sleep in bt_wait (lowest latency, one core busy)\n"
+		"  --stats                print host, channel and application counters\n"
+		"  -h, --help             this help\n"
+		"\n"
+		"example (NIC daemon listening for applications on 10.10.0.2):\n"
+		"  bluetas app --channel verbs:10.10.0.2,src=10.10.0.1 --app echo-client \\\n"
+		"      --remote 10.77.0.1:7 --conns 4 --msg-bytes 1K --duration-s 5\n",
+		VERBS_DEFAULT_PORT);
+}
+
+enum {
+	OPT_CHANNEL = 256,
+	OPT_APP,
+	OPT_REMOTE,
+	OPT_LISTEN,
+	OPT_CONNS,
+	OPT_MSG_BYTES,
+	OPT_MESSAGES,
+	OPT_BYTES,
+	OPT_SEED,
+	OPT_EXIT_AFTER,
+	OPT_RETRY,
+	OPT_DURATION,
+	OPT_MAX_CONNS,
+	OPT_RING_BYTES,
+	OPT_BUSY,
+	OPT_STATS,
+};
+
+static int parse_remote(const char *text, struct app_opts *o)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", text);
+	char *colon = strrchr(buf, ':');
+	if (!colon) {
+		fprintf(stderr, "bluetas app: --remote: '%s' is not IP:PORT\n", text);
+		return -1;
+	}
+	*colon = 0;
+	if (ipv4_from_str(buf, &o->remote_ip) < 0) {
+		fprintf(stderr, "bluetas app: --remote: '%s' is not an IPv4 address\n", buf);
+		return -1;
+	}
+	uint64_t v;
+	if (cli_parse_u64("--remote port", colon + 1, 1, 65535, &v) < 0)
+		return -1;
+	o->remote_port = (uint16_t)v;
+	o->has_remote = true;
+	return 0;
+}
+
+/* Returns 0, 1 after --help, or -1 after a usage message. */
+static int parse_opts(int argc, char **argv, struct app_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "channel", required_argument, NULL, OPT_CHANNEL },
+		{ "app", required_argument, NULL, OPT_APP },
+		{ "remote", required_argument, NULL, OPT_REMOTE },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "conns", required_argument, NULL, OPT_CONNS },
+		{ "msg-bytes", required_argument, NULL, OPT_MSG_BYTES },
+		{ "messages", required_argument, NULL, OPT_MESSAGES },
+		{ "bytes", required_argument, NULL, OPT_BYTES },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "exit-after-conns", required_argument, NULL, OPT_EXIT_AFTER },
+		{ "connect-retry-s", required_argument, NULL, OPT_RETRY },
+		{ "duration-s", required_argument, NULL, OPT_DURATION },
+		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+		{ "ring-bytes", required_argument, NULL, OPT_RING_BYTES },
+		{ "busy-poll", no_argument, NULL, OPT_BUSY },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	optind = 1;
+	opterr = 0;
+	int c;
+	uint64_t v;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CHANNEL:
+			o->channel = optarg;
+			break;
+		case OPT_APP: {
+			bool found = false;
+			for (int i = 0; i < 4; i++)
+				if (!strcmp(optarg, app_names[i])) {
+					o->app = (enum app_kind)i;
+					found = true;
+				}
+			if (!found) {
+				fprintf(stderr, "bluetas app: --app: '%s' is not echo-client, echo-server, sink or source\n",
+					optarg);
+				return -1;
+			}
+			o->has_app = true;
+			break;
+		}
+		case OPT_REMOTE:
+			if (parse_remote(optarg, o) < 0)
+				return -1;
+			break;
+		case OPT_LISTEN:
+			if (cli_parse_u64("--listen", optarg, 1, 65535, &v) < 0)
+				return -1;
+			o->listen_port = (uint16_t)v;
+			break;
+		case OPT_CONNS:
+			if (cli_parse_u64("--conns", optarg, 1, 4000, &v) < 0)
+				return -1;
+			o->conns = (uint32_t)v;
+			break;
+		case OPT_MSG_BYTES:
+			if (cli_parse_u64("--msg-bytes", optarg, 1, 1ull << 30, &o->msg_bytes) < 0)
+				return -1;
+			break;
+		case OPT_MESSAGES:
+			if (cli_parse_u64("--messages", optarg, 1, 1ull << 40, &o->messages) < 0)
+				return -1;
+			o->has_messages = true;
+			break;
+		case OPT_BYTES:
+			if (cli_parse_u64("--bytes", optarg, 1, 1ull << 50, &o->bytes) < 0)
+				return -1;
+			o->has_bytes = true;
+			break;
+		case OPT_SEED:
+			if (cli_parse_u64("--seed", optarg, 0, UINT64_MAX, &o->seed) < 0)
+				return -1;
+			break;
+		case OPT_EXIT_AFTER:
+			if (cli_parse_u64("--exit-after-conns", optarg, 1, 1ull << 32, &o->exit_after_conns) < 0)
+				return -1;
+			break;
+		case OPT_RETRY:
+			if (cli_parse_u64("--connect-retry-s", optarg, 0, 3600, &v) < 0)
+				return -1;
+			o->connect_retry_ns = v * NS_PER_S;
+			break;
+		case OPT_DURATION:
+			if (cli_parse_u64("--duration-s", optarg, 1, 86400 * 365, &v) < 0)
+				return -1;
+			o->duration_ns = v * NS_PER_S;
+			o->has_duration = true;
+			break;
+		case OPT_MAX_CONNS:
+			if (cli_parse_u64("--max-conns", optarg, 1, 65536, &v) < 0)
+				return -1;
+			o->max_conns = (uint32_t)v;
+			break;
+		case OPT_RING_BYTES:
+			if (cli_parse_u64("--ring-bytes", optarg, 4096, 1ull << 30, &v) < 0)
+				return -1;
+			o->ring_bytes = (uint32_t)v;
+			break;
+		case OPT_BUSY:
+			o->busy_poll = true;
+			break;
+		case OPT_STATS:
+			o->stats = true;
+			break;
+		case 'h':
+			cli_app_usage(stdout);
+			return 1;
+		case ':':
+			fprintf(stderr, "bluetas app: %s needs a value\n", argv[optind - 1]);
+			return -1;
+		default:
+			fprintf(stderr, "bluetas app: unknown option '%s' (see bluetas app --help)\n", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bluetas app: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!o->channel) {
+		fprintf(stderr, "bluetas app: --channel verbs:ADDR[:PORT] is required (the NIC daemon's channel)\n");
+		return -1;
+	}
+	if (!o->has_app) {
+		fprintf(stderr, "bluetas app: --app echo-client|echo-server|sink|source is required\n");
+		return -1;
+	}
+	if ((o->app == APP_ECHO_CLIENT || o->app == APP_SOURCE) && !o->has_remote) {
+		fprintf(stderr, "bluetas app: --app %s needs --remote IP:PORT\n", app_names[o->app]);
+		return -1;
+	}
+	if (o->app == APP_ECHO_CLIENT && o->has_bytes && o->has_messages) {
+		fprintf(stderr, "bluetas app: give --messages or --bytes, not both\n");
+		return -1;
+	}
+	if (o->conns > o->max_conns) {
+		fprintf(stderr, "bluetas app: --conns %u exceeds --max-conns %u\n", o->conns, o->max_conns);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the run ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+struct app_run {
+	struct app_opts *o;
+	struct bt_clock mono;
+	struct chan *ch;
+	struct bt_host *host;
+	struct echo_client *client;
+	struct echo_server *server;
+	struct sink *sink;
+	struct source *source;
+	uint64_t conn_errors, conns_done, sink_bytes;
+	uint64_t waits, wait_ns;
+	uint32_t floor_slots; /* slots still in use once every connection is gone */
+};
+
+static void print_bulk(const char *app, const struct bulk_result *r)
+{
+	char hex[SHA256_HEX_BYTES];
+	sha256_hex(r->sha256, hex);
+	uint64_t from = r->first_byte_ns ? r->first_byte_ns : r->start_ns;
+	double secs = from && r->end_ns > from ? (double)(r->end_ns - from) / 1e9 : 0.0;
+	double mbps = secs > 0 ? (double)r->bytes * 8 / secs / 1e6 : 0.0;
+	printf("%s conn=%d bytes=%" PRIu64 " sha256=%s secs=%.6f mbit_per_s=%.1f result=%s", app, r->conn, r->bytes, hex,
+	       secs, mbps, r->err ? "error" : "ok");
+	if (r->err)
+		printf(" err=%d (%s)", r->err, bt_strerror(r->err));
+	printf("\n");
+	fflush(stdout);
+}
+
+static void on_sink_done(void *ctx, const struct bulk_result *r)
+{
+	struct app_run *d = ctx;
+	if (r->err)
+		d->conn_errors++;
+	d->conns_done++;
+	print_bulk("sink", r);
+}
+
+static void on_source_done(void *ctx, const struct bulk_result *r)
+{
+	struct app_run *d = ctx;
+	if (r->err)
+		d->conn_errors++;
+	d->conns_done++;
+	print_bulk("source", r);
+}
+
+static int app_poll(struct app_run *d)
+{
+	if (d->client)
+		return echo_client_poll(d->client);
+	if (d->server)
+		return echo_server_poll(d->server);
+	if (d->sink)
+		return sink_poll(d->sink);
+	if (d->source)
+		return source_poll(d->source);
+	return 0;
+}
+
+static bool work_done(struct app_run *d)
+{
+	struct app_opts *o = d->o;
+	if (d->client)
+		return echo_client_done(d->client);
+	if (d->source)
+		return source_done(d->source);
+	if (d->server) {
+		struct echo_server_stats s;
+		echo_server_stats(d->server, &s);
+		return o->exit_after_conns && s.closed >= o->exit_after_conns;
+	}
+	if (d->sink) {
+		struct sink_stats s;
+		sink_stats(d->sink, &s);
+		if (o->has_bytes && s.bytes >= o->bytes && s.open == 0)
+			return true;
+		return o->exit_after_conns && s.finished >= o->exit_after_conns;
+	}
+	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static uint64_t pct(const uint64_t *sorted, uint32_t n, unsigned p)
+{
+	if (!n)
+		return 0;
+	uint64_t i = (uint64_t)n * p / 100;
+	return sorted[i >= n ? n - 1 : i];
+}
+
+/* Prints the echo client's result; returns 0 if every byte came back. */
+static int report_client(struct app_run *d, double secs)
+{
+	struct echo_client_stats s;
+	echo_client_stats(d->client, &s);
+	uint64_t *rtt = NULL;
+	if (s.rtt_count) {
+		rtt = malloc((size_t)s.rtt_count * sizeof(*rtt));
+		if (rtt) {
+			memcpy(rtt, s.rtt_ns, (size_t)s.rtt_count * sizeof(*rtt));
+			qsort(rtt, s.rtt_count, sizeof(*rtt), cmp_u64);
+		}
+	}
+	uint32_t n = rtt ? s.rtt_count : 0;
+	bool ok = s.mismatched_bytes == 0 && s.conns_failed == 0 && s.first_error == 0 && s.messages_done > 0 &&
+		  s.bytes_received == s.bytes_sent;
+	printf("echo-client conns=%u messages=%" PRIu64 " bytes_sent=%" PRIu64 " bytes_received=%" PRIu64
+	       " mismatched_bytes=%" PRIu64 " secs=%.3f msgs_per_s=%.0f",
+	       d->o->conns, s.messages_done, s.bytes_sent, s.bytes_received, s.mismatched_bytes, secs,
+	       secs > 0 ? (double)s.messages_done / secs : 0.0);
+	if (n)
+		printf(" rtt_p50_us=%.1f rtt_p99_us=%.1f rtt_min_us=%.1f rtt_max_us=%.1f", (double)pct(rtt, n, 50) / 1e3,
+		       (double)pct(rtt, n, 99) / 1e3, (double)rtt[0] / 1e3, (double)rtt[n - 1] / 1e3);
+	printf(" result=%s", ok ? "ok" : "error");
+	if (s.first_error)
+		printf(" err=%d (%s)", s.first_error, bt_strerror(s.first_error));
+	if (s.mismatched_bytes)
+		printf(" first_mismatch_offset=%" PRIu64, s.first_mismatch_offset);
+	printf("\n");
+	fflush(stdout);
+	free(rtt);
+	return ok ? 0 : 1;
+}
+
+#define STAT(prefix, s, field) printf("stat." prefix "." #field "=%" PRIu64 "\n", (uint64_t)(s).field)
+
+static void print_stats(struct app_run *d)
+{
+	struct bt_host_stats h;
+	bt_host_stats(d->host, &h);
+	STAT("host", h, events_consumed);
+	STAT("host", h, doorbells_sent);
+	STAT("host", h, doorbells_deferred);
+	STAT("host", h, doorbells_refreshed);
+	STAT("host", h, tx_bytes);
+	STAT("host", h, rx_bytes);
+	STAT("host", h, conns_in_use);
+	struct verbs_chan_stats v;
+	if (verbs_chan_stats(d->ch, &v) == 0) {
+		STAT("chan", v, reads);
+		STAT("chan", v, writes);
+		STAT("chan", v, msgs_sent);
+		STAT("chan", v, msgs_received);
+		STAT("chan", v, credit_msgs_sent);
+		STAT("chan", v, credit_msgs_received);
+		STAT("chan", v, credits_deferred);
+		STAT("chan", v, eagain_credit);
+		STAT("chan", v, cq_events);
+	}
+	printf("stat.loop.waits=%" PRIu64 "\n", d->waits);
+	printf("stat.loop.wait_ms=%.1f\n", (double)d->wait_ns / 1e6);
+	if (d->server) {
+		struct echo_server_stats e;
+		echo_server_stats(d->server, &e);
+		STAT("app.echo", e, accepted);
+		STAT("app.echo", e, closed);
+		STAT("app.echo", e, errors);
+		STAT("app.echo", e, bytes_echoed);
+	}
+	if (d->sink) {
+		struct sink_stats s;
+		sink_stats(d->sink, &s);
+		STAT("app.sink", s, accepted);
+		STAT("app.sink", s, finished);
+		STAT("app.sink", s, errors);
+		STAT("app.sink", s, bytes);
+	}
+	if (d->source) {
+		struct source_stats s;
+		source_stats(d->source, &s);
+		STAT("app.source", s, bytes_sent);
+		STAT("app.source", s, connect_attempts);
+	}
+	fflush(stdout);
+}
+
+/* Connects the channel and the host library, starts the app. 0, or 1
+ * with a message. */
+static int setup(struct app_run *d, char *err, size_t err_len)
+{
+	struct app_opts *o = d->o;
+	struct verbs_spec spec;
+	char why[512];
+	if (verbs_parse_spec(o->channel, &spec, why, sizeof(why)) < 0) {
+		snprintf(err, err_len, "--channel: %s", why);
+		return 2;
+	}
+	struct verbs_params vp;
+	verbs_spec_params(&spec, &vp);
+	d->ch = verbs_connect(spec.addr, spec.port, &vp, APP_CONNECT_MS, why, sizeof(why));
+	if (!d->ch) {
+		snprintf(err, err_len, "channel: %s", why);
+		return 1;
+	}
+	struct bt_host_config hc;
+	bt_host_default_config(&hc);
+	hc.max_conns = o->max_conns;
+	hc.rx_ring_bytes = hc.tx_ring_bytes = o->ring_bytes;
+	int rc;
+	d->host = bt_host_create(&hc, d->ch, &d->mono, &rc);
+	if (!d->host) {
+		snprintf(err, err_len, "host library: %s", bt_strerror(rc));
+		return 1;
+	}
+	uint16_t listen = o->listen_port ? o->listen_port : o->app == APP_ECHO_SERVER ? 7 : 9;
+	if (o->app == APP_ECHO_SERVER || o->app == APP_SINK)
+		d->floor_slots = APP_BACKLOG < o->max_conns ? APP_BACKLOG : o->max_conns;
+	switch (o->app) {
+	case APP_ECHO_CLIENT: {
+		uint64_t messages = o->messages;
+		if (o->has_bytes)
+			messages = (o->bytes + o->msg_bytes - 1) / o->msg_bytes;
+		struct echo_client_config ec = { .remote_ip = o->remote_ip,
+						 .remote_port = o->remote_port,
+						 .conns = o->conns,
+						 .msg_bytes = o->msg_bytes,
+						 .messages = messages,
+						 .cycles = 1,
+						 .seed = o->seed,
+						 .max_rtt_samples = APP_RTT_SAMPLES };
+		d->client = echo_client_create(d->host, &ec, &d->mono, &rc);
+		if (!d->client) {
+			snprintf(err, err_len, "echo client: %s", bt_strerror(rc));
+			return 1;
+		}
+		break;
+	}
+	case APP_ECHO_SERVER:
+		d->server = echo_server_create(d->host, listen, APP_BACKLOG, o->ring_bytes, &rc);
+		if (!d->server) {
+			snprintf(err, err_len, "echo server on port %u: %s", listen, bt_strerror(rc));
+			return 1;
+		}
+		break;
+	case APP_SINK: {
+		struct sink_config sc = { .port = listen, .backlog = APP_BACKLOG, .on_done = on_sink_done, .ctx = d };
+		d->sink = sink_create(d->host, &sc, &d->mono, &rc);
+		if (!d->sink) {
+			snprintf(err, err_len, "sink on port %u: %s", listen, bt_strerror(rc));
+			return 1;
+		}
+		break;
+	}
+	case APP_SOURCE: {
+		struct source_config sc = { .remote_ip = o->remote_ip,
+					    .remote_port = o->remote_port,
+					    .bytes = o->has_bytes ? o->bytes : 64ull << 20,
+					    .seed = o->seed,
+					    .connect_retry_ns = o->connect_retry_ns,
+					    .on_done = on_source_done,
+					    .ctx = d };
+		d->source = source_create(d->host, &sc, &d->mono, &rc);
+		if (!d->source) {
+			snprintf(err, err_len, "source: %s", bt_strerror(rc));
+			return 1;
+		}
+		break;
+	}
+	}
+	struct verbs_chan_info vi;
+	verbs_chan_describe(d->ch, &vi);
+	printf("ready channel=verbs dev=%s port=%u gid_index=%d gid_type=\"%s\" local=%s nic=%s sq=%u msg=%u app=%s",
+	       vi.dev, vi.port_num, vi.gid_index, vi.gid_type, vi.local, vi.peer, vi.sq_depth, vi.msg_depth,
+	       app_names[o->app]);
+	if (o->app == APP_ECHO_CLIENT || o->app == APP_SOURCE) {
+		char rs[16];
+		ipv4_to_str(o->remote_ip, rs);
+		printf(" remote=%s:%u", rs, o->remote_port);
+	} else {
+		printf(" listen=%u", listen);
+	}
+	printf("\n");
+	fflush(stdout);
+	return 0;
+}
+
+static bool channel_broken(struct app_run *d, char *why, size_t cap)
+{
+	struct verbs_chan_stats v;
+	if (verbs_chan_stats(d->ch, &v) == 0 && v.broken) {
+		snprintf(why, cap, "%s", v.broken_why);
+		return true;
+	}
+	return false;
+}
+
+static const char *run_loop(struct app_run *d, char *why, size_t why_len)
+{
+	struct app_opts *o = d->o;
+	uint64_t start = bt_clock_now_ns(&d->mono);
+	uint64_t deadline = o->has_duration ? start + o->duration_ns : UINT64_MAX;
+	uint64_t drain_until = 0, idle_since = 0;
+	bool stopping = false;
+	for (;;) {
+		int n = app_poll(d);
+		uint64_t now = bt_clock_now_ns(&d->mono);
+		if (stop_signal)
+			return stop_signal == SIGINT ? "SIGINT" : "SIGTERM";
+		if (channel_broken(d, why, why_len))
+			return "channel broken";
+		if (now >= deadline && !stopping) {
+			if (!d->client)
+				return "duration";
+			/* Finish the messages in flight, verify them, close. */
+			echo_client_stop(d->client);
+			stopping = true;
+			deadline = now + APP_DRAIN_NS;
+		} else if (now >= deadline) {
+			return "duration (echo client did not finish within the drain time)";
+		}
+		if (!drain_until && work_done(d))
+			drain_until = now + APP_DRAIN_NS;
+		if (drain_until) {
+			/* The NIC releases the slots once the closes completed:
+			 * leaving earlier would reset the connections. A server
+			 * keeps its listener's accept slots (min(backlog,
+			 * max_conns) of them) posted to the end. */
+			struct bt_host_stats hs;
+			bt_host_stats(d->host, &hs);
+			if (hs.conns_in_use <= d->floor_slots)
+				return "done";
+			if (now >= drain_until)
+				return "done (connections still open after the drain time)";
+		}
+		if (n > 0 || o->busy_poll) {
+			idle_since = 0;
+			continue;
+		}
+		if (!idle_since) {
+			idle_since = now;
+			continue;
+		}
+		if (now - idle_since < APP_SPIN_NS)
+			continue;
+		/* Idle: sleep until the NIC's WAKEUP, the next deadline, or the
+		 * cap that bounds what a lost WAKEUP can cost. */
+		uint64_t limit = APP_WAIT_MAX_NS;
+		uint64_t until = drain_until ? drain_until : deadline;
+		if (until != UINT64_MAX && until > now && until - now < limit)
+			limit = until - now;
+		uint64_t t0 = now;
+		int rc = bt_wait(d->host, limit);
+		d->waits++;
+		d->wait_ns += bt_clock_now_ns(&d->mono) - t0;
+		idle_since = 0;
+		if (rc == BT_ECHANNEL) {
+			if (!channel_broken(d, why, why_len))
+				snprintf(why, why_len, "bt_wait: %s", bt_strerror(rc));
+			return "channel broken";
+		}
+	}
+}
+
+static void teardown(struct app_run *d)
+{
+	echo_client_destroy(d->client);
+	echo_server_destroy(d->server);
+	sink_destroy(d->sink);
+	source_destroy(d->source);
+	bt_host_destroy(d->host); /* deregisters its region: before the channel goes */
+	if (d->ch)
+		chan_destroy(d->ch);
+}
+
+int cli_app(int argc, char **argv)
+{
+	struct app_opts o;
+	memset(&o, 0, sizeof(o));
+	o.conns = 1;
+	o.msg_bytes = 64;
+	o.seed = 1;
+	o.connect_retry_ns = 10 * NS_PER_S;
+	o.max_conns = 64;
+	o.ring_bytes = 256u << 10;
+	int prc = parse_opts(argc, argv, &o);
+	if (prc == 1)
+		return 0;
+	if (prc)
+		return 2;
+	if (o.app == APP_ECHO_CLIENT && !o.has_duration && !o.has_messages && !o.has_bytes) {
+		o.duration_ns = 10 * NS_PER_S;
+		o.has_duration = true;
+	}
+
+	struct app_run d;
+	memset(&d, 0, sizeof(d));
+	d.o = &o;
+	bt_clock_monotonic(&d.mono);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	char err[1024];
+	int rc = setup(&d, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "bluetas app: %s\n", err);
+		teardown(&d);
+		return rc;
+	}
+	uint64_t t0 = bt_clock_now_ns(&d.mono);
+	char why[256] = "";
+	const char *reason = run_loop(&d, why, sizeof(why));
+	double secs = (double)(bt_clock_now_ns(&d.mono) - t0) / 1e9;
+	if (d.client)
+		rc |= report_client(&d, secs);
+	if (d.server) {
+		struct echo_server_stats e;
+		echo_server_stats(d.server, &e);
+		printf("echo-server accepted=%" PRIu64 " closed=%" PRIu64 " bytes_echoed=%" PRIu64 " errors=%" PRIu64 "\n",
+		       e.accepted, e.closed, e.bytes_echoed, e.errors);
+		if (e.errors)
+			rc = 1;
+		if (o.exit_after_conns && e.closed < o.exit_after_conns)
+			rc = 1;
+	}
+	if (d.source && !source_done(d.source)) {
+		struct source_stats s;
+		source_stats(d.source, &s);
+		printf("source bytes=%" PRIu64 " result=unfinished\n", s.bytes_sent);
+		rc = 1;
+	}
+	if (d.sink && o.exit_after_conns && d.conns_done < o.exit_after_conns)
+		rc = 1;
+	if (d.conn_errors)
+		rc = 1;
+	if (!strcmp(reason, "channel broken")) {
+		fprintf(stderr, "bluetas app: the channel to the NIC broke: %s\n", why);
+		rc = 1;
+	}
+	if (!strncmp(reason, "done (", 6) || !strncmp(reason, "duration (", 10))
+		rc = 1;
+	if (o.stats)
+		print_stats(&d);
+	printf("exit reason=%s status=%d\n", reason, rc);
+	fflush(stdout);
+	teardown(&d);
+	return rc;
+}
