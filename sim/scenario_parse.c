@@ -1489,7 +1489,7 @@ static void check_app(struct parser *p, uint32_t i)
 			if (!src->resp_col)
 				a->resp_bytes = tg->resp_bytes;
 			else if (a->resp_bytes != tg->resp_bytes) {
-				char mine[32], theirs[32], expected2[128];
+				char mine[32], theirs[32], expected2[192];
 				fmt_q(mine, sizeof(mine), Q_SIZE, a->resp_bytes);
 				fmt_q(theirs, sizeof(theirs), Q_SIZE, tg->resp_bytes);
 				snprintf(expected2, sizeof(expected2), "resp=%s as rpc-server '%s' answers, or no resp=",
