@@ -3,8 +3,9 @@
  * with errors (nothing runs, exit 2, FILE:LINE:COL), bad flags (exit 2
  * naming the flag), and a small scenario over several seeds in parallel
  * worker processes (exit 0, one PASS row per seed, the same rows whatever
- * --jobs is). Failures and their reproduction are covered by the scenario
- * suite, which has scenarios that fail on purpose (--bug).
+ * --jobs is). And a failure as a user meets it: a negative control fails,
+ * leaves its pcap and trace, prints a reproduce line, and that very line,
+ * run again, fails the same way and writes the same pcap byte for byte.
  *
  * Runs from the repository root (tests/run-tests.sh), or from BT_SRCDIR.
  */
@@ -190,6 +191,77 @@ static void test_trace_of_a_single_run(void **state)
 	unlink(path);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc((size_t)n + 1);
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static void test_reproduce_line_reproduces_the_failure_byte_for_byte(void **state)
+{
+	const struct ctx *c = *state;
+	char first[64], again[64], args[512], out[16384], out2[16384];
+	snprintf(first, sizeof(first), "/tmp/bt_repro1_%d", (int)getpid());
+	snprintf(again, sizeof(again), "/tmp/bt_repro2_%d", (int)getpid());
+	snprintf(args, sizeof(args), "run scenarios/multiseg_rx_mss1448.scn --seeds 3..4 --bug rx-first-segment --pcap %s",
+		 first);
+	assert_int_equal(run(c, args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "data mismatch"));
+	/* Take the printed reproduce line for seed 4 and run it as printed,
+	 * only with another artifact directory. */
+	const char *line = strstr(out, "reproduce: ");
+	const char *end = line ? strchr(line, '\n') : NULL;
+	while (line && end) {
+		char one[512];
+		snprintf(one, sizeof(one), "%.*s", (int)(end - line), line);
+		if (strstr(one, "--seed 4 "))
+			break;
+		line = strstr(end, "reproduce: ");
+		end = line ? strchr(line, '\n') : NULL;
+	}
+	assert_non_null(line);
+	assert_non_null(end);
+	line += strlen("reproduce: ");
+	const char *sp = strchr(line, ' '); /* after the binary */
+	assert_non_null(sp);
+	char repro[512];
+	snprintf(repro, sizeof(repro), "%.*s", (int)(end - sp - 1), sp + 1);
+	char *dir = strstr(repro, first);
+	assert_non_null(dir); /* it names the artifact directory */
+	memcpy(dir, again, strlen(again)); /* same length by construction */
+	assert_int_equal(run(c, repro, out2, sizeof(out2)), 1);
+	assert_non_null(strstr(out2, "data mismatch"));
+	char pa[128], pb[128];
+	snprintf(pa, sizeof(pa), "%s/multiseg_rx_mss1448-seed4.pcap", first);
+	snprintf(pb, sizeof(pb), "%s/multiseg_rx_mss1448-seed4.pcap", again);
+	size_t la, lb;
+	char *da = slurp(pa, &la), *db = slurp(pb, &lb);
+	assert_non_null(da);
+	assert_non_null(db);
+	assert_true(la > 10000);
+	assert_int_equal(la, lb);
+	assert_memory_equal(da, db, la);
+	struct stat st;
+	snprintf(pa, sizeof(pa), "%s/multiseg_rx_mss1448-seed4.trace", first);
+	assert_int_equal(stat(pa, &st), 0);
+	free(da);
+	free(db);
+	snprintf(args, sizeof(args), "rm -rf %s %s", first, again);
+	assert_int_equal(system(args), 0);
+}
+
 static int setup(void **state)
 {
 	static struct ctx c;
@@ -216,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_jobs_do_not_change_the_results),
 		cmocka_unit_test(test_quiet_prints_only_the_summary_when_all_pass),
 		cmocka_unit_test(test_trace_of_a_single_run),
+		cmocka_unit_test(test_reproduce_line_reproduces_the_failure_byte_for_byte),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
