@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../transports/channel.h"
 #include "../transports/netif_fault.h"
 
 #define SCN_MAX_APPS 16
@@ -167,12 +168,31 @@ int scenario_load(const char *path, struct scenario *out, char *err, size_t err_
 
 enum scn_verdict { SCN_PASS = 0, SCN_FAIL = 1 };
 
+/* Where applications' channels come from when not the in-process shm
+ * backend (e.g. RDMA verbs over Soft-RoCE: sim/cli/rxe_channels.c). The
+ * engine stays free of any transport but shm this way. */
+struct scn_chan_factory {
+	const char *name; /* "rxe" */
+	/* The two connected ends of application `app_index`'s channel. */
+	int (*make_pair)(void *ctx, uint32_t app_index, struct chan **host_end, struct chan **nic_end, char *err,
+			 size_t err_len);
+	/* Remote accesses refused on this pair so far (either end). */
+	uint64_t (*access_errors)(void *ctx, struct chan *host_end, struct chan *nic_end);
+	/* Either end may be NULL (already destroyed). */
+	void (*destroy_pair)(void *ctx, struct chan *host_end, struct chan *nic_end);
+	void *ctx;
+};
+
 struct scenario_run_opts {
 	uint64_t seed;
 	uint32_t bugs;                /* enum scn_bug bits */
 	const char *pcap_path;        /* NULL: none */
 	const char *trace_path;       /* NULL: none; a text event trace */
 	bool realtime;                /* backend shm: real time instead of virtual */
+	/* NULL: shm channels. Otherwise the channels come from here, the run
+	 * is in real time, and faults that need the shm backend's insides
+	 * (chan-delay, chan-error, shrink-region, stall-credits) are refused. */
+	const struct scn_chan_factory *channels;
 };
 
 /* True when `name` is a counter an `expect counter` line may name. */

@@ -170,7 +170,7 @@ static bool counter_value(struct engine *e, const char *name, uint64_t *out)
 	}
 	if (!strcmp(a, "chan")) {
 		struct shm_link_stats st;
-		shm_link_stats(ea->link, &st);
+		eng_chan_stats(ea, &st);
 		if (!(f = find_field(chan_fields, COUNT(chan_fields), c)))
 			return false;
 		*out = read_field(&st, f);
@@ -290,7 +290,7 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 	for (uint32_t i = 0; i < s->app_count; i++) {
 		struct eng_app *ea = &e->app[i];
 		struct shm_link_stats cs;
-		shm_link_stats(ea->link, &cs);
+		eng_chan_stats(ea, &cs);
 		r->access_errors += cs.access_errors;
 		if (!ea->rt)
 			continue;
@@ -365,7 +365,7 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 				if (x->app[0] && !strcmp(s->apps[k].name, x->app))
 					continue;
 				struct shm_link_stats cs;
-				shm_link_stats(e->app[k].link, &cs);
+				eng_chan_stats(&e->app[k], &cs);
 				if (cs.access_errors) {
 					snprintf(why, sizeof(why), "out-of-bounds: %llu channel accesses of app %s were refused "
 						 "(remote access error: an access left its region)",
@@ -415,7 +415,7 @@ char *eng_describe(struct engine *e)
 	for (uint32_t i = 0; i < e->s->app_count && len < cap; i++) {
 		struct eng_app *ea = &e->app[i];
 		struct shm_link_stats cs;
-		shm_link_stats(ea->link, &cs);
+		eng_chan_stats(ea, &cs);
 		len += (size_t)snprintf(buf + len, cap - len,
 					"\n== app %s (%s host)\nchannel: %llu msgs, %llu dropped by fault, %llu credits "
 					"stalled, %llu access errors\n",

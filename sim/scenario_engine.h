@@ -10,6 +10,7 @@
 
 #include "../core/bluetas.h"
 #include "../core/nic/nic.h"
+#include "../transports/chan_fault.h"
 #include "../transports/netif_fault.h"
 #include "../transports/shm/shm_chan.h"
 #include "link.h"
@@ -33,7 +34,9 @@ struct eng_host {
 struct eng_app {
 	struct engine *eng;
 	const struct scn_app *cfg;
-	struct shm_link *link;
+	struct shm_link *link;             /* shm backend only */
+	struct chan *host_raw, *nic_raw;   /* the backend's two ends */
+	struct chan *host_end, *nic_end;   /* the same, through the drop-fault wrapper */
 	struct bt_host *host;
 	struct scn_app_rt *rt;
 	int nic_app;
@@ -67,5 +70,8 @@ char *eng_describe(struct engine *e);
 void eng_evaluate(struct engine *e, struct scenario_result *r);
 /* Every application finished its workload (servers always are). */
 bool eng_all_done(struct engine *e);
+/* The app's channel counters, whatever the backend (shm fields that the
+ * backend cannot know stay 0). */
+void eng_chan_stats(struct eng_app *ea, struct shm_link_stats *out);
 
 #endif

@@ -33,16 +33,16 @@ static bool is_doorbell(uint8_t type)
 	return type == CTXQ_DOORBELL || type == CTXQ_EV_CREDIT || type == CTXQ_ARM;
 }
 
-static bool drop_filter(void *ctx, enum shm_end from, const void *msg, uint32_t len, uint64_t now)
+static bool drop_filter(void *ctx, bool from_nic_end, const void *msg, uint32_t len, uint64_t now)
 {
 	struct eng_app *ea = ctx;
 	if (len < 1)
 		return false;
 	uint8_t type = ((const uint8_t *)msg)[0];
 	const struct scn_fault *f = NULL;
-	if (from == SHM_END_HOST && is_doorbell(type))
+	if (!from_nic_end && is_doorbell(type))
 		f = ea->drop_doorbell;
-	else if (from == SHM_END_NIC && type == CTXQ_WAKEUP)
+	else if (from_nic_end && type == CTXQ_WAKEUP)
 		f = ea->drop_wakeup;
 	if (!f || now < f->at_ns || now >= f->until_ns)
 		return false;
@@ -85,8 +85,17 @@ static int app_actor_poll(void *ctx, uint64_t now)
 		/* The application is gone: its channel goes with it (the NIC
 		 * must notice and reset its connections), then its memory. */
 		eng_trace(ea->eng, "app %s exits with its connections open", ea->cfg->name);
-		shm_link_break(ea->link);
-		bt_host_destroy(ea->host);
+		if (ea->link) {
+			shm_link_break(ea->link);
+			bt_host_destroy(ea->host);
+		} else {
+			/* A real transport: deregistering the region first makes
+			 * the device refuse any late NIC access; then its end of
+			 * the channel goes, as with a process that exits. */
+			bt_host_destroy(ea->host);
+			ea->eng->o.channels->destroy_pair(ea->eng->o.channels->ctx, ea->host_raw, NULL);
+			ea->host_raw = NULL;
+		}
 		ea->host = NULL;
 		ea->gone = true;
 		work++;
@@ -100,7 +109,7 @@ static uint64_t app_actor_next(void *ctx)
 	if (!ea->rt || ea->gone)
 		return BT_TIME_NEVER;
 	uint64_t next = scn_app_next_event_ns(ea->rt);
-	uint64_t chan = chan_next_event_ns(shm_link_end(ea->link, SHM_END_HOST));
+	uint64_t chan = chan_next_event_ns(ea->host_end);
 	return chan < next ? chan : next;
 }
 
@@ -291,22 +300,22 @@ static int build(struct engine *e, char *err, size_t err_len)
 		struct eng_app *ea = &e->app[i];
 		ea->eng = e;
 		ea->cfg = a;
-		struct shm_link_params cp = {.sq_depth = s->chan_sq_depth,
-					     .msg_depth = s->chan_msg_depth,
-					     .op_latency_ns = e->o.realtime ? 0 : s->chan_latency_ns,
-					     .msg_latency_ns = e->o.realtime ? 0 : s->chan_latency_ns,
-					     .key_seed = sim_rng_next(&rng)};
-		ea->link = shm_link_create(&cp, e->clock);
-		if (!ea->link) {
-			snprintf(err, err_len, "out of memory");
-			return -1;
-		}
 		sim_rng_fork(&rng, i, &ea->drop_rng);
-		struct shm_faults sf = {.seed = sim_rng_next(&rng), .drop_msg = drop_filter, .drop_ctx = ea};
+		struct shm_faults sf = {.seed = sim_rng_next(&rng)};
+		uint64_t key_seed = sim_rng_next(&rng);
 		for (uint32_t k = 0; k < s->fault_count; k++) {
 			const struct scn_fault *f = &s->faults[k];
 			if (strcmp(f->app, a->name) != 0)
 				continue;
+			bool shm_only = f->kind == SCN_FAULT_CHAN_DELAY || f->kind == SCN_FAULT_CHAN_ERROR ||
+					f->kind == SCN_FAULT_CHAN_SHRINK_REGION || f->kind == SCN_FAULT_CHAN_STALL_CREDITS;
+			if (shm_only && e->o.channels) {
+				snprintf(err, err_len,
+					 "line %u: this channel fault needs the sim or shm backend, not %s (only "
+					 "drop-doorbell and drop-wakeup work on any channel)",
+					 f->line, e->o.channels->name);
+				return -1;
+			}
 			switch (f->kind) {
 			case SCN_FAULT_CHAN_DELAY:
 				sf.delay_max_ns = f->delay_ns;
@@ -333,9 +342,34 @@ static int build(struct engine *e, char *err, size_t err_len)
 				break;
 			}
 		}
-		shm_link_set_faults(ea->link, &sf);
+		if (e->o.channels) {
+			if (e->o.channels->make_pair(e->o.channels->ctx, i, &ea->host_raw, &ea->nic_raw, err, err_len) < 0)
+				return -1;
+		} else {
+			struct shm_link_params cp = {.sq_depth = s->chan_sq_depth,
+						     .msg_depth = s->chan_msg_depth,
+						     .op_latency_ns = e->o.realtime ? 0 : s->chan_latency_ns,
+						     .msg_latency_ns = e->o.realtime ? 0 : s->chan_latency_ns,
+						     .key_seed = key_seed};
+			ea->link = shm_link_create(&cp, e->clock);
+			if (!ea->link) {
+				snprintf(err, err_len, "out of memory");
+				return -1;
+			}
+			shm_link_set_faults(ea->link, &sf);
+			ea->host_raw = shm_link_end(ea->link, SHM_END_HOST);
+			ea->nic_raw = shm_link_end(ea->link, SHM_END_NIC);
+		}
+		/* Lost doorbells and wakeups are injected above the transport,
+		 * the same way on every backend. */
+		ea->host_end = chan_fault_wrap(ea->host_raw, false, drop_filter, ea, e->clock);
+		ea->nic_end = chan_fault_wrap(ea->nic_raw, true, drop_filter, ea, e->clock);
+		if (!ea->host_end || !ea->nic_end) {
+			snprintf(err, err_len, "out of memory");
+			return -1;
+		}
 		struct nic *nic = e->host[a->host].nic;
-		ea->nic_app = nic_attach_app(nic, shm_link_end(ea->link, SHM_END_NIC));
+		ea->nic_app = nic_attach_app(nic, ea->nic_end);
 		if (ea->nic_app < 0) {
 			snprintf(err, err_len, "app %s: the NIC cannot take another application", a->name);
 			return -1;
@@ -350,7 +384,7 @@ static int build(struct engine *e, char *err, size_t err_len)
 		host_config_for(s, a, &hc);
 		hc.doorbell_refresh_ns = s->doorbell_refresh_ns;
 		int rc;
-		ea->host = bt_host_create(&hc, shm_link_end(ea->link, SHM_END_HOST), e->clock, &rc);
+		ea->host = bt_host_create(&hc, ea->host_end, e->clock, &rc);
 		if (!ea->host) {
 			snprintf(err, err_len, "app %s: host library: %s", a->name, bt_strerror(rc));
 			return -1;
@@ -379,7 +413,7 @@ static int build(struct engine *e, char *err, size_t err_len)
 				snprintf(err, err_len, "app %s: victim %s has no host library", a->name, a->victim);
 				return -1;
 			}
-			env.raw_chan = shm_link_end(ea->link, SHM_END_HOST);
+			env.raw_chan = ea->host_end;
 			bt_host_region(v->host, &env.victim_region);
 			env.victim_flow_guess_max = 20; /* 3 forged commands each: within 64 message credits */
 		}
@@ -425,8 +459,15 @@ static void teardown(struct engine *e)
 		if (e->host[h].port)
 			netif_destroy(e->host[h].port); /* mirror -> fault -> link port (a no-op) */
 	}
-	for (uint32_t i = 0; i < e->s->app_count; i++)
-		shm_link_destroy(e->app[i].link);
+	for (uint32_t i = 0; i < e->s->app_count; i++) {
+		struct eng_app *ea = &e->app[i];
+		chan_fault_free(ea->host_end);
+		chan_fault_free(ea->nic_end);
+		if (ea->link)
+			shm_link_destroy(ea->link);
+		else if (e->o.channels && (ea->host_raw || ea->nic_raw))
+			e->o.channels->destroy_pair(e->o.channels->ctx, ea->host_raw, ea->nic_raw);
+	}
 	sim_link_destroy(e->wire);
 }
 
@@ -498,6 +539,8 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 	}
 	e->s = s;
 	e->o = *o;
+	if (o->channels)
+		e->o.realtime = true; /* real transports run in real time */
 	if (o->trace_path) {
 		e->trace = fopen(o->trace_path, "w");
 		if (!e->trace) {
@@ -544,4 +587,20 @@ void scenario_result_free(struct scenario_result *r)
 {
 	free(r->deadlock_report);
 	r->deadlock_report = NULL;
+}
+
+void eng_chan_stats(struct eng_app *ea, struct shm_link_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (ea->link)
+		shm_link_stats(ea->link, out);
+	else if (ea->eng->o.channels && ea->eng->o.channels->access_errors)
+		out->access_errors = ea->eng->o.channels->access_errors(ea->eng->o.channels->ctx, ea->host_raw,
+									 ea->nic_raw);
+	struct chan_fault_stats h = {0}, n = {0};
+	if (ea->host_end)
+		chan_fault_stats(ea->host_end, &h);
+	if (ea->nic_end)
+		chan_fault_stats(ea->nic_end, &n);
+	out->msgs_dropped = h.msgs_dropped + n.msgs_dropped;
 }

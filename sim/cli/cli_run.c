@@ -32,6 +32,7 @@
 
 #include "../scenario.h"
 #include "cli.h"
+#include "rxe_channels.h"
 
 #define RUN_MAX_JOBS 64
 #define RUN_MAX_RUNS 1000000u    /* files x seeds; the parent keeps a slot per run */
@@ -57,8 +58,10 @@ void cli_run_usage(FILE *out)
 		"Exit status: 0 every run passed, 1 a run failed, 2 usage or parse error.\n"
 		"\n"
 		"options:\n"
-		"      --backend sim|shm  sim: virtual time, deterministic (default); shm: the same\n"
-		"                         stacks and shm channels in real time\n"
+		"      --backend B        sim: virtual time, deterministic (default); shm: the same\n"
+		"                         stacks and shm channels in real time; rxe: real time with\n"
+		"                         every application's channel on RDMA verbs between\n"
+		"                         $RXE_HOST_IP and $RXE_NIC_IP (Soft-RoCE: make test-rxe)\n"
 		"      --seed N           run with this seed (default 1)\n"
 		"      --seeds A..B       run with every seed from A to B (at most 1000000)\n"
 		"  -j, --jobs N           worker processes, 1..64 (default 1)\n"
@@ -92,6 +95,7 @@ struct run_cfg {
 	size_t nfiles;
 	struct scenario **scn;
 	bool realtime;
+	bool rxe;      /* channels over RDMA verbs (Soft-RoCE or a real NIC) */
 	bool seeds_given;
 	uint64_t seed_lo, seed_hi;
 	unsigned jobs;
@@ -181,7 +185,19 @@ static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
 		.realtime = cfg->realtime,
 	};
 	struct scenario_result r;
-	int rc = scenario_run(j->s, &o, &r);
+	int rc;
+	struct rxe_channels *rxe = NULL;
+	char ferr[256] = "";
+	if (cfg->rxe && !(o.channels = rxe_channels_create(&rxe, ferr, sizeof(ferr)))) {
+		/* No channel, no run: a FAIL row that says why. */
+		memset(&r, 0, sizeof(r));
+		r.verdict = SCN_FAIL;
+		snprintf(r.diagnosis, sizeof(r.diagnosis), "%s", ferr);
+		rc = -1;
+	} else {
+		rc = scenario_run(j->s, &o, &r);
+	}
+	rxe_channels_destroy(rxe);
 	struct run_record rec;
 	memset(&rec, 0, sizeof(rec));
 	rec.magic = RUN_RECORD_MAGIC;
@@ -440,7 +456,9 @@ static void print_reproduce(const struct run_cfg *cfg, const char *file, uint64_
 	printf(" run ");
 	put_shell_word(file);
 	printf(" --seed %" PRIu64, seed);
-	if (cfg->realtime)
+	if (cfg->rxe)
+		printf(" --backend rxe");
+	else if (cfg->realtime)
 		printf(" --backend shm");
 	printf(" --pcap ");
 	put_shell_word(cfg->dir);
@@ -624,8 +642,11 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 				cfg->realtime = false;
 			} else if (!strcmp(optarg, "shm")) {
 				cfg->realtime = true;
+			} else if (!strcmp(optarg, "rxe")) {
+				cfg->realtime = true;
+				cfg->rxe = true;
 			} else {
-				fprintf(stderr, "bluetas run: --backend: unknown backend '%s' (expected sim or shm)\n",
+				fprintf(stderr, "bluetas run: --backend: unknown backend '%s' (expected sim, shm or rxe)\n",
 					optarg);
 				return 2;
 			}

@@ -30,6 +30,12 @@ tests=(
 	"verbs/chan|BLUETAS_RXE_REQUIRED=1 \"${BUILD:-build}/rxe/test_verbs_chan\""
 	# its latency next to smoke/ib_send_lat and smoke/ib_write_lat (key=value lines)
 	"verbs/bench|\"${BUILD:-build}/rxe/bench_verbs_chan\" --iters 20000"
+	# the BlueTAS failure scenarios on the verbs channel, in real time, and
+	# their negative controls (each must fail with its diagnosis)
+	"scenarios/rxe|bash tests/rxe/scenarios.sh pass"
+	"scenarios/neg-rx-first-segment|bash tests/rxe/scenarios.sh negative rx-first-segment 'data mismatch'"
+	"scenarios/neg-write-without-credits|bash tests/rxe/scenarios.sh negative write-without-credits 'out-of-bounds'"
+	"scenarios/neg-wakeup-no-timeout|bash tests/rxe/scenarios.sh negative wakeup-no-timeout 'deadlock'"
 )
 
 if [[ ${1:-} == --list ]]; then
