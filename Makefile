@@ -150,7 +150,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 run: $(CLI)
 	./$(CLI) sim
 
-test: $(DEPS_STAMP) $(TEST_BINS) $(CLI)
+test: $(DEPS_STAMP) $(TEST_BINS) $(CLI) verbs-bins
 	@bash tests/run-tests.sh $(BUILD) $(TESTS)
 
 bench: $(DEPS_STAMP) $(BENCH_BINS) $(CLI)
@@ -174,9 +174,20 @@ clean:
 # prerequisites here so they are built on the host before the VM boots.
 .PHONY: test-rxe test-rxe-check
 test-rxe: $(CLI) verbs-bins
-	@bash ci/rxe-vm.sh bash tests/rxe/run.sh
+	@bash ci/rxe-vm.sh --wire-ns bt-wire bash tests/rxe/run.sh
 
 # the environment alone: boot (or native), topology, RDMA smoke test
 test-rxe-check:
 	@bash ci/rxe-vm.sh --check
 # ---- end Soft-RoCE suite --------------------------------------------------
+
+# ---- emu latency benchmark (make bench-rxe) --------------------------------
+# One boot of the Soft-RoCE topology (ci/rxe-vm.sh, with the wire peer's
+# namespace): perftest ib_send_lat/ib_write_lat, the verbs channel
+# (bench_verbs_chan), Linux TCP across the same veth, and the 64 B echo RPC
+# through `bluetas app` -> `bluetas nic` -> net_tap -> Linux, in one table
+# with ratios (tests/rxe/bench.sh; docs/emu.md).
+.PHONY: bench-rxe
+bench-rxe: $(CLI) verbs-bins $(BUILD)/bench/bench_tap_peer
+	@bash ci/rxe-vm.sh --wire-ns bt-wire bash tests/rxe/bench.sh
+# ---- end emu latency benchmark ---------------------------------------------

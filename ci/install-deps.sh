@@ -11,6 +11,9 @@ packages=(
 	lcov valgrind
 	tshark iproute2
 	netcat-openbsd ethtool python3 procps
+	# the Soft-RoCE suite, part of make test: verbs tools, and qemu with
+	# busybox to boot Debian's own kernel where the host kernel has no rdma_rxe
+	ibverbs-utils rdmacm-utils perftest kmod qemu-system-x86 busybox-static
 )
 
 # ---- rxe suite (make test-rxe: ci/rxe-vm.sh, ci/rxe-topology.sh) ----------

@@ -63,6 +63,25 @@ if [[ $run_interop == 1 ]]; then
 fi
 # ---- end interop ----
 
+# ---- Soft-RoCE (tests/rxe): the verbs channel, `bluetas nic` serving
+# applications in other processes over RDMA, and the BlueTAS scenarios on
+# the verbs channel. Natively where the kernel has rdma_rxe, else in Debian's
+# kernel under qemu (ci/rxe-vm.sh, docs/emu.md). RXE=0 skips it.
+if [[ ${RXE:-1} == 1 && $# -eq 0 && -f tests/rxe/run.sh ]]; then
+	echo "=== rxe (ci/rxe-vm.sh: tests/rxe/run.sh)"
+	out=$(BUILD="$build" timeout 1500 bash ci/rxe-vm.sh --wire-ns bt-wire bash tests/rxe/run.sh 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | grep -vE '^\[[#.]{5}' | tail -80
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		failed_bins+=("rxe (exit $rc; guest console: build/rxe-vm/console.log)")
+	fi
+fi
+# ---- end Soft-RoCE ----
+
 # Every scenario script over a seed sweep (issue: 200 seeds each). Each
 # run is one test; failures leave pcap, trace and a reproduce line under
 # $build/scenario-failures.

@@ -570,7 +570,14 @@ void sp_app_gone(struct nic *nic, int app)
 			 * just make sure the flow does not wait for it. */
 			f->in_notify = false;
 		}
-		f->host_slot = FLOW_NONE;
+		f->host_slot = FLOW_NONE; /* no event for it ever again */
+		/* Closed by the application and released (our FIN acknowledged,
+		 * its rings handed back): the NIC finishes it alone, as Linux
+		 * finishes an orphaned socket; resetting it would send an RST
+		 * after a clean close. Nothing of the app is touched again
+		 * (data arriving now is answered with an RST, fp_rx.c). */
+		if (f->app_closed && !f->rings_attached && (f->state == TCP_FIN_WAIT_2 || f->state == TCP_TIME_WAIT))
+			continue;
 		f->rings_attached = false;
 		if (synchronized && f->state != TCP_TIME_WAIT)
 			fp_send_ctrl(nic, i, TCP_RST, f->snd_nxt);

@@ -512,7 +512,7 @@ static int setup(struct app_run *d, char *err, size_t err_len)
 	verbs_spec_params(&spec, &vp);
 	d->ch = verbs_connect(spec.addr, spec.port, &vp, APP_CONNECT_MS, why, sizeof(why));
 	if (!d->ch) {
-		snprintf(err, err_len, "channel: %s", why);
+		snprintf(err, err_len, "channel %s: cannot connect to the NIC daemon: %s", o->channel, why);
 		return 1;
 	}
 	struct bt_host_config hc;
@@ -751,7 +751,7 @@ int cli_app(int argc, char **argv)
 	if (d.conn_errors)
 		rc = 1;
 	if (!strcmp(reason, "channel broken")) {
-		fprintf(stderr, "bluetas app: the channel to the NIC broke: %s\n", why);
+		fprintf(stderr, "bluetas app: channel %s: the link to the NIC daemon broke: %s\n", o.channel, why);
 		rc = 1;
 	}
 	if (!strncmp(reason, "done (", 6) || !strncmp(reason, "duration (", 10))

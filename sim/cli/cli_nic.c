@@ -7,6 +7,14 @@
  * SIGTERM arrives; then everything is torn down in order and, with --stats,
  * every counter is printed.
  *
+ * With --channel verbs:ADDR the daemon also listens for applications in
+ * other processes (`bluetas app`) over the RDMA verbs channel: the loop
+ * looks at the listener's fd once per millisecond and accepts without
+ * blocking, each accepted channel becomes one more application of the
+ * NIC, and one whose channel breaks (the process exited or was killed,
+ * the device refused an access) is detached (its flows reset) and its
+ * channel freed, while the others go on.
+ *
  * stdout carries only lines meant for scripts ("ready ...", one line per
  * finished connection, "stat.NAME=VALUE"); DPDK's log and our diagnostics
  * go to stderr.
@@ -14,6 +22,7 @@
 #define _GNU_SOURCE /* getentropy, sigaction in C11 mode */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -32,6 +41,7 @@
 #include "../../transports/netif_fault.h"
 #include "../../transports/pcap_mirror.h"
 #include "../../transports/shm/shm_chan.h"
+#include "../../transports/verbs/verbs_chan.h"
 #include "cli.h"
 
 #define NIC_MAX_VDEVS 8
@@ -39,8 +49,10 @@
 #define NIC_SETUP_ROUNDS 2000          /* polls for HELLO/LISTEN before the port starts */
 #define NIC_DRAIN_NS (5ull * 1000000000) /* after the work: let FINs and ACKs finish */
 #define NS_PER_S 1000000000ull
+#define NIC_ACCEPT_CHECK_NS 1000000ull   /* look at the verbs listener every 1 ms */
+#define NIC_ACCEPTS_PER_CHECK 4
 
-enum app_kind { APP_ECHO = 0, APP_SINK = 1, APP_SOURCE = 2 };
+enum app_kind { APP_ECHO = 0, APP_SINK = 1, APP_SOURCE = 2, APP_NONE = 3 };
 
 struct nic_opts {
 	/* port */
@@ -68,6 +80,11 @@ struct nic_opts {
 	uint32_t isn_seed;
 	/* application */
 	enum app_kind app;
+	bool has_app;
+	/* external applications over the verbs channel */
+	const char *channel;
+	struct verbs_spec chan_spec;
+	uint64_t exit_after_apps;
 	uint16_t listen_port;
 	uint32_t backlog;
 	uint32_t remote_ip;
@@ -92,8 +109,10 @@ void cli_nic_usage(FILE *out)
 		"usage: bluetas nic [OPTIONS] [-- EAL_ARGS...]\n"
 		"\n"
 		"Runs the NIC fast path and slow path on a DPDK port, with an application\n"
-		"(echo, sink or source) in the same process over the shm channel, busy-polling\n"
-		"one core until the work is done, --duration-s passes, or SIGINT/SIGTERM.\n"
+		"(echo, sink or source) in the same process over the shm channel, and/or, with\n"
+		"--channel, any number of applications in other processes (`bluetas app`) over\n"
+		"the RDMA verbs channel, busy-polling one core until the work is done,\n"
+		"--duration-s passes, or SIGINT/SIGTERM.\n"
 		"EAL arguments after `--` go to rte_eal_init unchanged; bluetas adds\n"
 		"--no-huge -m 256 --no-shconf --no-telemetry (and --no-pci when only virtual\n"
 		"devices are used) unless those arguments choose otherwise. Exit status: 0 the\n"
@@ -134,9 +153,10 @@ void cli_nic_usage(FILE *out)
 		"  --isn-seed N           initial sequence number seed (default: random)\n"
 		"\n"
 		"application:\n"
-		"  --app echo|sink|source echo: send back what arrives; sink: read to EOF and print\n"
-		"                         bytes and sha256 per connection; source: connect, send,\n"
-		"                         close, print bytes and sha256 (default echo)\n"
+		"  --app echo|sink|source the in-process application. echo: send back what\n"
+		"                         arrives; sink: read to EOF and print bytes and sha256 per\n"
+		"                         connection; source: connect, send, close, print bytes and\n"
+		"                         sha256 (default echo; none when --channel is given)\n"
 		"  --listen N             echo/sink port (default 7 echo, 9 sink)\n"
 		"  --backlog N            accept backlog (default 32)\n"
 		"  --connect IP:PORT      source: the peer to send to\n"
@@ -145,6 +165,18 @@ void cli_nic_usage(FILE *out)
 		"  --seed N               source: pattern seed (default 1)\n"
 		"  --connect-retry-s N    source: retry a refused/unanswered connect this long (default 10)\n"
 		"  --exit-after-conns N   echo/sink: exit once N connections have finished\n"
+		"\n"
+		"external applications (RDMA verbs channel, `bluetas app --channel ...`):\n"
+		"  --channel verbs:ADDR[:PORT][,dev=NAME][,sq=N][,msg=N]\n"
+		"                         listen for applications on ADDR (an address of an RDMA\n"
+		"                         device: rxe, mlx5), PORT default %u; dev= insists on that\n"
+		"                         device; sq=/msg= size each channel. Any number of\n"
+		"                         applications (up to %d, the in-process one included);\n"
+		"                         each attaches on connect and is detached, its connections\n"
+		"                         reset, when its channel breaks. Without --app, no\n"
+		"                         in-process application runs\n"
+		"  --exit-after-apps N    exit once N external applications have detached and\n"
+		"                         none is attached\n"
 		"\n"
 		"run:\n"
 		"  --duration-s N         stop after N seconds (default: until done or a signal)\n"
@@ -161,7 +193,9 @@ void cli_nic_usage(FILE *out)
 		"  -h, --help             this help\n"
 		"\n"
 		"example (peer namespace has the tap's kernel side, 10.77.0.1/24):\n"
-		"  bluetas nic --vdev net_tap0,iface=dtap0 --ip 10.77.0.2/24 --app sink --stats\n");
+		"  bluetas nic --vdev net_tap0,iface=dtap0 --ip 10.77.0.2/24 --app sink --stats\n"
+		"  bluetas nic --vdev net_tap0,iface=dtap0 --ip 10.77.0.2/24 --channel verbs:10.10.0.2\n",
+		VERBS_DEFAULT_PORT, NIC_MAX_APPS);
 }
 
 /* ---- option parsing ---- */
@@ -303,6 +337,8 @@ enum {
 	OPT_F_DUP,
 	OPT_F_CORRUPT,
 	OPT_F_SEED,
+	OPT_CHANNEL,
+	OPT_EXIT_AFTER_APPS,
 };
 
 /* Returns 0 to run, 1 when --help was printed, 2 on a usage error. */
@@ -351,6 +387,8 @@ static int parse_opts(int argc, char **argv, struct nic_opts *o)
 		{"fault-dup-ppm", required_argument, 0, OPT_F_DUP},
 		{"fault-corrupt-ppm", required_argument, 0, OPT_F_CORRUPT},
 		{"fault-seed", required_argument, 0, OPT_F_SEED},
+		{"channel", required_argument, 0, OPT_CHANNEL},
+		{"exit-after-apps", required_argument, 0, OPT_EXIT_AFTER_APPS},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -495,6 +533,26 @@ static int parse_opts(int argc, char **argv, struct nic_opts *o)
 				fprintf(stderr, "bluetas nic: --app: expected echo, sink or source, got '%s'\n", optarg);
 				return 2;
 			}
+			o->has_app = true;
+			break;
+		case OPT_CHANNEL: {
+			char why[256];
+			if (verbs_parse_spec(optarg, &o->chan_spec, why, sizeof(why)) < 0) {
+				fprintf(stderr, "bluetas nic: --channel: %s\n", why);
+				return 2;
+			}
+			if (o->chan_spec.src[0] || o->chan_spec.gid_index >= 0) {
+				fprintf(stderr, "bluetas nic: --channel: %s= applies to `bluetas app` (the connecting side), "
+						"not to the daemon's listener\n",
+					o->chan_spec.src[0] ? "src" : "gid");
+				return 2;
+			}
+			o->channel = optarg;
+			break;
+		}
+		case OPT_EXIT_AFTER_APPS:
+			if (cli_parse_u64("--exit-after-apps", optarg, 1, UINT32_MAX, &o->exit_after_apps) < 0)
+				return 2;
 			break;
 		case OPT_LISTEN:
 			if (parse_u16("--listen", optarg, 1, 65535, &o->listen_port) < 0)
@@ -605,6 +663,17 @@ static int parse_opts(int argc, char **argv, struct nic_opts *o)
 		fprintf(stderr, "bluetas nic: --gateway: not on the subnet of --ip\n");
 		return 2;
 	}
+	if (o->channel && !o->has_app)
+		o->app = APP_NONE; /* external applications only */
+	if (o->exit_after_apps && !o->channel) {
+		fprintf(stderr, "bluetas nic: --exit-after-apps needs --channel (it counts external applications)\n");
+		return 2;
+	}
+	if (o->app == APP_NONE && o->exit_after_conns) {
+		fprintf(stderr, "bluetas nic: --exit-after-conns applies to the in-process --app echo|sink "
+				"(external applications: --exit-after-apps)\n");
+		return 2;
+	}
 	if (o->app == APP_SOURCE && !o->remote_ip) {
 		fprintf(stderr, "bluetas nic: --app source needs --connect IP:PORT\n");
 		return 2;
@@ -666,6 +735,14 @@ static uint64_t realtime_now_ns(void *ctx)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+/* One application in another process, attached over the verbs channel. */
+struct ext_app {
+	struct chan *ch; /* NULL: this entry is free */
+	int idx;         /* its index on the NIC */
+	uint64_t seq;    /* "app N" in the log: 1, 2, ... in order of attachment */
+	char peer[VERBS_NAME_MAX];
+};
+
 struct daemon {
 	struct nic_opts *o;
 	struct bt_clock mono, wall;
@@ -679,6 +756,12 @@ struct daemon {
 	struct source *source;
 	FILE *file;
 	uint64_t conn_errors;
+	/* external applications (--channel) */
+	struct verbs_listener *listener;
+	struct ext_app ext[NIC_MAX_APPS];
+	uint64_t next_accept_check_ns;
+	uint64_t apps_attached, apps_detached, apps_refused, apps_flows_reset;
+	uint32_t apps_active;
 };
 
 static void print_result(const char *app, const struct bulk_result *r)
@@ -749,9 +832,107 @@ static uint64_t conns_finished(struct daemon *d)
 
 static bool work_done(struct daemon *d)
 {
+	struct nic_opts *o = d->o;
+	bool app_done;
 	if (d->source)
-		return source_done(d->source);
-	return d->o->exit_after_conns && conns_finished(d) >= d->o->exit_after_conns;
+		app_done = source_done(d->source);
+	else if (d->echo || d->sink)
+		app_done = o->exit_after_conns && conns_finished(d) >= o->exit_after_conns;
+	else
+		app_done = true; /* no in-process application */
+	/* External applications: done once --exit-after-apps of them came
+	 * and went; without the option they never are (a pure daemon runs
+	 * until a signal or --duration-s), unless an in-process application
+	 * decides. */
+	bool ext_done = o->exit_after_apps ? d->apps_detached >= o->exit_after_apps && d->apps_active == 0
+					   : o->app != APP_NONE;
+	return app_done && ext_done;
+}
+
+/* ---- external applications over the verbs channel ---- */
+
+static void ext_detach(struct daemon *d, struct ext_app *e, const char *why)
+{
+	struct nic_stats before, after;
+	nic_get_stats(d->nic, &before);
+	nic_detach_app(d->nic, e->idx); /* resets its flows (RST to the peers) */
+	nic_get_stats(d->nic, &after);
+	uint64_t reset = after.conns_reset - before.conns_reset;
+	chan_destroy(e->ch); /* releases its QP, CQ, regions */
+	d->apps_detached++;
+	d->apps_active--;
+	d->apps_flows_reset += reset;
+	fprintf(stderr, "bluetas nic: app %" PRIu64 " detached (%s; %" PRIu64 " connection%s reset)\n", e->seq, why, reset,
+		reset == 1 ? "" : "s");
+	memset(e, 0, sizeof(*e));
+}
+
+static void ext_accept(struct daemon *d)
+{
+	for (int n = 0; n < NIC_ACCEPTS_PER_CHECK; n++) {
+		char err[256];
+		struct chan *ch = verbs_accept(d->listener, 0, err, sizeof(err));
+		if (!ch) {
+			if (strcmp(err, "timeout") != 0) {
+				d->apps_refused++;
+				fprintf(stderr, "bluetas nic: application refused: %s\n", err);
+				continue;
+			}
+			return; /* nobody (else) waiting */
+		}
+		struct verbs_chan_info vi;
+		verbs_chan_describe(ch, &vi);
+		struct ext_app *e = NULL;
+		for (int i = 0; i < NIC_MAX_APPS && !e; i++)
+			if (!d->ext[i].ch)
+				e = &d->ext[i];
+		int idx = e ? nic_attach_app(d->nic, ch) : BT_ENOMEM;
+		if (idx < 0) {
+			d->apps_refused++;
+			fprintf(stderr, "bluetas nic: application from %s refused: no free application slot (at most %d)\n",
+				vi.peer, NIC_MAX_APPS);
+			chan_destroy(ch); /* the application sees its channel break */
+			continue;
+		}
+		e->ch = ch;
+		e->idx = idx;
+		e->seq = ++d->apps_attached;
+		snprintf(e->peer, sizeof(e->peer), "%s", vi.peer);
+		d->apps_active++;
+		fprintf(stderr, "bluetas nic: app %" PRIu64 " attached (peer %s, device %s, qp %u)\n", e->seq, vi.peer, vi.dev,
+			vi.qp_num);
+	}
+}
+
+/* Detaches every application whose channel broke, then, once per
+ * NIC_ACCEPT_CHECK_NS, accepts whoever is waiting on the listener. Called
+ * right after nic_poll: a break is found by the poll that first saw it,
+ * before the NIC's next poll resets the flows itself, so the count of
+ * connections reset is the application's. */
+static int ext_service(struct daemon *d, uint64_t now)
+{
+	int work = 0;
+	for (int i = 0; i < NIC_MAX_APPS && d->apps_active; i++) {
+		struct ext_app *e = &d->ext[i];
+		struct verbs_chan_stats v;
+		if (!e->ch || verbs_chan_stats(e->ch, &v) != 0 || !v.broken)
+			continue;
+		/* "CHAN_EDISCONNECTED: peer disconnected" */
+		const char *name = chan_err_name(v.broken);
+		char why[160];
+		snprintf(why, sizeof(why), "%.*s: %s", (int)strcspn(name, " "), name, v.broken_why);
+		ext_detach(d, e, why);
+		work++;
+	}
+	if (now < d->next_accept_check_ns)
+		return work;
+	d->next_accept_check_ns = now + NIC_ACCEPT_CHECK_NS;
+	struct pollfd pfd = {.fd = verbs_listener_fd(d->listener), .events = POLLIN};
+	if (poll(&pfd, 1, 0) > 0) {
+		ext_accept(d);
+		work++;
+	}
+	return work;
 }
 
 static bool drained(struct daemon *d)
@@ -810,14 +991,21 @@ static void print_stats(struct daemon *d)
 		STAT("fault", f, partitioned);
 		STAT("fault", f, hold_overflow);
 	}
-	struct bt_host_stats h;
-	bt_host_stats(d->host, &h);
-	STAT("host", h, events_consumed);
-	STAT("host", h, doorbells_sent);
-	STAT("host", h, doorbells_deferred);
-	STAT("host", h, tx_bytes);
-	STAT("host", h, rx_bytes);
-	STAT("host", h, conns_in_use);
+	if (d->host) {
+		struct bt_host_stats h;
+		bt_host_stats(d->host, &h);
+		STAT("host", h, events_consumed);
+		STAT("host", h, doorbells_sent);
+		STAT("host", h, doorbells_deferred);
+		STAT("host", h, tx_bytes);
+		STAT("host", h, rx_bytes);
+		STAT("host", h, conns_in_use);
+	}
+	STAT("daemon", *d, apps_attached);
+	STAT("daemon", *d, apps_detached);
+	STAT("daemon", *d, apps_refused);
+	STAT("daemon", *d, apps_active);
+	STAT("daemon", *d, apps_flows_reset);
 	if (d->echo) {
 		struct echo_server_stats e;
 		echo_server_stats(d->echo, &e);
@@ -851,6 +1039,10 @@ static void teardown(struct daemon *d)
 	 * peers learn at once that we are gone instead of timing out. */
 	if (d->nic && d->app_idx >= 0)
 		nic_detach_app(d->nic, d->app_idx);
+	for (int i = 0; i < NIC_MAX_APPS; i++)
+		if (d->nic && d->ext[i].ch)
+			ext_detach(d, &d->ext[i], "the daemon is exiting");
+	verbs_listener_destroy(d->listener);
 	echo_server_destroy(d->echo);
 	sink_destroy(d->sink);
 	source_destroy(d->source);
@@ -883,6 +1075,57 @@ static uint32_t random_seed(void)
 		s = (uint32_t)ts.tv_nsec ^ (uint32_t)getpid();
 	}
 	return s ? s : 1;
+}
+
+/* The in-process application over the shm channel: attached, and a
+ * server listening, before the port starts. 0, or 1 with a message. */
+static int setup_inproc_app(struct daemon *d, uint16_t listen, char *err, size_t err_len)
+{
+	struct nic_opts *o = d->o;
+	int rc;
+	struct shm_link_params cp = {.key_seed = random_seed()};
+	d->chan = shm_link_create(&cp, &d->mono);
+	if (!d->chan) {
+		snprintf(err, err_len, "cannot create the shm channel");
+		return 1;
+	}
+	d->app_idx = nic_attach_app(d->nic, shm_link_end(d->chan, SHM_END_NIC));
+	if (d->app_idx < 0) {
+		snprintf(err, err_len, "cannot attach the application to the NIC");
+		return 1;
+	}
+	struct bt_host_config hc;
+	bt_host_default_config(&hc);
+	hc.max_conns = o->max_conns;
+	hc.rx_ring_bytes = hc.tx_ring_bytes = o->ring_bytes;
+	d->host = bt_host_create(&hc, shm_link_end(d->chan, SHM_END_HOST), &d->mono, &rc);
+	if (!d->host) {
+		snprintf(err, err_len, "host library: %s", bt_strerror(rc));
+		return 1;
+	}
+
+	/* A server must be listening before the first frame is read (a
+	 * net_pcap replay delivers its SYNs at once), so its commands are
+	 * polled through before the port starts. */
+	if (o->app == APP_ECHO) {
+		d->echo = echo_server_create(d->host, listen, o->backlog, o->ring_bytes, &rc);
+		if (!d->echo) {
+			snprintf(err, err_len, "echo server on port %u: %s", listen, bt_strerror(rc));
+			return 1;
+		}
+	} else if (o->app == APP_SINK) {
+		struct sink_config sc = {.port = listen, .backlog = o->backlog, .on_done = on_sink_done, .ctx = d};
+		d->sink = sink_create(d->host, &sc, &d->mono, &rc);
+		if (!d->sink) {
+			snprintf(err, err_len, "sink on port %u: %s", listen, bt_strerror(rc));
+			return 1;
+		}
+	}
+	for (int i = 0; i < NIC_SETUP_ROUNDS; i++) {
+		nic_poll(d->nic, bt_clock_now_ns(&d->mono));
+		app_poll(d);
+	}
+	return 0;
 }
 
 /* Builds everything after the EAL; returns 0, or 1 (failure) or 2 (an
@@ -977,49 +1220,24 @@ static int setup(struct daemon *d, char *err, size_t err_len)
 	d->nic = nic_create(&nc, d->wire, &d->mono, err, err_len);
 	if (!d->nic)
 		return 1;
-	struct shm_link_params cp = {.key_seed = random_seed()};
-	d->chan = shm_link_create(&cp, &d->mono);
-	if (!d->chan) {
-		snprintf(err, err_len, "cannot create the shm channel");
-		return 1;
-	}
-	d->app_idx = nic_attach_app(d->nic, shm_link_end(d->chan, SHM_END_NIC));
-	if (d->app_idx < 0) {
-		snprintf(err, err_len, "cannot attach the application to the NIC");
-		return 1;
-	}
-	struct bt_host_config hc;
-	bt_host_default_config(&hc);
-	hc.max_conns = o->max_conns;
-	hc.rx_ring_bytes = hc.tx_ring_bytes = o->ring_bytes;
 	int rc;
-	d->host = bt_host_create(&hc, shm_link_end(d->chan, SHM_END_HOST), &d->mono, &rc);
-	if (!d->host) {
-		snprintf(err, err_len, "host library: %s", bt_strerror(rc));
-		return 1;
-	}
-
-	/* A server must be listening before the first frame is read (a
-	 * net_pcap replay delivers its SYNs at once), so its commands are
-	 * polled through before the port starts. */
 	uint16_t listen = o->listen_port ? o->listen_port : o->app == APP_ECHO ? 7 : 9;
-	if (o->app == APP_ECHO) {
-		d->echo = echo_server_create(d->host, listen, o->backlog, o->ring_bytes, &rc);
-		if (!d->echo) {
-			snprintf(err, err_len, "echo server on port %u: %s", listen, bt_strerror(rc));
-			return 1;
-		}
-	} else if (o->app == APP_SINK) {
-		struct sink_config sc = {.port = listen, .backlog = o->backlog, .on_done = on_sink_done, .ctx = d};
-		d->sink = sink_create(d->host, &sc, &d->mono, &rc);
-		if (!d->sink) {
-			snprintf(err, err_len, "sink on port %u: %s", listen, bt_strerror(rc));
+	if (o->channel) {
+		/* Listening before the port starts and before "ready": an
+		 * application started on "ready" finds the listener there. */
+		struct verbs_params vp;
+		verbs_spec_params(&o->chan_spec, &vp);
+		char why[384];
+		d->listener = verbs_listen(o->chan_spec.addr, o->chan_spec.port, &vp, why, sizeof(why));
+		if (!d->listener) {
+			snprintf(err, err_len, "--channel %s: %s", o->channel, why);
 			return 1;
 		}
 	}
-	for (int i = 0; i < NIC_SETUP_ROUNDS; i++) {
-		nic_poll(d->nic, bt_clock_now_ns(&d->mono));
-		app_poll(d);
+	if (o->app != APP_NONE) {
+		int arc = setup_inproc_app(d, listen, err, err_len);
+		if (arc)
+			return arc;
 	}
 	if (dpdk_netif_start(d->dpdk, err, err_len) < 0)
 		return 1;
@@ -1053,16 +1271,19 @@ static int setup(struct daemon *d, char *err, size_t err_len)
 	mac_to_str(mac, mac_s);
 	mac_to_str(info.port_mac, port_mac_s);
 	ipv4_to_str(o->ip, ip_s);
-	static const char *const app_names[] = {"echo", "sink", "source"};
+	static const char *const app_names[] = {"echo", "sink", "source", "none"};
 	printf("ready port=%d name=%s driver=%s port_mac=%s mac=%s ip=%s/%d mtu=%u mss=%u app=%s", port, info.name,
 	       info.driver, port_mac_s, mac_s, ip_s, netmask_len(o->netmask), info.mtu, mss, app_names[o->app]);
 	if (o->app == APP_SOURCE) {
 		char rs[16];
 		ipv4_to_str(o->remote_ip, rs);
 		printf(" connect=%s:%u", rs, o->remote_port);
-	} else {
+	} else if (o->app != APP_NONE) {
 		printf(" listen=%u", listen);
 	}
+	if (d->listener)
+		printf(" channel=verbs:%s:%u%s%s", o->chan_spec.addr, verbs_listener_port(d->listener),
+		       o->chan_spec.dev[0] ? ",dev=" : "", o->chan_spec.dev);
 	printf("%s%s\n", info.partial_csum_fix ? " partial_csum=on" : "", o->fault_on ? " faults=on" : "");
 	fflush(stdout);
 	return 0;
@@ -1077,6 +1298,8 @@ static const char *run_loop(struct daemon *d)
 		uint64_t now = bt_clock_now_ns(&d->mono);
 		nic_poll(d->nic, now);
 		app_poll(d);
+		if (d->listener)
+			ext_service(d, now);
 		if (stop_signal)
 			return stop_signal == SIGINT ? "SIGINT" : "SIGTERM";
 		if (o->duration_ns && now - start >= o->duration_ns)

@@ -36,6 +36,14 @@ tests=(
 	"scenarios/neg-rx-first-segment|bash tests/rxe/scenarios.sh negative rx-first-segment 'data mismatch'"
 	"scenarios/neg-write-without-credits|bash tests/rxe/scenarios.sh negative write-without-credits 'out-of-bounds'"
 	"scenarios/neg-wakeup-no-timeout|bash tests/rxe/scenarios.sh negative wakeup-no-timeout 'deadlock'"
+	# emu end to end (tests/rxe/e2e.sh): `bluetas nic --channel verbs:...` on
+	# net_tap to Linux in the wire namespace, `bluetas app` processes on the
+	# host side; every stream checked, every wait bounded
+	"e2e/echo|bash tests/rxe/e2e.sh echo"
+	"e2e/bulk|bash tests/rxe/e2e.sh bulk"
+	"e2e/64_conns_4_apps|bash tests/rxe/e2e.sh many"
+	"e2e/app_killed|bash tests/rxe/e2e.sh kill"
+	"e2e/daemon_restarted|bash tests/rxe/e2e.sh restart"
 )
 
 if [[ ${1:-} == --list ]]; then

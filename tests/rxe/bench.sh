@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The emu latency benchmark (`make bench-rxe`): in ONE boot of the topology
+# (ci/rxe-vm.sh under TCG here), so every number is comparable with the
+# others and none with another run's:
+#
+#   perftest           ib_send_lat, ib_write_lat: 64 B, rxe_host -> rxe_nic
+#   verbs channel      build/rxe/bench_verbs_chan: a message (the doorbell
+#                      path) and a one-sided WRITE, both half round trips
+#                      like perftest's; WRITE and READ post-to-completion
+#   Linux TCP          64 B closed-loop echo, 10.10.0.1 -> 10.10.0.2 over
+#                      the same veth (bench_tap_peer both ends)
+#   bluetas RPC        64 B closed-loop echo through the whole emu path:
+#                      `bluetas app --app echo-client` (host side) -> verbs
+#                      channel -> `bluetas nic` -> net_tap -> a Linux echo
+#                      server (bench_tap_peer) in the wire namespace; and
+#                      the other way round, a Linux client -> `bluetas app
+#                      --app echo-server`
+#
+# and prints one table with the ratios. Environment: BENCH_RXE_ITERS
+# (perftest and channel iterations, 5000), BENCH_RXE_RPCS (RPCs per bluetas
+# run, 3000), BENCH_RXE_MS (Linux TCP and Linux-client runs, 3000 ms),
+# BENCH_RXE_BUSY=1 adds a run of the echo client with --busy-poll.
+set -uo pipefail
+me=bench-rxe
+# shellcheck source=tests/rxe/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+iters=${BENCH_RXE_ITERS:-5000}
+rpcs=${BENCH_RXE_RPCS:-3000}
+ms=${BENCH_RXE_MS:-3000}
+PEER=${BUILD:-build}/bench/bench_tap_peer
+VBENCH=${BUILD:-build}/rxe/bench_verbs_chan
+for f in "$PEER" "$VBENCH"; do [[ -x $f ]] || { echo "$me: no $f (make all)"; exit 1; }; done
+for t in ib_send_lat ib_write_lat; do command -v $t >/dev/null || { echo "$me: $t missing (perftest)"; exit 1; }; done
+
+rows=() # "label|p50 or typical us|p99 us|baseline label|baseline us"
+row() { rows+=("$1|$2|$3|${4:-}|${5:-}"); }
+errors=0
+bad() {
+	echo "$me: $*"
+	errors=$((errors + 1))
+}
+ns_to_us() { awk -v v="$1" 'BEGIN { if (v == "") print ""; else printf "%.1f", v / 1000 }'; }
+kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" "$1" | head -1; } # kv FILE KEY
+
+# --- perftest: server on the NIC side, client on the host side -------------
+perftest() { # binary port -> sets pt_typ pt_p99 (us)
+	local bin=$1 port=$2 line
+	pt_typ='' pt_p99=''
+	"${NIC[@]}" timeout 120 "$bin" -d "$RXE_NIC_DEV" -x "$RXE_NIC_GID_INDEX" -n "$iters" -s 64 -F -p "$port" \
+		>"$work/$bin.srv" 2>&1 &
+	local s=$!
+	pids+=("$s")
+	local i
+	for ((i = 0; i < 30; i++)); do
+		sleep 0.3
+		"${HOST[@]}" timeout 120 "$bin" -d "$RXE_HOST_DEV" -x "$RXE_HOST_GID_INDEX" -n "$iters" -s 64 -F -p "$port" \
+			"$RXE_NIC_IP" >"$work/$bin.out" 2>&1 && break
+		alive "$s" || break
+	done
+	wait_exit "$s" 30 >/dev/null
+	# #bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%
+	line=$(awk '$1 ~ /^[0-9]+$/ && NF >= 8 {l = $0} END {print l}' "$work/$bin.out")
+	if [[ -z $line ]]; then
+		bad "$bin printed no result:"
+		tail -5 "$work/$bin.out" | sed 's/^/    /'
+		return 1
+	fi
+	read -r _ _ _ _ pt_typ _ _ pt_p99 _ <<<"$line"
+}
+say "perftest, $iters x 64 B each"
+perftest ib_send_lat 18610 && row "ib_send_lat 64 B, half RTT (t_typical)" "$pt_typ" "$pt_p99"
+send_typ=$pt_typ
+perftest ib_write_lat 18611 && row "ib_write_lat 64 B, half RTT (t_typical)" "$pt_typ" "$pt_p99"
+write_typ=$pt_typ
+
+# --- the verbs channel itself ----------------------------------------------
+say "bench_verbs_chan, $iters iterations"
+if timeout 120 "$VBENCH" --iters "$iters" >"$work/vb.out" 2>&1 && grep -q '^result=ok' "$work/vb.out"; then
+	v() { ns_to_us "$(sed -n "s/^$1=//p" "$work/vb.out")"; }
+	row "channel message (doorbell path), half RTT" "$(v msg_half_rtt_p50_ns)" "$(v msg_half_rtt_p99_ns)" \
+		ib_send_lat "$send_typ"
+	row "channel one-sided WRITE, half RTT" "$(v write_half_rtt_p50_ns)" "$(v write_half_rtt_p99_ns)" \
+		ib_write_lat "$write_typ"
+	row "channel WRITE post -> completion (full RTT)" "$(v write_post_to_cqe_p50_ns)" "$(v write_post_to_cqe_p99_ns)" \
+		"2 x ib_write_lat" "$(awk -v t="$write_typ" 'BEGIN { if (t != "") printf "%.1f", 2 * t }')"
+	row "channel READ post -> completion (full RTT)" "$(v read_post_to_cqe_p50_ns)" "$(v read_post_to_cqe_p99_ns)"
+else
+	bad "bench_verbs_chan failed:"
+	tail -5 "$work/vb.out" | sed 's/^/    /'
+fi
+
+# --- Linux TCP across the same veth ------------------------------------------
+say "Linux TCP 64 B echo $RXE_HOST_IP -> $RXE_NIC_IP, $ms ms"
+h0=$(<"/sys/class/net/$RXE_HOST_IF/statistics/tx_packets") 2>/dev/null || h0=0
+"${NIC[@]}" timeout 60 "$PEER" echo-server 7100 --timeout-s 50 >"$work/ltcp.srv" 2>&1 &
+s=$!
+pids+=("$s")
+wait_for 10 "Linux echo server on 7100" has_line ltcp.srv 'listening'
+"${HOST[@]}" timeout 60 "$PEER" echo-client "$RXE_NIC_IP" 7100 --msg-bytes 64 --warmup-ms 300 --duration-ms "$ms" \
+	>"$work/ltcp.out" 2>"$work/ltcp.err"
+wait_exit "$s" 10 >/dev/null
+h1=$(<"/sys/class/net/$RXE_HOST_IF/statistics/tx_packets") 2>/dev/null || h1=0
+linux_p50=$(kv "$work/ltcp.out" p50_us)
+if [[ -n $linux_p50 ]]; then
+	row "Linux TCP 64 B echo RTT, host -> nic side (veth)" "$linux_p50" "$(kv "$work/ltcp.out" p99_us)"
+	say "  $(kv "$work/ltcp.out" rtts) round trips; $RXE_HOST_IF tx +$((h1 - h0)) packets (crossed the veth)"
+else
+	bad "Linux TCP echo failed: $(tail -2 "$work/ltcp.err" | tr '\n' ' ')"
+fi
+
+# --- bluetas over the whole emu path ------------------------------------------
+next_tap
+if start_daemon d "$tap" --duration-s 150; then
+	# app echo-client -> Linux echo server in the wire namespace
+	rpc_client() { # name extra-args...
+		local name=$1
+		shift
+		local port=$((7200 + ${#rows[@]}))
+		"${WIRE_DO[@]}" timeout 90 "$PEER" echo-server "$port" --timeout-s 80 >"$work/$name.srv" 2>&1 &
+		local s=$!
+		pids+=("$s")
+		wait_for 10 "Linux echo server on $port" has_line "$name.srv" 'listening' || return 1
+		start_app "$name" --app echo-client --remote "$peer_ip:$port" --msg-bytes 64 --messages "$rpcs" "$@"
+		wait_exit "$app_pid" 90
+		local rc=$?
+		wait_exit "$s" 10 >/dev/null
+		local line
+		line=$(grep '^echo-client' "$work/$name.out")
+		if [[ $rc != 0 || -z $line ]]; then
+			bad "$name: exit $rc: $line $(tail -2 "$work/$name.err" | tr '\n' ' ')"
+			return 1
+		fi
+		say "  $line"
+		rpc_p50=$(field "$line" rtt_p50_us) rpc_p99=$(field "$line" rtt_p99_us)
+	}
+	say "bluetas 64 B RPC: app echo-client -> daemon -> net_tap -> Linux echo server, $rpcs RPCs"
+	rpc_client rpc && row "bluetas RPC RTT: app echo-client -> Linux (bt_wait)" "$rpc_p50" "$rpc_p99" \
+		"Linux TCP RTT" "$linux_p50"
+	if [[ ${BENCH_RXE_BUSY:-0} == 1 ]]; then
+		rpc_client rpcbusy --busy-poll && row "bluetas RPC RTT: app echo-client -> Linux (--busy-poll)" \
+			"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50"
+	fi
+	# Linux client -> app echo-server
+	say "bluetas 64 B RPC: Linux client -> net_tap -> daemon -> app echo-server, $ms ms"
+	start_app esrv --app echo-server --listen 7 --exit-after-conns 1 --duration-s 60
+	esrv=$app_pid
+	if app_ready esrv; then
+		sleep 1
+		"${WIRE_DO[@]}" timeout 60 "$PEER" echo-client "$stack_ip" 7 --msg-bytes 64 --warmup-ms 300 --duration-ms "$ms" \
+			>"$work/lcli.out" 2>"$work/lcli.err"
+		wait_exit "$esrv" 20 >/dev/null
+		p50=$(kv "$work/lcli.out" p50_us)
+		if [[ -n $p50 ]]; then
+			say "  $(cat "$work/lcli.out")"
+			row "bluetas RPC RTT: Linux client -> app echo-server" "$p50" "$(kv "$work/lcli.out" p99_us)" \
+				"Linux TCP RTT" "$linux_p50"
+		else
+			bad "Linux client -> echo-server app failed: $(tail -2 "$work/lcli.err" | tr '\n' ' ')"
+		fi
+	fi
+	kill -TERM "$daemon_pid" 2>/dev/null
+	wait_exit "$daemon_pid" 20 >/dev/null
+else
+	bad "the NIC daemon did not start"
+fi
+
+# --- the table --------------------------------------------------------------------
+echo
+echo "bench-rxe: one boot, kernel $(uname -r), mode $RXE_MODE, $(nproc) CPUs; latencies in us."
+echo "  half RTT = round trip / 2 (perftest's convention); RTT = full round trip. Ratio = p50 / baseline."
+printf '%-56s %10s %10s   %-18s %10s %8s\n' "measurement" "p50/typ" "p99" "baseline" "base" "ratio"
+printf '%-56s %10s %10s   %-18s %10s %8s\n' "-----------" "-------" "---" "--------" "----" "-----"
+for r in "${rows[@]}"; do
+	IFS='|' read -r label p50 p99 bl bv <<<"$r"
+	ratio=$(awk -v a="$p50" -v b="$bv" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2fx", a / b }')
+	printf '%-56s %10s %10s   %-18s %10s %8s\n' "$label" "${p50:--}" "${p99:--}" "${bl:-}" "${bv:-}" "$ratio"
+done
+echo "(TCG numbers: they move with the host's load; compare within this table only.)"
+[[ $errors == 0 ]] || { echo "$me: $errors measurement(s) failed (above)"; exit 1; }
+exit 0

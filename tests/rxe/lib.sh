@@ -1,0 +1,164 @@
+# tests/rxe/lib.sh: what the emu end-to-end tests (e2e.sh) and the
+# benchmark (bench.sh) share, sourced by both after setting `me`: the
+# topology's variables, per-side command prefixes, the wire namespace (the
+# topology's, RXE_WIRE_NS from `ci/rxe-topology.sh up --wire-ns NAME`, or
+# one of our own when there is none), the NIC daemon and application
+# launchers, bounded waits, and a trap that stops every process started
+# here and removes what was made. RXE_KEEP=1 keeps the working directory.
+#
+#   wire ns:  10.77.0.1/24 on the daemon's tap (Linux peer)   stack: 10.77.0.2
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+
+STATE=${RXE_STATE_DIR:-/run/bluetas-rxe}/topology.env
+if [[ -z ${RXE_NIC_IP:-} ]]; then
+	[[ -r $STATE ]] || { echo "$me: no emu topology ($STATE missing): run it through ci/rxe-vm.sh (make test-rxe, make bench-rxe)" >&2; exit 2; }
+	# shellcheck disable=SC1090
+	source "$STATE"
+fi
+B=${BUILD:-build}/bluetas
+[[ -x $B ]] || { echo "$me: no $B (make all first)"; exit 1; }
+here=tests/rxe
+stack_ip=10.77.0.2
+peer_ip=10.77.0.1
+stack_mac=02:00:00:77:00:02
+CH_NIC=verbs:$RXE_NIC_IP
+CH_APP=verbs:$RXE_NIC_IP,src=$RXE_HOST_IP
+work=$(mktemp -d "/tmp/bt-rxe-$me.XXXXXX")
+pids=()
+own_wire=0
+WIRE=${RXE_WIRE_NS:-}
+# Command prefixes per side: `ip netns exec NS` in netns mode, nothing in
+# single mode (the exec keeps the pid: $! is the program itself).
+NIC=()
+HOST=()
+[[ -n ${RXE_NIC_NS:-} ]] && NIC=(ip netns exec "$RXE_NIC_NS")
+[[ -n ${RXE_HOST_NS:-} ]] && HOST=(ip netns exec "$RXE_HOST_NS")
+
+say() { echo "$me: $*"; }
+fail() {
+	echo "$me: FAILED: $*"
+	return 1
+}
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do
+		for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	# What is still running in the wire namespace was started by us.
+	if [[ -n $WIRE ]]; then
+		for p in $(ip netns pids "$WIRE" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	fi
+	[[ $own_wire == 1 ]] && ip netns del "$WIRE" 2>/dev/null
+	if [[ ${RXE_KEEP:-0} == 1 ]]; then say "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -z $WIRE ]]; then
+	WIRE=bt-$me$$
+	ip netns add "$WIRE" || { echo "$me: cannot create a wire namespace"; exit 1; }
+	ip -n "$WIRE" link set lo up
+	own_wire=1
+fi
+WIRE_DO=(ip netns exec "$WIRE")
+# No IPv6 chatter on the taps.
+"${WIRE_DO[@]}" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+# dstat NAME COUNTER: from a daemon's --stats
+dstat() { sed -n "s/^stat\.$2=//p" "$work/$1.out" | tail -1; }
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1" | head -1; } # field LINE KEY
+stat_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+# wait_for LIMIT_S DESCRIPTION CMD...: until CMD succeeds, bounded.
+wait_for() {
+	local limit=$1 what=$2 i
+	shift 2
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fail "$what: not within $limit s"
+}
+has_line() { grep -q "$2" "$work/$1" 2>/dev/null; }
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# wait_exit PID LIMIT_S: its exit status; TERM then KILL past the limit (124).
+wait_exit() {
+	local pid=$1 limit=$2 i
+	for ((i = 0; i < limit * 10; i++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
+	if alive "$pid"; then
+		say "pid $pid still running after ${limit}s: stopping it"
+		kill -TERM "$pid" 2>/dev/null
+		sleep 1
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid" 2>/dev/null
+}
+
+show() { # NAME...: the tails of their logs
+	local n
+	for n in "$@"; do
+		echo "$me: --- $n stdout ---"
+		grep -v '=0$' "$work/$n.out" 2>/dev/null | tail -40 | sed 's/^/    /'
+		echo "$me: --- $n stderr ---"
+		grep -v 'multiq\|rte flow support\|secondary' "$work/$n.err" 2>/dev/null | tail -12 | sed 's/^/    /'
+	done
+}
+
+# start_daemon NAME TAP ARGS...: `bluetas nic` on the NIC side with a
+# net_tap TAP and a verbs listener; once ready its tap goes into the wire
+# namespace with the peer address. Sets daemon_pid. Bounded by --duration-s
+# (100 s) unless ARGS give one.
+tap_seq=0
+start_daemon() {
+	local name=$1 tap=$2
+	shift 2
+	"${NIC[@]}" "$B" nic --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --channel "$CH_NIC" \
+		--duration-s 100 --stats "$@" >"$work/$name.out" 2>"$work/$name.err" &
+	daemon_pid=$!
+	pids+=("$daemon_pid")
+	if ! wait_for 30 "daemon $name ready" has_line "$name.out" '^ready '; then
+		show "$name"
+		return 1
+	fi
+	local nsarg=()
+	[[ -n ${RXE_NIC_NS:-} ]] && nsarg=(-n "$RXE_NIC_NS")
+	ip "${nsarg[@]}" link set "$tap" netns "$WIRE" &&
+		"${WIRE_DO[@]}" ip addr add "$peer_ip/24" dev "$tap" &&
+		"${WIRE_DO[@]}" ip link set "$tap" up || fail "moving $tap into $WIRE"
+}
+next_tap() {
+	tap_seq=$((tap_seq + 1))
+	tap=bte$$t$tap_seq
+}
+
+# start_app NAME ARGS...: `bluetas app` on the host side; sets app_pid
+# (the program itself: kill -9 reaches it). Bounded by the caller's
+# --duration-s and wait_exit.
+start_app() {
+	local name=$1
+	shift
+	"${HOST[@]}" "$B" app --channel "$CH_APP" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+	app_pid=$!
+	pids+=("$app_pid")
+}
+app_ready() { wait_for 20 "app $1 ready" has_line "$1.out" '^ready ' || { show "$1"; return 1; }; }
+
+# The daemon's "app N attached (peer ADDR..." line for the app whose ready
+# line says local=ADDR: its N.
+app_seq_of() {
+	local local_addr
+	local_addr=$(sed -n 's/^ready .* local=\([^ ]*\) .*/\1/p' "$work/$2.out")
+	sed -n "s/.*app \([0-9]*\) attached (peer $local_addr,.*/\1/p" "$work/$1.err" | head -1
+}
+
