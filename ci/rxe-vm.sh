@@ -306,6 +306,9 @@ mount -t 9p -o $o,ro,cache=loose root /newroot || fail "mounting the host's / (9
 for d in /tmp /run /var/tmp /var/log; do
 	mount -t tmpfs -o mode=1777 tmpfs /newroot$d || fail "tmpfs on $d"
 done
+# A work dir under one of those tmpfs (a checkout in /tmp, say) has no
+# mount point in the guest until we make one.
+[ -d "/newroot$BT_WORK" ] || mkdir -p "/newroot$BT_WORK" || fail "cannot create the mount point for $BT_WORK"
 mount -t 9p -o $o,cache=mmap work "/newroot$BT_WORK" || fail "mounting the work dir $BT_WORK (9p) failed"
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
