@@ -71,6 +71,7 @@ if [[ ${RXE:-1} == 1 && $# -eq 0 && -f tests/rxe/run.sh ]]; then
 	echo "=== rxe (ci/rxe-vm.sh: tests/rxe/run.sh)"
 	out=$(BUILD="$build" timeout 1500 bash ci/rxe-vm.sh --wire-ns bt-wire bash tests/rxe/run.sh 2>&1)
 	rc=$?
+	out=${out//$'\r'/} # the guest's serial console ends lines with CR LF
 	printf '%s\n' "$out" | grep -vE '^\[[#.]{5}' | tail -80
 	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
 	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
