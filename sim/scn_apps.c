@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../core/ctxq.h"
+#include "../core/util/mix.h"
 
 #define CHUNK_BYTES 65536u
 #define CONN_HDR_BYTES 16u
@@ -75,16 +76,6 @@ struct scn_app_rt {
 	uint8_t *hostile_mem;
 	struct chan_mr hostile_mr;
 };
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
 
 static uint8_t pattern(uint64_t key, uint64_t off)
 {

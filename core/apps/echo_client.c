@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "echo.h"
+#include "../util/mix.h"
 
 #define CHUNK_BYTES 65536
 
@@ -35,16 +36,6 @@ struct echo_client {
 	uint8_t chunk[CHUNK_BYTES];
 	struct echo_client_stats stats;
 };
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
 
 uint8_t echo_pattern_byte(uint64_t seed, uint32_t conn, uint32_t cycle, uint64_t offset)
 {

@@ -33,6 +33,7 @@
 #include "../../transports/clock.h"
 #include "../../transports/verbs/verbs_chan.h"
 #include "cli.h"
+#include "cli_rt.h"
 
 #define NS_PER_S 1000000000ull
 #define APP_CONNECT_MS 10000
@@ -308,13 +309,6 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 
 /* ---- the run ---- */
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
 struct app_run {
 	struct app_opts *o;
 	struct bt_clock mono;
@@ -329,28 +323,13 @@ struct app_run {
 	uint32_t floor_slots; /* slots still in use once every connection is gone */
 };
 
-static void print_bulk(const char *app, const struct bulk_result *r)
-{
-	char hex[SHA256_HEX_BYTES];
-	sha256_hex(r->sha256, hex);
-	uint64_t from = r->first_byte_ns ? r->first_byte_ns : r->start_ns;
-	double secs = from && r->end_ns > from ? (double)(r->end_ns - from) / 1e9 : 0.0;
-	double mbps = secs > 0 ? (double)r->bytes * 8 / secs / 1e6 : 0.0;
-	printf("%s conn=%d bytes=%" PRIu64 " sha256=%s secs=%.6f mbit_per_s=%.1f result=%s", app, r->conn, r->bytes, hex,
-	       secs, mbps, r->err ? "error" : "ok");
-	if (r->err)
-		printf(" err=%d (%s)", r->err, bt_strerror(r->err));
-	printf("\n");
-	fflush(stdout);
-}
-
 static void on_sink_done(void *ctx, const struct bulk_result *r)
 {
 	struct app_run *d = ctx;
 	if (r->err)
 		d->conn_errors++;
 	d->conns_done++;
-	print_bulk("sink", r);
+	cli_rt_print_bulk("sink", r);
 }
 
 static void on_source_done(void *ctx, const struct bulk_result *r)
@@ -359,7 +338,7 @@ static void on_source_done(void *ctx, const struct bulk_result *r)
 	if (r->err)
 		d->conn_errors++;
 	d->conns_done++;
-	print_bulk("source", r);
+	cli_rt_print_bulk("source", r);
 }
 
 static int app_poll(struct app_run *d)
@@ -617,8 +596,8 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 	for (;;) {
 		int n = app_poll(d);
 		uint64_t now = bt_clock_now_ns(&d->mono);
-		if (stop_signal)
-			return stop_signal == SIGINT ? "SIGINT" : "SIGTERM";
+		if (cli_rt_stop_reason())
+			return cli_rt_stop_reason();
 		if (channel_broken(d, why, why_len))
 			return "channel broken";
 		if (now >= deadline && !stopping) {
@@ -709,13 +688,7 @@ int cli_app(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.o = &o;
 	bt_clock_monotonic(&d.mono);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli_rt_catch_stop_signals();
 
 	char err[1024];
 	int rc = setup(&d, err, sizeof(err));

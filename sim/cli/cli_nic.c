@@ -43,6 +43,7 @@
 #include "../../transports/shm/shm_chan.h"
 #include "../../transports/verbs/verbs_chan.h"
 #include "cli.h"
+#include "cli_rt.h"
 
 #define NIC_MAX_VDEVS 8
 #define NIC_EAL_ARGS_MAX 256
@@ -720,13 +721,6 @@ static void default_opts(struct nic_opts *o)
 
 /* ---- the run ---- */
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
 static uint64_t realtime_now_ns(void *ctx)
 {
 	(void)ctx;
@@ -764,27 +758,12 @@ struct daemon {
 	uint32_t apps_active;
 };
 
-static void print_result(const char *app, const struct bulk_result *r)
-{
-	char hex[SHA256_HEX_BYTES];
-	sha256_hex(r->sha256, hex);
-	uint64_t from = r->first_byte_ns ? r->first_byte_ns : r->start_ns;
-	double secs = from && r->end_ns > from ? (double)(r->end_ns - from) / 1e9 : 0.0;
-	double mbps = secs > 0 ? (double)r->bytes * 8 / secs / 1e6 : 0.0;
-	printf("%s conn=%d bytes=%" PRIu64 " sha256=%s secs=%.6f mbit_per_s=%.1f result=%s", app, r->conn, r->bytes, hex,
-	       secs, mbps, r->err ? "error" : "ok");
-	if (r->err)
-		printf(" err=%d (%s)", r->err, bt_strerror(r->err));
-	printf("\n");
-	fflush(stdout);
-}
-
 static void on_sink_done(void *ctx, const struct bulk_result *r)
 {
 	struct daemon *d = ctx;
 	if (r->err)
 		d->conn_errors++;
-	print_result("sink", r);
+	cli_rt_print_bulk("sink", r);
 }
 
 static void on_source_done(void *ctx, const struct bulk_result *r)
@@ -792,7 +771,7 @@ static void on_source_done(void *ctx, const struct bulk_result *r)
 	struct daemon *d = ctx;
 	if (r->err)
 		d->conn_errors++;
-	print_result("source", r);
+	cli_rt_print_bulk("source", r);
 }
 
 static long read_file(void *ctx, uint8_t *buf, size_t cap)
@@ -1300,8 +1279,8 @@ static const char *run_loop(struct daemon *d)
 		app_poll(d);
 		if (d->listener)
 			ext_service(d, now);
-		if (stop_signal)
-			return stop_signal == SIGINT ? "SIGINT" : "SIGTERM";
+		if (cli_rt_stop_reason())
+			return cli_rt_stop_reason();
 		if (o->duration_ns && now - start >= o->duration_ns)
 			return "duration";
 		if (!drain_until && work_done(d))
@@ -1351,13 +1330,7 @@ int cli_nic(int argc, char **argv)
 	d.app_idx = -1;
 	bt_clock_monotonic(&d.mono);
 	d.wall = (struct bt_clock){.now_ns = realtime_now_ns, .ctx = NULL};
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli_rt_catch_stop_signals();
 
 	int rc = setup(&d, err, sizeof(err));
 	if (rc != 0) {

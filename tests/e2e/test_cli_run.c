@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/support/files.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,24 +193,6 @@ static void test_trace_of_a_single_run(void **state)
 	unlink(path);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)n + 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 static void test_reproduce_line_reproduces_the_failure_byte_for_byte(void **state)
 {
 	const struct ctx *c = *state;
@@ -247,7 +231,7 @@ static void test_reproduce_line_reproduces_the_failure_byte_for_byte(void **stat
 	snprintf(pa, sizeof(pa), "%s/multiseg_rx_mss1448-seed4.pcap", first);
 	snprintf(pb, sizeof(pb), "%s/multiseg_rx_mss1448-seed4.pcap", again);
 	size_t la, lb;
-	char *da = slurp(pa, &la), *db = slurp(pb, &lb);
+	char *da = test_read_file(pa, &la), *db = test_read_file(pb, &lb);
 	assert_non_null(da);
 	assert_non_null(db);
 	assert_true(la > 10000);

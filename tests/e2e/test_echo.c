@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/support/files.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,24 +186,6 @@ static void test_queue_drops_are_repaired(void **state)
 	testbed_result_free(&r);
 }
 
-static char *read_file(const char *path, size_t *len_out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	*len_out = (size_t)n;
-	return buf;
-}
-
 static void capture(uint64_t seed, const char *path)
 {
 	struct testbed_config cfg;
@@ -229,7 +213,7 @@ static void test_same_seed_same_pcap_bytes(void **state)
 	capture(7, b);
 	capture(8, c);
 	size_t la, lb, lc;
-	char *da = read_file(a, &la), *db = read_file(b, &lb), *dc = read_file(c, &lc);
+	char *da = test_read_file(a, &la), *db = test_read_file(b, &lb), *dc = test_read_file(c, &lc);
 	assert_non_null(da);
 	assert_non_null(db);
 	assert_non_null(dc);

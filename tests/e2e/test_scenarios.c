@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/support/files.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,24 +147,6 @@ static void test_isolation_holds_even_for_a_leaked_key(void **state)
 	free(s);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)n + 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 static void test_a_failure_reproduces_byte_for_byte(void **state)
 {
 	(void)state;
@@ -179,7 +163,7 @@ static void test_a_failure_reproduces_byte_for_byte(void **state)
 	assert_int_equal(ra.verdict, SCN_FAIL);
 	assert_string_equal(ra.diagnosis, rb.diagnosis);
 	size_t la, lb;
-	char *da = slurp(a, &la), *db = slurp(b, &lb);
+	char *da = test_read_file(a, &la), *db = test_read_file(b, &lb);
 	assert_non_null(da);
 	assert_non_null(db);
 	assert_true(la > 10000);
