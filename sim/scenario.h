@@ -98,6 +98,7 @@ enum scn_expect_kind {
 	SCN_EXPECT_ERROR,             /* app `app` saw bt_err `error` */
 	SCN_EXPECT_COUNTER,           /* counter `counter` <op> value */
 	SCN_EXPECT_NO_ACCESS_ERRORS,  /* no channel access error on apps other than `app` */
+	SCN_EXPECT_DEADLOCK,          /* the run must end in a deadlock report (a stuck app) */
 };
 
 enum scn_cmp { SCN_CMP_EQ, SCN_CMP_NE, SCN_CMP_LT, SCN_CMP_LE, SCN_CMP_GT, SCN_CMP_GE };

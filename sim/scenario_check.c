@@ -305,7 +305,7 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 	/* The diagnosis names the cause, not a symptom: a deadlock explains
 	 * unfinished messages, an out-of-bounds access explains a broken
 	 * channel; so those are judged first, whatever the script order. */
-	static const enum scn_expect_kind order[] = {SCN_EXPECT_NO_DEADLOCK, SCN_EXPECT_NO_ACCESS_ERRORS,
+	static const enum scn_expect_kind order[] = {SCN_EXPECT_NO_DEADLOCK, SCN_EXPECT_DEADLOCK, SCN_EXPECT_NO_ACCESS_ERRORS,
 						     SCN_EXPECT_INTACT, SCN_EXPECT_WITHIN, SCN_EXPECT_ERROR,
 						     SCN_EXPECT_COUNTER};
 	for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++)
@@ -335,6 +335,13 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 				else
 					snprintf(why, sizeof(why), "deadlock: no progress for %.3f ms with work pending "
 						 "(report lists every connection)", (double)s->deadlock_after_ns / 1e6);
+				fail_with(r, why);
+			}
+			break;
+		case SCN_EXPECT_DEADLOCK:
+			if (!e->deadlock) {
+				snprintf(why, sizeof(why), "expected the deadlock detector to stop the run, but it %s",
+					 eng_all_done(e) ? "finished" : "ran into the time limit");
 				fail_with(r, why);
 			}
 			break;
@@ -378,7 +385,10 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 	}
 	/* Whatever the script says, a run that never finished is not a pass
 	 * unless it expected exactly that (a deadlock or an error). */
-	if (r->verdict == SCN_PASS && e->stop == SIM_STOP_TIME_LIMIT && !eng_all_done(e)) {
+	bool deadlock_expected = false;
+	for (uint32_t i = 0; i < s->expect_count; i++)
+		deadlock_expected |= s->expects[i].kind == SCN_EXPECT_DEADLOCK;
+	if (r->verdict == SCN_PASS && e->stop == SIM_STOP_TIME_LIMIT && !eng_all_done(e) && !deadlock_expected) {
 		snprintf(why, sizeof(why), "time limit of %.3f ms reached with work pending",
 			 (double)s->time_limit_ns / 1e6);
 		fail_with(r, why);

@@ -1283,14 +1283,15 @@ static int stmt_expect(struct parser *p, const struct line *L)
 		[SCN_EXPECT_ERROR] = "error",
 		[SCN_EXPECT_COUNTER] = "counter",
 		[SCN_EXPECT_NO_ACCESS_ERRORS] = "no-access-errors",
+		[SCN_EXPECT_DEADLOCK] = "deadlock",
 	};
-	static const char list[] = "one of intact, within, no-deadlock, error, counter, no-access-errors";
+	static const char list[] = "one of intact, within, no-deadlock, deadlock, error, counter, no-access-errors";
 	if (s->expect_count >= SCN_MAX_EXPECTS)
 		return fail(p, L->no, t[0].col, "at most 32 expectations per scenario", "too many expectations");
 	if (L->n < 2)
 		return missing(p, L, list, "the expectation after `expect`");
 	enum scn_expect_kind kind = 0;
-	for (int i = SCN_EXPECT_INTACT; i <= SCN_EXPECT_NO_ACCESS_ERRORS; i++)
+	for (int i = SCN_EXPECT_INTACT; i <= SCN_EXPECT_DEADLOCK; i++)
 		if (tok_is(&t[1], names[i]))
 			kind = (enum scn_expect_kind)i;
 	if (!kind)
@@ -1299,9 +1300,19 @@ static int stmt_expect(struct parser *p, const struct line *L)
 	if (kind != SCN_EXPECT_ERROR && kind != SCN_EXPECT_COUNTER)
 		for (uint32_t i = 0; i < s->expect_count; i++)
 			if (s->expects[i].kind == kind)
-				return fail(p, L->no, t[1].col, "each of intact, within, no-deadlock, no-access-errors at most once",
+				return fail(p, L->no, t[1].col,
+					    "each of intact, within, no-deadlock, deadlock, no-access-errors at most once",
 					    "expectation '%s' stated twice (first on line %" PRIu32 ")", names[kind],
 					    s->expects[i].line);
+	/* A run cannot both end in a deadlock report and not. */
+	enum scn_expect_kind opposite = kind == SCN_EXPECT_DEADLOCK	 ? SCN_EXPECT_NO_DEADLOCK
+					: kind == SCN_EXPECT_NO_DEADLOCK ? SCN_EXPECT_DEADLOCK
+									 : 0;
+	for (uint32_t i = 0; opposite && i < s->expect_count; i++)
+		if (s->expects[i].kind == opposite)
+			return fail(p, L->no, t[1].col, "either deadlock or no-deadlock",
+				    "expectation '%s' contradicts '%s' on line %" PRIu32, names[kind], names[opposite],
+				    s->expects[i].line);
 	struct scn_expect *e = &s->expects[s->expect_count];
 	struct expect_src *src = &p->expect[s->expect_count];
 	memset(e, 0, sizeof(*e));
@@ -1311,6 +1322,7 @@ static int stmt_expect(struct parser *p, const struct line *L)
 	switch (kind) {
 	case SCN_EXPECT_INTACT:
 	case SCN_EXPECT_NO_DEADLOCK:
+	case SCN_EXPECT_DEADLOCK:
 		if (end_of_line(p, L, 2, names[kind]) < 0)
 			return -1;
 		break;

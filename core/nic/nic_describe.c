@@ -28,10 +28,11 @@ static const char *waiting_for(const struct nic *nic, const struct flow *f)
 		return "the final ACK of the handshake";
 	if (f->state == TCP_TIME_WAIT)
 		return "TIME_WAIT expiry";
-	if (f->snd_una != f->snd_max)
-		return "ACK from the peer for bytes in flight";
+	/* A shut window first: the byte in flight is then only a probe. */
 	if (f->rings_attached && unsent && f->snd_wnd == 0)
 		return "the peer to open its window (zero-window probes)";
+	if (f->snd_una != f->snd_max)
+		return "ACK from the peer for bytes in flight";
 	if (f->rings_attached && unsent && f->tx_inflight_reads)
 		return "DMA READs of TX payload";
 	if (f->rings_attached && f->rx_avail == 0)

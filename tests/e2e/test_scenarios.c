@@ -133,6 +133,32 @@ static void test_write_without_credits_bug_is_an_out_of_bounds_access(void **sta
 	free(s);
 }
 
+static void test_a_reader_that_stops_is_reported_not_hung(void **state)
+{
+	(void)state;
+	struct scenario *s = load("reader_stops.scn");
+	struct scenario_result r;
+	run(s, 3, 0, &r);
+	if (r.verdict != SCN_PASS)
+		fail_msg("%s", r.diagnosis);
+	assert_true(r.deadlock);
+	assert_non_null(r.deadlock_report);
+	/* The report says who waits on whom: the receiver's full ring, the
+	 * sender's shut window. */
+	assert_non_null(strstr(r.deadlock_report, "the host application to read"));
+	assert_non_null(strstr(r.deadlock_report, "the peer to open its window"));
+	scenario_result_free(&r);
+	/* And `expect deadlock` can fail: with the reader fixed nothing is
+	 * stuck, and the same script must say so. */
+	for (uint32_t i = 0; i < s->app_count; i++)
+		s->apps[i].fault.stop_reading_after = 0;
+	run(s, 3, 0, &r);
+	assert_int_equal(r.verdict, SCN_FAIL);
+	assert_non_null(strstr(r.diagnosis, "expected the deadlock detector"));
+	scenario_result_free(&r);
+	free(s);
+}
+
 static void test_isolation_holds_even_for_a_leaked_key(void **state)
 {
 	(void)state;
@@ -185,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_first_segment_only_bug_is_a_data_mismatch),
 		cmocka_unit_test(test_wakeup_without_timeout_bug_is_a_deadlock_with_report),
 		cmocka_unit_test(test_write_without_credits_bug_is_an_out_of_bounds_access),
+		cmocka_unit_test(test_a_reader_that_stops_is_reported_not_hung),
 		cmocka_unit_test(test_isolation_holds_even_for_a_leaked_key),
 		cmocka_unit_test(test_a_failure_reproduces_byte_for_byte),
 	};
