@@ -103,8 +103,11 @@ void sp_flow_abort(struct nic *nic, uint32_t fi, int err, bool send_rst)
 	struct flow *f = &nic->flows[fi];
 	if (!f->in_use || f->retired)
 		return;
+	/* At the highest sequence on the wire, not snd_nxt (which counts
+	 * payload whose READ is still in flight): a peer enforcing RFC 5961
+	 * accepts an RST only at exactly its rcv_nxt. */
 	if (send_rst && f->state != TCP_SYN_SENT && f->state != TCP_CLOSED)
-		fp_send_ctrl(nic, fi, TCP_RST, f->snd_nxt);
+		fp_send_ctrl(nic, fi, TCP_RST, f->snd_emitted);
 	if (err == BT_ETIMEDOUT)
 		nic->stats.conns_timed_out++;
 	else
@@ -400,6 +403,15 @@ void sp_segment(struct nic *nic, uint32_t fi, const uint8_t *src_mac, const stru
 		}
 		return;
 	case TCP_CLOSED:
+		/* A flow already ended that has not left its lists yet: to the
+		 * peer it does not exist, so answer as for no flow. Its
+		 * challenge ACK to our RST gets the RST it can accept. */
+		if (!(tcp->flags & TCP_RST)) {
+			nic->stats.rx_no_flow_rst++;
+			fp_send_rst_reply(nic, src_mac, ip, tcp);
+		} else {
+			nic->stats.rx_rst_ignored++;
+		}
 		return;
 	default:
 		synchronized_rst_or_syn(nic, fi, tcp);
@@ -580,7 +592,7 @@ void sp_app_gone(struct nic *nic, int app)
 			continue;
 		f->rings_attached = false;
 		if (synchronized && f->state != TCP_TIME_WAIT)
-			fp_send_ctrl(nic, i, TCP_RST, f->snd_nxt);
+			fp_send_ctrl(nic, i, TCP_RST, f->snd_emitted);
 		if (f->state != TCP_TIME_WAIT)
 			nic->stats.conns_reset++;
 		flow_retire(nic, i);
