@@ -523,6 +523,37 @@ static void test_data_after_app_close_gets_rst(void **state)
 	harness_destroy(h);
 }
 
+/* A reset while payload READs are still in flight: the RST must carry the
+ * highest sequence actually on the wire, not snd_nxt (which already counts
+ * the payload being read). A peer enforcing RFC 5961, as Linux does,
+ * accepts an RST only at exactly its rcv_nxt. */
+static void test_reset_with_reads_in_flight_uses_the_wire_sequence(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.chan_latency_ns = 50 * 1000; /* the READ completes well after the abort */
+	struct harness *h = harness_init(&o);
+	int conn = harness_passive_open(h, PORT, 1, NULL, NULL);
+	struct harness_frame f;
+	/* The doorbell lands at +50 us and the NIC posts the READ of the
+	 * payload, which completes at +100 us; at +70 us the application
+	 * vanishes and the NIC resets its connection. */
+	app_send(h, conn, 1000);
+	harness_advance(h, 70 * 1000);
+	assert_int_equal(harness_pending_frames(h), 0);
+	nic_detach_app(h->nic, h->app);
+	harness_advance(h, HARNESS_MS);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.flags & (TCP_RST | TCP_FIN | TCP_SYN), TCP_RST);
+	assert_int_equal(f.tcp.payload_len, 0);
+	assert_int_equal(f.tcp.seq, h->peer.nic_iss + 1); /* nothing of the 1000 bytes left */
+	/* and the READ that completes later sends nothing for a dead flow */
+	assert_int_equal(harness_pending_frames(h), 0);
+	assert_int_equal(harness_stats(h).flows_active, 0);
+	harness_destroy(h);
+}
+
 static void test_app_close_with_unread_data_resets(void **state)
 {
 	(void)state;
@@ -977,6 +1008,7 @@ int main(void)
 		cmocka_unit_test(test_simultaneous_close),
 		cmocka_unit_test(test_data_after_app_close_gets_rst),
 		cmocka_unit_test(test_app_close_with_unread_data_resets),
+		cmocka_unit_test(test_reset_with_reads_in_flight_uses_the_wire_sequence),
 		cmocka_unit_test(test_handshake_ack_carries_data_and_fin),
 		cmocka_unit_test(test_syn_rcvd_reset_returns_accept_slot),
 		cmocka_unit_test(test_synack_retransmitted_then_given_up),
