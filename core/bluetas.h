@@ -40,6 +40,7 @@ enum bt_err {
 	BT_EHOSTUNREACH = -11, /* ARP resolution failed */
 	BT_ENICREFUSED = -12,  /* the NIC rejected a command as invalid */
 	BT_ENOBUFS = -13,      /* NIC out of flows */
+	BT_ECONNABORTED = -14, /* listener closed before the connection was accepted */
 };
 const char *bt_strerror(int err);
 
@@ -124,5 +125,74 @@ uint32_t bt_host_max_conns(const struct bt_host *h);
 void bt_host_describe(const struct bt_host *h, char *buf, size_t cap);
 /* A connection's last error (0 if none). */
 int bt_conn_error(struct bt_host *h, int conn);
+
+/* ---- socket semantics (docs/host-api.md) ---- */
+
+/* Addresses in host byte order (10.0.0.1 == 0x0a000001). */
+struct bt_addr {
+	uint32_t ip;
+	uint16_t port;
+};
+/* The local and the peer's address of an accepted or connected connection
+ * (either pointer may be NULL). BT_ENOTCONN while a connect is still
+ * pending. For a listener id: local = {0, port}, peer is BT_ENOTCONN. */
+int bt_conn_addrs(struct bt_host *h, int id, struct bt_addr *local, struct bt_addr *peer);
+
+enum bt_shut_how { BT_SHUT_RD = 1, BT_SHUT_WR = 2, BT_SHUT_RDWR = 3 };
+/* shutdown(2) without giving up the id. SHUT_WR: FIN after the queued
+ * data, bt_send returns BT_EPIPE from now on, bt_recv keeps working.
+ * SHUT_RD: bt_recv returns 0 (end of stream) at once; bytes that arrive
+ * later are discarded (and acknowledged) as Linux does. bt_close still
+ * has to be called. BT_ENOTCONN before the connection is open. */
+int bt_shutdown(struct bt_host *h, int conn, int how);
+/* Aborts a connection (close with SO_LINGER 0): the NIC sends an RST at
+ * once, unsent and unread data is discarded, and the id is freed like
+ * bt_close frees it. */
+int bt_abort(struct bt_host *h, int conn);
+/* Closes a listener: connections the NIC holds half-open (SYN_RCVD) and
+ * accepted ones the application has not taken with bt_accept are reset;
+ * the port can be listened on again at once. The id is gone. */
+int bt_listen_close(struct bt_host *h, int listener);
+
+/* Per-connection options. Set on an open connection with bt_setopt, or
+ * before the SYN through the bt_opts given to bt_connect_opts /
+ * bt_listen_opts (a listener's options are inherited by every connection
+ * it accepts). Defaults come from the NIC's configuration and profile. */
+enum bt_opt {
+	BT_OPT_ERROR = 0,        /* get only: pending error, cleared by reading (SO_ERROR) */
+	BT_OPT_SNDBUF = 1,       /* bytes the TX ring may hold, 1..tx_ring_bytes */
+	BT_OPT_RCVBUF = 2,       /* bytes the receive window may cover, 1..rx_ring_bytes */
+	BT_OPT_NODELAY = 3,      /* 1: send at once; 0: Nagle (TCP_NODELAY) */
+	BT_OPT_MAXSEG = 4,       /* MSS clamp in bytes, 64..65535 (TCP_MAXSEG); get: the MSS in use */
+	BT_OPT_USER_TIMEOUT = 5, /* ms data may stay unacknowledged before ETIMEDOUT, 0 off */
+	BT_OPT_CORK = 6,         /* 1: hold partial segments until uncorked (TCP_CORK) */
+	BT_OPT__COUNT
+};
+struct bt_opts {
+	uint32_t set;                /* bit (1u << enum bt_opt) per value given */
+	uint32_t val[BT_OPT__COUNT];
+};
+static inline void bt_opts_set(struct bt_opts *o, enum bt_opt opt, uint32_t val)
+{
+	o->set |= 1u << opt;
+	o->val[opt] = val;
+}
+int bt_connect_opts(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port, const struct bt_opts *opts);
+int bt_listen_opts(struct bt_host *h, uint16_t port, uint32_t backlog, const struct bt_opts *opts);
+/* BT_EINVAL for an unknown option, a value out of range, or BT_OPT_ERROR. */
+int bt_setopt(struct bt_host *h, int id, enum bt_opt opt, uint32_t val);
+int bt_getopt(struct bt_host *h, int id, enum bt_opt opt, uint32_t *val_out);
+
+/* Readiness of one id for poll/epoll, from host memory only (no channel
+ * traffic, no syscall): it reflects every event consumed by the last
+ * bt_poll. Level-triggered, with Linux's poll semantics (docs/host-api.md). */
+enum bt_ready_flags {
+	BT_READY_IN = 1u << 0,    /* bt_recv/bt_accept would not return BT_EAGAIN */
+	BT_READY_OUT = 1u << 1,   /* bt_send would not return BT_EAGAIN */
+	BT_READY_RDHUP = 1u << 2, /* the peer sent its FIN (or SHUT_RD) */
+	BT_READY_HUP = 1u << 3,   /* both directions are finished, or reset */
+	BT_READY_ERR = 1u << 4,   /* an error is pending (BT_OPT_ERROR) */
+};
+uint32_t bt_readiness(struct bt_host *h, int id);
 
 #endif

@@ -26,7 +26,13 @@
  *
  *   per connection slot i:          RX ring (rx_ring_bytes)
  *                                   TX ring (tx_ring_bytes)
+ *   then:                           connection info, one 32 B entry
+ *                                   per slot (struct ctxq_conn_info)
  *   then, last:                     event ring (event_entries * 32 B)
+ *
+ * A slot's connection info (addresses, ports, negotiated MSS and window
+ * scales) is written by the NIC before the CONNECTED or ACCEPTED event
+ * of the connection, so a host that sees the event reads a complete one.
  *
  * The event ring is last on purpose: a producer that ignored its credits
  * and wrote on past the ring (the BlueTAS memory-region overflow) leaves
@@ -47,7 +53,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTXQ_VERSION 1
+#define CTXQ_VERSION 2
+#define CTXQ_INFO_BYTES 32
 #define CTXQ_EVENT_BYTES 32
 #define CTXQ_CMD_BYTES 32
 #define CTXQ_HELLO_BYTES 48
@@ -62,6 +69,8 @@ enum ctxq_msg_type {
 	CTXQ_ABORT = 8,       /* reset now */
 	CTXQ_EV_CREDIT = 9,   /* only returns event credits */
 	CTXQ_ARM = 10,        /* host will sleep: send a WAKEUP on next event */
+	CTXQ_SETOPT = 11,     /* per-connection option (arg0 option, arg1 value) */
+	CTXQ_UNLISTEN = 12,   /* close listener host_conn: SYN_RCVD reset, slots back */
 	/* NIC -> host messages */
 	CTXQ_WAKEUP = 64,
 };
@@ -86,7 +95,7 @@ static_assert(offsetof(struct ctxq_hello, region_rkey) == 40, "hello layout");
 
 struct ctxq_cmd {
 	uint8_t type;          /* 0: enum ctxq_msg_type */
-	uint8_t flags;         /* 1: reserved, 0 */
+	uint8_t flags;         /* 1: enum ctxq_cmd_flags, else 0 */
 	uint16_t port;         /* 2: LISTEN local port, CONNECT remote port */
 	uint32_t flow_id;      /* 4: NIC flow (DOORBELL, CLOSE, ABORT) */
 	uint32_t host_conn;    /* 8: host slot or listener id */
@@ -98,6 +107,33 @@ struct ctxq_cmd {
 	uint32_t arg3;         /* 28: reserved */
 };
 static_assert(sizeof(struct ctxq_cmd) == CTXQ_CMD_BYTES, "cmd size");
+static_assert(offsetof(struct ctxq_cmd, flags) == 1, "cmd layout");
+static_assert(offsetof(struct ctxq_cmd, port) == 2, "cmd layout");
+static_assert(offsetof(struct ctxq_cmd, flow_id) == 4, "cmd layout");
+static_assert(offsetof(struct ctxq_cmd, host_conn) == 8, "cmd layout");
+static_assert(offsetof(struct ctxq_cmd, arg1) == 20, "cmd layout");
+static_assert(offsetof(struct ctxq_cmd, arg2) == 24, "cmd layout");
+static_assert(offsetof(struct ctxq_cmd, arg3) == 28, "cmd layout");
+
+enum ctxq_cmd_flags {
+	/* CLOSE: shut the sending side only (FIN after queued data); the
+	 * host keeps reading, the rings stay attached. */
+	CTXQ_CMDF_WR_ONLY = 1u << 0,
+	/* SETOPT: host_conn is a listener id; accepted flows inherit it.
+	 * Without it, host_conn is a slot: a flow in it (flow_id) takes the
+	 * option at once; a free slot keeps it for its next CONNECT. */
+	CTXQ_CMDF_LISTENER = 1u << 1,
+};
+
+/* SETOPT options (arg0) and their values (arg1); the numbers are those
+ * of enum bt_opt (bluetas.h), asserted in host_sock.c. */
+enum ctxq_opt {
+	CTXQ_OPT_RCVBUF = 2,       /* receive window limit, bytes (<= RX ring) */
+	CTXQ_OPT_NODELAY = 3,      /* 1: no Nagle; 0: Nagle (RFC 896) */
+	CTXQ_OPT_MAXSEG = 4,       /* MSS clamp, bytes (advertised and sent) */
+	CTXQ_OPT_USER_TIMEOUT = 5, /* ms unacknowledged data may wait, 0: off */
+	CTXQ_OPT_CORK = 6,         /* 1: only full segments until uncorked */
+};
 static_assert(offsetof(struct ctxq_cmd, ev_consumed) == 12, "cmd layout");
 static_assert(offsetof(struct ctxq_cmd, arg0) == 16, "cmd layout");
 
@@ -129,6 +165,32 @@ static_assert(sizeof(struct ctxq_event) == CTXQ_EVENT_BYTES, "event size");
 static_assert(offsetof(struct ctxq_event, doorbell_seen) == 24, "event layout");
 static_assert(offsetof(struct ctxq_event, phase) == 31, "event layout");
 
+/* Connection info of one slot, written by the NIC (see the layout). */
+struct ctxq_conn_info {
+	uint32_t local_ip;     /* 0: host order, as everywhere in the API */
+	uint32_t remote_ip;    /* 4 */
+	uint16_t local_port;   /* 8 */
+	uint16_t remote_port;  /* 10 */
+	uint16_t mss;          /* 12: the MSS we send with */
+	uint8_t snd_wscale;    /* 14: peer's shift (0 without WS) */
+	uint8_t rcv_wscale;    /* 15: our shift */
+	uint32_t flow_id;      /* 16: the flow this describes */
+	uint8_t options;       /* 20: enum ctxq_info_options */
+	uint8_t reserved[11];  /* 21 */
+};
+static_assert(sizeof(struct ctxq_conn_info) == CTXQ_INFO_BYTES, "info size");
+static_assert(offsetof(struct ctxq_conn_info, local_port) == 8, "info layout");
+static_assert(offsetof(struct ctxq_conn_info, mss) == 12, "info layout");
+static_assert(offsetof(struct ctxq_conn_info, flow_id) == 16, "info layout");
+static_assert(offsetof(struct ctxq_conn_info, options) == 20, "info layout");
+
+enum ctxq_info_options {
+	CTXQ_INFO_TS = 1u << 0,     /* timestamps negotiated */
+	CTXQ_INFO_WSCALE = 1u << 1, /* window scaling negotiated */
+	CTXQ_INFO_ECN = 1u << 2,    /* ECN negotiated */
+	CTXQ_INFO_SACK = 1u << 3,   /* SACK negotiated */
+};
+
 struct ctxq_wakeup {
 	uint8_t type;        /* CTXQ_WAKEUP */
 	uint8_t reserved[3];
@@ -149,9 +211,13 @@ static inline uint64_t ctxq_tx_ring_off(const struct ctxq_hello *h, uint32_t slo
 {
 	return ctxq_rx_ring_off(h, slot) + h->rx_ring_bytes;
 }
+static inline uint64_t ctxq_info_off(const struct ctxq_hello *h, uint32_t slot)
+{
+	return ctxq_rx_ring_off(h, h->max_conns) + (uint64_t)slot * CTXQ_INFO_BYTES;
+}
 static inline uint64_t ctxq_event_ring_off(const struct ctxq_hello *h)
 {
-	return ctxq_rx_ring_off(h, h->max_conns);
+	return ctxq_info_off(h, h->max_conns);
 }
 static inline uint64_t ctxq_region_bytes(const struct ctxq_hello *h)
 {

@@ -198,13 +198,33 @@ static int flush_listeners(struct bt_host *h)
 		return CHAN_OK;
 	for (int i = 0; i < HOST_MAX_LISTENERS; i++) {
 		struct host_listener *l = &h->listeners[i];
-		if (!l->in_use || !l->listen_owed)
+		int rc;
+		if (l->unlisten_owed) {
+			struct ctxq_cmd cmd = {.type = CTXQ_UNLISTEN, .host_conn = (uint32_t)i};
+			if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+				return rc;
+			l->unlisten_owed = false;
 			continue;
-		struct ctxq_cmd cmd = {.type = CTXQ_LISTEN, .port = l->port, .host_conn = (uint32_t)i, .arg0 = l->backlog};
-		int rc = post_cmd(h, &cmd);
-		if (rc != CHAN_OK)
-			return rc;
-		l->listen_owed = false;
+		}
+		if (!l->in_use)
+			continue;
+		if (l->listen_owed) {
+			struct ctxq_cmd cmd = {.type = CTXQ_LISTEN, .port = l->port, .host_conn = (uint32_t)i,
+					       .arg0 = l->backlog};
+			if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+				return rc;
+			l->listen_owed = false;
+		}
+		/* Right behind LISTEN, before any accept slot: the NIC reads
+		 * them in one batch, so no SYN sees the listener without them. */
+		while (l->opts_owed) {
+			int opt = __builtin_ctz(l->opts_owed);
+			struct ctxq_cmd cmd = {.type = CTXQ_SETOPT, .flags = CTXQ_CMDF_LISTENER, .host_conn = (uint32_t)i,
+					       .arg0 = (uint32_t)opt, .arg1 = l->opts.val[opt]};
+			if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+				return rc;
+			l->opts_owed &= ~(1u << opt);
+		}
 	}
 	h->listeners_dirty = false;
 	return CHAN_OK;
@@ -215,6 +235,16 @@ static int flush_conn(struct bt_host *h, int slot)
 {
 	struct host_conn *c = &h->conns[slot];
 	int rc;
+	/* Options go before CONNECT (they shape the SYN) or to the open
+	 * flow; while a CONNECT is on its way they wait for CONNECTED. */
+	while (c->opts_owed && (c->connect_owed || (c->has_flow && !c->nic_released))) {
+		int opt = __builtin_ctz(c->opts_owed);
+		struct ctxq_cmd cmd = {.type = CTXQ_SETOPT, .flow_id = c->has_flow ? c->flow_id : UINT32_MAX,
+				       .host_conn = (uint32_t)slot, .arg0 = (uint32_t)opt, .arg1 = c->opt_val[opt]};
+		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+			return rc;
+		c->opts_owed &= ~(1u << opt);
+	}
 	if (c->connect_owed) {
 		struct ctxq_cmd cmd = {.type = CTXQ_CONNECT,
 				       .port = c->connect_port,
@@ -247,6 +277,13 @@ static int flush_conn(struct bt_host *h, int slot)
 		uint64_t due = c->db_sent_ns + h->cfg.doorbell_refresh_ns;
 		if (due < h->refresh_due_ns)
 			h->refresh_due_ns = due;
+	}
+	if (c->shut_wr_owed && !c->close_owed && !c->abort_owed) {
+		struct ctxq_cmd cmd = {.type = CTXQ_CLOSE, .flags = CTXQ_CMDF_WR_ONLY, .flow_id = c->flow_id,
+				       .host_conn = (uint32_t)slot};
+		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+			return rc;
+		c->shut_wr_owed = false;
 	}
 	if (c->close_owed || c->abort_owed) {
 		struct ctxq_cmd cmd = {.type = c->abort_owed ? CTXQ_ABORT : CTXQ_CLOSE,
@@ -356,18 +393,29 @@ static void handle_event(struct bt_host *h, const struct ctxq_event *ev)
 	if (!c->allocated || c->free_pending)
 		return;
 	uint32_t ready = 0;
+	if (ev->flags & (CTXQ_EVF_CONNECTED | CTXQ_EVF_ACCEPTED)) {
+		/* Written by the NIC before this event (ctxq.h). */
+		memcpy(&c->info, h->region + ctxq_info_off(&h->hello, (uint32_t)slot), sizeof(c->info));
+		c->has_info = true;
+	}
 	if (ev->flags & CTXQ_EVF_CONNECTED) {
 		c->has_flow = true;
 		c->flow_id = ev->flow_id;
 		c->state = SLOT_OPEN;
 		ready |= BT_EV_CONNECTED | BT_EV_WRITABLE;
-		if (c->close_owed || c->abort_owed)
+		if (c->close_owed || c->abort_owed || c->opts_owed || c->shut_wr_owed)
 			host_mark_dirty(h, slot);
 	}
 	if (ev->flags & CTXQ_EVF_ACCEPTED) {
 		c->has_flow = true;
 		c->flow_id = ev->flow_id;
-		if (c->state == SLOT_POSTED && c->listener >= 0 && h->listeners[c->listener].in_use) {
+		if (c->state == SLOT_POSTED && c->listener == HOST_NONE) {
+			/* Its listener was closed meanwhile: nobody will accept it. */
+			c->state = SLOT_OPEN;
+			c->app_closed = true;
+			c->abort_owed = true;
+			host_mark_dirty(h, slot);
+		} else if (c->state == SLOT_POSTED && c->listener >= 0 && h->listeners[c->listener].in_use) {
 			struct host_listener *l = &h->listeners[c->listener];
 			c->state = SLOT_ACCEPTED;
 			c->accept_next = HOST_NONE;
@@ -384,6 +432,8 @@ static void handle_event(struct bt_host *h, const struct ctxq_event *ev)
 		c->rx_ready += ev->rx_bytes;
 		h->stats.rx_bytes += ev->rx_bytes;
 		ready |= BT_EV_READABLE;
+		if (c->shut_rd)
+			host_discard_rx(h, slot);
 	}
 	if (c->has_flow && ev->doorbell_seen)
 		c->db_seen = ev->doorbell_seen;

@@ -24,6 +24,7 @@ const char *bt_strerror(int err)
 	case BT_EHOSTUNREACH: return "host unreachable (no ARP reply)";
 	case BT_ENICREFUSED: return "NIC refused the command";
 	case BT_ENOBUFS: return "NIC out of flows";
+	case BT_ECONNABORTED: return "listener closed before the connection was accepted";
 	default: return "unknown error";
 	}
 }
@@ -43,16 +44,21 @@ static struct host_conn *app_conn(struct bt_host *h, int id)
 
 int bt_listen(struct bt_host *h, uint16_t port, uint32_t backlog)
 {
+	return bt_listen_opts(h, port, backlog, NULL);
+}
+
+int bt_listen_opts(struct bt_host *h, uint16_t port, uint32_t backlog, const struct bt_opts *opts)
+{
 	if (h->broken)
 		return h->broken;
-	if (port == 0 || backlog == 0 || backlog > h->cfg.max_conns)
+	if (port == 0 || backlog == 0 || backlog > h->cfg.max_conns || host_opts_check(h, opts) < 0)
 		return BT_EINVAL;
 	for (int i = 0; i < HOST_MAX_LISTENERS; i++)
 		if (h->listeners[i].in_use && h->listeners[i].port == port)
 			return BT_EADDRINUSE;
 	for (int i = 0; i < HOST_MAX_LISTENERS; i++) {
 		struct host_listener *l = &h->listeners[i];
-		if (l->in_use)
+		if (l->in_use || l->unlisten_owed)
 			continue;
 		*l = (struct host_listener){.in_use = true,
 					    .listen_owed = true,
@@ -61,6 +67,10 @@ int bt_listen(struct bt_host *h, uint16_t port, uint32_t backlog)
 					    .slots_owed = backlog,
 					    .accept_head = HOST_NONE,
 					    .accept_tail = HOST_NONE};
+		if (opts) {
+			l->opts = *opts;
+			l->opts_owed = opts->set & HOST_NIC_OPTS;
+		}
 		h->listeners_dirty = true;
 		host_post_accept_slots(h, i);
 		host_flush_commands(h);
@@ -85,6 +95,7 @@ int bt_accept(struct bt_host *h, int listener_id)
 	if (l->accept_head == HOST_NONE)
 		l->accept_tail = HOST_NONE;
 	c->state = SLOT_OPEN;
+	host_conn_take_opts(c, &l->opts, false); /* the NIC gave the flow the listener's */
 	/* What happened while it waited in the queue is news to the app now. */
 	uint32_t pending = c->ready_flags;
 	c->ready_flags = 0;
@@ -98,9 +109,14 @@ int bt_accept(struct bt_host *h, int listener_id)
 
 int bt_connect(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port)
 {
+	return bt_connect_opts(h, remote_ip, remote_port, NULL);
+}
+
+int bt_connect_opts(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port, const struct bt_opts *opts)
+{
 	if (h->broken)
 		return h->broken;
-	if (remote_ip == 0 || remote_port == 0)
+	if (remote_ip == 0 || remote_port == 0 || host_opts_check(h, opts) < 0)
 		return BT_EINVAL;
 	int slot = host_alloc_slot(h);
 	if (slot == HOST_NONE)
@@ -110,6 +126,8 @@ int bt_connect(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port)
 	c->connect_owed = true;
 	c->connect_ip = remote_ip;
 	c->connect_port = remote_port;
+	if (opts)
+		host_conn_take_opts(c, opts, true);
 	host_mark_dirty(h, slot);
 	host_flush_commands(h);
 	return slot;
@@ -122,14 +140,14 @@ ssize_t bt_send(struct bt_host *h, int id, const void *buf, size_t len)
 		return BT_EINVAL;
 	if (c->err)
 		return c->err;
-	if (c->nic_released)
+	if (c->nic_released || c->shut_wr)
 		return BT_EPIPE;
 	if (c->state != SLOT_OPEN)
 		return BT_ENOTCONN;
 	if (len == 0)
 		return 0;
 	uint32_t ring = h->cfg.tx_ring_bytes;
-	uint32_t space = ring - c->tx_used;
+	uint32_t space = host_tx_space(h, c);
 	if (space == 0)
 		return BT_EAGAIN;
 	uint32_t n = len < space ? (uint32_t)len : space;
@@ -154,6 +172,8 @@ ssize_t bt_recv(struct bt_host *h, int id, void *buf, size_t len)
 	struct host_conn *c = app_conn(h, id);
 	if (!c || (!buf && len))
 		return BT_EINVAL;
+	if (c->shut_rd)
+		return 0;
 	if (c->rx_ready == 0) {
 		if (c->eof)
 			return 0;
@@ -266,7 +286,7 @@ int bt_wait(struct bt_host *h, uint64_t timeout_ns)
 uint32_t bt_tx_space(struct bt_host *h, int id)
 {
 	struct host_conn *c = app_conn(h, id);
-	return c && c->state == SLOT_OPEN ? h->cfg.tx_ring_bytes - c->tx_used : 0;
+	return c && c->state == SLOT_OPEN ? host_tx_space(h, c) : 0;
 }
 
 uint32_t bt_rx_ready(struct bt_host *h, int id)

@@ -34,6 +34,15 @@ struct host_conn {
 	bool has_flow;
 	bool eof;
 	int err;
+	bool err_reported;      /* BT_OPT_ERROR read it (SO_ERROR clears) */
+	bool shut_rd, shut_wr;  /* bt_shutdown */
+	bool shut_wr_owed;      /* CLOSE(WR_ONLY) not yet posted */
+	bool has_info;
+	struct ctxq_conn_info info; /* copied when the connection opened */
+	uint32_t sndbuf_bytes;  /* TX ring bytes bt_send may fill */
+	uint32_t opt_val[BT_OPT__COUNT];
+	uint32_t opts_set;      /* options given (bit per enum bt_opt) */
+	uint32_t opts_owed;     /* SETOPTs not yet posted */
 	uint32_t flow_id;
 	int listener;           /* listener index for accept slots */
 	/* RX ring: the NIC writes, we read from rx_head */
@@ -66,6 +75,9 @@ struct host_listener {
 	uint16_t port;
 	uint32_t backlog;
 	uint32_t slots_owed;    /* accept slots to post once a slot frees */
+	bool unlisten_owed;     /* closed by the app: UNLISTEN not yet posted */
+	struct bt_opts opts;    /* inherited by accepted connections */
+	uint32_t opts_owed;
 	int accept_head, accept_tail;
 	bool in_ready;
 };
@@ -91,6 +103,17 @@ struct bt_host {
 	struct bt_host_stats stats;
 };
 
+/* Options the NIC applies (SNDBUF is the host's alone, ERROR read-only). */
+#define HOST_NIC_OPTS ((1u << BT_OPT_RCVBUF) | (1u << BT_OPT_NODELAY) | (1u << BT_OPT_MAXSEG) | \
+		       (1u << BT_OPT_USER_TIMEOUT) | (1u << BT_OPT_CORK))
+
+/* host_sock.c */
+int host_opt_check(const struct bt_host *h, int opt, uint32_t val);
+int host_opts_check(const struct bt_host *h, const struct bt_opts *opts);
+/* Records options on a connection; owed: the NIC still has to hear them. */
+void host_conn_take_opts(struct host_conn *c, const struct bt_opts *opts, bool owed);
+uint32_t host_tx_space(const struct bt_host *h, const struct host_conn *c);
+
 /* host.c */
 void host_mark_dirty(struct bt_host *h, int slot);
 void host_mark_ready(struct bt_host *h, int slot, uint32_t flags);
@@ -99,6 +122,8 @@ int host_process_events(struct bt_host *h);
 int host_alloc_slot(struct bt_host *h);
 void host_free_slot(struct bt_host *h, int slot);
 void host_post_accept_slots(struct bt_host *h, int listener);
+/* Frees everything in the RX ring unread (after SHUT_RD) and tells the NIC. */
+void host_discard_rx(struct bt_host *h, int slot);
 /* Re-rings doorbells and credits the NIC has not confirmed in time. */
 void host_refresh_doorbells(struct bt_host *h);
 uint8_t *host_rx_ring(struct bt_host *h, int slot);

@@ -69,6 +69,41 @@ void app_refuse(struct nic *nic, int app, uint32_t host_conn, uint16_t flags, in
 	write_event(nic, app, &ev);
 }
 
+void app_return_slot(struct nic *nic, int app, uint32_t slot)
+{
+	/* Like a refusal, lost only if the host ignores its own events. */
+	struct ctxq_event ev = {.flow_id = FLOW_NONE, .host_conn = slot, .flags = CTXQ_EVF_REFUSED,
+				.status = BT_ECONNABORTED};
+	if (nic->apps[app].hello_done)
+		write_event(nic, app, &ev);
+}
+
+/* The slot's connection info goes before the event announcing the
+ * connection (writes on a channel execute in order). */
+static int write_conn_info(struct nic *nic, int app, const struct flow *f)
+{
+	struct nic_app *a = &nic->apps[app];
+	uint32_t staging_off;
+	if (dma_sq_free(a) < 2 || dma_reserve(a, CTXQ_INFO_BYTES, &staging_off) < 0)
+		return CHAN_EAGAIN;
+	struct ctxq_conn_info info = {
+		.local_ip = f->local_ip,
+		.remote_ip = f->remote_ip,
+		.local_port = f->local_port,
+		.remote_port = f->remote_port,
+		.mss = f->mss,
+		.snd_wscale = f->snd_wscale,
+		.rcv_wscale = f->rcv_wscale,
+		.flow_id = flow_index(nic, f),
+		.options = (uint8_t)((f->ts_ok ? CTXQ_INFO_TS : 0) | (f->wscale_ok ? CTXQ_INFO_WSCALE : 0) |
+				     (f->ecn_ok ? CTXQ_INFO_ECN : 0)),
+	};
+	memcpy(a->staging + staging_off, &info, sizeof(info));
+	struct dma_op meta = {.flow = FLOW_NONE};
+	return dma_post(nic, app, DMA_EV_WRITE, false, staging_off, ctxq_info_off(&a->hello, f->host_slot),
+			CTXQ_INFO_BYTES, &meta);
+}
+
 int app_events_flush(struct nic *nic, int app)
 {
 	struct nic_app *a = &nic->apps[app];
@@ -88,6 +123,10 @@ int app_events_flush(struct nic *nic, int app)
 			.flags = f->ev_flags,
 			.doorbell_seen = f->doorbell_seen,
 		};
+		if ((f->ev_flags & (CTXQ_EVF_CONNECTED | CTXQ_EVF_ACCEPTED)) &&
+		    (uint32_t)(a->ev_produced - a->ev_consumed) < a->hello.event_entries &&
+		    write_conn_info(nic, app, f) != CHAN_OK)
+			break;
 		if (write_event(nic, app, &ev) != CHAN_OK)
 			break;
 		a->notify_head = f->notify_next;
@@ -135,12 +174,19 @@ static void handle_hello(struct nic *nic, int app, const uint8_t *msg, uint32_t 
 		return;
 	}
 	a->slot_flow = malloc(sizeof(*a->slot_flow) * h.max_conns);
-	if (!a->slot_flow) {
+	a->slot_opts = malloc(sizeof(*a->slot_opts) * h.max_conns);
+	if (!a->slot_flow || !a->slot_opts) {
+		free(a->slot_flow);
+		free(a->slot_opts);
+		a->slot_flow = NULL;
+		a->slot_opts = NULL;
 		nic->stats.cmds_invalid++;
 		return;
 	}
-	for (uint32_t i = 0; i < h.max_conns; i++)
+	for (uint32_t i = 0; i < h.max_conns; i++) {
 		a->slot_flow[i] = FLOW_NONE;
+		sp_opts_default(nic, &a->slot_opts[i]);
+	}
 	a->hello = h;
 	a->host_mr = (struct chan_remote_mr){.addr = h.region_addr, .len_bytes = h.region_len, .rkey = h.region_rkey};
 	a->hello_done = true;
@@ -174,7 +220,7 @@ static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd
 	struct flow *f = &nic->flows[fi];
 	uint32_t tx_delta = cmd->arg0 - f->host_tx_total;
 	uint32_t rx_delta = cmd->arg1 - f->host_rx_freed_total;
-	if (tx_delta > f->tx_ring_len - f->tx_queued || rx_delta > f->rx_ring_len - f->rx_avail ||
+	if (tx_delta > f->tx_ring_len - f->tx_queued || rx_delta > f->rx_buf_bytes - f->rx_avail ||
 	    (tx_delta && f->app_closed)) {
 		nic->stats.cmds_invalid++;
 		return;
@@ -197,7 +243,7 @@ static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd
 static bool is_slowpath_cmd(uint8_t type)
 {
 	return type == CTXQ_LISTEN || type == CTXQ_ACCEPT_SLOT || type == CTXQ_CONNECT || type == CTXQ_CLOSE ||
-	       type == CTXQ_ABORT;
+	       type == CTXQ_ABORT || type == CTXQ_SETOPT || type == CTXQ_UNLISTEN;
 }
 
 static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd)
@@ -238,6 +284,12 @@ static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 		return;
 	case CTXQ_DOORBELL:
 		handle_doorbell(nic, app, cmd);
+		return;
+	case CTXQ_SETOPT:
+		sp_cmd_setopt(nic, app, cmd);
+		return;
+	case CTXQ_UNLISTEN:
+		sp_cmd_unlisten(nic, app, cmd);
 		return;
 	default:
 		nic->stats.cmds_invalid++;

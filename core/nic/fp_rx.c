@@ -104,6 +104,7 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 			f->tx_una_pos = (uint32_t)(((uint64_t)f->tx_una_pos + data_acked) % f->tx_ring_len);
 		f->dupacks = 0;
 		f->retries = 0;
+		f->unacked_since_ns = 0; /* progress: the user timeout starts over */
 		if (data_acked) {
 			f->ev_tx_freed += data_acked;
 			app_notify(nic, fi, 0, 0);
@@ -207,7 +208,7 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 		f->ack_now = true;
 		return;
 	}
-	if (f->app_closed || !f->rings_attached) {
+	if (f->app_gone || !f->rings_attached) {
 		/* New bytes nobody will ever read: tell the peer, as Linux
 		 * does for data arriving after close(). */
 		sp_flow_abort(nic, fi, BT_ECONNRESET, true);

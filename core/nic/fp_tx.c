@@ -96,7 +96,7 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 	bool offer = with_syn_opts && f->state != TCP_SYN_RCVD;
 	if (with_syn_opts) {
 		opts.has_mss = true;
-		opts.mss = nic->cfg.mss;
+		opts.mss = sp_adv_mss(nic, f);
 		opts.has_wscale = offer || f->wscale_ok;
 		opts.wscale = f->rcv_wscale;
 	}
@@ -227,6 +227,13 @@ static uint64_t serialization_ns(uint64_t bytes, uint64_t rate_bps)
 	return rate_bps ? bytes * 8ull * 1000000000ull / rate_bps : 0;
 }
 
+/* A last, partial segment waits under TCP_CORK, and under Nagle (RFC 896)
+ * while data is in flight. A FIN goes regardless (the caller checks). */
+static bool small_segment_held(const struct flow *f, uint32_t inflight)
+{
+	return f->opts.cork || (f->opts.nagle && inflight > 0);
+}
+
 enum tx_result { TX_DONE, TX_BLOCKED_RESOURCES };
 
 /* Sends what the windows, the rate and the DMA resources allow. */
@@ -270,6 +277,8 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		/* Sender silly window avoidance: while data is in flight, wait
 		 * for room for a whole segment rather than dribbling. */
 		if (len < f->mss && len < remaining && inflight > 0)
+			break;
+		if (len < f->mss && len == remaining && !f->app_closed && small_segment_held(f, inflight))
 			break;
 		uint32_t staging_off;
 		if (dma_sq_free(a) < 2) {

@@ -114,6 +114,7 @@ static void app_free(struct nic *nic, int idx)
 	sp_app_gone(nic, idx);
 	dma_app_fini(a);
 	free(a->slot_flow);
+	free(a->slot_opts);
 	memset(a, 0, sizeof(*a));
 	a->notify_head = a->notify_tail = FLOW_NONE;
 }
@@ -179,7 +180,9 @@ int nic_poll(struct nic *nic, uint64_t now_ns)
 			if (a->hello_done || a->slot_flow) {
 				sp_app_gone(nic, i);
 				free(a->slot_flow);
+				free(a->slot_opts);
 				a->slot_flow = NULL;
+				a->slot_opts = NULL;
 				a->hello_done = false;
 				work++;
 			}

@@ -51,6 +51,8 @@ struct nic_config {
 	uint32_t initial_cwnd_segs;
 	uint64_t const_rate_bps;     /* NIC_CC_CONST_RATE */
 	bool ecn;                    /* send ECT(0) and run DCTCP on ECE */
+	bool nagle;                  /* new flows hold small segments while data is in flight
+				      * (RFC 896; off: TCP_NODELAY); per flow by BT_OPT_NODELAY */
 	struct nic_static_arp static_arp[NIC_MAX_STATIC_ARP];
 	uint32_t static_arp_count;
 	/* Negative controls only: bring back a known BlueTAS bug class

@@ -48,6 +48,16 @@ enum tcp_state {
 };
 const char *tcp_state_name(int state);
 
+/* Per-connection options (BT_OPT_* of bluetas.h), set by the host with
+ * SETOPT; 0 means "the NIC's default" for the numeric ones. */
+struct flow_opts {
+	uint32_t rcvbuf_bytes;    /* receive window limit */
+	uint32_t user_timeout_ms; /* TCP_USER_TIMEOUT */
+	uint16_t maxseg_bytes;    /* TCP_MAXSEG clamp */
+	bool nagle;               /* !TCP_NODELAY */
+	bool cork;                /* TCP_CORK */
+};
+
 struct flow {
 	/* --- identity and ownership --- */
 	bool in_use;
@@ -64,12 +74,15 @@ struct flow {
 	uint8_t remote_mac[6];
 	bool ts_ok, ecn_ok, wscale_ok;
 	int err;                  /* bt_err that ended the flow */
+	struct flow_opts opts;
+	bool app_gone;            /* host closed its handle: nobody reads any more */
 
 	/* --- fast path, receive --- */
 	uint64_t rx_ring_off;     /* region offset of the host RX ring */
 	uint32_t rx_ring_len;
 	uint32_t rx_pos;          /* ring offset of rcv_nxt */
 	uint32_t rx_avail;        /* ring bytes free from rcv_nxt on: our window */
+	uint32_t rx_buf_bytes;    /* what rx_avail may reach: the ring or SO_RCVBUF */
 	uint32_t rcv_nxt, irs;
 	uint32_t ooo_start, ooo_len; /* one out-of-order interval, TAS style */
 	uint32_t adv_wnd_edge;    /* rcv_nxt + window in the last segment we sent */
@@ -111,6 +124,7 @@ struct flow {
 	uint32_t srtt_us, rttvar_us;
 	uint64_t rto_ns, persist_backoff_ns;
 	uint32_t retries;
+	uint64_t unacked_since_ns; /* data outstanding without progress since (USER_TIMEOUT) */
 
 	/* --- the host's doorbells: absolute totals, last applied --- */
 	uint32_t host_tx_total, host_rx_freed_total, doorbell_seen;
@@ -162,6 +176,7 @@ struct nic_app {
 	uint32_t notify_head, notify_tail;
 	bool armed;
 	uint32_t *slot_flow;      /* host slot -> flow, FLOW_NONE if free */
+	struct flow_opts *slot_opts; /* options SETOPT gave a free slot, for its CONNECT */
 	struct ctxq_cmd deferred; /* a slow-path command waiting out a stall */
 	bool has_deferred;
 };
@@ -174,6 +189,7 @@ struct listener {
 	uint32_t backlog;
 	uint32_t *free_slots;     /* host slots handed in by ACCEPT_SLOT */
 	uint32_t free_count;
+	struct flow_opts opts;    /* inherited by every flow it accepts */
 };
 
 struct arp_entry {
@@ -256,6 +272,16 @@ void sp_flow_release(struct nic *nic, uint32_t fi);
 void sp_arp_resolved(struct nic *nic, uint32_t ip);
 void sp_app_gone(struct nic *nic, int app);
 void sp_send_syn(struct nic *nic, uint32_t fi);
+void sp_cmd_unlisten(struct nic *nic, int app, const struct ctxq_cmd *cmd);
+
+/* sp_opts.c */
+void sp_opts_default(const struct nic *nic, struct flow_opts *o);
+/* Applies a flow's options before its first SYN or SYN-ACK: window
+ * limit, scale and MSS clamp. */
+void sp_opts_apply_open(struct nic *nic, uint32_t fi);
+void sp_cmd_setopt(struct nic *nic, int app, const struct ctxq_cmd *cmd);
+/* The MSS we advertise: the configured one, clamped by TCP_MAXSEG. */
+uint16_t sp_adv_mss(const struct nic *nic, const struct flow *f);
 void sp_fin_sent_state(struct nic *nic, uint32_t fi);
 
 /* sp_timers.c */
@@ -284,6 +310,8 @@ int app_chan_poll(struct nic *nic, int app);
 void app_notify(struct nic *nic, uint32_t fi, uint16_t flags, int32_t status);
 int app_events_flush(struct nic *nic, int app);
 void app_refuse(struct nic *nic, int app, uint32_t host_conn, uint16_t flags, int status);
+/* Hands an unused accept slot back to the host (listener closed). */
+void app_return_slot(struct nic *nic, int app, uint32_t slot);
 
 /* dma.c */
 int dma_app_init(struct nic *nic, struct nic_app *a);

@@ -35,14 +35,6 @@ static uint32_t pick_iss(struct nic *nic, const struct flow *f)
 	return (uint32_t)h + nic->isn_counter + (uint32_t)(nic_now(nic) / 4000);
 }
 
-static uint8_t wscale_for(uint32_t ring_bytes)
-{
-	uint8_t shift = 0;
-	while (shift < TCP_WSCALE_MAX && (ring_bytes >> shift) > 0xffff)
-		shift++;
-	return shift;
-}
-
 static void attach_rings(struct nic *nic, struct flow *f, int app, uint32_t slot)
 {
 	const struct ctxq_hello *h = &nic->apps[app].hello;
@@ -51,17 +43,18 @@ static void attach_rings(struct nic *nic, struct flow *f, int app, uint32_t slot
 	f->rx_ring_off = ctxq_rx_ring_off(h, slot);
 	f->rx_ring_len = h->rx_ring_bytes;
 	f->rx_avail = h->rx_ring_bytes;
+	f->rx_buf_bytes = h->rx_ring_bytes;
 	f->tx_ring_off = ctxq_tx_ring_off(h, slot);
 	f->tx_ring_len = h->tx_ring_bytes;
 	f->rings_attached = true;
-	f->rcv_wscale = wscale_for(h->rx_ring_bytes);
 	nic->apps[app].slot_flow[slot] = flow_index(nic, f);
 }
 
 static void apply_syn_options(struct nic *nic, struct flow *f, const struct tcp_view *tcp)
 {
 	uint32_t peer_mss = tcp->opts.has_mss ? tcp->opts.mss : MSS_DEFAULT_PEER;
-	f->mss = (uint16_t)(peer_mss < nic->cfg.mss ? peer_mss : nic->cfg.mss);
+	uint16_t ours = sp_adv_mss(nic, f);
+	f->mss = (uint16_t)(peer_mss < ours ? peer_mss : ours);
 	if (f->mss < 64)
 		f->mss = 64;
 	f->wscale_ok = tcp->opts.has_wscale;
@@ -130,6 +123,8 @@ static void enter_time_wait(struct nic *nic, uint32_t fi)
 {
 	struct flow *f = &nic->flows[fi];
 	f->state = TCP_TIME_WAIT;
+	/* Nothing can arrive for the host any more: its rings are free. */
+	sp_flow_release(nic, fi);
 	f->rto_deadline_ns = 0;
 	f->persist_deadline_ns = 0;
 	f->tw_deadline_ns = nic_now(nic) + nic->cfg.time_wait_ns;
@@ -150,13 +145,20 @@ void sp_fin_acked(struct nic *nic, uint32_t fi)
 {
 	struct flow *f = &nic->flows[fi];
 	/* Our FIN acknowledged means every byte before it was too: the host's
-	 * rings are no longer needed by this side (the app closed already). */
-	sp_flow_release(nic, fi);
+	 * TX ring is done with. The RX ring is too once the host closed its
+	 * handle or the peer sent its FIN; after shutdown(SHUT_WR) alone the
+	 * peer may still send, and the host still reads. */
+	if (f->app_gone || f->fin_received)
+		sp_flow_release(nic, fi);
 	switch (f->state) {
 	case TCP_FIN_WAIT_1:
 		f->state = TCP_FIN_WAIT_2;
-		f->tw_deadline_ns = nic_now(nic) + nic->cfg.fin_wait2_ns;
-		sp_timer_update(nic, fi);
+		/* Only an orphaned flow gives up on the peer's FIN (as Linux:
+		 * a half-closed socket may stay half-closed). */
+		if (f->app_gone) {
+			f->tw_deadline_ns = nic_now(nic) + nic->cfg.fin_wait2_ns;
+			sp_timer_update(nic, fi);
+		}
 		break;
 	case TCP_CLOSING:
 		enter_time_wait(nic, fi);
@@ -249,6 +251,9 @@ static void passive_open(struct nic *nic, const uint8_t *src_mac, const struct i
 	arp_learn(nic, ip->src, src_mac);
 	f->listener = li;
 	attach_rings(nic, f, l->app, l->free_slots[--l->free_count]);
+	f->opts = l->opts;
+	f->mss = nic->cfg.mss;
+	sp_opts_apply_open(nic, fi);
 	f->state = TCP_SYN_RCVD;
 	f->irs = tcp->seq;
 	f->rcv_nxt = tcp->seq + 1;
@@ -465,6 +470,35 @@ void sp_cmd_listen(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 				    .host_id = cmd->host_conn,
 				    .backlog = backlog,
 				    .free_slots = slots};
+	sp_opts_default(nic, &free_l->opts);
+}
+
+void sp_cmd_unlisten(struct nic *nic, int app, const struct ctxq_cmd *cmd)
+{
+	struct listener *l = find_listener(nic, app, cmd->host_conn);
+	if (!l) {
+		nic->stats.cmds_invalid++;
+		return;
+	}
+	uint32_t li = (uint32_t)(l - nic->listeners);
+	/* Half-open connections are reset (their slots come back to the
+	 * list below); accepted ones the host has not taken yet are the
+	 * host's to abort: it knows which it took. */
+	for (uint32_t i = 0; i < nic->cfg.max_flows; i++) {
+		struct flow *f = &nic->flows[i];
+		if (!f->in_use || f->retired || f->listener != li)
+			continue;
+		if (f->state == TCP_SYN_RCVD)
+			sp_flow_abort(nic, i, 0, true);
+		f->listener = FLOW_NONE;
+	}
+	struct nic_app *a = &nic->apps[app];
+	for (uint32_t k = 0; k < l->free_count; k++) {
+		a->slot_flow[l->free_slots[k]] = FLOW_NONE;
+		app_return_slot(nic, app, l->free_slots[k]);
+	}
+	free(l->free_slots);
+	memset(l, 0, sizeof(*l));
 }
 
 void sp_cmd_accept_slot(struct nic *nic, int app, const struct ctxq_cmd *cmd)
@@ -514,8 +548,11 @@ void sp_cmd_connect(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	f->remote_port = cmd->port;
 	f->next_hop_ip = next_hop;
 	attach_rings(nic, f, app, slot);
-	f->state = TCP_SYN_SENT;
+	f->opts = nic->apps[app].slot_opts[slot];
+	sp_opts_default(nic, &nic->apps[app].slot_opts[slot]);
 	f->mss = nic->cfg.mss;
+	sp_opts_apply_open(nic, fi);
+	f->state = TCP_SYN_SENT;
 	f->iss = pick_iss(nic, f);
 	f->snd_una = f->iss;
 	f->snd_nxt = f->iss;
@@ -550,6 +587,18 @@ void sp_cmd_close(struct nic *nic, int app, const struct ctxq_cmd *cmd, bool abo
 	if (abort || f->state == TCP_SYN_SENT) {
 		sp_flow_abort(nic, fi, 0, true);
 		return;
+	}
+	if (!(cmd->flags & CTXQ_CMDF_WR_ONLY) && !f->app_gone) {
+		f->app_gone = true;
+		/* Shut for writing before and our FIN already acknowledged: the
+		 * rings were kept for reading, which is over now. */
+		if (f->fin_sent && seq_geq(f->snd_una, f->fin_seq + 1)) {
+			sp_flow_release(nic, fi);
+			if (f->state == TCP_FIN_WAIT_2) {
+				f->tw_deadline_ns = nic_now(nic) + nic->cfg.fin_wait2_ns;
+				sp_timer_update(nic, fi);
+			}
+		}
 	}
 	if (f->app_closed)
 		return;

@@ -47,6 +47,14 @@ void sp_rto_restart(struct nic *nic, uint32_t fi)
 	uint64_t now = nic_now(nic);
 	bool outstanding = f->snd_una != f->snd_max;
 	f->rto_deadline_ns = outstanding ? now + f->rto_ns : 0;
+	if (!outstanding)
+		f->unacked_since_ns = 0;
+	else if (f->unacked_since_ns == 0)
+		f->unacked_since_ns = now;
+	/* With TCP_USER_TIMEOUT the connection ends on time, not a backoff later. */
+	uint64_t user_end_ns = f->unacked_since_ns + (uint64_t)f->opts.user_timeout_ms * 1000000ull;
+	if (outstanding && f->opts.user_timeout_ms && f->rto_deadline_ns > user_end_ns)
+		f->rto_deadline_ns = user_end_ns > now ? user_end_ns : now;
 	/* Persist: data waits, nothing is in flight to bring an ACK, and
 	 * the peer's window is shut. Only a probe can learn it reopened. */
 	bool data_waiting = f->rings_attached && seq_lt(f->snd_nxt, f->snd_una + f->tx_queued);
@@ -121,7 +129,10 @@ static void rto_fired(struct nic *nic, uint32_t fi)
 	}
 	if (f->snd_una == f->snd_max)
 		return;
-	if (f->retries > nic->cfg.max_retries) {
+	/* TCP_USER_TIMEOUT replaces the retry count: data unacknowledged
+	 * this long ends the connection (RFC 5482). */
+	uint64_t user_timeout_ns = (uint64_t)f->opts.user_timeout_ms * 1000000ull;
+	if (user_timeout_ns ? now - f->unacked_since_ns >= user_timeout_ns : f->retries > nic->cfg.max_retries) {
 		sp_flow_abort(nic, fi, BT_ETIMEDOUT, true);
 		return;
 	}

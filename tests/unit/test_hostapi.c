@@ -1,0 +1,565 @@
+/*
+ * test_hostapi: the socket semantics of the host API (bluetas.h, "socket
+ * semantics"): addresses, shutdown of either direction, abort, closing a
+ * listener, per-connection options and poll readiness, each checked on
+ * the wire against a scripted peer (tests/support/harness.h).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/nic/nic_internal.h"
+#include "tests/support/harness.h"
+
+#define PORT 80
+
+static struct harness *init_default(void)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	return harness_init(&o);
+}
+
+static void app_send(struct harness *h, int conn, uint32_t len)
+{
+	uint8_t *buf = malloc(len);
+	assert_non_null(buf);
+	harness_fill(buf, len, 0);
+	assert_int_equal(bt_send(h->host, conn, buf, len), (ssize_t)len);
+	free(buf);
+}
+
+static uint8_t ctl(const struct harness_frame *f)
+{
+	return f->tcp.flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK);
+}
+
+/* ---------- addresses ---------- */
+
+static void test_addresses_of_accepted_and_connected(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct bt_addr local, peer;
+	int c1 = harness_passive_open(h, PORT, 1000, NULL, NULL);
+	assert_int_equal(bt_conn_addrs(h->host, c1, &local, &peer), BT_OK);
+	assert_int_equal(local.ip, HARNESS_NIC_IP);
+	assert_int_equal(local.port, PORT);
+	assert_int_equal(peer.ip, HARNESS_PEER_IP);
+	assert_int_equal(peer.port, h->peer.port);
+	assert_int_equal(bt_conn_addrs(h->host, h->listener, &local, NULL), BT_OK);
+	assert_int_equal(local.port, PORT);
+	assert_int_equal(bt_conn_addrs(h->host, h->listener, NULL, &peer), BT_ENOTCONN);
+
+	/* Active open: the local port is the one the NIC picked for the SYN,
+	 * and there is none to tell before the connection is open. */
+	int c2 = bt_connect(h->host, HARNESS_PEER_IP, 7070);
+	assert_true(c2 >= 0);
+	assert_int_equal(bt_conn_addrs(h->host, c2, &local, &peer), BT_ENOTCONN);
+	harness_advance(h, 0);
+	assert_int_equal(bt_close(h->host, c2), BT_OK);
+	harness_advance(h, 0);
+	harness_drop_frames(h);
+	int c3 = harness_active_open(h, 7071, 5000, NULL, NULL);
+	assert_int_equal(bt_conn_addrs(h->host, c3, &local, &peer), BT_OK);
+	assert_int_equal(local.ip, HARNESS_NIC_IP);
+	assert_int_equal(local.port, h->peer.nic_port);
+	assert_true(local.port >= 49152);
+	assert_int_equal(peer.ip, HARNESS_PEER_IP);
+	assert_int_equal(peer.port, 7071);
+	assert_int_equal(bt_conn_addrs(h->host, 12345, &local, &peer), BT_EINVAL);
+	harness_destroy(h);
+}
+
+/* ---------- shutdown ---------- */
+
+static void test_shutdown_wr_fin_after_data_then_keeps_reading(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6000, 0x1000, NULL, NULL);
+	struct harness_frame f;
+	app_send(h, conn, 3000);
+	assert_int_equal(bt_shutdown(h->host, conn, BT_SHUT_WR), BT_OK);
+	assert_int_equal(bt_send(h->host, conn, "x", 1), BT_EPIPE);
+	harness_advance(h, 0);
+	uint32_t got = 0;
+	bool fin = false;
+	while (!fin && harness_expect_frame(h, &f)) {
+		harness_peer_absorb(h, &f);
+		got += f.tcp.payload_len;
+		fin = f.tcp.flags & TCP_FIN;
+		if (fin)
+			assert_int_equal(f.tcp.seq + f.tcp.payload_len, h->peer.nic_iss + 1 + 3000);
+	}
+	assert_true(fin);
+	assert_int_equal(got, 3000);
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	assert_int_equal(harness_tcp_state(h), TCP_FIN_WAIT_2);
+	/* Half-closed: the peer still sends, the application still reads,
+	 * and no FIN_WAIT_2 timer runs for a socket that is not orphaned. */
+	harness_peer_send(h, TCP_ACK, "hello", 5);
+	harness_advance(h, 0);
+	char buf[16];
+	bool eof;
+	assert_int_equal(harness_app_read(h, conn, buf, sizeof(buf), &eof), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_false(eof);
+	assert_int_equal(harness_stats(h).conns_reset, 0);
+	harness_advance(h, 2 * h->opts.nic.fin_wait2_ns);
+	assert_int_equal(harness_tcp_state(h), TCP_FIN_WAIT_2);
+	harness_drop_frames(h);
+	harness_peer_send(h, TCP_FIN, NULL, 0);
+	harness_advance(h, 0);
+	assert_int_equal(harness_tcp_state(h), TCP_TIME_WAIT);
+	assert_int_equal(harness_app_read(h, conn, buf, sizeof(buf), &eof), 0);
+	assert_true(eof);
+	assert_int_equal(bt_readiness(h->host, conn) & (BT_READY_HUP | BT_READY_RDHUP | BT_READY_IN),
+			 BT_READY_HUP | BT_READY_RDHUP | BT_READY_IN);
+	assert_int_equal(bt_close(h->host, conn), BT_OK);
+	harness_advance(h, 0);
+	assert_int_equal(harness_host_stats(h).conns_in_use, 0);
+	harness_destroy(h);
+}
+
+static void test_shutdown_wr_then_close_releases_and_orphan_timer_runs(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6001, 0x1000, NULL, NULL);
+	struct harness_frame f;
+	assert_int_equal(bt_shutdown(h->host, conn, BT_SHUT_WR), BT_OK);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(ctl(&f), TCP_FIN | TCP_ACK);
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	assert_int_equal(harness_tcp_state(h), TCP_FIN_WAIT_2);
+	assert_int_equal(harness_host_stats(h).conns_in_use, 1);
+	assert_int_equal(bt_close(h->host, conn), BT_OK);
+	harness_advance(h, 0);
+	assert_int_equal(harness_host_stats(h).conns_in_use, 0); /* released at once */
+	assert_int_equal(harness_pending_frames(h), 0);          /* no second FIN */
+	harness_advance(h, h->opts.nic.fin_wait2_ns);
+	assert_int_equal(harness_tcp_state(h), -1);
+	harness_destroy(h);
+}
+
+static void test_shutdown_rd_returns_eof_and_discards(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.host.rx_ring_bytes = 4096;
+	struct harness *h = harness_init(&o);
+	int conn = harness_active_open(h, 6002, 0x1000, NULL, NULL);
+	struct harness_frame f;
+	uint8_t data[1000];
+	harness_fill(data, sizeof(data), 0);
+	harness_peer_send(h, TCP_ACK, data, sizeof(data));
+	harness_advance(h, 0);
+	assert_int_equal(bt_rx_ready(h->host, conn), 1000);
+	assert_int_equal(bt_shutdown(h->host, conn, BT_SHUT_RD), BT_OK);
+	char buf[8];
+	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 0);
+	assert_true(bt_readiness(h->host, conn) & BT_READY_RDHUP);
+	/* Eight more KiB through a 4 KiB ring nobody reads: discarded as
+	 * they come, so the window keeps reopening and nothing is reset. */
+	for (int i = 0; i < 8; i++) {
+		harness_peer_send(h, TCP_ACK, data, sizeof(data));
+		harness_advance(h, 0);
+		harness_peer_recv(h, NULL, 0, HARNESS_MS);
+	}
+	harness_advance(h, HARNESS_MS);
+	while (harness_expect_frame(h, &f))
+		harness_peer_absorb(h, &f);
+	assert_int_equal(h->peer.nic_wnd << h->peer.nic_wscale, 4096);
+	assert_int_equal(harness_stats(h).rx_payload_bytes, 9000);
+	assert_int_equal(harness_stats(h).conns_reset, 0);
+	assert_int_equal(bt_rx_ready(h->host, conn), 0);
+	/* The sending side still works. */
+	app_send(h, conn, 10);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.payload_len, 10);
+	harness_destroy(h);
+}
+
+static void test_shutdown_before_connected_is_enotconn(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = bt_connect(h->host, HARNESS_PEER_IP, 9999);
+	assert_true(conn >= 0);
+	assert_int_equal(bt_shutdown(h->host, conn, BT_SHUT_WR), BT_ENOTCONN);
+	assert_int_equal(bt_shutdown(h->host, conn, 7), BT_EINVAL);
+	assert_int_equal(bt_readiness(h->host, conn), 0); /* connecting: nothing yet */
+	harness_destroy(h);
+}
+
+/* ---------- abort ---------- */
+
+static void test_abort_sends_rst_and_drops_queued_data(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_passive_open(h, PORT, 77, NULL, NULL);
+	struct harness_frame f;
+	h->peer.window = 0; /* the data stays queued */
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	harness_drop_frames(h);
+	app_send(h, conn, 5000);
+	harness_advance(h, 0);
+	harness_drop_frames(h);
+	uint32_t in_use = harness_host_stats(h).conns_in_use;
+	assert_int_equal(bt_abort(h->host, conn), BT_OK);
+	assert_int_equal(bt_send(h->host, conn, "x", 1), BT_EINVAL); /* the id is gone */
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.flags & (TCP_RST | TCP_FIN | TCP_SYN), TCP_RST);
+	assert_int_equal(f.tcp.seq, h->peer.rcv_nxt);
+	assert_int_equal(harness_tcp_state(h), -1);
+	assert_int_equal(harness_pending_frames(h), 0);
+	assert_int_equal(harness_host_stats(h).conns_in_use, in_use - 1);
+	harness_destroy(h);
+}
+
+/* ---------- listener close ---------- */
+
+static void test_listen_close_resets_pending_and_queued(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct harness_frame f;
+	int l = bt_listen(h->host, PORT, 4);
+	assert_true(l >= 0);
+	harness_advance(h, 0);
+	struct tcp_opts o = {.has_mss = true, .mss = 1460};
+	/* One connection completes (queued, not accepted), one stays half-open. */
+	struct harness_seg a = {.opts = &o, .sport = 41000, .dport = PORT};
+	harness_inject(h, TCP_SYN, 100, 0, 65535, NULL, 0, &a);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	uint32_t iss_a = f.tcp.seq;
+	harness_inject(h, TCP_ACK, 101, iss_a + 1, 65535, NULL, 0, &a);
+	struct harness_seg b = {.opts = &o, .sport = 41001, .dport = PORT};
+	harness_inject(h, TCP_SYN, 200, 0, 65535, NULL, 0, &b);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	uint32_t iss_b = f.tcp.seq;
+	assert_int_equal(f.tcp.dport, 41001);
+	assert_int_equal(harness_stats(h).conns_accepted, 1);
+	assert_true(bt_readiness(h->host, l) & BT_READY_IN);
+
+	assert_int_equal(bt_listen_close(h->host, l), BT_OK);
+	assert_int_equal(bt_accept(h->host, l), BT_EINVAL);
+	harness_advance(h, HARNESS_MS);
+	bool rst_a = false, rst_b = false;
+	while (harness_expect_frame(h, &f)) {
+		assert_true(f.tcp.flags & TCP_RST);
+		if (f.tcp.dport == 41000 && f.tcp.seq == iss_a + 1)
+			rst_a = true;
+		if (f.tcp.dport == 41001 && f.tcp.seq == iss_b + 1)
+			rst_b = true;
+	}
+	assert_true(rst_a && rst_b);
+	struct nic_stats s = harness_stats(h);
+	assert_int_equal(s.flows_active, 0);
+	assert_int_equal(s.cmds_invalid, 0);
+	assert_int_equal(harness_host_stats(h).conns_in_use, 0); /* every slot came back */
+	/* The port is free: a new SYN gets an RST, a new listener works. */
+	harness_inject(h, TCP_SYN, 300, 0, 65535, NULL, 0, &a);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_true(f.tcp.flags & TCP_RST);
+	h->listener = -1;
+	int conn = harness_passive_open(h, PORT, 400, NULL, NULL);
+	assert_true(conn >= 0);
+	harness_destroy(h);
+}
+
+/* ---------- options ---------- */
+
+static void test_so_error_reported_once(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct harness_frame f;
+	int conn = bt_connect(h->host, HARNESS_PEER_IP, 9);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	uint32_t err = 99;
+	assert_int_equal(bt_getopt(h->host, conn, BT_OPT_ERROR, &err), BT_OK);
+	assert_int_equal(err, 0);
+	struct harness_seg x = {.sport = 9, .dport = f.tcp.sport};
+	harness_inject(h, TCP_RST | TCP_ACK, 0, f.tcp.seq + 1, 0, NULL, 0, &x);
+	harness_advance(h, 0);
+	uint32_t r = bt_readiness(h->host, conn);
+	assert_true(r & BT_READY_ERR);
+	assert_true(r & BT_READY_HUP);
+	assert_int_equal(bt_getopt(h->host, conn, BT_OPT_ERROR, &err), BT_OK);
+	assert_int_equal(err, (uint32_t)-BT_ECONNREFUSED);
+	assert_int_equal(bt_getopt(h->host, conn, BT_OPT_ERROR, &err), BT_OK);
+	assert_int_equal(err, 0); /* SO_ERROR clears */
+	assert_false(bt_readiness(h->host, conn) & BT_READY_ERR);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_ERROR, 1), BT_EINVAL);
+	harness_destroy(h);
+}
+
+static void test_sndbuf_per_connection(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int c1 = harness_active_open(h, 6100, 0x1000, NULL, NULL);
+	assert_int_equal(bt_setopt(h->host, c1, BT_OPT_SNDBUF, 1000), BT_OK);
+	uint32_t v;
+	assert_int_equal(bt_getopt(h->host, c1, BT_OPT_SNDBUF, &v), BT_OK);
+	assert_int_equal(v, 1000);
+	h->peer.window = 0; /* nothing leaves the ring */
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	uint8_t buf[4000] = {0};
+	assert_int_equal(bt_send(h->host, c1, buf, sizeof(buf)), 1000);
+	assert_int_equal(bt_send(h->host, c1, buf, sizeof(buf)), BT_EAGAIN);
+	assert_false(bt_readiness(h->host, c1) & BT_READY_OUT);
+	assert_int_equal(bt_setopt(h->host, c1, BT_OPT_SNDBUF, 0), BT_EINVAL);
+	assert_int_equal(bt_setopt(h->host, c1, BT_OPT_SNDBUF, 1u << 30), BT_EINVAL);
+	/* Another connection of the same host keeps the whole ring. */
+	int c2 = bt_connect(h->host, HARNESS_PEER_IP, 6101);
+	assert_int_equal(bt_getopt(h->host, c2, BT_OPT_SNDBUF, &v), BT_OK);
+	assert_int_equal(v, h->opts.host.tx_ring_bytes);
+	harness_destroy(h);
+}
+
+static void test_rcvbuf_limits_window_and_scale(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.host.rx_ring_bytes = 256u << 10;
+	struct harness *h = harness_init(&o);
+	struct bt_opts lo = {0};
+	bt_opts_set(&lo, BT_OPT_RCVBUF, 20000);
+	h->listener = bt_listen_opts(h->host, PORT, 4, &lo);
+	assert_true(h->listener >= 0);
+	harness_advance(h, 0);
+	struct harness_frame f;
+	int conn = harness_passive_open(h, PORT, 1, NULL, &f);
+	assert_int_equal(f.tcp.window, 20000);
+	assert_int_equal(f.tcp.opts.wscale, 0);
+	uint32_t v;
+	assert_int_equal(bt_getopt(h->host, conn, BT_OPT_RCVBUF, &v), BT_OK);
+	assert_int_equal(v, 20000); /* inherited */
+	/* The peer can fill exactly the window, not the ring. */
+	uint8_t data[1000];
+	harness_fill(data, sizeof(data), 0);
+	for (int i = 0; i < 25; i++)
+		harness_peer_send(h, TCP_ACK, data, sizeof(data));
+	harness_advance(h, HARNESS_MS);
+	assert_int_equal(bt_rx_ready(h->host, conn), 20000);
+	assert_int_equal(harness_stats(h).rx_out_of_window, 5);
+	/* An active open with the default keeps the whole ring. */
+	int c2 = bt_connect(h->host, HARNESS_PEER_IP, 7000);
+	assert_true(c2 >= 0);
+	harness_drop_frames(h);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(f.tcp.flags & (TCP_SYN | TCP_ACK), TCP_SYN);
+	assert_int_equal(f.tcp.opts.wscale, 3); /* 256 KiB >> 3 fits 16 bits */
+	harness_destroy(h);
+}
+
+static void test_maxseg_clamps_syn_and_segments(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct bt_opts co = {0};
+	bt_opts_set(&co, BT_OPT_MAXSEG, 500);
+	int conn = bt_connect_opts(h->host, HARNESS_PEER_IP, 6200, &co);
+	assert_true(conn >= 0);
+	harness_advance(h, 0);
+	struct harness_frame f;
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(f.tcp.opts.mss, 500);
+	struct tcp_opts so = {.has_mss = true, .mss = 1460};
+	struct harness_seg x = {.opts = &so, .sport = 6200, .dport = f.tcp.sport};
+	h->peer.port = 6200;
+	h->peer.nic_port = f.tcp.sport;
+	h->peer.nic_iss = f.tcp.seq;
+	h->peer.rcv_nxt = f.tcp.seq + 1;
+	h->peer.snd_nxt = 5001;
+	harness_inject(h, TCP_SYN | TCP_ACK, 5000, f.tcp.seq + 1, 65535, NULL, 0, &x);
+	harness_advance(h, 0);
+	harness_drop_frames(h);
+	uint32_t v;
+	assert_int_equal(bt_getopt(h->host, conn, BT_OPT_MAXSEG, &v), BT_OK);
+	assert_int_equal(v, 500);
+	app_send(h, conn, 1200);
+	harness_advance(h, 0);
+	uint32_t lens[3] = {500, 500, 200};
+	for (int i = 0; i < 3; i++) {
+		harness_expect_tcp(h, &f);
+		assert_int_equal(f.tcp.payload_len, lens[i]);
+	}
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_MAXSEG, 10), BT_EINVAL);
+	harness_destroy(h);
+}
+
+static void test_nagle_holds_small_segment_until_ack(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6300, 0x1000, NULL, NULL);
+	struct harness_frame f;
+	/* Default here: no Nagle. Two small writes go at once. */
+	app_send(h, conn, 10);
+	harness_advance(h, 0);
+	app_send(h, conn, 10);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	harness_expect_tcp(h, &f);
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 0), BT_OK);
+	harness_advance(h, 0);
+	app_send(h, conn, 10);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f); /* nothing in flight: goes */
+	app_send(h, conn, 10);
+	app_send(h, conn, 10);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0); /* held: data in flight */
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.payload_len, 20); /* coalesced */
+	assert_int_equal(harness_pending_frames(h), 0);
+	/* TCP_NODELAY again releases what is held. */
+	app_send(h, conn, 10);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 1), BT_OK);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.payload_len, 10);
+	harness_destroy(h);
+}
+
+static void test_cork_holds_partial_segments(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6400, 0x1000, NULL, NULL);
+	struct harness_frame f;
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_CORK, 1), BT_OK);
+	harness_advance(h, 0);
+	app_send(h, conn, 100);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0);
+	app_send(h, conn, 1448 + 100);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.payload_len, 1448); /* full segments only */
+	assert_int_equal(harness_pending_frames(h), 0);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_CORK, 0), BT_OK);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.payload_len, 200);
+	harness_destroy(h);
+}
+
+static void test_user_timeout_ends_connection_on_time(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.nic.max_retries = 50; /* the retry count alone would take minutes */
+	struct harness *h = harness_init(&o);
+	int conn = harness_active_open(h, 6500, 0x1000, NULL, NULL);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_USER_TIMEOUT, 300), BT_OK);
+	harness_advance(h, 0);
+	uint64_t t0 = harness_now(h);
+	app_send(h, conn, 100);
+	/* The peer never answers. */
+	bool rst = false;
+	while (!(harness_peek_flags(h, conn) & BT_EV_ERROR) && harness_now(h) - t0 < 10000 * HARNESS_MS) {
+		harness_advance(h, HARNESS_MS);
+		struct harness_frame f;
+		while (harness_expect_frame(h, &f))
+			rst |= (f.tcp.flags & TCP_RST) != 0;
+	}
+	assert_int_equal(harness_conn_err(h, conn), BT_ETIMEDOUT);
+	uint64_t took = harness_now(h) - t0;
+	assert_true(took >= 300 * HARNESS_MS);
+	assert_true(took <= 301 * HARNESS_MS);
+	(void)rst;
+	uint32_t v;
+	assert_int_equal(bt_getopt(h->host, conn, BT_OPT_USER_TIMEOUT, &v), BT_OK);
+	assert_int_equal(v, 300);
+	harness_destroy(h);
+}
+
+/* ---------- readiness ---------- */
+
+static void test_readiness_follows_the_connection(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6600, 0x1000, NULL, NULL);
+	assert_int_equal(bt_readiness(h->host, conn), BT_READY_OUT);
+	harness_peer_send(h, TCP_ACK, "abc", 3);
+	harness_advance(h, 0);
+	assert_int_equal(bt_readiness(h->host, conn), BT_READY_OUT | BT_READY_IN);
+	char buf[8];
+	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 3);
+	assert_int_equal(bt_readiness(h->host, conn), BT_READY_OUT);
+	harness_peer_send(h, TCP_FIN, NULL, 0);
+	harness_advance(h, 0);
+	assert_int_equal(bt_readiness(h->host, conn), BT_READY_OUT | BT_READY_IN | BT_READY_RDHUP);
+	assert_int_equal(bt_shutdown(h->host, conn, BT_SHUT_WR), BT_OK);
+	assert_int_equal(bt_readiness(h->host, conn), BT_READY_OUT | BT_READY_IN | BT_READY_RDHUP | BT_READY_HUP);
+	assert_int_equal(bt_readiness(h->host, 4242), 0);
+	harness_destroy(h);
+}
+
+static void test_readiness_after_reset(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6700, 0x1000, NULL, NULL);
+	harness_peer_send(h, TCP_RST, NULL, 0);
+	harness_advance(h, 0);
+	assert_int_equal(bt_readiness(h->host, conn),
+			 BT_READY_IN | BT_READY_OUT | BT_READY_RDHUP | BT_READY_HUP | BT_READY_ERR);
+	harness_destroy(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addresses_of_accepted_and_connected),
+		cmocka_unit_test(test_shutdown_wr_fin_after_data_then_keeps_reading),
+		cmocka_unit_test(test_shutdown_wr_then_close_releases_and_orphan_timer_runs),
+		cmocka_unit_test(test_shutdown_rd_returns_eof_and_discards),
+		cmocka_unit_test(test_shutdown_before_connected_is_enotconn),
+		cmocka_unit_test(test_abort_sends_rst_and_drops_queued_data),
+		cmocka_unit_test(test_listen_close_resets_pending_and_queued),
+		cmocka_unit_test(test_so_error_reported_once),
+		cmocka_unit_test(test_sndbuf_per_connection),
+		cmocka_unit_test(test_rcvbuf_limits_window_and_scale),
+		cmocka_unit_test(test_maxseg_clamps_syn_and_segments),
+		cmocka_unit_test(test_nagle_holds_small_segment_until_ack),
+		cmocka_unit_test(test_cork_holds_partial_segments),
+		cmocka_unit_test(test_user_timeout_ends_connection_on_time),
+		cmocka_unit_test(test_readiness_follows_the_connection),
+		cmocka_unit_test(test_readiness_after_reset),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
