@@ -23,7 +23,10 @@ LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbluetas.a
 
-CLI_SRCS := $(wildcard sim/cli/*.c)
+# The CLI: the simulator commands (sim/cli/) and the real-time programs
+# (hw/: the NIC daemon, the host application, their shared runner).
+HW_CLI_DIRS := hw/nicd hw/hostapp hw/rt hw/backends
+CLI_SRCS := $(wildcard sim/cli/*.c $(addsuffix /*.c,$(HW_CLI_DIRS)))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 CLI      := $(BUILD)/bluetas
 

@@ -170,7 +170,7 @@ int scenario_load(const char *path, struct scenario *out, char *err, size_t err_
 enum scn_verdict { SCN_PASS = 0, SCN_FAIL = 1 };
 
 /* Where applications' channels come from when not the in-process shm
- * backend (e.g. RDMA verbs over Soft-RoCE: sim/cli/rxe_channels.c). The
+ * backend (e.g. RDMA verbs over Soft-RoCE: hw/backends/rxe_channels.c). The
  * engine stays free of any transport but shm this way. */
 struct scn_chan_factory {
 	const char *name; /* "rxe" */

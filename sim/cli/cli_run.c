@@ -32,7 +32,7 @@
 
 #include "../scenario.h"
 #include "cli.h"
-#include "rxe_channels.h"
+#include "../../hw/backends/rxe_channels.h"
 
 #define RUN_MAX_JOBS 64
 #define RUN_MAX_RUNS 1000000u    /* files x seeds; the parent keeps a slot per run */

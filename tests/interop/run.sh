@@ -157,7 +157,7 @@ test_nic_cli_and_counters() {
 		return 1
 	}
 	# Every long option of the parser's table is in --help and the docs.
-	for opt in $(grep -o '{"[a-z-]*", [a-z_]*_argument' sim/cli/cli_nic.c | sed 's/{"\([^"]*\)".*/\1/'); do
+	for opt in $(grep -o '{"[a-z-]*", [a-z_]*_argument' hw/nicd/nicd.c | sed 's/{"\([^"]*\)".*/\1/'); do
 		grep -q -- "--$opt" <<<"$help" || { echo "interop: --$opt missing from bluetas nic --help"; ok=1; }
 		grep -q -- "--$opt" docs/dpdk.md || { echo "interop: --$opt missing from docs/dpdk.md"; ok=1; }
 	done

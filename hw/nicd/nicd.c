@@ -1,5 +1,5 @@
 /*
- * cli_nic.c: `bluetas nic`, the NIC daemon on a DPDK port. The fast path
+ * nicd.c: `bluetas nic`, the NIC daemon on a DPDK port. The fast path
  * and slow path (core/nic) run on the DPDK netif; the application (echo,
  * sink or source) runs in the same process over an shm channel, exactly as
  * in the simulator, only in real time: one thread busy-polls the NIC and
@@ -42,8 +42,8 @@
 #include "../../transports/pcap_mirror.h"
 #include "../../transports/shm/shm_chan.h"
 #include "../../transports/verbs/verbs_chan.h"
-#include "cli.h"
-#include "cli_rt.h"
+#include "../../sim/cli/cli.h"
+#include "../rt/rt.h"
 
 #define NIC_MAX_VDEVS 8
 #define NIC_EAL_ARGS_MAX 256

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "../scenario.h"
+#include "../../sim/scenario.h"
 
 struct rxe_channels;
 /* NULL with a message when no RDMA device is present or on failure. */

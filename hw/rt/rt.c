@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "cli_rt.h"
+#include "rt.h"
 
 #include <inttypes.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 /*
- * cli_app.c: `bluetas app`, an application on the host library in real
+ * hostapp.c: `bluetas app`, an application on the host library in real
  * time, connected to a NIC daemon over the RDMA verbs channel (the "emu"
  * and "hw" modes of docs/architecture.md: the application in its own
  * process, the NIC in `bluetas nic`). The application is one of the
@@ -32,8 +32,8 @@
 #include "../../core/proto/proto.h"
 #include "../../transports/clock.h"
 #include "../../transports/verbs/verbs_chan.h"
-#include "cli.h"
-#include "cli_rt.h"
+#include "../../sim/cli/cli.h"
+#include "../rt/rt.h"
 
 #define NS_PER_S 1000000000ull
 #define APP_CONNECT_MS 10000

@@ -1,5 +1,5 @@
 /*
- * cli_rt.h: what the real-time commands (`bluetas nic`, `bluetas app`)
+ * rt.h: what the real-time commands (`bluetas nic`, `bluetas app`)
  * share: stopping on SIGINT/SIGTERM, and the one-line result of a bulk
  * (sink/source) connection that scripts parse.
  */
