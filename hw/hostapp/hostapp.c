@@ -26,13 +26,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../core/apps/bulk.h"
-#include "../../core/apps/echo.h"
 #include "../../core/bluetas.h"
 #include "../../core/proto/proto.h"
 #include "../../transports/clock.h"
 #include "../../transports/verbs/verbs_chan.h"
 #include "../../sim/cli/cli.h"
+#include "../commands.h"
+#include "../rt/app_runner.h"
 #include "../rt/rt.h"
 
 #define NS_PER_S 1000000000ull
@@ -314,115 +314,10 @@ struct app_run {
 	struct bt_clock mono;
 	struct chan *ch;
 	struct bt_host *host;
-	struct echo_client *client;
-	struct echo_server *server;
-	struct sink *sink;
-	struct source *source;
-	uint64_t conn_errors, conns_done, sink_bytes;
+	struct rt_app *app;
 	uint64_t waits, wait_ns;
 	uint32_t floor_slots; /* slots still in use once every connection is gone */
 };
-
-static void on_sink_done(void *ctx, const struct bulk_result *r)
-{
-	struct app_run *d = ctx;
-	if (r->err)
-		d->conn_errors++;
-	d->conns_done++;
-	cli_rt_print_bulk("sink", r);
-}
-
-static void on_source_done(void *ctx, const struct bulk_result *r)
-{
-	struct app_run *d = ctx;
-	if (r->err)
-		d->conn_errors++;
-	d->conns_done++;
-	cli_rt_print_bulk("source", r);
-}
-
-static int app_poll(struct app_run *d)
-{
-	if (d->client)
-		return echo_client_poll(d->client);
-	if (d->server)
-		return echo_server_poll(d->server);
-	if (d->sink)
-		return sink_poll(d->sink);
-	if (d->source)
-		return source_poll(d->source);
-	return 0;
-}
-
-static bool work_done(struct app_run *d)
-{
-	struct app_opts *o = d->o;
-	if (d->client)
-		return echo_client_done(d->client);
-	if (d->source)
-		return source_done(d->source);
-	if (d->server) {
-		struct echo_server_stats s;
-		echo_server_stats(d->server, &s);
-		return o->exit_after_conns && s.closed >= o->exit_after_conns;
-	}
-	if (d->sink) {
-		struct sink_stats s;
-		sink_stats(d->sink, &s);
-		if (o->has_bytes && s.bytes >= o->bytes && s.open == 0)
-			return true;
-		return o->exit_after_conns && s.finished >= o->exit_after_conns;
-	}
-	return true;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
-static uint64_t pct(const uint64_t *sorted, uint32_t n, unsigned p)
-{
-	if (!n)
-		return 0;
-	uint64_t i = (uint64_t)n * p / 100;
-	return sorted[i >= n ? n - 1 : i];
-}
-
-/* Prints the echo client's result; returns 0 if every byte came back. */
-static int report_client(struct app_run *d, double secs)
-{
-	struct echo_client_stats s;
-	echo_client_stats(d->client, &s);
-	uint64_t *rtt = NULL;
-	if (s.rtt_count) {
-		rtt = malloc((size_t)s.rtt_count * sizeof(*rtt));
-		if (rtt) {
-			memcpy(rtt, s.rtt_ns, (size_t)s.rtt_count * sizeof(*rtt));
-			qsort(rtt, s.rtt_count, sizeof(*rtt), cmp_u64);
-		}
-	}
-	uint32_t n = rtt ? s.rtt_count : 0;
-	bool ok = s.mismatched_bytes == 0 && s.conns_failed == 0 && s.first_error == 0 && s.messages_done > 0 &&
-		  s.bytes_received == s.bytes_sent;
-	printf("echo-client conns=%u messages=%" PRIu64 " bytes_sent=%" PRIu64 " bytes_received=%" PRIu64
-	       " mismatched_bytes=%" PRIu64 " secs=%.3f msgs_per_s=%.0f",
-	       d->o->conns, s.messages_done, s.bytes_sent, s.bytes_received, s.mismatched_bytes, secs,
-	       secs > 0 ? (double)s.messages_done / secs : 0.0);
-	if (n)
-		printf(" rtt_p50_us=%.1f rtt_p99_us=%.1f rtt_min_us=%.1f rtt_max_us=%.1f", (double)pct(rtt, n, 50) / 1e3,
-		       (double)pct(rtt, n, 99) / 1e3, (double)rtt[0] / 1e3, (double)rtt[n - 1] / 1e3);
-	printf(" result=%s", ok ? "ok" : "error");
-	if (s.first_error)
-		printf(" err=%d (%s)", s.first_error, bt_strerror(s.first_error));
-	if (s.mismatched_bytes)
-		printf(" first_mismatch_offset=%" PRIu64, s.first_mismatch_offset);
-	printf("\n");
-	fflush(stdout);
-	free(rtt);
-	return ok ? 0 : 1;
-}
 
 #define STAT(prefix, s, field) printf("stat." prefix "." #field "=%" PRIu64 "\n", (uint64_t)(s).field)
 
@@ -451,29 +346,7 @@ static void print_stats(struct app_run *d)
 	}
 	printf("stat.loop.waits=%" PRIu64 "\n", d->waits);
 	printf("stat.loop.wait_ms=%.1f\n", (double)d->wait_ns / 1e6);
-	if (d->server) {
-		struct echo_server_stats e;
-		echo_server_stats(d->server, &e);
-		STAT("app.echo", e, accepted);
-		STAT("app.echo", e, closed);
-		STAT("app.echo", e, errors);
-		STAT("app.echo", e, bytes_echoed);
-	}
-	if (d->sink) {
-		struct sink_stats s;
-		sink_stats(d->sink, &s);
-		STAT("app.sink", s, accepted);
-		STAT("app.sink", s, finished);
-		STAT("app.sink", s, errors);
-		STAT("app.sink", s, bytes);
-	}
-	if (d->source) {
-		struct source_stats s;
-		source_stats(d->source, &s);
-		STAT("app.source", s, bytes_sent);
-		STAT("app.source", s, connect_attempts);
-	}
-	fflush(stdout);
+	rt_app_print_stats(d->app);
 }
 
 /* Connects the channel and the host library, starts the app. 0, or 1
@@ -507,58 +380,31 @@ static int setup(struct app_run *d, char *err, size_t err_len)
 	uint16_t listen = o->listen_port ? o->listen_port : o->app == APP_ECHO_SERVER ? 7 : 9;
 	if (o->app == APP_ECHO_SERVER || o->app == APP_SINK)
 		d->floor_slots = APP_BACKLOG < o->max_conns ? APP_BACKLOG : o->max_conns;
-	switch (o->app) {
-	case APP_ECHO_CLIENT: {
-		uint64_t messages = o->messages;
-		if (o->has_bytes)
-			messages = (o->bytes + o->msg_bytes - 1) / o->msg_bytes;
-		struct echo_client_config ec = { .remote_ip = o->remote_ip,
-						 .remote_port = o->remote_port,
-						 .conns = o->conns,
-						 .msg_bytes = o->msg_bytes,
-						 .messages = messages,
-						 .cycles = 1,
-						 .seed = o->seed,
-						 .max_rtt_samples = APP_RTT_SAMPLES };
-		d->client = echo_client_create(d->host, &ec, &d->mono, &rc);
-		if (!d->client) {
-			snprintf(err, err_len, "echo client: %s", bt_strerror(rc));
-			return 1;
-		}
-		break;
-	}
-	case APP_ECHO_SERVER:
-		d->server = echo_server_create(d->host, listen, APP_BACKLOG, o->ring_bytes, &rc);
-		if (!d->server) {
-			snprintf(err, err_len, "echo server on port %u: %s", listen, bt_strerror(rc));
-			return 1;
-		}
-		break;
-	case APP_SINK: {
-		struct sink_config sc = { .port = listen, .backlog = APP_BACKLOG, .on_done = on_sink_done, .ctx = d };
-		d->sink = sink_create(d->host, &sc, &d->mono, &rc);
-		if (!d->sink) {
-			snprintf(err, err_len, "sink on port %u: %s", listen, bt_strerror(rc));
-			return 1;
-		}
-		break;
-	}
-	case APP_SOURCE: {
-		struct source_config sc = { .remote_ip = o->remote_ip,
-					    .remote_port = o->remote_port,
-					    .bytes = o->has_bytes ? o->bytes : 64ull << 20,
-					    .seed = o->seed,
-					    .connect_retry_ns = o->connect_retry_ns,
-					    .on_done = on_source_done,
-					    .ctx = d };
-		d->source = source_create(d->host, &sc, &d->mono, &rc);
-		if (!d->source) {
-			snprintf(err, err_len, "source: %s", bt_strerror(rc));
-			return 1;
-		}
-		break;
-	}
-	}
+	static const enum rt_app_kind kinds[] = {RT_APP_ECHO_CLIENT, RT_APP_ECHO_SERVER, RT_APP_SINK, RT_APP_SOURCE};
+	struct rt_app_config ac = {.kind = kinds[o->app],
+				   .echo_server_name = "echo-server",
+				   .listen_port = listen,
+				   .backlog = APP_BACKLOG,
+				   .echo_buf_bytes = o->ring_bytes,
+				   .remote_ip = o->remote_ip,
+				   .remote_port = o->remote_port,
+				   .conns = o->conns,
+				   .msg_bytes = o->msg_bytes,
+				   .messages = o->messages,
+				   .max_rtt_samples = APP_RTT_SAMPLES,
+				   .seed = o->seed,
+				   .connect_retry_ns = o->connect_retry_ns};
+	if (o->app == APP_ECHO_SERVER || o->app == APP_SINK)
+		ac.exit_after_conns = o->exit_after_conns; /* a count of served connections */
+	if (o->app == APP_ECHO_CLIENT && o->has_bytes)
+		ac.messages = (o->bytes + o->msg_bytes - 1) / o->msg_bytes;
+	if (o->app == APP_SOURCE)
+		ac.bytes = o->has_bytes ? o->bytes : 64ull << 20;
+	if (o->app == APP_SINK && o->has_bytes)
+		ac.bytes = o->bytes;
+	d->app = rt_app_create(d->host, &ac, &d->mono, err, err_len);
+	if (!d->app)
+		return 1;
 	struct verbs_chan_info vi;
 	verbs_chan_describe(d->ch, &vi);
 	printf("ready channel=verbs dev=%s port=%u gid_index=%d gid_type=\"%s\" local=%s nic=%s sq=%u msg=%u app=%s",
@@ -594,23 +440,23 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 	uint64_t drain_until = 0, idle_since = 0;
 	bool stopping = false;
 	for (;;) {
-		int n = app_poll(d);
+		int n = rt_app_poll(d->app);
 		uint64_t now = bt_clock_now_ns(&d->mono);
-		if (cli_rt_stop_reason())
-			return cli_rt_stop_reason();
+		if (rt_stop_reason())
+			return rt_stop_reason();
 		if (channel_broken(d, why, why_len))
 			return "channel broken";
 		if (now >= deadline && !stopping) {
-			if (!d->client)
+			/* An echo client finishes the messages in flight,
+			 * verifies them and closes; the others stop here. */
+			if (!rt_app_stop(d->app))
 				return "duration";
-			/* Finish the messages in flight, verify them, close. */
-			echo_client_stop(d->client);
 			stopping = true;
 			deadline = now + APP_DRAIN_NS;
 		} else if (now >= deadline) {
 			return "duration (echo client did not finish within the drain time)";
 		}
-		if (!drain_until && work_done(d))
+		if (!drain_until && rt_app_done(d->app))
 			drain_until = now + APP_DRAIN_NS;
 		if (drain_until) {
 			/* The NIC releases the slots once the closes completed:
@@ -655,10 +501,7 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 
 static void teardown(struct app_run *d)
 {
-	echo_client_destroy(d->client);
-	echo_server_destroy(d->server);
-	sink_destroy(d->sink);
-	source_destroy(d->source);
+	rt_app_destroy(d->app);
 	bt_host_destroy(d->host); /* deregisters its region: before the channel goes */
 	if (d->ch)
 		chan_destroy(d->ch);
@@ -688,7 +531,7 @@ int cli_app(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.o = &o;
 	bt_clock_monotonic(&d.mono);
-	cli_rt_catch_stop_signals();
+	rt_catch_stop_signals();
 
 	char err[1024];
 	int rc = setup(&d, err, sizeof(err));
@@ -701,28 +544,7 @@ int cli_app(int argc, char **argv)
 	char why[256] = "";
 	const char *reason = run_loop(&d, why, sizeof(why));
 	double secs = (double)(bt_clock_now_ns(&d.mono) - t0) / 1e9;
-	if (d.client)
-		rc |= report_client(&d, secs);
-	if (d.server) {
-		struct echo_server_stats e;
-		echo_server_stats(d.server, &e);
-		printf("echo-server accepted=%" PRIu64 " closed=%" PRIu64 " bytes_echoed=%" PRIu64 " errors=%" PRIu64 "\n",
-		       e.accepted, e.closed, e.bytes_echoed, e.errors);
-		if (e.errors)
-			rc = 1;
-		if (o.exit_after_conns && e.closed < o.exit_after_conns)
-			rc = 1;
-	}
-	if (d.source && !source_done(d.source)) {
-		struct source_stats s;
-		source_stats(d.source, &s);
-		printf("source bytes=%" PRIu64 " result=unfinished\n", s.bytes_sent);
-		rc = 1;
-	}
-	if (d.sink && o.exit_after_conns && d.conns_done < o.exit_after_conns)
-		rc = 1;
-	if (d.conn_errors)
-		rc = 1;
+	rc |= rt_app_report(d.app, secs);
 	if (!strcmp(reason, "channel broken")) {
 		fprintf(stderr, "bluetas app: channel %s: the link to the NIC daemon broke: %s\n", o.channel, why);
 		rc = 1;

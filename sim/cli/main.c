@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../testbed.h"
+#include "../../hw/commands.h"
 #include "cli.h"
 
 

@@ -1,0 +1,17 @@
+/*
+ * commands.h: the `bluetas` subcommands that live under hw/ (the
+ * real-time programs), dispatched from sim/cli/main.c like the others.
+ */
+#ifndef BT_HW_COMMANDS_H
+#define BT_HW_COMMANDS_H
+
+#include <stdio.h>
+
+/* `bluetas nic`: the NIC daemon on a DPDK port (hw/nicd). */
+int cli_nic(int argc, char **argv);
+void cli_nic_usage(FILE *out);
+/* `bluetas app`: a host-library application over the verbs channel (hw/hostapp). */
+int cli_app(int argc, char **argv);
+void cli_app_usage(FILE *out);
+
+#endif
