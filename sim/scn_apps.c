@@ -13,6 +13,7 @@
 
 #include "../core/ctxq.h"
 #include "../core/util/mix.h"
+#include "scn_pattern.h"
 
 #define CHUNK_BYTES 65536u
 #define CONN_HDR_BYTES 16u
@@ -71,15 +72,46 @@ struct scn_app_rt {
 	uint64_t read_t0_ns;
 	uint64_t own_deadline_ns;
 	uint8_t chunk[CHUNK_BYTES];
+	struct scn_pattern pat;  /* what every byte must be */
 	struct scn_app_stats st;
 	bool hostile_done;
 	uint8_t *hostile_mem;
 	struct chan_mr hostile_mr;
 };
 
-static uint8_t pattern(uint64_t key, uint64_t off)
+/* Checks received bytes [off, off + n) of key's stream, except those in
+ * [skip_off, skip_off + skip_len) (a header the caller checks itself),
+ * and counts every byte that differs. */
+static void check_bytes(struct scn_app_rt *a, uint64_t key, uint64_t off, const uint8_t *buf, uint64_t n,
+			uint64_t skip_off, uint64_t skip_len)
 {
-	return (uint8_t)(mix64(key ^ mix64(off >> 3)) >> ((off & 7) * 8));
+	uint64_t end = off + n, skip_end = skip_off + skip_len;
+	uint64_t first = 0, bad = 0;
+	if (skip_len && skip_off < end && skip_end > off) {
+		if (skip_off > off)
+			bad += scn_pattern_check(&a->pat, key, off, buf, skip_off - off, &first);
+		if (skip_end < end) {
+			uint64_t b = 0, f = 0;
+			b = scn_pattern_check(&a->pat, key, skip_end, buf + (skip_end - off), end - skip_end, &f);
+			if (b && !bad)
+				first = f;
+			bad += b;
+		}
+	} else {
+		bad = scn_pattern_check(&a->pat, key, off, buf, n, &first);
+	}
+	if (bad) {
+		if (!a->st.mismatches)
+			a->st.first_mismatch_offset = first;
+		a->st.mismatches += bad;
+	}
+}
+
+static void mismatch_at(struct scn_app_rt *a, uint64_t off)
+{
+	if (!a->st.mismatches)
+		a->st.first_mismatch_offset = off;
+	a->st.mismatches++;
 }
 
 static uint64_t now_of(const struct scn_app_rt *a)
@@ -188,7 +220,22 @@ static uint8_t out_byte(const struct scn_app_rt *a, const struct cconn *c, uint6
 	}
 	if (a->cfg.kind == SCN_WL_RPC && off >= c->msg_hdr_at && off < c->msg_hdr_at + MSG_HDR_BYTES)
 		return c->msg_hdr[off - c->msg_hdr_at];
-	return pattern(c->key, off);
+	return scn_pattern_byte(&a->pat, c->key, off);
+}
+
+/* Bytes [off, off + n) of what the client sends: the pattern, with the
+ * connection header and (rpc) the current message header laid over it.
+ * Earlier message headers are behind out_off, so never asked for again. */
+static void fill_out(const struct scn_app_rt *a, const struct cconn *c, uint64_t off, uint8_t *buf, uint64_t n)
+{
+	scn_pattern_fill(&a->pat, c->key, off, buf, n);
+	for (uint64_t o = off; o < off + n && o < CONN_HDR_BYTES; o++)
+		buf[o - off] = out_byte(a, c, o);
+	if (a->cfg.kind == SCN_WL_RPC) {
+		uint64_t from = c->msg_hdr_at > off ? c->msg_hdr_at : off;
+		for (uint64_t o = from; o < off + n && o < c->msg_hdr_at + MSG_HDR_BYTES; o++)
+			buf[o - off] = c->msg_hdr[o - c->msg_hdr_at];
+	}
 }
 
 static void start_message(struct scn_app_rt *a, struct cconn *c)
@@ -268,14 +315,14 @@ static void client_start_cycle(struct scn_app_rt *a, uint32_t ci)
 
 static void verify_in(struct scn_app_rt *a, struct cconn *c, const uint8_t *buf, uint64_t n)
 {
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t off = c->in_off + i;
-		uint8_t expect = a->cfg.kind == SCN_WL_RPC ? pattern(c->key ^ RESP_SALT, off) : out_byte(a, c, off);
-		if (buf[i] != expect) {
-			if (!a->st.mismatches)
-				a->st.first_mismatch_offset = off;
-			a->st.mismatches++;
-		}
+	if (a->cfg.kind == SCN_WL_RPC) {
+		check_bytes(a, c->key ^ RESP_SALT, c->in_off, buf, n, 0, 0);
+	} else {
+		/* The echo of our own stream: its header, then the pattern. */
+		for (uint64_t off = c->in_off; off < c->in_off + n && off < CONN_HDR_BYTES; off++)
+			if (buf[off - c->in_off] != out_byte(a, c, off))
+				mismatch_at(a, off);
+		check_bytes(a, c->key, c->in_off, buf, n, 0, CONN_HDR_BYTES);
 	}
 	a->st.bytes_verified += n;
 	c->in_off += n;
@@ -300,8 +347,7 @@ static int client_progress(struct scn_app_rt *a, uint32_t ci)
 				n = space;
 			if (n > CHUNK_BYTES)
 				n = CHUNK_BYTES;
-			for (uint64_t i = 0; i < n; i++)
-				a->chunk[i] = out_byte(a, c, c->out_off + i);
+			fill_out(a, c, c->out_off, a->chunk, n);
 			ssize_t sent = bt_send(a->h, c->id, a->chunk, n);
 			if (sent < 0) {
 				if (sent == BT_EAGAIN)
@@ -370,20 +416,17 @@ static void server_close(struct scn_app_rt *a, int id)
 
 static void sink_consume(struct scn_app_rt *a, struct sconn *s, const uint8_t *buf, uint64_t n)
 {
-	for (uint64_t i = 0; i < n; i++, s->in_off++) {
-		if (s->in_off < CONN_HDR_BYTES) {
-			s->conn_hdr[s->in_off] = buf[i];
-			if (s->in_off == CONN_HDR_BYTES - 1) {
-				memcpy(&s->key, s->conn_hdr, 8);
-				memcpy(&s->total, s->conn_hdr + 8, 8);
-			}
-			continue;
+	uint64_t i = 0;
+	for (; i < n && s->in_off < CONN_HDR_BYTES; i++, s->in_off++) {
+		s->conn_hdr[s->in_off] = buf[i];
+		if (s->in_off == CONN_HDR_BYTES - 1) {
+			memcpy(&s->key, s->conn_hdr, 8);
+			memcpy(&s->total, s->conn_hdr + 8, 8);
 		}
-		if (buf[i] != pattern(s->key, s->in_off)) {
-			if (!a->st.mismatches)
-				a->st.first_mismatch_offset = s->in_off;
-			a->st.mismatches++;
-		}
+	}
+	if (i < n) {
+		check_bytes(a, s->key, s->in_off, buf + i, n - i, 0, 0);
+		s->in_off += n - i;
 	}
 	a->st.bytes_verified += n;
 	progress_mark(a);
@@ -392,11 +435,13 @@ static void sink_consume(struct scn_app_rt *a, struct sconn *s, const uint8_t *b
 /* Returns bytes of response the rpc server must now produce. */
 static void rpc_consume(struct scn_app_rt *a, struct sconn *s, const uint8_t *buf, uint64_t n)
 {
-	for (uint64_t i = 0; i < n; i++, s->in_off++) {
+	for (uint64_t i = 0; i < n;) {
 		if (s->in_off < CONN_HDR_BYTES) {
 			s->conn_hdr[s->in_off] = buf[i];
 			if (s->in_off == CONN_HDR_BYTES - 1)
 				memcpy(&s->key, s->conn_hdr, 8);
+			i++;
+			s->in_off++;
 			continue;
 		}
 		if (s->req_left == 0 && s->mhdr_have < MSG_HDR_BYTES) {
@@ -413,14 +458,17 @@ static void rpc_consume(struct scn_app_rt *a, struct sconn *s, const uint8_t *bu
 					s->cur_resp = resp; /* owed once the payload is in */
 				}
 			}
+			i++;
+			s->in_off++;
 			continue;
 		}
-		if (buf[i] != pattern(s->key, s->in_off)) {
-			if (!a->st.mismatches)
-				a->st.first_mismatch_offset = s->in_off;
-			a->st.mismatches++;
-		}
-		if (--s->req_left == 0) {
+		/* A run of request payload: checked in one piece. */
+		uint64_t run = n - i < s->req_left ? n - i : s->req_left;
+		check_bytes(a, s->key, s->in_off, buf + i, run, 0, 0);
+		i += run;
+		s->in_off += run;
+		s->req_left -= run;
+		if (s->req_left == 0) {
 			s->resp_left += s->cur_resp;
 			s->mhdr_have = 0;
 		}
@@ -461,8 +509,7 @@ static int server_progress(struct scn_app_rt *a, int id)
 					n = CHUNK_BYTES;
 				if (n == 0)
 					break;
-				for (uint64_t i = 0; i < n; i++)
-					a->chunk[i] = pattern(s->key ^ RESP_SALT, s->resp_off + i);
+				scn_pattern_fill(&a->pat, s->key ^ RESP_SALT, s->resp_off, a->chunk, n);
 				ssize_t sent = bt_send(a->h, id, a->chunk, n);
 				if (sent <= 0) {
 					if (sent != BT_EAGAIN) {
@@ -653,6 +700,7 @@ struct scn_app_rt *scn_app_create(const struct scn_app *cfg, struct bt_host *h, 
 	a->h = h;
 	a->listener = -1;
 	a->read_t0_ns = bt_clock_now_ns(env->clock);
+	scn_pattern_init(&a->pat);
 	a->st.last_progress_ns = a->read_t0_ns;
 	if (cfg->kind == SCN_WL_HOSTILE) {
 		*err = BT_OK;
