@@ -210,6 +210,11 @@ struct scenario_result {
 	uint64_t access_errors;       /* channel accesses refused */
 	bool data_mismatch;
 	int first_error;              /* first bt_err any application saw */
+	/* For benchmarks: data segments each host's NIC sent (indexed by
+	 * enum scn_host; retransmissions included, pure ACKs not), and the
+	 * wall and CPU time of the run itself (setup and checks excluded). */
+	uint64_t tx_data_segments[2];
+	double run_wall_s, run_cpu_s;
 };
 
 int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, struct scenario_result *r);

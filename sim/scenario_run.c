@@ -79,9 +79,7 @@ static int app_actor_poll(void *ctx, uint64_t now)
 	if (!ea->rt || ea->gone)
 		return 0;
 	int work = scn_app_poll(ea->rt, now);
-	struct scn_app_stats st;
-	scn_app_get_stats(ea->rt, &st);
-	if (st.exited && !ea->gone) {
+	if (scn_app_exited(ea->rt) && !ea->gone) {
 		/* The application is gone: its channel goes with it (the NIC
 		 * must notice and reset its connections), then its memory. */
 		eng_trace(ea->eng, "app %s exits with its connections open", ea->cfg->name);
@@ -487,10 +485,9 @@ static uint64_t last_progress(struct engine *e)
 	for (uint32_t i = 0; i < e->s->app_count; i++) {
 		if (!e->app[i].rt)
 			continue;
-		struct scn_app_stats st;
-		scn_app_get_stats(e->app[i].rt, &st);
-		if (st.last_progress_ns > last)
-			last = st.last_progress_ns;
+		uint64_t t = scn_app_last_progress_ns(e->app[i].rt);
+		if (t > last)
+			last = t;
 	}
 	return last;
 }
@@ -525,6 +522,14 @@ static double wall_now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* This process's CPU time: what a benchmark divides by. */
+static double cpu_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -563,10 +568,18 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 	}
 	eng_trace(e, "scenario %s seed %llu bugs 0x%x", s->name, (unsigned long long)o->seed, o->bugs);
 	enum sim_stop stop;
+	double run_wall0 = wall_now_s(), run_cpu0 = cpu_now_s();
 	if (o->realtime)
 		stop = run_realtime(e);
 	else
 		stop = sim_run(&e->sim, e->start_ns + s->time_limit_ns, stop_check, e);
+	r->run_wall_s = wall_now_s() - run_wall0;
+	r->run_cpu_s = cpu_now_s() - run_cpu0;
+	for (int h = 0; h < 2; h++) {
+		struct nic_stats ns;
+		nic_get_stats(e->host[h].nic, &ns);
+		r->tx_data_segments[h] = ns.tx_segments;
+	}
 	if (stop == SIM_STOP_IDLE && !eng_all_done(e))
 		e->deadlock = true; /* nothing will ever happen again, work pending */
 	r->wall_s = wall_now_s() - wall0;

@@ -60,6 +60,7 @@ struct scn_app_rt {
 	struct bt_host *h;
 	uint32_t max_ids;
 	struct cconn *cc;      /* clients: cfg.conns */
+	uint32_t cc_done;      /* how many of them reached C_DONE (they stay there) */
 	int32_t *cc_of_id;
 	struct sconn *sc;      /* servers: by connection id */
 	int listener;
@@ -290,6 +291,7 @@ static void client_start_cycle(struct scn_app_rt *a, uint32_t ci)
 {
 	struct cconn *c = &a->cc[ci];
 	if (c->cycle >= (a->cfg.cycles ? a->cfg.cycles : 1)) {
+		a->cc_done += c->phase != C_DONE;
 		c->phase = C_DONE;
 		return;
 	}
@@ -299,6 +301,7 @@ static void client_start_cycle(struct scn_app_rt *a, uint32_t ci)
 			bt_close(a->h, id);
 		app_error(a, id < 0 ? id : BT_EINVAL);
 		a->st.conns_failed++;
+		a->cc_done += c->phase != C_DONE;
 		c->phase = C_DONE;
 		return;
 	}
@@ -874,10 +877,7 @@ bool scn_app_done(const struct scn_app_rt *a)
 		return a->hostile_done;
 	if (!is_client_kind(a->cfg.kind))
 		return true;
-	for (uint32_t i = 0; i < a->cfg.conns; i++)
-		if (a->cc[i].phase != C_DONE)
-			return false;
-	return true;
+	return a->cc_done >= a->cfg.conns;
 }
 
 void scn_app_exit(struct scn_app_rt *a)
@@ -885,6 +885,16 @@ void scn_app_exit(struct scn_app_rt *a)
 	a->st.exited = true;
 	a->sleeping = false;
 	progress_mark(a);
+}
+
+bool scn_app_exited(const struct scn_app_rt *a)
+{
+	return a->st.exited;
+}
+
+uint64_t scn_app_last_progress_ns(const struct scn_app_rt *a)
+{
+	return a->st.last_progress_ns;
 }
 
 void scn_app_get_stats(const struct scn_app_rt *a, struct scn_app_stats *out)

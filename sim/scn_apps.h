@@ -70,6 +70,10 @@ bool scn_app_is_client(const struct scn_app_rt *a);
 /* The app exits now: it stops, its host library is gone (the engine
  * breaks its channel so the NIC sees the application disappear). */
 void scn_app_exit(struct scn_app_rt *a);
+/* It exited (scn_app_exit, or its exit_at fault): cheap, for every poll. */
+bool scn_app_exited(const struct scn_app_rt *a);
+/* st.last_progress_ns without copying the stats: checked every instant. */
+uint64_t scn_app_last_progress_ns(const struct scn_app_rt *a);
 void scn_app_get_stats(const struct scn_app_rt *a, struct scn_app_stats *out);
 /* Appends a human-readable state line per connection to buf. */
 void scn_app_describe(const struct scn_app_rt *a, char *buf, size_t cap);

@@ -145,6 +145,8 @@ int nic_attach_app(struct nic *nic, struct chan *ch)
 		memset(a, 0, sizeof(*a));
 		a->in_use = true;
 		a->ch = ch;
+		if (i + 1 > nic->apps_hi)
+			nic->apps_hi = i + 1;
 		a->notify_head = a->notify_tail = FLOW_NONE;
 		if (dma_app_init(nic, a) < 0) {
 			dma_app_fini(a);
@@ -169,7 +171,7 @@ int nic_poll(struct nic *nic, uint64_t now_ns)
 {
 	int work = 0;
 	nic->now_ns = now_ns;
-	for (int i = 0; i < NIC_MAX_APPS; i++) {
+	for (int i = 0; i < nic->apps_hi; i++) {
 		struct nic_app *a = &nic->apps[i];
 		if (!a->in_use)
 			continue;
@@ -206,7 +208,7 @@ int nic_poll(struct nic *nic, uint64_t now_ns)
 	}
 	work += sp_timers_run(nic);
 	work += fp_tx_run(nic);
-	for (int i = 0; i < NIC_MAX_APPS; i++)
+	for (int i = 0; i < nic->apps_hi; i++)
 		if (nic->apps[i].in_use && !nic->apps[i].broken)
 			work += app_events_flush(nic, i);
 	work += fp_flush_txq(nic);
@@ -221,14 +223,14 @@ uint64_t nic_next_event_ns(struct nic *nic)
 	if (nic_slowpath_stalled(nic)) {
 		if (next < nic->sp_stall_until_ns)
 			next = nic->sp_stall_until_ns;
-		for (int i = 0; i < NIC_MAX_APPS; i++)
+		for (int i = 0; i < nic->apps_hi; i++)
 			if (nic->apps[i].in_use && nic->apps[i].has_deferred && nic->sp_stall_until_ns < next)
 				next = nic->sp_stall_until_ns;
 	}
 	uint64_t rx = netif_next_rx_ns(nic->wire);
 	if (rx < next)
 		next = rx;
-	for (int i = 0; i < NIC_MAX_APPS; i++) {
+	for (int i = 0; i < nic->apps_hi; i++) {
 		struct nic_app *a = &nic->apps[i];
 		if (!a->in_use || a->broken)
 			continue;

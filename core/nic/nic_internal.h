@@ -214,6 +214,7 @@ struct nic {
 	struct timer_heap timers;
 
 	struct nic_app apps[NIC_MAX_APPS];
+	int apps_hi;                        /* apps[apps_hi..] were never attached: polls stop there */
 	struct listener *listeners;
 	struct arp_entry arp[NIC_ARP_ENTRIES];
 

@@ -233,20 +233,20 @@ static void execute(struct shm_end_state *e, const struct shm_wr *wr)
  * happened in the other. */
 static void progress(struct shm_link *l, uint64_t now)
 {
+	struct shm_end_state *a = &l->end[0], *b = &l->end[1];
 	while (!l->broken) {
-		struct shm_end_state *pick = NULL;
-		for (unsigned i = 0; i < 2; i++) {
-			struct shm_end_state *e = &l->end[i];
-			if (e->wq_len && e->wq[e->wq_head].due <= now &&
-			    (!pick || e->wq[e->wq_head].due < pick->wq[pick->wq_head].due))
-				pick = e;
-		}
-		if (!pick)
+		uint64_t due_a = a->wq_len ? a->wq[a->wq_head].due : BT_TIME_NEVER;
+		uint64_t due_b = b->wq_len ? b->wq[b->wq_head].due : BT_TIME_NEVER;
+		/* Ties go to end 0, so the order is a pure function of the posts. */
+		struct shm_end_state *pick = due_a <= due_b ? a : b;
+		if ((due_a <= due_b ? due_a : due_b) > now || !pick->wq_len)
 			return;
-		struct shm_wr wr = pick->wq[pick->wq_head];
-		pick->wq_head = (pick->wq_head + 1) % pick->wq_cap;
+		/* Executed in place: nothing in execute() posts to a queue, so
+		 * the slot is not reused before it returns. */
+		const struct shm_wr *wr = &pick->wq[pick->wq_head];
+		pick->wq_head = pick->wq_head + 1 == pick->wq_cap ? 0 : pick->wq_head + 1;
 		pick->wq_len--;
-		execute(pick, &wr);
+		execute(pick, wr);
 	}
 }
 
