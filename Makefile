@@ -110,7 +110,9 @@ help:
 	@echo "BlueTAS testbed targets:"
 	@echo "  make run        build, then run the default simulation and print its result table"
 	@echo "  make test       install missing Debian packages, build, run every test (cmocka)"
-	@echo "  make bench      stack vs Linux TCP echo benchmark and simulator speed"
+	@echo "  make bench      echo RPC vs Linux TCP (pinned, unpinned) and simulator bulk speed, 3 runs each"
+	@echo "  make bench-ns3  the simulator bulk workload in ns-3 3.37 next to ours (installs ns3 with --ns3)"
+	@echo "  make bench-cg   callgrind: our NIC receive path vs lwIP 2.1.3 per 1448 B segment"
 	@echo "  make coverage   gcov build, run the suite, lcov HTML in build-cov/coverage/"
 	@echo "  make valgrind   every test binary and a CLI run under valgrind (leaks and invalid accesses fail)"
 	@echo "  make interop    bluetas nic on DPDK net_tap against Linux TCP (root; part of make test)"
@@ -150,10 +152,56 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS_PCAP) $(LDLIBS) -lpthread $(LDFLAGS)
 
+# ---- make bench-cg: callgrind, our NIC receive path vs lwIP ----------------
+# tests/bench/cg: bench_cg_rx feeds our NIC (through the test harness) and
+# bench_lwip_rx feeds lwIP 2.1.3 (Debian's liblwip-dev, a shared library) the
+# same in-order 1448 B data segments; tests/bench/run-bench-cg.sh runs both
+# under callgrind and prints instructions per segment, with and without the
+# checksum. Both are built by `make benches` (and so by `make test`).
+CG_BIN   := $(BUILD)/bench/bench_cg_rx
+LWIP_BIN := $(BUILD)/bench/bench_lwip_rx
+$(CG_BIN): $(BUILD)/tests/bench/cg/bench_cg_rx.o $(TEST_SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) $(LIB) $(LDLIBS_TEST) $(LDLIBS_PCAP) $(LDLIBS) $(LDFLAGS)
+$(BUILD)/tests/bench/cg/bench_lwip_rx.o: CPPFLAGS += -I/usr/include/lwip
+$(LWIP_BIN): $(BUILD)/tests/bench/cg/bench_lwip_rx.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) -llwip $(LDLIBS) $(LDFLAGS)
+benches: $(CG_BIN) $(LWIP_BIN)
+.PHONY: bench-cg
+bench-cg: $(DEPS_STAMP) $(CG_BIN) $(LWIP_BIN)
+	@bash tests/bench/run-bench-cg.sh $(BUILD)
+-include $(BUILD)/tests/bench/cg/bench_cg_rx.d $(BUILD)/tests/bench/cg/bench_lwip_rx.d
+# ---- end bench-cg -----------------------------------------------------------
+
+# ---- make bench-ns3: the simulator bulk workload in ns-3 ----------------------
+# tests/bench/ns3/ns3_bulk.cc against Debian's ns-3 3.37 (ns3, libns3-dev:
+# large, so not in the default deps: `make bench-ns3` installs them through
+# `ci/install-deps.sh --ns3`, and says so and skips where it cannot). Where
+# ns-3 is installed, `make benches` (and so `make test`) builds the program
+# too, so it does not rot.
+NS3_MODULES := ns3-core ns3-network ns3-internet ns3-applications ns3-point-to-point
+NS3_LIBS    := -lns3-point-to-point -lns3-applications -lns3-internet -lns3-network -lns3-core
+NS3_BIN     := $(BUILD)/bench/ns3_bulk
+CXX         ?= g++
+$(NS3_BIN): tests/bench/ns3/ns3_bulk.cc
+	@pkg-config --exists $(NS3_MODULES) || { echo "ns-3 not found by pkg-config ($(NS3_MODULES)): run ci/install-deps.sh --ns3" >&2; exit 1; }
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror $$(pkg-config --cflags $(NS3_MODULES)) -o $@ $< $(NS3_LIBS)
+ifneq ($(shell pkg-config --exists $(NS3_MODULES) 2>/dev/null && echo yes),)
+benches: $(NS3_BIN)
+endif
+.PHONY: bench-ns3
+bench-ns3: $(DEPS_STAMP) $(BENCH_BINS)
+	@bash ci/install-deps.sh --ns3 || true
+	@if pkg-config --exists $(NS3_MODULES); then $(MAKE) --no-print-directory $(NS3_BIN); fi
+	@bash tests/bench/run-bench-ns3.sh $(BUILD)
+# ---- end bench-ns3 ----------------------------------------------------------
+
 run: $(CLI)
 	./$(CLI) sim
 
-test: $(DEPS_STAMP) $(TEST_BINS) $(CLI) verbs-bins
+test: $(DEPS_STAMP) $(TEST_BINS) $(CLI) verbs-bins benches
 	@bash tests/run-tests.sh $(BUILD) $(TESTS)
 
 bench: $(DEPS_STAMP) $(BENCH_BINS) $(CLI)

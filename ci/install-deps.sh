@@ -8,6 +8,8 @@ packages=(
 	dpdk libdpdk-dev
 	rdma-core libibverbs-dev librdmacm-dev
 	libpcap-dev libcmocka-dev
+	# make bench-cg's lwIP harness (built by make test)
+	liblwip-dev
 	lcov valgrind
 	tshark iproute2
 	netcat-openbsd ethtool python3 procps
@@ -22,6 +24,7 @@ packages=(
 #              kernel has rdma_rxe: the suite then runs natively)
 #   --rxe-vm   those plus qemu and busybox-static, to boot Debian's own
 #              kernel under qemu where the host kernel lacks rdma_rxe
+#   --ns3      Debian's ns-3 3.37 (ns3, libns3-dev) for make bench-ns3
 # The guest kernel itself is not a package install: ci/rxe-vm.sh fetches it
 # with `apt-get download` into its cache.
 rxe_packages=(rdma-core ibverbs-utils rdmacm-utils perftest iproute2 kmod)
@@ -29,8 +32,9 @@ rxe_vm_packages=(qemu-system-x86 busybox-static)
 for arg in "$@"; do
 	case $arg in
 	--rxe) packages+=("${rxe_packages[@]}") ;;
+	--ns3) packages+=(ns3 libns3-dev) ;; # make bench-ns3: large, so opt-in
 	--rxe-vm) packages+=("${rxe_packages[@]}" "${rxe_vm_packages[@]}") ;;
-	*) echo "install-deps: unknown option: $arg (known: --rxe, --rxe-vm)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown option: $arg (known: --rxe, --rxe-vm, --ns3)" >&2; exit 2 ;;
 	esac
 done
 # ---- end rxe suite --------------------------------------------------------

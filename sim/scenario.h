@@ -213,7 +213,7 @@ struct scenario_result {
 	/* For benchmarks: data segments each host's NIC sent (indexed by
 	 * enum scn_host; retransmissions included, pure ACKs not), and the
 	 * wall and CPU time of the run itself (setup and checks excluded). */
-	uint64_t tx_data_segments[2];
+	uint64_t tx_data_segments[2], tx_retransmits[2];
 	double run_wall_s, run_cpu_s;
 };
 

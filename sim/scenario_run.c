@@ -579,6 +579,7 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 		struct nic_stats ns;
 		nic_get_stats(e->host[h].nic, &ns);
 		r->tx_data_segments[h] = ns.tx_segments;
+		r->tx_retransmits[h] = ns.tx_retransmits;
 	}
 	if (stop == SIM_STOP_IDLE && !eng_all_done(e))
 		e->deadlock = true; /* nothing will ever happen again, work pending */

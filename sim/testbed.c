@@ -222,14 +222,51 @@ static double wall_now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static enum sim_stop run_realtime(struct testbed *tb)
+static double cpu_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Where the measured window starts and ends: counters and clocks. */
+struct rt_mark {
+	uint64_t messages;
+	uint32_t rtt_count;
+	double wall_s, cpu_s;
+};
+
+static void rt_mark_now(struct testbed *tb, struct rt_mark *m)
+{
+	struct echo_client_stats st;
+	echo_client_stats(tb->client, &st);
+	m->messages = st.messages_done;
+	m->rtt_count = st.rtt_count;
+	m->wall_s = wall_now_s();
+	m->cpu_s = cpu_now_s();
+}
+
+static enum sim_stop run_realtime(struct testbed *tb, struct testbed_result *r)
 {
 	uint64_t start = bt_clock_now_ns(&tb->mono);
+	bool warm = tb->cfg->warmup_ns == 0;
+	struct rt_mark from, to;
+	rt_mark_now(tb, &from);
 	for (;;) {
 		uint64_t now = bt_clock_now_ns(&tb->mono);
 		for (int i = 0; i < tb->sim.actor_count; i++)
 			tb->sim.actors[i].poll(tb->sim.actors[i].ctx, now);
+		if (!warm && now - start >= tb->cfg->warmup_ns) {
+			rt_mark_now(tb, &from);
+			warm = true;
+		}
 		if (!tb->client_stopped && tb->cfg->duration_ns && now - start >= tb->cfg->duration_ns) {
+			/* The window ends here: what follows is draining. */
+			rt_mark_now(tb, &to);
+			r->measured_messages = to.messages - from.messages;
+			r->measured_wall_s = to.wall_s - from.wall_s;
+			r->measured_cpu_s = to.cpu_s - from.cpu_s;
+			r->rtt_first_measured = from.rtt_count;
 			echo_client_stop(tb->client);
 			tb->client_stopped = true;
 		}
@@ -306,7 +343,7 @@ int testbed_run(const struct testbed_config *cfg, struct testbed_result *result,
 	}
 	double wall_start = wall_now_s();
 	if (cfg->realtime)
-		result->stop = run_realtime(tb);
+		result->stop = run_realtime(tb, result);
 	else
 		result->stop = sim_run(&tb->sim, cfg->time_limit_ns, run_done, tb);
 	result->wall_s = wall_now_s() - wall_start;

@@ -43,6 +43,8 @@ struct testbed_config {
 	/* run */
 	bool realtime;
 	uint64_t duration_ns;       /* realtime: stop issuing messages after this */
+	uint64_t warmup_ns;         /* realtime: the first warmup_ns of duration_ns are
+				     * not measured (measured_* in the result) */
 	uint64_t time_limit_ns;     /* virtual (sim) or wall (realtime) */
 	bool wait_quiesce;          /* after the workload, run until no flow is left */
 	const char *pcap_path;      /* NULL: no capture */
@@ -64,6 +66,11 @@ struct testbed_result {
 	uint64_t sim_instants;
 	uint64_t *rtt_ns;                  /* owned; testbed_result_free */
 	uint32_t rtt_count;
+	/* realtime: the window after the warm-up; rtt_ns[rtt_first_measured..]
+	 * are its samples */
+	uint64_t measured_messages;
+	double measured_wall_s, measured_cpu_s;
+	uint32_t rtt_first_measured;
 };
 
 void testbed_default_config(struct testbed_config *cfg);

@@ -2,15 +2,20 @@
  * bench_linux_tcp: Linux kernel TCP baseline for a closed-loop echo RPC over
  * loopback, so the BlueTAS stack numbers have something to be compared with.
  *
- * One server thread echoes, one client thread keeps exactly one request in
- * flight per connection. Both threads run in this process, so the CPU time
- * from getrusage(RUSAGE_SELF) covers both ends of every round trip, which is
- * what "round trips per CPU-second" is meant to capture.
+ * Two processes, as two applications would be: a server process echoes,
+ * the client process (this one) keeps exactly one request in flight per
+ * connection. "Round trips per CPU-second" divides by the CPU time of BOTH
+ * processes over the measurement window only (the warm-up excluded on both
+ * sides): the client reads the server's CPU clock (clock_getcpuclockid) at
+ * the window's edges. With --cpu N both processes are pinned to CPU N (the
+ * configuration in which Linux loopback costs least per round trip);
+ * without it the scheduler places them.
  *
  * Output: one key=value line on stdout; everything else goes to stderr.
  * Exit: 0 success, 1 run failure (setup, timeout, echo mismatch), 2 usage.
  */
 
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,7 +23,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
-#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,9 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +73,7 @@ struct config {
     long long duration_ms;
     long long warmup_ms;
     int port;
+    int cpu;                 /* pin both processes here; -1: not pinned */
 };
 
 struct results {
@@ -89,11 +97,15 @@ struct bench_ctx {
     int64_t setup_deadline_ns;
     const unsigned char *pattern;  /* msg_bytes + PATTERN_SLACK bytes */
 
-    /* Set by the client once measurement is over (or on failure) so the
-     * server does not treat the resulting resets as errors. */
-    atomic_int stop;
-    atomic_int server_failed;
-    atomic_int client_failed;
+    /* In memory shared by the two processes. `stop` is set by the
+     * client once measurement is over (or on failure) so the server does
+     * not treat the resulting resets as errors. */
+    struct shared_flags {
+        atomic_int stop;
+        atomic_int server_failed;
+        atomic_int client_failed;
+    } *fl;
+    clockid_t server_cpu_clock;    /* the server process's CPU clock */
 
     struct results res;      /* written by the client thread only */
 };
@@ -105,13 +117,18 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static double cpu_seconds(void)
+static double clock_s(clockid_t id)
 {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
         return 0.0;
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU time of both ends of every round trip: this process and the server. */
+static double cpu_seconds(const struct bench_ctx *ctx)
+{
+    return clock_s(CLOCK_PROCESS_CPUTIME_ID) + clock_s(ctx->server_cpu_clock);
 }
 
 /* Wait time for epoll/poll: never past the deadline, never longer than one
@@ -172,10 +189,10 @@ static void srv_close(int ep, struct srv_conn *c, int *open_conns)
 static void srv_fail(struct bench_ctx *ctx, const char *what, int err)
 {
     /* After stop, resets from the client closing mid-exchange are expected. */
-    if (atomic_load(&ctx->stop))
+    if (atomic_load(&ctx->fl->stop))
         return;
     fprintf(stderr, PROG ": server: %s: %s\n", what, strerror(err));
-    atomic_store(&ctx->server_failed, 1);
+    atomic_store(&ctx->fl->server_failed, 1);
 }
 
 static int srv_accept_all(struct bench_ctx *ctx, struct srv_conn *conns,
@@ -185,7 +202,7 @@ static int srv_accept_all(struct bench_ctx *ctx, struct srv_conn *conns,
     int accepted = 0;
 
     while (accepted < n) {
-        if (atomic_load(&ctx->stop)) {
+        if (atomic_load(&ctx->fl->stop)) {
             fprintf(stderr, PROG ": server: run stopped after accepting "
                     "%d of %d connections\n", accepted, n);
             return -1;
@@ -306,23 +323,23 @@ static void *server_main(void *arg)
 
     if (!conns || ep < 0) {
         fprintf(stderr, PROG ": server: out of resources\n");
-        atomic_store(&ctx->server_failed, 1);
+        atomic_store(&ctx->fl->server_failed, 1);
         goto out;
     }
     for (int i = 0; i < n; i++)
         conns[i].fd = -1;
 
     if (srv_accept_all(ctx, conns, ep, cap) != 0) {
-        atomic_store(&ctx->server_failed, 1);
+        atomic_store(&ctx->fl->server_failed, 1);
         goto out;
     }
 
     int open_conns = n;
     struct epoll_event evs[MAX_EVENTS];
-    while (open_conns > 0 && !atomic_load(&ctx->stop)) {
+    while (open_conns > 0 && !atomic_load(&ctx->fl->stop)) {
         if (mono_ns() >= ctx->hard_deadline_ns) {
             fprintf(stderr, PROG ": server: hard deadline reached\n");
-            atomic_store(&ctx->server_failed, 1);
+            atomic_store(&ctx->fl->server_failed, 1);
             break;
         }
         int k = epoll_wait(ep, evs, MAX_EVENTS,
@@ -426,7 +443,7 @@ static int connect_one(struct bench_ctx *ctx, uint16_t port)
         goto fail;
     }
     for (;;) {
-        if (atomic_load(&ctx->stop))
+        if (atomic_load(&ctx->fl->stop))
             goto fail;
         if (mono_ns() >= ctx->setup_deadline_ns) {
             fprintf(stderr, PROG ": client: connect timed out\n");
@@ -610,13 +627,13 @@ static void *client_main(void *arg)
     for (;;) {
         int64_t now = mono_ns();
         if (phase == PHASE_WARMUP && now >= measure_start) {
-            cpu_start = cpu_seconds();
+            cpu_start = cpu_seconds(ctx);
             t_start = mono_ns();
             phase = PHASE_MEASURE;
         }
         if (phase == PHASE_MEASURE && now >= measure_end) {
             int64_t t_end = mono_ns();
-            res->cpu_s = cpu_seconds() - cpu_start;
+            res->cpu_s = cpu_seconds(ctx) - cpu_start;
             res->wall_s = (double)(t_end - t_start) / 1e9;
             res->measured = true;
             break;
@@ -625,7 +642,7 @@ static void *client_main(void *arg)
             fprintf(stderr, PROG ": client: hard deadline reached\n");
             goto out;
         }
-        if (atomic_load(&ctx->server_failed)) {
+        if (atomic_load(&ctx->fl->server_failed)) {
             fprintf(stderr, PROG ": client: server failed, aborting\n");
             goto out;
         }
@@ -649,9 +666,9 @@ static void *client_main(void *arg)
 out:
     /* Stop before closing, so the server sees the stop flag before it can
      * observe the resets our close() may cause. */
-    atomic_store(&ctx->stop, 1);
+    atomic_store(&ctx->fl->stop, 1);
     if (!ok)
-        atomic_store(&ctx->client_failed, 1);
+        atomic_store(&ctx->fl->client_failed, 1);
     if (conns) {
         for (int i = 0; i < n; i++) {
             if (conns[i].fd >= 0)
@@ -754,6 +771,8 @@ static const char usage_text[] =
     "  --duration-ms D  measurement window (default 2000)\n"
     "  --warmup-ms W    unmeasured warmup before the window (default 200)\n"
     "  --port P         listener port, 0 = kernel-chosen (default 0)\n"
+    "  --cpu N          pin client and server processes both to CPU N\n"
+    "                   (default: not pinned)\n"
     "  --help           show this text\n"
     "Prints one key=value result line on stdout. Exit 0 ok, 1 run failure, "
     "2 usage error.\n";
@@ -781,6 +800,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
     cfg->duration_ms = 2000;
     cfg->warmup_ms = 200;
     cfg->port = 0;
+    cfg->cpu = -1;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -798,6 +818,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
             { "--duration-ms", 1, MAX_DURATION_MS },
             { "--warmup-ms", 0, MAX_WARMUP_MS },
             { "--port", 0, 65535 },
+            { "--cpu", 0, CPU_SETSIZE - 1 },
         };
         int which = -1;
         const char *val = NULL;
@@ -833,7 +854,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
         case 1: cfg->msg_bytes = (size_t)v; break;
         case 2: cfg->duration_ms = v; break;
         case 3: cfg->warmup_ms = v; break;
-        default: cfg->port = (int)v; break;
+        case 4: cfg->port = (int)v; break;
+        default: cfg->cpu = (int)v; break;
         }
     }
     return 0;
@@ -844,15 +866,30 @@ int main(int argc, char **argv)
     struct bench_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.listen_fd = -1;
-    atomic_init(&ctx.stop, 0);
-    atomic_init(&ctx.server_failed, 0);
-    atomic_init(&ctx.client_failed, 0);
 
     int pr = parse_args(argc, argv, &ctx.cfg);
     if (pr > 0)
         return 0;
     if (pr < 0)
         return 2;
+    ctx.fl = mmap(NULL, sizeof *ctx.fl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (ctx.fl == MAP_FAILED) {
+        fprintf(stderr, PROG ": mmap of the shared flags: %s\n", strerror(errno));
+        return 1;
+    }
+    atomic_init(&ctx.fl->stop, 0);
+    atomic_init(&ctx.fl->server_failed, 0);
+    atomic_init(&ctx.fl->client_failed, 0);
+    if (ctx.cfg.cpu >= 0) {
+        /* Before the fork: the server inherits the same single CPU. */
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(ctx.cfg.cpu, &set);
+        if (sched_setaffinity(0, sizeof set, &set) != 0) {
+            fprintf(stderr, PROG ": cannot pin to CPU %d: %s\n", ctx.cfg.cpu, strerror(errno));
+            return 1;
+        }
+    }
     if (ensure_fd_limit(ctx.cfg.conns) != 0)
         return 1;
 
@@ -880,29 +917,38 @@ int main(int argc, char **argv)
     if (ctx.listen_fd < 0)
         goto done;
 
-    pthread_t srv, cli;
-    if (pthread_create(&srv, NULL, server_main, &ctx) != 0) {
-        fprintf(stderr, PROG ": cannot start server thread\n");
+    fflush(NULL);
+    pid_t srv = fork();
+    if (srv < 0) {
+        fprintf(stderr, PROG ": cannot start the server process: %s\n", strerror(errno));
         goto done;
     }
-    if (pthread_create(&cli, NULL, client_main, &ctx) != 0) {
-        fprintf(stderr, PROG ": cannot start client thread\n");
-        atomic_store(&ctx.stop, 1);
-        pthread_join(srv, NULL);
+    if (srv == 0) {
+        server_main(&ctx);
+        _exit(atomic_load(&ctx.fl->server_failed) ? 1 : 0);
+    }
+    if (clock_getcpuclockid(srv, &ctx.server_cpu_clock) != 0) {
+        fprintf(stderr, PROG ": cannot read the server's CPU clock\n");
+        atomic_store(&ctx.fl->stop, 1);
+        waitpid(srv, NULL, 0);
         goto done;
     }
-    pthread_join(cli, NULL);
-    pthread_join(srv, NULL);
+    client_main(&ctx);
+    /* The server leaves its loop within one poll slice of `stop`, or at
+     * the hard deadline: this wait is bounded. */
+    int status = 0;
+    if (waitpid(srv, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        atomic_store(&ctx.fl->server_failed, 1);
 
     /* Report every failure cause, not just the first, since one often
      * explains another (e.g. a server error leaves the window empty). */
     struct results *r = &ctx.res;
     bool failed = false;
-    if (atomic_load(&ctx.client_failed) || !r->measured) {
+    if (atomic_load(&ctx.fl->client_failed) || !r->measured) {
         fprintf(stderr, PROG ": client did not complete the run\n");
         failed = true;
     }
-    if (atomic_load(&ctx.server_failed)) {
+    if (atomic_load(&ctx.fl->server_failed)) {
         fprintf(stderr, PROG ": server reported an error\n");
         failed = true;
     }
@@ -928,10 +974,11 @@ int main(int argc, char **argv)
                 "reservoir of %llu\n", r->lat_len,
                 (unsigned long long)r->lat_seen);
 
-    printf("linux_tcp conns=%d msg_bytes=%zu rtts=%llu rtt_per_s=%.0f "
+    printf("linux_tcp%s conns=%d msg_bytes=%zu rtts=%llu rtt_per_s=%.0f "
            "rtt_per_cpu_s=%.0f p50_us=%.1f p99_us=%.1f cpu_s=%.2f "
            "wall_s=%.2f\n",
-           ctx.cfg.conns, ctx.cfg.msg_bytes, (unsigned long long)r->rtts,
+           ctx.cfg.cpu >= 0 ? "_pinned" : "_unpinned", ctx.cfg.conns, ctx.cfg.msg_bytes,
+           (unsigned long long)r->rtts,
            per_s, per_cpu, p50, p99, r->cpu_s, r->wall_s);
     fflush(stdout);
     rc = 0;

@@ -2,28 +2,26 @@
  * bench_stack.c: the stack's own numbers, printed in the same key=value
  * shape as bench_linux_tcp so run-bench.sh can set them side by side.
  *
- *   --mode rt   closed-loop echo RPC between two whole stacks on the shm
- *               channel in REAL time, all in this one thread (so round
- *               trips per CPU-second is the per-core rate);
- *   --mode sim  the simulator's speed: a bulk echo in virtual time,
- *               reported as simulated segments per wall-clock second.
+ *   --mode rt    closed-loop echo RPC between two whole stacks on the shm
+ *                channel in REAL time, all in this one thread (so round
+ *                trips per CPU-second is the per-core rate); the first
+ *                --warmup-ms of the run are not measured;
+ *   --mode bulk  the simulator's speed on the documented bulk workload
+ *                (docs/benchmarks.md): --flows streams of --bytes-per-flow
+ *                from a stream app to a sink over 10 Gbit/s, 10 us one way,
+ *                MSS 1448, every byte checked, in virtual time. Reported as
+ *                ONE-WAY DATA segments (the sender NIC's data segments,
+ *                retransmissions included; no ACKs, no reverse direction)
+ *                per wall second and per CPU second of the run itself.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
+#include "sim/scenario.h"
 #include "sim/testbed.h"
-
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -33,9 +31,12 @@ static int cmp_u64(const void *a, const void *b)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: bench_stack [--mode rt|sim] [--conns N] [--msg-bytes B] [--duration-ms D]\n"
-		     "  rt:  echo RPC over the shm channel in real time (default 1 conn, 64 B, 2000 ms)\n"
-		     "  sim: simulator speed on a 16 MiB echo (segments per wall second)\n");
+	fprintf(out, "usage: bench_stack [--mode rt|bulk] [--conns N] [--msg-bytes B] [--duration-ms D] [--warmup-ms W]\n"
+		     "                   [--flows N] [--bytes-per-flow B]\n"
+		     "  rt:   echo RPC over the shm channel in real time (default 1 conn, 64 B, 2000 ms\n"
+		     "        measured after 200 ms of warm-up)\n"
+		     "  bulk: simulator speed: N flows of B bytes (default 1, 67108864), 10 Gbit/s, 10 us,\n"
+		     "        MSS 1448; one-way data segments per wall and per CPU second\n");
 }
 
 static int parse_num(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -50,7 +51,7 @@ static int parse_num(const char *flag, const char *s, uint64_t min, uint64_t max
 	return 0;
 }
 
-static int run_rt(uint32_t conns, uint64_t msg_bytes, uint64_t duration_ms)
+static int run_rt(uint32_t conns, uint64_t msg_bytes, uint64_t duration_ms, uint64_t warmup_ms)
 {
 	struct testbed_config cfg;
 	testbed_default_config(&cfg);
@@ -59,7 +60,8 @@ static int run_rt(uint32_t conns, uint64_t msg_bytes, uint64_t duration_ms)
 	cfg.server_backlog = conns;
 	cfg.msg_bytes = msg_bytes;
 	cfg.messages = 0;
-	cfg.duration_ns = duration_ms * 1000000ull;
+	cfg.warmup_ns = warmup_ms * 1000000ull;
+	cfg.duration_ns = (warmup_ms + duration_ms) * 1000000ull;
 	cfg.time_limit_ns = cfg.duration_ns + 10ull * 1000000000ull;
 	cfg.max_rtt_samples = 4000000;
 	cfg.link.latency_ns = 0;
@@ -67,47 +69,72 @@ static int run_rt(uint32_t conns, uint64_t msg_bytes, uint64_t duration_ms)
 	cfg.host.rx_ring_bytes = cfg.host.tx_ring_bytes = 16384;
 	char err[256];
 	struct testbed_result r;
-	double cpu0 = cpu_seconds();
 	if (testbed_run(&cfg, &r, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench_stack: %s\n", err);
 		return 1;
 	}
-	double cpu = cpu_seconds() - cpu0;
-	if (!r.passed || r.rtt_count == 0) {
-		fprintf(stderr, "bench_stack: run failed: %s\n", r.passed ? "no round trips" : r.failure);
+	/* Latencies of the measured window only: samples before it were
+	 * taken during the warm-up. */
+	uint32_t first = r.rtt_first_measured < r.rtt_count ? r.rtt_first_measured : r.rtt_count;
+	uint32_t n = r.rtt_count - first;
+	if (!r.passed || n == 0 || r.measured_messages == 0 || r.measured_cpu_s <= 0) {
+		fprintf(stderr, "bench_stack: run failed: %s\n", r.passed ? "no round trips measured" : r.failure);
 		testbed_result_free(&r);
 		return 1;
 	}
-	qsort(r.rtt_ns, r.rtt_count, sizeof(uint64_t), cmp_u64);
-	double p50 = (double)r.rtt_ns[r.rtt_count / 2] / 1000.0;
-	double p99 = (double)r.rtt_ns[(uint64_t)r.rtt_count * 99 / 100] / 1000.0;
+	uint64_t *lat = r.rtt_ns + first;
+	qsort(lat, n, sizeof(uint64_t), cmp_u64);
+	double p50 = (double)lat[n / 2] / 1000.0;
+	double p99 = (double)lat[(uint64_t)n * 99 / 100] / 1000.0;
 	printf("bluetas_shm conns=%u msg_bytes=%" PRIu64 " rtts=%" PRIu64 " rtt_per_s=%.0f rtt_per_cpu_s=%.0f "
 	       "p50_us=%.2f p99_us=%.2f cpu_s=%.2f wall_s=%.2f\n",
-	       conns, msg_bytes, r.client.messages_done, (double)r.client.messages_done / r.wall_s,
-	       (double)r.client.messages_done / cpu, p50, p99, cpu, r.wall_s);
+	       conns, msg_bytes, r.measured_messages, (double)r.measured_messages / r.measured_wall_s,
+	       (double)r.measured_messages / r.measured_cpu_s, p50, p99, r.measured_cpu_s, r.measured_wall_s);
 	testbed_result_free(&r);
 	return 0;
 }
 
-static int run_sim(void)
+/* The documented bulk workload (docs/benchmarks.md), as a scenario. */
+static int run_bulk(uint32_t flows, uint64_t bytes_per_flow)
 {
-	struct testbed_config cfg;
-	testbed_default_config(&cfg);
-	cfg.msg_bytes = 16u << 20;
-	cfg.messages = 1;
-	char err[256];
-	struct testbed_result r;
-	if (testbed_run(&cfg, &r, err, sizeof(err)) < 0 || !r.passed) {
-		fprintf(stderr, "bench_stack: simulator run failed: %s\n", r.passed ? err : r.failure);
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "scenario bench_bulk_%u\n"
+		 "set mss 1448\n"
+		 "set link_bandwidth 10Gbps\n"
+		 "set link_latency 10us\n"
+		 "set time_limit 600s\n"
+		 "app sink on server sink port=9 backlog=%u\n"
+		 "app src on client stream to=sink conns=%u bytes=%" PRIu64 "\n"
+		 "expect intact\n",
+		 flows, flows, flows, bytes_per_flow);
+	struct scenario *s = calloc(1, sizeof(*s));
+	char err[512];
+	if (!s || scenario_parse("bench_bulk", text, s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench_stack: bulk scenario: %s\n", s ? err : "out of memory");
+		free(s);
 		return 1;
 	}
-	uint64_t segs = r.nic_client.tx_segments + r.nic_client.tx_acks + r.nic_server.tx_segments +
-			r.nic_server.tx_acks;
-	printf("simulator workload=echo_16MiB segments=%" PRIu64 " virtual_ms=%.3f wall_s=%.3f "
-	       "segments_per_wall_s=%.0f virtual_to_wall=%.3f\n",
-	       segs, (double)r.virtual_ns / 1e6, r.wall_s, (double)segs / r.wall_s,
-	       ((double)r.virtual_ns / 1e9) / r.wall_s);
-	testbed_result_free(&r);
+	struct scenario_run_opts o = {.seed = 1};
+	struct scenario_result r;
+	int rc = scenario_run(s, &o, &r);
+	free(s);
+	if (rc < 0 || r.verdict != SCN_PASS) {
+		fprintf(stderr, "bench_stack: bulk run failed: %s\n", r.diagnosis);
+		scenario_result_free(&r);
+		return 1;
+	}
+	uint64_t segs = r.tx_data_segments[SCN_HOST_CLIENT];
+	/* Segments beyond one per full MSS of the stream (16 B header
+	 * included): short segments and retransmissions. */
+	uint64_t full = (uint64_t)flows * ((bytes_per_flow + 16 + 1447) / 1448);
+	uint64_t extra = segs > full ? segs - full : 0;
+	printf("bluetas_sim flows=%u bytes_per_flow=%" PRIu64 " data_segments=%" PRIu64 " extra_segments=%" PRIu64
+	       " retransmitted=%" PRIu64 " virtual_ms=%.3f wall_s=%.3f cpu_s=%.3f segs_per_wall_s=%.0f segs_per_cpu_s=%.0f\n",
+	       flows, bytes_per_flow, segs, extra, r.tx_retransmits[SCN_HOST_CLIENT], (double)r.virtual_ns / 1e6, r.run_wall_s,
+	       r.run_cpu_s,
+	       (double)segs / r.run_wall_s, (double)segs / r.run_cpu_s);
+	scenario_result_free(&r);
 	return 0;
 }
 
@@ -117,10 +144,13 @@ int main(int argc, char **argv)
 					     {"conns", required_argument, 0, 'c'},
 					     {"msg-bytes", required_argument, 0, 's'},
 					     {"duration-ms", required_argument, 0, 'd'},
+					     {"warmup-ms", required_argument, 0, 'w'},
+					     {"flows", required_argument, 0, 'f'},
+					     {"bytes-per-flow", required_argument, 0, 'b'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	const char *mode = "rt";
-	uint64_t conns = 1, msg = 64, dur = 2000;
+	uint64_t conns = 1, msg = 64, dur = 2000, warmup = 200, flows = 1, bytes_per_flow = 64ull << 20;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -140,6 +170,18 @@ int main(int argc, char **argv)
 			if (parse_num("--duration-ms", optarg, 1, 3600000, &dur) < 0)
 				return 2;
 			break;
+		case 'w':
+			if (parse_num("--warmup-ms", optarg, 0, 600000, &warmup) < 0)
+				return 2;
+			break;
+		case 'f':
+			if (parse_num("--flows", optarg, 1, 1000, &flows) < 0)
+				return 2;
+			break;
+		case 'b':
+			if (parse_num("--bytes-per-flow", optarg, 1, 1ull << 36, &bytes_per_flow) < 0)
+				return 2;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -150,9 +192,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!strcmp(mode, "rt"))
-		return run_rt((uint32_t)conns, msg, dur);
-	if (!strcmp(mode, "sim"))
-		return run_sim();
-	fprintf(stderr, "bench_stack: --mode must be rt or sim, got '%s'\n", mode);
+		return run_rt((uint32_t)conns, msg, dur, warmup);
+	if (!strcmp(mode, "bulk"))
+		return run_bulk((uint32_t)flows, bytes_per_flow);
+	fprintf(stderr, "bench_stack: --mode must be rt or bulk, got '%s'\n", mode);
 	return 2;
 }

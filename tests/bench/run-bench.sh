@@ -1,33 +1,70 @@
 #!/usr/bin/env bash
-# make bench: the stack's echo RPC on the shm channel next to Linux TCP on
-# loopback, measured now, in this run, on this machine; then the
-# simulator's speed. Ratios are stack / Linux (>1: the stack does better
-# for rates, worse for latencies).
+# make bench: every figure next to its baseline measured in this run, on
+# this machine, as the median [min-max] of BENCH_RUNS runs (default 3), with
+# the load average when it was taken (docs/benchmarks.md):
+#   1. the 64 B echo RPC, 1 and 64 connections: the stack on the shm channel
+#      (one thread drives both stacks) vs Linux TCP over loopback, client and
+#      server processes both pinned to one CPU, and not pinned; the first
+#      BENCH_WARMUP_MS of every run excluded on both sides;
+#   2. the simulator's one-way data segments per wall and per CPU second on
+#      the bulk workload (1 flow x 64 MiB, 100 flows x 1 MiB; 10 Gbit/s,
+#      10 us, MSS 1448), next to ns-3 when `make bench-ns3` built it;
+#   3. last, a Linux peer vs `bluetas nic` on net_tap (root only).
+# Ratios are stack / baseline (> 1: the stack does better for rates, worse
+# for latencies). Nothing here is a test: it measures, it does not judge.
 set -euo pipefail
 build=${1:-build}
+runs=${BENCH_RUNS:-3}
 duration_ms=${BENCH_DURATION_MS:-2000}
+warmup_ms=${BENCH_WARMUP_MS:-200}
+pin_cpu=${BENCH_PIN_CPU:-0}
 cd "$(dirname "$0")/../.."
+. tests/bench/bench-lib.sh
 
-field() { # field KEY LINE
-	sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"
-}
-
-echo "64 B echo RPC, closed loop, ${duration_ms} ms per run"
-printf '%-6s %-12s %14s %16s %10s %10s\n' conns stack rtt_per_s rtt_per_cpu_s p50_us p99_us
+echo "64 B echo RPC, closed loop: ${duration_ms} ms measured after ${warmup_ms} ms of warm-up (both sides),"
+echo "  median [min-max] of ${runs} runs; Linux pinned = client and server processes both on CPU ${pin_cpu}"
+printf '%-6s %-18s %24s %26s %22s %24s  %s\n' conns stack rtt_per_s rtt_per_cpu_s p50_us p99_us load
 for conns in 1 64; do
-	ours=$("$build/bench/bench_stack" --mode rt --conns "$conns" --msg-bytes 64 --duration-ms "$duration_ms")
-	linux=$("$build/bench/bench_linux_tcp" --conns "$conns" --msg-bytes 64 --duration-ms "$duration_ms" --warmup-ms 200)
-	for line in "$ours" "$linux"; do
-		printf '%-6s %-12s %14s %16s %10s %10s\n' "$conns" "${line%% *}" "$(field rtt_per_s "$line")" \
-			"$(field rtt_per_cpu_s "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")"
+	load=$(loadavg)
+	ours=$(repeat "$runs" "$build/bench/bench_stack" --mode rt --conns "$conns" --msg-bytes 64 \
+		--duration-ms "$duration_ms" --warmup-ms "$warmup_ms")
+	pinned=$(repeat "$runs" "$build/bench/bench_linux_tcp" --conns "$conns" --msg-bytes 64 \
+		--duration-ms "$duration_ms" --warmup-ms "$warmup_ms" --cpu "$pin_cpu")
+	unpinned=$(repeat "$runs" "$build/bench/bench_linux_tcp" --conns "$conns" --msg-bytes 64 \
+		--duration-ms "$duration_ms" --warmup-ms "$warmup_ms")
+	for row in "bluetas_shm:$ours" "linux_pinned:$pinned" "linux_unpinned:$unpinned"; do
+		name=${row%%:*}
+		lines=${row#*:}
+		printf '%-6s %-18s %24s %26s %22s %24s  %s\n' "$conns" "$name" "$(cell rtt_per_s "$lines")" \
+			"$(cell rtt_per_cpu_s "$lines")" "$(cell p50_us "$lines")" "$(cell p99_us "$lines")" "$load"
 	done
-	awk -v a="$(field rtt_per_cpu_s "$ours")" -v b="$(field rtt_per_cpu_s "$linux")" \
-	    -v c="$(field p50_us "$ours")" -v d="$(field p50_us "$linux")" \
-	    -v e="$(field p99_us "$ours")" -v f="$(field p99_us "$linux")" -v n="$conns" \
-	    'BEGIN { printf "%-6s %-12s %14s %16.2f %10.2f %10.2f\n", n, "ratio", "", a / b, c / d, e / f }'
+	for row in "ratio/pinned:$pinned" "ratio/unpinned:$unpinned"; do
+		out=""
+		for k in rtt_per_s rtt_per_cpu_s p50_us p99_us; do
+			a=$(stat "$k" "$ours" | cut -d' ' -f1)
+			b=$(stat "$k" "${row#*:}" | cut -d' ' -f1)
+			out+=$(awk -v a="$a" -v b="$b" -v k="$k" 'BEGIN {
+				w = k ~ /rtt_per_s/ ? 24 : k ~ /cpu/ ? 26 : k ~ /p50/ ? 22 : 24
+				printf "%*s ", w, (b > 0 ? sprintf("%.2fx", a / b) : "n/a") }')
+		done
+		printf '%-6s %-18s %s\n' "$conns" "${row%%:*}" "$out"
+	done
 done
+
 echo
-"$build/bench/bench_stack" --mode sim
+bulk_table_header "simulator bulk workload (10 Gbit/s, 10 us one way, MSS 1448, every byte checked)"
+for spec in "1 67108864" "100 1048576"; do
+	read -r flows bytes <<<"$spec"
+	load=$(loadavg)
+	ours=$(repeat "$runs" "$build/bench/bench_stack" --mode bulk --flows "$flows" --bytes-per-flow "$bytes")
+	bulk_row "bluetas sim" "$flows" "$ours" "$load"
+	if [[ -x "$build/bench/ns3_bulk" ]]; then
+		ns3=$(repeat "$runs" "$build/bench/ns3_bulk" --flows "$flows" --bytes-per-flow "$bytes")
+		bulk_row "ns-3 3.37" "$flows" "$ns3" "$load"
+		ratio_row "ratio bluetas / ns-3" "$flows" "$ours" "$ns3" segs_per_wall_s segs_per_cpu_s
+	fi
+done
+[[ -x "$build/bench/ns3_bulk" ]] || echo "  (ns-3 baseline: make bench-ns3 installs Debian's ns-3 and builds it)"
 
 # Last: a Linux peer against `bluetas nic` on DPDK net_tap, next to Linux
 # over a veth (tests/bench/run-bench-tap.sh). It needs root; elsewhere it
@@ -35,6 +72,8 @@ echo
 echo
 if [[ $(id -u) -ne 0 ]]; then
 	echo "bench-tap: skipped: needs root (network namespaces, net_tap)"
+elif [[ ${BENCH_TAP:-1} == 0 ]]; then
+	echo "bench-tap: skipped: BENCH_TAP=0"
 elif ! bash tests/bench/run-bench-tap.sh "$build"; then
 	echo "bench-tap: FAILED"
 	exit 1
