@@ -72,6 +72,8 @@ int bt_listen_opts(struct bt_host *h, uint16_t port, uint32_t backlog, const str
 			l->opts_owed = opts->set & HOST_NIC_OPTS;
 		}
 		h->listeners_dirty = true;
+		if (i + 1 > h->listeners_hi)
+			h->listeners_hi = i + 1;
 		host_post_accept_slots(h, i);
 		host_flush_commands(h);
 		return HOST_LISTENER_BASE + i;
@@ -236,12 +238,12 @@ int bt_poll(struct bt_host *h, struct bt_event *out, int max)
 		return BT_EINVAL;
 	host_process_events(h);
 	host_refresh_doorbells(h);
-	for (int i = 0; i < HOST_MAX_LISTENERS; i++)
+	for (int i = 0; i < h->listeners_hi; i++)
 		if (h->listeners[i].in_use && h->listeners[i].slots_owed)
 			host_post_accept_slots(h, i);
 	host_flush_commands(h);
 	int n = 0;
-	for (int i = 0; i < HOST_MAX_LISTENERS && n < max; i++) {
+	for (int i = 0; i < h->listeners_hi && n < max; i++) {
 		struct host_listener *l = &h->listeners[i];
 		if (!l->in_use || !l->in_ready)
 			continue;

@@ -92,6 +92,7 @@ struct bt_host {
 	struct ctxq_hello hello;
 	struct host_conn *conns;
 	struct host_listener listeners[HOST_MAX_LISTENERS];
+	int listeners_hi;        /* listeners[listeners_hi..] were never used: bt_poll stops there */
 	int free_head;          /* free slot list through dirty_next */
 	int dirty_head, dirty_tail;
 	int ready_head, ready_tail;
