@@ -44,7 +44,9 @@ struct testbed_config {
 	bool realtime;
 	uint64_t duration_ns;       /* realtime: stop issuing messages after this */
 	uint64_t warmup_ns;         /* realtime: the first warmup_ns of duration_ns are
-				     * not measured (measured_* in the result) */
+				     * not measured (measured_* in the result); the
+				     * window is duration_ns - warmup_ns from the end
+				     * of the warm-up (<= duration_ns) */
 	uint64_t time_limit_ns;     /* virtual (sim) or wall (realtime) */
 	bool wait_quiesce;          /* after the workload, run until no flow is left */
 	const char *pcap_path;      /* NULL: no capture */
