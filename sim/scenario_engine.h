@@ -61,6 +61,8 @@ struct engine {
 	FILE *trace;
 	bool deadlock;
 	enum sim_stop stop;
+	uint64_t sched_due_ns;             /* wire faults change next at this time */
+	bool sched_started;                /* sched_due_ns is known */
 };
 
 void eng_trace(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -121,10 +121,18 @@ static int wire_actor_poll(void *ctx, uint64_t now)
 static uint64_t wire_actor_next(void *ctx) { return sim_link_next_event_ns(ctx); }
 
 /* Switches wire faults on and off at their window edges. */
+static uint64_t sched_actor_next(void *ctx);
+
 static int sched_actor_poll(void *ctx, uint64_t now)
 {
 	struct engine *e = ctx;
 	int work = 0;
+	/* Nothing changes between window edges: skip the recomputation
+	 * (it ran on every poll of every round). */
+	if (e->sched_started && now < e->sched_due_ns)
+		return 0;
+	e->sched_started = true;
+	e->sched_due_ns = sched_actor_next(e);
 	for (int h = 0; h < 2; h++) {
 		struct netif_fault_params want = {.seed = e->host[h].fault_seed};
 		for (uint32_t i = 0; i < e->s->fault_count; i++) {

@@ -81,6 +81,10 @@ struct shm_link {
 	struct shm_link_stats stats;
 	uint32_t key_ctr, key_k0, key_k1;
 	int broken;
+	/* Earliest due time over both queues (BT_TIME_NEVER: none), so the
+	 * progress() every channel call makes costs one compare when nothing
+	 * is due; 0 means "not known yet". */
+	uint64_t next_due_ns;
 	struct shm_faults faults;
 	uint64_t fault_rng;
 };
@@ -234,13 +238,17 @@ static void execute(struct shm_end_state *e, const struct shm_wr *wr)
 static void progress(struct shm_link *l, uint64_t now)
 {
 	struct shm_end_state *a = &l->end[0], *b = &l->end[1];
+	if (now < l->next_due_ns)
+		return;
 	while (!l->broken) {
 		uint64_t due_a = a->wq_len ? a->wq[a->wq_head].due : BT_TIME_NEVER;
 		uint64_t due_b = b->wq_len ? b->wq[b->wq_head].due : BT_TIME_NEVER;
 		/* Ties go to end 0, so the order is a pure function of the posts. */
 		struct shm_end_state *pick = due_a <= due_b ? a : b;
-		if ((due_a <= due_b ? due_a : due_b) > now || !pick->wq_len)
+		if ((due_a <= due_b ? due_a : due_b) > now || !pick->wq_len) {
+			l->next_due_ns = due_a <= due_b ? due_a : due_b;
 			return;
+		}
 		/* Executed in place: nothing in execute() posts to a queue, so
 		 * the slot is not reused before it returns. */
 		const struct shm_wr *wr = &pick->wq[pick->wq_head];
@@ -278,6 +286,8 @@ static void enqueue(struct shm_end_state *e, struct shm_wr *wr, uint64_t due)
 {
 	wr->due = max_u64(due, e->last_due);
 	e->last_due = wr->due;
+	if (wr->due < e->link->next_due_ns)
+		e->link->next_due_ns = wr->due;
 	e->wq[(e->wq_head + e->wq_len++) % e->wq_cap] = *wr;
 }
 
