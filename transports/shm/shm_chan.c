@@ -282,13 +282,20 @@ static uint64_t tick(struct shm_end_state *e)
 	return now;
 }
 
-static void enqueue(struct shm_end_state *e, struct shm_wr *wr, uint64_t due)
+/* The next queue slot, due no earlier than its predecessor; the caller
+ * fills the rest in place (a work request is ~140 bytes: no copy). */
+static struct shm_wr *enqueue(struct shm_end_state *e, uint64_t due)
 {
-	wr->due = max_u64(due, e->last_due);
-	e->last_due = wr->due;
-	if (wr->due < e->link->next_due_ns)
-		e->link->next_due_ns = wr->due;
-	e->wq[(e->wq_head + e->wq_len++) % e->wq_cap] = *wr;
+	due = max_u64(due, e->last_due);
+	e->last_due = due;
+	if (due < e->link->next_due_ns)
+		e->link->next_due_ns = due;
+	uint32_t idx = e->wq_head + e->wq_len++;
+	if (idx >= e->wq_cap)
+		idx -= e->wq_cap;
+	struct shm_wr *wr = &e->wq[idx];
+	wr->due = due;
+	return wr;
 }
 
 static void shm_info(struct chan *ch, struct chan_info *out)
@@ -355,9 +362,6 @@ static int post_op(struct chan *ch, uint8_t opcode, struct chan_sge_local local,
 	if (e->posted - e->retired >= l->p.sq_depth)
 		return CHAN_EAGAIN;
 
-	struct shm_wr wr = { .seq = e->posted++, .wr_id = wr_id, .loff = local.off,
-			     .roff = remote.off, .raddr = remote.mr->addr, .lkey = loc->lkey,
-			     .rkey = remote.mr->rkey, .len = len, .flags = flags, .opcode = opcode };
 	uint64_t ready = now;
 	if (l->p.bandwidth_bps) {
 		struct shm_end_state *src = opcode == CHAN_OP_READ ? peer_of(e) : e;
@@ -370,7 +374,17 @@ static int post_op(struct chan *ch, uint8_t opcode, struct chan_sge_local local,
 		extra = fault_rand(l) % (l->faults.delay_max_ns + 1);
 		l->stats.ops_delayed++;
 	}
-	enqueue(e, &wr, sat_add(sat_add(ready, l->p.op_latency_ns), extra));
+	struct shm_wr *wr = enqueue(e, sat_add(sat_add(ready, l->p.op_latency_ns), extra));
+	wr->seq = e->posted++;
+	wr->wr_id = wr_id;
+	wr->loff = local.off;
+	wr->roff = remote.off;
+	wr->raddr = remote.mr->addr;
+	wr->lkey = loc->lkey;
+	wr->rkey = remote.mr->rkey;
+	wr->len = len;
+	wr->flags = flags;
+	wr->opcode = opcode;
 	return CHAN_OK;
 }
 
@@ -404,9 +418,10 @@ static int shm_post_msg(struct chan *ch, const void *msg, uint32_t len)
 		return CHAN_OK;
 	}
 	e->msgs_out++;
-	struct shm_wr wr = { .len = len, .opcode = CHAN_OP_MSG };
-	memcpy(wr.msg, msg, len);
-	enqueue(e, &wr, sat_add(now, l->p.msg_latency_ns));
+	struct shm_wr *wr = enqueue(e, sat_add(now, l->p.msg_latency_ns));
+	wr->len = len;
+	wr->opcode = CHAN_OP_MSG;
+	memcpy(wr->msg, msg, len);
 	return CHAN_OK;
 }
 
