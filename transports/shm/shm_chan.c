@@ -272,8 +272,11 @@ static uint64_t tick(struct shm_end_state *e)
 {
 	struct shm_link *l = e->link;
 	uint64_t now = bt_clock_now_ns(l->clock);
-	progress(l, now);
-	if (!in_window(now, l->faults.stall_credits_from_ns, l->faults.stall_credits_until_ns)) {
+	if (now >= l->next_due_ns)
+		progress(l, now);
+	/* Credits are only ever withheld inside a stall fault's window. */
+	if ((l->end[0].credits_withheld | l->end[1].credits_withheld) &&
+	    !in_window(now, l->faults.stall_credits_from_ns, l->faults.stall_credits_until_ns)) {
 		for (unsigned i = 0; i < 2; i++) {
 			l->end[i].msgs_out -= l->end[i].credits_withheld;
 			l->end[i].credits_withheld = 0;
