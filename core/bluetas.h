@@ -74,7 +74,14 @@ struct bt_host_stats {
 	uint64_t events_consumed;
 	uint64_t doorbells_sent;
 	uint64_t doorbells_deferred; /* channel had no credit; retried later */
-	uint64_t doorbells_refreshed; /* re-rung because the NIC never confirmed */
+	uint64_t doorbells_refreshed; /* re-rung because the NIC never confirmed (a doorbell or
+				       * its echo was lost: never in a run without channel faults) */
+	uint64_t arms_deferred;      /* bt_wait_arm found no credit for a command or the ARM:
+				      * the caller stayed awake (not an error) */
+	uint64_t waits_timed_out;    /* sleeps ended by the caller's timeout (idle is fine) */
+	uint64_t lost_wakeups;       /* of those, ended with events waiting in the ring or
+				      * commands owed: a WAKEUP that should have come did not.
+				      * Never in a run without channel faults. */
 	uint64_t tx_bytes, rx_bytes;
 	uint32_t conns_in_use;
 };
@@ -102,13 +109,32 @@ int bt_close(struct bt_host *h, int conn);
  * readiness events. Never blocks. */
 int bt_poll(struct bt_host *h, struct bt_event *out, int max);
 /* Arms a wakeup with the NIC and blocks on the channel until woken or
- * timeout_ns elapses (the timeout is the fallback for a lost wakeup). */
+ * timeout_ns elapses (the timeout is the fallback for a lost wakeup, which
+ * only a channel fault can cause). When the ARM cannot be posted yet (see
+ * bt_wait_arm) it does not sleep past the channel's next arrival (a
+ * returned credit included), so the caller polls and waits again. */
 int bt_wait(struct bt_host *h, uint64_t timeout_ns);
 /* bt_wait in two halves, for an event loop that sleeps by other means (the
- * simulator): bt_wait_arm asks the NIC for a WAKEUP on its next event;
- * bt_wait_woken consumes WAKEUP messages and says whether one came. */
-void bt_wait_arm(struct bt_host *h);
+ * simulator).
+ *
+ * The wakeup rule: a host sleeps only after every command it owes AND its
+ * ARM are on the channel. bt_wait_arm first posts what is owed (accept
+ * slots, doorbells, closes of any number of connections), then the ARM,
+ * and returns true only when all of it went out: the caller may sleep
+ * until bt_wait_woken says so. It returns false when the channel had no
+ * message credit for them (a listener's LISTEN plus one ACCEPT_SLOT per
+ * backlog entry can use up every credit): the caller must NOT sleep, but
+ * poll again once the NIC has had time to take its messages (the credits
+ * come back then; in the simulator, at the next instant anything
+ * happens). A broken channel returns true: nothing will ever come.
+ *
+ * bt_wait_woken consumes WAKEUP messages and says whether one came. A
+ * caller whose sleep ended by its own timeout instead calls
+ * bt_wait_timed_out, which counts it (waits_timed_out) and, if events were
+ * waiting or commands owed, counts a lost wakeup (lost_wakeups). */
+bool bt_wait_arm(struct bt_host *h);
 bool bt_wait_woken(struct bt_host *h);
+void bt_wait_timed_out(struct bt_host *h);
 /* The description of this application's region as the NIC sees it (for
  * tests of isolation: what a leaked key would let an attacker try). */
 void bt_host_region(const struct bt_host *h, struct chan_remote_mr *out);

@@ -16,6 +16,21 @@
  * the newest sequence it applied in the flow's next event, and the host
  * re-rings a doorbell that stays unconfirmed for its refresh interval.
  *
+ * Wakeups. ARM (host -> NIC) says "I will sleep; I have consumed
+ * ev_consumed events". If the NIC has produced more, it answers with a
+ * WAKEUP at once; otherwise it sends one WAKEUP after its next event
+ * write. A WAKEUP the NIC cannot post yet (no credit) stays owed and is
+ * retried on every NIC poll, never dropped. The host's rule: it sleeps
+ * only once every command it owes and then its ARM are posted. ARM and
+ * commands share the host's message credits, so a host that used them up
+ * (LISTEN plus an ACCEPT_SLOT per backlog entry, doorbells of many
+ * connections, closes) does not sleep: it waits for the NIC to take its
+ * messages and return the credits, and posts the ARM then. No wakeup is
+ * lost without a channel fault; the wait's timeout is only for those.
+ * ARM carries a sequence number (arg2) that its WAKEUP echoes, so a host
+ * whose sleep ended by timeout just before a late WAKEUP landed can tell
+ * "late" (its WAKEUP comes) from "lost" (a later one comes first).
+ *
  * NIC -> host: one-sided WRITEs into the host region. Payload goes into
  * the connection's RX ring at its sequence offset; then a 32-byte event
  * goes into the event ring. Writes on a channel execute in order, so the
@@ -103,7 +118,7 @@ struct ctxq_cmd {
 	uint32_t arg0;         /* 16: TX total (DOORBELL), remote ip (CONNECT),
 				* backlog (LISTEN), listener (ACCEPT_SLOT) */
 	uint32_t arg1;         /* 20: RX-freed total (DOORBELL) */
-	uint32_t arg2;         /* 24: doorbell sequence (DOORBELL) */
+	uint32_t arg2;         /* 24: doorbell sequence (DOORBELL), ARM sequence (ARM) */
 	uint32_t arg3;         /* 28: reserved */
 };
 static_assert(sizeof(struct ctxq_cmd) == CTXQ_CMD_BYTES, "cmd size");
@@ -192,10 +207,13 @@ enum ctxq_info_options {
 };
 
 struct ctxq_wakeup {
-	uint8_t type;        /* CTXQ_WAKEUP */
-	uint8_t reserved[3];
-	uint32_t ev_produced;
+	uint8_t type;        /* 0: CTXQ_WAKEUP */
+	uint8_t reserved[3]; /* 1 */
+	uint32_t ev_produced; /* 4 */
+	uint32_t arm_seq;    /* 8: the sequence of the ARM this answers */
 };
+static_assert(sizeof(struct ctxq_wakeup) == 12, "wakeup size");
+static_assert(offsetof(struct ctxq_wakeup, arm_seq) == 8, "wakeup layout");
 
 static inline uint8_t ctxq_phase_for(uint64_t event_index, uint32_t entries)
 {

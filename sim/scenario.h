@@ -122,6 +122,7 @@ enum scn_bug {
 	SCN_BUG_RX_FIRST_SEGMENT_ONLY = 1u << 0, /* every in-order segment lands at the unread head */
 	SCN_BUG_WAKEUP_NO_TIMEOUT = 1u << 1,     /* sleeping apps wait for a wakeup forever */
 	SCN_BUG_WRITE_WITHOUT_CREDITS = 1u << 2, /* events written past the ring, ignoring credits */
+	SCN_BUG_SLEEP_WITHOUT_ARM = 1u << 3,     /* apps sleep though their ARM found no credit */
 };
 
 struct scenario {

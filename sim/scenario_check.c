@@ -52,6 +52,13 @@ static const struct counter_field app_fields[] = {
 	F64(struct scn_app_stats, access_errors),
 };
 
+static const struct counter_field host_fields[] = {
+	F64(struct bt_host_stats, doorbells_sent),   F64(struct bt_host_stats, doorbells_deferred),
+	F64(struct bt_host_stats, doorbells_refreshed), F64(struct bt_host_stats, arms_deferred),
+	F64(struct bt_host_stats, waits_timed_out),  F64(struct bt_host_stats, lost_wakeups),
+	F64(struct bt_host_stats, events_consumed),
+};
+
 static const struct counter_field chan_fields[] = {
 	F64(struct shm_link_stats, reads),        F64(struct shm_link_stats, writes),
 	F64(struct shm_link_stats, msgs),         F64(struct shm_link_stats, access_errors),
@@ -114,6 +121,8 @@ bool scenario_counter_known(const char *name)
 		return find_field(app_fields, COUNT(app_fields), c) != NULL;
 	if (!strcmp(a, "chan"))
 		return find_field(chan_fields, COUNT(chan_fields), c) != NULL;
+	if (!strcmp(a, "host"))
+		return find_field(host_fields, COUNT(host_fields), c) != NULL;
 	return false;
 }
 
@@ -176,7 +185,65 @@ static bool counter_value(struct engine *e, const char *name, uint64_t *out)
 		*out = read_field(&st, f);
 		return true;
 	}
+	if (!strcmp(a, "host")) {
+		struct bt_host_stats st = {0};
+		if (ea->host)
+			bt_host_stats(ea->host, &st);
+		if (!(f = find_field(host_fields, COUNT(host_fields), c)))
+			return false;
+		*out = read_field(&st, f);
+		return true;
+	}
 	return false;
+}
+
+/* ---- timers that rescued progress ---- */
+
+/* Faults that may delay or lose what wakes this app or confirms its
+ * doorbells: any channel fault on its own channel, or a NIC fault on its
+ * host (a stalled slow path holds every later command, ARM included). */
+static bool app_channel_faulted(const struct scenario *s, const struct scn_app *a)
+{
+	for (uint32_t i = 0; i < s->fault_count; i++) {
+		const struct scn_fault *f = &s->faults[i];
+		if (f->kind == SCN_FAULT_WIRE)
+			continue;
+		if (f->kind == SCN_FAULT_NIC_SLOWPATH_STALL || f->kind == SCN_FAULT_NIC_PAUSE) {
+			if (f->host == a->host)
+				return true;
+		} else if (!strcmp(f->app, a->name)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Without channel faults a timer never rescues progress: no sleep ends by
+ * its timeout with events waiting (a lost wakeup), and no doorbell stays
+ * unconfirmed until its refresh. Checked in every run. */
+static bool check_no_timer_rescue(struct engine *e, char *why, size_t cap)
+{
+	const struct scenario *s = e->s;
+	for (uint32_t i = 0; i < s->app_count; i++) {
+		struct eng_app *ea = &e->app[i];
+		if (!ea->host || app_channel_faulted(s, &s->apps[i]))
+			continue;
+		struct bt_host_stats st;
+		bt_host_stats(ea->host, &st);
+		if (st.lost_wakeups) {
+			snprintf(why, cap, "lost wakeup: app %s slept until its timeout %llu times with events waiting or "
+				 "commands owed (host.%s.lost_wakeups), without a channel fault", s->apps[i].name,
+				 (unsigned long long)st.lost_wakeups, s->apps[i].name);
+			return false;
+		}
+		if (st.doorbells_refreshed) {
+			snprintf(why, cap, "doorbell refresh: app %s re-rang %llu doorbells or credits the NIC never "
+				 "confirmed (host.%s.doorbells_refreshed), without a channel fault", s->apps[i].name,
+				 (unsigned long long)st.doorbells_refreshed, s->apps[i].name);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* ---- expectations ---- */
@@ -308,7 +375,12 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 	static const enum scn_expect_kind order[] = {SCN_EXPECT_NO_DEADLOCK, SCN_EXPECT_DEADLOCK, SCN_EXPECT_NO_ACCESS_ERRORS,
 						     SCN_EXPECT_INTACT, SCN_EXPECT_WITHIN, SCN_EXPECT_ERROR,
 						     SCN_EXPECT_COUNTER};
-	for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++)
+	for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++) {
+	/* A timer that rescued progress explains lateness and unfinished
+	 * work, so it is named after a deadlock or an access error and
+	 * before the rest; it is checked whatever the script expects. */
+	if (order[pass] == SCN_EXPECT_INTACT && !check_no_timer_rescue(e, why, sizeof(why)))
+		fail_with(r, why);
 	for (uint32_t i = 0; i < s->expect_count; i++) {
 		const struct scn_expect *x = &s->expects[i];
 		uint64_t v;
@@ -382,6 +454,7 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 			}
 			break;
 		}
+	}
 	}
 	/* Whatever the script says, a run that never finished is not a pass
 	 * unless it expected exactly that (a deadlock or an error). */
@@ -479,6 +552,13 @@ void eng_trace_final(struct engine *e, const struct scenario_result *r)
 		for (size_t k = 0; k < COUNT(app_fields); k++)
 			fprintf(e->trace, "  app.%s.%s = %llu\n", e->s->apps[i].name, app_fields[k].name,
 				(unsigned long long)read_field(&st, &app_fields[k]));
+		if (!e->app[i].host)
+			continue;
+		struct bt_host_stats hs;
+		bt_host_stats(e->app[i].host, &hs);
+		for (size_t k = 0; k < COUNT(host_fields); k++)
+			fprintf(e->trace, "  host.%s.%s = %llu\n", e->s->apps[i].name, host_fields[k].name,
+				(unsigned long long)read_field(&hs, &host_fields[k]));
 	}
 	if (r->deadlock_report)
 		fprintf(e->trace, "\n%s", r->deadlock_report);

@@ -1213,7 +1213,7 @@ static const struct {
 
 #define COUNTER_FORMS                                                                                     \
 	"client.nic.FIELD, server.nic.FIELD, client.faults.FIELD, server.faults.FIELD, wire.to_server.FIELD, "   \
-	"wire.to_client.FIELD, app.APP.FIELD or chan.APP.FIELD (docs/scenarios.md)"
+	"wire.to_client.FIELD, app.APP.FIELD, chan.APP.FIELD or host.APP.FIELD (docs/scenarios.md)"
 
 /* Which counters exist is the engine's to say (scenario_counter_known):
  * it is the engine that reads them. Here: the length the struct can hold,
@@ -1234,6 +1234,7 @@ static int parse_counter(struct parser *p, const struct line *L, const struct to
 		{"wire", "to_client", "a field of struct sim_link_dir_stats, e.g. frames, dropped_queue, ecn_marked"},
 		{"app", NULL, "an app counter, e.g. bytes, errors, conns_opened, conns_failed, access_errors"},
 		{"chan", NULL, "a field of struct shm_link_stats, e.g. msgs_dropped, credits_stalled, access_errors"},
+		{"host", NULL, "a field of struct bt_host_stats, e.g. lost_wakeups, doorbells_refreshed, arms_deferred"},
 	};
 	struct quoted q, qf;
 	if (t->len >= SCN_NAME_MAX)

@@ -403,7 +403,8 @@ static int build(struct engine *e, char *err, size_t err_len)
 					  .seed = sim_rng_next(&rng),
 					  .app_index = i,
 					  .wait_timeout_ns = (e->o.bugs & SCN_BUG_WAKEUP_NO_TIMEOUT) ? BT_TIME_NEVER
-												   : s->wait_timeout_ns};
+												   : s->wait_timeout_ns,
+					  .sleep_without_arm = (e->o.bugs & SCN_BUG_SLEEP_WITHOUT_ARM) != 0};
 		if (a->target[0]) {
 			struct eng_app *t = app_by_name(e, a->target);
 			if (!t) {

@@ -825,20 +825,27 @@ int scn_app_poll(struct scn_app_rt *a, uint64_t now)
 		if (!woken && !timed_out)
 			return 0;
 		a->sleeping = false;
-		if (woken)
+		if (woken) {
 			a->st.wakeups++;
-		else
+		} else {
 			a->st.wait_timeouts++;
+			bt_wait_timed_out(a->h); /* counts it as lost if work was waiting */
+		}
 	}
 	int work = app_step(a, now);
 	if (work == 0 && a->cfg.kind != SCN_WL_HOSTILE) {
 		/* Nothing to do: sleep until woken, the wait timeout, our own
 		 * next deadline, or the host library's next deadline (owed
 		 * doorbells to refresh). Without the timeout fallback only a
-		 * wakeup ends the sleep. */
+		 * wakeup ends the sleep. No sleep before the ARM is posted: the
+		 * credit it lacks returns when the NIC takes our earlier
+		 * commands, and the loop polls us again then. */
+		if (!bt_wait_arm(a->h) && !a->env.sleep_without_arm) {
+			a->st.arms_deferred++;
+			return work;
+		}
 		a->sleeping = true;
 		a->st.sleeps++;
-		bt_wait_arm(a->h);
 		uint64_t d = BT_TIME_NEVER;
 		if (a->env.wait_timeout_ns != BT_TIME_NEVER) {
 			d = now + a->env.wait_timeout_ns;

@@ -26,6 +26,8 @@ struct scn_app_env {
 	uint64_t seed;
 	uint32_t app_index;
 	uint64_t wait_timeout_ns;   /* BT_TIME_NEVER: no fallback (negative control) */
+	bool sleep_without_arm;     /* negative control: sleep even when bt_wait_arm says
+				     * the ARM could not be posted (the old lost wakeup) */
 	uint32_t target_ip;         /* clients */
 	uint16_t target_port;
 	/* hostile only: what it knows of its victim (leaked keys included) */
@@ -46,6 +48,7 @@ struct scn_app_stats {
 	uint64_t errors;
 	uint64_t last_progress_ns;             /* last byte verified or connection event */
 	uint64_t wakeups, wait_timeouts, sleeps;
+	uint64_t arms_deferred;                /* stayed awake: no credit for the ARM yet */
 	bool sleeping, done, exited;
 	/* hostile */
 	uint64_t attacks, attacks_refused, access_errors; /* one-sided accesses */

@@ -161,9 +161,8 @@ void host_mark_ready(struct bt_host *h, int slot, uint32_t flags)
 	h->ready_tail = slot;
 }
 
-static void channel_failed(struct bt_host *h, int rc)
+void host_channel_failed(struct bt_host *h)
 {
-	(void)rc;
 	if (h->broken)
 		return;
 	h->broken = BT_ECHANNEL;
@@ -187,7 +186,7 @@ static int post_cmd(struct bt_host *h, struct ctxq_cmd *cmd)
 	} else if (rc == CHAN_EAGAIN) {
 		h->stats.doorbells_deferred++;
 	} else {
-		channel_failed(h, rc);
+		host_channel_failed(h);
 	}
 	return rc;
 }
@@ -487,11 +486,12 @@ int host_process_events(struct bt_host *h)
 		uint32_t len;
 		int rc = chan_poll_msg(h->ch, msg, sizeof(msg), &len);
 		if (rc < 0) {
-			channel_failed(h, rc);
+			host_channel_failed(h);
 			break;
 		}
 		if (rc == 0)
 			break;
+		host_take_msg(h, msg, len);
 		work++; /* a WAKEUP: its only job was to end bt_wait */
 	}
 	return work;

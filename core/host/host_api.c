@@ -272,19 +272,6 @@ int bt_poll(struct bt_host *h, struct bt_event *out, int max)
 	return n;
 }
 
-int bt_wait(struct bt_host *h, uint64_t timeout_ns)
-{
-	if (h->broken)
-		return h->broken;
-	if (h->ready_head != HOST_NONE)
-		return BT_OK;
-	bt_wait_arm(h);
-	uint64_t now = bt_clock_now_ns(h->clock);
-	if (h->refresh_due_ns > now && h->refresh_due_ns - now < timeout_ns)
-		timeout_ns = h->refresh_due_ns - now; /* owed doorbells cannot wait longer */
-	return chan_wait(h->ch, timeout_ns) < 0 ? BT_ECHANNEL : BT_OK;
-}
-
 uint32_t bt_tx_space(struct bt_host *h, int id)
 {
 	struct host_conn *c = app_conn(h, id);
@@ -307,6 +294,8 @@ uint64_t bt_host_next_event_ns(struct bt_host *h)
 void bt_host_stats(const struct bt_host *h, struct bt_host_stats *out)
 {
 	*out = h->stats;
+	if (h->lost_suspect)
+		out->lost_wakeups++; /* not yet cleared by a late WAKEUP */
 }
 
 int bt_conn_error(struct bt_host *h, int id)

@@ -13,10 +13,13 @@ void bt_host_describe(const struct bt_host *h, char *buf, size_t cap)
 			len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__);                           \
 	} while (0)
 	APPEND("host library: %s; events consumed %u (credits returned up to %u); doorbells sent %llu, "
-	       "deferred %llu; connections in use %u\n",
+	       "deferred %llu, refreshed %llu; connections in use %u; %s; waits ended by timeout %llu, "
+	       "with work waiting (lost wakeups) %llu\n",
 	       h->broken ? "CHANNEL BROKEN" : "ok", h->ev_consumed, h->ev_reported,
 	       (unsigned long long)h->stats.doorbells_sent, (unsigned long long)h->stats.doorbells_deferred,
-	       h->stats.conns_in_use);
+	       (unsigned long long)h->stats.doorbells_refreshed, h->stats.conns_in_use,
+	       h->arm_owed ? "ARM NOT POSTED (no credit)" : "no ARM owed",
+	       (unsigned long long)h->stats.waits_timed_out, (unsigned long long)h->stats.lost_wakeups);
 	static const char *const states[] = {"free", "connecting", "accept slot", "accepted", "open"};
 	for (uint32_t i = 0; i < h->cfg.max_conns; i++) {
 		const struct host_conn *c = &h->conns[i];

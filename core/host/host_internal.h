@@ -101,6 +101,12 @@ struct bt_host {
 	bool credit_unconfirmed;   /* an EV_CREDIT went out; no event since */
 	uint64_t credit_sent_ns;
 	uint64_t refresh_due_ns;   /* next look for unconfirmed doorbells */
+	bool arm_owed;             /* the last bt_wait_arm could not post (no credit) */
+	uint32_t arm_seq;          /* sequence of the newest ARM posted */
+	/* A sleep that ended by timeout with events waiting: lost, unless
+	 * the WAKEUP of that ARM lands after all (it was in flight). */
+	bool lost_suspect;
+	uint32_t lost_suspect_seq;
 	struct bt_host_stats stats;
 };
 
@@ -125,6 +131,13 @@ void host_free_slot(struct bt_host *h, int slot);
 void host_post_accept_slots(struct bt_host *h, int listener);
 /* Frees everything in the RX ring unread (after SHUT_RD) and tells the NIC. */
 void host_discard_rx(struct bt_host *h, int slot);
+void host_channel_failed(struct bt_host *h);
+/* host_wait.c: the next event-ring entry is valid (not yet consumed). */
+bool host_events_waiting(const struct bt_host *h);
+/* Takes one message from the NIC; true if it was a WAKEUP. */
+bool host_take_msg(struct bt_host *h, const uint8_t *msg, uint32_t len);
+/* Commands that could not be posted yet (no message credit). */
+bool host_owes_commands(const struct bt_host *h);
 /* Re-rings doorbells and credits the NIC has not confirmed in time. */
 void host_refresh_doorbells(struct bt_host *h);
 uint8_t *host_rx_ring(struct bt_host *h, int slot);

@@ -57,6 +57,22 @@ static int write_event(struct nic *nic, int app, const struct ctxq_event *ev_in)
 	return CHAN_OK;
 }
 
+/* A WAKEUP is owed until posted: without a credit for it now (the host
+ * has not polled its messages yet), the next poll tries again. Dropping
+ * it would leave the host asleep until its timeout. */
+static int post_owed_wakeup(struct nic *nic, int app)
+{
+	struct nic_app *a = &nic->apps[app];
+	if (!a->wakeup_owed)
+		return 0;
+	struct ctxq_wakeup w = {.type = CTXQ_WAKEUP, .ev_produced = (uint32_t)a->ev_produced, .arm_seq = a->arm_seq};
+	if (chan_post_msg(a->ch, &w, sizeof(w)) != CHAN_OK)
+		return 0;
+	a->wakeup_owed = false;
+	nic->stats.wakeups_sent++;
+	return 1;
+}
+
 void app_refuse(struct nic *nic, int app, uint32_t host_conn, uint16_t flags, int status)
 {
 	/* A refusal has no flow to coalesce into; if the ring is full it is
@@ -140,11 +156,9 @@ int app_events_flush(struct nic *nic, int app)
 		work++;
 	}
 	if (work && a->armed) {
-		struct ctxq_wakeup w = {.type = CTXQ_WAKEUP, .ev_produced = (uint32_t)a->ev_produced};
-		if (chan_post_msg(a->ch, &w, sizeof(w)) == CHAN_OK) {
-			a->armed = false;
-			nic->stats.wakeups_sent++;
-		}
+		a->armed = false;
+		a->wakeup_owed = true;
+		post_owed_wakeup(nic, app);
 	}
 	return work;
 }
@@ -260,12 +274,11 @@ static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	case CTXQ_ARM:
 		/* Events the host had not seen when it decided to sleep: wake it
 		 * now, or it would sleep through them. */
+		a->arm_seq = cmd->arg2;
 		if ((uint32_t)a->ev_produced != cmd->ev_consumed) {
-			struct ctxq_wakeup w = {.type = CTXQ_WAKEUP, .ev_produced = (uint32_t)a->ev_produced};
-			if (chan_post_msg(a->ch, &w, sizeof(w)) == CHAN_OK) {
-				nic->stats.wakeups_sent++;
-				return;
-			}
+			a->wakeup_owed = true;
+			post_owed_wakeup(nic, app);
+			return;
 		}
 		a->armed = true;
 		return;
@@ -304,6 +317,7 @@ int app_chan_poll(struct nic *nic, int app)
 	if (a->broken)
 		return 0;
 	work += dma_poll_completions(nic, app);
+	work += post_owed_wakeup(nic, app);
 	if (a->has_deferred) {
 		/* Commands stay in order: nothing behind a deferred slow-path
 		 * command is read until the stall ends. */

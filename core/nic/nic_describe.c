@@ -79,7 +79,7 @@ void nic_describe(const struct nic *nic, char *buf, size_t cap)
 		       "staging head %u tail %u of %u; operations in flight %u/%u; notify list %s\n",
 		       i, a->broken ? "CHANNEL BROKEN" : a->hello_done ? "attached" : "waiting for HELLO",
 		       (unsigned long long)a->ev_produced, (unsigned long long)a->ev_consumed, credits,
-		       a->armed ? "armed (host asleep)" : "not armed",
+		       a->wakeup_owed ? "OWED (no credit yet)" : a->armed ? "armed (host asleep)" : "not armed",
 		       a->staging_head, a->staging_tail, a->staging_len, a->ops_count, a->ops_cap, a->notify_head == FLOW_NONE ? "empty" : "waiting");
 	}
 }

@@ -174,7 +174,9 @@ struct nic_app {
 	/* event ring producer */
 	uint64_t ev_produced, ev_consumed;
 	uint32_t notify_head, notify_tail;
-	bool armed;
+	bool armed;               /* host asleep: WAKEUP after the next event */
+	bool wakeup_owed;         /* a WAKEUP not yet posted (no credit): retried every poll */
+	uint32_t arm_seq;         /* sequence of the newest ARM, echoed in its WAKEUP */
 	uint32_t *slot_flow;      /* host slot -> flow, FLOW_NONE if free */
 	struct flow_opts *slot_opts; /* options SETOPT gave a free slot, for its CONNECT */
 	struct ctxq_cmd deferred; /* a slow-path command waiting out a stall */

@@ -64,6 +64,10 @@ void nicd_print_stats(struct daemon *d)
 		STAT("host", h, events_consumed);
 		STAT("host", h, doorbells_sent);
 		STAT("host", h, doorbells_deferred);
+		STAT("host", h, doorbells_refreshed);
+		STAT("host", h, arms_deferred);
+		STAT("host", h, waits_timed_out);
+		STAT("host", h, lost_wakeups);
 		STAT("host", h, tx_bytes);
 		STAT("host", h, rx_bytes);
 		STAT("host", h, conns_in_use);

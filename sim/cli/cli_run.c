@@ -70,7 +70,8 @@ void cli_run_usage(FILE *out)
 		"      --trace FILE       with a single run (one FILE, one seed): its event trace\n"
 		"  -q, --quiet            print only failures and the summary; no progress bar\n"
 		"      --bug NAME         bring a BlueTAS bug class back (negative control), repeatable:\n"
-		"                         rx-first-segment, wakeup-no-timeout, write-without-credits\n"
+		"                         rx-first-segment, wakeup-no-timeout, write-without-credits,\n"
+		"                         sleep-without-arm\n"
 		"  -h, --help             this help\n"
 		"\n"
 		"examples:\n"
@@ -86,6 +87,7 @@ static const struct {
 	{"rx-first-segment", SCN_BUG_RX_FIRST_SEGMENT_ONLY},
 	{"wakeup-no-timeout", SCN_BUG_WAKEUP_NO_TIMEOUT},
 	{"write-without-credits", SCN_BUG_WRITE_WITHOUT_CREDITS},
+	{"sleep-without-arm", SCN_BUG_SLEEP_WITHOUT_ARM},
 };
 #define BUG_COUNT (sizeof(bug_names) / sizeof(bug_names[0]))
 
@@ -691,7 +693,7 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			if (i == BUG_COUNT) {
 				fprintf(stderr,
 					"bluetas run: --bug: unknown bug '%s' (expected rx-first-segment, "
-					"wakeup-no-timeout or write-without-credits)\n",
+					"wakeup-no-timeout, write-without-credits or sleep-without-arm)\n",
 					optarg);
 				return 2;
 			}

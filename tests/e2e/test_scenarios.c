@@ -121,6 +121,43 @@ static void test_wakeup_without_timeout_bug_is_a_deadlock_with_report(void **sta
 	free(s);
 }
 
+static void test_sleep_without_arm_bug_is_a_lost_wakeup(void **state)
+{
+	(void)state;
+	/* The fresh server's ARM finds no credit; sleeping anyway loses the
+	 * wakeup, the timeout rescues it, and the engine says so. */
+	expect_caught("fresh_server.scn", SCN_BUG_SLEEP_WITHOUT_ARM, "lost wakeup");
+}
+
+/* A doorbell refresh in a run without channel faults means a doorbell
+ * went unconfirmed for a whole refresh interval: the engine fails the run
+ * whatever the script expects. A 1 ns refresh fires on every doorbell,
+ * so it must be caught; with a channel fault on the app it is excused. */
+static void test_a_doorbell_refresh_without_channel_faults_fails_the_run(void **state)
+{
+	(void)state;
+	static const char base[] = "scenario refresh\nset doorbell_refresh 1ns\n"
+				   "app srv on server echo-server port=7\n"
+				   "app cli on client echo to=srv msg=4K messages=2\nexpect intact\n";
+	char text[512], err[512];
+	struct scenario *s = calloc(1, sizeof(*s));
+	assert_non_null(s);
+	assert_int_equal(scenario_parse("refresh.scn", base, s, err, sizeof(err)), 0);
+	struct scenario_result r;
+	run(s, 1, 0, &r);
+	assert_int_equal(r.verdict, SCN_FAIL);
+	assert_non_null(strstr(r.diagnosis, "doorbell refresh"));
+	scenario_result_free(&r);
+	snprintf(text, sizeof(text), "%sfault drop-wakeup app=cli rate=0.0001%%\nfault drop-wakeup app=srv rate=0.0001%%\n",
+		 base);
+	assert_int_equal(scenario_parse("refresh.scn", text, s, err, sizeof(err)), 0);
+	run(s, 1, 0, &r);
+	if (r.verdict != SCN_PASS)
+		fail_msg("with channel faults: %s", r.diagnosis);
+	scenario_result_free(&r);
+	free(s);
+}
+
 static void test_write_without_credits_bug_is_an_out_of_bounds_access(void **state)
 {
 	(void)state;
@@ -211,6 +248,8 @@ int main(void)
 		cmocka_unit_test(test_first_segment_only_bug_is_a_data_mismatch),
 		cmocka_unit_test(test_wakeup_without_timeout_bug_is_a_deadlock_with_report),
 		cmocka_unit_test(test_write_without_credits_bug_is_an_out_of_bounds_access),
+		cmocka_unit_test(test_sleep_without_arm_bug_is_a_lost_wakeup),
+		cmocka_unit_test(test_a_doorbell_refresh_without_channel_faults_fails_the_run),
 		cmocka_unit_test(test_a_reader_that_stops_is_reported_not_hung),
 		cmocka_unit_test(test_isolation_holds_even_for_a_leaked_key),
 		cmocka_unit_test(test_a_failure_reproduces_byte_for_byte),
