@@ -250,6 +250,7 @@ static int link_rx_burst(struct netif *nif, struct netif_buf **bufs, int max)
 			d->tail = NULL;
 		s->next = NULL;
 		s->state = SLOT_OWNED;
+		s->buf.flags = 0; /* a wire verifies nothing (and TX flags stay behind) */
 		pt->stats.rx_frames++;
 		pt->stats.rx_bytes += s->buf.len;
 		bufs[n++] = &s->buf;

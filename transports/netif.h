@@ -13,6 +13,24 @@
  *     the caller still owns bufs[ret..n) and must retry or free them.
  * `data` points at the frame's first byte; `len` is its length; `cap` the
  * room from `data` on. A caller may write up to `cap` bytes.
+ *
+ * Checksum offload (`flags`, `caps`):
+ *   - RX: the backend sets `flags` on every buffer it hands out, to the
+ *     NETIF_RX_* bits of what the hardware verified (0 when it checked
+ *     nothing: the simulated link, net_pcap, anything that may have
+ *     changed the bytes since). The stack skips only what a bit vouches
+ *     for. A wrapper that changes a frame's bytes (fault injection)
+ *     clears the bits of that frame, so corruption is always caught by
+ *     the software checksum.
+ *   - TX: a caller may set NETIF_TX_L4_CSUM only when `caps` has
+ *     NETIF_CAP_TX_L4_CSUM; the frame's TCP checksum field then holds
+ *     the folded IPv4 pseudo-header sum (as DPDK wants) and the hardware
+ *     completes it. Otherwise the frame goes out exactly as written. A
+ *     backend must not pass the flag of a reused buffer on: `flags` is
+ *     the caller's to set on every transmit.
+ *   - `caps` is fixed when the netif is created. A wrapper that reads or
+ *     changes frames on the way out (pcap mirror, fault injection)
+ *     advertises 0, so what it sees is what goes on the wire.
  */
 #ifndef BT_NETIF_H
 #define BT_NETIF_H
@@ -21,10 +39,21 @@
 
 #define NETIF_FRAME_MAX_BYTES 9216 /* room for MSS 8960 + headers */
 
+enum netif_buf_flags {
+	NETIF_RX_IP_CSUM_GOOD = 1u << 0, /* hardware verified the IPv4 header checksum */
+	NETIF_RX_L4_CSUM_GOOD = 1u << 1, /* hardware verified the TCP checksum */
+	NETIF_TX_L4_CSUM = 1u << 8,      /* hardware fills the TCP checksum */
+};
+
+enum netif_caps {
+	NETIF_CAP_TX_L4_CSUM = 1u << 0,  /* NETIF_TX_L4_CSUM is honoured */
+};
+
 struct netif_buf {
 	uint8_t *data;
 	uint16_t len;
 	uint16_t cap;
+	uint16_t flags; /* enum netif_buf_flags: RX set by the backend, TX by the caller */
 	void *backend; /* the backend's own handle (mbuf, sim slot) */
 };
 
@@ -51,6 +80,7 @@ struct netif_ops {
 
 struct netif {
 	const struct netif_ops *ops;
+	uint32_t caps; /* enum netif_caps; 0 unless the backend sets it at creation */
 };
 
 static inline int netif_rx_burst(struct netif *n, struct netif_buf **b, int max)

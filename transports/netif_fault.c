@@ -92,10 +92,12 @@ static void mangle(struct fault_netif *f, const struct netif_fault_dir *d, struc
 	if (b->len > 40 && chance(f, d->corrupt_ppm)) {
 		uint32_t at = 34 + (uint32_t)(next_rand(f) % (uint64_t)(b->len - 34));
 		b->data[at] ^= (uint8_t)(1u + next_rand(f) % 255u);
+		b->flags &= (uint16_t)~(NETIF_RX_IP_CSUM_GOOD | NETIF_RX_L4_CSUM_GOOD); /* nobody verified these bytes */
 		f->stats.corrupted++;
 	}
 	if (b->len > 1 && chance(f, d->truncate_ppm)) {
 		b->len = (uint16_t)(1 + next_rand(f) % (uint64_t)(b->len - 1));
+		b->flags &= (uint16_t)~(NETIF_RX_IP_CSUM_GOOD | NETIF_RX_L4_CSUM_GOOD);
 		f->stats.truncated++;
 	}
 }
@@ -110,6 +112,7 @@ static struct netif_buf *copy_of(struct fault_netif *f, const struct netif_buf *
 	}
 	memcpy(c->data, b->data, b->len);
 	c->len = b->len;
+	c->flags = b->flags;
 	return c;
 }
 

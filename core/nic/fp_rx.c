@@ -24,7 +24,7 @@ static bool fast_path_state(uint8_t state)
 	}
 }
 
-void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len)
+void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t hw_flags)
 {
 	struct eth_hdr_view eth;
 	if (eth_parse(frame, len, &eth) < 0) {
@@ -44,7 +44,7 @@ void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len)
 		return;
 	}
 	struct ipv4_view ip;
-	int rc = ipv4_parse(frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES, &ip);
+	int rc = ipv4_parse_hw(frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES, (hw_flags & NETIF_RX_IP_CSUM_GOOD) != 0, &ip);
 	if (rc < 0) {
 		if (rc == PROTO_ECHECKSUM)
 			nic->stats.rx_bad_csum++;
@@ -57,7 +57,9 @@ void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len)
 		return;
 	}
 	struct tcp_view tcp;
-	rc = tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, true, &tcp);
+	bool l4_verified = (hw_flags & NETIF_RX_L4_CSUM_GOOD) != 0;
+	nic->stats.rx_csum_hw_verified += l4_verified;
+	rc = tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, !l4_verified, &tcp);
 	if (rc < 0) {
 		if (rc == PROTO_ECHECKSUM)
 			nic->stats.rx_bad_csum++;

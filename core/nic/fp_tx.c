@@ -80,8 +80,20 @@ int fp_emit_frame(struct nic *nic, const uint8_t *frame, uint16_t len)
 	}
 	memcpy(b->data, frame, len);
 	b->len = len;
+	b->flags = 0;
 	nic->txq[nic->txq_count++] = b;
 	return 0;
+}
+
+/* Hands a built TCP frame to the TX queue, with the hardware asked to
+ * finish its checksum when tcp_frame_build left that to it. */
+static void txq_push_tcp(struct nic *nic, struct netif_buf *b, int len, bool offload)
+{
+	b->len = (uint16_t)len;
+	b->flags = offload ? NETIF_TX_L4_CSUM : 0;
+	if (offload)
+		nic->stats.tx_csum_offloaded++;
+	nic->txq[nic->txq_count++] = b;
 }
 
 int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, const uint8_t *payload,
@@ -133,14 +145,14 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 			.opts = &opts},
 		.payload = payload,
 		.payload_len = payload_len,
+		.l4_csum_offload = (nic->wire->caps & NETIF_CAP_TX_L4_CSUM) != 0,
 	};
 	int len = tcp_frame_build(b->data, b->cap, &args);
 	if (len < 0) {
 		netif_free(nic->wire, b);
 		return -1;
 	}
-	b->len = (uint16_t)len;
-	nic->txq[nic->txq_count++] = b;
+	txq_push_tcp(nic, b, len, args.l4_csum_offload);
 	uint32_t seq_end = seq + payload_len + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
 	if (seq_gt(seq_end, f->snd_emitted))
 		f->snd_emitted = seq_end;
@@ -196,14 +208,14 @@ void fp_send_rst_reply(struct nic *nic, const uint8_t *dst_mac, const struct ipv
 		.dst_ip = ip->src,
 		.ip_id = nic->ip_id++,
 		.tcp = t,
+		.l4_csum_offload = (nic->wire->caps & NETIF_CAP_TX_L4_CSUM) != 0,
 	};
 	int len = tcp_frame_build(b->data, b->cap, &args);
 	if (len < 0) {
 		netif_free(nic->wire, b);
 		return;
 	}
-	b->len = (uint16_t)len;
-	nic->txq[nic->txq_count++] = b;
+	txq_push_tcp(nic, b, len, args.l4_csum_offload);
 }
 
 static bool may_send_data(const struct flow *f)

@@ -199,7 +199,7 @@ int nic_poll(struct nic *nic, uint64_t now_ns)
 			break;
 		for (int i = 0; i < n; i++) {
 			nic->stats.rx_frames++;
-			fp_rx_frame(nic, rx[i]->data, rx[i]->len);
+			fp_rx_frame(nic, rx[i]->data, rx[i]->len, rx[i]->flags);
 			netif_free(nic->wire, rx[i]);
 		}
 		work += n;

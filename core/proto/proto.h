@@ -77,6 +77,10 @@ uint16_t inet_checksum(const void *data, size_t len, uint32_t initial);
 /* Partial (unfolded, uncomplemented) sum, for combining pieces. */
 uint32_t inet_sum_partial(const void *data, size_t len, uint32_t sum);
 uint16_t inet_sum_finish(uint32_t sum);
+/* Copies len bytes src -> dst (no overlap) and returns
+ * inet_sum_partial(dst, len, sum): copy-and-checksum, for payload that is
+ * copied anyway. */
+uint32_t inet_sum_copy(void *dst, const void *src, size_t len, uint32_t sum);
 /* Pseudo-header partial sum for TCP over IPv4. */
 uint32_t tcp_pseudo_sum(uint32_t src_ip, uint32_t dst_ip, uint16_t tcp_len_bytes);
 
@@ -125,6 +129,9 @@ struct ipv4_view {
  * padding beyond total_len is allowed and ignored), header checksum.
  * Fragments (MF set or offset != 0) are PROTO_EUNSUPPORTED. */
 int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_view *out);
+/* ipv4_parse, skipping the header checksum when `csum_verified` (the NIC
+ * hardware checked it: netif.h, NETIF_RX_IP_CSUM_GOOD). */
+int ipv4_parse_hw(const uint8_t *pkt, size_t len, bool csum_verified, struct ipv4_view *out);
 /* Writes a 20-byte header with checksum. Returns 20 or PROTO_ENOSPACE. */
 int ipv4_build(uint8_t *buf, size_t cap, uint32_t src, uint32_t dst, uint8_t proto,
 	       uint8_t tos, uint16_t id, uint8_t ttl, uint16_t payload_len);
@@ -184,6 +191,10 @@ struct tcp_frame_args {
 	struct tcp_build_args tcp;
 	const uint8_t *payload;
 	uint16_t payload_len;
+	/* The hardware completes the TCP checksum (netif.h, NETIF_TX_L4_CSUM):
+	 * the field gets the folded pseudo-header sum, the payload is not
+	 * summed. Otherwise the payload is summed as it is copied. */
+	bool l4_csum_offload;
 };
 int tcp_frame_build(uint8_t *buf, size_t cap, const struct tcp_frame_args *a);
 

@@ -209,8 +209,19 @@ int tcp_frame_build(uint8_t *buf, size_t cap, const struct tcp_frame_args *a)
 
 	uint8_t *ip = buf + ETH_HDR_BYTES;
 	uint8_t *tcp = ip + IPV4_HDR_MIN_BYTES;
-	if (a->payload_len > 0)
-		memmove(tcp + tlen, a->payload, a->payload_len);
+	uint8_t *dst = tcp + tlen;
+	/* The payload's sum rides on its copy (it starts at an even offset
+	 * of the segment, so the partial sums add up); a payload already
+	 * inside buf is moved first and summed where it lands. */
+	uint32_t payload_sum = 0;
+	if (a->payload_len > 0) {
+		bool overlaps = a->payload < dst + a->payload_len && dst < a->payload + a->payload_len;
+		if (a->l4_csum_offload || overlaps)
+			memmove(dst, a->payload, a->payload_len);
+		if (!a->l4_csum_offload)
+			payload_sum = overlaps ? inet_sum_partial(dst, a->payload_len, 0)
+					       : inet_sum_copy(dst, a->payload, a->payload_len, 0);
+	}
 	memset(buf + frame_len, 0, out_len - frame_len);
 
 	int rc = eth_build(buf, cap, a->dst_mac, a->src_mac, ETH_TYPE_IPV4);
@@ -221,6 +232,16 @@ int tcp_frame_build(uint8_t *buf, size_t cap, const struct tcp_frame_args *a)
 	if (rc < 0)
 		return rc;
 	memcpy(tcp, th, (size_t)tlen);
-	tcp_fill_checksum(tcp, (uint16_t)seg_len, a->src_ip, a->dst_ip);
+	uint32_t pseudo = tcp_pseudo_sum(a->src_ip, a->dst_ip, (uint16_t)seg_len);
+	if (a->l4_csum_offload) {
+		/* Not complemented: the hardware adds the segment and finishes. */
+		uint16_t partial = (uint16_t)~inet_sum_finish(pseudo);
+		memcpy(tcp + TCP_CSUM_OFF, &partial, sizeof(partial));
+	} else {
+		uint64_t both = (uint64_t)pseudo + payload_sum; /* two 32-bit partial sums */
+		uint32_t start = (uint32_t)both + (uint32_t)(both >> 32);
+		uint16_t csum = inet_sum_finish(inet_sum_partial(tcp, (size_t)tlen, start));
+		memcpy(tcp + TCP_CSUM_OFF, &csum, sizeof(csum)); /* already network order */
+	}
 	return (int)out_len;
 }

@@ -286,7 +286,8 @@ int nicd_setup(struct daemon *d, char *err, size_t err_len)
 	if (d->listener)
 		printf(" channel=verbs:%s:%u%s%s", o->chan_spec.addr, verbs_listener_port(d->listener),
 		       o->chan_spec.dev[0] ? ",dev=" : "", o->chan_spec.dev);
-	printf("%s%s\n", info.partial_csum_fix ? " partial_csum=on" : "", o->fault_on ? " faults=on" : "");
+	printf("%s%s%s%s\n", info.partial_csum_fix ? " partial_csum=on" : "", info.rx_csum_offload ? " rx_csum_offload=on" : "",
+	       info.tx_csum_offload ? " tx_csum_offload=on" : "", o->fault_on ? " faults=on" : "");
 	fflush(stdout);
 	return 0;
 }

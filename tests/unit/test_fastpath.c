@@ -136,6 +136,89 @@ static void test_rx_in_order_readable(void **state)
 	harness_destroy(h);
 }
 
+/* A checksum the netif hardware verified is not computed again: a frame
+ * flagged NETIF_RX_*_CSUM_GOOD is taken as it is (here, one whose TCP
+ * checksum is wrong, which proves the sum was skipped); the same bytes
+ * unflagged are dropped by the software check, and a frame from the
+ * simulated wire never carries a flag. */
+static void test_rx_hardware_verified_checksum_is_trusted(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness *h = open_default(1000, &conn);
+	uint8_t payload[100], frame[256];
+	harness_fill(payload, sizeof(payload), 0);
+	struct tcp_frame_args a = {
+		.src_mac = HARNESS_PEER_MAC, .dst_mac = HARNESS_NIC_MAC,
+		.src_ip = HARNESS_PEER_IP, .dst_ip = HARNESS_NIC_IP,
+		.tcp = {.sport = h->peer.port, .dport = h->peer.nic_port, .seq = h->peer.snd_nxt,
+			.ack = h->peer.rcv_nxt, .flags = TCP_ACK, .window = 65535},
+		.payload = payload, .payload_len = sizeof(payload),
+	};
+	int n = tcp_frame_build(frame, sizeof(frame), &a);
+	assert_true(n > 0);
+	frame[14 + 20 + 16] ^= 0x5a; /* a wrong TCP checksum */
+	fp_rx_frame(h->nic, frame, (uint16_t)n, 0);
+	struct nic_stats s = harness_stats(h);
+	assert_int_equal(s.rx_bad_csum, 1);
+	assert_int_equal(s.rx_payload_bytes, 0);
+	fp_rx_frame(h->nic, frame, (uint16_t)n, NETIF_RX_IP_CSUM_GOOD | NETIF_RX_L4_CSUM_GOOD);
+	harness_advance(h, HARNESS_MS);
+	s = harness_stats(h);
+	assert_int_equal(s.rx_bad_csum, 1);
+	assert_int_equal(s.rx_csum_hw_verified, 1);
+	assert_int_equal(s.rx_payload_bytes, sizeof(payload));
+	app_read_check(h, conn, 0, sizeof(payload));
+	/* Flags set on the way out never reach the other end of the wire. */
+	struct netif_buf *b = netif_alloc(h->peer_port);
+	assert_non_null(b);
+	memcpy(b->data, frame, (size_t)n);
+	b->len = (uint16_t)n;
+	b->flags = NETIF_RX_IP_CSUM_GOOD | NETIF_RX_L4_CSUM_GOOD | NETIF_TX_L4_CSUM;
+	struct netif_buf *bufs[1] = {b};
+	assert_int_equal(netif_tx_burst(h->peer_port, bufs, 1), 1);
+	harness_advance(h, HARNESS_MS);
+	s = harness_stats(h);
+	assert_int_equal(s.rx_bad_csum, 2);
+	assert_int_equal(s.rx_csum_hw_verified, 1);
+	harness_destroy(h);
+}
+
+/* With a netif that fills TCP checksums (caps), the NIC leaves the sum to
+ * it: the field holds the pseudo-header sum and the frame is flagged. */
+static void test_tx_checksum_left_to_hardware_when_offered(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness *h = open_default(1000, &conn);
+	h->nic_port->caps = NETIF_CAP_TX_L4_CSUM;
+	uint8_t data[300];
+	harness_fill(data, sizeof(data), 0);
+	assert_int_equal(bt_send(h->host, conn, data, sizeof(data)), (ssize_t)sizeof(data));
+	harness_advance(h, HARNESS_MS);
+	/* Raw: the harness's parser would (rightly) refuse the checksum. */
+	assert_true(h->cap_count >= 1);
+	const struct harness_capture *c = &h->cap[h->cap_head];
+	assert_true(c->len >= 14 + 20 + 20 + sizeof(data));
+	uint8_t *seg = c->data + 14 + 20;
+	uint16_t seg_len = (uint16_t)(((c->data[16] << 8) | c->data[17]) - 20);
+	assert_int_equal(seg_len - ((seg[12] >> 4) * 4), sizeof(data));
+	uint32_t pseudo = tcp_pseudo_sum(HARNESS_NIC_IP, HARNESS_PEER_IP, seg_len);
+	while (pseudo >> 16)
+		pseudo = (pseudo & 0xffff) + (pseudo >> 16);
+	assert_int_equal((seg[16] << 8) | seg[17], pseudo);
+	assert_true(harness_stats(h).tx_csum_offloaded >= 1);
+	/* What the hardware does; then the frame verifies. */
+	uint16_t hw = inet_checksum(seg, seg_len, 0);
+	memcpy(seg + 16, &hw, 2);
+	struct harness_frame f;
+	assert_int_equal(harness_expect_frame(h, &f), 1);
+	assert_int_equal(f.tcp.payload_len, sizeof(data));
+	h->nic_port->caps = 0;
+	harness_drop_frames(h);
+	harness_destroy(h);
+}
+
 static void test_rx_segment_spans_ring_wrap(void **state)
 {
 	(void)state;
@@ -1151,6 +1234,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rx_in_order_readable),
+		cmocka_unit_test(test_rx_hardware_verified_checksum_is_trusted),
+		cmocka_unit_test(test_tx_checksum_left_to_hardware_when_offered),
 		cmocka_unit_test(test_rx_segment_spans_ring_wrap),
 		cmocka_unit_test(test_rx_out_of_order_then_gap_filled),
 		cmocka_unit_test(test_rx_second_ooo_interval_dropped_then_recovered),

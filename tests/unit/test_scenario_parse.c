@@ -935,7 +935,7 @@ static const char *const nic_u64[] = {
 	"conns_closed",	    "conns_reset",	"conns_timed_out",   "arp_requests_sent", "arp_replies_sent",
 	"arp_unresolved",   "tx_no_buf",	"tx_ring_full",	     "dma_staging_full",  "dma_sq_full",
 	"dma_errors",	    "cmds",		"cmds_invalid",	     "sp_stall_drops",	   "events_written",
-	"wakeups_sent",
+	"wakeups_sent",	    "rx_csum_hw_verified", "tx_csum_offloaded",
 };
 static const char *const nic_u32[] = {"flows_active", "flows_max_seen"};
 static const char *const wire_u64[] = {"frames", "bytes", "dropped_queue", "dropped_oversize", "ecn_marked"};
@@ -947,6 +947,8 @@ static const char *const app_fields[] = {"bytes",	 "bytes_sent", "mismatches",  
 					 "wait_timeouts", "attacks",	 "attacks_refused", "access_errors"};
 static const char *const chan_fields[] = {"reads",	  "writes",	  "msgs",	     "access_errors",
 					  "msgs_dropped", "ops_delayed", "errors_injected", "credits_stalled"};
+static const char *const host_fields[] = {"doorbells_sent", "doorbells_deferred", "doorbells_refreshed", "arms_deferred",
+					  "waits_timed_out", "lost_wakeups", "events_consumed"};
 #define N_OF(a) (sizeof(a) / sizeof(a[0]))
 
 static void expect_counter_ok(const char *name)
@@ -1000,6 +1002,10 @@ static void test_every_counter_can_be_named(void **state)
 	}
 	for (size_t i = 0; i < N_OF(chan_fields); i++) {
 		snprintf(name, sizeof(name), "chan.%s.%s", i % 2 ? "srv" : "cli", chan_fields[i]);
+		expect_counter_ok(name);
+	}
+	for (size_t i = 0; i < N_OF(host_fields); i++) {
+		snprintf(name, sizeof(name), "host.%s.%s", i % 2 ? "srv" : "cli", host_fields[i]);
 		expect_counter_ok(name);
 	}
 	/* A counter of an app that does not exist is an error, for chan. too. */

@@ -263,6 +263,14 @@ static int dpdk_rx_burst(struct netif *nif, struct netif_buf **bufs, int max)
 			d->ext.rx_partial_csum_fixed++;
 		struct netif_buf *b = buf_of(m[i]);
 		buf_wrap(m[i], b);
+		b->flags = 0;
+		if (d->info.rx_csum_offload) {
+			uint64_t ol = m[i]->ol_flags;
+			if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+				b->flags |= NETIF_RX_IP_CSUM_GOOD;
+			if ((ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+				b->flags |= NETIF_RX_L4_CSUM_GOOD;
+		}
 		d->stats.rx_frames++;
 		d->stats.rx_bytes += b->len;
 		bufs[out++] = b;
@@ -299,7 +307,14 @@ static int dpdk_tx_burst(struct netif *nif, struct netif_buf **bufs, int n)
 			mb->pkt_len = b->len;
 			mb->nb_segs = 1;
 			mb->next = NULL;
-			mb->ol_flags = 0; /* no offloads: checksums are already in the frame */
+			mb->ol_flags = 0; /* checksums are already in the frame... */
+			if ((b->flags & NETIF_TX_L4_CSUM) && d->info.tx_csum_offload && b->len >= 14 + 20 + 20) {
+				/* ...unless the stack left the TCP sum to the port:
+				 * the field holds the pseudo-header sum. */
+				mb->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+				mb->l2_len = sizeof(struct rte_ether_hdr);
+				mb->l3_len = (uint16_t)((b->data[14] & 0x0f) * 4);
+			}
 			m[i] = mb;
 			ready++;
 		}
@@ -478,8 +493,18 @@ struct netif *dpdk_netif_create(const struct dpdk_netif_config *cfg_in, char *er
 
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	/* No RX or TX offloads: the stack computes and checks every checksum
-	 * itself, so nothing depends on what this PMD can do. */
+	/* Checksum offloads where the port has them (dpdk_netif.h); the stack
+	 * checks and computes in software whatever the port does not. */
+	const uint64_t rx_csum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	if (!cfg.no_csum_offload && (di.rx_offload_capa & rx_csum) == rx_csum) {
+		conf.rxmode.offloads |= rx_csum;
+		d->info.rx_csum_offload = true;
+	}
+	if (!cfg.no_csum_offload && (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM)) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		d->info.tx_csum_offload = true;
+		d->nif.caps |= NETIF_CAP_TX_L4_CSUM;
+	}
 	rc = rte_eth_dev_configure(port, 1, 1, &conf);
 	if (rc != 0) {
 		fail(err, err_len, "rte_eth_dev_configure", rc);

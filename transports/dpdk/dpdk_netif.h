@@ -93,6 +93,7 @@ struct dpdk_netif_config {
 				   * cannot be added as a filter) */
 	enum dpdk_partial_csum partial_csum; /* complete PARTIAL L4 checksums (see above) */
 	uint32_t tx_retry_spins;  /* extra tx attempts when the TX ring is full; 0 -> 64 */
+	bool no_csum_offload;     /* never use the port's checksum offloads (see below) */
 };
 void dpdk_netif_default_config(struct dpdk_netif_config *cfg);
 
@@ -115,10 +116,23 @@ struct dpdk_port_info {
 	uint16_t mtu;
 	uint32_t max_rx_pktlen;
 	bool partial_csum_fix;    /* what partial_csum resolved to */
+	bool rx_csum_offload;     /* IPv4 and TCP checksums verified by the port */
+	bool tx_csum_offload;     /* TCP checksums filled by the port (netif caps) */
 };
 
-/* Configures the port (one RX, one TX queue, no offloads) and its mbuf
- * pool. The port is not started. NULL with a message on failure. */
+/* Configures the port (one RX, one TX queue) and its mbuf pool. The port
+ * is not started. NULL with a message on failure.
+ *
+ * Checksum offloads, unless no_csum_offload: where the port advertises
+ * RTE_ETH_RX_OFFLOAD_IPV4_CKSUM and _TCP_CKSUM they are enabled, and a
+ * frame the PMD marks RTE_MBUF_F_RX_IP_CKSUM_GOOD / RTE_MBUF_F_RX_L4_CKSUM_GOOD
+ * is handed up with NETIF_RX_IP_CSUM_GOOD / NETIF_RX_L4_CSUM_GOOD (the
+ * stack then skips that sum); anything else (BAD, UNKNOWN, NONE) is left
+ * to the stack's software check. Where the port advertises
+ * RTE_ETH_TX_OFFLOAD_TCP_CKSUM, the netif advertises NETIF_CAP_TX_L4_CSUM
+ * and a frame sent with NETIF_TX_L4_CSUM goes out with
+ * RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM (mlx5 does it in hardware;
+ * net_tap in its PMD). */
 struct netif *dpdk_netif_create(const struct dpdk_netif_config *cfg, char *err, size_t err_len);
 int dpdk_netif_start(struct netif *nif, char *err, size_t err_len);
 void dpdk_netif_get_info(struct netif *nif, struct dpdk_port_info *out);
