@@ -15,6 +15,11 @@
  * number, so a lost doorbell is repaired by any later one; the NIC echoes
  * the newest sequence it applied in the flow's next event, and the host
  * re-rings a doorbell that stays unconfirmed for its refresh interval.
+ * DOORBELL also carries the push mark: the TX total at the end of the
+ * host's newest complete send. The segment that reaches it carries PSH;
+ * bytes beyond it belong to a send the ring cut short (more follows), so
+ * the NIC holds a short tail of them back while an ACK is due, rather than
+ * sending a runt segment that the next bytes would have filled.
  *
  * Wakeups. ARM (host -> NIC) says "I will sleep; I have consumed
  * ev_consumed events". If the NIC has produced more, it answers with a
@@ -119,7 +124,8 @@ struct ctxq_cmd {
 				* backlog (LISTEN), listener (ACCEPT_SLOT) */
 	uint32_t arg1;         /* 20: RX-freed total (DOORBELL) */
 	uint32_t arg2;         /* 24: doorbell sequence (DOORBELL), ARM sequence (ARM) */
-	uint32_t arg3;         /* 28: reserved */
+	uint32_t arg3;         /* 28: push mark (DOORBELL): the TX total at the end
+				* of the newest send the ring took whole */
 };
 static_assert(sizeof(struct ctxq_cmd) == CTXQ_CMD_BYTES, "cmd size");
 static_assert(offsetof(struct ctxq_cmd, flags) == 1, "cmd layout");

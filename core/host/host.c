@@ -266,7 +266,8 @@ static int flush_conn(struct bt_host *h, int slot)
 	}
 	if (c->doorbell_owed) {
 		struct ctxq_cmd cmd = {.type = CTXQ_DOORBELL, .flow_id = c->flow_id, .host_conn = (uint32_t)slot,
-				       .arg0 = c->tx_total, .arg1 = c->rx_freed_total, .arg2 = c->db_seq + 1};
+				       .arg0 = c->tx_total, .arg1 = c->rx_freed_total, .arg2 = c->db_seq + 1,
+				       .arg3 = c->push_total};
 		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
 			return rc;
 		c->db_seq++;

@@ -162,6 +162,13 @@ ssize_t bt_send(struct bt_host *h, int id, const void *buf, size_t len)
 	c->tx_tail = (c->tx_tail + n) % ring;
 	c->tx_used += n;
 	c->tx_total += n;
+	/* A send the ring took whole has ended here: its last segment gets
+	 * PSH. One cut short, or one that filled the ring to the last byte
+	 * (a sender sizing its sends to the space it has), goes on with the
+	 * caller's next bt_send: the NIC keeps its runt tail for the bytes
+	 * that follow (ctxq.h, push mark). */
+	if (n == len && c->tx_used < ring)
+		c->push_total = c->tx_total;
 	c->doorbell_owed = true;
 	h->stats.tx_bytes += n;
 	host_mark_dirty(h, id);

@@ -52,6 +52,7 @@ struct host_conn {
 	/* doorbell state: absolute totals, the newest sequence sent and the
 	 * newest the NIC confirmed (echoed in an event) */
 	uint32_t tx_total, rx_freed_total;
+	uint32_t push_total;    /* tx_total at the end of the newest complete bt_send */
 	uint32_t db_seq, db_seen;
 	uint64_t db_sent_ns;
 	bool doorbell_owed;

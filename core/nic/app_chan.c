@@ -244,6 +244,10 @@ static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd
 		f->tx_queued += tx_delta;
 		fp_tx_schedule(nic, fi);
 	}
+	/* The push mark, as bytes from the end of the queue; a mark before
+	 * the queue (its send long acknowledged) leaves nothing pushed. */
+	uint32_t unpushed = f->host_tx_total - cmd->arg3;
+	f->tx_unpushed = unpushed <= f->tx_queued ? unpushed : f->tx_queued;
 	if (rx_delta) {
 		f->host_rx_freed_total = cmd->arg1;
 		fp_host_rx_freed(nic, fi, rx_delta);

@@ -334,11 +334,18 @@ void fp_host_rx_freed(struct nic *nic, uint32_t fi, uint32_t bytes)
 	struct flow *f = &nic->flows[fi];
 	uint32_t old_edge = f->adv_wnd_edge;
 	f->rx_avail += bytes;
-	/* Receiver-side silly window avoidance (RFC 1122 4.2.3.3): announce
-	 * the reopened window once it grew by a segment or half the ring. */
+	/* A pure window update only when the peer may be held back by the
+	 * window it knows: that window is at most half the ring and the new
+	 * one at least twice as large (as Linux decides), and the edge moves
+	 * by at least min(MSS, half the ring) (receiver silly window
+	 * avoidance, RFC 1122 4.2.3.3). Otherwise the next ACK, every second
+	 * segment or at the delayed-ACK bound, carries the new window: a
+	 * reader freeing its ring segment by segment costs no extra ACKs. */
 	uint32_t new_edge = f->rcv_nxt + f->rx_avail;
 	uint32_t threshold = f->rx_ring_len / 2 < f->mss ? f->rx_ring_len / 2 : f->mss;
-	if (seq_geq(new_edge, old_edge + threshold)) {
+	uint32_t peer_wnd = seq_gt(old_edge, f->rcv_nxt) ? old_edge - f->rcv_nxt : 0;
+	bool peer_held_back = peer_wnd <= f->rx_ring_len / 2 && f->rx_avail >= 2 * (uint64_t)peer_wnd;
+	if (seq_geq(new_edge, old_edge + threshold) && peer_held_back) {
 		f->ack_now = true;
 		fp_tx_schedule(nic, fi);
 	}

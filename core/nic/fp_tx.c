@@ -286,9 +286,17 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 			len = f->mss;
 		if (len > remaining)
 			len = remaining;
-		/* Sender silly window avoidance: while data is in flight, wait
-		 * for room for a whole segment rather than dribbling. */
-		if (len < f->mss && len < remaining && inflight > 0)
+		/* Sender silly window avoidance (RFC 1122 4.2.3.4): while data
+		 * is in flight (an ACK is coming), no runt segment: not while
+		 * the usable window is under a segment, and not for a tail of
+		 * a send the host's full ring cut short (it is filled up when
+		 * the host adds the rest, even across the ring's wrap). A tail
+		 * that ends a send goes as soon as the window has room for a
+		 * segment, with PSH. */
+		uint32_t push_seq = data_end - (f->app_closed ? 0 : f->tx_unpushed);
+		bool reaches_push = seq_lt(f->snd_nxt, push_seq) && seq_geq(f->snd_nxt + len, push_seq);
+		bool window_short = wnd - inflight < f->mss;
+		if (len < f->mss && inflight > 0 && (window_short || len < remaining || !reaches_push))
 			break;
 		if (len < f->mss && len == remaining && !f->app_closed && small_segment_held(f, inflight))
 			break;
@@ -300,7 +308,8 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		if (dma_reserve(a, len, &staging_off) < 0)
 			return TX_BLOCKED_RESOURCES;
 		bool with_fin = f->app_closed && f->snd_nxt + len == data_end;
-		struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = f->snd_nxt, .len = len, .fin = with_fin};
+		struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = f->snd_nxt, .len = len, .fin = with_fin,
+				      .psh = reaches_push || with_fin};
 		uint32_t ring_pos = (uint32_t)(((uint64_t)f->tx_una_pos + (f->snd_nxt - f->snd_una)) % f->tx_ring_len);
 		if (dma_ring_post(nic, f->app, DMA_TX_READ, true, staging_off, f->tx_ring_off, f->tx_ring_len, ring_pos,
 				  len, &meta) < 0)
@@ -402,7 +411,7 @@ void fp_tx_read_done(struct nic *nic, const struct dma_op *op)
 	 * crossed the original's ACK): nothing left to say. */
 	bool fully_acked = seq_leq(op->seq + op->len + (op->fin ? 1 : 0), f->snd_una);
 	if (!fully_acked) {
-		uint8_t flags = TCP_ACK | TCP_PSH | (op->fin ? TCP_FIN : 0);
+		uint8_t flags = TCP_ACK | (op->psh ? TCP_PSH : 0) | (op->fin ? TCP_FIN : 0);
 		if (fp_emit_tcp(nic, f, flags, op->seq, a->staging + op->staging_off, (uint16_t)op->len, false) == 0) {
 			nic->stats.tx_segments++;
 			nic->stats.tx_payload_bytes += op->len;

@@ -128,6 +128,7 @@ struct flow {
 
 	/* --- the host's doorbells: absolute totals, last applied --- */
 	uint32_t host_tx_total, host_rx_freed_total, doorbell_seen;
+	uint32_t tx_unpushed;     /* queued bytes after the host's push mark (ctxq.h) */
 
 	/* --- coalesced notification to the host --- */
 	uint32_t ev_rx_bytes, ev_tx_freed;
@@ -145,6 +146,7 @@ enum dma_kind { DMA_NONE = 0, DMA_TX_READ, DMA_RX_WRITE, DMA_EV_WRITE };
 struct dma_op {
 	uint8_t kind;
 	bool fin;                 /* TX segment also carries FIN */
+	bool psh;                 /* TX segment ends a send of the host's: PSH */
 	uint32_t flow;
 	uint32_t gen;
 	uint32_t seq;

@@ -470,6 +470,64 @@ static void test_rx_two_full_segments_acked_at_once(void **state)
 	harness_destroy(h);
 }
 
+/* ACK economy for one bulk flow whose reader drains every segment at
+ * once: every second full segment is ACKed, and freeing ring space while
+ * the peer still has plenty of window sends no window update (RFC 1122
+ * 4.2.3.3 and Linux's rule: only when the window the peer knows is at
+ * most half the ring). Pure ACKs per data segment: at most 0.55. */
+static void test_rx_bulk_pure_acks_per_segment(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness *h = open_default(7, &conn);
+	const int segs = 40;
+	for (int i = 0; i < segs; i++) {
+		send_next(h, MSS);
+		harness_advance(h, 5 * HARNESS_US);
+		app_read_check(h, conn, (uint32_t)i * MSS, MSS);
+		harness_advance(h, 5 * HARNESS_US);
+	}
+	harness_advance(h, HARNESS_MS);
+	uint32_t acks = 0;
+	struct harness_frame f;
+	while (harness_expect_frame(h, &f)) {
+		assert_true(f.is_tcp);
+		assert_int_equal(f.tcp.payload_len, 0);
+		acks++;
+	}
+	assert_int_equal(harness_stats(h).tx_acks, acks);
+	if (acks * 100 > (uint32_t)segs * 55)
+		fail_msg("%u pure ACKs for %d data segments", acks, segs);
+	harness_destroy(h);
+}
+
+/* A window the peer knows to be small is reopened by a window update as
+ * soon as the reader frees a segment's worth: the economy above never
+ * leaves a sender stalled. */
+static void test_rx_window_update_when_peer_window_small(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.host.rx_ring_bytes = 8 * MSS;
+	int conn;
+	struct harness *h = open_passive(&o, 9, &conn);
+	struct harness_frame f;
+	for (int i = 0; i < 8; i++)
+		send_next(h, MSS); /* fills the ring: window 0 */
+	harness_advance(h, HARNESS_MS);
+	while (harness_expect_frame(h, &f))
+		harness_peer_absorb(h, &f);
+	assert_int_equal(h->peer.nic_wnd, 0);
+	app_read_check(h, conn, 0, 8 * MSS);
+	harness_advance(h, 10 * HARNESS_US);
+	assert_int_equal(harness_expect_frame(h, &f), 1);
+	assert_true(f.is_tcp && f.tcp.payload_len == 0);
+	harness_peer_absorb(h, &f);
+	assert_true(h->peer.nic_wnd >= 8 * MSS);
+	harness_destroy(h);
+}
+
 /* ---------- transmit ---------- */
 
 static void test_tx_segmentation(void **state)
@@ -501,6 +559,80 @@ static void test_tx_segmentation(void **state)
 	assert_int_equal(s.tx_segments, 4);
 	assert_int_equal(s.tx_payload_bytes, 3 * MSS + 100);
 	assert_int_equal(s.tx_retransmits, 0);
+	harness_destroy(h);
+}
+
+/* PSH only on the last segment of a send: one bt_send of 5 segments and
+ * a bit goes out as 6 segments, PSH on the sixth only. */
+static void test_tx_psh_only_on_last_segment_of_a_send(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness *h = open_default(1, &conn);
+	struct harness_frame f;
+	app_send(h, conn, 0, 5 * MSS + 100);
+	harness_advance(h, 0);
+	for (int i = 0; i < 6; i++) {
+		harness_expect_tcp(h, &f);
+		assert_int_equal(f.tcp.payload_len, i < 5 ? MSS : 100);
+		if (i < 5)
+			assert_false(f.tcp.flags & TCP_PSH);
+		else
+			assert_true(f.tcp.flags & TCP_PSH);
+	}
+	harness_destroy(h);
+}
+
+/* A sender that fills its TX ring each time (sends sized to bt_tx_space)
+ * gets full segments, also across the ring's wrap: the tail that did not
+ * make a whole segment waits for the next bytes while an ACK is due
+ * (two DMA pieces, one segment), instead of going out as a runt at every
+ * ring lap. Only the very last segment of the stream is short. */
+static void test_tx_full_segments_across_the_ring_wrap(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.host.tx_ring_bytes = 4 * MSS + 500; /* a lap is not a whole number of segments */
+	int conn;
+	struct harness *h = open_passive(&o, 5, &conn);
+	const uint32_t total = 40 * MSS + 300;
+	uint32_t queued = 0, received = 0, runts = 0, segs = 0;
+	uint8_t *buf = malloc(total);
+	assert_non_null(buf);
+	harness_fill(buf, total, 0);
+	for (int round = 0; round < 400 && received < total; round++) {
+		uint32_t space = bt_tx_space(h->host, conn);
+		uint32_t n = total - queued < space ? total - queued : space;
+		if (n)
+			assert_int_equal(bt_send(h->host, conn, buf + queued, n), (ssize_t)n);
+		queued += n;
+		harness_advance(h, 10 * HARNESS_US);
+		struct harness_frame f;
+		while (harness_expect_frame(h, &f)) {
+			if (!f.is_tcp || f.tcp.payload_len == 0)
+				continue;
+			assert_int_equal(f.tcp.seq, snd_base(h) + received);
+			check_pattern(f.tcp.payload, f.tcp.payload_len, received);
+			received += f.tcp.payload_len;
+			segs++;
+			if (f.tcp.payload_len < MSS && received < total)
+				runts++;
+			harness_peer_absorb(h, &f);
+		}
+		/* A receiver ACKing as data flows leaves the newest segment
+		 * unacknowledged for a while: the sender has data in flight
+		 * (with nothing in flight a tail goes at once, runt or not). */
+		uint32_t hold = received < total && received >= MSS ? MSS : 0;
+		h->peer.rcv_nxt -= hold;
+		harness_peer_ack(h);
+		h->peer.rcv_nxt += hold;
+		harness_advance(h, 10 * HARNESS_US);
+	}
+	assert_int_equal(received, total);
+	assert_int_equal(runts, 0);
+	assert_int_equal(segs, 41);
+	free(buf);
 	harness_destroy(h);
 }
 
@@ -1245,6 +1377,10 @@ int main(void)
 		cmocka_unit_test(test_rx_old_zero_length_probe_answered),
 		cmocka_unit_test(test_rx_delayed_ack_bound),
 		cmocka_unit_test(test_rx_two_full_segments_acked_at_once),
+		cmocka_unit_test(test_rx_bulk_pure_acks_per_segment),
+		cmocka_unit_test(test_rx_window_update_when_peer_window_small),
+		cmocka_unit_test(test_tx_psh_only_on_last_segment_of_a_send),
+		cmocka_unit_test(test_tx_full_segments_across_the_ring_wrap),
 		cmocka_unit_test(test_tx_segmentation),
 		cmocka_unit_test(test_tx_respects_peer_window),
 		cmocka_unit_test(test_tx_zero_window_persist_probe),
