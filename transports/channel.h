@@ -143,6 +143,9 @@ struct chan_ops {
 	 * The simulator uses it to advance virtual time. */
 	uint64_t (*next_event_ns)(struct chan *ch);
 	/* Blocks until a message or completion may be ready, or the timeout.
+	 * A message credit coming back counts as something ready (verbs: the
+	 * peer's credit message completes a receive), so a sender waiting for
+	 * a credit is woken when the peer frees one (bt_wait relies on it).
 	 * Real-time backends only; returns 0 at once where it makes no sense
 	 * (the simulator never blocks). */
 	int (*wait)(struct chan *ch, uint64_t timeout_ns);
