@@ -216,8 +216,15 @@ struct scenario_result {
 	 * wall and CPU time of the run itself (setup and checks excluded). */
 	uint64_t tx_data_segments[2], tx_retransmits[2];
 	double run_wall_s, run_cpu_s;
+	/* Non-empty when the pcap or trace could not be written ("trace:
+	 * cannot write PATH: REASON"): the run happened and verdict is its
+	 * verdict, but its record is lost. scenario_run then returns -1. */
+	char output_error[256];
 };
 
+/* Returns 0 when the run happened and its pcap and trace (if asked for)
+ * were written; -1 when it could not be set up (verdict FAIL, diagnosis
+ * says why) or its output could not be written (output_error says why). */
 int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, struct scenario_result *r);
 void scenario_result_free(struct scenario_result *r);
 

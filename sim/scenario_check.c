@@ -470,6 +470,14 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 		size_t n = strlen(r->diagnosis);
 		snprintf(r->diagnosis + n, sizeof(r->diagnosis) - n, "; deadlock detected");
 	}
+	/* "completed 0 of 40 messages" alone reads like a stack bug; say
+	 * when it was the limit that ended the run. */
+	if (r->verdict == SCN_FAIL && !e->deadlock && e->stop == SIM_STOP_TIME_LIMIT && !eng_all_done(e) &&
+	    !strstr(r->diagnosis, "time limit")) {
+		size_t n = strlen(r->diagnosis);
+		snprintf(r->diagnosis + n, sizeof(r->diagnosis) - n, "; stopped by the time limit of %.3f ms",
+			 (double)s->time_limit_ns / 1e6);
+	}
 }
 
 /* ---- the deadlock report ---- */

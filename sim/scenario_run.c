@@ -9,6 +9,7 @@
  * when nothing at all is scheduled any more, the run stops and reports the
  * state of every connection, queue, credit and wakeup.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,6 +528,25 @@ static enum sim_stop run_realtime(struct engine *e)
 	}
 }
 
+/* Closes the trace and the pcap, recording the first write error: a
+ * record that was lost is reported, never claimed. */
+static void close_outputs(struct engine *e, struct scenario_result *r)
+{
+	if (e->trace) {
+		bool bad = ferror(e->trace) != 0;
+		errno = 0;
+		bad |= fclose(e->trace) != 0;
+		e->trace = NULL;
+		if (bad)
+			snprintf(r->output_error, sizeof(r->output_error), "trace: cannot write %s: %s",
+				 e->o.trace_path, strerror(errno ? errno : EIO));
+	}
+	char err[256];
+	if (e->o.pcap_path && e->host[0].port && pcap_mirror_close(e->host[0].port, err, sizeof(err)) < 0 &&
+	    !r->output_error[0])
+		snprintf(r->output_error, sizeof(r->output_error), "%s", err);
+}
+
 static double wall_now_s(void)
 {
 	struct timespec ts;
@@ -599,11 +619,10 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 		r->deadlock_report = eng_describe(e);
 	eng_evaluate(e, r);
 	eng_trace_final(e, r);
+	close_outputs(e, r);
 	teardown(e);
-	if (e->trace)
-		fclose(e->trace);
 	free(e);
-	return 0;
+	return r->output_error[0] ? -1 : 0;
 }
 
 void scenario_result_free(struct scenario_result *r)

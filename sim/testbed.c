@@ -367,9 +367,15 @@ int testbed_run(const struct testbed_config *cfg, struct testbed_result *result,
 	result->wall_s = wall_now_s() - wall_start;
 	result->virtual_ns = cfg->realtime ? 0 : tb->sim.now_ns;
 	collect(tb, result);
+	/* A capture that could not be written is an error, not a result. */
+	int rc = 0;
+	if (cfg->pcap_path && pcap_mirror_close(tb->client_port, err, err_len) < 0) {
+		testbed_result_free(result);
+		rc = -1;
+	}
 	teardown(tb);
 	free(tb);
-	return 0;
+	return rc;
 }
 
 void testbed_result_free(struct testbed_result *result)

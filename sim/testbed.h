@@ -77,7 +77,8 @@ struct testbed_result {
 
 void testbed_default_config(struct testbed_config *cfg);
 /* Returns 0 when the run happened (passed or not: see result->passed),
- * -1 when it could not be set up (message in err). */
+ * -1 when it could not be set up or its pcap could not be written (message
+ * in err; result then holds nothing to free). */
 int testbed_run(const struct testbed_config *cfg, struct testbed_result *result, char *err, size_t err_len);
 void testbed_result_free(struct testbed_result *result);
 

@@ -1,5 +1,6 @@
 #include "pcap_mirror.h"
 
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@ struct pcap_mirror {
 	struct netif *inner;
 	struct bt_clock clock;
 	pcap_t *pcap;
-	pcap_dumper_t *dumper;
+	pcap_dumper_t *dumper; /* NULL once closed */
+	char path[256];        /* for the write-error message */
+	int write_errno;       /* first failed write (0: none) */
 };
 
 static struct pcap_mirror *as_mirror(struct netif *nif)
@@ -22,7 +25,7 @@ static struct pcap_mirror *as_mirror(struct netif *nif)
 
 static void mirror_record(struct pcap_mirror *m, const struct netif_buf *b)
 {
-	if (!b)
+	if (!b || !m->dumper)
 		return;
 	uint64_t ns = bt_clock_now_ns(&m->clock);
 	struct pcap_pkthdr h;
@@ -34,6 +37,10 @@ static void mirror_record(struct pcap_mirror *m, const struct netif_buf *b)
 	h.len = b->len;
 	h.caplen = b->len < PCAP_MIRROR_SNAPLEN ? b->len : PCAP_MIRROR_SNAPLEN;
 	pcap_dump((u_char *)m->dumper, &h, b->data);
+	/* pcap_dump returns nothing; the stdio stream keeps the error. */
+	FILE *f = pcap_dump_file(m->dumper);
+	if (!m->write_errno && f && ferror(f))
+		m->write_errno = errno ? errno : EIO;
 }
 
 static int mirror_rx_burst(struct netif *nif, struct netif_buf **bufs, int max)
@@ -90,13 +97,38 @@ static uint64_t mirror_next_rx_ns(struct netif *nif)
 	return netif_next_rx_ns(as_mirror(nif)->inner);
 }
 
+static void set_err(char *err, size_t err_len, const char *path, const char *reason);
+
+int pcap_mirror_close(struct netif *nif, char *err, size_t err_len)
+{
+	struct pcap_mirror *m = as_mirror(nif);
+	if (!m || !m->dumper)
+		return 0;
+	FILE *f = pcap_dump_file(m->dumper);
+	errno = 0;
+	if (pcap_dump_flush(m->dumper) != 0 && !m->write_errno)
+		m->write_errno = errno ? errno : EIO;
+	if (!m->write_errno && f && ferror(f))
+		m->write_errno = EIO;
+	/* pcap_dump_close is fclose without a result: close it ourselves
+	 * to see the final error (the dumper is the FILE). */
+	errno = 0;
+	if (fclose(f) != 0 && !m->write_errno)
+		m->write_errno = errno ? errno : EIO;
+	m->dumper = NULL;
+	if (m->write_errno) {
+		set_err(err, err_len, m->path, strerror(m->write_errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void mirror_destroy(struct netif *nif)
 {
 	struct pcap_mirror *m = as_mirror(nif);
 	if (!m)
 		return;
-	pcap_dump_flush(m->dumper);
-	pcap_dump_close(m->dumper);
+	pcap_mirror_close(nif, NULL, 0);
 	pcap_close(m->pcap);
 	netif_destroy(m->inner);
 	free(m);
@@ -153,6 +185,7 @@ struct netif *pcap_mirror_create(struct netif *inner, const char *path, const st
 		return NULL;
 	}
 	m->nif.ops = &mirror_ops;
+	snprintf(m->path, sizeof(m->path), "%s", path);
 	m->inner = inner;
 	m->clock = *clock;
 	return &m->nif;

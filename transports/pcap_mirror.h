@@ -19,4 +19,11 @@
 struct netif *pcap_mirror_create(struct netif *inner, const char *path, const struct bt_clock *clock,
 				 char *err, size_t err_len);
 
+/* Flushes and closes the file; later frames are no longer recorded. Returns
+ * -1 with "pcap: cannot write PATH: REASON" in err if any write failed (a
+ * full disk, /dev/full), so that a capture that was lost is reported, not
+ * claimed. A second call returns 0. destroy() calls it and drops the
+ * result: call this first where the result matters. */
+int pcap_mirror_close(struct netif *mirror, char *err, size_t err_len);
+
 #endif

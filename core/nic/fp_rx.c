@@ -305,9 +305,13 @@ void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip,
 		f->ce_seen = true;
 		nic->stats.ecn_ce_received++;
 	}
+	/* ACK processing may end the flow (our FIN acked in LAST_ACK) and
+	 * the slot may be reused before it returns: the generation read
+	 * before tells the two flows apart (f is the slot, not the flow). */
+	uint32_t gen_before = f->gen;
 	if (!process_ack(nic, fi, tcp))
 		return;
-	if (!f->in_use || f->gen != nic->flows[fi].gen)
+	if (!f->in_use || f->gen != gen_before)
 		return;
 	if (tcp->payload_len)
 		place_payload(nic, fi, tcp);

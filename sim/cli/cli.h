@@ -12,8 +12,9 @@ int cli_run(int argc, char **argv, const char *prog);
 void cli_run_usage(FILE *out);
 /* `bluetas nic` and `bluetas app` live under hw/: hw/commands.h. */
 
-/* Parses an unsigned integer with an optional K/M/G (x1024) suffix.
- * Returns 0, or -1 after printing "bluetas: FLAG: ..." to stderr. */
+/* Parses an unsigned decimal integer with an optional K/M/G (x1024) suffix:
+ * digits first (no spaces, no sign), nothing after the suffix. Returns 0,
+ * or -1 after printing "bluetas: FLAG: ..." to stderr. */
 int cli_parse_u64(const char *flag, const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
 #endif

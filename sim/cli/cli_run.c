@@ -114,10 +114,11 @@ struct run_record {
 	int32_t rc;
 	int32_t verdict;
 	int32_t first_error;
-	uint8_t deadlock, data_mismatch, deadlock_written, pad;
+	uint8_t deadlock, data_mismatch, deadlock_written, output_failed;
 	uint64_t virtual_ns, bytes, access_errors;
 	double wall_s;
 	char diagnosis[1024];
+	char output_error[256]; /* the pcap or trace could not be written */
 };
 _Static_assert(sizeof(struct run_record) <= PIPE_BUF, "a record must reach the parent in one write");
 
@@ -203,8 +204,12 @@ static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
 	struct run_record rec;
 	memset(&rec, 0, sizeof(rec));
 	rec.magic = RUN_RECORD_MAGIC;
-	rec.rc = rc;
-	rec.verdict = rc == 0 ? (int32_t)r.verdict : SCN_FAIL;
+	/* A lost pcap or trace is an error of its own, not the scenario's
+	 * verdict: the run itself happened. */
+	rec.output_failed = r.output_error[0] != 0;
+	snprintf(rec.output_error, sizeof(rec.output_error), "%s", r.output_error);
+	rec.rc = rec.output_failed ? 0 : rc;
+	rec.verdict = rec.rc == 0 ? (int32_t)r.verdict : SCN_FAIL;
 	rec.first_error = r.first_error;
 	rec.deadlock = r.deadlock;
 	rec.data_mismatch = r.data_mismatch;
@@ -339,6 +344,7 @@ struct table {
 	const struct job *jobs;
 	size_t next_print;
 	size_t finished, failed;
+	size_t output_errors; /* runs whose pcap or trace could not be written */
 	int name_width;
 	bool header_done;
 	bool progress;
@@ -409,6 +415,11 @@ static void on_run_done(void *ctx, const struct job *j, const struct run_record 
 	s->virtual_ns = rec->virtual_ns;
 	s->bytes = rec->bytes;
 	s->wall_s = rec->wall_s;
+	if (rec->output_failed) {
+		bar_clear(t);
+		fprintf(stderr, "bluetas run: error: %s\n", rec->output_error);
+		t->output_errors++;
+	}
 	if (!s->pass) {
 		s->diagnosis = strdup(rec->diagnosis);
 		t->failed++;
@@ -573,6 +584,8 @@ static void report_failures(const struct run_cfg *cfg, struct table *t)
 			if (c->rc == 0 && c->verdict == SCN_PASS)
 				printf("  note:      the recorded re-run passed: this failure did not reproduce%s\n",
 				       cfg->realtime ? " (real time is not deterministic)" : "");
+			else if (c->output_failed)
+				printf("  note:      the recording is incomplete: %s\n", c->output_error);
 			else if (c->rc != 0)
 				printf("  note:      the recorded re-run could not run: %.*s\n",
 				       (int)strcspn(c->diagnosis, "\n"), c->diagnosis);
@@ -732,6 +745,16 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		fprintf(stderr, "bluetas run: --trace FILE needs a single run (one scenario file, one seed)\n");
 		return 2;
 	}
+	/* A trace that cannot be created is the user's mistake: say so now,
+	 * not as a failed scenario after the run. */
+	if (cfg->trace) {
+		FILE *f = fopen(cfg->trace, "w");
+		if (!f) {
+			fprintf(stderr, "bluetas run: --trace: cannot write %s: %s\n", cfg->trace, strerror(errno));
+			return 2;
+		}
+		fclose(f);
+	}
 	return -1; /* go on */
 }
 
@@ -831,14 +854,14 @@ int cli_run(int argc, char **argv, const char *prog)
 	bar_draw(&t);
 	run_pool(&cfg, jobs, cfg.nruns, on_run_done, &t);
 	bar_clear(&t);
-	if (cfg.trace)
+	if (cfg.trace && !t.output_errors)
 		printf("trace: %s\n", cfg.trace);
 	report_failures(&cfg, &t);
 	if (t.header_done)
 		printf("\n");
 	printf("%zu passed, %zu failed (%zu scenario%s x %" PRIu64 " seed%s)\n", cfg.nruns - t.failed, t.failed,
 	       cfg.nfiles, cfg.nfiles == 1 ? "" : "s", nseeds, nseeds == 1 ? "" : "s");
-	rc = t.failed ? 1 : 0;
+	rc = t.failed || t.output_errors ? 1 : 0;
 	free_all(&cfg, slot, jobs);
 	return rc;
 }

@@ -38,7 +38,9 @@ void cli_sim_usage(FILE *out)
 
 int cli_parse_u64(const char *flag, const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
-	if (!text || !*text || *text == '-') {
+	/* Digits first: strtoull itself would skip spaces and take a sign
+	 * (" -1" becomes 2^64-1). */
+	if (!text || *text < '0' || *text > '9') {
 		fprintf(stderr, "bluetas: %s: expected a non-negative number, got '%s'\n", flag, text ? text : "");
 		return -1;
 	}
