@@ -115,13 +115,15 @@ help:
 	@echo "  make bench-cg   callgrind: our NIC receive path vs lwIP 2.1.3 per 1448 B segment"
 	@echo "  make coverage   gcov build, run the suite, lcov HTML in build-cov/coverage/"
 	@echo "  make valgrind   every test binary and a CLI run under valgrind (leaks and invalid accesses fail)"
+	@echo "  make sanitize   unit and e2e suites and a short sweep built with ASan+UBSan (build-san/; part of make test)"
+	@echo "  make fuzz       every libFuzzer target for FUZZ_SECONDS (default 300) from tests/fuzz/corpus/ (build-fuzz/)"
 	@echo "  make interop    bluetas nic on DPDK net_tap against Linux TCP (root; part of make test)"
 	@echo "  make bench-tap  Linux peer <-> bluetas over net_tap next to Linux <-> Linux over veth (root)"
 	@echo "  make test-rxe   the Soft-RoCE suite: natively where rdma_rxe exists, else in a qemu VM"
 	@echo "  make deps       install the Debian packages the project needs (ci/install-deps.sh)"
 	@echo "  make all        build library, CLI ($(CLI)), tests and benchmarks"
 	@echo "  make clean      remove build/ and build-cov/"
-	@echo "Variables: BUILD=dir OPT=-O0 EXTRA_CFLAGS=... TESTS='unit/test_proto ...'"
+	@echo "Variables: BUILD=dir OPT=-O0 EXTRA_CFLAGS=... TESTS='unit/test_proto ...' SANITIZE=0 FUZZ=0 FUZZ_SECONDS=N"
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): ci/install-deps.sh
@@ -214,7 +216,7 @@ coverage: $(DEPS_STAMP)
 	@bash ci/coverage.sh
 
 clean:
-	rm -rf build build-cov
+	rm -rf build build-cov build-san build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
 
@@ -242,3 +244,46 @@ test-rxe-check:
 bench-rxe: $(CLI) verbs-bins $(BUILD)/bench/bench_tap_peer
 	@bash ci/rxe-vm.sh --wire-ns bt-wire bash tests/rxe/bench.sh
 # ---- end emu latency benchmark ---------------------------------------------
+
+# ---- sanitizers and fuzzing (make sanitize, make fuzz) --------------------
+# `make sanitize`: the library, CLI and cmocka suites again in build-san/
+# with AddressSanitizer + UndefinedBehaviorSanitizer (any report aborts
+# the binary); tests/run-tests.sh runs the unit and e2e suites and a short
+# sweep from there (SANITIZE=0 skips the build and the run).
+# `make fuzz-bins`: libFuzzer targets (clang) in build-fuzz/fuzz/, the
+# library built with -fsanitize=fuzzer-no-link,address,undefined; `make
+# fuzz` runs each for FUZZ_SECONDS (default 300) from tests/fuzz/corpus/,
+# `make test` for FUZZ_TEST_SECONDS each (tests/fuzz/run.sh; FUZZ=0 skips).
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CC    ?= clang
+SANITIZE   ?= 1
+FUZZ       ?= 1
+FUZZ_SECONDS ?= 300
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+.PHONY: sanitize sanitize-bins fuzz fuzz-bins fuzz-targets
+
+ifeq ($(SANITIZE),1)
+test: sanitize-bins
+endif
+ifeq ($(FUZZ),1)
+test: fuzz-bins
+endif
+
+sanitize-bins:
+	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" cli tests
+sanitize: sanitize-bins
+	@bash tests/run-sanitized.sh build-san
+
+fuzz-bins:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) OPT=-O1 EXTRA_CFLAGS="$(FUZZ_FLAGS)" fuzz-targets
+# the targets of the current BUILD (called with BUILD=build-fuzz above)
+fuzz-targets: $(FUZZ_BINS)
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(TEST_SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(TEST_SUPPORT_OBJS) $(LIB) $(LDLIBS_TEST) $(LDLIBS_PCAP) $(LDLIBS) $(LDFLAGS)
+fuzz: fuzz-bins
+	@FUZZ_TEST_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build-fuzz
+# ---- end sanitizers and fuzzing --------------------------------------------
+-include $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%.d,$(FUZZ_SRCS))

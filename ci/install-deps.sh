@@ -16,6 +16,9 @@ packages=(
 	# the Soft-RoCE suite, part of make test: verbs tools, and qemu with
 	# busybox to boot Debian's own kernel where the host kernel has no rdma_rxe
 	ibverbs-utils rdmacm-utils perftest kmod qemu-system-x86 busybox-static
+	# the fuzz targets (libFuzzer ships in clang's runtime library) and
+	# `bluetas plot`
+	clang libclang-rt-14-dev gnuplot-nox
 )
 
 # ---- rxe suite (make test-rxe: ci/rxe-vm.sh, ci/rxe-topology.sh) ----------

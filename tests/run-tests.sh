@@ -119,6 +119,43 @@ if [[ ${MEMCHECK:-1} == 1 && -x "$build/tests/e2e/test_echo" ]] && command -v va
 	fi
 fi
 
+# ---- sanitizers: the unit and e2e suites and a short sweep again, built
+# with ASan + UBSan in build-san/ (make sanitize-bins, a prerequisite of
+# make test). tests/run-sanitized.sh; SANITIZE=0 skips it. ----
+if [[ ${SANITIZE:-1} == 1 && $# -eq 0 && -x build-san/bluetas ]]; then
+	echo "=== sanitizers (tests/run-sanitized.sh build-san)"
+	out=$(timeout 900 bash tests/run-sanitized.sh build-san 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	p=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		[[ ${f:-0} -eq 0 ]] && failed=$((failed + 1))
+		failed_bins+=("sanitizers (exit $rc)")
+	fi
+fi
+# ---- end sanitizers ----
+
+# ---- fuzzing: each libFuzzer target (tests/fuzz/) for FUZZ_TEST_SECONDS
+# (default 15) from its corpus in the repo (make fuzz-bins -> build-fuzz/;
+# `make fuzz` runs them longer). FUZZ=0 skips it. ----
+if [[ ${FUZZ:-1} == 1 && $# -eq 0 && -d build-fuzz/fuzz ]]; then
+	echo "=== fuzz (tests/fuzz/run.sh build-fuzz)"
+	out=$(FUZZ_TEST_SECONDS=${FUZZ_TEST_SECONDS:-15} bash tests/fuzz/run.sh build-fuzz 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		failed_bins+=("fuzz (exit $rc)")
+	fi
+fi
+# ---- end fuzzing ----
+
 echo
 if [[ ${#failed_bins[@]} -gt 0 ]]; then
 	echo "failing binaries: ${failed_bins[*]}"

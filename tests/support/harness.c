@@ -59,7 +59,7 @@ struct harness *harness_init(const struct harness_opts *o)
 	sim_link_default_params(&lp);
 	lp.latency_ns = o->link_latency_ns;
 	lp.bandwidth_bps = o->link_bandwidth_bps;
-	lp.pool_frames = 1024;
+	lp.pool_frames = o->link_pool_frames ? o->link_pool_frames : 1024;
 	h->link = sim_link_create(&lp, &h->sim.clock, HARNESS_NIC_MAC, HARNESS_PEER_MAC);
 	assert_non_null(h->link);
 	h->nic_port = sim_link_port(h->link, 0);

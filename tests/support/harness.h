@@ -49,6 +49,7 @@ struct harness_opts {
 	uint64_t link_latency_ns;   /* one way; default 0 */
 	uint64_t link_bandwidth_bps; /* default 0 = infinite */
 	uint64_t chan_latency_ns;   /* host <-> NIC one-way; default 0 */
+	uint32_t link_pool_frames;  /* frame buffers per port; 0 = 1024 */
 };
 void harness_default_opts(struct harness_opts *o);
 
