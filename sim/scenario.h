@@ -190,6 +190,8 @@ struct scenario_run_opts {
 	uint32_t bugs;                /* enum scn_bug bits */
 	const char *pcap_path;        /* NULL: none */
 	const char *trace_path;       /* NULL: none; a text event trace */
+	const char *perfetto_path;    /* NULL: none; Chrome trace event JSON (sim/timeline.h) */
+	const char *series_path;      /* NULL: none; per-connection time series for `bluetas plot` */
 	bool realtime;                /* backend shm: real time instead of virtual */
 	/* NULL: shm channels. Otherwise the channels come from here, the run
 	 * is in real time, and faults that need the shm backend's insides

@@ -552,6 +552,22 @@ void eng_trace_final(struct engine *e, const struct scenario_result *r)
 			fprintf(e->trace, "  %s.nic.%s = %llu\n", h ? "server" : "client", nic_fields[i].name,
 				(unsigned long long)read_field(&st, &nic_fields[i]));
 	}
+	/* The wire's own counters and what the fault injectors did, under
+	 * the names `expect counter` takes, so a trace explains a run. */
+	for (int h = 0; h < 2; h++) {
+		struct netif_fault_stats st;
+		netif_fault_get_stats(e->host[h].fault_port, &st);
+		for (size_t i = 0; i < COUNT(fault_fields); i++)
+			fprintf(e->trace, "  %s.faults.%s = %llu\n", h ? "server" : "client", fault_fields[i].name,
+				(unsigned long long)read_field(&st, &fault_fields[i]));
+	}
+	for (int d = 0; d < 2; d++) {
+		struct sim_link_dir_stats st;
+		sim_link_dir_stats(e->wire, d, &st);
+		for (size_t i = 0; i < COUNT(wire_fields); i++)
+			fprintf(e->trace, "  wire.%s.%s = %llu\n", d ? "to_client" : "to_server", wire_fields[i].name,
+				(unsigned long long)read_field(&st, &wire_fields[i]));
+	}
 	for (uint32_t i = 0; i < e->s->app_count; i++) {
 		if (!e->app[i].rt)
 			continue;

@@ -18,6 +18,7 @@
 #include "scenario.h"
 #include "scn_apps.h"
 #include "sim.h"
+#include "timeline.h"
 
 struct engine;
 
@@ -59,6 +60,8 @@ struct engine {
 	struct eng_host host[2];
 	struct eng_app app[SCN_MAX_APPS];
 	FILE *trace;
+	struct timeline *timeline;         /* NULL unless a perfetto or series path is set */
+	uint64_t timeline_next_ns;         /* next sample, clock time */
 	bool deadlock;
 	enum sim_stop stop;
 	uint64_t sched_due_ns;             /* wire faults change next at this time */
@@ -67,6 +70,9 @@ struct engine {
 
 void eng_trace(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void eng_trace_final(struct engine *e, const struct scenario_result *r);
+/* A timeline sample of every NIC, app and channel (sim/timeline.h); does
+ * nothing before the next sample is due unless `force`. */
+void eng_timeline_sample(struct engine *e, bool force);
 /* The deadlock report: malloc'd text. */
 char *eng_describe(struct engine *e);
 void eng_evaluate(struct engine *e, struct scenario_result *r);

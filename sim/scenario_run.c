@@ -505,6 +505,7 @@ static uint64_t last_progress(struct engine *e)
 static bool stop_check(void *ctx)
 {
 	struct engine *e = ctx;
+	eng_timeline_sample(e, false);
 	if (eng_all_done(e))
 		return true;
 	uint64_t now = bt_clock_now_ns(e->clock);
@@ -542,9 +543,40 @@ static void close_outputs(struct engine *e, struct scenario_result *r)
 				 e->o.trace_path, strerror(errno ? errno : EIO));
 	}
 	char err[256];
+	if (e->timeline) {
+		eng_timeline_sample(e, true);
+		if (timeline_close(e->timeline, bt_clock_now_ns(e->clock) - e->start_ns, err, sizeof(err)) < 0 &&
+		    !r->output_error[0])
+			snprintf(r->output_error, sizeof(r->output_error), "%s", err);
+		free(e->timeline);
+		e->timeline = NULL;
+	}
 	if (e->o.pcap_path && e->host[0].port && pcap_mirror_close(e->host[0].port, err, sizeof(err)) < 0 &&
 	    !r->output_error[0])
 		snprintf(r->output_error, sizeof(r->output_error), "%s", err);
+}
+
+static int open_timeline(struct engine *e, char *err, size_t err_len)
+{
+	e->timeline = calloc(1, sizeof(*e->timeline));
+	if (!e->timeline) {
+		snprintf(err, err_len, "timeline: out of memory");
+		return -1;
+	}
+	if (timeline_open(e->timeline, e->o.perfetto_path, e->o.series_path, e->s->max_flows, err, err_len) < 0) {
+		free(e->timeline);
+		e->timeline = NULL;
+		return -1;
+	}
+	timeline_process(e->timeline, TIMELINE_PID_NIC(0), "client NIC 10.0.0.1");
+	timeline_process(e->timeline, TIMELINE_PID_NIC(1), "server NIC 10.0.0.2");
+	for (uint32_t i = 0; i < e->s->app_count; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "app %s (%s)", e->s->apps[i].name,
+			 e->s->apps[i].host ? "server" : "client");
+		timeline_process(e->timeline, TIMELINE_PID_APP(i), name);
+	}
+	return 0;
 }
 
 static double wall_now_s(void)
@@ -589,6 +621,16 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 	if (build(e, err, sizeof(err)) < 0) {
 		r->verdict = SCN_FAIL;
 		snprintf(r->diagnosis, sizeof(r->diagnosis), "setup: %s", err);
+		teardown(e);
+		if (e->trace)
+			fclose(e->trace);
+		free(e);
+		return -1;
+	}
+	if ((o->perfetto_path || o->series_path) && open_timeline(e, err, sizeof(err)) < 0) {
+		r->verdict = SCN_FAIL;
+		snprintf(r->diagnosis, sizeof(r->diagnosis), "%s", err);
+		snprintf(r->output_error, sizeof(r->output_error), "%s", err);
 		teardown(e);
 		if (e->trace)
 			fclose(e->trace);

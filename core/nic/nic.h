@@ -144,6 +144,27 @@ void nic_get_stats(const struct nic *nic, struct nic_stats *out);
 /* Appends a description of every flow and application (state, windows,
  * rings, timers, credits, and what each is waiting for) to buf. */
 void nic_describe(const struct nic *nic, char *buf, size_t cap);
+
+/* One connection's state for timelines and plots (sim/timeline.c): what a
+ * time series of the flow shows. Sampling is read-only and costs a pass
+ * over the flow table, so callers sample at an interval, never per packet. */
+struct nic_flow_sample {
+	uint32_t index, gen;            /* the flow's slot and its reuse count */
+	uint32_t remote_ip;
+	uint16_t local_port, remote_port;
+	const char *state;              /* RFC 793 name, static storage */
+	uint32_t cwnd_bytes, ssthresh_bytes;
+	uint32_t in_flight_bytes;       /* snd_max - snd_una */
+	uint32_t snd_wnd_bytes;         /* the peer's receive window */
+	uint32_t rcv_wnd_bytes;         /* ours: RX ring space from rcv_nxt */
+	uint32_t tx_queued_bytes;       /* application bytes not yet acknowledged */
+	uint32_t srtt_us;
+	uint32_t retries;               /* consecutive timeouts of the current segment */
+	uint32_t snd_una;               /* for throughput: acknowledged bytes advance it */
+};
+/* Fills out[] with up to max flows in use (not retired), in slot order;
+ * returns how many. */
+uint32_t nic_flow_samples(const struct nic *nic, struct nic_flow_sample *out, uint32_t max);
 /* Fault injection: the slow path does nothing in [from, until): segments
  * it would handle are dropped, its commands wait, its timers wait. */
 void nic_stall_slowpath(struct nic *nic, uint64_t from_ns, uint64_t until_ns);

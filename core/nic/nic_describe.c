@@ -83,3 +83,31 @@ void nic_describe(const struct nic *nic, char *buf, size_t cap)
 		       a->staging_head, a->staging_tail, a->staging_len, a->ops_count, a->ops_cap, a->notify_head == FLOW_NONE ? "empty" : "waiting");
 	}
 }
+
+uint32_t nic_flow_samples(const struct nic *nic, struct nic_flow_sample *out, uint32_t max)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < nic->cfg.max_flows && n < max; i++) {
+		const struct flow *f = &nic->flows[i];
+		if (!f->in_use || f->retired)
+			continue;
+		out[n++] = (struct nic_flow_sample){
+			.index = i,
+			.gen = f->gen,
+			.remote_ip = f->remote_ip,
+			.local_port = f->local_port,
+			.remote_port = f->remote_port,
+			.state = tcp_state_name(f->state),
+			.cwnd_bytes = f->cwnd,
+			.ssthresh_bytes = f->ssthresh,
+			.in_flight_bytes = f->snd_max - f->snd_una,
+			.snd_wnd_bytes = f->snd_wnd,
+			.rcv_wnd_bytes = f->rx_avail,
+			.tx_queued_bytes = f->tx_queued,
+			.srtt_us = f->srtt_us,
+			.retries = f->retries,
+			.snd_una = f->snd_una,
+		};
+	}
+	return n;
+}

@@ -12,6 +12,17 @@ int cli_run(int argc, char **argv, const char *prog);
 void cli_run_usage(FILE *out);
 /* `bluetas nic` and `bluetas app` live under hw/: hw/commands.h. */
 
+/* `bluetas plot`: a scenario run's connections over time, with gnuplot. */
+int cli_plot(int argc, char **argv);
+void cli_plot_usage(FILE *out);
+/* Draws a series written by the scenario engine (scenario_run_opts.
+ * series_path) to out_path (.png or .svg). Returns 0, or -1 with a
+ * message in err ("plot: ..."). */
+int plot_series(const char *tsv_path, const char *out_path, const char *title, char *err, size_t err_len);
+/* Adds the bit of a negative control's bug (`--bug NAME`) to *bugs;
+ * -1 after printing the known names. */
+int cli_parse_bug(const char *name, uint32_t *bugs);
+
 /* Parses an unsigned decimal integer with an optional K/M/G (x1024) suffix:
  * digits first (no spaces, no sign), nothing after the suffix. Returns 0,
  * or -1 after printing "bluetas: FLAG: ..." to stderr. */

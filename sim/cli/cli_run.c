@@ -66,8 +66,12 @@ void cli_run_usage(FILE *out)
 		"      --seeds A..B       run with every seed from A to B (at most 1000000)\n"
 		"  -j, --jobs N           worker processes, 1..64 (default 1)\n"
 		"      --pcap DIR         where failing runs are recorded again: DIR/NAME-seedN.pcap,\n"
-		"                         .trace and .deadlock.txt (default " RUN_DEFAULT_DIR ")\n"
+		"                         .trace, .perfetto.json, .png (plot) and .deadlock.txt\n"
+		"                         (default " RUN_DEFAULT_DIR ")\n"
 		"      --trace FILE       with a single run (one FILE, one seed): its event trace\n"
+		"      --perfetto FILE    with a single run: its timeline as Chrome trace event JSON\n"
+		"                         (open in ui.perfetto.dev)\n"
+		"      --pcap-all FILE    with a single run: the wire as pcap, pass or fail\n"
 		"  -q, --quiet            print only failures and the summary; no progress bar\n"
 		"      --bug NAME         bring a BlueTAS bug class back (negative control), repeatable:\n"
 		"                         rx-first-segment, wakeup-no-timeout, write-without-credits,\n"
@@ -91,6 +95,18 @@ static const struct {
 };
 #define BUG_COUNT (sizeof(bug_names) / sizeof(bug_names[0]))
 
+int cli_parse_bug(const char *name, uint32_t *bugs)
+{
+	for (size_t i = 0; i < BUG_COUNT; i++)
+		if (!strcmp(name, bug_names[i].name)) {
+			*bugs |= bug_names[i].bit;
+			return 0;
+		}
+	fprintf(stderr, "bluetas: --bug: unknown bug '%s' (expected rx-first-segment, wakeup-no-timeout or "
+		"write-without-credits)\n", name);
+	return -1;
+}
+
 struct run_cfg {
 	const char *prog;
 	char **files;
@@ -103,6 +119,8 @@ struct run_cfg {
 	unsigned jobs;
 	const char *dir;
 	const char *trace;
+	const char *perfetto;  /* single run: Chrome trace event JSON */
+	const char *pcap_all;  /* single run: pcap whatever the verdict */
 	bool quiet;
 	uint32_t bugs;
 	size_t nruns;
@@ -138,6 +156,7 @@ struct job {
 	const struct scenario *s;
 	uint64_t seed;
 	const char *pcap, *trace, *deadlock;
+	const char *perfetto, *series, *plot; /* series: written, plotted to plot, removed */
 };
 
 struct worker {
@@ -185,6 +204,8 @@ static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
 		.bugs = cfg->bugs,
 		.pcap_path = j->pcap,
 		.trace_path = j->trace,
+		.perfetto_path = j->perfetto,
+		.series_path = j->series,
 		.realtime = cfg->realtime,
 	};
 	struct scenario_result r;
@@ -221,6 +242,16 @@ static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
 		 r.diagnosis[0] || rec.verdict == SCN_PASS ? r.diagnosis : "failed without a diagnosis");
 	if (j->deadlock && r.deadlock_report && write_file(j->deadlock, r.deadlock_report) == 0)
 		rec.deadlock_written = 1;
+	if (j->series && j->plot && !rec.output_failed) {
+		char title[256], perr[256];
+		snprintf(title, sizeof(title), "%s seed %" PRIu64, j->s->name, j->seed);
+		if (plot_series(j->series, j->plot, title, perr, sizeof(perr)) < 0) {
+			rec.output_failed = 1;
+			snprintf(rec.output_error, sizeof(rec.output_error), "%s", perr);
+		}
+	}
+	if (j->series)
+		unlink(j->series);
 	scenario_result_free(&r);
 	_exit(write_all(fd, &rec, sizeof(rec)) == 0 ? 0 : 3);
 }
@@ -513,6 +544,7 @@ static int make_dirs(const char *path)
 
 struct capture_paths {
 	char pcap[PATH_MAX], trace[PATH_MAX], deadlock[PATH_MAX];
+	char perfetto[PATH_MAX], series[PATH_MAX], plot[PATH_MAX];
 };
 
 static void report_failures(const struct run_cfg *cfg, struct table *t)
@@ -539,12 +571,17 @@ static void report_failures(const struct run_cfg *cfg, struct table *t)
 		int b = snprintf(p->trace, PATH_MAX, "%s/%s-seed%" PRIu64 ".trace", cfg->dir, j->s->name, j->seed);
 		int c = snprintf(p->deadlock, PATH_MAX, "%s/%s-seed%" PRIu64 ".deadlock.txt", cfg->dir, j->s->name,
 				 j->seed);
-		if (a >= PATH_MAX || b >= PATH_MAX || c >= PATH_MAX)
+		int d = snprintf(p->perfetto, PATH_MAX, "%s/%s-seed%" PRIu64 ".perfetto.json", cfg->dir, j->s->name,
+				 j->seed);
+		int e = snprintf(p->series, PATH_MAX, "%s/%s-seed%" PRIu64 ".series.tsv", cfg->dir, j->s->name, j->seed);
+		int g = snprintf(p->plot, PATH_MAX, "%s/%s-seed%" PRIu64 ".png", cfg->dir, j->s->name, j->seed);
+		if (a >= PATH_MAX || b >= PATH_MAX || c >= PATH_MAX || d >= PATH_MAX || e >= PATH_MAX || g >= PATH_MAX)
 			continue;
 		/* A report left by an earlier sweep would be taken for this run's. */
 		unlink(p->deadlock);
 		cap[n] = (struct job){.run = i, .s = j->s, .seed = j->seed, .pcap = p->pcap, .trace = p->trace,
-				      .deadlock = p->deadlock};
+				      .deadlock = p->deadlock, .perfetto = p->perfetto, .series = p->series,
+				      .plot = p->plot};
 		n++;
 	}
 	if (n) {
@@ -578,7 +615,9 @@ static void report_failures(const struct run_cfg *cfg, struct table *t)
 				p = &paths[k];
 		if (p && s->captured) {
 			const struct run_record *c = &s->capture;
-			printf("  pcap:      %s\n  trace:     %s\n", p->pcap, p->trace);
+			printf("  pcap:      %s\n  trace:     %s\n  perfetto:  %s\n", p->pcap, p->trace, p->perfetto);
+			if (!c->output_failed)
+				printf("  plot:      %s\n", p->plot);
 			if (c->deadlock_written)
 				printf("  deadlock:  %s\n", p->deadlock);
 			if (c->rc == 0 && c->verdict == SCN_PASS)
@@ -632,7 +671,7 @@ static int parse_seeds(const char *text, uint64_t *lo, uint64_t *hi)
 
 static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 {
-	enum { OPT_BACKEND = 256, OPT_SEED, OPT_SEEDS, OPT_PCAP, OPT_TRACE, OPT_BUG };
+	enum { OPT_BACKEND = 256, OPT_SEED, OPT_SEEDS, OPT_PCAP, OPT_TRACE, OPT_BUG, OPT_PERFETTO, OPT_PCAP_ALL };
 	static const struct option opts[] = {
 		{"backend", required_argument, 0, OPT_BACKEND},
 		{"seed", required_argument, 0, OPT_SEED},
@@ -640,6 +679,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		{"jobs", required_argument, 0, 'j'},
 		{"pcap", required_argument, 0, OPT_PCAP},
 		{"trace", required_argument, 0, OPT_TRACE},
+		{"perfetto", required_argument, 0, OPT_PERFETTO},
+		{"pcap-all", required_argument, 0, OPT_PCAP_ALL},
 		{"quiet", no_argument, 0, 'q'},
 		{"bug", required_argument, 0, OPT_BUG},
 		{"help", no_argument, 0, 'h'},
@@ -696,6 +737,14 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			}
 			cfg->trace = optarg;
 			break;
+		case OPT_PERFETTO:
+		case OPT_PCAP_ALL:
+			if (!*optarg) {
+				fprintf(stderr, "bluetas run: %s: expected a file name\n", argv[optind - 1]);
+				return 2;
+			}
+			*(c == OPT_PERFETTO ? &cfg->perfetto : &cfg->pcap_all) = optarg;
+			break;
 		case 'q':
 			cfg->quiet = true;
 			break;
@@ -745,12 +794,23 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		fprintf(stderr, "bluetas run: --trace FILE needs a single run (one scenario file, one seed)\n");
 		return 2;
 	}
-	/* A trace that cannot be created is the user's mistake: say so now,
-	 * not as a failed scenario after the run. */
-	if (cfg->trace) {
-		FILE *f = fopen(cfg->trace, "w");
+	const struct {
+		const char *flag, *path;
+	} single[] = {{"--trace", cfg->trace}, {"--perfetto", cfg->perfetto}, {"--pcap-all", cfg->pcap_all}};
+	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+		if (!single[i].path)
+			continue;
+		if (cfg->nruns != 1) {
+			fprintf(stderr, "bluetas run: %s FILE needs a single run (one scenario file, one seed)\n",
+				single[i].flag);
+			return 2;
+		}
+		/* A file that cannot be created is the user's mistake: say so
+		 * now, not as a failed scenario after the run. */
+		FILE *f = fopen(single[i].path, "w");
 		if (!f) {
-			fprintf(stderr, "bluetas run: --trace: cannot write %s: %s\n", cfg->trace, strerror(errno));
+			fprintf(stderr, "bluetas run: %s: cannot write %s: %s\n", single[i].flag, single[i].path,
+				strerror(errno));
 			return 2;
 		}
 		fclose(f);
@@ -842,6 +902,10 @@ int cli_run(int argc, char **argv, const char *prog)
 	}
 	if (cfg.trace)
 		jobs[0].trace = cfg.trace;
+	if (cfg.perfetto)
+		jobs[0].perfetto = cfg.perfetto;
+	if (cfg.pcap_all)
+		jobs[0].pcap = cfg.pcap_all;
 	struct table t = {
 		.cfg = &cfg,
 		.slot = slot,
@@ -856,6 +920,10 @@ int cli_run(int argc, char **argv, const char *prog)
 	bar_clear(&t);
 	if (cfg.trace && !t.output_errors)
 		printf("trace: %s\n", cfg.trace);
+	if (cfg.perfetto && !t.output_errors)
+		printf("perfetto: %s\n", cfg.perfetto);
+	if (cfg.pcap_all && !t.output_errors)
+		printf("pcap: %s\n", cfg.pcap_all);
 	report_failures(&cfg, &t);
 	if (t.header_done)
 		printf("\n");

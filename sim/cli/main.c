@@ -30,6 +30,7 @@ static void usage_main(FILE *out)
 		"            an echo, sink or source application in the same process\n"
 		"  app       run an application on the host library against a NIC daemon\n"
 		"            over the RDMA verbs channel (Soft-RoCE or a real RDMA NIC)\n"
+		"  plot      draw a scenario run's connections over time (gnuplot: PNG or SVG)\n"
 		"  help      show this help, or `bluetas help COMMAND`\n"
 		"\n"
 		"Run `bluetas COMMAND --help` for a command's options.\n");
@@ -55,6 +56,10 @@ int main(int argc, char **argv)
 			cli_nic_usage(stdout);
 			return 0;
 		}
+		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "plot")) {
+			cli_plot_usage(stdout);
+			return 0;
+		}
 		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "app")) {
 			cli_app_usage(stdout);
 			return 0;
@@ -70,6 +75,8 @@ int main(int argc, char **argv)
 		return cli_nic(argc - 1, argv + 1);
 	if (!strcmp(cmd, "app"))
 		return cli_app(argc - 1, argv + 1);
+	if (!strcmp(cmd, "plot"))
+		return cli_plot(argc - 1, argv + 1);
 	fprintf(stderr, "bluetas: unknown command '%s'\n", cmd);
 	usage_main(stderr);
 	return 2;
