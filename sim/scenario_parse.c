@@ -474,6 +474,7 @@ enum key_id {
 	K_CORRUPT,
 	K_TRUNCATE,
 	K_REORDER,
+	K_DEPTH,
 	K_JITTER,
 	K_PARTITION,
 	K_APP,
@@ -590,6 +591,7 @@ static const struct keyspec ks_wire[] = {
 	{"corrupt", K_CORRUPT, VT_PCT, 0, PCT_MAX, "corrupt=PCT"},
 	{"truncate", K_TRUNCATE, VT_PCT, 0, PCT_MAX, "truncate=PCT"},
 	{"reorder", K_REORDER, VT_PCT, 0, PCT_MAX, "reorder=PCT"},
+	{"depth", K_DEPTH, VT_N, 1, 64, "depth=N within 1..64 (frames that overtake a reordered one)"},
 	{"jitter", K_JITTER, VT_TIME, 0, TIME_MAX_NS, "jitter=TIME"},
 	{"partition", K_PARTITION, VT_TIME_RANGE, 0, TIME_MAX_NS, "partition=TIME..TIME"},
 };
@@ -1092,6 +1094,8 @@ static int wire_fault(struct parser *p, const struct line *L, const struct tok *
 		if (kv->by_id[rx_only[i]])
 			return fail(p, L->no, kv->by_id[rx_only[i]]->t->col, "dir=rx (the default) with reorder= and jitter=",
 				    "%s= applies only to frames a NIC receives", rx_only[i] == K_REORDER ? "reorder" : "jitter");
+	if (kv->by_id[K_DEPTH] && !kv->by_id[K_REORDER])
+		return fail(p, L->no, kv->by_id[K_DEPTH]->t->col, "reorder=PCT with depth=", "depth= without reorder=");
 	if (kv->by_id[K_BURST] && !kv->by_id[K_BURST_LEN])
 		return fail(p, L->no, kv->by_id[K_BURST]->t->col, "burst_len=N with burst=", "burst= without burst_len=");
 	if (kv->by_id[K_BURST_LEN] && !kv->by_id[K_BURST])
@@ -1113,6 +1117,8 @@ static int wire_fault(struct parser *p, const struct line *L, const struct tok *
 		d->truncate_ppm = (uint32_t)v->a;
 	if ((v = kv->by_id[K_REORDER]))
 		d->reorder_ppm = (uint32_t)v->a;
+	if ((v = kv->by_id[K_DEPTH]))
+		d->reorder_depth = (uint32_t)v->a;
 	if ((v = kv->by_id[K_JITTER]))
 		d->jitter_ns = v->a;
 	if ((v = kv->by_id[K_PARTITION])) {

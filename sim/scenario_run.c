@@ -153,6 +153,7 @@ static int sched_actor_poll(void *ctx, uint64_t now)
 				if (src[d]->corrupt_ppm) dst[d]->corrupt_ppm = src[d]->corrupt_ppm;
 				if (src[d]->truncate_ppm) dst[d]->truncate_ppm = src[d]->truncate_ppm;
 				if (src[d]->reorder_ppm) dst[d]->reorder_ppm = src[d]->reorder_ppm;
+				if (src[d]->reorder_depth) dst[d]->reorder_depth = src[d]->reorder_depth;
 				if (src[d]->jitter_ns) dst[d]->jitter_ns = src[d]->jitter_ns;
 			}
 			if (p->partition_end_ns > p->partition_start_ns) {

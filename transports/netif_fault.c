@@ -27,7 +27,8 @@ struct fault_netif {
 	struct held_frame hold[NETIF_FAULT_HOLD_FRAMES];
 	uint32_t hold_count;
 	uint64_t hold_order;
-	struct netif_buf *reorder_slot; /* frame waiting to go after the next */
+	struct netif_buf *reorder_slot; /* frame waiting to go after reorder_left more */
+	uint32_t reorder_left;          /* frames still to overtake it */
 	struct netif_fault_stats stats;
 };
 
@@ -157,12 +158,15 @@ static int admit_rx(struct fault_netif *f, struct netif_buf *b, uint64_t now, st
 			f->stats.hold_overflow++;
 		if (!f->reorder_slot && chance(f, d->reorder_ppm)) {
 			f->reorder_slot = fr;
+			f->reorder_left = d->reorder_depth ? d->reorder_depth : 1;
 			f->stats.reordered++;
 			continue;
 		}
 		if (n < room) {
 			out[n++] = fr;
-			if (f->reorder_slot && n < room) {
+			if (f->reorder_slot && f->reorder_left)
+				f->reorder_left--;
+			if (f->reorder_slot && !f->reorder_left && n < room) {
 				out[n++] = f->reorder_slot;
 				f->reorder_slot = NULL;
 			}

@@ -32,7 +32,8 @@ struct netif_fault_dir {
 	uint32_t duplicate_ppm;
 	uint32_t corrupt_ppm;
 	uint32_t truncate_ppm;
-	uint32_t reorder_ppm;       /* rx only: frame held until after the next one */
+	uint32_t reorder_ppm;       /* rx only: frame held until after the next reorder_depth */
+	uint32_t reorder_depth;     /* rx only: frames that overtake a reordered one; 0 = 1 */
 	uint64_t jitter_ns;         /* rx only: extra delay uniform in [0, jitter] */
 };
 

@@ -102,6 +102,14 @@ static void test_first_segment_only_bug_is_a_data_mismatch(void **state)
 	expect_caught("multiseg_rx_mss8960.scn", SCN_BUG_RX_FIRST_SEGMENT_ONLY, "data mismatch");
 }
 
+/* Deep reordering (depth=) proves something only if a receiver that
+ * mishandles multi-segment data fails under it. */
+static void test_deep_reorder_catches_first_segment_only_bug(void **state)
+{
+	(void)state;
+	expect_caught("deep_reorder.scn", SCN_BUG_RX_FIRST_SEGMENT_ONLY, "deadlock");
+}
+
 static void test_wakeup_without_timeout_bug_is_a_deadlock_with_report(void **state)
 {
 	(void)state;
@@ -246,6 +254,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_script_passes_on_three_seeds),
 		cmocka_unit_test(test_first_segment_only_bug_is_a_data_mismatch),
+		cmocka_unit_test(test_deep_reorder_catches_first_segment_only_bug),
 		cmocka_unit_test(test_wakeup_without_timeout_bug_is_a_deadlock_with_report),
 		cmocka_unit_test(test_write_without_credits_bug_is_an_out_of_bounds_access),
 		cmocka_unit_test(test_sleep_without_arm_bug_is_a_lost_wakeup),
