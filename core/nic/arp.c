@@ -2,7 +2,8 @@
  * arp.c: the NIC answers ARP for its address and resolves next hops. The
  * BlueTAS prototype dropped traffic whenever its cache was empty; here a
  * miss sends a request and parks the connection (arp_wait) until the
- * reply, retried by the flow's timer, and static entries never expire.
+ * reply, retried by the flow's timer (as often as a SYN would be), and
+ * static entries never expire. Requests are coalesced per destination.
  */
 #include <string.h>
 
@@ -67,21 +68,23 @@ int arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6])
 		memcpy(mac_out, e->mac, ETH_ADDR_BYTES);
 		return 1;
 	}
-	/* A pending entry older than a whole resolution (every try timed
-	 * out) records a failure, not a request in flight: a new asker
-	 * starts over, or its first request would wait a full timeout. */
-	bool failed = e && e->state == ARP_PENDING && nic_now(nic) > e->deadline_ns;
-	if (!e || failed) {
-		if (!e)
-			e = arp_slot(nic, ip);
-		if (e) {
-			memset(e, 0, sizeof(*e));
-			e->ip = ip;
-			e->state = ARP_PENDING;
-			e->deadline_ns = nic_now(nic) + nic->cfg.arp_timeout_ns * NIC_ARP_TRIES;
-		}
-		arp_request(nic, ip);
+	/* One request per destination per arp_timeout, however many
+	 * connections wait for it: under loss every pending connection's
+	 * retry would otherwise send its own request at the same instant.
+	 * deadline_ns is when the request in flight counts as lost; the
+	 * first asker after it asks again. */
+	uint64_t now = nic_now(nic);
+	if (e && e->state == ARP_PENDING && now < e->deadline_ns)
+		return 0;
+	if (!e)
+		e = arp_slot(nic, ip);
+	if (e) {
+		memset(e, 0, sizeof(*e));
+		e->ip = ip;
+		e->state = ARP_PENDING;
+		e->deadline_ns = now + nic->cfg.arp_timeout_ns;
 	}
+	arp_request(nic, ip);
 	return 0;
 }
 

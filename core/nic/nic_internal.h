@@ -31,7 +31,6 @@
 #define NIC_TXQ_FRAMES 64
 #define NIC_RX_BURST 32
 #define NIC_ARP_ENTRIES 256
-#define NIC_ARP_TRIES 3
 
 /* RFC 793 states; the names are the RFC's. */
 enum tcp_state {

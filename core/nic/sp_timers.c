@@ -103,16 +103,19 @@ static void rto_fired(struct nic *nic, uint32_t fi)
 	f->rto_deadline_ns = 0;
 	f->retries++;
 	if (f->state == TCP_SYN_SENT && f->arp_wait) {
-		if (arp_lookup(nic, f->next_hop_ip, f->remote_mac)) {
+		/* As many tries as the SYN would get, backing off the same
+		 * way: under loss ARP must not end a connection that its
+		 * SYN retries would still have saved. */
+		if (f->retries > nic->cfg.syn_retries) {
+			nic->stats.arp_unresolved++;
+			sp_flow_abort(nic, fi, BT_EHOSTUNREACH, false);
+		} else if (arp_lookup(nic, f->next_hop_ip, f->remote_mac)) {
 			f->arp_wait = false;
 			f->retries = 0;
 			sp_send_syn(nic, fi);
-		} else if (f->retries >= NIC_ARP_TRIES) {
-			nic->stats.arp_unresolved++;
-			sp_flow_abort(nic, fi, BT_EHOSTUNREACH, false);
 		} else {
-			arp_request(nic, f->next_hop_ip);
-			f->rto_deadline_ns = now + nic->cfg.arp_timeout_ns;
+			uint64_t wait = nic->cfg.arp_timeout_ns << (f->retries < 20 ? f->retries : 20);
+			f->rto_deadline_ns = now + (wait < nic->cfg.rto_max_ns ? wait : nic->cfg.rto_max_ns);
 		}
 		return;
 	}

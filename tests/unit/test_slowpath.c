@@ -940,6 +940,19 @@ static void test_arp_request_answered(void **state)
 	harness_destroy(h);
 }
 
+/* When the request number `i` (from 0) of an unanswered resolution goes
+ * out, counted from the first: the retry interval starts at arp_timeout
+ * and doubles, capped at rto_max, as a SYN's would. */
+static uint64_t arp_request_at(const struct nic_config *c, int i)
+{
+	uint64_t t = 0;
+	for (int k = 0; k < i; k++) {
+		uint64_t wait = c->arp_timeout_ns << k;
+		t += wait < c->rto_max_ns ? wait : c->rto_max_ns;
+	}
+	return t;
+}
+
 static void test_arp_unresolved_host_unreachable(void **state)
 {
 	(void)state;
@@ -953,22 +966,24 @@ static void test_arp_unresolved_host_unreachable(void **state)
 	harness_advance(h, 0);
 	uint64_t t0 = harness_now(h);
 	int requests = 0;
-	while (harness_advance_to_frame(h, 10 * o.nic.arp_timeout_ns)) {
+	uint64_t bound = o.nic.rto_max_ns + o.nic.arp_timeout_ns;
+	while (harness_advance_to_frame(h, bound)) {
 		assert_true(harness_expect_frame(h, &f));
 		assert_true(f.is_arp);
 		assert_int_equal(f.arp.op, ARP_OP_REQUEST);
 		assert_int_equal(f.arp.target_ip, HARNESS_PEER_IP);
-		assert_int_equal(f.at_ns - t0, (uint64_t)requests * o.nic.arp_timeout_ns);
+		assert_int_equal(f.at_ns - t0, arp_request_at(&o.nic, requests));
 		requests++;
 	}
-	assert_int_equal(requests, NIC_ARP_TRIES);
+	/* as many tries as a SYN gets: ARP does not end it sooner */
+	assert_int_equal(requests, (int)o.nic.syn_retries + 1);
 	uint32_t fl = harness_take_flags(h, conn);
 	assert_true(fl & BT_EV_ERROR);
 	assert_true(fl & BT_EV_CLOSED);
 	assert_int_equal(harness_conn_err(h, conn), BT_EHOSTUNREACH);
 	struct nic_stats s = harness_stats(h);
 	assert_int_equal(s.arp_unresolved, 1);
-	assert_int_equal(s.arp_requests_sent, NIC_ARP_TRIES);
+	assert_int_equal(s.arp_requests_sent, o.nic.syn_retries + 1);
 	assert_int_equal(s.flows_active, 0);
 	assert_int_equal(bt_close(h->host, conn), BT_OK);
 	harness_advance(h, 0);
@@ -979,15 +994,58 @@ static void test_arp_unresolved_host_unreachable(void **state)
 	harness_advance(h, 0);
 	t0 = harness_now(h);
 	requests = 0;
-	while (harness_advance_to_frame(h, 10 * o.nic.arp_timeout_ns)) {
+	while (harness_advance_to_frame(h, bound)) {
 		assert_true(harness_expect_frame(h, &f));
 		assert_true(f.is_arp);
-		assert_int_equal(f.at_ns - t0, (uint64_t)requests * o.nic.arp_timeout_ns);
+		assert_int_equal(f.at_ns - t0, arp_request_at(&o.nic, requests));
 		requests++;
 	}
-	assert_int_equal(requests, NIC_ARP_TRIES);
+	assert_int_equal(requests, (int)o.nic.syn_retries + 1);
 	assert_int_equal(harness_conn_err(h, conn), BT_EHOSTUNREACH);
 	assert_int_equal(harness_stats(h).arp_unresolved, 2);
+	harness_destroy(h);
+}
+
+/* Eight connections wait for one next hop: each retry round sends one
+ * request for all of them, not eight at the same instant; and once the
+ * peer answers, all eight go on with their SYNs. */
+static void test_arp_requests_coalesced_per_destination(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.static_arp = false;
+	struct harness *h = harness_init(&o);
+	struct harness_frame f;
+	int conns[8];
+	for (int i = 0; i < 8; i++) {
+		conns[i] = bt_connect(h->host, HARNESS_PEER_IP, (uint16_t)(7001 + i));
+		assert_true(conns[i] >= 0);
+	}
+	harness_advance(h, 0);
+	/* three rounds unanswered: 1 + 1 + 1 requests */
+	harness_advance(h, arp_request_at(&o.nic, 2));
+	int arps = 0, other = 0;
+	while (harness_expect_frame(h, &f)) {
+		if (f.is_arp && f.arp.op == ARP_OP_REQUEST)
+			arps++;
+		else
+			other++;
+	}
+	assert_int_equal(arps, 3);
+	assert_int_equal(other, 0);
+	assert_int_equal(harness_stats(h).arp_requests_sent, 3);
+	/* the peer answers: every waiting connection sends its SYN */
+	uint8_t reply[ETH_MIN_FRAME_BYTES];
+	int n = arp_build_frame(reply, sizeof(reply), ARP_OP_REPLY, HARNESS_PEER_MAC, HARNESS_PEER_IP, HARNESS_NIC_MAC,
+				HARNESS_NIC_IP);
+	assert_true(n > 0);
+	harness_inject_raw(h, reply, (uint16_t)n);
+	harness_advance(h, 0);
+	int syns = 0;
+	while (harness_expect_frame(h, &f))
+		syns += f.is_tcp && (f.tcp.flags & TCP_SYN);
+	assert_int_equal(syns, 8);
 	harness_destroy(h);
 }
 
@@ -1020,6 +1078,7 @@ int main(void)
 		cmocka_unit_test(test_arp_resolves_before_syn),
 		cmocka_unit_test(test_arp_request_answered),
 		cmocka_unit_test(test_arp_unresolved_host_unreachable),
+		cmocka_unit_test(test_arp_requests_coalesced_per_destination),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
