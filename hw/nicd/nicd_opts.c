@@ -364,8 +364,12 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		case OPT_NETMASK:
 			if (parse_ip("--netmask", optarg, &o->netmask) < 0)
 				return 2;
-			if (o->netmask && (~o->netmask & (~o->netmask + 1))) {
-				fprintf(stderr, "bluetas nic: --netmask: '%s' is not a contiguous mask\n", optarg);
+			/* The same masks as --ip A.B.C.D/LEN takes (LEN 1..32): 0.0.0.0
+			 * would put every IPv4 address on the link. */
+			if (!o->netmask || (~o->netmask & (~o->netmask + 1))) {
+				fprintf(stderr,
+					"bluetas nic: --netmask: '%s' is not a contiguous mask of 1..32 bits (as /1../32)\n",
+					optarg);
 				return 2;
 			}
 			o->has_netmask = true;

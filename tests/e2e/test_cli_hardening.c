@@ -48,6 +48,19 @@ static void numbers_are_digits_only(void **state)
 	expect_exit("sim --seed 18446744073709551615 --messages 1 --msg-bytes 1K", 0, "PASS", NULL);
 }
 
+/* --netmask takes what --ip A.B.C.D/LEN takes: 0.0.0.0 is /0, refused by
+ * both. (--app source without --connect is refused later in parsing: it
+ * stands for everything after the options, so nothing starts DPDK.) */
+static void netmask_and_prefix_agree(void **state)
+{
+	(void)state;
+	expect_exit("nic --ip 10.77.0.2/0 --app source", 2, "--ip prefix length", NULL);
+	expect_exit("nic --ip 10.77.0.2 --netmask 0.0.0.0 --app source", 2, "--netmask: '0.0.0.0' is not", NULL);
+	expect_exit("nic --ip 10.77.0.2 --netmask 255.0.255.0 --app source", 2, "--netmask", NULL);
+	/* a good mask gets past it, to the next complaint */
+	expect_exit("nic --ip 10.77.0.2 --netmask 128.0.0.0 --app source", 2, "--connect", NULL);
+}
+
 static void pcap_write_error_is_reported(void **state)
 {
 	(void)state;
@@ -102,6 +115,7 @@ int main(void)
 	test_bluetas_bin();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(numbers_are_digits_only),
+		cmocka_unit_test(netmask_and_prefix_agree),
 		cmocka_unit_test(pcap_write_error_is_reported),
 		cmocka_unit_test(trace_write_error_is_reported),
 		cmocka_unit_test(unwritable_trace_is_a_usage_error),
