@@ -44,7 +44,7 @@ struct nic_config {
 	uint64_t delayed_ack_ns;     /* bound on ACK delay; 0 = ACK every segment */
 	uint64_t time_wait_ns;
 	uint64_t fin_wait2_ns;       /* give up on a peer that never sends its FIN */
-	uint64_t arp_timeout_ns;     /* first ARP retry; then doubling to rto_max, syn_retries times */
+	uint64_t arp_timeout_ns;     /* ARP retry interval (fixed), syn_retries times */
 	uint32_t isn_seed;           /* initial sequence numbers derive from it */
 	/* congestion control */
 	enum nic_cc_algo cc;

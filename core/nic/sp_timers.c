@@ -103,9 +103,11 @@ static void rto_fired(struct nic *nic, uint32_t fi)
 	f->rto_deadline_ns = 0;
 	f->retries++;
 	if (f->state == TCP_SYN_SENT && f->arp_wait) {
-		/* As many tries as the SYN would get, backing off the same
-		 * way: under loss ARP must not end a connection that its
-		 * SYN retries would still have saved. */
+		/* As many tries as the SYN would get, so that under loss ARP
+		 * does not end a connection its SYN retries would have saved;
+		 * but at a fixed interval, as Linux's retrans_time: a lost
+		 * request is loss, not congestion, and every connection to
+		 * that next hop waits on the one coalesced request. */
 		if (f->retries > nic->cfg.syn_retries) {
 			nic->stats.arp_unresolved++;
 			sp_flow_abort(nic, fi, BT_EHOSTUNREACH, false);
@@ -114,8 +116,7 @@ static void rto_fired(struct nic *nic, uint32_t fi)
 			f->retries = 0;
 			sp_send_syn(nic, fi);
 		} else {
-			uint64_t wait = nic->cfg.arp_timeout_ns << (f->retries < 20 ? f->retries : 20);
-			f->rto_deadline_ns = now + (wait < nic->cfg.rto_max_ns ? wait : nic->cfg.rto_max_ns);
+			f->rto_deadline_ns = now + nic->cfg.arp_timeout_ns;
 		}
 		return;
 	}

@@ -941,16 +941,11 @@ static void test_arp_request_answered(void **state)
 }
 
 /* When the request number `i` (from 0) of an unanswered resolution goes
- * out, counted from the first: the retry interval starts at arp_timeout
- * and doubles, capped at rto_max, as a SYN's would. */
+ * out, counted from the first: every arp_timeout, without backoff (one
+ * coalesced request holds up every connection to that next hop). */
 static uint64_t arp_request_at(const struct nic_config *c, int i)
 {
-	uint64_t t = 0;
-	for (int k = 0; k < i; k++) {
-		uint64_t wait = c->arp_timeout_ns << k;
-		t += wait < c->rto_max_ns ? wait : c->rto_max_ns;
-	}
-	return t;
+	return (uint64_t)i * c->arp_timeout_ns;
 }
 
 static void test_arp_unresolved_host_unreachable(void **state)
