@@ -18,7 +18,7 @@ LDLIBS_PCAP  := -lpcap
 LDLIBS_TEST  := -lcmocka
 LDLIBS   += -lm
 
-LIB_DIRS := core/proto core/util core/nic core/host core/apps transports transports/shm sim
+LIB_DIRS := core/proto core/util core/nic core/host core/apps transports transports/shm transports/ipc sim
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbluetas.a

@@ -11,6 +11,8 @@
 
 #include "host_internal.h"
 
+#include <sys/mman.h>
+
 void bt_host_default_config(struct bt_host_config *cfg)
 {
 	cfg->max_conns = 128;
@@ -55,7 +57,12 @@ struct bt_host *bt_host_create(const struct bt_host_config *cfg, struct chan *ch
 				       .tx_ring_bytes = cfg->tx_ring_bytes,
 				       .max_conns = cfg->max_conns};
 	uint64_t region_bytes = ctxq_region_bytes(&h->hello);
-	h->region = calloc(1, region_bytes);
+	/* Pages of its own (zeroed), not heap memory: a cross-process
+	 * channel (transports/ipc) shares the region's whole pages with the
+	 * NIC daemon, which must find nothing else on them. */
+	void *region = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	h->region = region == MAP_FAILED ? NULL : region;
+	h->region_bytes = region_bytes;
 	h->conns = calloc(cfg->max_conns, sizeof(*h->conns));
 	if (!h->region || !h->conns) {
 		*err_out = BT_ENOMEM;
@@ -85,7 +92,8 @@ struct bt_host *bt_host_create(const struct bt_host_config *cfg, struct chan *ch
 	*err_out = BT_OK;
 	return h;
 fail:
-	free(h->region);
+	if (h->region)
+		munmap(h->region, region_bytes);
 	free(h->conns);
 	free(h);
 	return NULL;
@@ -96,7 +104,7 @@ void bt_host_destroy(struct bt_host *h)
 	if (!h)
 		return;
 	chan_mr_deregister(h->ch, &h->region_mr);
-	free(h->region);
+	munmap(h->region, h->region_bytes);
 	free(h->conns);
 	free(h);
 }

@@ -88,7 +88,8 @@ struct bt_host {
 	struct chan *ch;
 	const struct bt_clock *clock;
 	int broken;             /* bt_err once the channel failed */
-	uint8_t *region;
+	uint8_t *region;        /* mmap'd: pages of its own */
+	uint64_t region_bytes;
 	struct chan_mr region_mr;
 	struct ctxq_hello hello;
 	struct host_conn *conns;

@@ -29,6 +29,7 @@
 #include "../../core/bluetas.h"
 #include "../../core/proto/proto.h"
 #include "../../transports/clock.h"
+#include "../../transports/ipc/ipc_chan.h"
 #include "../../transports/verbs/verbs_chan.h"
 #include "../../sim/cli/cli.h"
 #include "../commands.h"
@@ -69,7 +70,7 @@ struct app_opts {
 void cli_app_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bluetas app --channel verbs:ADDR[:PORT][,dev=NAME] --app KIND [OPTIONS]\n"
+		"usage: bluetas app --channel verbs:ADDR[:PORT][,dev=NAME]|ipc:PATH --app KIND [OPTIONS]\n"
 		"\n"
 		"Runs a built-in application on the host library, in real time, against a NIC\n"
 		"daemon (`bluetas nic` with a verbs channel listener) over the RDMA verbs channel:\n"
@@ -83,6 +84,9 @@ void cli_app_usage(FILE *out)
 		"                         RDMA device: rxe, mlx5); PORT default %u; dev= insists on\n"
 		"                         the local device; src= the local address to connect from;\n"
 		"                         gid= fails unless rdma_cm picks that GID index\n"
+		"  --channel ipc:PATH[,sq=N][,msg=N]\n"
+		"                         the daemon on this host (`bluetas nic --channel ipc:PATH`),\n"
+		"                         over shared memory (memfd regions, a Unix socket at PATH)\n"
 		"\n"
 		"application:\n"
 		"  --app KIND             echo-client: connect, send --msg-bytes messages, check every\n"
@@ -285,7 +289,7 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		return -1;
 	}
 	if (!o->channel) {
-		fprintf(stderr, "bluetas app: --channel verbs:ADDR[:PORT] is required (the NIC daemon's channel)\n");
+		fprintf(stderr, "bluetas app: --channel verbs:ADDR[:PORT] or ipc:PATH is required (the NIC daemon's channel)\n");
 		return -1;
 	}
 	if (!o->has_app) {
@@ -357,15 +361,25 @@ static void print_stats(struct app_run *d)
 static int setup(struct app_run *d, char *err, size_t err_len)
 {
 	struct app_opts *o = d->o;
-	struct verbs_spec spec;
 	char why[512];
-	if (verbs_parse_spec(o->channel, &spec, why, sizeof(why)) < 0) {
-		snprintf(err, err_len, "--channel: %s", why);
-		return 2;
+	if (!strncmp(o->channel, "ipc:", 4)) {
+		struct ipc_spec is;
+		if (ipc_parse_spec(o->channel, &is, why, sizeof(why)) < 0) {
+			snprintf(err, err_len, "--channel: %s", why);
+			return 2;
+		}
+		struct ipc_params ip = {.sq_depth = is.sq_depth, .msg_depth = is.msg_depth};
+		d->ch = ipc_connect(is.path, &ip, APP_CONNECT_MS, why, sizeof(why));
+	} else {
+		struct verbs_spec spec;
+		if (verbs_parse_spec(o->channel, &spec, why, sizeof(why)) < 0) {
+			snprintf(err, err_len, "--channel: %s", why);
+			return 2;
+		}
+		struct verbs_params vp;
+		verbs_spec_params(&spec, &vp);
+		d->ch = verbs_connect(spec.addr, spec.port, &vp, APP_CONNECT_MS, why, sizeof(why));
 	}
-	struct verbs_params vp;
-	verbs_spec_params(&spec, &vp);
-	d->ch = verbs_connect(spec.addr, spec.port, &vp, APP_CONNECT_MS, why, sizeof(why));
 	if (!d->ch) {
 		snprintf(err, err_len, "channel %s: cannot connect to the NIC daemon: %s", o->channel, why);
 		return 1;
@@ -409,8 +423,13 @@ static int setup(struct app_run *d, char *err, size_t err_len)
 	if (!d->app)
 		return 1;
 	struct verbs_chan_info vi;
-	verbs_chan_describe(d->ch, &vi);
-	printf("ready channel=verbs dev=%s port=%u gid_index=%d gid_type=\"%s\" local=%s nic=%s sq=%u msg=%u app=%s",
+	if (ipc_chan_is(d->ch)) {
+		struct chan_info ci;
+		chan_info(d->ch, &ci);
+		printf("ready channel=ipc path=%s sq=%u msg=%u app=%s", o->channel + 4, ci.sq_depth, ci.msg_depth,
+		       app_names[o->app]);
+	} else if (verbs_chan_describe(d->ch, &vi) == 0)
+		printf("ready channel=verbs dev=%s port=%u gid_index=%d gid_type=\"%s\" local=%s nic=%s sq=%u msg=%u app=%s",
 	       vi.dev, vi.port_num, vi.gid_index, vi.gid_type, vi.local, vi.peer, vi.sq_depth, vi.msg_depth,
 	       app_names[o->app]);
 	if (o->app == APP_ECHO_CLIENT || o->app == APP_SOURCE) {
@@ -430,6 +449,11 @@ static bool channel_broken(struct app_run *d, char *why, size_t cap)
 	struct verbs_chan_stats v;
 	if (verbs_chan_stats(d->ch, &v) == 0 && v.broken) {
 		snprintf(why, cap, "%s", v.broken_why);
+		return true;
+	}
+	struct ipc_chan_stats is;
+	if (ipc_chan_stats(d->ch, &is) == 0 && is.broken) {
+		snprintf(why, cap, "%s", is.broken_why);
 		return true;
 	}
 	return false;

@@ -62,7 +62,7 @@ static const char *run_loop(struct daemon *d)
 		nic_poll(d->nic, now);
 		if (d->app)
 			rt_app_poll(d->app);
-		if (d->listener)
+		if (d->listener || d->ipc_listener)
 			nicd_ext_service(d, now);
 		if (rt_stop_reason())
 			return rt_stop_reason();

@@ -20,6 +20,7 @@
 #include "../../transports/dpdk/dpdk_netif.h"
 #include "../../transports/netif_fault.h"
 #include "../../transports/shm/shm_chan.h"
+#include "../../transports/ipc/ipc_chan.h"
 #include "../../transports/verbs/verbs_chan.h"
 #include "../rt/app_runner.h"
 
@@ -65,6 +66,8 @@ struct nic_opts {
 	/* external applications over the verbs channel */
 	const char *channel;
 	struct verbs_spec chan_spec;
+	const char *ipc_channel; /* --channel ipc:PATH */
+	struct ipc_spec ipc_spec;
 	uint64_t exit_after_apps;
 	uint16_t listen_port;
 	uint32_t backlog;
@@ -105,6 +108,7 @@ struct daemon {
 	FILE *file;         /* --file of a source */
 	/* external applications (--channel) */
 	struct verbs_listener *listener;
+	struct ipc_listener *ipc_listener;
 	struct ext_app ext[NIC_MAX_APPS];
 	uint64_t next_accept_check_ns;
 	uint64_t apps_attached, apps_detached, apps_refused, apps_flows_reset;

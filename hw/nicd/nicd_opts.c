@@ -87,6 +87,10 @@ void cli_nic_usage(FILE *out)
 		"                         each attaches on connect and is detached, its connections\n"
 		"                         reset, when its channel breaks. Without --app, no\n"
 		"                         in-process application runs\n"
+		"  --channel ipc:PATH     listen for applications on this host (shared memory,\n"
+		"                         `bluetas app --channel ipc:PATH` or LD_PRELOAD=\n"
+		"                         libbluetas_preload.so): a Unix socket at PATH; may be\n"
+		"                         given next to a verbs channel\n"
 		"  --exit-after-apps N    exit once N external applications have detached and\n"
 		"                         none is attached\n"
 		"\n"
@@ -452,6 +456,22 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 			break;
 		case OPT_CHANNEL: {
 			char why[256];
+			if (!strncmp(optarg, "ipc:", 4)) {
+				if (o->ipc_channel) {
+					fprintf(stderr, "bluetas nic: --channel: one ipc channel at most\n");
+					return 2;
+				}
+				if (ipc_parse_spec(optarg, &o->ipc_spec, why, sizeof(why)) < 0) {
+					fprintf(stderr, "bluetas nic: --channel: %s\n", why);
+					return 2;
+				}
+				o->ipc_channel = optarg;
+				break;
+			}
+			if (o->channel) {
+				fprintf(stderr, "bluetas nic: --channel: one verbs channel at most\n");
+				return 2;
+			}
 			if (verbs_parse_spec(optarg, &o->chan_spec, why, sizeof(why)) < 0) {
 				fprintf(stderr, "bluetas nic: --channel: %s\n", why);
 				return 2;
@@ -578,9 +598,9 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		fprintf(stderr, "bluetas nic: --gateway: not on the subnet of --ip\n");
 		return 2;
 	}
-	if (o->channel && !o->has_app)
+	if ((o->channel || o->ipc_channel) && !o->has_app)
 		o->app = APP_NONE; /* external applications only */
-	if (o->exit_after_apps && !o->channel) {
+	if (o->exit_after_apps && !o->channel && !o->ipc_channel) {
 		fprintf(stderr, "bluetas nic: --exit-after-apps needs --channel (it counts external applications)\n");
 		return 2;
 	}

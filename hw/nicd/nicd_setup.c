@@ -65,6 +65,7 @@ void nicd_teardown(struct daemon *d)
 		if (d->nic && d->ext[i].ch)
 			nicd_ext_detach(d, &d->ext[i], "the daemon is exiting");
 	verbs_listener_destroy(d->listener);
+	ipc_listener_destroy(d->ipc_listener);
 	rt_app_destroy(d->app);
 	bt_host_destroy(d->host);
 	nic_destroy(d->nic); /* frees frames it still holds: before the netif */
@@ -244,6 +245,14 @@ int nicd_setup(struct daemon *d, char *err, size_t err_len)
 			return 1;
 		}
 	}
+	if (o->ipc_channel) {
+		char why[384];
+		d->ipc_listener = ipc_listen(o->ipc_spec.path, why, sizeof(why));
+		if (!d->ipc_listener) {
+			snprintf(err, err_len, "--channel %s: %s", o->ipc_channel, why);
+			return 1;
+		}
+	}
 	if (o->app != APP_NONE) {
 		int arc = setup_inproc_app(d, listen, err, err_len);
 		if (arc)
@@ -286,6 +295,8 @@ int nicd_setup(struct daemon *d, char *err, size_t err_len)
 	if (d->listener)
 		printf(" channel=verbs:%s:%u%s%s", o->chan_spec.addr, verbs_listener_port(d->listener),
 		       o->chan_spec.dev[0] ? ",dev=" : "", o->chan_spec.dev);
+	if (d->ipc_listener)
+		printf(" channel=ipc:%s", o->ipc_spec.path);
 	printf("%s%s%s%s\n", info.partial_csum_fix ? " partial_csum=on" : "", info.rx_csum_offload ? " rx_csum_offload=on" : "",
 	       info.tx_csum_offload ? " tx_csum_offload=on" : "", o->fault_on ? " faults=on" : "");
 	fflush(stdout);
