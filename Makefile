@@ -287,3 +287,31 @@ fuzz: fuzz-bins
 	@FUZZ_TEST_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build-fuzz
 # ---- end sanitizers and fuzzing --------------------------------------------
 -include $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%.d,$(FUZZ_SRCS))
+# ---- LD_PRELOAD library (preload/, docs/sockets.md) ------------------------
+# libbluetas_preload.so: the host library, the ipc and verbs channels and
+# the socket interposer, compiled position-independent with hidden
+# visibility (only the intercepted libc names are exported, so nothing of
+# ours can collide with a program's own symbols).
+PRELOAD_SRCS := $(wildcard preload/*.c) $(wildcard core/host/*.c) transports/channel.c transports/clock_mono.c \
+	$(wildcard transports/ipc/*.c) $(VERBS_SRCS)
+PRELOAD_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(PRELOAD_SRCS))
+PRELOAD := $(BUILD)/libbluetas_preload.so
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -DPL_WITH_VERBS -MMD -MP -c $< -o $@
+
+$(PRELOAD): $(PRELOAD_OBJS)
+	$(CC) -shared -Wl,-z,defs -o $@ $^ -ldl -lpthread $(LDLIBS_VERBS)
+
+.PHONY: preload
+preload: $(PRELOAD)
+all: $(PRELOAD)
+-include $(PRELOAD_OBJS:.o=.d)
+test: $(PRELOAD)
+
+# `make apps`: unmodified programs (nc, curl, redis-cli) on the stack via
+# LD_PRELOAD and the ipc channel against Linux (also part of `make test`).
+.PHONY: apps
+apps: $(DEPS_STAMP) $(CLI) $(PRELOAD)
+	bash tests/apps/run.sh $(BUILD)

@@ -13,6 +13,8 @@ packages=(
 	lcov valgrind
 	tshark iproute2
 	netcat-openbsd ethtool python3 procps
+	# real programs on the stack (tests/apps, make bench-apps)
+	curl redis-server redis-tools iperf3 memcached nginx-light
 	# the Soft-RoCE suite, part of make test: verbs tools, and qemu with
 	# busybox to boot Debian's own kernel where the host kernel has no rdma_rxe
 	ibverbs-utils rdmacm-utils perftest kmod qemu-system-x86 busybox-static

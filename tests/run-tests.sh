@@ -63,6 +63,24 @@ if [[ $run_interop == 1 ]]; then
 fi
 # ---- end interop ----
 
+# ---- apps: unmodified programs on the stack through LD_PRELOAD and the
+# ipc channel, against Linux TCP (tests/apps/run.sh, docs/sockets.md).
+# Runs when no test names were given; APPS=0 skips it.
+if [[ ${APPS:-1} == 1 && $# -eq 0 && -f tests/apps/run.sh ]]; then
+	echo "=== apps (tests/apps/run.sh)"
+	out=$(timeout 300 bash tests/apps/run.sh "$build" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		failed_bins+=("apps (exit $rc)")
+	fi
+fi
+# ---- end apps ----
+
 # ---- Soft-RoCE (tests/rxe): the verbs channel, `bluetas nic` serving
 # applications in other processes over RDMA, and the BlueTAS scenarios on
 # the verbs channel. Natively where the kernel has rdma_rxe, else in Debian's

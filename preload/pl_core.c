@@ -1,0 +1,265 @@
+/*
+ * pl_core.c: the preload library's state: libc's real entry points, the
+ * host-library context (created at the first stack socket, on the channel
+ * BLUETAS_CHANNEL names), the fd table, sleeping, fork.
+ */
+#define _GNU_SOURCE
+#include "pl_internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transports/ipc/ipc_chan.h"
+#ifdef PL_WITH_VERBS
+#include "transports/verbs/verbs_chan.h"
+#endif
+
+/* The process-wide state an interposed libc needs by nature: the program
+ * calls socket() with no context to pass. */
+struct pl_state pl = {.mu = PTHREAD_MUTEX_INITIALIZER};
+struct pl_libc pl_real;
+
+#define LOAD(name) pl_real.name = (__typeof__(pl_real.name))dlsym(RTLD_NEXT, #name)
+
+static void pl_atfork_child(void);
+
+__attribute__((constructor)) static void pl_load(void)
+{
+	LOAD(socket); LOAD(bind); LOAD(listen); LOAD(accept); LOAD(accept4); LOAD(connect);
+	LOAD(read); LOAD(write); LOAD(readv); LOAD(writev); LOAD(recv); LOAD(recvfrom); LOAD(recvmsg);
+	LOAD(send); LOAD(sendto); LOAD(sendmsg); LOAD(sendfile); LOAD(shutdown); LOAD(close);
+	LOAD(dup); LOAD(dup2); LOAD(dup3); LOAD(fcntl); LOAD(ioctl); LOAD(getsockname); LOAD(getpeername);
+	LOAD(setsockopt); LOAD(getsockopt); LOAD(poll); LOAD(ppoll); LOAD(select); LOAD(pselect);
+	LOAD(epoll_create); LOAD(epoll_create1); LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait);
+	pl.pid = getpid();
+	pthread_atfork(NULL, NULL, pl_atfork_child);
+}
+
+/* One line per distinct key, ever: a program calling an unsupported
+ * option in a loop must not flood its stderr. */
+void pl_log_once(const char *key, const char *fmt, ...)
+{
+	static char seen[64][48];
+	static int n_seen;
+	for (int i = 0; i < n_seen; i++)
+		if (!strncmp(seen[i], key, sizeof(seen[i]) - 1))
+			return;
+	if (n_seen < 64)
+		snprintf(seen[n_seen++], sizeof(seen[0]), "%s", key);
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = snprintf(line, sizeof(line), "bluetas preload[%d]: ", (int)getpid());
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	size_t len = strlen(line);
+	if (len < sizeof(line) - 1)
+		line[len++] = '\n';
+	if (pl_real.write)
+		pl_real.write(2, line, len);
+}
+
+uint64_t pl_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t env_u64(const char *name, uint64_t def, uint64_t min, uint64_t max)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return def;
+	char *end;
+	unsigned long long x = strtoull(v, &end, 0);
+	if (*end || x < min || x > max) {
+		pl_log_once(name, "%s=%s is not a number in %llu..%llu: using %llu", name, v, (unsigned long long)min,
+			    (unsigned long long)max, (unsigned long long)def);
+		return def;
+	}
+	return x;
+}
+
+/* With pl.mu held. */
+int pl_ensure_host(void)
+{
+	if (pl.host)
+		return 0;
+	if (pl.init_failed) {
+		errno = ENETDOWN;
+		return -1;
+	}
+	const char *spec = getenv("BLUETAS_CHANNEL");
+	char why[512] = "";
+	if (!spec || !*spec) {
+		snprintf(pl.init_err, sizeof(pl.init_err),
+			 "BLUETAS_CHANNEL is not set (ipc:PATH of `bluetas nic --channel ipc:PATH`, or verbs:ADDR)");
+	} else if (!strncmp(spec, "ipc:", 4)) {
+		struct ipc_spec is;
+		if (ipc_parse_spec(spec, &is, why, sizeof(why)) == 0) {
+			struct ipc_params ip = {.sq_depth = is.sq_depth, .msg_depth = is.msg_depth};
+			pl.ch = ipc_connect(is.path, &ip, 5000, why, sizeof(why));
+		}
+	} else if (!strncmp(spec, "verbs:", 6)) {
+#ifdef PL_WITH_VERBS
+		struct verbs_spec vs;
+		if (verbs_parse_spec(spec, &vs, why, sizeof(why)) == 0) {
+			struct verbs_params vp;
+			verbs_spec_params(&vs, &vp);
+			pl.ch = verbs_connect(vs.addr, vs.port, &vp, 5000, why, sizeof(why));
+		}
+#else
+		snprintf(why, sizeof(why), "this build has no verbs support (libibverbs-dev missing at build time)");
+#endif
+	} else {
+		snprintf(why, sizeof(why), "unknown channel kind (ipc:PATH or verbs:ADDR)");
+	}
+	if (!pl.ch && !pl.init_err[0])
+		snprintf(pl.init_err, sizeof(pl.init_err), "BLUETAS_CHANNEL=%s: %s", spec, why);
+	if (pl.ch) {
+		bt_clock_monotonic(&pl.clock);
+		struct bt_host_config hc;
+		bt_host_default_config(&hc);
+		hc.max_conns = (uint32_t)env_u64("BLUETAS_MAX_CONNS", 256, 1, 65536);
+		hc.rx_ring_bytes = hc.tx_ring_bytes = (uint32_t)env_u64("BLUETAS_RING_BYTES", 128 * 1024, 4096, 1u << 26);
+		hc.event_entries = 4096;
+		int rc;
+		pl.host = bt_host_create(&hc, pl.ch, &pl.clock, &rc);
+		if (!pl.host) {
+			snprintf(pl.init_err, sizeof(pl.init_err), "host library: %s", bt_strerror(rc));
+			chan_destroy(pl.ch);
+			pl.ch = NULL;
+		}
+	}
+	if (!pl.host) {
+		pl.init_failed = true;
+		pl_log_once("init", "TCP sockets unavailable (ENETDOWN): %s", pl.init_err);
+		errno = ENETDOWN;
+		return -1;
+	}
+	return 0;
+}
+
+void pl_drain(void)
+{
+	struct bt_event ev[64];
+	for (int i = 0; i < 64; i++)
+		if (bt_poll(pl.host, ev, 64) < 64)
+			break;
+}
+
+int pl_errno_of(int e)
+{
+	switch (e) {
+	case BT_EAGAIN: return EAGAIN;
+	case BT_EINVAL: return EINVAL;
+	case BT_ENOMEM: return ENOMEM;
+	case BT_ECONNREFUSED: return ECONNREFUSED;
+	case BT_ECONNRESET: return ECONNRESET;
+	case BT_ETIMEDOUT: return ETIMEDOUT;
+	case BT_EPIPE: return EPIPE;
+	case BT_ENOTCONN: return ENOTCONN;
+	case BT_ECHANNEL: return ENETDOWN;
+	case BT_EADDRINUSE: return EADDRINUSE;
+	case BT_EHOSTUNREACH: return EHOSTUNREACH;
+	case BT_ENOBUFS: return ENOBUFS;
+	default: return EIO;
+	}
+}
+
+void pl_sleep_on_stack(uint64_t ns)
+{
+	if (ns > PL_SLICE_NS)
+		ns = PL_SLICE_NS;
+	pthread_mutex_lock(&pl.mu);
+	bt_wait_arm(pl.host);
+	pthread_mutex_unlock(&pl.mu);
+	/* The channel's wait reads shared ring indices only; a race with
+	 * another thread's post costs one slice at most, never a hang. */
+	chan_wait(pl.ch, ns);
+}
+
+uint32_t pl_readiness(struct pl_sock *s)
+{
+	if (s->forked || s->kind == PL_DEAD)
+		return POLLNVAL;
+	if (s->kind == PL_NEW)
+		return POLLOUT | POLLHUP; /* as Linux reports an unconnected TCP socket */
+	uint32_t r = bt_readiness(pl.host, s->id), out = 0;
+	if (r & BT_READY_IN)
+		out |= POLLIN | POLLRDNORM;
+	if (r & BT_READY_OUT)
+		out |= POLLOUT | POLLWRNORM;
+	if (r & BT_READY_RDHUP)
+		out |= POLLRDHUP;
+	if (r & BT_READY_HUP)
+		out |= POLLHUP;
+	if (r & BT_READY_ERR)
+		out |= POLLERR;
+	if (s->stash_len > s->stash_off)
+		out |= POLLIN | POLLRDNORM;
+	if (s->pending_err)
+		out |= POLLERR;
+	return out;
+}
+
+int pl_new_fd(struct pl_sock *s, bool cloexec)
+{
+	/* An eventfd that is never written: it holds the number, and a
+	 * program that hands it to a kernel call we do not intercept gets a
+	 * harmless descriptor, not someone else's. Close-on-exec always: a
+	 * stack socket cannot survive exec (docs/sockets.md). */
+	(void)cloexec;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fd >= PL_MAX_FD) {
+		pl_real.close(fd);
+		errno = EMFILE;
+		return -1;
+	}
+	s->refs++;
+	__atomic_store_n(&pl.fds[fd], s, __ATOMIC_RELEASE);
+	return fd;
+}
+
+void pl_sock_unref(struct pl_sock *s)
+{
+	if (--s->refs > 0)
+		return;
+	if (!s->forked && pl.host && s->id >= 0) {
+		if (s->kind == PL_LISTEN)
+			bt_listen_close(pl.host, s->id);
+		else if (s->linger.l_onoff && s->linger.l_linger == 0)
+			bt_abort(pl.host, s->id);
+		else if (s->kind == PL_CONN || s->kind == PL_CONNECTING)
+			bt_close(pl.host, s->id);
+	}
+	free(s->stash);
+	free(s);
+}
+
+/* The child of fork shares the parent's host region (mapped shared with
+ * the daemon) but not its channel: its stack sockets are dead. They still
+ * close cleanly; anything else fails with EBADF after one log line. */
+static void pl_atfork_child(void)
+{
+	pthread_mutex_init(&pl.mu, NULL);
+	if (!pl.host)
+		return;
+	for (int fd = 0; fd < PL_MAX_FD; fd++)
+		if (pl.fds[fd])
+			pl.fds[fd]->forked = true;
+	pl.host = NULL; /* the parent's: never touched here */
+	pl.ch = NULL;
+	pl.init_failed = true;
+	snprintf(pl.init_err, sizeof(pl.init_err), "a forked child has no stack context of its own");
+}

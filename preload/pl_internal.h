@@ -1,0 +1,135 @@
+/*
+ * pl_internal.h: libbluetas_preload.so, the POSIX socket calls of an
+ * unmodified program on the stack (docs/sockets.md).
+ *
+ * Every TCP/IPv4 socket the program creates becomes a STACK SOCKET: a
+ * kernel eventfd holds its descriptor number (so numbers never collide
+ * with the program's other descriptors, and dup/dup2/close keep the
+ * kernel's numbering rules), and the fd table below maps that number to a
+ * struct pl_sock on the host library (core/bluetas.h). Every other
+ * descriptor goes to libc untouched (dlsym RTLD_NEXT).
+ *
+ * Locking: one process-wide mutex (pl.mu) around every host-library call;
+ * the host library is one context per process. It is never held while a
+ * thread sleeps: a blocking call polls under the lock, releases it and
+ * sleeps on the channel in slices of at most PL_SLICE_NS. Cost: one
+ * uncontended lock/unlock (~20 ns) per socket call; threads of one
+ * process serialize on the stack (docs/sockets.md, "Threads").
+ */
+#ifndef BT_PL_INTERNAL_H
+#define BT_PL_INTERNAL_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "core/bluetas.h"
+
+#define PL_MAX_FD 65536
+#define PL_SLICE_NS 2000000ull  /* longest sleep before looking at kernel fds again */
+#define PL_SPIN_NS 50000ull     /* poll this long before sleeping */
+#define PL_STASH_BYTES 65536u   /* MSG_PEEK buffer */
+#define EXPORT __attribute__((visibility("default")))
+
+enum pl_kind { PL_NEW = 0, PL_LISTEN, PL_CONNECTING, PL_CONN, PL_DEAD };
+
+struct pl_sock {
+	int refs;          /* descriptors naming it (dup) */
+	enum pl_kind kind;
+	int id;            /* bt connection or listener id, -1 none */
+	bool nonblock;
+	bool forked;       /* inherited by a child: unusable there */
+	int pending_err;   /* errno for SO_ERROR (connect failures) */
+	struct bt_addr local, peer;
+	bool bound;
+	struct bt_opts opts; /* options set before connect/listen */
+	int so_reuseaddr, so_reuseport, so_keepalive, keepidle, keepintvl, keepcnt;
+	struct linger linger;
+	uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */
+	int sndbuf, rcvbuf, nodelay, maxseg, cork;
+	bool shut_rd, shut_wr;
+	uint8_t *stash;   /* bytes MSG_PEEK took from the stack */
+	uint32_t stash_len, stash_off;
+};
+
+/* Real libc entry points. */
+struct pl_libc {
+	int (*socket)(int, int, int);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	int (*shutdown)(int, int);
+	int (*close)(int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*ioctl)(int, unsigned long, ...);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+	int (*epoll_create)(int);
+	int (*epoll_create1)(int);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*epoll_wait)(int, struct epoll_event *, int, int);
+	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+};
+
+struct pl_epoll_entry;
+
+struct pl_state {
+	pthread_mutex_t mu;
+	struct bt_host *host;   /* NULL until the first stack socket */
+	struct chan *ch;
+	struct bt_clock clock;
+	bool init_failed;
+	char init_err[256];
+	struct pl_sock *fds[PL_MAX_FD];
+	void *ep[PL_MAX_FD];    /* per epoll fd: struct pl_epoll (pl_poll.c) */
+	pid_t pid;              /* the process that owns the stack context */
+};
+extern struct pl_state pl;
+extern struct pl_libc pl_real;
+
+/* pl_core.c */
+void pl_log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int pl_ensure_host(void);                 /* 0, or -1 with errno */
+static inline struct pl_sock *pl_sock_of(int fd)
+{
+	return fd >= 0 && fd < PL_MAX_FD ? __atomic_load_n(&pl.fds[fd], __ATOMIC_ACQUIRE) : NULL;
+}
+void pl_drain(void);                      /* bt_poll until empty; with pl.mu */
+int pl_errno_of(int bt_err);
+uint64_t pl_now_ns(void);
+/* Sleeps up to `ns` on the channel (pl.mu NOT held). */
+void pl_sleep_on_stack(uint64_t ns);
+uint32_t pl_readiness(struct pl_sock *s); /* POLL* bits; with pl.mu */
+int pl_new_fd(struct pl_sock *s, bool cloexec); /* a placeholder descriptor for s */
+void pl_sock_unref(struct pl_sock *s);    /* with pl.mu */
+
+#endif

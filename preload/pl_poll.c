@@ -1,0 +1,443 @@
+/*
+ * pl_poll.c: poll, ppoll, select, pselect and epoll over a mix of stack
+ * sockets and kernel descriptors.
+ *
+ * Stack readiness comes from host memory (bt_readiness after draining
+ * the channel); kernel readiness from the real call with timeout 0. When
+ * nothing is ready the caller spins for PL_SPIN_NS, then sleeps: on the
+ * channel (a futex over ipc) when only stack sockets are waited for, else
+ * in the real call on the kernel descriptors, in slices of at most
+ * PL_SLICE_NS so that a stack socket becoming ready is seen within one
+ * slice. Every wait is bounded by the caller's timeout.
+ */
+#define _GNU_SOURCE
+#include "pl_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOCK() pthread_mutex_lock(&pl.mu)
+#define UNLOCK() pthread_mutex_unlock(&pl.mu)
+
+struct pl_epoll_entry {
+	int fd;
+	struct pl_sock *sock;
+	struct epoll_event ev;
+	uint32_t last; /* edge-triggered: what was reported last */
+};
+
+/* Per epoll descriptor: its stack entries and how many kernel fds. */
+struct pl_epoll {
+	struct pl_epoll_entry *e;
+	int n, cap;
+	int kernel_fds;
+};
+
+static uint64_t deadline_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? UINT64_MAX : pl_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+}
+
+static int remaining_ms(uint64_t deadline, uint64_t cap_ns)
+{
+	uint64_t now = pl_now_ns();
+	uint64_t left = deadline == UINT64_MAX ? cap_ns : deadline > now ? deadline - now : 0;
+	if (left > cap_ns)
+		left = cap_ns;
+	return (int)((left + 999999) / 1000000);
+}
+
+/* The poll core. `ours` marks the entries that are stack sockets. */
+static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	struct pollfd *kern = malloc(sizeof(*kern) * (n ? n : 1));
+	if (!kern) {
+		errno = ENOMEM;
+		return -1;
+	}
+	int n_kernel = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		kern[i] = fds[i];
+		if (pl_sock_of(fds[i].fd))
+			kern[i].fd = -1; /* poll(2) skips negative descriptors */
+		else if (fds[i].fd >= 0)
+			n_kernel++;
+	}
+	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms);
+	int ready;
+	for (;;) {
+		ready = 0;
+		LOCK();
+		if (pl.host)
+			pl_drain();
+		for (nfds_t i = 0; i < n; i++) {
+			struct pl_sock *s = pl_sock_of(fds[i].fd);
+			if (!s)
+				continue;
+			uint32_t r = pl.host || s->forked ? pl_readiness(s) : POLLNVAL;
+			fds[i].revents = (short)(r & ((uint32_t)fds[i].events | POLLERR | POLLHUP | POLLNVAL));
+			if (fds[i].revents)
+				ready++;
+		}
+		UNLOCK();
+		int k = n_kernel ? pl_real.poll(kern, n, 0) : 0;
+		if (k < 0) {
+			free(kern);
+			return -1;
+		}
+		for (nfds_t i = 0; i < n; i++)
+			if (kern[i].fd >= 0) {
+				fds[i].revents = kern[i].revents;
+				if (kern[i].revents)
+					ready++;
+			}
+		if (ready || timeout_ms == 0 || pl_now_ns() >= deadline)
+			break;
+		if (pl_now_ns() - start < PL_SPIN_NS)
+			continue;
+		if (n_kernel == 0) {
+			uint64_t now = pl_now_ns();
+			pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now);
+		} else {
+			k = pl_real.poll(kern, n, remaining_ms(deadline, PL_SLICE_NS));
+			if (k < 0) {
+				free(kern);
+				return -1;
+			}
+		}
+	}
+	free(kern);
+	return ready;
+}
+
+static bool any_ours(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++)
+		if (pl_sock_of(fds[i].fd))
+			return true;
+	return false;
+}
+
+EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	if (!any_ours(fds, n))
+		return pl_real.poll(fds, n, timeout_ms);
+	return poll_mixed(fds, n, timeout_ms);
+}
+
+EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		abort();
+	return poll(fds, n, timeout_ms);
+}
+
+static int ts_ms(const struct timespec *ts)
+{
+	if (!ts)
+		return -1;
+	uint64_t ms = (uint64_t)ts->tv_sec * 1000u + (uint64_t)(ts->tv_nsec + 999999) / 1000000u;
+	return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/* The signal mask of ppoll/pselect is set around the whole wait (not
+ * atomically with it, as the kernel does: docs/sockets.md). */
+EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	if (!any_ours(fds, n))
+		return pl_real.ppoll(fds, n, ts, mask);
+	sigset_t old;
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, mask, &old);
+	int r = poll_mixed(fds, n, ts_ms(ts));
+	int saved = errno;
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return r;
+}
+
+static int select_mixed(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int timeout_ms)
+{
+	struct pollfd p[FD_SETSIZE];
+	int n = 0;
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++) {
+		short ev = 0;
+		if (rd && FD_ISSET(fd, rd))
+			ev |= POLLIN;
+		if (wr && FD_ISSET(fd, wr))
+			ev |= POLLOUT;
+		if (ex && FD_ISSET(fd, ex))
+			ev |= POLLPRI;
+		if (ev)
+			p[n++] = (struct pollfd){.fd = fd, .events = ev};
+	}
+	int r = poll_mixed(p, (nfds_t)n, timeout_ms);
+	if (r < 0)
+		return r;
+	if (rd)
+		FD_ZERO(rd);
+	if (wr)
+		FD_ZERO(wr);
+	if (ex)
+		FD_ZERO(ex);
+	int count = 0;
+	for (int i = 0; i < n; i++) {
+		short re = p[i].revents;
+		if (re & POLLNVAL) {
+			errno = EBADF;
+			return -1;
+		}
+		if (rd && (re & (POLLIN | POLLHUP | POLLERR)) && (p[i].events & POLLIN)) {
+			FD_SET(p[i].fd, rd);
+			count++;
+		}
+		if (wr && (re & (POLLOUT | POLLERR)) && (p[i].events & POLLOUT)) {
+			FD_SET(p[i].fd, wr);
+			count++;
+		}
+		if (ex && (re & POLLPRI)) {
+			FD_SET(p[i].fd, ex);
+			count++;
+		}
+	}
+	return count;
+}
+
+static bool set_has_ours(int nfds, fd_set *rd, fd_set *wr, fd_set *ex)
+{
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
+		if (pl_sock_of(fd) && ((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) || (ex && FD_ISSET(fd, ex))))
+			return true;
+	return false;
+}
+
+EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+	if (!set_has_ours(nfds, rd, wr, ex))
+		return pl_real.select(nfds, rd, wr, ex, tv);
+	int ms = -1;
+	if (tv)
+		ms = (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
+	uint64_t start = pl_now_ns();
+	int r = select_mixed(nfds, rd, wr, ex, ms);
+	if (tv) { /* Linux updates the timeout with what is left */
+		uint64_t used_us = (pl_now_ns() - start) / 1000;
+		uint64_t had_us = (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
+		uint64_t left = had_us > used_us ? had_us - used_us : 0;
+		tv->tv_sec = (time_t)(left / 1000000u);
+		tv->tv_usec = (suseconds_t)(left % 1000000u);
+	}
+	return r;
+}
+
+EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *mask)
+{
+	if (!set_has_ours(nfds, rd, wr, ex))
+		return pl_real.pselect(nfds, rd, wr, ex, ts, mask);
+	sigset_t old;
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, mask, &old);
+	int r = select_mixed(nfds, rd, wr, ex, ts_ms(ts));
+	int saved = errno;
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return r;
+}
+
+/* ---- epoll ---- */
+
+static struct pl_epoll *ep_of(int epfd, bool create)
+{
+	if (epfd < 0 || epfd >= PL_MAX_FD)
+		return NULL;
+	struct pl_epoll *e = (struct pl_epoll *)pl.ep[epfd];
+	if (!e && create) {
+		e = calloc(1, sizeof(*e));
+		pl.ep[epfd] = e;
+	}
+	return e;
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s) {
+		int r = pl_real.epoll_ctl(epfd, op, fd, ev);
+		if (r == 0 && (op == EPOLL_CTL_ADD || op == EPOLL_CTL_DEL)) {
+			LOCK();
+			struct pl_epoll *e = ep_of(epfd, true);
+			if (e)
+				e->kernel_fds += op == EPOLL_CTL_ADD ? 1 : -1;
+			UNLOCK();
+		}
+		return r;
+	}
+	LOCK();
+	struct pl_epoll *e = ep_of(epfd, true);
+	int idx = -1;
+	for (int i = 0; e && i < e->n; i++)
+		if (e->e[i].fd == fd && e->e[i].sock == s)
+			idx = i;
+	int rc = 0;
+	if (!e) {
+		errno = ENOMEM;
+		rc = -1;
+	} else if (op == EPOLL_CTL_ADD) {
+		if (idx >= 0) {
+			errno = EEXIST;
+			rc = -1;
+		} else if (!ev) {
+			errno = EFAULT;
+			rc = -1;
+		} else {
+			if (e->n == e->cap) {
+				int cap = e->cap ? e->cap * 2 : 16;
+				struct pl_epoll_entry *ne = realloc(e->e, sizeof(*ne) * (size_t)cap);
+				if (!ne) {
+					UNLOCK();
+					errno = ENOMEM;
+					return -1;
+				}
+				e->e = ne;
+				e->cap = cap;
+			}
+			e->e[e->n++] = (struct pl_epoll_entry){.fd = fd, .sock = s, .ev = *ev};
+		}
+	} else if (op == EPOLL_CTL_MOD) {
+		if (idx < 0 || !ev) {
+			errno = idx < 0 ? ENOENT : EFAULT;
+			rc = -1;
+		} else {
+			e->e[idx].ev = *ev;
+			e->e[idx].last = 0; /* re-arms edge and one-shot */
+		}
+	} else if (op == EPOLL_CTL_DEL) {
+		if (idx < 0) {
+			errno = ENOENT;
+			rc = -1;
+		} else {
+			e->e[idx] = e->e[--e->n];
+		}
+	} else {
+		errno = EINVAL;
+		rc = -1;
+	}
+	UNLOCK();
+	return rc;
+}
+
+/* Stack events of one epoll set, up to max. With pl.mu. */
+static int ep_collect(struct pl_epoll *e, struct epoll_event *out, int max)
+{
+	int n = 0;
+	for (int i = 0; i < e->n && n < max;) {
+		struct pl_epoll_entry *x = &e->e[i];
+		if (pl_sock_of(x->fd) != x->sock) {
+			/* Closed (the kernel drops a closed fd from its sets). */
+			*x = e->e[--e->n];
+			continue;
+		}
+		uint32_t want = x->ev.events | EPOLLERR | EPOLLHUP;
+		uint32_t r = pl_readiness(x->sock) & want & ~(uint32_t)POLLNVAL;
+		uint32_t fire = r;
+		if (x->ev.events & EPOLLET) {
+			fire = r & ~x->last;
+			x->last = r;
+		}
+		if ((x->ev.events & EPOLLONESHOT) && x->last == UINT32_MAX)
+			fire = 0;
+		if (fire) {
+			out[n].events = fire;
+			out[n].data = x->ev.data;
+			n++;
+			if (x->ev.events & EPOLLONESHOT)
+				x->last = UINT32_MAX; /* disabled until EPOLL_CTL_MOD */
+		}
+		i++;
+	}
+	return n;
+}
+
+static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_ms)
+{
+	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms);
+	for (;;) {
+		LOCK();
+		struct pl_epoll *e = ep_of(epfd, false);
+		if (pl.host)
+			pl_drain();
+		int n = e && pl.host ? ep_collect(e, evs, max) : 0;
+		int kfds = e ? e->kernel_fds : 1;
+		bool ours = e && e->n > 0;
+		UNLOCK();
+		if (n < max && kfds > 0) {
+			int k = pl_real.epoll_wait(epfd, evs + n, max - n, 0);
+			if (k > 0)
+				n += k;
+			else if (k < 0 && n == 0)
+				return -1;
+		}
+		if (n || timeout_ms == 0 || pl_now_ns() >= deadline)
+			return n;
+		if (!ours)
+			return pl_real.epoll_wait(epfd, evs, max, remaining_ms(deadline, UINT64_MAX / 2));
+		if (pl_now_ns() - start < PL_SPIN_NS)
+			continue;
+		if (kfds <= 0) {
+			uint64_t now = pl_now_ns();
+			pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now);
+		} else {
+			int k = pl_real.epoll_wait(epfd, evs, max, remaining_ms(deadline, PL_SLICE_NS));
+			if (k != 0)
+				return k; /* kernel events (or an error): ours get their turn next call */
+		}
+	}
+}
+
+EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout_ms)
+{
+	struct pl_epoll *e = epfd >= 0 && epfd < PL_MAX_FD ? (struct pl_epoll *)pl.ep[epfd] : NULL;
+	if (!e || e->n == 0 || max <= 0)
+		return pl_real.epoll_wait(epfd, evs, max, timeout_ms);
+	return epoll_mixed(epfd, evs, max, timeout_ms);
+}
+
+EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout_ms, const sigset_t *mask)
+{
+	struct pl_epoll *e = epfd >= 0 && epfd < PL_MAX_FD ? (struct pl_epoll *)pl.ep[epfd] : NULL;
+	if (!e || e->n == 0 || max <= 0)
+		return pl_real.epoll_pwait(epfd, evs, max, timeout_ms, mask);
+	sigset_t old;
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, mask, &old);
+	int r = epoll_mixed(epfd, evs, max, timeout_ms);
+	int saved = errno;
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return r;
+}
+
+/* epoll_create/epoll_create1 go to libc: the set is a kernel epoll fd
+ * (for the kernel descriptors in it); our entries hang off its number.
+ * A stale table from a closed epoll fd of the same number is cleared. */
+static int ep_fresh(int fd)
+{
+	if (fd >= 0 && fd < PL_MAX_FD) {
+		LOCK();
+		struct pl_epoll *e = (struct pl_epoll *)pl.ep[fd];
+		if (e) {
+			free(e->e);
+			free(e);
+			pl.ep[fd] = NULL;
+		}
+		UNLOCK();
+	}
+	return fd;
+}
+
+EXPORT int epoll_create(int size) { return ep_fresh(pl_real.epoll_create(size)); }
+EXPORT int epoll_create1(int flags) { return ep_fresh(pl_real.epoll_create1(flags)); }

@@ -1,0 +1,939 @@
+/*
+ * pl_sock.c: the socket calls. Each checks the fd table first: a
+ * descriptor that is not a stack socket goes to libc at once.
+ */
+#define _GNU_SOURCE
+#include "pl_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define LOCK() pthread_mutex_lock(&pl.mu)
+#define UNLOCK() pthread_mutex_unlock(&pl.mu)
+
+static int fail(int e)
+{
+	errno = e;
+	return -1;
+}
+
+/* A stack socket a child inherited, or one whose context is gone. */
+static int forked_fail(const char *call)
+{
+	pl_log_once("forked", "%s on a TCP socket inherited across fork: EBADF (stack sockets stay with the parent)",
+		    call);
+	return fail(EBADF);
+}
+
+static bool is_stack_socket(int domain, int type, int protocol)
+{
+	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	return domain == AF_INET && base == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	if (!is_stack_socket(domain, type, protocol))
+		return pl_real.socket(domain, type, protocol);
+	LOCK();
+	int fd = -1;
+	if (pl_ensure_host() == 0) {
+		struct pl_sock *s = calloc(1, sizeof(*s));
+		if (!s) {
+			errno = ENOMEM;
+		} else {
+			s->id = -1;
+			s->nonblock = (type & SOCK_NONBLOCK) != 0;
+			fd = pl_new_fd(s, (type & SOCK_CLOEXEC) != 0);
+			if (fd < 0)
+				free(s);
+		}
+	}
+	UNLOCK();
+	return fd;
+}
+
+static int addr_in(const struct sockaddr *a, socklen_t len, struct bt_addr *out)
+{
+	if (!a || len < sizeof(struct sockaddr_in))
+		return fail(EINVAL);
+	if (a->sa_family != AF_INET)
+		return fail(EAFNOSUPPORT);
+	const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+	out->ip = ntohl(in->sin_addr.s_addr);
+	out->port = ntohs(in->sin_port);
+	return 0;
+}
+
+static void addr_out(const struct bt_addr *a, struct sockaddr *out, socklen_t *len)
+{
+	if (!out || !len)
+		return;
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(a->port), .sin_addr.s_addr = htonl(a->ip)};
+	socklen_t n = *len < sizeof(in) ? *len : sizeof(in);
+	memcpy(out, &in, n);
+	*len = sizeof(in);
+}
+
+EXPORT int bind(int fd, const struct sockaddr *a, socklen_t len)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.bind(fd, a, len);
+	if (s->forked)
+		return forked_fail("bind");
+	struct bt_addr b;
+	if (addr_in(a, len, &b) < 0)
+		return -1;
+	if (s->kind != PL_NEW || s->bound)
+		return fail(EINVAL);
+	s->local = b;
+	s->bound = true;
+	return 0;
+}
+
+EXPORT int listen(int fd, int backlog)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.listen(fd, backlog);
+	if (s->forked)
+		return forked_fail("listen");
+	if (s->kind == PL_LISTEN)
+		return 0;
+	if (s->kind != PL_NEW)
+		return fail(EINVAL);
+	if (!s->bound || s->local.port == 0) {
+		pl_log_once("listen0", "listen without a bound port: the stack has no ephemeral listen ports (EADDRNOTAVAIL)");
+		return fail(EADDRNOTAVAIL);
+	}
+	/* Accept slots come out of the connection slots: a backlog of more
+	 * than a quarter of them is clamped (Linux clamps to somaxconn). */
+	uint32_t cap = bt_host_max_conns(pl.host) / 4 ? bt_host_max_conns(pl.host) / 4 : 1;
+	uint32_t bl = backlog < 1 ? 1 : (uint32_t)backlog > cap ? cap : (uint32_t)backlog;
+	LOCK();
+	int id = bt_listen_opts(pl.host, s->local.port, bl, &s->opts);
+	UNLOCK();
+	if (id < 0)
+		return fail(pl_errno_of(id));
+	s->id = id;
+	s->kind = PL_LISTEN;
+	return 0;
+}
+
+/* Blocks until `want` (POLL* bits) or an error is ready on s, or the
+ * timeout (0: none). 0, or -1 with errno EAGAIN on timeout. pl.mu not held. */
+static int block_for(struct pl_sock *s, uint32_t want, uint64_t timeout_ns)
+{
+	uint64_t start = pl_now_ns();
+	for (;;) {
+		LOCK();
+		pl_drain();
+		uint32_t r = pl_readiness(s);
+		UNLOCK();
+		if (r & (want | POLLERR | POLLHUP | POLLNVAL))
+			return 0;
+		uint64_t now = pl_now_ns(), spent = now - start;
+		if (timeout_ns && spent >= timeout_ns)
+			return fail(EAGAIN);
+		if (spent < PL_SPIN_NS)
+			continue;
+		pl_sleep_on_stack(timeout_ns ? timeout_ns - spent : PL_SLICE_NS);
+	}
+}
+
+static int do_accept(int fd, struct sockaddr *a, socklen_t *len, int flags)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (s->forked)
+		return forked_fail("accept");
+	if (s->kind != PL_LISTEN)
+		return fail(EINVAL);
+	for (;;) {
+		LOCK();
+		pl_drain();
+		int id = bt_accept(pl.host, s->id);
+		if (id >= 0) {
+			struct pl_sock *c = calloc(1, sizeof(*c));
+			int nfd = -1;
+			if (c) {
+				c->id = id;
+				c->kind = PL_CONN;
+				c->nonblock = (flags & SOCK_NONBLOCK) != 0;
+				bt_conn_addrs(pl.host, id, &c->local, &c->peer);
+				nfd = pl_new_fd(c, (flags & SOCK_CLOEXEC) != 0);
+			}
+			if (nfd < 0) {
+				bt_abort(pl.host, id);
+				free(c);
+				UNLOCK();
+				return fail(c ? errno : ENOMEM);
+			}
+			addr_out(&c->peer, a, len);
+			UNLOCK();
+			return nfd;
+		}
+		UNLOCK();
+		if (id != BT_EAGAIN)
+			return fail(pl_errno_of(id));
+		if (s->nonblock)
+			return fail(EAGAIN);
+		if (block_for(s, POLLIN, s->rcvtimeo_ns) < 0)
+			return -1;
+	}
+}
+
+EXPORT int accept(int fd, struct sockaddr *a, socklen_t *len)
+{
+	if (!pl_sock_of(fd))
+		return pl_real.accept(fd, a, len);
+	return do_accept(fd, a, len, 0);
+}
+
+EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *len, int flags)
+{
+	if (!pl_sock_of(fd))
+		return pl_real.accept4(fd, a, len, flags);
+	return do_accept(fd, a, len, flags);
+}
+
+/* A finished connect's outcome: 0, or the errno it failed with. */
+static int connect_result(struct pl_sock *s)
+{
+	uint32_t err = 0;
+	bt_getopt(pl.host, s->id, BT_OPT_ERROR, &err);
+	if (err)
+		return pl_errno_of(-(int)err);
+	uint32_t r = bt_readiness(pl.host, s->id);
+	if (r & BT_READY_OUT) {
+		s->kind = PL_CONN;
+		bt_conn_addrs(pl.host, s->id, &s->local, NULL);
+		return 0;
+	}
+	if (r & BT_READY_HUP)
+		return ECONNREFUSED;
+	return EINPROGRESS;
+}
+
+EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.connect(fd, a, len);
+	if (s->forked)
+		return forked_fail("connect");
+	struct bt_addr to;
+	if (addr_in(a, len, &to) < 0)
+		return -1;
+	if (s->kind == PL_CONN)
+		return fail(EISCONN);
+	if (s->kind == PL_CONNECTING) {
+		LOCK();
+		pl_drain();
+		int e = connect_result(s);
+		UNLOCK();
+		return e == EINPROGRESS ? fail(EALREADY) : e ? (s->kind = PL_DEAD, fail(e)) : fail(EISCONN);
+	}
+	if (s->kind != PL_NEW)
+		return fail(EINVAL);
+	if (s->bound && s->local.port)
+		pl_log_once("bindport", "bind before connect: the stack picks the local port (the bound one is ignored)");
+	LOCK();
+	int id = bt_connect_opts(pl.host, to.ip, to.port, &s->opts);
+	UNLOCK();
+	if (id < 0)
+		return fail(pl_errno_of(id));
+	s->id = id;
+	s->peer = to;
+	s->kind = PL_CONNECTING;
+	if (s->nonblock)
+		return fail(EINPROGRESS);
+	for (;;) {
+		if (block_for(s, POLLOUT, s->sndtimeo_ns) < 0)
+			return fail(ETIMEDOUT);
+		LOCK();
+		int e = connect_result(s);
+		UNLOCK();
+		if (e == 0)
+			return 0;
+		if (e != EINPROGRESS) {
+			s->kind = PL_DEAD;
+			return fail(e);
+		}
+	}
+}
+
+static void raise_sigpipe(int flags)
+{
+	if (!(flags & MSG_NOSIGNAL))
+		pthread_kill(pthread_self(), SIGPIPE);
+}
+
+/* The send side: what write/send/sendto/sendmsg/writev come to. */
+static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, int flags)
+{
+	if (s->forked)
+		return forked_fail("send");
+	if (s->kind == PL_CONNECTING && !s->nonblock)
+		block_for(s, POLLOUT, s->sndtimeo_ns);
+	if (s->kind == PL_CONNECTING) {
+		LOCK();
+		int e = connect_result(s);
+		UNLOCK();
+		if (e == EINPROGRESS)
+			return fail(EAGAIN);
+		if (e)
+			return fail(e);
+	}
+	if (s->kind != PL_CONN)
+		return fail(s->kind == PL_DEAD ? EPIPE : ENOTCONN);
+	if (s->shut_wr) {
+		raise_sigpipe(flags);
+		return fail(EPIPE);
+	}
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total == 0)
+		return 0;
+	bool nb = s->nonblock || (flags & MSG_DONTWAIT);
+	for (;;) {
+		ssize_t sent = 0;
+		int err = 0;
+		LOCK();
+		pl_drain();
+		for (int i = 0; i < iovcnt; i++) {
+			if (!iov[i].iov_len)
+				continue;
+			ssize_t n = bt_send(pl.host, s->id, iov[i].iov_base, iov[i].iov_len);
+			if (n < 0) {
+				if (n != BT_EAGAIN)
+					err = (int)n;
+				break;
+			}
+			sent += n;
+			if ((size_t)n < iov[i].iov_len)
+				break;
+		}
+		UNLOCK();
+		if (sent > 0)
+			return sent;
+		if (err) {
+			if (err == BT_EPIPE || err == BT_ECONNRESET)
+				raise_sigpipe(flags);
+			return fail(pl_errno_of(err));
+		}
+		if (nb)
+			return fail(EAGAIN);
+		if (block_for(s, POLLOUT, s->sndtimeo_ns) < 0)
+			return -1;
+	}
+}
+
+/* The receive side. */
+static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, int flags)
+{
+	if (s->forked)
+		return forked_fail("recv");
+	if (s->kind == PL_CONNECTING && !s->nonblock)
+		block_for(s, POLLIN, s->rcvtimeo_ns);
+	if (s->kind == PL_CONNECTING) {
+		LOCK();
+		int e = connect_result(s);
+		UNLOCK();
+		if (e == EINPROGRESS)
+			return fail(EAGAIN);
+		if (e)
+			return fail(e);
+	}
+	if (s->kind != PL_CONN)
+		return fail(ENOTCONN);
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total == 0)
+		return 0;
+	bool nb = s->nonblock || (flags & MSG_DONTWAIT);
+	bool peek = flags & MSG_PEEK;
+	if (flags & MSG_WAITALL)
+		pl_log_once("waitall", "recv MSG_WAITALL: returns what is there (like without the flag)");
+	for (;;) {
+		ssize_t got = 0;
+		int err = 0;
+		LOCK();
+		pl_drain();
+		if (peek && s->stash_len == s->stash_off) {
+			/* Take bytes off the stack into the stash; later reads
+			 * see them first. */
+			if (!s->stash)
+				s->stash = malloc(PL_STASH_BYTES);
+			if (s->stash) {
+				ssize_t n = bt_recv(pl.host, s->id, s->stash, PL_STASH_BYTES);
+				if (n > 0) {
+					s->stash_off = 0;
+					s->stash_len = (uint32_t)n;
+				} else if (n == 0) {
+					got = 0;
+					UNLOCK();
+					return 0;
+				} else if (n != BT_EAGAIN) {
+					err = (int)n;
+				}
+			}
+		}
+		for (int i = 0; i < iovcnt && !err; i++) {
+			uint8_t *dst = iov[i].iov_base;
+			size_t want = iov[i].iov_len, done = 0;
+			uint32_t off = s->stash_off;
+			while (done < want && off < s->stash_len) {
+				size_t n = s->stash_len - off < want - done ? s->stash_len - off : want - done;
+				memcpy(dst + done, s->stash + off, n);
+				done += n;
+				off += (uint32_t)n;
+			}
+			if (!peek)
+				s->stash_off = off;
+			if (peek) {
+				got += (ssize_t)done;
+				if (done < want)
+					break;
+				continue;
+			}
+			if (done < want) {
+				ssize_t n = bt_recv(pl.host, s->id, dst + done, want - done);
+				if (n > 0)
+					done += (size_t)n;
+				else if (n == 0 && got == 0 && done == 0) {
+					UNLOCK();
+					return 0; /* end of stream */
+				} else if (n < 0 && n != BT_EAGAIN && got == 0 && done == 0)
+					err = (int)n;
+			}
+			got += (ssize_t)done;
+			if (done < want)
+				break;
+		}
+		UNLOCK();
+		if (got > 0)
+			return got;
+		if (err)
+			return fail(pl_errno_of(err));
+		if (s->shut_rd)
+			return 0;
+		if (nb)
+			return fail(EAGAIN);
+		if (block_for(s, POLLIN, s->rcvtimeo_ns) < 0)
+			return -1;
+	}
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.read(fd, buf, n);
+	struct iovec v = {buf, n};
+	return do_recv(s, &v, 1, 0);
+}
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen)
+		abort();
+	return read(fd, buf, n);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.write(fd, buf, n);
+	struct iovec v = {(void *)buf, n};
+	return do_send(s, &v, 1, 0);
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	return s ? do_recv(s, iov, cnt, 0) : pl_real.readv(fd, iov, cnt);
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	return s ? do_send(s, iov, cnt, 0) : pl_real.writev(fd, iov, cnt);
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.recv(fd, buf, n, flags);
+	struct iovec v = {buf, n};
+	return do_recv(s, &v, 1, flags);
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen)
+		abort();
+	return recv(fd, buf, n, flags);
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *len)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.recvfrom(fd, buf, n, flags, a, len);
+	struct iovec v = {buf, n};
+	ssize_t r = do_recv(s, &v, 1, flags);
+	if (r >= 0 && a && len)
+		addr_out(&s->peer, a, len);
+	return r;
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *a,
+			      socklen_t *len)
+{
+	if (n > buflen)
+		abort();
+	return recvfrom(fd, buf, n, flags, a, len);
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.recvmsg(fd, m, flags);
+	ssize_t r = do_recv(s, m->msg_iov, (int)m->msg_iovlen, flags);
+	if (r >= 0) {
+		if (m->msg_name)
+			addr_out(&s->peer, m->msg_name, &m->msg_namelen);
+		m->msg_controllen = 0;
+		m->msg_flags = 0;
+	}
+	return r;
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.send(fd, buf, n, flags);
+	struct iovec v = {(void *)buf, n};
+	return do_send(s, &v, 1, flags);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t len)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.sendto(fd, buf, n, flags, a, len);
+	struct iovec v = {(void *)buf, n};
+	return do_send(s, &v, 1, flags); /* the address of a connected TCP socket is ignored, as by Linux */
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.sendmsg(fd, m, flags);
+	if (m->msg_controllen)
+		pl_log_once("cmsg", "sendmsg with control data on a TCP socket: the control data is ignored");
+	return do_send(s, m->msg_iov, (int)m->msg_iovlen, flags);
+}
+
+EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	struct pl_sock *s = pl_sock_of(out);
+	if (!s)
+		return pl_real.sendfile(out, in, off, count);
+	/* Through a buffer: the stack's TX ring is host memory, not a
+	 * kernel socket the page cache could be spliced into. */
+	char buf[65536];
+	size_t want = count < sizeof(buf) ? count : sizeof(buf);
+	ssize_t n = off ? pread(in, buf, want, *off) : pl_real.read(in, buf, want);
+	if (n <= 0)
+		return n;
+	struct iovec v = {buf, (size_t)n};
+	ssize_t sent = do_send(s, &v, 1, 0);
+	if (sent > 0) {
+		if (off)
+			*off += sent;
+		else if (sent < n)
+			lseek(in, sent - n, SEEK_CUR);
+	} else if (!off) {
+		lseek(in, -n, SEEK_CUR);
+	}
+	return sent;
+}
+
+EXPORT int shutdown(int fd, int how)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.shutdown(fd, how);
+	if (s->forked)
+		return forked_fail("shutdown");
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return fail(EINVAL);
+	if (s->kind == PL_LISTEN)
+		return 0;
+	if (s->kind != PL_CONN)
+		return fail(ENOTCONN);
+	LOCK();
+	int rc = bt_shutdown(pl.host, s->id, how == SHUT_RD ? BT_SHUT_RD : how == SHUT_WR ? BT_SHUT_WR : BT_SHUT_RDWR);
+	UNLOCK();
+	if (rc < 0)
+		return fail(pl_errno_of(rc));
+	if (how != SHUT_WR)
+		s->shut_rd = true;
+	if (how != SHUT_RD)
+		s->shut_wr = true;
+	return 0;
+}
+
+EXPORT int close(int fd)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.close(fd);
+	LOCK();
+	__atomic_store_n(&pl.fds[fd], NULL, __ATOMIC_RELEASE);
+	pl_sock_unref(s);
+	UNLOCK();
+	return pl_real.close(fd);
+}
+
+/* A kernel dup of the placeholder, then the table entry. */
+static int dup_to(struct pl_sock *s, int newfd)
+{
+	if (newfd < 0)
+		return -1;
+	if (newfd >= PL_MAX_FD) {
+		pl_real.close(newfd);
+		return fail(EMFILE);
+	}
+	LOCK();
+	s->refs++;
+	__atomic_store_n(&pl.fds[newfd], s, __ATOMIC_RELEASE);
+	UNLOCK();
+	return newfd;
+}
+
+/* newfd is about to be replaced: a stack socket there loses a name. */
+static void release(int newfd)
+{
+	struct pl_sock *o = pl_sock_of(newfd);
+	if (!o)
+		return;
+	LOCK();
+	__atomic_store_n(&pl.fds[newfd], NULL, __ATOMIC_RELEASE);
+	pl_sock_unref(o);
+	UNLOCK();
+}
+
+EXPORT int dup(int fd)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.dup(fd);
+	return dup_to(s, pl_real.dup(fd));
+}
+
+EXPORT int dup2(int fd, int newfd)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (fd == newfd)
+		return pl_real.dup2(fd, newfd);
+	release(newfd);
+	int r = pl_real.dup2(fd, newfd);
+	return s && r >= 0 ? dup_to(s, r) : r;
+}
+
+EXPORT int dup3(int fd, int newfd, int flags)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (fd != newfd)
+		release(newfd);
+	int r = pl_real.dup3(fd, newfd, flags);
+	return s && r >= 0 ? dup_to(s, r) : r;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.fcntl(fd, cmd, arg);
+	switch (cmd) {
+	case F_GETFL:
+		return O_RDWR | (s->nonblock ? O_NONBLOCK : 0);
+	case F_SETFL:
+		s->nonblock = (arg & O_NONBLOCK) != 0;
+		return 0;
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		return dup_to(s, pl_real.fcntl(fd, cmd, arg));
+	default:
+		/* F_GETFD/F_SETFD and the rest act on the placeholder. */
+		return pl_real.fcntl(fd, cmd, arg);
+	}
+}
+
+EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.ioctl(fd, req, arg);
+	if (req == FIONBIO) {
+		s->nonblock = *(int *)arg != 0;
+		return 0;
+	}
+	if (req == FIONREAD) {
+		if (s->kind != PL_CONN)
+			return fail(EINVAL);
+		LOCK();
+		pl_drain();
+		*(int *)arg = (int)(bt_rx_ready(pl.host, s->id) + s->stash_len - s->stash_off);
+		UNLOCK();
+		return 0;
+	}
+	pl_log_once("ioctl", "ioctl %#lx on a TCP socket is not supported: ENOTTY", req);
+	return fail(ENOTTY);
+}
+
+EXPORT int getsockname(int fd, struct sockaddr *a, socklen_t *len)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.getsockname(fd, a, len);
+	if (!a || !len)
+		return fail(EFAULT);
+	if (s->kind == PL_CONN || s->kind == PL_CONNECTING) {
+		LOCK();
+		bt_conn_addrs(pl.host, s->id, &s->local, NULL);
+		UNLOCK();
+	}
+	addr_out(&s->local, a, len);
+	return 0;
+}
+
+EXPORT int getpeername(int fd, struct sockaddr *a, socklen_t *len)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.getpeername(fd, a, len);
+	if (!a || !len)
+		return fail(EFAULT);
+	if (s->kind != PL_CONN)
+		return fail(ENOTCONN);
+	addr_out(&s->peer, a, len);
+	return 0;
+}
+
+static int opt_int(const void *v, socklen_t len, int *out)
+{
+	if (!v || len < sizeof(int))
+		return fail(EINVAL);
+	memcpy(out, v, sizeof(int));
+	return 0;
+}
+
+/* An option of the host library: on the connection, or kept for the SYN. */
+static int set_bt_opt(struct pl_sock *s, enum bt_opt opt, uint32_t val)
+{
+	if (s->kind == PL_NEW) {
+		bt_opts_set(&s->opts, opt, val);
+		return 0;
+	}
+	if (s->kind != PL_CONN && s->kind != PL_CONNECTING)
+		return 0; /* a listener's connections inherit what it had before listen */
+	LOCK();
+	int rc = bt_setopt(pl.host, s->id, opt, val);
+	UNLOCK();
+	return rc < 0 ? fail(rc == BT_EINVAL ? EINVAL : pl_errno_of(rc)) : 0;
+}
+
+EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.setsockopt(fd, level, name, v, len);
+	if (s->forked)
+		return forked_fail("setsockopt");
+	int x = 0;
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_REUSEADDR: return opt_int(v, len, &s->so_reuseaddr);
+		case SO_REUSEPORT: return opt_int(v, len, &s->so_reuseport);
+		case SO_KEEPALIVE: return opt_int(v, len, &s->so_keepalive);
+		case SO_LINGER:
+			if (!v || len < sizeof(struct linger))
+				return fail(EINVAL);
+			memcpy(&s->linger, v, sizeof(s->linger));
+			return 0;
+		case SO_SNDBUF:
+		case SO_RCVBUF:
+			if (opt_int(v, len, &x) < 0)
+				return -1;
+			if (x < 1)
+				x = 1;
+			*(name == SO_SNDBUF ? &s->sndbuf : &s->rcvbuf) = x;
+			/* A size beyond the per-connection ring is clamped to it,
+			 * as Linux clamps to wmem_max/rmem_max: no error. */
+			if (set_bt_opt(s, name == SO_SNDBUF ? BT_OPT_SNDBUF : BT_OPT_RCVBUF, (uint32_t)x) < 0) {
+				uint32_t ring = (uint32_t)(getenv("BLUETAS_RING_BYTES") ? strtoul(getenv("BLUETAS_RING_BYTES"), NULL, 0)
+											 : 128 * 1024);
+				set_bt_opt(s, name == SO_SNDBUF ? BT_OPT_SNDBUF : BT_OPT_RCVBUF, ring);
+			}
+			return 0;
+		case SO_RCVTIMEO:
+		case SO_SNDTIMEO: {
+			if (!v || len < sizeof(struct timeval))
+				return fail(EINVAL);
+			struct timeval tv;
+			memcpy(&tv, v, sizeof(tv));
+			uint64_t ns = (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull;
+			*(name == SO_RCVTIMEO ? &s->rcvtimeo_ns : &s->sndtimeo_ns) = ns;
+			return 0;
+		}
+		}
+	} else if (level == IPPROTO_TCP) {
+		switch (name) {
+		case TCP_NODELAY:
+			if (opt_int(v, len, &s->nodelay) < 0)
+				return -1;
+			return set_bt_opt(s, BT_OPT_NODELAY, s->nodelay != 0);
+		case TCP_MAXSEG:
+			if (opt_int(v, len, &s->maxseg) < 0)
+				return -1;
+			return set_bt_opt(s, BT_OPT_MAXSEG, (uint32_t)s->maxseg);
+		case TCP_CORK:
+			if (opt_int(v, len, &s->cork) < 0)
+				return -1;
+			return set_bt_opt(s, BT_OPT_CORK, s->cork != 0);
+		case TCP_KEEPIDLE: return opt_int(v, len, &s->keepidle);
+		case TCP_KEEPINTVL: return opt_int(v, len, &s->keepintvl);
+		case TCP_KEEPCNT: return opt_int(v, len, &s->keepcnt);
+		}
+	}
+	char key[48];
+	snprintf(key, sizeof(key), "setopt %d/%d", level, name);
+	pl_log_once(key, "setsockopt level %d option %d on a TCP socket is not supported: ENOPROTOOPT", level, name);
+	return fail(ENOPROTOOPT);
+}
+
+static int put_int(void *v, socklen_t *len, int x)
+{
+	if (!v || !len || *len < sizeof(int))
+		return fail(EINVAL);
+	memcpy(v, &x, sizeof(int));
+	*len = sizeof(int);
+	return 0;
+}
+
+EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
+{
+	struct pl_sock *s = pl_sock_of(fd);
+	if (!s)
+		return pl_real.getsockopt(fd, level, name, v, len);
+	if (s->forked)
+		return forked_fail("getsockopt");
+	uint32_t u = 0;
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_TYPE: return put_int(v, len, SOCK_STREAM);
+		case SO_DOMAIN: return put_int(v, len, AF_INET);
+		case SO_PROTOCOL: return put_int(v, len, IPPROTO_TCP);
+		case SO_ACCEPTCONN: return put_int(v, len, s->kind == PL_LISTEN);
+		case SO_REUSEADDR: return put_int(v, len, s->so_reuseaddr);
+		case SO_REUSEPORT: return put_int(v, len, s->so_reuseport);
+		case SO_KEEPALIVE: return put_int(v, len, s->so_keepalive);
+		case SO_ERROR: {
+			int e = s->pending_err;
+			s->pending_err = 0;
+			if (!e && s->kind == PL_CONNECTING) {
+				LOCK();
+				pl_drain();
+				e = connect_result(s);
+				UNLOCK();
+				if (e == EINPROGRESS)
+					e = 0;
+				else if (e)
+					s->kind = PL_DEAD;
+			} else if (!e && (s->kind == PL_CONN)) {
+				LOCK();
+				bt_getopt(pl.host, s->id, BT_OPT_ERROR, &u);
+				UNLOCK();
+				e = u ? pl_errno_of(-(int)u) : 0;
+			}
+			return put_int(v, len, e);
+		}
+		case SO_LINGER:
+			if (!v || !len || *len < sizeof(struct linger))
+				return fail(EINVAL);
+			memcpy(v, &s->linger, sizeof(s->linger));
+			*len = sizeof(s->linger);
+			return 0;
+		case SO_SNDBUF:
+		case SO_RCVBUF:
+			if (s->kind == PL_CONN) {
+				LOCK();
+				bt_getopt(pl.host, s->id, name == SO_SNDBUF ? BT_OPT_SNDBUF : BT_OPT_RCVBUF, &u);
+				UNLOCK();
+				return put_int(v, len, (int)u);
+			}
+			return put_int(v, len, name == SO_SNDBUF ? (s->sndbuf ? s->sndbuf : 131072)
+								: (s->rcvbuf ? s->rcvbuf : 131072));
+		case SO_RCVTIMEO:
+		case SO_SNDTIMEO: {
+			if (!v || !len || *len < sizeof(struct timeval))
+				return fail(EINVAL);
+			uint64_t ns = name == SO_RCVTIMEO ? s->rcvtimeo_ns : s->sndtimeo_ns;
+			struct timeval tv = {.tv_sec = (time_t)(ns / 1000000000ull),
+					     .tv_usec = (suseconds_t)(ns % 1000000000ull / 1000)};
+			memcpy(v, &tv, sizeof(tv));
+			*len = sizeof(tv);
+			return 0;
+		}
+		}
+	} else if (level == IPPROTO_TCP) {
+		switch (name) {
+		case TCP_NODELAY:
+		case TCP_MAXSEG:
+		case TCP_CORK: {
+			enum bt_opt o = name == TCP_NODELAY ? BT_OPT_NODELAY : name == TCP_MAXSEG ? BT_OPT_MAXSEG : BT_OPT_CORK;
+			if (s->kind == PL_CONN) {
+				LOCK();
+				bt_getopt(pl.host, s->id, o, &u);
+				UNLOCK();
+				return put_int(v, len, (int)u);
+			}
+			return put_int(v, len, name == TCP_NODELAY ? s->nodelay : name == TCP_MAXSEG ? s->maxseg : s->cork);
+		}
+		case TCP_KEEPIDLE: return put_int(v, len, s->keepidle ? s->keepidle : 7200);
+		case TCP_KEEPINTVL: return put_int(v, len, s->keepintvl ? s->keepintvl : 75);
+		case TCP_KEEPCNT: return put_int(v, len, s->keepcnt ? s->keepcnt : 9);
+		}
+	}
+	char key[48];
+	snprintf(key, sizeof(key), "getopt %d/%d", level, name);
+	pl_log_once(key, "getsockopt level %d option %d on a TCP socket is not supported: ENOPROTOOPT", level, name);
+	return fail(ENOPROTOOPT);
+}
