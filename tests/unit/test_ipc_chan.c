@@ -470,10 +470,13 @@ static void test_large_transfers(void **state)
 	(void)state;
 	struct fx *f = fx_default();
 	enum { BIG = 1 << 20 };
-	uint8_t *a = malloc(BIG), *b = calloc(1, BIG), *back = calloc(1, BIG);
+	/* Host-end buffers on pages of their own (ipc_chan.h: registration
+	 * shares whole pages). */
+	uint8_t *a = aligned_alloc(4096, BIG), *b = calloc(1, BIG), *back = aligned_alloc(4096, BIG);
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_non_null(back);
+	memset(back, 0, BIG);
 	uint64_t x = 88172645463325252ull;
 	for (size_t i = 0; i < BIG; i++) {
 		x ^= x << 13;
@@ -1075,7 +1078,7 @@ static void test_many_connections(void **state)
 {
 	(void)state;
 	struct ipc_params p = default_params();
-	struct listener_fx lf;
+	struct listener_fx lf = {0};
 	listen_at(&lf);
 	enum { K = 8 };
 	struct fx *fs[K];
@@ -1111,7 +1114,7 @@ static void test_keys_of_another_app_refused(void **state)
 {
 	(void)state;
 	struct ipc_params p = default_params();
-	struct listener_fx lf;
+	struct listener_fx lf = {0};
 	listen_at(&lf);
 	struct fx *a = fx_new_on(&lf, &p), *b = fx_new_on(&lf, &p);
 	memset(a->hbuf, 0xAA, RLEN);
@@ -1169,7 +1172,7 @@ static void test_dead_app_detached_others_go_on(void **state)
 {
 	(void)state;
 	struct ipc_params p = default_params();
-	struct listener_fx lf;
+	struct listener_fx lf = {0};
 	listen_at(&lf);
 	struct fx *live = fx_new_on(&lf, &p);
 	int sync_pipe[2];
@@ -1229,7 +1232,7 @@ static void test_hostile_apps_detached(void **state)
 {
 	(void)state;
 	struct ipc_params p = default_params();
-	struct listener_fx lf;
+	struct listener_fx lf = {0};
 	listen_at(&lf);
 	struct fx *good = fx_new_on(&lf, &p);
 	enum { N = 4 };
