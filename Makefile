@@ -287,12 +287,12 @@ fuzz: fuzz-bins
 	@FUZZ_TEST_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build-fuzz
 # ---- end sanitizers and fuzzing --------------------------------------------
 -include $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%.d,$(FUZZ_SRCS))
-# ---- LD_PRELOAD library (preload/, docs/sockets.md) ------------------------
+# ---- LD_PRELOAD library (hw/preload/, docs/sockets.md) ------------------------
 # libbluetas_preload.so: the host library, the ipc and verbs channels and
 # the socket interposer, compiled position-independent with hidden
 # visibility (only the intercepted libc names are exported, so nothing of
 # ours can collide with a program's own symbols).
-PRELOAD_SRCS := $(wildcard preload/*.c) $(wildcard core/host/*.c) transports/channel.c transports/clock_mono.c \
+PRELOAD_SRCS := $(wildcard hw/preload/*.c) $(wildcard core/host/*.c) transports/channel.c transports/clock_mono.c \
 	$(wildcard transports/ipc/*.c) $(VERBS_SRCS)
 PRELOAD_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(PRELOAD_SRCS))
 PRELOAD := $(BUILD)/libbluetas_preload.so
