@@ -105,7 +105,7 @@ static void time_limit_is_named(void **state)
 	      f);
 	assert_int_equal(fclose(f), 0);
 	snprintf(args, sizeof(args), "run %s --pcap %s/fail", path, dir);
-	expect_exit(args, 1, "app cli completed 0 of 40 messages; stopped by the time limit of 1.000 ms", NULL);
+	expect_exit(args, 1, "of 40 messages; stopped by the time limit of 1.000 ms", NULL);
 	snprintf(args, sizeof(args), "rm -rf '%s'", dir);
 	assert_int_equal(system(args), 0);
 }
