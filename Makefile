@@ -120,6 +120,7 @@ help:
 	@echo "  make interop    bluetas nic on DPDK net_tap against Linux TCP (root; part of make test)"
 	@echo "  make bench-tap  Linux peer <-> bluetas over net_tap next to Linux <-> Linux over veth (root)"
 	@echo "  make test-rxe   the Soft-RoCE suite: natively where rdma_rxe exists, else in a qemu VM"
+	@echo "  make conformance  packetdrill's and FreeBSD's TCP corpora against the stack (PACKETDRILL_SRC=, TCP_TESTSUITE_SRC=)"
 	@echo "  make deps       install the Debian packages the project needs (ci/install-deps.sh)"
 	@echo "  make all        build library, CLI ($(CLI)), tests and benchmarks"
 	@echo "  make clean      remove build/ and build-cov/"
@@ -219,6 +220,47 @@ clean:
 	rm -rf build build-cov build-san build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
+
+# ---- conformance (make conformance: packetdrill corpora; docs/conformance.md)
+# packetdrill and the two corpora are external: PACKETDRILL_SRC (a tarball
+# or a checkout of github.com/google/packetdrill) and TCP_TESTSUITE_SRC
+# (github.com/freebsd-net/tcp-testsuite); .ci/run points both at
+# ../shared/third_party. Everything is built and unpacked under
+# $(BUILD)/packetdrill, never in the tree; without PACKETDRILL_SRC the
+# target says so and skips. The shim is a shared object, so it and the
+# library objects it needs are built a second time with -fPIC under
+# $(BUILD)/pic (the simulator's own files are not needed).
+PD_BUILD   := $(BUILD)/packetdrill
+PD_SRC_DIR := $(PD_BUILD)/src/gtests/net/packetdrill
+PIC_SRCS   := $(foreach d,$(filter-out sim,$(LIB_DIRS)),$(wildcard $(d)/*.c))
+PIC_OBJS   := $(patsubst %.c,$(BUILD)/pic/%.o,$(PIC_SRCS))
+PIC_LIB    := $(BUILD)/pic/libbluetas_pic.a
+SHIM_SRCS  := $(wildcard tests/packetdrill/*.c)
+SHIM_OBJS  := $(patsubst %.c,$(BUILD)/pic/%.o,$(SHIM_SRCS))
+PD_SHIM    := $(PD_BUILD)/bluetas_pd.so
+
+$(BUILD)/pic/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(PIC_LIB): $(PIC_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# packetdrill.h comes from the unpacked packetdrill source (its interface);
+# -idirafter, as that folder also holds an assert.h of its own.
+$(SHIM_OBJS): CPPFLAGS += -idirafter $(PD_SRC_DIR) -D_GNU_SOURCE
+$(SHIM_OBJS): $(PD_SRC_DIR)/packetdrill.h
+
+$(PD_SHIM): $(SHIM_OBJS) $(PIC_LIB)
+	$(CC) -shared -o $@ $(SHIM_OBJS) $(PIC_LIB) -lpthread $(LDLIBS)
+
+.PHONY: conformance pd-shim
+pd-shim: $(PD_SHIM)
+conformance: $(DEPS_STAMP)
+	@bash tests/packetdrill/run-conformance.sh $(BUILD)
+-include $(PIC_OBJS:.o=.d) $(SHIM_OBJS:.o=.d)
+# ---- end conformance --------------------------------------------------------
 
 # ---- Soft-RoCE suite (make test-rxe) --------------------------------------
 # tests/rxe/run.sh inside the emu topology: natively where the kernel has

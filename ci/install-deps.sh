@@ -15,6 +15,8 @@ packages=(
 	netcat-openbsd ethtool python3 procps
 	# real programs on the stack (tests/apps, make bench-apps)
 	curl redis-server redis-tools iperf3 memcached nginx-light
+	# packetdrill, built from PACKETDRILL_SRC by make conformance
+	flex bison
 	# the Soft-RoCE suite, part of make test: verbs tools, and qemu with
 	# busybox to boot Debian's own kernel where the host kernel has no rdma_rxe
 	ibverbs-utils rdmacm-utils perftest kmod qemu-system-x86 busybox-static

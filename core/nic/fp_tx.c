@@ -109,10 +109,10 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 	if (with_syn_opts) {
 		opts.has_mss = true;
 		opts.mss = sp_adv_mss(nic, f);
-		opts.has_wscale = offer || f->wscale_ok;
+		opts.has_wscale = (offer && nic->cfg.window_scaling) || f->wscale_ok;
 		opts.wscale = f->rcv_wscale;
 	}
-	if (f->ts_ok || offer) {
+	if (f->ts_ok || (offer && nic->cfg.timestamps)) {
 		opts.has_ts = true;
 		opts.ts_val = (uint32_t)(nic_now(nic) / 1000);
 		opts.ts_ecr = f->ts_recent;
@@ -138,6 +138,7 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 		.ip_id = nic->ip_id++,
 		.tcp = {.sport = f->local_port,
 			.dport = f->remote_port,
+			.layout = nic->cfg.opt_layout,
 			.seq = seq,
 			.ack = (flags & TCP_ACK) ? f->rcv_nxt : 0,
 			.flags = flags,

@@ -33,6 +33,9 @@ void nic_default_config(struct nic_config *cfg)
 	cfg->cc = NIC_CC_DCTCP;
 	cfg->initial_cwnd_segs = 10;
 	cfg->ecn = true;
+	cfg->timestamps = true;
+	cfg->window_scaling = true;
+	cfg->rcv_wscale = -1;
 }
 
 static int check_config(const struct nic_config *c, char *err, size_t err_len)
@@ -54,6 +57,10 @@ static int check_config(const struct nic_config *c, char *err, size_t err_len)
 		why = "initial_cwnd_segs must be at least 1";
 	else if (c->static_arp_count > NIC_MAX_STATIC_ARP)
 		why = "too many static ARP entries";
+	else if (c->rcv_wscale > TCP_WSCALE_MAX)
+		why = "rcv_wscale must be -1 or within 0..14";
+	else if (c->opt_layout > TCP_LAYOUT_FREEBSD)
+		why = "opt_layout must be an enum tcp_opt_layout";
 	else if (c->cc == NIC_CC_CONST_RATE && c->const_rate_bps == 0)
 		why = "const-rate congestion control needs const_rate_bps";
 	if (why && err && err_len)

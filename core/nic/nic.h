@@ -51,6 +51,10 @@ struct nic_config {
 	uint32_t initial_cwnd_segs;
 	uint64_t const_rate_bps;     /* NIC_CC_CONST_RATE */
 	bool ecn;                    /* send ECT(0) and run DCTCP on ECE */
+	bool timestamps;             /* offer and accept TCP timestamps (RFC 7323) */
+	bool window_scaling;         /* offer and accept window scaling (RFC 7323) */
+	int8_t rcv_wscale;           /* our window scale; -1: the smallest that fits the buffer */
+	uint8_t opt_layout;          /* enum tcp_opt_layout of our SYNs (proto.h) */
 	bool nagle;                  /* new flows hold small segments while data is in flight
 				      * (RFC 896; off: TCP_NODELAY); per flow by BT_OPT_NODELAY */
 	struct nic_static_arp static_arp[NIC_MAX_STATIC_ARP];
@@ -65,6 +69,13 @@ enum nic_bug {
 	NIC_BUG_WRITE_WITHOUT_CREDITS = 1u << 2, /* events written on, past the ring and its credits */
 };
 void nic_default_config(struct nic_config *cfg);
+/* TCP profiles that make the stack look like a general-purpose host to
+ * conformance scripts (docs/conformance.md): timers, ECN, MSS, Nagle and
+ * the SYN's option layout of Linux or of FreeBSD. They change only these
+ * fields of a configuration nic_default_config filled; the datacenter
+ * defaults stay the default everywhere else. */
+void nic_profile_linux(struct nic_config *cfg);
+void nic_profile_freebsd(struct nic_config *cfg);
 
 /* Every counter the NIC keeps; docs/architecture.md says what each means. */
 struct nic_stats {

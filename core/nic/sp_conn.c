@@ -57,11 +57,11 @@ static void apply_syn_options(struct nic *nic, struct flow *f, const struct tcp_
 	f->mss = (uint16_t)(peer_mss < ours ? peer_mss : ours);
 	if (f->mss < 64)
 		f->mss = 64;
-	f->wscale_ok = tcp->opts.has_wscale;
+	f->wscale_ok = tcp->opts.has_wscale && nic->cfg.window_scaling;
 	f->snd_wscale = f->wscale_ok ? tcp->opts.wscale : 0;
 	if (!f->wscale_ok)
 		f->rcv_wscale = 0;
-	f->ts_ok = tcp->opts.has_ts;
+	f->ts_ok = tcp->opts.has_ts && nic->cfg.timestamps;
 	if (f->ts_ok)
 		f->ts_recent = tcp->opts.ts_val;
 	f->snd_wnd = tcp->window; /* windows in SYN segments are never scaled */

@@ -165,10 +165,23 @@ struct tcp_view {
 int tcp_parse(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip,
 	      bool verify_csum, struct tcp_view *out);
 
+/* The order and padding of a SYN's options (the rest always carry
+ * NOP NOP TS): ours, or those of Linux or FreeBSD, which conformance
+ * scripts spell out to the byte (docs/conformance.md). */
+enum tcp_opt_layout {
+	TCP_LAYOUT_BLUETAS = 0, /* MSS | NOP WS | NOP NOP TS */
+	TCP_LAYOUT_LINUX,       /* MSS | SACKOK TS (or NOP NOP TS) | NOP WS | NOP NOP SACKOK without TS */
+	TCP_LAYOUT_FREEBSD,     /* MSS, NOP WS, SACKOK, NOP NOP TS aligned as tcp_addoptions, EOL padding */
+};
+/* Writes a SYN's options (MSS, WS, SACK-permitted, TS as `o` has them) in
+ * `layout` into out (40 bytes); returns their length, a multiple of 4. */
+int tcp_syn_opts_layout(uint8_t out[40], const struct tcp_opts *o, enum tcp_opt_layout layout);
+
 struct tcp_build_args {
 	uint16_t sport, dport;
 	uint32_t seq, ack;
 	uint8_t flags;
+	uint8_t layout;         /* enum tcp_opt_layout of a SYN's options */
 	uint16_t window;        /* already scaled down */
 	const struct tcp_opts *opts; /* NULL: none. MSS/WS only emitted with SYN */
 };

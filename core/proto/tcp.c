@@ -137,7 +137,11 @@ static size_t tcp_opts_len(const struct tcp_build_args *a)
 int tcp_build_hdr(uint8_t *buf, size_t cap, const struct tcp_build_args *a)
 {
 	const struct tcp_opts *o = a->opts;
-	size_t hdr = TCP_HDR_MIN_BYTES + tcp_opts_len(a);
+	uint8_t laid_out[40];
+	int laid_len = -1;
+	if (o != NULL && (a->flags & TCP_SYN) && a->layout != TCP_LAYOUT_BLUETAS)
+		laid_len = tcp_syn_opts_layout(laid_out, o, (enum tcp_opt_layout)a->layout); /* tcp_layout.c */
+	size_t hdr = TCP_HDR_MIN_BYTES + (laid_len >= 0 ? (size_t)laid_len : tcp_opts_len(a));
 
 	if (buf == NULL || cap < hdr)
 		return PROTO_ENOSPACE;
@@ -152,6 +156,10 @@ int tcp_build_hdr(uint8_t *buf, size_t cap, const struct tcp_build_args *a)
 	store_be16(buf + 18, 0); /* urgent pointer */
 
 	uint8_t *p = buf + TCP_HDR_MIN_BYTES;
+	if (laid_len >= 0) {
+		memcpy(p, laid_out, (size_t)laid_len);
+		return (int)hdr;
+	}
 	if (o != NULL && (a->flags & TCP_SYN) && o->has_mss) {
 		p[0] = TCPOPT_MSS;
 		p[1] = TCPOLEN_MSS;

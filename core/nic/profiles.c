@@ -1,0 +1,43 @@
+/*
+ * profiles.c: the linux-like and freebsd-like TCP profiles (nic.h). The
+ * values are those of a stock kernel, so packetdrill scripts written
+ * against it need no rewriting of their timings (docs/conformance.md).
+ */
+#include "../proto/proto.h"
+#include "nic.h"
+
+#define MS 1000000ull
+
+void nic_profile_linux(struct nic_config *cfg)
+{
+	cfg->mss = 1460;                  /* MTU 1500 */
+	cfg->rto_min_ns = 200 * MS;       /* TCP_RTO_MIN */
+	cfg->rto_initial_ns = 1000 * MS;  /* RFC 6298 */
+	cfg->rto_max_ns = 120000 * MS;    /* TCP_RTO_MAX */
+	cfg->max_retries = 15;            /* tcp_retries2 */
+	cfg->syn_retries = 6;             /* tcp_syn_retries */
+	cfg->delayed_ack_ns = 40 * MS;    /* TCP_DELACK_MIN */
+	cfg->time_wait_ns = 60000 * MS;   /* TCP_TIMEWAIT_LEN */
+	cfg->fin_wait2_ns = 60000 * MS;   /* tcp_fin_timeout */
+	cfg->ecn = false;                 /* tcp_ecn = 2: only when asked */
+	cfg->nagle = true;
+	cfg->rcv_wscale = 8;              /* what tcp_rmem's 15 MiB maximum gives */
+	cfg->opt_layout = TCP_LAYOUT_LINUX;
+}
+
+void nic_profile_freebsd(struct nic_config *cfg)
+{
+	cfg->mss = 1460;
+	cfg->rto_min_ns = 30 * MS;        /* net.inet.tcp.rexmit_min */
+	cfg->rto_initial_ns = 1000 * MS;  /* net.inet.tcp.rexmit_initial */
+	cfg->rto_max_ns = 64000 * MS;     /* TCPTV_REXMTMAX */
+	cfg->max_retries = 12;            /* TCP_MAXRXTSHIFT */
+	cfg->syn_retries = 6;
+	cfg->delayed_ack_ns = 40 * MS;    /* net.inet.tcp.delacktime */
+	cfg->time_wait_ns = 60000 * MS;   /* 2 * net.inet.tcp.msl */
+	cfg->fin_wait2_ns = 60000 * MS;   /* net.inet.tcp.finwait2_timeout */
+	cfg->ecn = false;                 /* net.inet.tcp.ecn.enable = 2 */
+	cfg->nagle = true;
+	cfg->rcv_wscale = 6;              /* what kern.ipc.maxsockbuf's 2 MiB gives */
+	cfg->opt_layout = TCP_LAYOUT_FREEBSD;
+}
