@@ -164,6 +164,17 @@ struct bt_addr {
  * pending. For a listener id: local = {0, port}, peer is BT_ENOTCONN. */
 int bt_conn_addrs(struct bt_host *h, int id, struct bt_addr *local, struct bt_addr *peer);
 
+/* What the handshake negotiated. Known once the NIC processed the peer's
+ * SYN (BT_ENOTCONN before): at CONNECTED or ACCEPTED, or earlier in a
+ * simultaneous open. */
+struct bt_conn_info {
+	uint16_t mss;            /* the MSS we send with */
+	uint8_t snd_wscale;      /* the peer's window scale */
+	uint8_t rcv_wscale;      /* ours */
+	bool timestamps, window_scaling, ecn, sack;
+};
+int bt_conn_info(struct bt_host *h, int id, struct bt_conn_info *out);
+
 enum bt_shut_how { BT_SHUT_RD = 1, BT_SHUT_WR = 2, BT_SHUT_RDWR = 3 };
 /* shutdown(2) without giving up the id. SHUT_WR: FIN after the queued
  * data, bt_send returns BT_EPIPE from now on, bt_recv keeps working.

@@ -51,8 +51,9 @@
  *   then, last:                     event ring (event_entries * 32 B)
  *
  * A slot's connection info (addresses, ports, negotiated MSS and window
- * scales) is written by the NIC before the CONNECTED or ACCEPTED event
- * of the connection, so a host that sees the event reads a complete one.
+ * scales) is written by the NIC before the CONNECTED, ACCEPTED or
+ * PEER_SYN event of the connection, so a host that sees the event reads
+ * a complete one.
  *
  * The event ring is last on purpose: a producer that ignored its credits
  * and wrote on past the ring (the BlueTAS memory-region overflow) leaves
@@ -168,6 +169,7 @@ enum ctxq_ev_flags {
 	CTXQ_EVF_RELEASED = 1u << 4,   /* NIC is done with the slot's rings */
 	CTXQ_EVF_LISTEN_ERR = 1u << 5, /* host_conn is a listener id */
 	CTXQ_EVF_REFUSED = 1u << 6,    /* a command was rejected (status says) */
+	CTXQ_EVF_PEER_SYN = 1u << 7,   /* active open in SYN_RCVD: the info is written */
 };
 
 struct ctxq_event {

@@ -101,6 +101,28 @@ if [[ ${RXE:-1} == 1 && $# -eq 0 && -f tests/rxe/run.sh ]]; then
 fi
 # ---- end Soft-RoCE ----
 
+# ---- conformance: packetdrill's and FreeBSD's corpora against the stack in
+# virtual time (tests/packetdrill, docs/conformance.md). It needs
+# PACKETDRILL_SRC (and TCP_TESTSUITE_SRC for FreeBSD's corpus; .ci/run sets
+# both); without it the section says what to set and counts nothing.
+# Passing scripts count as passed, scripts on no list that fail as failed;
+# known failures and scripts not applicable count as neither.
+# CONFORMANCE=0 skips it.
+if [[ ${CONFORMANCE:-1} == 1 && $# -eq 0 && -f tests/packetdrill/run-conformance.sh ]]; then
+	echo "=== conformance (tests/packetdrill/run-conformance.sh)"
+	out=$(timeout 900 bash tests/packetdrill/run-conformance.sh "$build" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		failed_bins+=("conformance (exit $rc)")
+	fi
+fi
+# ---- end conformance ----
+
 # Every scenario script over a seed sweep (issue: 200 seeds each). Each
 # run is one test; failures leave pcap, trace and a reproduce line under
 # $build/scenario-failures.

@@ -401,7 +401,7 @@ static void handle_event(struct bt_host *h, const struct ctxq_event *ev)
 	if (!c->allocated || c->free_pending)
 		return;
 	uint32_t ready = 0;
-	if (ev->flags & (CTXQ_EVF_CONNECTED | CTXQ_EVF_ACCEPTED)) {
+	if (ev->flags & (CTXQ_EVF_CONNECTED | CTXQ_EVF_ACCEPTED | CTXQ_EVF_PEER_SYN)) {
 		/* Written by the NIC before this event (ctxq.h). */
 		memcpy(&c->info, h->region + ctxq_info_off(&h->hello, (uint32_t)slot), sizeof(c->info));
 		c->has_info = true;

@@ -98,12 +98,30 @@ int bt_conn_addrs(struct bt_host *h, int id, struct bt_addr *local, struct bt_ad
 	struct host_conn *c = user_conn(h, id);
 	if (!c)
 		return BT_EINVAL;
-	if (!c->has_info)
+	if (!c->has_info || c->state != SLOT_OPEN)
 		return BT_ENOTCONN;
 	if (local)
 		*local = (struct bt_addr){.ip = c->info.local_ip, .port = c->info.local_port};
 	if (peer)
 		*peer = (struct bt_addr){.ip = c->info.remote_ip, .port = c->info.remote_port};
+	return BT_OK;
+}
+
+int bt_conn_info(struct bt_host *h, int id, struct bt_conn_info *out)
+{
+	struct host_conn *c = user_conn(h, id);
+	if (!c || !out)
+		return BT_EINVAL;
+	if (!c->has_info)
+		return BT_ENOTCONN;
+	uint8_t o = c->info.options;
+	*out = (struct bt_conn_info){.mss = c->info.mss,
+				     .snd_wscale = c->info.snd_wscale,
+				     .rcv_wscale = c->info.rcv_wscale,
+				     .timestamps = o & CTXQ_INFO_TS,
+				     .window_scaling = o & CTXQ_INFO_WSCALE,
+				     .ecn = o & CTXQ_INFO_ECN,
+				     .sack = o & CTXQ_INFO_SACK};
 	return BT_OK;
 }
 

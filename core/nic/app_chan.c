@@ -139,7 +139,7 @@ int app_events_flush(struct nic *nic, int app)
 			.flags = f->ev_flags,
 			.doorbell_seen = f->doorbell_seen,
 		};
-		if ((f->ev_flags & (CTXQ_EVF_CONNECTED | CTXQ_EVF_ACCEPTED)) &&
+		if ((f->ev_flags & (CTXQ_EVF_CONNECTED | CTXQ_EVF_ACCEPTED | CTXQ_EVF_PEER_SYN)) &&
 		    (uint32_t)(a->ev_produced - a->ev_consumed) < a->hello.event_entries &&
 		    write_conn_info(nic, app, f) != CHAN_OK)
 			break;

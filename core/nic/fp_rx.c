@@ -52,6 +52,8 @@ void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t h
 			nic->stats.rx_bad_ip++;
 		return;
 	}
+	if (ip.dst == nic->cfg.ip && sp_icmp_rx(nic, &ip))
+		return;
 	if (ip.dst != nic->cfg.ip || ip.proto != IPV4_PROTO_TCP) {
 		nic->stats.rx_not_for_us++;
 		return;

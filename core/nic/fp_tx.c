@@ -171,8 +171,24 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 void fp_send_ack(struct nic *nic, uint32_t fi)
 {
 	struct flow *f = &nic->flows[fi];
+	/* The freebsd-like profile resends an unacknowledged FIN with every
+	 * ACK, as FreeBSD's tcp_output does. */
+	if (nic->cfg.ack_carries_fin && f->fin_sent && seq_lt(f->snd_una, f->fin_seq + 1) &&
+	    f->state != TCP_TIME_WAIT) {
+		if (fp_emit_tcp(nic, f, TCP_ACK | TCP_FIN, f->fin_seq, NULL, 0, false) == 0)
+			nic->stats.tx_acks++;
+		return;
+	}
 	/* Not snd_nxt: that counts payload whose READ is still in flight,
 	 * and an ACK must not claim sequence space no frame has carried. */
+	if (fp_emit_tcp(nic, f, TCP_ACK, f->snd_emitted, NULL, 0, false) == 0)
+		nic->stats.tx_acks++;
+}
+
+void fp_send_challenge_ack(struct nic *nic, uint32_t fi)
+{
+	/* Never repeats a FIN (FreeBSD answers with tcp_respond, not tcp_output). */
+	struct flow *f = &nic->flows[fi];
 	if (fp_emit_tcp(nic, f, TCP_ACK, f->snd_emitted, NULL, 0, false) == 0)
 		nic->stats.tx_acks++;
 }

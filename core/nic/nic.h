@@ -55,6 +55,9 @@ struct nic_config {
 	bool window_scaling;         /* offer and accept window scaling (RFC 7323) */
 	int8_t rcv_wscale;           /* our window scale; -1: the smallest that fits the buffer */
 	uint8_t opt_layout;          /* enum tcp_opt_layout of our SYNs (proto.h) */
+	bool drop_syn_fin;           /* a SYN with FIN for a listener is dropped (FreeBSD's drop_synfin) */
+	bool ack_carries_fin;        /* while our FIN is unacknowledged, ACKs repeat it (FreeBSD) */
+	bool rcvbuf_round_mss;       /* the receive buffer grows to a multiple of the MSS on open (FreeBSD) */
 	bool nagle;                  /* new flows hold small segments while data is in flight
 				      * (RFC 896; off: TCP_NODELAY); per flow by BT_OPT_NODELAY */
 	struct nic_static_arp static_arp[NIC_MAX_STATIC_ARP];
@@ -88,6 +91,9 @@ struct nic_stats {
 	uint64_t rx_duplicate;           /* payload wholly below rcv_nxt */
 	uint64_t rx_rst_ignored;         /* RST not at rcv_nxt, out of window, or for no flow */
 	uint64_t rx_ack_unsent;          /* ACK of data never sent: dropped, ACKed */
+	uint64_t rx_listen_dropped;      /* neither SYN nor ACK for a listening port (RFC 9293 3.10.7.2) */
+	uint64_t rx_icmp_errors;         /* ICMP hard errors that failed a connect (sp_icmp.c) */
+	uint64_t rx_icmp_ignored;        /* ICMP messages ignored: soft, stale, forged or malformed */
 	uint64_t tx_challenge_acks;      /* RFC 5961 challenge ACKs (stray SYN, in-window RST) */
 	uint64_t rx_payload_bytes;
 	uint64_t tx_payload_bytes;
@@ -117,7 +123,7 @@ struct nic_stats {
 #define NIC_STATS_FIELDS_U64(X)                                                                                 \
 	X(rx_frames) X(tx_frames) X(rx_bad_eth) X(rx_bad_ip) X(rx_bad_tcp) X(rx_bad_csum) X(rx_not_for_us)     \
 	X(rx_no_flow_rst) X(rx_out_of_window) X(rx_ooo_segments) X(rx_ooo_dropped) X(rx_duplicate)             \
-	X(rx_rst_ignored) X(rx_ack_unsent) X(tx_challenge_acks) X(rx_payload_bytes) X(tx_payload_bytes)        \
+	X(rx_rst_ignored) X(rx_ack_unsent) X(rx_listen_dropped) X(rx_icmp_errors) X(rx_icmp_ignored) X(tx_challenge_acks) X(rx_payload_bytes) X(tx_payload_bytes)        \
 	X(tx_segments) X(tx_acks) X(tx_retransmits) X(tx_zero_window) X(fast_retransmits) X(rtos)              \
 	X(zero_window_probes) X(ecn_ce_received) X(ecn_ece_acked_bytes) X(syn_backlog_drops) X(conns_opened)   \
 	X(conns_accepted) X(conns_closed) X(conns_reset) X(conns_timed_out) X(arp_requests_sent)               \

@@ -7,6 +7,8 @@
  *   fp_tx.c       fast path, transmit: segmentation, ACKs, frame output
  *   sp_conn.c     slow path: open, listen/accept, FIN/RST, close states
  *   sp_timers.c   slow path: RTO, persist, delayed ACK, TIME_WAIT
+ *   sp_opts.c     slow path: per-connection options (SETOPT)
+ *   sp_icmp.c     slow path: ICMP errors about our segments
  *   sp_cc.c       slow path: congestion control (DCTCP) and rate
  *   arp.c         ARP cache, requests and replies
  *   app_chan.c    per-application channel: commands in, events out
@@ -255,6 +257,8 @@ void fp_tx_schedule(struct nic *nic, uint32_t fi);
 int fp_tx_run(struct nic *nic);
 void fp_tx_read_done(struct nic *nic, const struct dma_op *op);
 void fp_send_ack(struct nic *nic, uint32_t fi);
+/* An RFC 5961 challenge ACK, now: a bare ACK at the highest sequence sent. */
+void fp_send_challenge_ack(struct nic *nic, uint32_t fi);
 void fp_send_ctrl(struct nic *nic, uint32_t fi, uint8_t flags, uint32_t seq);
 void fp_send_rst_reply(struct nic *nic, const uint8_t *dst_mac, const struct ipv4_view *ip,
 		       const struct tcp_view *tcp);
@@ -280,12 +284,17 @@ void sp_app_gone(struct nic *nic, int app);
 void sp_send_syn(struct nic *nic, uint32_t fi);
 void sp_cmd_unlisten(struct nic *nic, int app, const struct ctxq_cmd *cmd);
 
+/* sp_icmp.c: true when the packet was ICMP (and is dealt with). */
+bool sp_icmp_rx(struct nic *nic, const struct ipv4_view *ip);
+
 /* sp_opts.c */
 void sp_opts_default(const struct nic *nic, struct flow_opts *o);
 /* Applies a flow's options before its first SYN or SYN-ACK: window
  * limit, scale and MSS clamp. */
 void sp_opts_apply_open(struct nic *nic, uint32_t fi);
 void sp_cmd_setopt(struct nic *nic, int app, const struct ctxq_cmd *cmd);
+/* What options do once the peer's SYN is processed (the MSS known). */
+void sp_opts_on_peer_syn(struct nic *nic, uint32_t fi);
 /* The MSS we advertise: the configured one, clamped by TCP_MAXSEG. */
 uint16_t sp_adv_mss(const struct nic *nic, const struct flow *f);
 void sp_fin_sent_state(struct nic *nic, uint32_t fi);

@@ -105,7 +105,7 @@ void sp_flow_abort(struct nic *nic, uint32_t fi, int err, bool send_rst)
 		nic->stats.conns_timed_out++;
 	else
 		nic->stats.conns_reset++;
-	if (f->state == TCP_SYN_RCVD) {
+	if (f->state == TCP_SYN_RCVD && f->listener != FLOW_NONE) {
 		/* The host never heard of this half-open connection: its slot
 		 * goes back to the listener, nobody is told. */
 		return_slot(nic, f);
@@ -214,6 +214,14 @@ void sp_send_syn(struct nic *nic, uint32_t fi)
 	}
 }
 
+static bool port_listening(const struct nic *nic, uint16_t port)
+{
+	for (uint32_t li = 0; li < nic->cfg.max_listeners; li++)
+		if (nic->listeners[li].in_use && nic->listeners[li].port == port)
+			return true;
+	return false;
+}
+
 static void passive_open(struct nic *nic, const uint8_t *src_mac, const struct ipv4_view *ip,
 			 const struct tcp_view *tcp)
 {
@@ -259,6 +267,7 @@ static void passive_open(struct nic *nic, const uint8_t *src_mac, const struct i
 	f->rcv_nxt = tcp->seq + 1;
 	f->adv_wnd_edge = f->rcv_nxt;
 	apply_syn_options(nic, f, tcp);
+	sp_opts_on_peer_syn(nic, fi);
 	f->ecn_ok = nic->cfg.ecn && (tcp->flags & TCP_ECE) && (tcp->flags & TCP_CWR);
 	f->iss = pick_iss(nic, f);
 	f->snd_una = f->iss;
@@ -269,6 +278,43 @@ static void passive_open(struct nic *nic, const uint8_t *src_mac, const struct i
 	sp_cc_init(nic, f);
 	flow_hash_insert(nic, fi);
 	sp_send_syn(nic, fi);
+}
+
+/* RFC 5961 3.2/4.2: an ACK that tells the peer where we are, instead of
+ * acting on a segment that may be blind. */
+static void send_challenge_ack(struct nic *nic, uint32_t fi)
+{
+	nic->stats.tx_challenge_acks++;
+	fp_send_challenge_ack(nic, fi);
+}
+
+/* RFC 5961 3.2: in the receive window (RCV.WND). That is the buffer space
+ * from rcv_nxt on, except for a half-open passive connection, which holds
+ * no more than its SYN-ACK advertised. */
+static bool seq_in_rcv_wnd(const struct flow *f, uint32_t seq)
+{
+	uint32_t wnd = f->rx_avail;
+	if (f->state == TCP_SYN_RCVD && f->listener != FLOW_NONE)
+		wnd = seq_gt(f->adv_wnd_edge, f->rcv_nxt) ? f->adv_wnd_edge - f->rcv_nxt : 0;
+	return seq_in_window(seq, f->rcv_nxt, wnd ? wnd : 1);
+}
+
+/* A SYN in SYN_SENT (RFC 9293 3.5, figure 8): both sides opened at once.
+ * We answer with a SYN-ACK and wait in SYN_RCVD for the ACK of our SYN. */
+static void simultaneous_open(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
+{
+	struct flow *f = &nic->flows[fi];
+	f->irs = tcp->seq;
+	f->rcv_nxt = tcp->seq + 1;
+	f->adv_wnd_edge = f->rcv_nxt;
+	apply_syn_options(nic, f, tcp);
+	f->ecn_ok = nic->cfg.ecn && (tcp->flags & TCP_ECE) && (tcp->flags & TCP_CWR);
+	sp_opts_on_peer_syn(nic, fi);
+	sp_cc_init(nic, f);
+	f->state = TCP_SYN_RCVD;
+	f->snd_nxt = f->iss;
+	sp_send_syn(nic, fi); /* in SYN_RCVD: SYN-ACK, options echoing the peer's */
+	app_notify(nic, fi, CTXQ_EVF_PEER_SYN, 0);
 }
 
 static void syn_sent_segment(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
@@ -288,8 +334,12 @@ static void syn_sent_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 			nic->stats.rx_rst_ignored++;
 		return;
 	}
+	if ((tcp->flags & TCP_SYN) && !(tcp->flags & TCP_ACK)) {
+		simultaneous_open(nic, fi, tcp);
+		return;
+	}
 	if (!(tcp->flags & TCP_SYN) || !ack_ok)
-		return; /* simultaneous open is not supported: wait for a SYN-ACK */
+		return; /* neither SYN nor ACK: dropped (RFC 9293 3.10.7.3) */
 	f->irs = tcp->seq;
 	f->rcv_nxt = tcp->seq + 1;
 	apply_syn_options(nic, f, tcp);
@@ -301,6 +351,7 @@ static void syn_sent_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	if (f->ts_ok && tcp->opts.ts_ecr)
 		sp_rtt_sample(nic, fi, (uint32_t)(nic_now(nic) / 1000) - tcp->opts.ts_ecr);
 	sp_cc_init(nic, f);
+	sp_opts_on_peer_syn(nic, fi);
 	f->ack_now = true;
 	nic->stats.conns_opened++;
 	app_notify(nic, fi, CTXQ_EVF_CONNECTED, 0);
@@ -312,11 +363,17 @@ static void syn_rcvd_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 			     const uint8_t *src_mac)
 {
 	struct flow *f = &nic->flows[fi];
+	bool active = f->listener == FLOW_NONE; /* reached by a simultaneous open */
 	if (tcp->flags & TCP_RST) {
-		if (seq_in_window(tcp->seq, f->rcv_nxt, f->rx_avail ? f->rx_avail : 1))
-			sp_flow_abort(nic, fi, BT_ECONNRESET, false);
-		else
-			nic->stats.rx_rst_ignored++;
+		/* RFC 5961 3.2, as in every synchronized state. From an active
+		 * open the connection was refused (RFC 9293 3.10.7.4). */
+		if (tcp->seq == f->rcv_nxt) {
+			sp_flow_abort(nic, fi, active ? BT_ECONNREFUSED : BT_ECONNRESET, false);
+			return;
+		}
+		nic->stats.rx_rst_ignored++;
+		if (seq_in_rcv_wnd(f, tcp->seq))
+			send_challenge_ack(nic, fi);
 		return;
 	}
 	if (tcp->flags & TCP_SYN) {
@@ -340,8 +397,13 @@ static void syn_rcvd_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	if (f->ts_ok && tcp->opts.has_ts && tcp->opts.ts_ecr)
 		sp_rtt_sample(nic, fi, (uint32_t)(nic_now(nic) / 1000) - tcp->opts.ts_ecr);
 	sp_rto_restart(nic, fi);
-	nic->stats.conns_accepted++;
-	app_notify(nic, fi, CTXQ_EVF_ACCEPTED, 0);
+	if (active) {
+		nic->stats.conns_opened++;
+		app_notify(nic, fi, CTXQ_EVF_CONNECTED, 0);
+	} else {
+		nic->stats.conns_accepted++;
+		app_notify(nic, fi, CTXQ_EVF_ACCEPTED, 0);
+	}
 	/* The handshake's last ACK may carry data and even a FIN. */
 	if (tcp->payload_len || (tcp->flags & TCP_FIN))
 		fp_rx_established(nic, fi, ip, tcp);
@@ -359,18 +421,48 @@ static void synchronized_rst_or_syn(struct nic *nic, uint32_t fi, const struct t
 			return;
 		}
 		nic->stats.rx_rst_ignored++;
-		if (seq_in_window(tcp->seq, f->rcv_nxt, f->rx_avail ? f->rx_avail : 1)) {
-			nic->stats.tx_challenge_acks++;
-			f->ack_now = true;
-			fp_tx_schedule(nic, fi);
-		}
+		if (seq_in_rcv_wnd(f, tcp->seq))
+			send_challenge_ack(nic, fi);
 		return;
 	}
 	/* RFC 5961 4.2: a SYN on a synchronized connection gets a challenge
 	 * ACK, never a reset of the connection. */
-	nic->stats.tx_challenge_acks++;
-	f->ack_now = true;
-	fp_tx_schedule(nic, fi);
+	send_challenge_ack(nic, fi);
+}
+
+/* TIME_WAIT (RFC 9293 3.10.7.4 with RFC 5961): a reset at rcv_nxt ends
+ * it, one elsewhere in the window is challenged; a SYN is challenged; a
+ * segment without ACK is dropped; a FIN is the peer repeating itself (our
+ * last ACK was lost): ACK again and restart 2MSL; anything but an exact
+ * duplicate ACK is answered with an ACK. */
+static void time_wait_segment(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
+{
+	struct flow *f = &nic->flows[fi];
+	if (tcp->flags & TCP_RST) {
+		if (tcp->seq == f->rcv_nxt) {
+			flow_retire(nic, fi);
+			return;
+		}
+		nic->stats.rx_rst_ignored++;
+		if (seq_in_rcv_wnd(f, tcp->seq))
+			send_challenge_ack(nic, fi);
+		return;
+	}
+	if (tcp->flags & TCP_SYN) {
+		send_challenge_ack(nic, fi);
+		return;
+	}
+	if (!(tcp->flags & TCP_ACK))
+		return;
+	if (tcp->flags & TCP_FIN) {
+		f->tw_deadline_ns = nic_now(nic) + nic->cfg.time_wait_ns;
+		sp_timer_update(nic, fi);
+		fp_send_ack(nic, fi);
+		return;
+	}
+	bool duplicate = tcp->payload_len == 0 && tcp->seq == f->rcv_nxt && tcp->ack == f->snd_nxt;
+	if (!duplicate)
+		fp_send_ack(nic, fi);
 }
 
 void sp_segment(struct nic *nic, uint32_t fi, const uint8_t *src_mac, const struct ipv4_view *ip,
@@ -381,15 +473,26 @@ void sp_segment(struct nic *nic, uint32_t fi, const uint8_t *src_mac, const stru
 			nic->stats.rx_rst_ignored++; /* never answer a reset */
 			return;
 		}
-		if ((tcp->flags & TCP_SYN) && !(tcp->flags & TCP_ACK)) {
-			passive_open(nic, src_mac, ip, tcp);
+		if (!(tcp->flags & TCP_ACK) && port_listening(nic, tcp->dport)) {
+			/* LISTEN (RFC 9293 3.10.7.2): a SYN opens; anything else
+			 * without an ACK is dropped, not answered. */
+			if ((tcp->flags & TCP_SYN) && !((tcp->flags & TCP_FIN) && nic->cfg.drop_syn_fin))
+				passive_open(nic, src_mac, ip, tcp);
+			else
+				nic->stats.rx_listen_dropped++;
 			return;
 		}
+		/* CLOSED, or an ACK to a listener: RST. */
 		nic->stats.rx_no_flow_rst++;
 		fp_send_rst_reply(nic, src_mac, ip, tcp);
 		return;
 	}
 	struct flow *f = &nic->flows[fi];
+	if ((tcp->flags & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN) && nic->cfg.drop_syn_fin &&
+	    f->state != TCP_TIME_WAIT) {
+		nic->stats.rx_bad_tcp++; /* FreeBSD's drop_synfin: SYN with FIN is never legitimate */
+		return;
+	}
 	switch (f->state) {
 	case TCP_SYN_SENT:
 		syn_sent_segment(nic, fi, ip, tcp, src_mac);
@@ -398,14 +501,7 @@ void sp_segment(struct nic *nic, uint32_t fi, const uint8_t *src_mac, const stru
 		syn_rcvd_segment(nic, fi, ip, tcp, src_mac);
 		return;
 	case TCP_TIME_WAIT:
-		if (tcp->flags & TCP_RST) {
-			flow_retire(nic, fi);
-		} else if (tcp->flags & TCP_FIN) {
-			/* Our last ACK was lost: repeat it and restart 2MSL. */
-			f->tw_deadline_ns = nic_now(nic) + nic->cfg.time_wait_ns;
-			sp_timer_update(nic, fi);
-			fp_send_ack(nic, fi);
-		}
+		time_wait_segment(nic, fi, tcp);
 		return;
 	case TCP_CLOSED:
 		/* A flow already ended that has not left its lists yet: to the

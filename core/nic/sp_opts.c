@@ -43,6 +43,21 @@ void sp_opts_apply_open(struct nic *nic, uint32_t fi)
 		f->mss = adv;
 }
 
+void sp_opts_on_peer_syn(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	if (!nic->cfg.rcvbuf_round_mss || f->mss == 0)
+		return;
+	/* FreeBSD's tcp_mss: the buffer becomes a whole number of segments. */
+	uint32_t want = (f->rx_buf_bytes + f->mss - 1) / f->mss * f->mss;
+	if (want > f->rx_ring_len)
+		want = f->rx_ring_len;
+	if (want > f->rx_buf_bytes) {
+		f->rx_avail += want - f->rx_buf_bytes;
+		f->rx_buf_bytes = want;
+	}
+}
+
 /* Validates and stores one option; false for an unknown one. */
 static bool opts_store(struct flow_opts *o, uint32_t opt, uint32_t val)
 {

@@ -170,7 +170,7 @@ int tcp_parse(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip,
  * scripts spell out to the byte (docs/conformance.md). */
 enum tcp_opt_layout {
 	TCP_LAYOUT_BLUETAS = 0, /* MSS | NOP WS | NOP NOP TS */
-	TCP_LAYOUT_LINUX,       /* MSS | SACKOK TS (or NOP NOP TS) | NOP WS | NOP NOP SACKOK without TS */
+	TCP_LAYOUT_LINUX,       /* MSS | SACKOK TS (or NOP NOP TS) | NOP NOP SACKOK without TS | NOP WS */
 	TCP_LAYOUT_FREEBSD,     /* MSS, NOP WS, SACKOK, NOP NOP TS aligned as tcp_addoptions, EOL padding */
 };
 /* Writes a SYN's options (MSS, WS, SACK-permitted, TS as `o` has them) in

@@ -41,7 +41,7 @@ static void put_ts(uint8_t *p, uint32_t val, uint32_t ecr)
 }
 
 /* Linux: MSS; SACK-permitted in the two bytes before TS, or NOP NOP;
- * NOP WS; NOP NOP SACK-permitted when there is no TS to pair it with. */
+ * NOP NOP SACK-permitted when there is no TS to pair it with; NOP WS. */
 static int layout_linux(uint8_t *out, const struct tcp_opts *o)
 {
 	int n = 0;
@@ -59,15 +59,15 @@ static int layout_linux(uint8_t *out, const struct tcp_opts *o)
 		put_ts(out + n + 2, o->ts_val, o->ts_ecr);
 		n += 12;
 	}
-	if (o->has_wscale) {
-		out[n] = OPT_NOP;
-		put_ws(out + n + 1, o->wscale);
-		n += 4;
-	}
 	if (o->sack_permitted && !o->has_ts) {
 		out[n] = OPT_NOP;
 		out[n + 1] = OPT_NOP;
 		put_sack_perm(out + n + 2);
+		n += 4;
+	}
+	if (o->has_wscale) {
+		out[n] = OPT_NOP;
+		put_ws(out + n + 1, o->wscale);
 		n += 4;
 	}
 	return n;

@@ -47,6 +47,7 @@ SYSCTL_FLAGS = [
     (re.compile(r"net\.inet\.tcp\.rfc1323\s*=\s*0"), "ts=0 ws=0"),
     (re.compile(r"net\.inet\.tcp\.sack\.enable\s*=\s*0"), "sack=0"),
     (re.compile(r"net\.inet\.tcp\.ecn\.enable\s*=\s*1"), "ecn=1"),
+    (re.compile(r"net\.inet\.tcp\.drop_synfin\s*=\s*1"), "drop_synfin=1"),
 ]
 
 BACKTICK = re.compile(r"`[^`]*`", re.S)

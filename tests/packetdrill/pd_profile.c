@@ -4,7 +4,8 @@
  *   local_ip=A.B.C.D           the stack's address (packetdrill's --local_ip)
  *   verbose                    the shim says what it does on stderr
  *   ts=0 ws=0 sack=0 ecn=1     what the script's sysctl lines asked for
- *                              (timestamps, window scaling, SACK, ECN)
+ *   drop_synfin=1              (timestamps, window scaling, SACK, ECN,
+ *                              FreeBSD's drop_synfin)
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +66,8 @@ int pd_profile_parse(const char *flags, struct pd_shim *s, struct nic_config *ni
 			nic->timestamps = false;
 		} else if (strcmp(w, "ws=0") == 0) {
 			nic->window_scaling = false;
+		} else if (strcmp(w, "drop_synfin=1") == 0) {
+			nic->drop_syn_fin = true;
 		} else if (strcmp(w, "ecn=1") == 0) {
 			nic->ecn = true;
 		} else if (strcmp(w, "sack=0") == 0) {

@@ -136,6 +136,11 @@ static int pd_netdev_send(void *u, const void *buf, size_t count)
 {
 	struct pd_shim *s = u;
 	pthread_mutex_lock(&s->mu);
+	if (s->verbose && count >= 20) {
+		const uint8_t *ip = buf;
+		fprintf(stderr, "bluetas shim: in %zu bytes %u.%u.%u.%u -> %u.%u.%u.%u\n", count, ip[12], ip[13], ip[14],
+			ip[15], ip[16], ip[17], ip[18], ip[19]);
+	}
 	int rc = pd_world_inject(s->w, buf, count);
 	pd_kick(s);
 	pthread_mutex_unlock(&s->mu);
@@ -163,6 +168,8 @@ static int pd_netdev_receive(void *u, void *buf, size_t *count, long long *time_
 			 * parse failure and the script fails there. */
 			fprintf(stderr, "bluetas shim: the stack sends nothing more (waited %.3f s of virtual time)\n",
 				(double)(pd_world_now_ns(s->w) - start) / 1e9);
+			if (s->verbose)
+				pd_world_print_stats(s->w);
 			*count = 0;
 			*time_usecs = (long long)(pd_world_now_ns(s->w) / 1000);
 			break;
@@ -195,6 +202,8 @@ static void pd_free(void *u)
 	struct pd_shim *s = u;
 	if (!s)
 		return;
+	if (s->verbose && s->w)
+		pd_world_print_stats(s->w);
 	pd_world_destroy(s->w);
 	for (int i = 0; i < PD_MAX_FDS; i++) {
 		free(s->socks[i]);

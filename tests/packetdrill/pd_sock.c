@@ -68,18 +68,16 @@ static uint32_t clamp_buf(uint32_t want, uint32_t ring)
 	return want > ring ? ring : want;
 }
 
-/* FreeBSD rounds both socket buffers up to a multiple of the MSS when
- * the connection opens (tcp_mss); scripts read the rounded values. */
+/* FreeBSD rounds both socket buffers up to a multiple of the MSS when it
+ * processes the peer's SYN (tcp_mss); scripts read the rounded values. */
 static void round_bufs(struct pd_shim *s, struct pd_sock *k)
 {
-	if (s->profile != PD_PROFILE_FREEBSD || k->bufs_rounded || k->kind != PD_SOCK_CONN)
+	struct bt_conn_info info;
+	if (s->profile != PD_PROFILE_FREEBSD || k->bufs_rounded || k->kind != PD_SOCK_CONN ||
+	    bt_conn_info(pd_world_host(s->w), k->id, &info) != BT_OK || info.mss == 0)
 		return;
-	uint32_t mss = 0;
-	if (bt_getopt(pd_world_host(s->w), k->id, BT_OPT_MAXSEG, &mss) < 0 || mss == 0 ||
-	    bt_conn_addrs(pd_world_host(s->w), k->id, NULL, NULL) != BT_OK)
-		return;
-	k->sndbuf_shown = (k->sndbuf_shown + mss - 1) / mss * mss;
-	k->rcvbuf_shown = (k->rcvbuf_shown + mss - 1) / mss * mss;
+	k->sndbuf_shown = (k->sndbuf_shown + info.mss - 1) / info.mss * info.mss;
+	k->rcvbuf_shown = (k->rcvbuf_shown + info.mss - 1) / info.mss * info.mss;
 	k->bufs_rounded = true;
 }
 

@@ -333,6 +333,17 @@ int pd_world_inject(struct pd_world *w, const void *ip_packet, size_t len)
 	return 0;
 }
 
+void pd_world_print_stats(struct pd_world *w)
+{
+	struct nic_stats st;
+	nic_get_stats(w->nic, &st);
+#define PRINT_U64(f)                                                                                               \
+	if (st.f)                                                                                                  \
+		fprintf(stderr, "bluetas shim: nic." #f " = %llu\n", (unsigned long long)st.f);
+	NIC_STATS_FIELDS_U64(PRINT_U64)
+#undef PRINT_U64
+}
+
 bool pd_world_has_output(const struct pd_world *w)
 {
 	return w->out_count > 0;

@@ -49,5 +49,7 @@ int pd_world_inject(struct pd_world *w, const void *ip_packet, size_t len);
  * length in *len, its departure time in *at_ns. false when none is queued. */
 bool pd_world_pop(struct pd_world *w, void *buf, size_t cap, size_t *len, uint64_t *at_ns);
 bool pd_world_has_output(const struct pd_world *w);
+/* Prints the NIC's non-zero counters to stderr (the shim's verbose flag). */
+void pd_world_print_stats(struct pd_world *w);
 
 #endif

@@ -56,10 +56,10 @@ static void test_linux_all_options(void **state)
 static void test_linux_without_ts(void **state)
 {
 	(void)state;
-	/* <mss 1460,nop,wscale 6,nop,nop,sackOK> */
+	/* <mss 1460,nop,nop,sackOK,nop,wscale 6> */
 	struct tcp_opts o = ALL;
 	o.has_ts = false;
-	const uint8_t want[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 6, 1, 1, 4, 2};
+	const uint8_t want[] = {2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 3, 3, 6};
 	expect_layout(&o, TCP_LAYOUT_LINUX, want, sizeof(want));
 	/* without SACK either: <mss 1460,nop,wscale 6> */
 	o.sack_permitted = false;

@@ -1,0 +1,280 @@
+/*
+ * test_statemachine: the state-machine bugs the conformance corpora found
+ * (docs/conformance.md, "Stack bugs found"), each against a scripted peer:
+ * LISTEN answering segments it must drop, simultaneous open, RFC 5961 in
+ * SYN_RCVD and TIME_WAIT, and ICMP hard errors during connect.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "core/nic/nic_internal.h"
+#include "core/proto/bytes.h"
+#include "tests/support/harness.h"
+
+#define PORT 80
+
+static struct harness *init_default(void)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	return harness_init(&o);
+}
+
+static uint8_t ctl(const struct harness_frame *f)
+{
+	return f->tcp.flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK);
+}
+
+/* rcv-fin-listen: a FIN without ACK to a listener is dropped (RFC 9293
+ * 3.10.7.2); we used to answer it with an RST. An ACK still gets one. */
+static void test_listen_drops_segment_without_syn_or_ack(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct harness_frame f;
+	assert_true(bt_listen(h->host, PORT, 2) >= 0);
+	harness_advance(h, 0);
+	struct harness_seg x = {.sport = 40000, .dport = PORT};
+	harness_inject(h, TCP_FIN, 17, 34, 32767, "abc", 3, &x);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0);
+	assert_int_equal(harness_stats(h).rx_listen_dropped, 1);
+	harness_inject(h, TCP_ACK, 17, 34, 32767, NULL, 0, &x);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(ctl(&f), TCP_RST);
+	assert_int_equal(f.tcp.seq, 34);
+	/* A closed port still answers a FIN with RST|ACK. */
+	struct harness_seg y = {.sport = 40000, .dport = PORT + 1};
+	harness_inject(h, TCP_FIN, 17, 0, 32767, NULL, 0, &y);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(ctl(&f), TCP_RST | TCP_ACK);
+	assert_int_equal(f.tcp.ack, 18);
+	harness_destroy(h);
+}
+
+/* Connects, and the peer answers the SYN with a SYN of its own. */
+static int simultaneous_open(struct harness *h, struct harness_frame *synack)
+{
+	struct harness_frame f;
+	int conn = bt_connect(h->host, HARNESS_PEER_IP, 7000);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(ctl(&f), TCP_SYN);
+	h->peer.port = 7000;
+	h->peer.nic_port = f.tcp.sport;
+	h->peer.nic_iss = f.tcp.seq;
+	struct tcp_opts o = {.has_mss = true, .mss = 1000};
+	struct harness_seg x = {.opts = &o, .sport = 7000, .dport = f.tcp.sport};
+	harness_inject(h, TCP_SYN, 5000, 0, 32767, NULL, 0, &x);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, synack));
+	assert_int_equal(harness_tcp_state(h), TCP_SYN_RCVD);
+	h->peer.snd_nxt = 5001;
+	h->peer.rcv_nxt = f.tcp.seq + 1;
+	return conn;
+}
+
+/* RFC 9293 figure 8: we used to ignore a SYN in SYN_SENT. */
+static void test_simultaneous_open_completes(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct harness_frame f;
+	int conn = simultaneous_open(h, &f);
+	assert_int_equal(ctl(&f), TCP_SYN | TCP_ACK);
+	assert_int_equal(f.tcp.seq, h->peer.nic_iss); /* our SYN again, now with ACK */
+	assert_int_equal(f.tcp.ack, 5001);
+	assert_true(f.tcp.opts.has_mss);
+	assert_false(f.tcp.opts.has_ts); /* the peer's SYN offered none */
+	struct bt_conn_info info;
+	assert_int_equal(bt_conn_info(h->host, conn, &info), BT_OK); /* the peer's SYN is known */
+	assert_int_equal(info.mss, 1000);
+	assert_int_equal(bt_conn_addrs(h->host, conn, NULL, NULL), BT_ENOTCONN); /* not yet open */
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	assert_int_equal(harness_tcp_state(h), TCP_ESTABLISHED);
+	assert_true(harness_take_flags(h, conn) & BT_EV_CONNECTED);
+	assert_int_equal(bt_send(h->host, conn, "hello", 5), 5);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.payload_len, 5);
+	assert_int_equal(f.tcp.seq, h->peer.nic_iss + 1);
+	harness_destroy(h);
+}
+
+/* RFC 9293 3.10.7.4: reset in SYN_RCVD after an active open means refused;
+ * the host used to be told nothing (the flow was treated as half-open
+ * passive). RFC 5961: only at rcv_nxt; elsewhere in the window, a
+ * challenge ACK. */
+static void test_simultaneous_open_reset_refuses(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct harness_frame f;
+	int conn = simultaneous_open(h, &f);
+	struct harness_seg x = {.sport = 7000, .dport = h->peer.nic_port};
+	harness_inject(h, TCP_RST, 5001 + 100, 0, 0, NULL, 0, &x);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(ctl(&f), TCP_ACK);
+	assert_int_equal(harness_tcp_state(h), TCP_SYN_RCVD);
+	harness_inject(h, TCP_RST, 5001, 0, 0, NULL, 0, &x);
+	harness_advance(h, 0);
+	assert_int_equal(harness_tcp_state(h), -1);
+	assert_true(harness_take_flags(h, conn) & BT_EV_ERROR);
+	assert_int_equal(harness_conn_err(h, conn), BT_ECONNREFUSED);
+	harness_destroy(h);
+}
+
+/* RFC 5961 3.2 in a passive SYN_RCVD: an RST in the window but not at
+ * rcv_nxt used to reset the half-open connection. */
+static void test_syn_rcvd_rst_in_window_is_challenged(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct harness_frame f;
+	assert_true(bt_listen(h->host, PORT, 2) >= 0);
+	harness_advance(h, 0);
+	struct harness_seg x = {.sport = 40000, .dport = PORT};
+	harness_inject(h, TCP_SYN, 100, 0, 32767, NULL, 0, &x);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	harness_inject(h, TCP_RST, 101 + 1000, 0, 0, NULL, 0, &x);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(ctl(&f), TCP_ACK);
+	assert_int_equal(f.tcp.ack, 101);
+	assert_int_equal(harness_stats(h).flows_active, 1);
+	/* Beyond the SYN-ACK's window: dropped without a word. */
+	harness_inject(h, TCP_RST, 101 + 70000, 0, 0, NULL, 0, &x);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0);
+	harness_inject(h, TCP_RST, 101, 0, 0, NULL, 0, &x);
+	harness_advance(h, 0);
+	assert_int_equal(harness_stats(h).flows_active, 0);
+	harness_destroy(h);
+}
+
+/* Into TIME_WAIT by our close and the peer's FIN. */
+static void to_time_wait(struct harness *h)
+{
+	struct harness_frame f;
+	int conn = harness_active_open(h, 6000, 0x1000, NULL, NULL);
+	assert_int_equal(bt_close(h->host, conn), BT_OK);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_true(f.tcp.flags & TCP_FIN);
+	harness_peer_send(h, TCP_FIN, NULL, 0);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(harness_tcp_state(h), TCP_TIME_WAIT);
+}
+
+/* TIME_WAIT used to act only on RST (any, even a blind one, ended it) and
+ * FIN: RFC 9293 3.10.7.4 with RFC 5961. */
+static void test_time_wait_answers_and_challenges(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct harness_frame f;
+	to_time_wait(h);
+	uint32_t seq = h->peer.snd_nxt, ack = h->peer.rcv_nxt;
+	/* An exact duplicate ACK: nothing to say. */
+	harness_inject(h, TCP_ACK, seq, ack, 65535, NULL, 0, NULL);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0);
+	/* Anything else with ACK: answered with an ACK. */
+	harness_inject(h, TCP_ACK, seq + 1, ack, 65535, NULL, 0, NULL);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(ctl(&f), TCP_ACK);
+	assert_int_equal(f.tcp.ack, seq);
+	/* No ACK bit: dropped. */
+	harness_inject(h, TCP_FIN, seq + 1, ack, 65535, NULL, 0, NULL);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0);
+	/* A SYN, and a reset off rcv_nxt: challenge ACKs; still TIME_WAIT. */
+	harness_inject(h, TCP_SYN, seq + 100, 0, 65535, NULL, 0, NULL);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(ctl(&f), TCP_ACK);
+	harness_inject(h, TCP_RST, seq + 100, 0, 0, NULL, 0, NULL);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(ctl(&f), TCP_ACK);
+	assert_int_equal(harness_tcp_state(h), TCP_TIME_WAIT);
+	assert_int_equal(harness_stats(h).tx_challenge_acks, 2);
+	/* The reset at rcv_nxt ends it. */
+	harness_inject(h, TCP_RST, seq, 0, 0, NULL, 0, NULL);
+	harness_advance(h, 0);
+	assert_int_equal(harness_tcp_state(h), -1);
+	harness_destroy(h);
+}
+
+/* An ICMP destination unreachable quoting our SYN. */
+static void inject_icmp_unreach(struct harness *h, uint8_t code, uint16_t nic_port, uint16_t peer_port, uint32_t seq)
+{
+	uint8_t frame[14 + 20 + 8 + 20 + 8] = {0};
+	memcpy(frame, HARNESS_NIC_MAC, 6);
+	memcpy(frame + 6, HARNESS_PEER_MAC, 6);
+	store_be16(frame + 12, ETH_TYPE_IPV4);
+	uint8_t *icmp = frame + 14 + 20;
+	icmp[0] = 3;
+	icmp[1] = code;
+	uint8_t *inner = icmp + 8;
+	ipv4_build(inner, 20, HARNESS_NIC_IP, HARNESS_PEER_IP, IPV4_PROTO_TCP, 0, 1, 64, 20);
+	store_be16(inner + 20, nic_port);
+	store_be16(inner + 22, peer_port);
+	store_be32(inner + 24, seq);
+	uint16_t csum = inet_checksum(icmp, 8 + 28, 0);
+	memcpy(icmp + 2, &csum, 2);
+	ipv4_build(frame + 14, 20, HARNESS_PEER_IP, HARNESS_NIC_IP, 1, 0, 2, 64, 8 + 28);
+	harness_inject_raw(h, frame, sizeof(frame));
+}
+
+/* rcv-icmp: hard errors used to be ignored, the connect went on to time out. */
+static void test_icmp_hard_error_refuses_connect(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct harness_frame f;
+	int conn = bt_connect(h->host, HARNESS_PEER_IP, 9);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	uint16_t port = f.tcp.sport;
+	uint32_t iss = f.tcp.seq;
+	/* A quoted sequence outside what we sent, and a soft error: ignored. */
+	inject_icmp_unreach(h, 3, port, 9, iss - 1);
+	inject_icmp_unreach(h, 3, port, 9, iss + 1);
+	inject_icmp_unreach(h, 1, port, 9, iss); /* host unreachable: soft */
+	harness_advance(h, 0);
+	assert_int_equal(harness_stats(h).rx_icmp_ignored, 3);
+	assert_int_equal(harness_take_flags(h, conn), 0);
+	inject_icmp_unreach(h, 3, port, 9, iss);
+	harness_advance(h, 0);
+	assert_true(harness_take_flags(h, conn) & BT_EV_ERROR);
+	assert_int_equal(harness_conn_err(h, conn), BT_ECONNREFUSED);
+	assert_int_equal(harness_stats(h).rx_icmp_errors, 1);
+	assert_int_equal(harness_stats(h).flows_active, 0);
+	harness_destroy(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_listen_drops_segment_without_syn_or_ack),
+		cmocka_unit_test(test_simultaneous_open_completes),
+		cmocka_unit_test(test_simultaneous_open_reset_refuses),
+		cmocka_unit_test(test_syn_rcvd_rst_in_window_is_challenged),
+		cmocka_unit_test(test_time_wait_answers_and_challenges),
+		cmocka_unit_test(test_icmp_hard_error_refuses_connect),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
