@@ -178,9 +178,10 @@ int bt_conn_info(struct bt_host *h, int id, struct bt_conn_info *out);
 enum bt_shut_how { BT_SHUT_RD = 1, BT_SHUT_WR = 2, BT_SHUT_RDWR = 3 };
 /* shutdown(2) without giving up the id. SHUT_WR: FIN after the queued
  * data, bt_send returns BT_EPIPE from now on, bt_recv keeps working.
- * SHUT_RD: bt_recv returns 0 (end of stream) at once; bytes that arrive
- * later are discarded (and acknowledged) as Linux does. bt_close still
- * has to be called. BT_ENOTCONN before the connection is open. */
+ * SHUT_RD: bt_recv returns 0 (end of stream) whenever nothing is buffered
+ * instead of BT_EAGAIN; bytes that arrive are still delivered, as Linux
+ * does. bt_close still has to be called. BT_ENOTCONN before the
+ * connection is open. */
 int bt_shutdown(struct bt_host *h, int conn, int how);
 /* Aborts a connection (close with SO_LINGER 0): the NIC sends an RST at
  * once, unsent and unread data is discarded, and the id is freed like

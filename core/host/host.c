@@ -440,8 +440,6 @@ static void handle_event(struct bt_host *h, const struct ctxq_event *ev)
 		c->rx_ready += ev->rx_bytes;
 		h->stats.rx_bytes += ev->rx_bytes;
 		ready |= BT_EV_READABLE;
-		if (c->shut_rd)
-			host_discard_rx(h, slot);
 	}
 	if (c->has_flow && ev->doorbell_seen)
 		c->db_seen = ev->doorbell_seen;

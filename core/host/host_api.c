@@ -181,9 +181,9 @@ ssize_t bt_recv(struct bt_host *h, int id, void *buf, size_t len)
 	struct host_conn *c = app_conn(h, id);
 	if (!c || (!buf && len))
 		return BT_EINVAL;
-	if (c->shut_rd)
-		return 0;
 	if (c->rx_ready == 0) {
+		if (c->shut_rd)
+			return 0; /* shut for reading: end of stream once drained */
 		if (c->eof)
 			return 0;
 		if (c->err)

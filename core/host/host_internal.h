@@ -131,8 +131,6 @@ int host_process_events(struct bt_host *h);
 int host_alloc_slot(struct bt_host *h);
 void host_free_slot(struct bt_host *h, int slot);
 void host_post_accept_slots(struct bt_host *h, int listener);
-/* Frees everything in the RX ring unread (after SHUT_RD) and tells the NIC. */
-void host_discard_rx(struct bt_host *h, int slot);
 void host_channel_failed(struct bt_host *h);
 /* host_wait.c: the next event-ring entry is valid (not yet consumed). */
 bool host_events_waiting(const struct bt_host *h);

@@ -125,19 +125,6 @@ int bt_conn_info(struct bt_host *h, int id, struct bt_conn_info *out)
 	return BT_OK;
 }
 
-void host_discard_rx(struct bt_host *h, int slot)
-{
-	struct host_conn *c = &h->conns[slot];
-	if (c->rx_ready == 0)
-		return;
-	c->rx_head = (c->rx_head + c->rx_ready) % h->cfg.rx_ring_bytes;
-	c->rx_freed_total += c->rx_ready;
-	c->rx_ready = 0;
-	c->rx_freed_unreported = 0;
-	c->doorbell_owed = true;
-	host_mark_dirty(h, slot);
-}
-
 int bt_shutdown(struct bt_host *h, int id, int how)
 {
 	struct host_conn *c = user_conn(h, id);
@@ -145,10 +132,8 @@ int bt_shutdown(struct bt_host *h, int id, int how)
 		return BT_EINVAL;
 	if (c->state != SLOT_OPEN)
 		return BT_ENOTCONN;
-	if ((how & BT_SHUT_RD) && !c->shut_rd) {
+	if (how & BT_SHUT_RD)
 		c->shut_rd = true;
-		host_discard_rx(h, id);
-	}
 	if ((how & BT_SHUT_WR) && !c->shut_wr) {
 		c->shut_wr = true;
 		if (!c->nic_released) {

@@ -283,7 +283,9 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 		 * waiting for the end of the receive burst would ACK once per
 		 * burst and starve the sender's ACK clock. */
 		fp_send_ack(nic, fi);
-	} else if (nic->cfg.delayed_ack_ns == 0 || f->ce_seen) {
+	} else if (nic->cfg.delayed_ack_ns == 0 || f->ce_seen || f->quickacks_left) {
+		if (f->quickacks_left)
+			f->quickacks_left--; /* Linux's quick-ACK mode at the start of a connection */
 		f->ack_now = true;
 	} else if (f->delack_deadline_ns == 0) {
 		f->delack_deadline_ns = nic_now(nic) + nic->cfg.delayed_ack_ns;

@@ -58,6 +58,7 @@ struct nic_config {
 	bool drop_syn_fin;           /* a SYN with FIN for a listener is dropped (FreeBSD's drop_synfin) */
 	bool ack_carries_fin;        /* while our FIN is unacknowledged, ACKs repeat it (FreeBSD) */
 	bool rcvbuf_round_mss;       /* the receive buffer grows to a multiple of the MSS on open (FreeBSD) */
+	uint8_t quickack_segs;       /* the first data segments of a connection are ACKed at once (Linux) */
 	bool nagle;                  /* new flows hold small segments while data is in flight
 				      * (RFC 896; off: TCP_NODELAY); per flow by BT_OPT_NODELAY */
 	struct nic_static_arp static_arp[NIC_MAX_STATIC_ARP];

@@ -94,6 +94,7 @@ struct flow {
 	bool fin_received;
 	uint32_t ts_recent;
 	uint8_t rcv_wscale;
+	uint8_t quickacks_left;   /* data segments still ACKed at once (nic_config.quickack_segs) */
 
 	/* --- fast path, transmit --- */
 	uint64_t tx_ring_off;

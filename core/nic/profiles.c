@@ -22,6 +22,7 @@ void nic_profile_linux(struct nic_config *cfg)
 	cfg->ecn = false;                 /* tcp_ecn = 2: only when asked */
 	cfg->nagle = true;
 	cfg->rcv_wscale = 8;              /* what tcp_rmem's 15 MiB maximum gives */
+	cfg->quickack_segs = 16;          /* TCP_MAX_QUICKACKS */
 	cfg->opt_layout = TCP_LAYOUT_LINUX;
 }
 

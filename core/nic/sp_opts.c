@@ -37,6 +37,7 @@ void sp_opts_apply_open(struct nic *nic, uint32_t fi)
 		buf = f->opts.rcvbuf_bytes;
 	f->rx_buf_bytes = buf;
 	f->rx_avail = buf;
+	f->quickacks_left = nic->cfg.quickack_segs;
 	f->rcv_wscale = nic->cfg.rcv_wscale >= 0 ? (uint8_t)nic->cfg.rcv_wscale : wscale_for(buf);
 	uint16_t adv = sp_adv_mss(nic, f);
 	if (f->mss > adv)

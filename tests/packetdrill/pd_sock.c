@@ -295,6 +295,8 @@ static ssize_t do_recv(void *u, int fd, void *buf, size_t len, int flags)
 	struct pd_sock *k = pd_sock_of(s, fd);
 	if (!k)
 		return fail(s, EBADF);
+	if (!buf && len)
+		return fail(s, EFAULT);
 	if (k->kind != PD_SOCK_CONN)
 		return fail(s, ENOTCONN);
 	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL)) {
@@ -335,6 +337,8 @@ static ssize_t do_send(void *u, int fd, const void *buf, size_t len, int flags)
 	struct pd_sock *k = pd_sock_of(s, fd);
 	if (!k)
 		return fail(s, EBADF);
+	if (!buf && len)
+		return fail(s, EFAULT);
 	if (k->kind != PD_SOCK_CONN)
 		return fail(s, k->kind == PD_SOCK_FRESH ? ENOTCONN : EPIPE);
 	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL)) {

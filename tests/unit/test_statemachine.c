@@ -266,6 +266,34 @@ static void test_icmp_hard_error_refuses_connect(void **state)
 	harness_destroy(h);
 }
 
+/* The linux-like profile ACKs the first 16 data segments at once, as
+ * Linux's quick-ACK mode does (Google's scripts expect it); then the
+ * delayed ACK is back. */
+static void test_linux_profile_quickacks_then_delays(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	nic_profile_linux(&o.nic);
+	struct harness *h = harness_init(&o);
+	struct harness_frame f;
+	harness_active_open(h, 6100, 0x1000, NULL, NULL);
+	for (int i = 0; i < 16; i++) {
+		harness_peer_send(h, TCP_ACK, "x", 1);
+		harness_advance(h, 0);
+		harness_expect_tcp(h, &f); /* at once */
+		assert_int_equal(f.tcp.ack, h->peer.snd_nxt);
+	}
+	uint64_t t0 = harness_now(h);
+	harness_peer_send(h, TCP_ACK, "x", 1);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0);
+	assert_true(harness_advance_to_frame(h, 100 * HARNESS_MS));
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.at_ns - t0, o.nic.delayed_ack_ns);
+	harness_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_syn_rcvd_rst_in_window_is_challenged),
 		cmocka_unit_test(test_time_wait_answers_and_challenges),
 		cmocka_unit_test(test_icmp_hard_error_refuses_connect),
+		cmocka_unit_test(test_linux_profile_quickacks_then_delays),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
