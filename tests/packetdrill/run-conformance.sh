@@ -9,16 +9,15 @@
 # Without PACKETDRILL_SRC it says what to set and exits 0 (skipped).
 # Relative paths in the variables are taken from the repository root.
 set -uo pipefail
-build=${1:-build}
-shift || true
 cd "$(dirname "$0")/../.." || exit 2
 root=$(pwd)
-
-if [[ ${1:-} == --help || ${1:-} == -h ]]; then
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+if [[ ${1:-} == --help || ${1:-} == -h || ${2:-} == --help || ${2:-} == -h ]]; then
+	sed -n '2,10p' tests/packetdrill/run-conformance.sh | sed 's/^# \{0,1\}//'
 	python3 tests/packetdrill/conformance.py --help
 	exit 0
 fi
+build=${1:-build}
+shift || true
 
 abspath() {
 	case $1 in
