@@ -93,6 +93,7 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 		fp_tx_schedule(nic, fi);
 		return false;
 	}
+	fp_sack_on_ack(nic, fi, tcp); /* scoreboard, RFC 6675 entry and exit */
 	uint32_t wnd = (uint32_t)tcp->window << f->snd_wscale;
 	if (seq_gt(ack, f->snd_una)) {
 		uint32_t acked = ack - f->snd_una;
@@ -133,8 +134,10 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 		 * ETIMEDOUT (a peer may keep its window shut for long). */
 		if (wnd == 0)
 			f->retries = 0;
-		if (is_dup && ++f->dupacks == 3) {
-			/* Go-back-N from the last acknowledged byte, as TAS does:
+		if (is_dup && ++f->dupacks == 3 && f->sack_ok) {
+			fp_sack_recover(nic, fi);
+		} else if (is_dup && f->dupacks == 3) {
+			/* Without SACK: go-back-N from the last acknowledged byte, as TAS does:
 			 * the receiver keeps one out-of-order interval, so
 			 * resending the tail is what repairs it. */
 			f->snd_nxt = f->snd_una;
@@ -164,28 +167,6 @@ static void rx_advance(struct nic *nic, uint32_t fi, uint32_t bytes)
 	f->rx_avail -= bytes;
 	f->ev_rx_bytes += bytes;
 	app_notify(nic, fi, 0, 0);
-}
-
-/* The out-of-order interval can only grow by segments that touch it; a
- * segment elsewhere is dropped before any DMA is spent on it. */
-static bool ooo_accept(struct flow *f, uint32_t seq, uint32_t len)
-{
-	if (f->ooo_len == 0) {
-		f->ooo_start = seq;
-		f->ooo_len = len;
-		return true;
-	}
-	uint32_t start = f->ooo_start, end = f->ooo_start + f->ooo_len;
-	uint32_t seg_end = seq + len;
-	if (seq_gt(seq, end) || seq_lt(seg_end, start))
-		return false;
-	if (seq_lt(seq, start))
-		start = seq;
-	if (seq_gt(seg_end, end))
-		end = seg_end;
-	f->ooo_start = start;
-	f->ooo_len = end - start;
-	return true;
 }
 
 static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
@@ -230,8 +211,10 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	if (len > f->rx_avail - offset)
 		len = f->rx_avail - offset;
 
-	struct flow saved_ooo = *f;
-	if (offset > 0 && !ooo_accept(f, seq, len)) {
+	/* Out of order: held only in one of the flow's intervals (sack.h);
+	 * a segment needing one more is dropped before any DMA is spent. */
+	struct sack_rx saved_ooo = f->rx_ooo;
+	if (offset > 0 && !sack_rx_add(&f->rx_ooo, seq, seq + len)) {
 		nic->stats.rx_ooo_dropped++;
 		fp_send_ack(nic, fi); /* a duplicate ACK per segment, see below */
 		return;
@@ -240,8 +223,7 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	uint32_t staging_off;
 	if (dma_sq_free(a) < 2 || dma_reserve(a, len, &staging_off) < 0) {
 		nic->stats.dma_staging_full++;
-		f->ooo_start = saved_ooo.ooo_start;
-		f->ooo_len = saved_ooo.ooo_len;
+		f->rx_ooo = saved_ooo;
 		return;
 	}
 	memcpy(a->staging + staging_off, data, len);
@@ -254,8 +236,7 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	}
 	if (dma_ring_post(nic, f->app, DMA_RX_WRITE, false, staging_off, f->rx_ring_off, f->rx_ring_len, ring_pos,
 			  len, &meta) < 0) {
-		f->ooo_start = saved_ooo.ooo_start;
-		f->ooo_len = saved_ooo.ooo_len;
+		f->rx_ooo = saved_ooo;
 		return;
 	}
 	nic->stats.rx_payload_bytes += len;
@@ -270,11 +251,12 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 		return;
 	}
 	rx_advance(nic, fi, len);
-	if (f->ooo_len && seq_leq(f->ooo_start, f->rcv_nxt)) {
-		uint32_t ooo_end = f->ooo_start + f->ooo_len;
-		if (seq_gt(ooo_end, f->rcv_nxt))
-			rx_advance(nic, fi, ooo_end - f->rcv_nxt);
-		f->ooo_len = 0;
+	uint8_t ooo_held = f->rx_ooo.count;
+	uint32_t in_order_end = sack_rx_take_in_order(&f->rx_ooo, f->rcv_nxt);
+	if (f->rx_ooo.count != ooo_held) {
+		/* Reached held intervals: they are in order now; the ACK says so at once. */
+		if (in_order_end != f->rcv_nxt)
+			rx_advance(nic, fi, in_order_end - f->rcv_nxt);
 		f->ack_now = true;
 	}
 	f->rx_unacked_bytes += len;

@@ -117,6 +117,7 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 		opts.ts_val = (uint32_t)(nic_now(nic) / 1000);
 		opts.ts_ecr = f->ts_recent;
 	}
+	fp_sack_opts(nic, f, &opts, with_syn_opts, offer);
 	if (f->state != TCP_SYN_SENT)
 		flags |= TCP_ACK;
 	if ((flags & TCP_ACK) && f->ce_seen)
@@ -275,14 +276,24 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 	uint32_t data_end = f->snd_una + f->tx_queued;
 	uint64_t now = nic_now(nic);
 	bool sent_any = false;
+	/* SACK loss recovery (fp_sack.c): lost holes first, RFC 6675 NextSeg rule 1. */
+	int holes = fp_sack_send_holes(nic, fi, true);
+	if (holes < 0)
+		return TX_BLOCKED_RESOURCES;
+	sent_any = holes > 0;
 
 	while (seq_lt(f->snd_nxt, data_end)) {
+		/* Going back N after an RTO: not over what the peer SACKed. */
+		f->snd_nxt = sack_tx_skip_sacked(&f->tx_sack, f->snd_nxt);
+		if (!seq_lt(f->snd_nxt, data_end))
+			break;
 		if (f->rate_bps && now < f->next_tx_ns) {
 			sp_timer_update(nic, fi);
 			break;
 		}
 		uint32_t inflight = f->snd_nxt - f->snd_una;
-		uint32_t wnd = f->cwnd < f->snd_wnd ? f->cwnd : f->snd_wnd;
+		uint32_t cwnd = sack_tx_cwnd_outstanding(&f->tx_sack, f->cwnd, f->snd_una, f->snd_nxt, f->mss);
+		uint32_t wnd = cwnd < f->snd_wnd ? cwnd : f->snd_wnd;
 		bool probe = f->probe_due && inflight == 0 && wnd == 0;
 		if (wnd > 0)
 			f->probe_due = false;
@@ -317,6 +328,7 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 			break;
 		if (len < f->mss && len == remaining && !f->app_closed && small_segment_held(f, inflight))
 			break;
+		len = sack_tx_unsacked_run(&f->tx_sack, f->snd_nxt, len);
 		uint32_t staging_off;
 		if (dma_sq_free(a) < 2) {
 			nic->stats.dma_sq_full++;
@@ -335,8 +347,10 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 			f->probe_due = false;
 			nic->stats.zero_window_probes++;
 		}
-		if (seq_lt(f->snd_nxt, f->snd_max))
+		if (seq_lt(f->snd_nxt, f->snd_max)) {
 			nic->stats.tx_retransmits++;
+			nic->stats.tx_retransmit_bytes += len;
+		}
 		f->tx_inflight_reads++;
 		f->snd_nxt += len;
 		if (with_fin) {
@@ -373,6 +387,11 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		}
 		sent_any = true;
 	}
+	/* NextSeg rule 3: holes not yet known lost, when the window allows. */
+	holes = fp_sack_send_holes(nic, fi, false);
+	if (holes < 0)
+		return TX_BLOCKED_RESOURCES;
+	sent_any |= holes > 0;
 	if (sent_any)
 		sp_rto_restart(nic, fi);
 ack_only:

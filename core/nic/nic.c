@@ -36,6 +36,7 @@ void nic_default_config(struct nic_config *cfg)
 	cfg->timestamps = true;
 	cfg->window_scaling = true;
 	cfg->rcv_wscale = -1;
+	cfg->sack = true;
 }
 
 static int check_config(const struct nic_config *c, char *err, size_t err_len)

@@ -61,6 +61,7 @@ struct nic_config {
 	uint8_t quickack_segs;       /* the first data segments of a connection are ACKed at once (Linux) */
 	bool nagle;                  /* new flows hold small segments while data is in flight
 				      * (RFC 896; off: TCP_NODELAY); per flow by BT_OPT_NODELAY */
+	bool sack;                   /* offer and accept SACK (RFC 2018); off: go-back-N */
 	struct nic_static_arp static_arp[NIC_MAX_STATIC_ARP];
 	uint32_t static_arp_count;
 	/* Negative controls only: bring back a known BlueTAS bug class
@@ -99,6 +100,13 @@ struct nic_stats {
 	uint64_t rx_payload_bytes;
 	uint64_t tx_payload_bytes;
 	uint64_t tx_segments, tx_acks, tx_retransmits;
+	uint64_t tx_retransmit_bytes;      /* payload bytes sent again */
+	uint64_t rx_sack_blocks;           /* SACK blocks taken into the scoreboard */
+	uint64_t rx_sack_ignored;          /* SACK blocks outside (snd_una, snd_max]: D-SACK, stale, forged */
+	uint64_t tx_sack_blocks;           /* SACK blocks sent */
+	uint64_t sack_recoveries;          /* RFC 6675 loss recovery episodes begun */
+	uint64_t sack_hole_retransmits;    /* segments resent into a SACK hole */
+	uint64_t sack_rtx_lost;            /* a resent head hole found lost again (SACKs above its resend) */
 	uint64_t tx_zero_window;         /* segments sent advertising a zero window */
 	uint64_t fast_retransmits, rtos, zero_window_probes;
 	uint64_t ecn_ce_received, ecn_ece_acked_bytes;
@@ -125,7 +133,9 @@ struct nic_stats {
 	X(rx_frames) X(tx_frames) X(rx_bad_eth) X(rx_bad_ip) X(rx_bad_tcp) X(rx_bad_csum) X(rx_not_for_us)     \
 	X(rx_no_flow_rst) X(rx_out_of_window) X(rx_ooo_segments) X(rx_ooo_dropped) X(rx_duplicate)             \
 	X(rx_rst_ignored) X(rx_ack_unsent) X(rx_listen_dropped) X(rx_icmp_errors) X(rx_icmp_ignored) X(tx_challenge_acks) X(rx_payload_bytes) X(tx_payload_bytes)        \
-	X(tx_segments) X(tx_acks) X(tx_retransmits) X(tx_zero_window) X(fast_retransmits) X(rtos)              \
+	X(tx_segments) X(tx_acks) X(tx_retransmits) X(tx_retransmit_bytes) X(rx_sack_blocks)                   \
+	X(rx_sack_ignored) X(tx_sack_blocks) X(sack_recoveries) X(sack_hole_retransmits) X(tx_zero_window)      \
+	X(sack_rtx_lost) X(fast_retransmits) X(rtos)                                                            \
 	X(zero_window_probes) X(ecn_ce_received) X(ecn_ece_acked_bytes) X(syn_backlog_drops) X(conns_opened)   \
 	X(conns_accepted) X(conns_closed) X(conns_reset) X(conns_timed_out) X(arp_requests_sent)               \
 	X(arp_replies_sent) X(arp_unresolved) X(tx_no_buf) X(tx_ring_full) X(dma_staging_full) X(dma_sq_full)  \

@@ -62,8 +62,15 @@ void nic_describe(const struct nic *nic, char *buf, size_t cap)
 		APPEND("  tx: queued %u, in flight %u, unsent %u, peer window %u, cwnd %u, reads in flight %u%s\n",
 		       f->tx_queued, f->snd_max - f->snd_una, f->tx_queued - (f->snd_nxt - f->snd_una), f->snd_wnd,
 		       f->cwnd, f->tx_inflight_reads, f->app_closed ? ", app closed (FIN owed)" : "");
-		APPEND("  rx: our window %u of %u, unread by app %u, out-of-order %u bytes%s\n", f->rx_avail,
-		       f->rx_ring_len, f->rx_ring_len - f->rx_avail, f->ooo_len, f->fin_received ? ", FIN received" : "");
+		uint32_t ooo_bytes = 0;
+		for (uint8_t k = 0; k < f->rx_ooo.count; k++)
+			ooo_bytes += f->rx_ooo.iv[k].end - f->rx_ooo.iv[k].start;
+		APPEND("  rx: our window %u of %u, unread by app %u, out-of-order %u bytes in %u intervals%s\n",
+		       f->rx_avail, f->rx_ring_len, f->rx_ring_len - f->rx_avail, ooo_bytes, f->rx_ooo.count,
+		       f->fin_received ? ", FIN received" : "");
+		if (f->sack_ok)
+			APPEND("  sack: %u intervals SACKed by the peer%s\n", f->tx_sack.count,
+			       f->tx_sack.in_recovery ? ", in loss recovery" : "");
 		APPEND("  timers: rto %s%.3f ms, persist %s%.3f ms, delayed ACK %s; retries %u\n",
 		       f->rto_deadline_ns ? "in " : "off ", in_ms(f->rto_deadline_ns, now),
 		       f->persist_deadline_ns ? "in " : "off ", in_ms(f->persist_deadline_ns, now),

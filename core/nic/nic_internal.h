@@ -10,6 +10,7 @@
  *   sp_opts.c     slow path: per-connection options (SETOPT)
  *   sp_icmp.c     slow path: ICMP errors about our segments
  *   sp_cc.c       slow path: congestion control (DCTCP) and rate
+ *   fp_sack.c     fast path, SACK: blocks in and out, RFC 6675 recovery (sack.c: the scoreboard)
  *   arp.c         ARP cache, requests and replies
  *   app_chan.c    per-application channel: commands in, events out
  *   dma.c         staging memory and one-sided operations on host memory
@@ -27,6 +28,7 @@
 #include "../proto/proto.h"
 #include "../util/timer_heap.h"
 #include "nic.h"
+#include "sack.h"
 
 #define FLOW_NONE UINT32_MAX
 #define SLOT_LISTENING (UINT32_MAX - 1) /* slot_flow: handed to a listener */
@@ -73,7 +75,7 @@ struct flow {
 	uint32_t local_ip, remote_ip, next_hop_ip;
 	uint16_t local_port, remote_port;
 	uint8_t remote_mac[6];
-	bool ts_ok, ecn_ok, wscale_ok;
+	bool ts_ok, ecn_ok, wscale_ok, sack_ok;
 	int err;                  /* bt_err that ended the flow */
 	struct flow_opts opts;
 	bool app_gone;            /* host closed its handle: nobody reads any more */
@@ -85,7 +87,7 @@ struct flow {
 	uint32_t rx_avail;        /* ring bytes free from rcv_nxt on: our window */
 	uint32_t rx_buf_bytes;    /* what rx_avail may reach: the ring or SO_RCVBUF */
 	uint32_t rcv_nxt, irs;
-	uint32_t ooo_start, ooo_len; /* one out-of-order interval, TAS style */
+	struct sack_rx rx_ooo;    /* out-of-order intervals (TAS keeps one; sack.h says why 4) */
 	uint32_t adv_wnd_edge;    /* rcv_nxt + window in the last segment we sent */
 	uint32_t rx_unacked_bytes;
 	uint64_t delack_deadline_ns; /* 0: no ACK owed */
@@ -108,6 +110,7 @@ struct flow {
 	uint8_t snd_wscale;
 	uint16_t mss;
 	uint8_t dupacks;
+	struct sack_tx tx_sack;   /* SACK scoreboard and recovery episode */
 	bool app_closed;          /* FIN goes after the queued data */
 	bool fin_sent;
 	uint32_t fin_seq;
@@ -268,6 +271,12 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 		uint16_t payload_len, bool with_syn_opts);
 int fp_flush_txq(struct nic *nic);
 uint32_t fp_window_to_advertise(const struct flow *f);
+
+/* fp_sack.c */
+void fp_sack_opts(struct nic *nic, const struct flow *f, struct tcp_opts *opts, bool syn, bool offer);
+void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp);
+void fp_sack_recover(struct nic *nic, uint32_t fi);
+int fp_sack_send_holes(struct nic *nic, uint32_t fi, bool lost_only);
 
 /* sp_conn.c */
 void sp_segment(struct nic *nic, uint32_t fi, const uint8_t *src_mac, const struct ipv4_view *ip,

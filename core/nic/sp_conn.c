@@ -61,6 +61,7 @@ static void apply_syn_options(struct nic *nic, struct flow *f, const struct tcp_
 	f->snd_wscale = f->wscale_ok ? tcp->opts.wscale : 0;
 	if (!f->wscale_ok)
 		f->rcv_wscale = 0;
+	f->sack_ok = nic->cfg.sack && tcp->opts.sack_permitted;
 	f->ts_ok = tcp->opts.has_ts && nic->cfg.timestamps;
 	if (f->ts_ok)
 		f->ts_recent = tcp->opts.ts_val;

@@ -149,7 +149,8 @@ static void rto_fired(struct nic *nic, uint32_t fi)
 		f->probe_due = true;
 	else
 		sp_cc_on_rto(nic, f);
-	f->snd_nxt = f->snd_una; /* go back N */
+	sack_tx_on_rto(&f->tx_sack, f->snd_max, f->retries > 1);
+	f->snd_nxt = f->snd_una; /* go back N (over what the peer SACKed: fp_tx.c) */
 	f->dupacks = 0;
 	f->rto_deadline_ns = now + f->rto_ns;
 	fp_tx_schedule(nic, fi);

@@ -44,6 +44,9 @@
 #define TCP_CWR 0x80
 
 #define TCP_WSCALE_MAX 14
+/* RFC 2018: at most 4 SACK blocks fit the 40 option bytes, 3 next to
+ * timestamps. */
+#define TCP_SACK_MAX_BLOCKS 4
 
 enum proto_err {
 	PROTO_OK = 0,
@@ -145,7 +148,11 @@ struct tcp_opts {
 	bool has_ts;
 	uint32_t ts_val;
 	uint32_t ts_ecr;
-	bool sack_permitted;    /* parsed, never sent */
+	bool sack_permitted;    /* RFC 2018 SACK-permitted; sent on a SYN only */
+	uint8_t sack_count;     /* SACK blocks (RFC 2018), never on a SYN */
+	struct tcp_sack_block {
+		uint32_t start, end; /* [start, end): left and right edge */
+	} sack[TCP_SACK_MAX_BLOCKS];
 };
 struct tcp_view {
 	uint16_t sport, dport;
@@ -160,8 +167,9 @@ struct tcp_view {
 };
 /* `seg` is the IPv4 payload. Verifies the checksum with the pseudo header
  * (pass verify_csum=false when the NIC already did). Options: EOL/NOP/MSS/
- * WS/SACK-permitted/TS understood; unknown kinds skipped by their length;
- * a length < 2 or running past the header is PROTO_EOPTION. */
+ * WS/SACK-permitted/SACK/TS understood; unknown kinds skipped by their
+ * length; a length < 2 or running past the header is PROTO_EOPTION, and so
+ * is a SACK option whose length is not 2 + 8n with n in 1..4. */
 int tcp_parse(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip,
 	      bool verify_csum, struct tcp_view *out);
 
@@ -183,11 +191,15 @@ struct tcp_build_args {
 	uint8_t flags;
 	uint8_t layout;         /* enum tcp_opt_layout of a SYN's options */
 	uint16_t window;        /* already scaled down */
-	const struct tcp_opts *opts; /* NULL: none. MSS/WS only emitted with SYN */
+	const struct tcp_opts *opts; /* NULL: none. MSS/WS/SACK-permitted only emitted
+				      * with SYN, SACK blocks only without */
 };
 /* Writes the TCP header (options padded to 4 bytes) and returns its length,
- * or PROTO_ENOSPACE. Checksum is left 0: fill with tcp_fill_checksum once
- * the payload is in place right after the header. */
+ * or PROTO_ENOSPACE. SACK blocks are written in the order given, as many as
+ * fit next to the other options (4 alone, 3 with timestamps); the rest are
+ * left out (RFC 2018: the first block is the most important). Checksum
+ * is left 0: fill with tcp_fill_checksum once the payload is in place
+ * right after the header. */
 int tcp_build_hdr(uint8_t *buf, size_t cap, const struct tcp_build_args *a);
 /* Computes and stores the checksum of header+payload (contiguous, total
  * `seg_len` bytes starting at `seg`). */

@@ -1,7 +1,7 @@
 /*
  * tcp.c: TCP header parse/build (RFC 9293) with the options the stack uses:
- * MSS, window scale (RFC 7323), timestamps (RFC 7323), SACK-permitted
- * (RFC 2018, parsed only). Plus the one-call Ethernet/IPv4/TCP frame builder.
+ * MSS, window scale (RFC 7323), timestamps (RFC 7323), SACK-permitted and
+ * SACK blocks (RFC 2018). Plus the one-call Ethernet/IPv4/TCP frame builder.
  */
 #include "core/proto/proto.h"
 #include "core/proto/bytes.h"
@@ -13,12 +13,16 @@
 #define TCPOPT_MSS 2
 #define TCPOPT_WS 3
 #define TCPOPT_SACK_PERM 4
+#define TCPOPT_SACK 5
 #define TCPOPT_TS 8
 
 #define TCPOLEN_MSS 4
 #define TCPOLEN_WS 3
 #define TCPOLEN_SACK_PERM 2
 #define TCPOLEN_TS 10
+#define TCPOLEN_SACK_BASE 2
+#define TCPOLEN_SACK_BLOCK 8
+#define TCP_OPT_SPACE 40
 
 #define TCP_CSUM_OFF 16
 #define FRAME_TTL 64
@@ -61,6 +65,18 @@ static int tcp_parse_opts(const uint8_t *opt, size_t n, struct tcp_opts *o)
 				return PROTO_EOPTION;
 			o->sack_permitted = true;
 			break;
+		case TCPOPT_SACK: {
+			uint8_t blocks = (uint8_t)((olen - TCPOLEN_SACK_BASE) / TCPOLEN_SACK_BLOCK);
+			if ((olen - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_BLOCK || blocks == 0 ||
+			    blocks > TCP_SACK_MAX_BLOCKS)
+				return PROTO_EOPTION;
+			o->sack_count = blocks;
+			for (uint8_t b = 0; b < blocks; b++) {
+				o->sack[b].start = load_be32(v + b * TCPOLEN_SACK_BLOCK);
+				o->sack[b].end = load_be32(v + b * TCPOLEN_SACK_BLOCK + 4);
+			}
+			break;
+		}
 		case TCPOPT_TS:
 			if (olen != TCPOLEN_TS)
 				return PROTO_EOPTION;
@@ -114,6 +130,18 @@ int tcp_parse(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip,
 	return PROTO_OK;
 }
 
+/* SACK blocks tcp_build_hdr emits: those given, as far as they fit. */
+static uint8_t tcp_sack_blocks_fitting(const struct tcp_build_args *a)
+{
+	const struct tcp_opts *o = a->opts;
+	if (o == NULL || (a->flags & TCP_SYN) || o->sack_count == 0)
+		return 0;
+	size_t room = TCP_OPT_SPACE - (o->has_ts ? 12 : 0) - 2 - TCPOLEN_SACK_BASE; /* NOP NOP kind len */
+	size_t fit = room / TCPOLEN_SACK_BLOCK;
+	uint8_t n = o->sack_count > TCP_SACK_MAX_BLOCKS ? TCP_SACK_MAX_BLOCKS : o->sack_count;
+	return n < fit ? n : (uint8_t)fit;
+}
+
 /* Bytes of options tcp_build_hdr emits for these args. */
 static size_t tcp_opts_len(const struct tcp_build_args *a)
 {
@@ -127,13 +155,20 @@ static size_t tcp_opts_len(const struct tcp_build_args *a)
 			n += 4; /* MSS */
 		if (o->has_wscale)
 			n += 4; /* NOP, WS */
+		if (o->sack_permitted && !o->has_ts)
+			n += 4; /* NOP, NOP, SACK-permitted */
 	}
 	if (o->has_ts)
-		n += 12; /* NOP, NOP, TS */
+		n += 12; /* NOP, NOP, TS or SACK-permitted, TS */
+	uint8_t blocks = tcp_sack_blocks_fitting(a);
+	if (blocks)
+		n += 2 + TCPOLEN_SACK_BASE + (size_t)blocks * TCPOLEN_SACK_BLOCK; /* NOP, NOP, SACK */
 	return n;
 }
 
-/* Layout: MSS | NOP WS | NOP NOP TS, each group already 4-byte aligned. */
+/* Layout: MSS | NOP WS | NOP NOP TS | NOP NOP SACK, each group already
+ * 4-byte aligned. A SYN's SACK-permitted takes the two NOPs before TS (as
+ * Linux lays it out), or comes as NOP NOP SACK-permitted without TS. */
 int tcp_build_hdr(uint8_t *buf, size_t cap, const struct tcp_build_args *a)
 {
 	const struct tcp_opts *o = a->opts;
@@ -173,14 +208,34 @@ int tcp_build_hdr(uint8_t *buf, size_t cap, const struct tcp_build_args *a)
 		p[3] = o->wscale > TCP_WSCALE_MAX ? TCP_WSCALE_MAX : o->wscale;
 		p += 4;
 	}
-	if (o != NULL && o->has_ts) {
+	bool sack_perm = o != NULL && (a->flags & TCP_SYN) && o->sack_permitted;
+	if (sack_perm && !o->has_ts) {
 		p[0] = TCPOPT_NOP;
 		p[1] = TCPOPT_NOP;
+		p[2] = TCPOPT_SACK_PERM;
+		p[3] = TCPOLEN_SACK_PERM;
+		p += 4;
+	}
+	if (o != NULL && o->has_ts) {
+		p[0] = sack_perm ? TCPOPT_SACK_PERM : TCPOPT_NOP;
+		p[1] = sack_perm ? TCPOLEN_SACK_PERM : TCPOPT_NOP;
 		p[2] = TCPOPT_TS;
 		p[3] = TCPOLEN_TS;
 		store_be32(p + 4, o->ts_val);
 		store_be32(p + 8, o->ts_ecr);
 		p += 12;
+	}
+	uint8_t blocks = tcp_sack_blocks_fitting(a);
+	if (blocks) {
+		p[0] = TCPOPT_NOP;
+		p[1] = TCPOPT_NOP;
+		p[2] = TCPOPT_SACK;
+		p[3] = (uint8_t)(TCPOLEN_SACK_BASE + blocks * TCPOLEN_SACK_BLOCK);
+		for (uint8_t b = 0; b < blocks; b++) {
+			store_be32(p + 4 + b * TCPOLEN_SACK_BLOCK, o->sack[b].start);
+			store_be32(p + 8 + b * TCPOLEN_SACK_BLOCK, o->sack[b].end);
+		}
+		p += 4 + blocks * TCPOLEN_SACK_BLOCK;
 	}
 	return (int)hdr;
 }

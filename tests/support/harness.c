@@ -493,6 +493,7 @@ static void syn_tcp_opts(const struct harness_syn_opts *so, struct harness *h, s
 	o->has_wscale = so->wscale;
 	o->wscale = so->wscale_val;
 	o->has_ts = so->ts;
+	o->sack_permitted = so->sack;
 	o->ts_val = h->peer.ts_val++;
 	o->ts_ecr = h->peer.ts_recent;
 }
@@ -507,6 +508,7 @@ static void learn_syn(struct harness *h, const struct harness_syn_opts *so, cons
 	p->ws = so->wscale && f->tcp.opts.has_wscale;
 	p->nic_wscale = p->ws ? f->tcp.opts.wscale : 0;
 	p->ts = so->ts && f->tcp.opts.has_ts;
+	p->sack = so->sack && f->tcp.opts.sack_permitted;
 	if (p->ts)
 		p->ts_recent = f->tcp.opts.ts_val;
 	p->nic_wnd = f->tcp.window;

@@ -61,9 +61,10 @@ struct harness_syn_opts {
 	uint8_t wscale_val;
 	bool ts;           /* send timestamps */
 	bool ecn;          /* ECN setup (SYN: ECE|CWR, SYN-ACK: ECE) */
+	bool sack;         /* send SACK-permitted (RFC 2018) */
 	uint16_t window;   /* raw window of the SYN */
 };
-/* MSS 1460, WS 0, TS on, ECN off, window 65535. */
+/* MSS 1460, WS 0, TS on, ECN off, SACK off, window 65535. */
 void harness_default_syn_opts(struct harness_syn_opts *so);
 
 /* What the scripted peer knows about its one connection with the NIC. */
@@ -80,6 +81,7 @@ struct harness_peer {
 	uint32_t ts_val;      /* the peer's next TSval */
 	uint32_t ts_recent;   /* last TSval seen from the NIC */
 	bool ws;              /* window scaling negotiated */
+	bool sack;            /* SACK negotiated (both SYNs had SACK-permitted) */
 	uint8_t nic_wscale;   /* shift of the NIC's windows (0 without WS) */
 	uint16_t nic_mss;     /* MSS option of the NIC's SYN or SYN-ACK */
 	uint32_t nic_wnd;     /* last window the NIC advertised, in bytes */

@@ -513,7 +513,7 @@ static void test_tcp_options_all_combinations(void **state)
 			.has_mss = combo & 1, .mss = 1460,
 			.has_wscale = (combo & 2) != 0, .wscale = 7,
 			.has_ts = (combo & 4) != 0, .ts_val = 0xdeadbeef, .ts_ecr = 0x01020304,
-			.sack_permitted = true, /* never sent */
+			.sack_permitted = true, /* sent on a SYN only */
 		};
 		bool null_opts = (combo & 8) != 0;
 		struct tcp_build_args a = {
@@ -529,6 +529,8 @@ static void test_tcp_options_all_combinations(void **state)
 				expect += 4;
 			if (syn && o.has_wscale)
 				expect += 4;
+			if (syn && !o.has_ts)
+				expect += 4; /* NOP NOP SACK-permitted; with TS it takes TS's NOPs */
 			if (o.has_ts)
 				expect += 12;
 		}
@@ -575,7 +577,8 @@ static void test_tcp_options_all_combinations(void **state)
 			assert_int_equal(v.opts.ts_val, 0xdeadbeef);
 			assert_int_equal(v.opts.ts_ecr, 0x01020304);
 		}
-		assert_false(v.opts.sack_permitted);
+		assert_int_equal(v.opts.sack_permitted, syn && !null_opts);
+		assert_int_equal(v.opts.sack_count, 0);
 		/* Checksum against the wrong pseudo header fails. */
 		assert_int_equal(tcp_parse(seg, seg_len, IP_A, IP_B + 1, true, &v), PROTO_ECHECKSUM);
 		checked++;
@@ -595,6 +598,62 @@ static void test_tcp_option_layout(void **state)
 	const uint8_t want[20] = {2, 4, 0x05, 0xb4, 1, 3, 3, 9, 1, 1, 8, 10,
 				  0, 0, 0, 1, 0, 0, 0, 2};
 	assert_memory_equal(seg + 20, want, sizeof(want));
+}
+
+static void test_tcp_syn_sack_permitted_layout(void **state)
+{
+	(void)state;
+	/* With TS: SACK-permitted takes TS's two NOPs, as Linux lays it out. */
+	struct tcp_opts o = {.has_mss = true, .mss = 0x05b4, .has_ts = true, .ts_val = 1, .ts_ecr = 2,
+			     .sack_permitted = true};
+	struct tcp_build_args a = {.flags = TCP_SYN, .opts = &o};
+	uint8_t seg[TCP_HDR_MAX_BYTES];
+	assert_int_equal(tcp_build_hdr(seg, sizeof(seg), &a), 36);
+	const uint8_t want_ts[16] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+	assert_memory_equal(seg + 20, want_ts, sizeof(want_ts));
+	/* Without TS: NOP NOP SACK-permitted. */
+	o.has_ts = false;
+	assert_int_equal(tcp_build_hdr(seg, sizeof(seg), &a), 28);
+	const uint8_t want[8] = {2, 4, 0x05, 0xb4, 1, 1, 4, 2};
+	assert_memory_equal(seg + 20, want, sizeof(want));
+	/* Never on a segment without SYN. */
+	a.flags = TCP_ACK;
+	assert_int_equal(tcp_build_hdr(seg, sizeof(seg), &a), 20);
+}
+
+/* SACK blocks go out in the order given, as many as fit: 4 alone, 3
+ * next to timestamps (RFC 2018 section 3), and parse back the same. */
+static void test_tcp_sack_blocks_fit_and_roundtrip(void **state)
+{
+	(void)state;
+	struct tcp_opts o = {.sack_count = 4};
+	for (uint32_t b = 0; b < 4; b++) {
+		o.sack[b].start = 0xfffff000u + b * 0x1000;
+		o.sack[b].end = o.sack[b].start + 100 + b;
+	}
+	for (int ts = 0; ts < 2; ts++) {
+		o.has_ts = ts;
+		o.ts_val = 7;
+		struct tcp_build_args a = {.sport = 1, .dport = 2, .flags = TCP_ACK, .opts = &o};
+		uint8_t seg[TCP_HDR_MAX_BYTES];
+		int h = tcp_build_hdr(seg, sizeof(seg), &a);
+		uint8_t want_blocks = ts ? 3 : 4;
+		assert_int_equal(h, 20 + (ts ? 12 : 0) + 4 + 8 * want_blocks);
+		assert_true(h <= TCP_HDR_MAX_BYTES);
+		tcp_fill_checksum(seg, (uint16_t)h, IP_A, IP_B);
+		struct tcp_view v;
+		assert_int_equal(tcp_parse(seg, (size_t)h, IP_A, IP_B, true, &v), PROTO_OK);
+		assert_int_equal(v.opts.sack_count, want_blocks);
+		assert_int_equal(v.opts.has_ts, ts);
+		for (uint32_t b = 0; b < want_blocks; b++) {
+			assert_int_equal(v.opts.sack[b].start, o.sack[b].start);
+			assert_int_equal(v.opts.sack[b].end, o.sack[b].end);
+		}
+	}
+	/* Never on a SYN. */
+	struct tcp_build_args syn = {.flags = TCP_SYN | TCP_ACK, .opts = &o};
+	uint8_t seg[TCP_HDR_MAX_BYTES];
+	assert_int_equal(tcp_build_hdr(seg, sizeof(seg), &syn), 32);
 }
 
 static void test_tcp_wscale_clamped(void **state)
@@ -653,11 +712,26 @@ static void test_tcp_parse_option_variety(void **state)
 	assert_false(v.opts.has_wscale);
 	assert_int_equal(v.hdr_bytes, 36);
 
-	/* SACK blocks option (kind 5, len 10) skipped. */
+	/* SACK blocks option (kind 5, len 10): one block. */
 	const uint8_t sack[] = {1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2};
 	n = make_tcp_raw(seg, sizeof(seg), sack, sizeof(sack));
 	assert_int_equal(tcp_parse(seg, n, IP_A, IP_B, true, &v), PROTO_OK);
 	assert_false(v.opts.sack_permitted);
+	assert_int_equal(v.opts.sack_count, 1);
+	assert_int_equal(v.opts.sack[0].start, 1);
+	assert_int_equal(v.opts.sack[0].end, 2);
+	/* A SACK length that is not 2 + 8n (n 1..4) is malformed. */
+	const uint8_t bad_sacks[][12] = {
+		{1, 1, 5, 2, 1, 1, 1, 1, 1, 1, 1, 1},  /* no block */
+		{1, 1, 5, 9, 0, 0, 0, 1, 0, 0, 0, 1},  /* 7 bytes of block */
+	};
+	for (size_t i = 0; i < 2; i++) {
+		n = make_tcp_raw(seg, sizeof(seg), bad_sacks[i], sizeof(bad_sacks[i]));
+		assert_int_equal(tcp_parse(seg, n, IP_A, IP_B, true, &v), PROTO_EOPTION);
+	}
+	uint8_t five[44] = {1, 1, 5, 42};
+	n = make_tcp_raw(seg, sizeof(seg), five, 40);
+	assert_int_equal(tcp_parse(seg, n, IP_A, IP_B, true, &v), PROTO_EOPTION); /* 5 blocks */
 
 	/* Kind without room for its length byte at the end of the header, in
 	 * an exactly sized heap block (valgrind/ASan catch a peek past it). */
@@ -1193,6 +1267,8 @@ int main(void)
 		cmocka_unit_test(test_ipv4_checksum_byte_flip),
 		cmocka_unit_test(test_tcp_options_all_combinations),
 		cmocka_unit_test(test_tcp_option_layout),
+		cmocka_unit_test(test_tcp_syn_sack_permitted_layout),
+		cmocka_unit_test(test_tcp_sack_blocks_fit_and_roundtrip),
 		cmocka_unit_test(test_tcp_wscale_clamped),
 		cmocka_unit_test(test_tcp_parse_option_variety),
 		cmocka_unit_test(test_tcp_option_len_zero),

@@ -1,0 +1,110 @@
+/*
+ * fp_sack.c: the fast path's SACK glue (RFC 2018, RFC 6675). Puts the
+ * receiver's out-of-order intervals on outgoing segments, takes the
+ * blocks of incoming ACKs into the scoreboard, begins and ends loss
+ * recovery episodes, and resends holes. The scoreboard arithmetic is
+ * sack.c's; this file owns the flow, the counters and the READs.
+ *
+ * Without SACK negotiated every function here is a no-op and the flow
+ * recovers as TAS does: go-back-N on three duplicate ACKs (fp_rx.c).
+ */
+#include "nic_internal.h"
+
+/* A bound no real episode reaches (4096 segments are 6 MB at MSS 1448);
+ * each resend moves HighRxt forward, so the loop ends anyway. */
+#define HOLES_PER_RUN_MAX 4096u
+
+void fp_sack_opts(struct nic *nic, const struct flow *f, struct tcp_opts *opts, bool syn, bool offer)
+{
+	if (syn) {
+		/* Our SYN offers when configured; a SYN-ACK only answers an offer. */
+		opts->sack_permitted = offer ? nic->cfg.sack : f->sack_ok;
+		return;
+	}
+	if (!f->sack_ok)
+		return;
+	uint8_t room = opts->has_ts ? TCP_SACK_MAX_BLOCKS - 1 : TCP_SACK_MAX_BLOCKS;
+	opts->sack_count = sack_rx_blocks(&f->rx_ooo, opts->sack, room);
+	nic->stats.tx_sack_blocks += opts->sack_count;
+}
+
+void fp_sack_recover(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	if (!sack_tx_should_recover(&f->tx_sack, f->snd_una, f->dupacks, f->mss))
+		return;
+	sack_tx_enter(&f->tx_sack, f->snd_una, f->snd_max);
+	nic->stats.sack_recoveries++;
+	nic->stats.fast_retransmits++;
+	sp_cc_on_fast_retransmit(nic, f);
+	fp_tx_schedule(nic, fi);
+}
+
+/* Called for every acceptable ACK before the fast path acts on it. */
+void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
+{
+	struct flow *f = &nic->flows[fi];
+	if (!f->sack_ok)
+		return;
+	uint32_t una = seq_gt(tcp->ack, f->snd_una) ? tcp->ack : f->snd_una;
+	struct sack_tx_events ev;
+	sack_tx_on_ack(&f->tx_sack, una, f->snd_max, &tcp->opts, &ev);
+	nic->stats.rx_sack_blocks += ev.taken;
+	nic->stats.rx_sack_ignored += ev.ignored;
+	nic->stats.sack_rtx_lost += ev.head_rtx_lost;
+	/* RFC 6675 enters on duplicate ACKs; the SACKed bytes above the
+	 * first hole say it is lost sooner than three of them when the
+	 * peer's window moved (not a duplicate by RFC 5681's definition). */
+	if (tcp->ack == f->snd_una && f->tx_sack.count)
+		fp_sack_recover(nic, fi);
+	if (f->tx_sack.count || f->tx_sack.in_recovery)
+		fp_tx_schedule(nic, fi); /* the pipe shrank: room to send */
+}
+
+/* A READ of [seq, seq + len) of the TX ring; the frame goes out when it
+ * completes (fp_tx_read_done), as for any segment. */
+static int post_resend(struct nic *nic, uint32_t fi, uint32_t seq, uint32_t len)
+{
+	struct flow *f = &nic->flows[fi];
+	struct nic_app *a = &nic->apps[f->app];
+	uint32_t staging_off;
+	if (dma_sq_free(a) < 2) {
+		nic->stats.dma_sq_full++;
+		return -1;
+	}
+	if (dma_reserve(a, len, &staging_off) < 0)
+		return -1;
+	struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = seq, .len = len};
+	uint32_t ring_pos = (uint32_t)(((uint64_t)f->tx_una_pos + (seq - f->snd_una)) % f->tx_ring_len);
+	if (dma_ring_post(nic, f->app, DMA_TX_READ, true, staging_off, f->tx_ring_off, f->tx_ring_len, ring_pos, len,
+			  &meta) < 0)
+		return -1;
+	f->tx_inflight_reads++;
+	return 0;
+}
+
+/* RFC 6675 NextSeg rule 1 (lost_only) or rule 3, while cwnd - pipe >= 1
+ * MSS (the first resend of an episode goes regardless, step 4.3).
+ * Returns the segments sent, or -1 when DMA resources ran out. */
+int fp_sack_send_holes(struct nic *nic, uint32_t fi, bool lost_only)
+{
+	struct flow *f = &nic->flows[fi];
+	struct sack_tx *t = &f->tx_sack;
+	uint32_t data_end = f->snd_una + f->tx_queued;
+	int sent = 0;
+	for (uint32_t n = 0; n < HOLES_PER_RUN_MAX && t->in_recovery; n++) {
+		uint32_t seq, len;
+		if (!sack_tx_next_hole(t, f->snd_una, data_end, f->mss, lost_only, &seq, &len))
+			break;
+		if (!t->first_rtx_due && sack_tx_pipe(t, f->snd_una, f->snd_nxt, f->mss) + f->mss > f->cwnd)
+			break;
+		if (post_resend(nic, fi, seq, len) < 0)
+			return -1;
+		sack_tx_hole_sent(t, seq, len, f->snd_una, f->snd_max);
+		nic->stats.sack_hole_retransmits++;
+		nic->stats.tx_retransmits++;
+		nic->stats.tx_retransmit_bytes += len;
+		sent++;
+	}
+	return sent;
+}
