@@ -123,6 +123,7 @@ enum scn_bug {
 	SCN_BUG_WAKEUP_NO_TIMEOUT = 1u << 1,     /* sleeping apps wait for a wakeup forever */
 	SCN_BUG_WRITE_WITHOUT_CREDITS = 1u << 2, /* events written past the ring, ignoring credits */
 	SCN_BUG_SLEEP_WITHOUT_ARM = 1u << 3,     /* apps sleep though their ARM found no credit */
+	SCN_BUG_NO_SACK = 1u << 4,               /* TAS's recovery: no SACK, go-back-N on 3 dup ACKs */
 };
 
 struct scenario {
@@ -202,6 +203,16 @@ struct scenario_run_opts {
 /* True when `name` is a counter an `expect counter` line may name. */
 bool scenario_counter_known(const char *name);
 
+/* Loss recovery in one direction of a run (the counters loss.to_server.*
+ * and loss.to_client.* of docs/scenarios.md). */
+struct scn_loss {
+	uint64_t lost_bytes;          /* TCP payload the wire faults dropped */
+	uint64_t resent_bytes;        /* payload the sending NIC sent again */
+	uint64_t delivered_bytes;     /* payload verified at the receiving host's apps */
+	uint64_t goodput_mbps;        /* delivered_bytes over the run's virtual time */
+	uint64_t resent_per_lost_pct; /* 100 * resent / lost; UINT64_MAX: resent with nothing lost */
+};
+
 struct scenario_result {
 	enum scn_verdict verdict;
 	char diagnosis[1024];         /* why it failed: first failed expectation */
@@ -222,12 +233,18 @@ struct scenario_result {
 	 * cannot write PATH: REASON"): the run happened and verdict is its
 	 * verdict, but its record is lost. scenario_run then returns -1. */
 	char output_error[256];
+	struct scn_loss loss[2];      /* [0] client to server, [1] server to client */
 };
 
 /* Returns 0 when the run happened and its pcap and trace (if asked for)
  * were written; -1 when it could not be set up (verdict FAIL, diagnosis
  * says why) or its output could not be written (output_error says why). */
 int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, struct scenario_result *r);
+/* One line on loss recovery for the result table, e.g. "to_server: lost
+ * 245K B, resent/lost 1.00, goodput 6210 Mbit/s"; empty when nothing was
+ * lost or resent in either direction. */
+#define SCN_LOSS_NOTE_MAX 160
+void scenario_loss_note(const struct scenario_result *r, char *buf, size_t cap);
 void scenario_result_free(struct scenario_result *r);
 
 #endif

@@ -38,7 +38,11 @@ static const struct counter_field fault_fields[] = {
 	F64(struct netif_fault_stats, duplicated), F64(struct netif_fault_stats, corrupted),
 	F64(struct netif_fault_stats, truncated), F64(struct netif_fault_stats, reordered),
 	F64(struct netif_fault_stats, delayed),   F64(struct netif_fault_stats, partitioned),
+	F64(struct netif_fault_stats, rx_lost_payload_bytes), F64(struct netif_fault_stats, tx_lost_payload_bytes),
 };
+
+/* Derived, per direction: loss.to_server.NAME, loss.to_client.NAME. */
+static const char *const loss_fields[] = {"lost_bytes", "resent_bytes", "resent_per_lost_pct", "goodput_mbps"};
 
 static const struct counter_field app_fields[] = {
 	{"bytes", offsetof(struct scn_app_stats, bytes_verified), 8},
@@ -123,7 +127,45 @@ bool scenario_counter_known(const char *name)
 		return find_field(chan_fields, COUNT(chan_fields), c) != NULL;
 	if (!strcmp(a, "host"))
 		return find_field(host_fields, COUNT(host_fields), c) != NULL;
+	if (!strcmp(a, "loss") && (!strcmp(b, "to_server") || !strcmp(b, "to_client"))) {
+		for (size_t i = 0; i < COUNT(loss_fields); i++)
+			if (!strcmp(c, loss_fields[i]))
+				return true;
+	}
 	return false;
+}
+
+/* What the wire dropped in one direction (TCP payload, at the fault
+ * injectors of both ends: the sender's tx, the receiver's rx), what the
+ * sender's NIC resent, and the goodput at the receiving host's apps over
+ * the run's virtual time. Tail drops in the link queue are not counted as
+ * lost (the queue does not look into frames): a run that has them shows a
+ * higher ratio than its true one. */
+void eng_loss(struct engine *e, bool to_server, struct scn_loss *out)
+{
+	int sender = to_server ? SCN_HOST_CLIENT : SCN_HOST_SERVER;
+	int receiver = 1 - sender;
+	struct netif_fault_stats fs, fr;
+	netif_fault_get_stats(e->host[sender].fault_port, &fs);
+	netif_fault_get_stats(e->host[receiver].fault_port, &fr);
+	struct nic_stats ns;
+	nic_get_stats(e->host[sender].nic, &ns);
+	memset(out, 0, sizeof(*out));
+	out->lost_bytes = fs.tx_lost_payload_bytes + fr.rx_lost_payload_bytes;
+	out->resent_bytes = ns.tx_retransmit_bytes;
+	for (uint32_t i = 0; i < e->s->app_count; i++) {
+		struct scn_app_stats st;
+		if ((int)e->s->apps[i].host != receiver || !e->app[i].rt)
+			continue;
+		scn_app_get_stats(e->app[i].rt, &st);
+		out->delivered_bytes += st.bytes_verified;
+	}
+	uint64_t ns_run = bt_clock_now_ns(e->clock) - e->start_ns;
+	out->goodput_mbps = ns_run ? out->delivered_bytes * 8000 / ns_run : 0;
+	if (out->lost_bytes)
+		out->resent_per_lost_pct = out->resent_bytes * 100 / out->lost_bytes;
+	else
+		out->resent_per_lost_pct = out->resent_bytes ? UINT64_MAX : 0;
 }
 
 static struct eng_app *find_app(struct engine *e, const char *name)
@@ -132,6 +174,29 @@ static struct eng_app *find_app(struct engine *e, const char *name)
 		if (!strcmp(e->s->apps[i].name, name))
 			return &e->app[i];
 	return NULL;
+}
+
+void scenario_loss_note(const struct scenario_result *r, char *buf, size_t cap)
+{
+	static const char *const dir[2] = {"to_server", "to_client"};
+	size_t n = 0;
+	buf[0] = 0;
+	for (int d = 0; d < 2; d++) {
+		const struct scn_loss *l = &r->loss[d];
+		if (!l->lost_bytes && !l->resent_bytes)
+			continue;
+		char ratio[16];
+		if (l->lost_bytes)
+			snprintf(ratio, sizeof(ratio), "%.2f", (double)l->resent_bytes / (double)l->lost_bytes);
+		else
+			snprintf(ratio, sizeof(ratio), "inf");
+		int w = snprintf(buf + n, cap - n, "%s%s: lost %llu B, resent/lost %s, goodput %llu Mbit/s",
+				 n ? "; " : "", dir[d], (unsigned long long)l->lost_bytes, ratio,
+				 (unsigned long long)l->goodput_mbps);
+		if (w < 0 || (size_t)w >= cap - n)
+			return;
+		n += (size_t)w;
+	}
 }
 
 /* Reads a counter; false if the name does not resolve in this run. */
@@ -165,6 +230,17 @@ static bool counter_value(struct engine *e, const char *name, uint64_t *out)
 			return false;
 		*out = read_field(&st, f);
 		return true;
+	}
+	if (!strcmp(a, "loss")) {
+		struct scn_loss l;
+		eng_loss(e, !strcmp(b, "to_server"), &l);
+		const uint64_t v[] = {l.lost_bytes, l.resent_bytes, l.resent_per_lost_pct, l.goodput_mbps};
+		for (size_t i = 0; i < COUNT(loss_fields); i++)
+			if (!strcmp(c, loss_fields[i])) {
+				*out = v[i];
+				return true;
+			}
+		return false;
 	}
 	struct eng_app *ea = find_app(e, b);
 	if (!ea)
@@ -373,6 +449,8 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 		if (st.first_error && !r->first_error)
 			r->first_error = st.first_error;
 	}
+	eng_loss(e, true, &r->loss[0]);
+	eng_loss(e, false, &r->loss[1]);
 	/* The diagnosis names the cause, not a symptom: a deadlock explains
 	 * unfinished messages, an out-of-bounds access explains a broken
 	 * channel; so those are judged first, whatever the script order. */

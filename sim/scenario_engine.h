@@ -76,6 +76,7 @@ void eng_timeline_sample(struct engine *e, bool force);
 /* The deadlock report: malloc'd text. */
 char *eng_describe(struct engine *e);
 void eng_evaluate(struct engine *e, struct scenario_result *r);
+void eng_loss(struct engine *e, bool to_server, struct scn_loss *out);
 /* Every application finished its workload (servers always are). */
 bool eng_all_done(struct engine *e);
 /* The app's channel counters, whatever the backend (shm fields that the

@@ -1219,7 +1219,8 @@ static const struct {
 
 #define COUNTER_FORMS                                                                                     \
 	"client.nic.FIELD, server.nic.FIELD, client.faults.FIELD, server.faults.FIELD, wire.to_server.FIELD, "   \
-	"wire.to_client.FIELD, app.APP.FIELD, chan.APP.FIELD or host.APP.FIELD (docs/scenarios.md)"
+	"wire.to_client.FIELD, loss.to_server.FIELD, loss.to_client.FIELD, app.APP.FIELD, chan.APP.FIELD or "   \
+	"host.APP.FIELD (docs/scenarios.md)"
 
 /* Which counters exist is the engine's to say (scenario_counter_known):
  * it is the engine that reads them. Here: the length the struct can hold,
@@ -1238,6 +1239,8 @@ static int parse_counter(struct parser *p, const struct line *L, const struct to
 		{"server", "faults", "a field of struct netif_fault_stats, e.g. lost, duplicated, reordered"},
 		{"wire", "to_server", "a field of struct sim_link_dir_stats, e.g. frames, dropped_queue, ecn_marked"},
 		{"wire", "to_client", "a field of struct sim_link_dir_stats, e.g. frames, dropped_queue, ecn_marked"},
+		{"loss", "to_server", "lost_bytes, resent_bytes, resent_per_lost_pct or goodput_mbps"},
+		{"loss", "to_client", "lost_bytes, resent_bytes, resent_per_lost_pct or goodput_mbps"},
 		{"app", NULL, "an app counter, e.g. bytes, errors, conns_opened, conns_failed, access_errors"},
 		{"chan", NULL, "a field of struct shm_link_stats, e.g. msgs_dropped, credits_stalled, access_errors"},
 		{"host", NULL, "a field of struct bt_host_stats, e.g. lost_wakeups, doorbells_refreshed, arms_deferred"},

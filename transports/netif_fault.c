@@ -63,7 +63,7 @@ static bool partitioned(struct fault_netif *f, uint64_t now)
 }
 
 /* Loss decisions shared by both directions; true means drop. */
-static bool lose(struct fault_netif *f, const struct netif_fault_dir *d, uint32_t *burst_left, uint64_t now)
+static bool lose_decide(struct fault_netif *f, const struct netif_fault_dir *d, uint32_t *burst_left, uint64_t now)
 {
 	if (partitioned(f, now)) {
 		f->stats.partitioned++;
@@ -84,6 +84,31 @@ static bool lose(struct fault_netif *f, const struct netif_fault_dir *d, uint32_
 		return true;
 	}
 	return false;
+}
+
+/* TCP payload bytes an Ethernet/IPv4 frame carries (0 for anything else
+ * or anything malformed): what a loss costs a sender, the denominator of
+ * its resent/lost ratio. */
+static uint32_t tcp_payload_bytes(const struct netif_buf *b)
+{
+	const uint8_t *p = b->data;
+	if (b->len < 14 + 20 + 20 || p[12] != 0x08 || p[13] != 0x00 || p[14 + 9] != 6)
+		return 0;
+	uint32_t ihl = (p[14] & 0x0fu) * 4u;
+	uint32_t ip_total = (uint32_t)p[16] << 8 | p[17];
+	if (ihl < 20 || 14u + ihl + 20u > b->len || ip_total > b->len - 14u)
+		return 0;
+	uint32_t doff = (p[14 + ihl + 12] >> 4) * 4u;
+	return ip_total >= ihl + doff ? ip_total - ihl - doff : 0;
+}
+
+static bool lose(struct fault_netif *f, const struct netif_fault_dir *d, uint32_t *burst_left, uint64_t now,
+		 const struct netif_buf *b, uint64_t *lost_payload_bytes)
+{
+	bool dropped = lose_decide(f, d, burst_left, now);
+	if (dropped)
+		*lost_payload_bytes += tcp_payload_bytes(b);
+	return dropped;
 }
 
 /* Corruption flips a byte past Ethernet+IPv4 (into TCP), so the frame is
@@ -133,7 +158,7 @@ static void hold_push(struct fault_netif *f, struct netif_buf *b, uint64_t relea
 static int admit_rx(struct fault_netif *f, struct netif_buf *b, uint64_t now, struct netif_buf **out, int room)
 {
 	const struct netif_fault_dir *d = &f->p.rx;
-	if (lose(f, d, &f->rx_burst_left, now)) {
+	if (lose(f, d, &f->rx_burst_left, now, b, &f->stats.rx_lost_payload_bytes)) {
 		netif_free(f->inner, b);
 		return 0;
 	}
@@ -223,7 +248,7 @@ static int fault_tx_burst(struct netif *n, struct netif_buf **bufs, int cnt)
 		int batch_start = taken;
 		for (; taken < cnt && npass < 126; taken++) {
 			struct netif_buf *b = bufs[taken];
-			if (lose(f, d, &f->tx_burst_left, now)) {
+			if (lose(f, d, &f->tx_burst_left, now, b, &f->stats.tx_lost_payload_bytes)) {
 				netif_free(f->inner, b);
 				continue;
 			}

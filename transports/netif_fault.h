@@ -48,6 +48,8 @@ struct netif_fault_stats {
 	uint64_t lost, burst_lost, duplicated, corrupted, truncated;
 	uint64_t reordered, delayed, partitioned;
 	uint64_t hold_overflow;      /* delay queue full: frame passed undelayed */
+	/* TCP payload in frames lost, burst-lost or partitioned, received / sent */
+	uint64_t rx_lost_payload_bytes, tx_lost_payload_bytes;
 };
 
 /* Returns the wrapper or NULL on allocation failure. destroy() on the

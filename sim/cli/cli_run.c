@@ -75,7 +75,8 @@ void cli_run_usage(FILE *out)
 		"  -q, --quiet            print only failures and the summary; no progress bar\n"
 		"      --bug NAME         bring a BlueTAS bug class back (negative control), repeatable:\n"
 		"                         rx-first-segment, wakeup-no-timeout, write-without-credits,\n"
-		"                         sleep-without-arm\n"
+		"                         sleep-without-arm,\n"
+		"                         no-sack (loss recovery without SACK: go-back-N, as TAS)\n"
 		"  -h, --help             this help\n"
 		"\n"
 		"examples:\n"
@@ -92,6 +93,7 @@ static const struct {
 	{"wakeup-no-timeout", SCN_BUG_WAKEUP_NO_TIMEOUT},
 	{"write-without-credits", SCN_BUG_WRITE_WITHOUT_CREDITS},
 	{"sleep-without-arm", SCN_BUG_SLEEP_WITHOUT_ARM},
+	{"no-sack", SCN_BUG_NO_SACK},
 };
 #define BUG_COUNT (sizeof(bug_names) / sizeof(bug_names[0]))
 
@@ -137,6 +139,7 @@ struct run_record {
 	double wall_s;
 	char diagnosis[1024];
 	char output_error[256]; /* the pcap or trace could not be written */
+	char loss_note[SCN_LOSS_NOTE_MAX]; /* scenario_loss_note: printed on a PASS row */
 };
 _Static_assert(sizeof(struct run_record) <= PIPE_BUF, "a record must reach the parent in one write");
 
@@ -146,6 +149,7 @@ struct run_slot {
 	uint64_t virtual_ns, bytes;
 	double wall_s;
 	char *diagnosis;
+	char loss_note[SCN_LOSS_NOTE_MAX];
 	/* capture re-run of a failure */
 	bool captured;
 	struct run_record capture;
@@ -238,6 +242,7 @@ static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
 	rec.bytes = r.bytes_delivered;
 	rec.access_errors = r.access_errors;
 	rec.wall_s = r.wall_s;
+	scenario_loss_note(&r, rec.loss_note, sizeof(rec.loss_note));
 	snprintf(rec.diagnosis, sizeof(rec.diagnosis), "%s",
 		 r.diagnosis[0] || rec.verdict == SCN_PASS ? r.diagnosis : "failed without a diagnosis");
 	if (j->deadlock && r.deadlock_report && write_file(j->deadlock, r.deadlock_report) == 0)
@@ -422,13 +427,13 @@ static void print_row(struct table *t, size_t run)
 	if (t->cfg->quiet && s->pass)
 		return;
 	print_header(t);
-	int diag_len = 0;
+	int diag_len = (int)strlen(s->loss_note);
 	if (!s->pass)
 		diag_len = (int)strcspn(s->diagnosis, "\n");
 	char row[512];
 	int n = snprintf(row, sizeof(row), "%-*s %-8" PRIu64 " %-6s %-12" PRIu64 " %-11.3f %-9.1f %.*s", t->name_width,
 			 j->s->name, j->seed, s->pass ? "PASS" : "FAIL", s->bytes, (double)s->virtual_ns / 1e6,
-			 s->wall_s * 1e3, diag_len, s->pass ? "" : s->diagnosis);
+			 s->wall_s * 1e3, diag_len, s->pass ? s->loss_note : s->diagnosis);
 	if (n < 0)
 		return;
 	size_t len = (size_t)n < sizeof(row) ? (size_t)n : sizeof(row) - 1;
@@ -451,6 +456,8 @@ static void on_run_done(void *ctx, const struct job *j, const struct run_record 
 		fprintf(stderr, "bluetas run: error: %s\n", rec->output_error);
 		t->output_errors++;
 	}
+	memcpy(s->loss_note, rec->loss_note, sizeof(s->loss_note));
+	s->loss_note[sizeof(s->loss_note) - 1] = 0;
 	if (!s->pass) {
 		s->diagnosis = strdup(rec->diagnosis);
 		t->failed++;
@@ -755,7 +762,7 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			if (i == BUG_COUNT) {
 				fprintf(stderr,
 					"bluetas run: --bug: unknown bug '%s' (expected rx-first-segment, "
-					"wakeup-no-timeout, write-without-credits or sleep-without-arm)\n",
+					"wakeup-no-timeout, write-without-credits, sleep-without-arm or no-sack)\n",
 					optarg);
 				return 2;
 			}

@@ -27,10 +27,12 @@ static const char *srcdir(void)
 	return d ? d : ".";
 }
 
+/* `name` is a file of scenarios/, or a path from the source tree's top
+ * when it has a slash. */
 static struct scenario *load(const char *name)
 {
 	char path[512], err[512];
-	snprintf(path, sizeof(path), "%s/scenarios/%s", srcdir(), name);
+	snprintf(path, sizeof(path), strchr(name, '/') ? "%s/%s" : "%s/scenarios/%s", srcdir(), name);
 	struct scenario *s = calloc(1, sizeof(*s));
 	assert_non_null(s);
 	if (scenario_load(path, s, err, sizeof(err)) != 0)
@@ -75,10 +77,10 @@ static void test_every_script_passes_on_three_seeds(void **state)
 
 /* With the bug back, the scenario must fail on every seed tried, and say
  * why in words a developer would search for. */
-static void expect_caught(const char *script, uint32_t bug, const char *diagnosis_part)
+static void expect_caught_seeds(const char *script, uint32_t bug, const char *diagnosis_part, uint64_t seeds)
 {
 	struct scenario *s = load(script);
-	for (uint64_t seed = 1; seed <= 5; seed++) {
+	for (uint64_t seed = 1; seed <= seeds; seed++) {
 		struct scenario_result clean, buggy;
 		run(s, seed, 0, &clean);
 		run(s, seed, bug, &buggy);
@@ -91,6 +93,34 @@ static void expect_caught(const char *script, uint32_t bug, const char *diagnosi
 		scenario_result_free(&clean);
 		scenario_result_free(&buggy);
 	}
+	free(s);
+}
+
+static void expect_caught(const char *script, uint32_t bug, const char *diagnosis_part)
+{
+	expect_caught_seeds(script, bug, diagnosis_part, 5);
+}
+
+/* SACK loss recovery: with SACK the senders resend about what the wire
+ * lost (<= 1.5x) and one flow at 1% loss keeps >= 5 Gbit/s on a 10 Gbit/s
+ * link; without it (go-back-N, TAS) both fail. */
+static void test_no_sack_bug_fails_the_loss_ratio_and_goodput(void **state)
+{
+	(void)state;
+	expect_caught("sack_loss.scn", SCN_BUG_NO_SACK, "resent_per_lost_pct");
+	expect_caught_seeds("tests/scenario-loss/sack_goodput_1pct.scn", SCN_BUG_NO_SACK, "counter loss.to_server", 3);
+	struct scenario *s = load("tests/scenario-loss/sack_goodput_1pct.scn");
+	struct scenario_result r;
+	run(s, 1, 0, &r);
+	assert_true(r.loss[0].lost_bytes > 0);
+	assert_true(r.loss[0].resent_bytes * 2 <= r.loss[0].lost_bytes * 3);
+	assert_true(r.loss[0].goodput_mbps >= 5000);
+	assert_int_equal(r.loss[1].lost_bytes, 0); /* nothing lost towards the client */
+	scenario_result_free(&r);
+	run(s, 1, SCN_BUG_NO_SACK, &r);
+	assert_true(r.loss[0].resent_bytes > 5 * r.loss[0].lost_bytes);
+	assert_true(r.loss[0].goodput_mbps < 5000);
+	scenario_result_free(&r);
 	free(s);
 }
 
@@ -280,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_write_without_credits_bug_is_an_out_of_bounds_access),
 		cmocka_unit_test(test_sleep_without_arm_bug_is_a_lost_wakeup),
 		cmocka_unit_test(test_a_doorbell_refresh_without_channel_faults_fails_the_run),
+		cmocka_unit_test(test_no_sack_bug_fails_the_loss_ratio_and_goodput),
 		cmocka_unit_test(test_a_reader_that_stops_is_reported_not_hung),
 		cmocka_unit_test(test_isolation_holds_even_for_a_leaked_key),
 		cmocka_unit_test(test_a_failure_reproduces_byte_for_byte),

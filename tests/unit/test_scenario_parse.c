@@ -942,7 +942,9 @@ static const char *const nic_u32[] = {"flows_active", "flows_max_seen"};
 static const char *const wire_u64[] = {"frames", "bytes", "dropped_queue", "dropped_oversize", "ecn_marked"};
 static const char *const wire_u32[] = {"max_queue_bytes"};
 static const char *const fault_u64[] = {"lost",      "burst_lost", "duplicated", "corrupted",
-					 "truncated", "reordered",  "delayed",    "partitioned"};
+					 "truncated", "reordered",  "delayed",    "partitioned",
+					 "rx_lost_payload_bytes", "tx_lost_payload_bytes"};
+static const char *const loss_fields[] = {"lost_bytes", "resent_bytes", "resent_per_lost_pct", "goodput_mbps"};
 static const char *const app_fields[] = {"bytes",	 "bytes_sent", "mismatches",    "messages_done", "conns_opened",
 					 "conns_closed", "conns_failed", "accepted",    "errors",	     "wakeups",
 					 "wait_timeouts", "attacks",	 "attacks_refused", "access_errors"};
@@ -1009,6 +1011,11 @@ static void test_every_counter_can_be_named(void **state)
 		snprintf(name, sizeof(name), "host.%s.%s", i % 2 ? "srv" : "cli", host_fields[i]);
 		expect_counter_ok(name);
 	}
+	for (int h = 0; h < 2; h++)
+		for (size_t i = 0; i < N_OF(loss_fields); i++) {
+			snprintf(name, sizeof(name), "loss.%s.%s", h ? "to_server" : "to_client", loss_fields[i]);
+			expect_counter_ok(name);
+		}
 	/* A counter of an app that does not exist is an error, for chan. too. */
 	parse_bad("scenario t\napp srv on server sink\nexpect counter chan.ghost.msgs > 0\n", 3, 16,
 		  "'ghost' names no app");
