@@ -48,19 +48,27 @@ static void test_rx_intervals_merge_most_recent_first(void **state)
 	assert_true(sack_rx_add(&r, b + 150, b + 250));
 	assert_int_equal(r.iv[0].start, b + 100);
 	assert_int_equal(r.count, 2);
-	/* Four intervals fill the state; a fifth apart from all is refused,
-	 * and nothing changes. */
-	assert_true(sack_rx_add(&r, b + 800, b + 900));
-	assert_true(sack_rx_add(&r, b + 1000, b + 1100));
-	assert_int_equal(r.count, SACK_RX_INTERVALS);
+	/* SACK_RX_INTERVALS intervals fill the state; one more apart from
+	 * all is refused, and nothing changes. */
+	uint32_t top = b + 700;
+	while (r.count < SACK_RX_INTERVALS) {
+		top += 200;
+		assert_true(sack_rx_add(&r, top - 100, top));
+	}
 	struct sack_rx before = r;
-	assert_false(sack_rx_add(&r, b + 1200, b + 1300));
+	assert_false(sack_rx_add(&r, top + 100, top + 200));
 	assert_memory_equal(&r, &before, sizeof(r));
 	/* With timestamps only 3 go out: the 3 most recent. */
 	assert_int_equal(sack_rx_blocks(&r, out, 3), 3);
-	assert_int_equal(out[0].start, b + 1000);
-	assert_int_equal(out[1].start, b + 800);
-	assert_int_equal(out[2].start, b + 100);
+	assert_int_equal(out[0].start, top - 100);
+	assert_int_equal(out[1].start, top - 300);
+	assert_int_equal(out[2].start, SACK_RX_INTERVALS > 3 ? top - 500 : b + 100);
+	/* Taking in order, from a fresh state of four intervals. */
+	r = (struct sack_rx){0};
+	assert_true(sack_rx_add(&r, b + 1000, b + 1100));
+	assert_true(sack_rx_add(&r, b + 800, b + 900));
+	assert_true(sack_rx_add(&r, b + 500, b + 700));
+	assert_true(sack_rx_add(&r, b + 100, b + 400));
 	/* rcv_nxt reaching b + 100 takes [b+100, b+400) in order, and stops
 	 * at the hole before b + 500. */
 	assert_int_equal(sack_rx_take_in_order(&r, b + 100), b + 400);
