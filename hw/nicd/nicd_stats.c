@@ -57,6 +57,8 @@ void nicd_print_stats(struct daemon *d)
 		STAT("fault", f, delayed);
 		STAT("fault", f, partitioned);
 		STAT("fault", f, hold_overflow);
+		STAT("fault", f, rx_lost_payload_bytes);
+		STAT("fault", f, tx_lost_payload_bytes);
 	}
 	if (d->host) {
 		struct bt_host_stats h;

@@ -48,6 +48,10 @@ cleanup() {
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	fi
+	if ip netns list 2>/dev/null | grep -qw "${ns}l"; then
+		for p in $(ip netns pids "${ns}l" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		ip netns del "${ns}l" 2>/dev/null
+	fi
 	if [[ ${INTEROP_KEEP:-0} == 1 ]]; then
 		echo "interop: kept $work"
 	else
@@ -516,6 +520,210 @@ test_af_packet_veth() {
 	}
 }
 
+# ---- loss recovery: resent/lost and goodput, next to Linux to Linux ----
+#
+# Each loss model (tc netem) on the data direction only, so that what netem
+# drops is data segments: Linux -> stack (netem on the tap's egress), stack
+# -> Linux (netem on an ifb the tap's ingress is redirected to), and Linux
+# -> Linux over a veth pair into a second namespace, same netem, in the same
+# run. Offloads are off on every device, so netem sees (and drops) single
+# segments on both paths. Resent is Linux's RetransSegs or the stack's
+# nic.tx_retransmits, lost is netem's dropped count: both in segments.
+# Goodput is measured at the receiver from the first byte to EOF.
+
+loss_mib=${INTEROP_LOSS_MIB:-4}
+loss_models=("1pct|loss 1%" "5pct|loss 5%" "burst|loss gemodel 0.5% 30%")
+
+# Packets the root qdisc of DEV (in namespace NS) dropped.
+qdisc_dropped() {
+	ip netns exec "$1" tc -s qdisc show dev "$2" | awk '/dropped/ { v = $7; gsub(",", "", v); print v; exit }'
+}
+
+tcp_retrans_in() {
+	ip netns exec "$1" awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["RetransSegs"] }' \
+		/proc/net/snmp
+}
+
+offloads_off() { ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true; }
+
+# ratio RESENT LOST: "R/L (x.xx)"
+ratio() { awk -v r="${1:-0}" -v l="${2:-0}" 'BEGIN { printf "%d/%d (%s)", r, l, (l > 0 ? sprintf("%.2f", r / l) : "n/a") }'; }
+
+# The Linux -> Linux path: a veth pair from $ns (10.77.3.1) to ${ns}l (10.77.3.2).
+loss_linux_setup() {
+	local a=bt${$}la b=bt${$}lb
+	ip netns add "${ns}l" || return 1
+	ip netns exec "${ns}l" ip link set lo up
+	in_ns ip link add "$a" type veth peer name "$b" netns "${ns}l" || return 1
+	in_ns ip addr add 10.77.3.1/24 dev "$a"
+	in_ns ip link set "$a" up
+	ip netns exec "${ns}l" ip addr add 10.77.3.2/24 dev "$b"
+	ip netns exec "${ns}l" ip link set "$b" up
+	offloads_off "$ns" "$a"
+	offloads_off "${ns}l" "$b"
+	loss_veth=$b
+}
+
+# One Linux -> Linux transfer under MODEL; sets ll_resent ll_lost ll_mbps ll_ok.
+loss_linux_run() {
+	local model=$1 name=$2
+	ip netns exec "${ns}l" tc qdisc replace dev "$loss_veth" root netem $model || return 1
+	in_ns timeout 90 python3 $here/loss_peer.py recv 5003 >"$work/ll-$name.out" 2>&1 &
+	local rpid=$!
+	pids+=("$rpid")
+	sleep 0.3
+	local before
+	before=$(tcp_retrans_in "${ns}l")
+	ip netns exec "${ns}l" timeout 90 python3 $here/loss_peer.py send 10.77.3.1 5003 "$work/loss.bin" >/dev/null
+	wait_exit "$rpid" 30
+	ll_resent=$(($(tcp_retrans_in "${ns}l") - before))
+	ll_lost=$(qdisc_dropped "${ns}l" "$loss_veth")
+	ll_mbps=$(sed -n 's/.*mbit_per_s=\([0-9.]*\).*/\1/p' "$work/ll-$name.out")
+	ll_ok=0
+	grep -q "sha256=$(sha "$work/loss.bin")" "$work/ll-$name.out" && ll_ok=1
+	ip netns exec "${ns}l" tc qdisc del dev "$loss_veth" root 2>/dev/null
+	return 0
+}
+
+# Linux -> bluetas sink under MODEL; sets ls_resent ls_lost ls_mbps ls_ok.
+loss_to_stack_run() {
+	local model=$1 name=$2
+	next_tap
+	start_daemon "ls-$name" 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app sink \
+		--exit-after-conns 1 --stats
+	local d=$daemon_pid
+	wait_ready "ls-$name" "$d" && tap_up "$tap" || return 1
+	offloads_off "$ns" "$tap"
+	in_ns tc qdisc replace dev "$tap" root netem $model || return 1
+	local before
+	before=$(tcp_retrans_in "$ns")
+	in_ns timeout 90 python3 $here/loss_peer.py send "$stack_ip" 9 "$work/loss.bin" >/dev/null
+	wait_exit "$d" 30
+	ls_resent=$(($(tcp_retrans_in "$ns") - before))
+	ls_lost=$(qdisc_dropped "$ns" "$tap")
+	ls_mbps=$(sed -n 's/^sink .*mbit_per_s=\([0-9.]*\).*/\1/p' "$work/ls-$name.out")
+	ls_ok=0
+	grep -q "^sink .*sha256=$(sha "$work/loss.bin")" "$work/ls-$name.out" && ls_ok=1
+	return 0
+}
+
+# bluetas source -> Linux under MODEL (netem on the tap's ingress, through
+# an ifb); sets sl_resent sl_lost sl_mbps sl_ok.
+loss_from_stack_run() {
+	local model=$1 name=$2 ifb=bt${$}i
+	in_ns ip link show "$ifb" >/dev/null 2>&1 || in_ns ip link add "$ifb" type ifb || return 1
+	in_ns ip link set "$ifb" up
+	in_ns tc qdisc replace dev "$ifb" root netem $model || return 1
+	in_ns timeout 90 python3 $here/loss_peer.py recv 5002 >"$work/sl-$name.recv" 2>&1 &
+	local rpid=$!
+	pids+=("$rpid")
+	next_tap
+	start_daemon "sl-$name" 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app source \
+		--connect "$peer_ip:5002" --file "$work/loss.bin" --stats
+	local d=$daemon_pid
+	wait_ready "sl-$name" "$d" || return 1
+	in_ns tc qdisc add dev "$tap" handle ffff: ingress &&
+		in_ns tc filter add dev "$tap" parent ffff: matchall action mirred egress redirect dev "$ifb" || return 1
+	tap_up "$tap" || return 1
+	offloads_off "$ns" "$tap"
+	wait_exit "$d" 100
+	wait_exit "$rpid" 30
+	sl_resent=$(stat "sl-$name" nic.tx_retransmits)
+	sl_lost=$(qdisc_dropped "$ns" "$ifb")
+	sl_mbps=$(sed -n 's/.*mbit_per_s=\([0-9.]*\).*/\1/p' "$work/sl-$name.recv")
+	sl_ok=0
+	grep -q "sha256=$(sha "$work/loss.bin")" "$work/sl-$name.recv" && sl_ok=1
+	in_ns tc qdisc del dev "$ifb" root 2>/dev/null
+	return 0
+}
+
+# Without sch_netem in the kernel: the same runs for the stack with the
+# DPDK netif's fault injector dropping the data direction (Bernoulli only:
+# its CLI has no burst model), resent/lost in payload bytes for the stack
+# and in segments for Linux; no Linux-to-Linux column (that needs netem).
+loss_stack_only() {
+	local ok=0 pct ppm
+	for pct in 1 5; do
+		ppm=$((pct * 10000))
+		next_tap
+		start_daemon "fs-$pct" 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" \
+			--app sink --exit-after-conns 1 --stats --fault-rx-loss-ppm "$ppm" --fault-seed "$pct"
+		local d=$daemon_pid
+		wait_ready "fs-$pct" "$d" && tap_up "$tap" || return 1
+		offloads_off "$ns" "$tap"
+		local before
+		before=$(tcp_retrans_in "$ns")
+		in_ns timeout 90 python3 $here/loss_peer.py send "$stack_ip" 9 "$work/loss.bin" >/dev/null
+		wait_exit "$d" 30
+		local l_resent=$(($(tcp_retrans_in "$ns") - before)) l_lost
+		l_lost=$(stat "fs-$pct" fault.lost)
+		local l_mbps
+		l_mbps=$(sed -n 's/^sink .*mbit_per_s=\([0-9.]*\).*/\1/p' "$work/fs-$pct.out")
+		local l_ok=0
+		grep -q "^sink .*sha256=$(sha "$work/loss.bin")" "$work/fs-$pct.out" && l_ok=1
+
+		in_ns timeout 90 python3 $here/loss_peer.py recv 5002 >"$work/ft-$pct.recv" 2>&1 &
+		local rpid=$!
+		pids+=("$rpid")
+		next_tap
+		start_daemon "ft-$pct" 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" \
+			--app source --connect "$peer_ip:5002" --file "$work/loss.bin" --stats \
+			--fault-tx-loss-ppm "$ppm" --fault-seed "$pct"
+		d=$daemon_pid
+		wait_ready "ft-$pct" "$d" && tap_up "$tap" || return 1
+		offloads_off "$ns" "$tap"
+		wait_exit "$d" 100
+		wait_exit "$rpid" 30
+		local s_resent s_lost s_mbps s_ok=0
+		s_resent=$(stat "ft-$pct" nic.tx_retransmit_bytes)
+		s_lost=$(stat "ft-$pct" fault.tx_lost_payload_bytes)
+		s_mbps=$(sed -n 's/.*mbit_per_s=\([0-9.]*\).*/\1/p' "$work/ft-$pct.recv")
+		grep -q "sha256=$(sha "$work/loss.bin")" "$work/ft-$pct.recv" && s_ok=1
+		note "loss ${pct}% (DPDK fault injector, data direction), ${loss_mib} MiB, goodput Mbit/s:" \
+			"Linux->stack resent/lost $(ratio "$l_resent" "$l_lost") segments, ${l_mbps:-?};" \
+			"stack->Linux resent/lost $(ratio "$s_resent" "$s_lost") bytes, ${s_mbps:-?};" \
+			"Linux->Linux n/a (needs tc netem)"
+		check "[[ $l_ok == 1 && $s_ok == 1 ]]" "${pct}%: both transfers arrived intact (sha256)" &&
+			check "[[ ${s_lost:-0} -gt 0 && $((2 * ${s_resent:-0})) -le $((3 * ${s_lost:-0})) ]]" \
+				"${pct}%: the stack resent at most 1.5x the payload dropped" || {
+			show_daemon "ft-$pct"
+			ok=1
+		}
+	done
+	return $ok
+}
+
+test_loss_recovery() {
+	local ok=0 entry name model
+	command -v tc >/dev/null || { echo "interop: tc missing (apt-get install iproute2)"; return 1; }
+	head -c "${loss_mib}M" /dev/urandom >"$work/loss.bin"
+	loss_linux_setup || { echo "interop: cannot build the Linux-to-Linux veth path"; return 1; }
+	if ! ip netns exec "${ns}l" tc qdisc replace dev "$loss_veth" root netem loss 0% 2>/dev/null; then
+		note "tc netem refused (this kernel has no sch_netem): no Linux-to-Linux baseline and no burst" \
+			"model here; the stack's runs use the DPDK fault injector"
+		loss_stack_only
+		return
+	fi
+	for entry in "${loss_models[@]}"; do
+		name=${entry%%|*}
+		model=${entry#*|}
+		loss_linux_run "$model" "$name" || { echo "interop: netem '$model' refused"; return 1; }
+		loss_to_stack_run "$model" "$name" || { show_daemon "ls-$name"; return 1; }
+		loss_from_stack_run "$model" "$name" || { show_daemon "sl-$name"; return 1; }
+		note "loss $name ($model), ${loss_mib} MiB, resent/lost in segments, goodput Mbit/s:" \
+			"Linux->stack $(ratio "$ls_resent" "$ls_lost") ${ls_mbps:-?};" \
+			"stack->Linux $(ratio "$sl_resent" "$sl_lost") ${sl_mbps:-?};" \
+			"Linux->Linux $(ratio "$ll_resent" "$ll_lost") ${ll_mbps:-?}"
+		check "[[ $ll_ok == 1 && $ls_ok == 1 && $sl_ok == 1 ]]" "$name: every transfer arrived intact (sha256)" &&
+			check "[[ ${sl_lost:-0} -gt 0 && $((2 * ${sl_resent:-0})) -le $((3 * ${sl_lost:-0})) ]]" \
+				"$name: the stack resent at most 1.5x what netem dropped" || {
+			show_daemon "sl-$name"
+			ok=1
+		}
+	done
+	return $ok
+}
+
 # ---- the run ----
 
 # name:needs (root = namespace + net_tap, none = net_pcap only)
@@ -530,6 +738,7 @@ tests=(
 	"malformed_frames_replay:none:test_bad_frames_replay"
 	"live_injection_out_of_window_and_rst:root:test_live_injection"
 	"af_packet_veth_partial_csum:root:test_af_packet_veth"
+	"loss_recovery_netem_vs_linux:root:test_loss_recovery"
 )
 
 selected() {
