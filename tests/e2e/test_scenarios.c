@@ -27,12 +27,10 @@ static const char *srcdir(void)
 	return d ? d : ".";
 }
 
-/* `name` is a file of scenarios/, or a path from the source tree's top
- * when it has a slash. */
 static struct scenario *load(const char *name)
 {
 	char path[512], err[512];
-	snprintf(path, sizeof(path), strchr(name, '/') ? "%s/%s" : "%s/scenarios/%s", srcdir(), name);
+	snprintf(path, sizeof(path), "%s/scenarios/%s", srcdir(), name);
 	struct scenario *s = calloc(1, sizeof(*s));
 	assert_non_null(s);
 	if (scenario_load(path, s, err, sizeof(err)) != 0)
@@ -108,8 +106,8 @@ static void test_no_sack_bug_fails_the_loss_ratio_and_goodput(void **state)
 {
 	(void)state;
 	expect_caught("sack_loss.scn", SCN_BUG_NO_SACK, "resent_per_lost_pct");
-	expect_caught_seeds("tests/scenario-loss/sack_goodput_1pct.scn", SCN_BUG_NO_SACK, "counter loss.to_server", 3);
-	struct scenario *s = load("tests/scenario-loss/sack_goodput_1pct.scn");
+	expect_caught_seeds("../tests/scenario-loss/sack_goodput_1pct.scn", SCN_BUG_NO_SACK, "counter loss.to_server", 3);
+	struct scenario *s = load("../tests/scenario-loss/sack_goodput_1pct.scn");
 	struct scenario_result r;
 	run(s, 1, 0, &r);
 	assert_true(r.loss[0].lost_bytes > 0);
