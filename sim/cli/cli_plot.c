@@ -275,7 +275,7 @@ int cli_plot(int argc, char **argv)
 		series = tmp;
 	}
 	char title[256];
-	snprintf(title, sizeof(title), "%s", tmp[0] ? argv[optind] : series);
+	snprintf(title, sizeof(title), "%.200s", tmp[0] ? argv[optind] : series);
 	int rc = plot_series(series, out, title, err, sizeof(err));
 	if (tmp[0])
 		unlink(tmp);
