@@ -928,7 +928,7 @@ static void test_good_files_parse(void **state)
 static const char *const nic_u64[] = {
 	"rx_frames",	    "tx_frames",	"rx_bad_eth",	     "rx_bad_ip",	   "rx_bad_tcp",
 	"rx_bad_csum",	    "rx_not_for_us",	"rx_no_flow_rst",    "rx_out_of_window",  "rx_ooo_segments",
-	"rx_ooo_dropped",   "rx_duplicate",	"rx_rst_ignored",    "rx_ack_unsent",	   "tx_challenge_acks",
+	"rx_ooo_dropped",   "rx_duplicate",	"rx_rst_ignored",    "rx_ack_unsent",	   "rx_listen_dropped", "rx_icmp_errors", "rx_icmp_ignored", "tx_challenge_acks",
 	"rx_payload_bytes", "tx_payload_bytes",	"tx_segments",
 	"tx_acks",	    "tx_retransmits",	"tx_retransmit_bytes", "rx_sack_blocks", "rx_sack_ignored",
 	"tx_sack_blocks",   "sack_recoveries",	"sack_hole_retransmits", "sack_rtx_lost", "tx_zero_window",    "fast_retransmits",  "rtos",		   "zero_window_probes",
