@@ -18,14 +18,14 @@ LDLIBS_PCAP  := -lpcap
 LDLIBS_TEST  := -lcmocka
 LDLIBS   += -lm
 
-LIB_DIRS := core/proto core/util core/nic core/host core/apps transports transports/shm transports/ipc sim
+LIB_DIRS := core/proto core/util core/nic core/host core/apps transports transports/shm transports/ipc sim hw/hosts
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbluetas.a
 
 # The CLI: the simulator commands (sim/cli/) and the real-time programs
 # (hw/: the NIC daemon, the host application, their shared runner).
-HW_CLI_DIRS := hw/nicd hw/hostapp hw/rt hw/backends
+HW_CLI_DIRS := hw/nicd hw/hostapp hw/rt hw/backends hw/preflight
 CLI_SRCS := $(wildcard sim/cli/*.c $(addsuffix /*.c,$(HW_CLI_DIRS)))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 CLI      := $(BUILD)/bluetas

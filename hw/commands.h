@@ -13,5 +13,8 @@ void cli_nic_usage(FILE *out);
 /* `bluetas app`: a host-library application over the verbs channel (hw/hostapp). */
 int cli_app(int argc, char **argv);
 void cli_app_usage(FILE *out);
+/* `bluetas preflight`: is this machine ready for the hardware mode (hw/preflight). */
+int cli_preflight(int argc, char **argv);
+void cli_preflight_usage(FILE *out);
 
 #endif

@@ -31,6 +31,8 @@ static void usage_main(FILE *out)
 		"  app       run an application on the host library against a NIC daemon\n"
 		"            over the RDMA verbs channel (Soft-RoCE or a real RDMA NIC)\n"
 		"  plot      draw a scenario run's connections over time (gnuplot: PNG or SVG)\n"
+		"  preflight check that this machine is ready for the hardware mode\n"
+		"            (BlueField/mlx5: drivers, mode, GID, OVS, MTU, hugepages, ...)\n"
 		"  help      show this help, or `bluetas help COMMAND`\n"
 		"\n"
 		"Run `bluetas COMMAND --help` for a command's options.\n");
@@ -64,6 +66,10 @@ int main(int argc, char **argv)
 			cli_app_usage(stdout);
 			return 0;
 		}
+		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "preflight")) {
+			cli_preflight_usage(stdout);
+			return 0;
+		}
 		usage_main(stdout);
 		return 0;
 	}
@@ -77,6 +83,8 @@ int main(int argc, char **argv)
 		return cli_app(argc - 1, argv + 1);
 	if (!strcmp(cmd, "plot"))
 		return cli_plot(argc - 1, argv + 1);
+	if (!strcmp(cmd, "preflight"))
+		return cli_preflight(argc - 1, argv + 1);
 	fprintf(stderr, "bluetas: unknown command '%s'\n", cmd);
 	usage_main(stderr);
 	return 2;
