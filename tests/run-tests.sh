@@ -81,6 +81,24 @@ if [[ ${APPS:-1} == 1 && $# -eq 0 && -f tests/apps/run.sh ]]; then
 fi
 # ---- end apps ----
 
+# ---- preflight: `bluetas preflight` on BlueField fixture trees and broken
+# copies of them, the hosts file through the CLI, capture round trips
+# (tests/preflight/run.sh, a few seconds). PREFLIGHT=0 skips it.
+if [[ ${PREFLIGHT:-1} == 1 && $# -eq 0 && -f tests/preflight/run.sh ]]; then
+	echo "=== preflight (tests/preflight/run.sh)"
+	out=$(timeout 300 bash tests/preflight/run.sh "$build" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | grep -v '^\[       OK \]'
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		failed_bins+=("preflight (exit $rc)")
+	fi
+fi
+# ---- end preflight ----
+
 # ---- Soft-RoCE (tests/rxe): the verbs channel, `bluetas nic` serving
 # applications in other processes over RDMA, and the BlueTAS scenarios on
 # the verbs channel. Natively where the kernel has rdma_rxe, else in Debian's

@@ -213,7 +213,7 @@ void pf_check_mode(struct pf_ctx *c)
 			  c->switchdev ? "has" : "has no");
 		return;
 	}
-	pf_report(c, PF_PASS, "mode", NULL, "%s in %s (INTERNAL_CPU_MODEL %s)", c->card,
+	pf_report(c, PF_PASS, "mode", NULL, "%s in %s, INTERNAL_CPU_MODEL %s", c->card,
 		  c->mode == PF_MODE_DPU ? "DPU mode (ECPF: the ARM owns the eswitch)" : "separated host mode", cpu_model);
 }
 

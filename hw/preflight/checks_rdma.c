@@ -16,16 +16,20 @@ static int netdev_of(struct pf_ctx *c, const char *ibdev, char *out, size_t out_
 	pf_fmt(path, sizeof(path), "/sys/class/infiniband/%s/device", ibdev);
 	if (bt_sysroot_link_base(&c->root, path, fn, sizeof(fn)) != 0)
 		return -1;
+	/* A PF's representors (pf0hpf, en3f0pf0sf0) link to the same
+	 * function as its own netdev (p0): the shortest name is the PF's. */
 	char names[128][BT_SYSROOT_NAME_MAX];
-	int n = bt_sysroot_list(&c->root, "/sys/class/net", names, 128);
+	int n = bt_sysroot_list(&c->root, "/sys/class/net", names, 128), best = -1;
 	for (int i = 0; i < n; i++) {
 		pf_fmt(path, sizeof(path), "/sys/class/net/%s/device", names[i]);
-		if (bt_sysroot_link_base(&c->root, path, nfn, sizeof(nfn)) == 0 && !strcmp(fn, nfn)) {
-			pf_fmt(out, out_len, "%s", names[i]);
-			return 0;
-		}
+		if (bt_sysroot_link_base(&c->root, path, nfn, sizeof(nfn)) == 0 && !strcmp(fn, nfn) &&
+		    (best < 0 || strlen(names[i]) < strlen(names[best])))
+			best = i;
 	}
-	return -1;
+	if (best < 0)
+		return -1;
+	pf_fmt(out, out_len, "%s", names[best]);
+	return 0;
 }
 
 /* The RDMA device of a function (PCI address or mlx5_core.sf.N). */
@@ -142,7 +146,8 @@ void pf_check_port(struct pf_ctx *c)
 		pf_report(c, PF_FAIL, "port", fix, "%s port 1 is %s, not ACTIVE", dev, state);
 		return;
 	}
-	pf_report(c, PF_PASS, "port", NULL, "%s port 1 %s, Ethernet (netdev %s)", dev, state, netdev);
+	const char *colon = strchr(state, ':'); /* "4: ACTIVE" */
+	pf_report(c, PF_PASS, "port", NULL, "%s port 1 %s, Ethernet (netdev %s)", dev, colon ? colon + 2 : state, netdev);
 }
 
 void pf_check_dpdk_probe(struct pf_ctx *c)
