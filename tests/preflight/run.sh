@@ -193,7 +193,7 @@ check "hosts file without the role's section" 2 'has no \[host\] section' -- pf 
 check "help" 0 'usage: bluetas preflight' 'Exit status' -- pf --help
 
 # ---- capture: a fixture captured through --sysroot gives the same output
-for tree in bf2-dpu-arm bf3-dpu-arm bf2-sep-arm bf3-sep-host bf2-nic-host no-mlx5; do
+for tree in bf3-dpu-arm bf2-sep-arm bf3-sep-host bf2-nic-host no-mlx5; do
 	role=host hosts=$SH
 	[[ $tree == *arm ]] && role=dpu
 	[[ $tree == *dpu* ]] && hosts=$DH
@@ -204,6 +204,22 @@ for tree in bf2-dpu-arm bf3-dpu-arm bf2-sep-arm bf3-sep-host bf2-nic-host no-mlx
 	check "capture $tree: same verdicts on the capture" 0 -- test "$a" == "$b"
 done
 check "capture into an unwritable place fails" 1 'cannot create' -- pf --capture /proc/bt-no/x --sysroot "$F/bf2-dpu-arm"
+
+# ---- this machine (live root): capture it and re-check the capture
+cap=$tmp/cap-live
+check "live capture" 0 "captured [0-9]+ files into $cap" -- pf --capture "$cap"
+a=$(pf | tail -n +2)
+b=$(pf --sysroot "$cap" | tail -n +2)
+check "live capture: same verdicts on the capture" 0 -- test "$a" == "$b"
+# libibverbs-dev (ci/install-deps.sh) brings rdma-core's libmlx5, and the
+# CLI links Debian's DPDK: what the binary resolves is named with versions.
+libs=$(cat "$cap/bluetas/cmd/libs.txt" 2>/dev/null)
+check "live libs: DPDK release and libmlx5 symbol version resolved" 0 '^dpdk /.*librte_eal\.so\.[0-9.]+ [0-9]+\.[0-9]+$' \
+	'^libmlx5 /.*libmlx5\.so\.1[0-9.]* MLX5_1\.[0-9]+$' -- printf '%s\n' "$libs"
+if ! grep -qs '^0x15b3$' /sys/bus/pci/devices/*/vendor; then
+	check "live, no mlx5 here: a few lines naming what is missing" 1 'no Mellanox/NVIDIA PCI function found' \
+		'verdict: FAIL \(no mlx5 hardware\)' '!^(PASS|WARN|FAIL)  (gid|port|ovs|hugepages|libs)' -- pf
+fi
 
 echo "[==========] preflight: $((pass + ${#failed[@]})) test(s) run."
 echo "[  PASSED  ] $pass test(s)."
