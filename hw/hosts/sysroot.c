@@ -24,9 +24,12 @@ int bt_sysroot_init(struct bt_sysroot *r, const char *dir, char *err, size_t err
 		return -1;
 	}
 	struct stat st;
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, err_len, "sysroot '%s': not a directory%s%s", dir, errno ? ": " : "",
-			 errno ? strerror(errno) : "");
+	if (stat(dir, &st) != 0) {
+		snprintf(err, err_len, "sysroot '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, err_len, "sysroot '%s': not a directory", dir);
 		return -1;
 	}
 	memcpy(r->dir, dir, n);

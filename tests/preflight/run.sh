@@ -185,7 +185,8 @@ check "clock PASS: timesyncd synchronised" 0 '^PASS  clock +synchronised' -- pf 
 # ---- usage and the hosts file through the CLI (exit 2, FILE:LINE)
 check "usage: unknown flag" 2 'unknown option' -- pf --bogus
 check "usage: bad role" 2 "--role 'arm': expected host or dpu" -- pf --role arm
-check "usage: sysroot missing" 2 'not a directory' -- pf --sysroot "$tmp/nope"
+check "usage: sysroot missing" 2 "sysroot '$tmp/nope': No such file or directory" -- pf --sysroot "$tmp/nope"
+check "usage: sysroot is a file" 2 'not a directory' -- pf --sysroot "$DH"
 printf '[dpu]\nrdma_dev = mlx5_2\nmtu = 90000\n' >"$tmp/bad.hosts"
 check "hosts file error names FILE:LINE" 2 "bad.hosts:3: mtu '90000': expected 68..9216" -- pf --hosts "$tmp/bad.hosts" --role dpu --sysroot "$F/bf2-dpu-arm"
 printf '[dpu]\nrdma_dev = mlx5_2\n' >"$tmp/dpu-only.hosts"
