@@ -101,6 +101,9 @@ int bt_accept(struct bt_host *h, int listener);
 int bt_connect(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port);
 ssize_t bt_send(struct bt_host *h, int conn, const void *buf, size_t len);
 ssize_t bt_recv(struct bt_host *h, int conn, void *buf, size_t len);
+/* bt_recv without consuming (MSG_PEEK): the bytes stay buffered, the
+ * receive window does not move, and the next bt_recv returns them again. */
+ssize_t bt_peek(struct bt_host *h, int conn, void *buf, size_t len);
 /* Shuts the connection down (FIN after queued data) and frees the handle:
  * the id must not be used again. The rings are reclaimed when the NIC
  * reports the flow released. */

@@ -176,7 +176,9 @@ ssize_t bt_send(struct bt_host *h, int id, const void *buf, size_t len)
 	return n;
 }
 
-ssize_t bt_recv(struct bt_host *h, int id, void *buf, size_t len)
+/* bt_recv and bt_peek: copy up to len buffered bytes; only a consuming
+ * read frees ring space (and so may reopen the peer's window). */
+static ssize_t rx_take(struct bt_host *h, int id, void *buf, size_t len, bool consume)
 {
 	struct host_conn *c = app_conn(h, id);
 	if (!c || (!buf && len))
@@ -204,6 +206,8 @@ ssize_t bt_recv(struct bt_host *h, int id, void *buf, size_t len)
 		first = n;
 	memcpy(buf, rx + c->rx_head, first);
 	memcpy((uint8_t *)buf + first, rx, n - first);
+	if (!consume)
+		return n;
 	c->rx_head = (c->rx_head + n) % ring;
 	c->rx_ready -= n;
 	c->rx_freed_unreported += n;
@@ -216,6 +220,16 @@ ssize_t bt_recv(struct bt_host *h, int id, void *buf, size_t len)
 		host_flush_commands(h);
 	}
 	return n;
+}
+
+ssize_t bt_recv(struct bt_host *h, int id, void *buf, size_t len)
+{
+	return rx_take(h, id, buf, len, true);
+}
+
+ssize_t bt_peek(struct bt_host *h, int id, void *buf, size_t len)
+{
+	return rx_take(h, id, buf, len, false);
 }
 
 int bt_close(struct bt_host *h, int id)

@@ -71,7 +71,7 @@ int pd_profile_parse(const char *flags, struct pd_shim *s, struct nic_config *ni
 		} else if (strcmp(w, "ecn=1") == 0) {
 			nic->ecn = true;
 		} else if (strcmp(w, "sack=0") == 0) {
-			/* The stack offers no SACK of its own here: nothing to turn off. */
+			nic->sack = false;
 		} else if (strcmp(w, "verbose") == 0) {
 			s->verbose = true;
 		} else {

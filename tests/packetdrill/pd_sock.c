@@ -299,13 +299,14 @@ static ssize_t do_recv(void *u, int fd, void *buf, size_t len, int flags)
 		return fail(s, EFAULT);
 	if (k->kind != PD_SOCK_CONN)
 		return fail(s, ENOTCONN);
-	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL)) {
-		fprintf(stderr, "bluetas shim: recv flags 0x%x not supported (MSG_PEEK, MSG_WAITALL...)\n", flags);
+	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_PEEK)) {
+		fprintf(stderr, "bluetas shim: recv flags 0x%x not supported (MSG_WAITALL, MSG_OOB...)\n", flags);
 		return fail(s, EOPNOTSUPP);
 	}
 	bool nonblock = k->nonblock || (flags & MSG_DONTWAIT);
+	ssize_t (*take)(struct bt_host *, int, void *, size_t) = (flags & MSG_PEEK) ? bt_peek : bt_recv;
 	ssize_t n;
-	while ((n = bt_recv(host(s), k->id, buf, len)) == BT_EAGAIN) {
+	while ((n = take(host(s), k->id, buf, len)) == BT_EAGAIN) {
 		if (nonblock) {
 			pd_sleep_done(s);
 			return fail(s, EAGAIN);

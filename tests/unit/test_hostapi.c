@@ -182,6 +182,35 @@ static void test_shutdown_rd_ends_the_stream_when_drained(void **state)
 	harness_destroy(h);
 }
 
+/* recv(MSG_PEEK): the bytes stay buffered (no ring space freed, so no
+ * window update), and the next bt_recv returns the same bytes. */
+static void test_peek_leaves_the_bytes_buffered(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6003, 0x1000, NULL, NULL);
+	uint8_t data[1000];
+	harness_fill(data, sizeof(data), 7);
+	char buf[2000];
+	assert_int_equal(bt_peek(h->host, conn, buf, sizeof(buf)), BT_EAGAIN);
+	harness_peer_send(h, TCP_ACK, data, sizeof(data));
+	harness_advance(h, HARNESS_MS);
+	harness_drop_frames(h);
+	assert_int_equal(bt_peek(h->host, conn, buf, 10), 10);
+	assert_memory_equal(buf, data, 10);
+	assert_int_equal(bt_peek(h->host, conn, buf, sizeof(buf)), 1000);
+	assert_memory_equal(buf, data, 1000);
+	assert_int_equal(bt_rx_ready(h->host, conn), 1000);
+	harness_advance(h, HARNESS_MS);
+	struct harness_frame f;
+	assert_false(harness_expect_frame(h, &f)); /* nothing freed, nothing to announce */
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 1000);
+	assert_memory_equal(buf, data, 1000);
+	assert_int_equal(bt_peek(h->host, conn, buf, sizeof(buf)), BT_EAGAIN);
+	harness_destroy(h);
+}
+
 static void test_shutdown_before_connected_is_enotconn(void **state)
 {
 	(void)state;
@@ -539,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_shutdown_wr_fin_after_data_then_keeps_reading),
 		cmocka_unit_test(test_shutdown_wr_then_close_releases_and_orphan_timer_runs),
 		cmocka_unit_test(test_shutdown_rd_ends_the_stream_when_drained),
+		cmocka_unit_test(test_peek_leaves_the_bytes_buffered),
 		cmocka_unit_test(test_shutdown_before_connected_is_enotconn),
 		cmocka_unit_test(test_abort_sends_rst_and_drops_queued_data),
 		cmocka_unit_test(test_listen_close_resets_pending_and_queued),
