@@ -121,10 +121,12 @@ help:
 	@echo "  make bench-tap  Linux peer <-> bluetas over net_tap next to Linux <-> Linux over veth (root)"
 	@echo "  make test-rxe   the Soft-RoCE suite: natively where rdma_rxe exists, else in a qemu VM"
 	@echo "  make conformance  packetdrill's and FreeBSD's TCP corpora against the stack (PACKETDRILL_SRC=, TCP_TESTSUITE_SRC=)"
+	@echo "  make cross-arm64  build library, CLI (DPDK, verbs) and unit tests for aarch64 (sysroot from Debian)"
+	@echo "  make test-arm64   the aarch64 build under qemu-aarch64-static (part of make test; ARM64=0 skips)"
 	@echo "  make deps       install the Debian packages the project needs (ci/install-deps.sh)"
 	@echo "  make all        build library, CLI ($(CLI)), tests and benchmarks"
 	@echo "  make clean      remove build/ and build-cov/"
-	@echo "Variables: BUILD=dir OPT=-O0 EXTRA_CFLAGS=... TESTS='unit/test_proto ...' SANITIZE=0 FUZZ=0 FUZZ_SECONDS=N"
+	@echo "Variables: BUILD=dir OPT=-O0 EXTRA_CFLAGS=... TESTS='unit/test_proto ...' SANITIZE=0 FUZZ=0 FUZZ_SECONDS=N ARM64=0"
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): ci/install-deps.sh
@@ -204,7 +206,7 @@ bench-ns3: $(DEPS_STAMP) $(BENCH_BINS)
 run: $(CLI)
 	./$(CLI) sim
 
-test: $(DEPS_STAMP) $(TEST_BINS) $(CLI) verbs-bins benches
+test: $(DEPS_STAMP) $(TEST_BINS) $(CLI) verbs-bins benches $(if $(filter 0,$(ARM64)),,cross-arm64)
 	@bash tests/run-tests.sh $(BUILD) $(TESTS)
 
 bench: $(DEPS_STAMP) $(BENCH_BINS) $(CLI)
@@ -357,3 +359,27 @@ test: $(PRELOAD)
 .PHONY: apps
 apps: $(DEPS_STAMP) $(CLI) $(PRELOAD)
 	bash tests/apps/run.sh $(BUILD)
+# ---- aarch64 cross build (make cross-arm64, make test-arm64) ---------------
+# The BlueField's ARM cores run the NIC daemon: the library, the CLI (with
+# DPDK and verbs) and the unit tests are built for aarch64 against a sysroot
+# that ci/arm64-sysroot.sh unpacks from Debian's arm64 packages (cached in
+# $(ARM64_SYSROOT): a second run costs nothing), and run under
+# qemu-aarch64-static (tests/arm64/run.sh; docs/hardware.md). An x86-only
+# construct (inline asm, x86 intrinsics, rdtsc) does not compile for
+# aarch64, and ci/check-objects.sh fails the build when -march= from DPDK's
+# pkg-config reached an object outside transports/dpdk/.
+ARM64_SYSROOT ?= $(CURDIR)/build/arm64-sysroot
+ARM64_BUILD ?= $(BUILD)/arm64
+ARM64_CC ?= aarch64-linux-gnu-gcc
+ARM64_PKG_ENV = PKG_CONFIG_SYSROOT_DIR=$(ARM64_SYSROOT) \
+	PKG_CONFIG_LIBDIR=$(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu/pkgconfig:$(ARM64_SYSROOT)/usr/share/pkgconfig
+.PHONY: arm64-sysroot cross-arm64 test-arm64
+arm64-sysroot:
+	@bash ci/arm64-sysroot.sh $(ARM64_SYSROOT)
+cross-arm64: arm64-sysroot
+	+@env $(ARM64_PKG_ENV) $(MAKE) --no-print-directory BUILD=$(ARM64_BUILD) CC=$(ARM64_CC) \
+		EXTRA_CFLAGS="--sysroot=$(ARM64_SYSROOT) $(EXTRA_CFLAGS)" lib cli tests verbs-bins
+	@bash ci/check-objects.sh $(ARM64_BUILD) $(ARM64_CC)
+test-arm64: cross-arm64 $(TEST_BINS)
+	@bash tests/arm64/run.sh $(BUILD) $(ARM64_BUILD) $(ARM64_SYSROOT)
+# ---- end aarch64 cross build -----------------------------------------------

@@ -23,6 +23,10 @@ packages=(
 	# the fuzz targets (libFuzzer ships in clang's runtime library) and
 	# `bluetas plot`
 	clang libclang-rt-14-dev gnuplot-nox
+	# the aarch64 build (make cross-arm64, part of make test): the cross
+	# compiler and qemu's user mode; the arm64 libraries are not installed
+	# but unpacked into a sysroot by ci/arm64-sysroot.sh
+	crossbuild-essential-arm64 qemu-user-static binutils
 )
 
 # ---- rxe suite (make test-rxe: ci/rxe-vm.sh, ci/rxe-topology.sh) ----------

@@ -2,7 +2,22 @@
  * ctxq.h: what the host library and the NIC say to each other, to the
  * byte. Both sides are compiled from this header; the static asserts pin
  * every offset so a host build and a NIC build (x86 host, ARM BlueField)
- * agree. All fields are little-endian (both targets are).
+ * agree.
+ *
+ * Byte order and alignment, the assumptions both builds share:
+ *   - every multi-byte field is little-endian in memory: x86-64 is, and
+ *     aarch64 Linux (the BlueField's) is; a big-endian target stops at the
+ *     #error below rather than swapping silently;
+ *   - no padding: each struct is its fields back to back, pinned by the
+ *     static asserts, so the x86-64 SysV and AAPCS64 ABIs lay them out the
+ *     same; natural alignment is 8 for the hello (its 64-bit fields) and 4
+ *     for commands, events and WAKEUP;
+ *   - no alignment of the region, the rings or the event ring is assumed:
+ *     both sides copy messages and events with memcpy, and the one field
+ *     read in place, an event's `phase`, is a single byte;
+ *   - region offsets are 64-bit on both (ctxq_*_off), never size_t.
+ * tests/unit/test_ctxq_layout.c checks golden bytes of each format; `make
+ * test` runs it on both builds (x86, and aarch64 under qemu) and compares.
  *
  * Host -> NIC: channel MESSAGES. First HELLO (48 B) describing the host
  * region, then 32-byte commands. A command is its own doorbell: no
@@ -73,6 +88,10 @@
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "core/ctxq.h: the host<->NIC formats are little-endian in memory; this target is not"
+#endif
 
 #define CTXQ_VERSION 2
 #define CTXQ_INFO_BYTES 32

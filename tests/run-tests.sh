@@ -141,6 +141,27 @@ if [[ ${CONFORMANCE:-1} == 1 && $# -eq 0 && -f tests/packetdrill/run-conformance
 fi
 # ---- end conformance ----
 
+# ---- aarch64 (tests/arm64): the aarch64 build (make cross-arm64, which
+# `make test` builds first) under qemu-aarch64-static: unit and e2e tests, a
+# short scenario sweep, `bluetas nic` on net_pcap, the host<->NIC formats
+# byte-identical on both builds, and the negative controls for x86-only
+# code. ARM64=0 skips it (then `make test` does not build it either).
+if [[ ${ARM64:-1} == 1 && $# -eq 0 && -f tests/arm64/run.sh ]]; then
+	echo "=== arm64 (tests/arm64/run.sh under qemu-aarch64-static)"
+	out=$(timeout 900 bash tests/arm64/run.sh "$build" "${ARM64_BUILD:-$build/arm64}" \
+		"${ARM64_SYSROOT:-build/arm64-sysroot}" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | tail -40
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		failed_bins+=("arm64 (exit $rc)")
+	fi
+fi
+# ---- end aarch64 ----
+
 # Every scenario script over a seed sweep (issue: 200 seeds each). Each
 # run is one test; failures leave pcap, trace and a reproduce line under
 # $build/scenario-failures.
