@@ -92,9 +92,12 @@ $(VERBS_LIB): $(VERBS_OBJS)
 $(CLI): $(VERBS_LIB)
 $(CLI): LDLIBS += $(VERBS_LIB) $(LDLIBS_VERBS)
 
-$(BUILD)/rxe/%: $(BUILD)/tests/rxe/%.o $(VERBS_LIB) $(LIB)
+# The channel conformance suite (tests/support/chan_suite.c) runs in the
+# verbs test too: one source for every backend.
+CHAN_SUITE_OBJ := $(BUILD)/tests/support/chan_suite.o
+$(BUILD)/rxe/%: $(BUILD)/tests/rxe/%.o $(CHAN_SUITE_OBJ) $(VERBS_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(VERBS_LIB) $(LIB) $(LDLIBS_TEST) $(LDLIBS_VERBS) $(LDLIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $< $(CHAN_SUITE_OBJ) $(VERBS_LIB) $(LIB) $(LDLIBS_TEST) $(LDLIBS_VERBS) $(LDLIBS) $(LDFLAGS)
 
 .PHONY: verbs-bins
 verbs-bins: $(VERBS_BINS)

@@ -41,6 +41,34 @@
  * a caller must signal at least every sq_depth-th operation. Post returns
  * CHAN_EAGAIN when the send queue is full. Because the completion queue is
  * at least as deep as the send queue, it cannot overflow.
+ *
+ * What the contract leaves open is each backend's choice, and the backend
+ * states it in chan_info (the channel conformance suite,
+ * tests/support/chan_suite.h, holds every backend to what it states):
+ *
+ *   - Remote addresses (chan_info.addr_mode). A region is described to the
+ *     peer with chan_mr_remote(): addr = the base address it was registered
+ *     at. CHAN_ADDR_EXACT: that addr (or 0) is the only one accepted, any
+ *     other is an access error (shm). CHAN_ADDR_VIRTUAL: addr + off is a
+ *     virtual address the device checks against the region's bounds, so an
+ *     addr shifted inside the region shifts the window and one reaching
+ *     outside it is refused (verbs: what the RDMA device does).
+ *   - Credit timing (chan_info.credit_mode). Always: a message in flight or
+ *     not yet taken holds a credit; post_msg returns CHAN_EAGAIN with
+ *     msg_depth of them held; once the receiver has taken every message
+ *     and both ends keep being driven (posts, polls), the whole window
+ *     comes back. CHAN_CREDIT_ON_POLL: each poll_msg returns its credit at
+ *     once (shm). CHAN_CREDIT_DEFERRED: credits travel back piggybacked on
+ *     the receiver's own messages, or in a credit-only message once half
+ *     the window is owed and the receiver's queue is empty, so taking one
+ *     message need not free a slot yet (verbs).
+ *   - Key reuse (chan_info.keys_reused). Always: the keys of the live
+ *     regions of one end are nonzero and distinct, and a deregistered
+ *     region's keys are refused. 0: no key is ever handed out twice on a
+ *     link (shm; its keys come from a seed, so runs reproduce). 1: keys are
+ *     the device's and a later region may get a deregistered one's key
+ *     back (verbs: MR indices are reused with a new variant byte), so a
+ *     peer must drop a descriptor once the region is gone.
  */
 #ifndef BT_CHANNEL_H
 #define BT_CHANNEL_H
@@ -100,11 +128,25 @@ struct chan_completion {
 	uint32_t len_bytes;
 };
 
+enum chan_addr_mode { CHAN_ADDR_EXACT = 0, CHAN_ADDR_VIRTUAL = 1 };
+enum chan_credit_mode { CHAN_CREDIT_ON_POLL = 0, CHAN_CREDIT_DEFERRED = 1 };
+
 struct chan_info {
 	const char *backend;  /* "shm", "verbs" */
 	uint32_t sq_depth;    /* max outstanding one-sided operations */
 	uint32_t msg_depth;   /* receive slots the peer holds for our messages */
+	/* the choices the contract leaves open (see the top of this file) */
+	enum chan_addr_mode addr_mode;
+	enum chan_credit_mode credit_mode;
+	uint8_t keys_reused;  /* 1: a deregistered region's key may come back */
 };
+
+/* How a region is described to the peer (the one way: what the peer's
+ * checks expect whatever the backend's addr_mode). */
+static inline struct chan_remote_mr chan_mr_remote(const struct chan_mr *mr)
+{
+	return (struct chan_remote_mr){.addr = (uint64_t)(uintptr_t)mr->base, .len_bytes = mr->len_bytes, .rkey = mr->rkey};
+}
 
 struct chan_sge_remote {
 	const struct chan_remote_mr *mr;

@@ -148,7 +148,9 @@ static void host_info(struct chan *ch, struct chan_info *out)
 {
 	struct ipc_host *e = host_of(ch);
 	if (out)
-		*out = (struct chan_info){.backend = "ipc", .sq_depth = e->sq, .msg_depth = e->msgd};
+		*out = (struct chan_info){.backend = "ipc", .sq_depth = e->sq, .msg_depth = e->msgd,
+					  /* base or 0 only; consumer index published on poll; random keys */
+					  .addr_mode = CHAN_ADDR_EXACT, .credit_mode = CHAN_CREDIT_ON_POLL, .keys_reused = 1};
 }
 
 /* Waits (bounded) for `need` free WR-ring entries. */

@@ -366,7 +366,9 @@ static void nic_info(struct chan *ch, struct chan_info *out)
 {
 	struct ipc_nic *e = nic_of(ch);
 	if (out)
-		*out = (struct chan_info){.backend = "ipc", .sq_depth = e->sq, .msg_depth = e->msgd};
+		*out = (struct chan_info){.backend = "ipc", .sq_depth = e->sq, .msg_depth = e->msgd,
+					  /* base or 0 only; consumer index published on poll; random keys */
+					  .addr_mode = CHAN_ADDR_EXACT, .credit_mode = CHAN_CREDIT_ON_POLL, .keys_reused = 1};
 }
 
 static int nic_mr_register(struct chan *ch, void *base, uint64_t len, uint32_t access, struct chan_mr *out)

@@ -309,6 +309,9 @@ static void shm_info(struct chan *ch, struct chan_info *out)
 	out->backend = "shm";
 	out->sq_depth = e->link->p.sq_depth;
 	out->msg_depth = e->link->p.msg_depth;
+	out->addr_mode = CHAN_ADDR_EXACT;
+	out->credit_mode = CHAN_CREDIT_ON_POLL;
+	out->keys_reused = 0;
 }
 
 static int shm_mr_register(struct chan *ch, void *base, uint64_t len, uint32_t access, struct chan_mr *out)

@@ -774,6 +774,9 @@ static void vc_info(struct chan *ch, struct chan_info *out)
 	out->backend = "verbs";
 	out->sq_depth = vc->sq_depth;
 	out->msg_depth = vc->peer_msg_depth;
+	out->addr_mode = CHAN_ADDR_VIRTUAL;
+	out->credit_mode = CHAN_CREDIT_DEFERRED;
+	out->keys_reused = 1;
 }
 
 static int vc_find_lkey(const struct verbs_chan *vc, uint32_t lkey)

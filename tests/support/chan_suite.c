@@ -1,0 +1,937 @@
+/*
+ * chan_suite.c: the channel contract tests, once for every backend (see
+ * chan_suite.h). Each test gets the backend as its cmocka state, builds
+ * pairs through it, and waits by polling: a virtual-time backend's
+ * `advance` moves its clock, a real-time one is given wall time, bounded.
+ */
+#include "chan_suite.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "transports/clock.h"
+
+#define RLEN 256u  /* every test region */
+#define GUARD 64u  /* bytes either side of the NIC region that must never change */
+#define GUARD_BYTE 0xA5
+#define QUIET_MS 5 /* a real-time backend: how long "nothing happens" is watched */
+
+struct fx {
+	const struct chan_suite_backend *b;
+	struct chan_suite_pair pair;
+	struct chan *host, *nic;
+	uint8_t hbuf[RLEN];
+	uint8_t nmem[GUARD + RLEN + GUARD]; /* NIC region is the middle */
+	struct chan_mr hmr, nmr;            /* both REMOTE_READ | REMOTE_WRITE */
+	struct chan_remote_mr nrem, hrem;   /* as the peer would receive them */
+};
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const struct chan_suite_backend *backend_of(void **state)
+{
+	const struct chan_suite_backend *b = *state;
+	const char *why = b->unavailable ? b->unavailable(b->ctx) : NULL;
+	if (why) {
+		print_message("%s: %s\n", b->name, why);
+		skip();
+	}
+	return b;
+}
+
+static struct fx *fx_new(const struct chan_suite_backend *b, uint32_t sq, uint32_t msg)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->b = b;
+	char err[512] = "";
+	if (b->pair_new(b->ctx, sq, msg, &f->pair, err, sizeof(err)) != 0)
+		fail_msg("%s: cannot make a pair: %s", b->name, err);
+	f->host = f->pair.host;
+	f->nic = f->pair.nic;
+	memset(f->nmem, GUARD_BYTE, sizeof(f->nmem));
+	memset(f->nmem + GUARD, 0, RLEN);
+	uint32_t rw = CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE;
+	assert_int_equal(chan_mr_register(f->host, f->hbuf, RLEN, rw, &f->hmr), CHAN_OK);
+	assert_int_equal(chan_mr_register(f->nic, f->nmem + GUARD, RLEN, rw, &f->nmr), CHAN_OK);
+	f->nrem = chan_mr_remote(&f->nmr);
+	f->hrem = chan_mr_remote(&f->hmr);
+	return f;
+}
+
+static struct fx *fx_default(const struct chan_suite_backend *b) { return fx_new(b, 8, 4); }
+
+static void fx_free(struct fx *f)
+{
+	f->b->pair_free(f->b->ctx, &f->pair);
+	free(f);
+}
+
+static uint8_t *nreg(struct fx *f) { return f->nmem + GUARD; }
+
+static void assert_guards(struct fx *f)
+{
+	for (unsigned i = 0; i < GUARD; i++) {
+		assert_int_equal(f->nmem[i], GUARD_BYTE);
+		assert_int_equal(f->nmem[GUARD + RLEN + i], GUARD_BYTE);
+	}
+}
+
+static void assert_all(const uint8_t *p, uint8_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(p[i], v);
+}
+
+static struct chan_sge_local L(const struct chan_mr *mr, uint64_t off)
+{
+	return (struct chan_sge_local){.mr = mr, .off = off};
+}
+static struct chan_sge_remote R(const struct chan_remote_mr *mr, uint64_t off)
+{
+	return (struct chan_sge_remote){.mr = mr, .off = off};
+}
+
+/* One step of waiting: the backend's clock moves, or wall time passes. */
+static void step(struct fx *f, uint64_t deadline, const char *what)
+{
+	if (f->b->advance)
+		f->b->advance(f->b->ctx, &f->pair);
+	if (wall_ns() > deadline)
+		fail_msg("%s: %s within %d ms", f->b->name, what, CHAN_SUITE_WAIT_MS);
+}
+
+static uint64_t deadline_ms(unsigned ms) { return wall_ns() + (uint64_t)ms * 1000000ull; }
+
+static struct chan_completion wait_cqe(struct fx *f, struct chan *ch)
+{
+	struct chan_completion c;
+	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
+	for (;;) {
+		int n = chan_poll_cq(ch, &c, 1);
+		assert_true(n >= 0);
+		if (n == 1)
+			return c;
+		step(f, deadline, "no completion");
+	}
+}
+
+static void expect_cqe(struct fx *f, struct chan *ch, uint64_t wr_id, int status, int opcode)
+{
+	struct chan_completion c = wait_cqe(f, ch);
+	if (c.wr_id != wr_id || c.status != status || c.opcode != opcode)
+		fail_msg("completion wr_id=%" PRIu64 " status=%s opcode=%u, expected wr_id=%" PRIu64 " %s opcode=%d",
+			 c.wr_id, chan_err_name(c.status), c.opcode, wr_id, chan_err_name(status), opcode);
+}
+
+/* Nothing completes: after the clock ran out of due events, or for a few
+ * milliseconds of a real-time backend. */
+static void expect_no_cqe(struct fx *f, struct chan *ch)
+{
+	struct chan_completion c;
+	if (f->b->advance) {
+		f->b->advance(f->b->ctx, &f->pair);
+		assert_int_equal(chan_poll_cq(ch, &c, 1), 0);
+		return;
+	}
+	uint64_t until = deadline_ms(QUIET_MS);
+	while (wall_ns() < until)
+		assert_int_equal(chan_poll_cq(ch, &c, 1), 0);
+}
+
+static uint32_t wait_msg(struct fx *f, struct chan *ch, void *buf, uint32_t cap)
+{
+	uint32_t len = 0;
+	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
+	for (;;) {
+		int rc = chan_poll_msg(ch, buf, cap, &len);
+		if (rc == 1)
+			return len;
+		if (rc < 0)
+			fail_msg("poll_msg: %s", chan_err_name(rc));
+		step(f, deadline, "no message");
+	}
+}
+
+/* Posts, retrying while credits come back; `peer` is driven in between
+ * (a deferred-credit backend sends them when its end is polled). */
+static void post_msg_retry(struct fx *f, struct chan *ch, const void *m, uint32_t len, struct chan *peer)
+{
+	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
+	for (;;) {
+		int rc = chan_post_msg(ch, m, len);
+		if (rc == CHAN_OK)
+			return;
+		if (rc != CHAN_EAGAIN)
+			fail_msg("post_msg: %s", chan_err_name(rc));
+		if (peer) {
+			struct chan_completion c;
+			chan_poll_cq(peer, &c, 0);
+		}
+		step(f, deadline, "no credit");
+	}
+}
+
+static void wait_disconnected(struct fx *f, struct chan *ch)
+{
+	uint8_t buf[CHAN_MSG_MAX_BYTES];
+	uint32_t len;
+	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
+	for (;;) {
+		int rc = chan_poll_msg(ch, buf, sizeof(buf), &len);
+		if (rc == CHAN_EDISCONNECTED)
+			return;
+		assert_true(rc >= 0);
+		step(f, deadline, "the break not seen");
+	}
+}
+
+/* The link is in the error state from both ends. */
+static void expect_broken(struct fx *f)
+{
+	uint8_t m[4] = {0};
+	wait_disconnected(f, f->host);
+	wait_disconnected(f, f->nic);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, 99, CHAN_WR_SIGNALED),
+			 CHAN_EDISCONNECTED);
+	assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 0), R(&f->hrem, 0), 4, 99, CHAN_WR_SIGNALED),
+			 CHAN_EDISCONNECTED);
+	assert_int_equal(chan_post_msg(f->host, m, sizeof(m)), CHAN_EDISCONNECTED);
+	assert_int_equal(chan_post_msg(f->nic, m, sizeof(m)), CHAN_EDISCONNECTED);
+	assert_int_equal(chan_next_event_ns(f->host), BT_TIME_NEVER);
+}
+
+static void check_refused(struct fx *f, struct chan *ch)
+{
+	if (f->b->check_refused)
+		f->b->check_refused(f->b->ctx, &f->pair, ch);
+}
+
+/* A refused remote write: one EACCESS completion though unsignaled,
+ * memory untouched, link broken. */
+static void expect_refused_write(struct fx *f, const struct chan_remote_mr *rem, uint64_t roff, uint32_t len)
+{
+	uint8_t before[sizeof(f->nmem)];
+	memset(f->hbuf, 0x11, RLEN);
+	memcpy(before, f->nmem, sizeof(before));
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(rem, roff), len, 7, 0), CHAN_OK);
+	expect_cqe(f, f->host, 7, CHAN_EACCESS, CHAN_OP_WRITE);
+	check_refused(f, f->host);
+	assert_memory_equal(before, f->nmem, sizeof(before));
+	expect_broken(f);
+}
+
+/* ---- the contract ---- */
+
+static void chan_write_read_roundtrip(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	for (unsigned i = 0; i < RLEN; i++)
+		f->hbuf[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), RLEN, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	struct chan_completion c = wait_cqe(f, f->host);
+	assert_int_equal(c.wr_id, 1);
+	assert_int_equal(c.status, CHAN_OK);
+	assert_int_equal(c.opcode, CHAN_OP_WRITE);
+	assert_int_equal(c.len_bytes, RLEN);
+	assert_memory_equal(nreg(f), f->hbuf, RLEN);
+	assert_guards(f);
+
+	uint8_t want[RLEN];
+	memcpy(want, f->hbuf, RLEN);
+	memset(f->hbuf, 0, RLEN);
+	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), RLEN, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_READ);
+	assert_memory_equal(f->hbuf, want, RLEN);
+
+	/* The other direction: the NIC writes into host memory at an offset. */
+	memset(nreg(f), 0x5c, 16);
+	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&f->hrem, 100), 16, 3, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(f, f->nic, 3, CHAN_OK, CHAN_OP_WRITE);
+	assert_all(f->hbuf + 100, 0x5c, 16);
+	assert_int_equal(f->hbuf[99], want[99]);
+	assert_int_equal(f->hbuf[116], want[116]);
+	expect_no_cqe(f, f->host);
+	fx_free(f);
+}
+
+/* Many packets per operation, odd offsets and lengths: byte exact. */
+static void chan_large_transfers(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	enum { BIG = 1 << 20 };
+	uint8_t *a = malloc(BIG), *b = calloc(1, BIG), *back = calloc(1, BIG);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(back);
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < BIG; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		a[i] = (uint8_t)x;
+	}
+	struct chan_mr am, bm, backm;
+	assert_int_equal(chan_mr_register(f->host, a, BIG, CHAN_ACCESS_LOCAL, &am), CHAN_OK);
+	assert_int_equal(chan_mr_register(f->host, back, BIG, CHAN_ACCESS_LOCAL, &backm), CHAN_OK);
+	assert_int_equal(chan_mr_register(f->nic, b, BIG, CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE, &bm),
+			 CHAN_OK);
+	struct chan_remote_mr brem = chan_mr_remote(&bm);
+	assert_int_equal(chan_post_write(f->host, L(&am, 3), R(&brem, 5), BIG - 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	assert_memory_equal(b + 5, a + 3, BIG - 8);
+	assert_int_equal(b[4], 0);
+	assert_int_equal(b[BIG - 3], 0);
+	assert_int_equal(chan_post_read(f->host, L(&backm, 0), R(&brem, 0), BIG, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_READ);
+	assert_memory_equal(back, b, BIG);
+	assert_int_equal(chan_mr_deregister(f->host, &am), CHAN_OK);
+	assert_int_equal(chan_mr_deregister(f->host, &backm), CHAN_OK);
+	assert_int_equal(chan_mr_deregister(f->nic, &bm), CHAN_OK);
+	free(a);
+	free(b);
+	free(back);
+	fx_free(f);
+}
+
+static void chan_order_last_write_wins(void **state)
+{
+	struct fx *f = fx_new(backend_of(state), 64, 4);
+	memset(f->hbuf, 'A', 16);
+	memset(f->hbuf + 16, 'B', 16);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 40), 16, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 16), R(&f->nrem, 40), 16, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
+	assert_all(nreg(f) + 40, 'B', 16);
+
+	/* 60 overlapping writes, only the last signaled: its completion
+	 * implies all, and the last one's bytes are what stays. */
+	for (unsigned i = 0; i < 60; i++)
+		f->hbuf[100 + i] = (uint8_t)(i + 1);
+	for (unsigned i = 0; i < 60; i++)
+		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 100 + i), R(&f->nrem, 200), 1, 10 + i,
+						 i == 59 ? CHAN_WR_SIGNALED : 0),
+				 CHAN_OK);
+	expect_cqe(f, f->host, 69, CHAN_OK, CHAN_OP_WRITE);
+	assert_int_equal(nreg(f)[200], 60);
+	expect_no_cqe(f, f->host);
+	fx_free(f);
+}
+
+/* The ctxq rule: payload written, then the message; the receiver never
+ * sees the message before the payload. 2000 times. */
+static void chan_msg_after_write_sees_write(void **state)
+{
+	struct fx *f = fx_new(backend_of(state), 64, 16);
+	uint8_t buf[CHAN_MSG_MAX_BYTES];
+	for (uint32_t round = 1; round <= 2000; round++) {
+		uint32_t off = (round * 8) % (RLEN - 8);
+		memcpy(f->hbuf + off, &round, 4);
+		uint32_t flags = round % 32 == 0 ? CHAN_WR_SIGNALED : 0;
+		assert_int_equal(chan_post_write(f->host, L(&f->hmr, off), R(&f->nrem, off), 4, round, flags), CHAN_OK);
+		uint32_t db[2] = {round, off};
+		post_msg_retry(f, f->host, db, sizeof(db), f->nic);
+		assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), sizeof(db));
+		memcpy(db, buf, sizeof(db));
+		assert_int_equal(db[0], round);
+		uint32_t seen;
+		memcpy(&seen, nreg(f) + db[1], 4);
+		if (seen != round)
+			fail_msg("round %u: message arrived before the write it follows (saw %u)", round, seen);
+		if (flags)
+			expect_cqe(f, f->host, round, CHAN_OK, CHAN_OP_WRITE);
+	}
+	fx_free(f);
+}
+
+static void chan_oob_write_breaks_link(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	memset(f->hbuf, 0x11, RLEN);
+	/* Remote bounds are the remote side's check: the post succeeds. */
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 200), 100, 1, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 3, 0), CHAN_OK);
+	struct chan_completion c[3];
+	for (int i = 0; i < 3; i++)
+		c[i] = wait_cqe(f, f->host);
+	assert_int_equal(c[0].wr_id, 1);
+	assert_int_equal(c[0].status, CHAN_EACCESS); /* reported though unsignaled */
+	assert_int_equal(c[1].wr_id, 2);
+	assert_int_equal(c[1].status, CHAN_EFLUSHED);
+	assert_int_equal(c[2].wr_id, 3);
+	assert_int_equal(c[2].status, CHAN_EFLUSHED); /* reported though unsignaled */
+	assert_int_equal(c[2].opcode, CHAN_OP_READ);
+	check_refused(f, f->host);
+	expect_no_cqe(f, f->host);
+	assert_all(nreg(f), 0, RLEN);
+	assert_guards(f);
+	expect_broken(f);
+	fx_free(f);
+}
+
+static void chan_wrong_rkey_refused(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	struct fx *f = fx_default(b);
+	struct chan_remote_mr bad = f->nrem;
+	bad.rkey ^= 0x1u;
+	expect_refused_write(f, &bad, 0, 8);
+	fx_free(f);
+
+	f = fx_default(b);
+	bad = f->nrem;
+	bad.rkey ^= 0x100u;
+	expect_refused_write(f, &bad, 0, 8);
+	fx_free(f);
+
+	/* Presenting the host's OWN region key to the NIC end reaches nothing. */
+	f = fx_default(b);
+	expect_refused_write(f, &f->hrem, 0, 8);
+	assert_all(f->hbuf, 0x11, RLEN);
+	fx_free(f);
+}
+
+/* Isolation: a descriptor of another link's region, exactly as that
+ * link's peer holds it, reaches nothing here, and that link notices
+ * nothing and keeps working. */
+static void chan_rkey_from_other_link_refused(void **state)
+{
+	const struct chan_suite_backend *be = backend_of(state);
+	struct fx *a = fx_default(be), *b = fx_default(be);
+	/* Positive control: B's descriptor works on B. */
+	memset(nreg(b), 0x3b, 8);
+	assert_int_equal(chan_post_write(b->nic, L(&b->nmr, 0), R(&b->hrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(b, b->nic, 1, CHAN_OK, CHAN_OP_WRITE);
+	assert_all(b->hbuf, 0x3b, 8);
+
+	/* A's host aims at B's NIC region. */
+	uint8_t nb_before[sizeof(b->nmem)];
+	memcpy(nb_before, b->nmem, sizeof(nb_before));
+	expect_refused_write(a, &b->nrem, 0, 8);
+	assert_memory_equal(b->nmem, nb_before, sizeof(nb_before));
+
+	/* Link B still works both ways. */
+	memset(b->hbuf, 3, 8);
+	assert_int_equal(chan_post_write(b->host, L(&b->hmr, 0), R(&b->nrem, 0), 8, 5, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(b, b->host, 5, CHAN_OK, CHAN_OP_WRITE);
+	assert_all(nreg(b), 3, 8);
+	uint8_t m = 9, buf[CHAN_MSG_MAX_BYTES];
+	assert_int_equal(chan_post_msg(b->host, &m, 1), CHAN_OK);
+	assert_int_equal(wait_msg(b, b->nic, buf, sizeof(buf)), 1);
+	assert_int_equal(buf[0], 9);
+
+	/* A local key of another link is not a local key here. */
+	assert_int_equal(chan_post_write(b->host, L(&a->hmr, 0), R(&b->nrem, 0), 8, 6, 0), CHAN_ELOCAL);
+	fx_free(a);
+	fx_free(b);
+}
+
+static void chan_write_to_read_only_refused(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	uint8_t ro[32];
+	memset(ro, 0x3c, sizeof(ro));
+	struct chan_mr mr;
+	assert_int_equal(chan_mr_register(f->nic, ro, sizeof(ro), CHAN_ACCESS_REMOTE_READ, &mr), CHAN_OK);
+	struct chan_remote_mr rem = chan_mr_remote(&mr);
+	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&rem, 0), 32, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_READ);
+	assert_all(f->hbuf, 0x3c, 32);
+
+	memset(f->hbuf, 0, RLEN);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&rem, 0), 32, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(f, f->host, 2, CHAN_EACCESS, CHAN_OP_WRITE);
+	check_refused(f, f->host);
+	assert_all(ro, 0x3c, sizeof(ro));
+	expect_broken(f);
+	assert_int_equal(chan_mr_deregister(f->nic, &mr), CHAN_OK);
+	fx_free(f);
+}
+
+static void chan_read_from_write_only_refused(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	uint8_t wo[32];
+	memset(wo, 0x6b, sizeof(wo));
+	struct chan_mr mr;
+	assert_int_equal(chan_mr_register(f->nic, wo, sizeof(wo), CHAN_ACCESS_REMOTE_WRITE, &mr), CHAN_OK);
+	struct chan_remote_mr rem = chan_mr_remote(&mr);
+	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&rem, 0), 32, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(f, f->host, 1, CHAN_EACCESS, CHAN_OP_READ);
+	check_refused(f, f->host);
+	assert_all(f->hbuf, 0, RLEN); /* nothing leaked into local memory */
+	fx_free(f);
+}
+
+static void chan_local_only_region_refused(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	for (int op = CHAN_OP_READ; op <= CHAN_OP_WRITE; op++) {
+		struct fx *f = fx_default(b);
+		uint8_t priv[32];
+		memset(priv, 0x5a, sizeof(priv));
+		struct chan_mr mr;
+		/* What the NIC registers for its staging: LOCAL only. */
+		assert_int_equal(chan_mr_register(f->nic, priv, sizeof(priv), CHAN_ACCESS_LOCAL, &mr), CHAN_OK);
+		struct chan_remote_mr rem = chan_mr_remote(&mr);
+		int rc = op == CHAN_OP_READ ? chan_post_read(f->host, L(&f->hmr, 0), R(&rem, 0), 8, 1, CHAN_WR_SIGNALED)
+					    : chan_post_write(f->host, L(&f->hmr, 0), R(&rem, 0), 8, 1, CHAN_WR_SIGNALED);
+		assert_int_equal(rc, CHAN_OK);
+		expect_cqe(f, f->host, 1, CHAN_EACCESS, op);
+		check_refused(f, f->host);
+		assert_all(priv, 0x5a, sizeof(priv));
+		assert_all(f->hbuf, 0, RLEN);
+		assert_int_equal(chan_mr_deregister(f->nic, &mr), CHAN_OK);
+		fx_free(f);
+	}
+}
+
+static void chan_local_errors_at_post(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 200), R(&f->nrem, 0), 100, 1, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_post_read(f->host, L(&f->hmr, RLEN), R(&f->nrem, 0), 1, 1, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_post_read(f->host, L(&f->hmr, UINT64_MAX - 1), R(&f->nrem, 0), 4, 1, 0), CHAN_ELOCAL);
+	/* A region of the other end is not a local region here. */
+	assert_int_equal(chan_post_write(f->host, L(&f->nmr, 0), R(&f->nrem, 0), 4, 1, 0), CHAN_ELOCAL);
+	struct chan_mr forged = f->hmr;
+	forged.len_bytes = 1u << 20; /* the table, not the caller's copy, holds the bounds */
+	assert_int_equal(chan_post_write(f->host, L(&forged, 0), R(&f->nrem, 0), RLEN + 1, 1, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 0, 1, 0), CHAN_EINVAL);
+	assert_int_equal(chan_post_write(f->host, L(NULL, 0), R(&f->nrem, 0), 4, 1, 0), CHAN_EINVAL);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(NULL, 0), 4, 1, 0), CHAN_EINVAL);
+
+	/* Refused posts consumed nothing and did not break the link. */
+	expect_no_cqe(f, f->host);
+	memset(f->hbuf, 0x77, RLEN);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, RLEN - 4), R(&f->nrem, RLEN - 4), 4, 2, CHAN_WR_SIGNALED),
+			 CHAN_OK);
+	expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
+	assert_all(nreg(f) + RLEN - 4, 0x77, 4);
+	assert_guards(f);
+	fx_free(f);
+}
+
+static void chan_remote_offset_overflow_refused(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	struct fx *f = fx_default(b);
+	expect_refused_write(f, &f->nrem, UINT64_MAX - 1, 4); /* wraps to below the region */
+	assert_guards(f);
+	fx_free(f);
+
+	f = fx_default(b);
+	expect_refused_write(f, &f->nrem, RLEN, 1); /* one past the end */
+	assert_guards(f);
+	fx_free(f);
+
+	f = fx_default(b);
+	expect_refused_write(f, &f->nrem, RLEN - 3, 4); /* straddles the end */
+	assert_guards(f);
+	fx_free(f);
+
+	/* Exactly up to the end is fine. */
+	f = fx_default(b);
+	memset(f->hbuf, 1, 4);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, RLEN - 4), 4, 1, CHAN_WR_SIGNALED),
+			 CHAN_OK);
+	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	assert_all(nreg(f) + RLEN - 4, 1, 4);
+	assert_guards(f);
+	fx_free(f);
+}
+
+/* The remote-address choice (channel.h), as the backend states it. */
+static void chan_remote_addr_as_stated(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	struct fx *f = fx_default(b);
+	struct chan_info info;
+	chan_info(f->host, &info);
+	print_message("%s: addr_mode %s\n", b->name, info.addr_mode == CHAN_ADDR_VIRTUAL ? "virtual" : "exact");
+	/* The base address as chan_mr_remote gives it always works. */
+	memset(f->hbuf, 4, 4);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	assert_all(nreg(f), 4, 4);
+	struct chan_remote_mr shifted = f->nrem;
+	shifted.addr += 1;
+	if (info.addr_mode == CHAN_ADDR_VIRTUAL) {
+		/* Inside the region: only shifts the window. */
+		memset(f->hbuf, 5, 4);
+		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&shifted, 0), 4, 2, CHAN_WR_SIGNALED), CHAN_OK);
+		expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
+		assert_int_equal(nreg(f)[0], 4);
+		assert_all(nreg(f) + 1, 5, 4);
+		struct chan_remote_mr below = f->nrem;
+		below.addr -= 1; /* one byte before the region: a guard byte */
+		expect_refused_write(f, &below, 0, 4);
+	} else {
+		assert_int_equal(info.addr_mode, CHAN_ADDR_EXACT);
+		expect_refused_write(f, &shifted, 0, 4);
+	}
+	assert_guards(f);
+	fx_free(f);
+}
+
+static void chan_deregistered_keys_refused(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	struct fx *f = fx_default(b);
+	uint8_t extra[32] = {0};
+	struct chan_mr mr;
+	assert_int_equal(
+		chan_mr_register(f->nic, extra, sizeof(extra), CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE, &mr),
+		CHAN_OK);
+	struct chan_remote_mr rem = chan_mr_remote(&mr);
+	assert_int_equal(chan_mr_deregister(f->nic, &mr), CHAN_OK);
+	assert_int_equal(chan_mr_deregister(f->nic, &mr), CHAN_EINVAL);
+	expect_refused_write(f, &rem, 0, 8);
+	assert_all(extra, 0, sizeof(extra));
+	fx_free(f);
+
+	/* A deregistered local region is refused at post. */
+	f = fx_default(b);
+	struct chan_mr old = f->hmr;
+	assert_int_equal(chan_mr_deregister(f->host, &f->hmr), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&old, 0), R(&f->nrem, 0), 8, 1, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_mr_register(f->host, f->hbuf, RLEN, CHAN_ACCESS_LOCAL, &f->hmr), CHAN_OK);
+	fx_free(f);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The key choice (channel.h): live keys distinct and nonzero always;
+ * never handed out twice unless the backend says keys_reused. */
+static void check_distinct(const char *what, uint32_t *k, size_t n)
+{
+	qsort(k, n, sizeof(*k), cmp_u32);
+	if (k[0] == 0)
+		fail_msg("a %s is 0", what);
+	for (size_t i = 1; i < n; i++)
+		if (k[i] == k[i - 1])
+			fail_msg("two %ss are 0x%08x", what, k[i]);
+}
+
+static void chan_keys_as_stated(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	struct fx *f = fx_default(b);
+	struct chan_info info;
+	chan_info(f->host, &info);
+	enum { N = 40 };
+	struct chan_mr live[2 * N];
+	uint32_t lk[2 * N + 1], rk[2 * N + 1], ever[2 * N];
+	uint8_t buf[8];
+	for (int i = 0; i < N; i++)
+		assert_int_equal(chan_mr_register(f->host, buf, sizeof(buf), CHAN_ACCESS_REMOTE_READ, &live[i]), CHAN_OK);
+	/* Registered and dropped in between: their keys are gone. */
+	for (int i = 0; i < N; i++) {
+		struct chan_mr tmp;
+		assert_int_equal(chan_mr_register(f->host, buf, sizeof(buf), CHAN_ACCESS_REMOTE_READ, &tmp), CHAN_OK);
+		ever[i] = tmp.rkey;
+		assert_int_equal(chan_mr_deregister(f->host, &tmp), CHAN_OK);
+	}
+	for (int i = N; i < 2 * N; i++) {
+		assert_int_equal(chan_mr_register(f->host, buf, sizeof(buf), CHAN_ACCESS_REMOTE_READ, &live[i]), CHAN_OK);
+		ever[i] = live[i].rkey;
+	}
+	for (int i = 0; i < 2 * N; i++) {
+		lk[i] = live[i].lkey;
+		rk[i] = live[i].rkey;
+	}
+	lk[2 * N] = f->hmr.lkey;
+	rk[2 * N] = f->hmr.rkey;
+	/* Live regions: nonzero, distinct keys (lkey and rkey of one region may be equal). */
+	check_distinct("live lkey", lk, 2 * N + 1);
+	check_distinct("live rkey", rk, 2 * N + 1);
+	if (!info.keys_reused)
+		check_distinct("rkey ever handed out", ever, 2 * N);
+	print_message("%s: keys_reused=%u\n", b->name, info.keys_reused);
+	fx_free(f);
+}
+
+static void chan_mr_register_errors(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	uint8_t buf[16];
+	struct chan_mr mr;
+	assert_int_equal(chan_mr_register(f->host, NULL, 16, 0, &mr), CHAN_EINVAL);
+	assert_int_equal(chan_mr_register(f->host, buf, 0, 0, &mr), CHAN_EINVAL);
+	assert_int_equal(chan_mr_register(f->host, buf, 16, 0x80, &mr), CHAN_EINVAL);
+	assert_int_equal(chan_mr_register(f->host, buf, 16, 0, NULL), CHAN_EINVAL);
+	assert_int_equal(chan_mr_register(f->host, buf, UINT64_MAX, 0, &mr), CHAN_EINVAL);
+	assert_int_equal(chan_mr_deregister(f->host, NULL), CHAN_EINVAL);
+	struct chan_mr bogus = f->hmr;
+	bogus.rkey ^= 1;
+	assert_int_equal(chan_mr_deregister(f->host, &bogus), CHAN_EINVAL);
+	/* The table is finite: exhaustion is an error, not a crash. Left
+	 * registered on purpose: tearing the pair down must clean them up. */
+	int rc, n = 0;
+	while ((rc = chan_mr_register(f->host, buf, sizeof(buf), 0, &mr)) == CHAN_OK && n < 1000000)
+		n++;
+	assert_int_equal(rc, CHAN_ENOMEM);
+	assert_true(n > 0);
+	fx_free(f);
+}
+
+static void chan_sq_full_and_unsignaled_slots(void **state)
+{
+	struct fx *f = fx_new(backend_of(state), 4, 4);
+	for (uint64_t i = 0; i < 3; i++)
+		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, i, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 3, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 4, CHAN_WR_SIGNALED), CHAN_EAGAIN);
+	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 4, CHAN_WR_SIGNALED), CHAN_EAGAIN);
+	/* Executed but not yet polled: slots are still held. */
+	if (f->b->advance)
+		f->b->advance(f->b->ctx, &f->pair);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 4, CHAN_WR_SIGNALED), CHAN_EAGAIN);
+	/* Messages do not use these slots. */
+	uint8_t m = 1, buf[CHAN_MSG_MAX_BYTES];
+	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_OK);
+	assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), 1);
+	/* The NIC end has its own send queue. */
+	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&f->hrem, 0), 8, 9, 0), CHAN_OK);
+	/* Polling the signaled completion frees it and the three before it. */
+	expect_cqe(f, f->host, 3, CHAN_OK, CHAN_OP_WRITE);
+	for (uint64_t i = 10; i < 14; i++)
+		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, i, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 14, 0), CHAN_EAGAIN);
+	/* Without a signaled one the slots never come back (caller's duty). */
+	expect_no_cqe(f, f->host);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 14, 0), CHAN_EAGAIN);
+	fx_free(f);
+}
+
+/* Credits (channel.h): the common rule on every backend, and the timing
+ * the backend states. */
+static void chan_msg_credits(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	struct fx *f = fx_default(b); /* msg_depth 4 */
+	struct chan_info info;
+	chan_info(f->host, &info);
+	assert_int_equal(info.msg_depth, 4);
+	uint8_t m, buf[CHAN_MSG_MAX_BYTES];
+	uint32_t len;
+	for (m = 0; m < 4; m++)
+		assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_OK);
+	/* In flight counts against the credit, not only delivered. */
+	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EAGAIN);
+	/* The reverse direction has its own credits. */
+	m = 0x80;
+	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
+	assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), 1);
+	assert_int_equal(buf[0], 0);
+	m = 4;
+	if (info.credit_mode == CHAN_CREDIT_ON_POLL) {
+		/* Taking one message returned its credit at once. */
+		assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_OK);
+		assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EAGAIN);
+	} else {
+		assert_int_equal(info.credit_mode, CHAN_CREDIT_DEFERRED);
+		/* Taking one of four need not return a credit yet. */
+		assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EAGAIN);
+	}
+	/* Everything taken, both ends driven: the whole window comes back. */
+	uint8_t next = info.credit_mode == CHAN_CREDIT_ON_POLL ? 5 : 4;
+	for (uint8_t want = 1; want < next; want++) {
+		assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), 1);
+		assert_int_equal(buf[0], want);
+	}
+	for (m = next; m < next + 4; m++)
+		post_msg_retry(f, f->host, &m, 1, f->nic);
+	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EAGAIN);
+	for (uint8_t want = next; want < next + 4; want++) {
+		assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), 1);
+		assert_int_equal(buf[0], want);
+	}
+	assert_int_equal(chan_poll_msg(f->nic, buf, sizeof(buf), &len), 0);
+	/* The NIC's own message reaches the host, once. */
+	assert_int_equal(wait_msg(f, f->host, buf, sizeof(buf)), 1);
+	assert_int_equal(buf[0], 0x80);
+	expect_no_cqe(f, f->host);
+	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 0);
+	print_message("%s: credit_mode %s\n", b->name, info.credit_mode == CHAN_CREDIT_ON_POLL ? "on-poll" : "deferred");
+	fx_free(f);
+}
+
+static void chan_msg_sizes(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	uint8_t big[CHAN_MSG_MAX_BYTES + 1], buf[CHAN_MSG_MAX_BYTES];
+	uint32_t len = 0;
+	for (unsigned i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)i;
+	assert_int_equal(chan_post_msg(f->host, big, 0), CHAN_EINVAL);
+	assert_int_equal(chan_post_msg(f->host, NULL, 4), CHAN_EINVAL);
+	assert_int_equal(chan_post_msg(f->host, big, CHAN_MSG_MAX_BYTES + 1), CHAN_ETOOBIG);
+	assert_int_equal(chan_post_msg(f->host, big, UINT32_MAX), CHAN_ETOOBIG);
+	assert_int_equal(chan_post_msg(f->host, big, CHAN_MSG_MAX_BYTES), CHAN_OK);
+	memset(big, 0, sizeof(big)); /* copied at post: the caller keeps its buffer */
+	/* Too small a buffer leaves the message in place. */
+	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
+	int rc;
+	while ((rc = chan_poll_msg(f->nic, buf, CHAN_MSG_MAX_BYTES - 1, &len)) == 0)
+		step(f, deadline, "no message");
+	assert_int_equal(rc, CHAN_EINVAL);
+	assert_int_equal(chan_poll_msg(f->nic, buf, sizeof(buf), &len), 1);
+	assert_int_equal(len, CHAN_MSG_MAX_BYTES);
+	for (unsigned i = 0; i < CHAN_MSG_MAX_BYTES; i++)
+		assert_int_equal(buf[i], i);
+	fx_free(f);
+}
+
+/* 2000 messages each way, every length 1..64, in order, none lost or
+ * doubled, through a 4-deep window. */
+static void chan_messages_in_order(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	enum { N = 2000 };
+	uint32_t sent[2] = {0, 0}, got[2] = {0, 0};
+	struct chan *end[2] = {f->host, f->nic};
+	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS * 3);
+	while (got[0] < N || got[1] < N) {
+		for (int s = 0; s < 2; s++) {
+			if (sent[s] < N) {
+				uint8_t m[CHAN_MSG_MAX_BYTES];
+				uint32_t len = 1 + sent[s] % CHAN_MSG_MAX_BYTES;
+				for (uint32_t i = 0; i < len; i++)
+					m[i] = (uint8_t)(sent[s] * 31 + i + s);
+				int rc = chan_post_msg(end[s], m, len);
+				if (rc == CHAN_OK)
+					sent[s]++;
+				else if (rc != CHAN_EAGAIN)
+					fail_msg("post_msg: %s", chan_err_name(rc));
+			}
+			uint8_t buf[CHAN_MSG_MAX_BYTES];
+			uint32_t len;
+			int r = 1 - s;
+			int rc = chan_poll_msg(end[r], buf, sizeof(buf), &len);
+			assert_true(rc >= 0);
+			if (rc == 1) {
+				uint32_t k = got[s]++;
+				if (len != 1 + k % CHAN_MSG_MAX_BYTES)
+					fail_msg("message %u from %s: %u bytes, expected %u", k, s ? "nic" : "host", len,
+						 1 + k % CHAN_MSG_MAX_BYTES);
+				for (uint32_t i = 0; i < len; i++)
+					if (buf[i] != (uint8_t)(k * 31 + i + s))
+						fail_msg("message %u from %s: byte %u differs", k, s ? "nic" : "host", i);
+			}
+		}
+		step(f, deadline, "messages not all through");
+	}
+	fx_free(f);
+}
+
+static void chan_poll_cq_args(void **state)
+{
+	struct fx *f = fx_default(backend_of(state));
+	struct chan_completion c[2];
+	assert_int_equal(chan_poll_cq(f->host, c, 0), 0);
+	assert_int_equal(chan_poll_cq(f->host, c, -1), CHAN_EINVAL);
+	assert_int_equal(chan_poll_cq(f->host, NULL, 1), CHAN_EINVAL);
+	for (uint64_t i = 0; i < 3; i++)
+		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, i, CHAN_WR_SIGNALED), CHAN_OK);
+	/* All three done before polling two at a time. */
+	struct chan_completion all[3];
+	int n = 0;
+	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
+	while (n < 3) {
+		int k = chan_poll_cq(f->host, all + n, 3 - n);
+		assert_true(k >= 0);
+		n += k;
+		if (n < 3)
+			step(f, deadline, "no completion");
+	}
+	assert_int_equal(all[0].wr_id, 0);
+	assert_int_equal(all[1].wr_id, 1);
+	assert_int_equal(all[2].wr_id, 2);
+	for (uint64_t i = 3; i < 6; i++)
+		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, i, CHAN_WR_SIGNALED), CHAN_OK);
+	struct chan_completion first = wait_cqe(f, f->host);
+	assert_int_equal(first.wr_id, 3);
+	n = 0;
+	while (n == 0) {
+		n = chan_poll_cq(f->host, c, 2);
+		assert_true(n >= 0);
+		if (!n)
+			step(f, deadline, "no completion");
+	}
+	assert_true(n <= 2);
+	assert_int_equal(c[0].wr_id, 4);
+	if (n == 1)
+		expect_cqe(f, f->host, 5, CHAN_OK, CHAN_OP_WRITE);
+	else
+		assert_int_equal(c[1].wr_id, 5);
+	fx_free(f);
+}
+
+static void chan_info_states_choices(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	struct fx *f = fx_new(b, 16, 8);
+	struct chan_info hi, ni;
+	chan_info(f->host, &hi);
+	chan_info(f->nic, &ni);
+	assert_non_null(hi.backend);
+	assert_int_equal(hi.sq_depth, 16);
+	assert_int_equal(hi.msg_depth, 8);
+	/* Both ends of one link make the same choices. */
+	assert_string_equal(hi.backend, ni.backend);
+	assert_int_equal(hi.addr_mode, ni.addr_mode);
+	assert_int_equal(hi.credit_mode, ni.credit_mode);
+	assert_int_equal(hi.keys_reused, ni.keys_reused);
+	assert_true(hi.addr_mode == CHAN_ADDR_EXACT || hi.addr_mode == CHAN_ADDR_VIRTUAL);
+	assert_true(hi.credit_mode == CHAN_CREDIT_ON_POLL || hi.credit_mode == CHAN_CREDIT_DEFERRED);
+	assert_true(hi.keys_reused <= 1);
+	fx_free(f);
+}
+
+size_t chan_suite_tests(const struct chan_suite_backend *b, struct CMUnitTest *out, size_t cap)
+{
+	void *st = (void *)(uintptr_t)b; /* cmocka's state is not const */
+	const struct CMUnitTest all[CHAN_SUITE_TESTS] = {
+		cmocka_unit_test_prestate(chan_info_states_choices, st),
+		cmocka_unit_test_prestate(chan_write_read_roundtrip, st),
+		cmocka_unit_test_prestate(chan_large_transfers, st),
+		cmocka_unit_test_prestate(chan_order_last_write_wins, st),
+		cmocka_unit_test_prestate(chan_msg_after_write_sees_write, st),
+		cmocka_unit_test_prestate(chan_oob_write_breaks_link, st),
+		cmocka_unit_test_prestate(chan_wrong_rkey_refused, st),
+		cmocka_unit_test_prestate(chan_rkey_from_other_link_refused, st),
+		cmocka_unit_test_prestate(chan_write_to_read_only_refused, st),
+		cmocka_unit_test_prestate(chan_read_from_write_only_refused, st),
+		cmocka_unit_test_prestate(chan_local_only_region_refused, st),
+		cmocka_unit_test_prestate(chan_local_errors_at_post, st),
+		cmocka_unit_test_prestate(chan_remote_offset_overflow_refused, st),
+		cmocka_unit_test_prestate(chan_remote_addr_as_stated, st),
+		cmocka_unit_test_prestate(chan_deregistered_keys_refused, st),
+		cmocka_unit_test_prestate(chan_keys_as_stated, st),
+		cmocka_unit_test_prestate(chan_mr_register_errors, st),
+		cmocka_unit_test_prestate(chan_sq_full_and_unsignaled_slots, st),
+		cmocka_unit_test_prestate(chan_msg_credits, st),
+		cmocka_unit_test_prestate(chan_msg_sizes, st),
+		cmocka_unit_test_prestate(chan_messages_in_order, st),
+		cmocka_unit_test_prestate(chan_poll_cq_args, st),
+	};
+	size_t n = 0;
+	for (; n < CHAN_SUITE_TESTS && n < cap; n++)
+		out[n] = all[n];
+	return n;
+}
