@@ -85,6 +85,18 @@ struct bt_host_stats {
 	uint64_t tx_bytes, rx_bytes;
 	uint32_t conns_in_use;
 };
+/* Every field of struct bt_host_stats, in order, for code that prints
+ * counters or looks them up by name (`bluetas app/nic --stats`, the
+ * scenario engine): the assert fails the build when one is missing. */
+#define BT_HOST_STATS_FIELDS_U64(X)                                                                         \
+	X(events_consumed) X(doorbells_sent) X(doorbells_deferred) X(doorbells_refreshed) X(arms_deferred)     \
+	X(waits_timed_out) X(lost_wakeups) X(tx_bytes) X(rx_bytes)
+#define BT_HOST_STATS_FIELDS_U32(X) X(conns_in_use)
+#define BT_HOST_STATS_COUNT_(f) +1
+_Static_assert(sizeof(struct bt_host_stats) ==
+		       (8 * (0 BT_HOST_STATS_FIELDS_U64(BT_HOST_STATS_COUNT_)) +
+			4 * (0 BT_HOST_STATS_FIELDS_U32(BT_HOST_STATS_COUNT_)) + 7) / 8 * 8,
+	       "BT_HOST_STATS_FIELDS_* must list every field of struct bt_host_stats");
 
 struct bt_host;
 

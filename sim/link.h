@@ -13,6 +13,7 @@
 #ifndef BT_SIM_LINK_H
 #define BT_SIM_LINK_H
 
+#include <assert.h>
 #include <stdint.h>
 
 #include "../transports/clock.h"
@@ -35,6 +36,15 @@ struct sim_link_dir_stats {
 	uint64_t ecn_marked;
 	uint32_t max_queue_bytes;
 };
+/* Every field of struct sim_link_dir_stats, in order (one list for the
+ * scenario engine's counters and the JSON results). */
+#define SIM_LINK_DIR_STATS_FIELDS_U64(X) X(frames) X(bytes) X(dropped_queue) X(dropped_oversize) X(ecn_marked)
+#define SIM_LINK_DIR_STATS_FIELDS_U32(X) X(max_queue_bytes)
+#define SIM_LINK_DIR_STATS_COUNT_(f) +1
+static_assert(sizeof(struct sim_link_dir_stats) ==
+		      (8 * (0 SIM_LINK_DIR_STATS_FIELDS_U64(SIM_LINK_DIR_STATS_COUNT_)) +
+		       4 * (0 SIM_LINK_DIR_STATS_FIELDS_U32(SIM_LINK_DIR_STATS_COUNT_)) + 7) / 8 * 8,
+	      "SIM_LINK_DIR_STATS_FIELDS_* must list every field of struct sim_link_dir_stats");
 
 void sim_link_default_params(struct sim_link_params *p);
 

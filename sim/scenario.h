@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../transports/chan_stats.h"
 #include "../transports/channel.h"
 #include "../transports/netif_fault.h"
 
@@ -179,8 +180,9 @@ struct scn_chan_factory {
 	/* The two connected ends of application `app_index`'s channel. */
 	int (*make_pair)(void *ctx, uint32_t app_index, struct chan **host_end, struct chan **nic_end, char *err,
 			 size_t err_len);
-	/* Remote accesses refused on this pair so far (either end). */
-	uint64_t (*access_errors)(void *ctx, struct chan *host_end, struct chan *nic_end);
+	/* The pair's counters so far, both ends together (what the backend
+	 * cannot know stays 0); NULL: all 0. Either end may be NULL. */
+	void (*stats)(void *ctx, struct chan *host_end, struct chan *nic_end, struct chan_stats *out);
 	/* Either end may be NULL (already destroyed). */
 	void (*destroy_pair)(void *ctx, struct chan *host_end, struct chan *nic_end);
 	void *ctx;

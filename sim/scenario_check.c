@@ -13,68 +13,80 @@
 
 /* ---- counters ---- */
 
+/* Every counter comes from the field list of its struct (an X-macro next
+ * to the struct, whose static assert fails the build when a field is
+ * missing): `expect counter`, the trace and the JSON results of
+ * `bluetas run --results` all read these tables, so none can drift. */
 struct counter_field {
 	const char *name;
 	size_t off;
 	uint8_t bytes;
 };
-#define F64(type, f) {#f, offsetof(type, f), 8}
-#define F32(type, f) {#f, offsetof(type, f), 4}
+#define F64(type, f) {#f, offsetof(type, f), 8},
+#define F32(type, f) {#f, offsetof(type, f), 4},
 
-#define NIC_F64(f) F64(struct nic_stats, f),
-#define NIC_F32(f) F32(struct nic_stats, f),
-static const struct counter_field nic_fields[] = {
-	NIC_STATS_FIELDS_U64(NIC_F64) NIC_STATS_FIELDS_U32(NIC_F32)
+#define NIC_F64(f) F64(struct nic_stats, f)
+#define NIC_F32(f) F32(struct nic_stats, f)
+static const struct counter_field nic_fields[] = {NIC_STATS_FIELDS_U64(NIC_F64) NIC_STATS_FIELDS_U32(NIC_F32)};
+
+#define WIRE_F64(f) F64(struct sim_link_dir_stats, f)
+#define WIRE_F32(f) F32(struct sim_link_dir_stats, f)
+static const struct counter_field wire_fields[] = {SIM_LINK_DIR_STATS_FIELDS_U64(WIRE_F64)
+							   SIM_LINK_DIR_STATS_FIELDS_U32(WIRE_F32)};
+
+#define FAULT_F64(f) F64(struct netif_fault_stats, f)
+static const struct counter_field fault_fields[] = {NETIF_FAULT_STATS_FIELDS(FAULT_F64)};
+
+#define APP_F64(f) F64(struct scn_app_stats, f)
+#define APP_F32(f) F32(struct scn_app_stats, f)
+static const struct counter_field app_fields[] = {SCN_APP_STATS_FIELDS_U64(APP_F64) SCN_APP_STATS_FIELDS_U32(APP_F32)};
+
+#define CHAN_F64(f) F64(struct chan_stats, f)
+static const struct counter_field chan_fields[] = {CHAN_STATS_FIELDS(CHAN_F64)};
+
+#define HOST_F64(f) F64(struct bt_host_stats, f)
+#define HOST_F32(f) F32(struct bt_host_stats, f)
+static const struct counter_field host_fields[] = {BT_HOST_STATS_FIELDS_U64(HOST_F64) BT_HOST_STATS_FIELDS_U32(HOST_F32)};
+
+/* Derived, per direction (eng_loss): loss.to_server.NAME, loss.to_client.NAME. */
+#define LOSS_F64(f) F64(struct scn_loss, f)
+static const struct counter_field loss_fields[] = {LOSS_F64(lost_bytes) LOSS_F64(resent_bytes)
+							   LOSS_F64(resent_per_lost_pct) LOSS_F64(goodput_mbps)};
+
+#define COUNT(t) (sizeof(t) / sizeof((t)[0]))
+
+/* The counter groups: NAME.INSTANCE.FIELD, INSTANCE a host, a direction
+ * or an application. */
+enum cgroup { CG_NIC, CG_FAULTS, CG_WIRE, CG_LOSS, CG_APP, CG_CHAN, CG_HOST, CG_COUNT };
+static const struct {
+	const struct counter_field *fields;
+	size_t count;
+} cgroups[CG_COUNT] = {
+	[CG_NIC] = {nic_fields, COUNT(nic_fields)},	    [CG_FAULTS] = {fault_fields, COUNT(fault_fields)},
+	[CG_WIRE] = {wire_fields, COUNT(wire_fields)},	    [CG_APP] = {app_fields, COUNT(app_fields)},
+	[CG_CHAN] = {chan_fields, COUNT(chan_fields)},	    [CG_HOST] = {host_fields, COUNT(host_fields)},
+	[CG_LOSS] = {loss_fields, COUNT(loss_fields)},
 };
 
-static const struct counter_field wire_fields[] = {
-	F64(struct sim_link_dir_stats, frames),         F64(struct sim_link_dir_stats, bytes),
-	F64(struct sim_link_dir_stats, dropped_queue),  F64(struct sim_link_dir_stats, dropped_oversize),
-	F64(struct sim_link_dir_stats, ecn_marked),     F32(struct sim_link_dir_stats, max_queue_bytes),
+union any_stats {
+	struct nic_stats nic;
+	struct netif_fault_stats faults;
+	struct sim_link_dir_stats wire;
+	struct scn_app_stats app;
+	struct chan_stats chan;
+	struct bt_host_stats host;
+	struct scn_loss loss;
 };
 
-static const struct counter_field fault_fields[] = {
-	F64(struct netif_fault_stats, lost),      F64(struct netif_fault_stats, burst_lost),
-	F64(struct netif_fault_stats, duplicated), F64(struct netif_fault_stats, corrupted),
-	F64(struct netif_fault_stats, truncated), F64(struct netif_fault_stats, reordered),
-	F64(struct netif_fault_stats, delayed),   F64(struct netif_fault_stats, partitioned),
-	F64(struct netif_fault_stats, rx_lost_payload_bytes), F64(struct netif_fault_stats, tx_lost_payload_bytes),
-};
-
-/* Derived, per direction: loss.to_server.NAME, loss.to_client.NAME. */
-static const char *const loss_fields[] = {"lost_bytes", "resent_bytes", "resent_per_lost_pct", "goodput_mbps"};
-
-static const struct counter_field app_fields[] = {
-	{"bytes", offsetof(struct scn_app_stats, bytes_verified), 8},
-	F64(struct scn_app_stats, bytes_sent),   F64(struct scn_app_stats, mismatches),
-	F64(struct scn_app_stats, messages_done), F32(struct scn_app_stats, conns_opened),
-	F32(struct scn_app_stats, conns_closed), F32(struct scn_app_stats, conns_failed),
-	F32(struct scn_app_stats, accepted),     F64(struct scn_app_stats, errors),
-	F64(struct scn_app_stats, wakeups),      F64(struct scn_app_stats, wait_timeouts),
-	F64(struct scn_app_stats, attacks),      F64(struct scn_app_stats, attacks_refused),
-	F64(struct scn_app_stats, forged_cmds),
-	F64(struct scn_app_stats, access_errors),
-};
-
-static const struct counter_field host_fields[] = {
-	F64(struct bt_host_stats, doorbells_sent),   F64(struct bt_host_stats, doorbells_deferred),
-	F64(struct bt_host_stats, doorbells_refreshed), F64(struct bt_host_stats, arms_deferred),
-	F64(struct bt_host_stats, waits_timed_out),  F64(struct bt_host_stats, lost_wakeups),
-	F64(struct bt_host_stats, events_consumed),
-};
-
-static const struct counter_field chan_fields[] = {
-	F64(struct shm_link_stats, reads),        F64(struct shm_link_stats, writes),
-	F64(struct shm_link_stats, msgs),         F64(struct shm_link_stats, access_errors),
-	F64(struct shm_link_stats, msgs_dropped), F64(struct shm_link_stats, ops_delayed),
-	F64(struct shm_link_stats, errors_injected), F64(struct shm_link_stats, credits_stalled),
-};
-
-static const struct counter_field *find_field(const struct counter_field *t, size_t n, const char *name)
+static const struct counter_field *find_field(enum cgroup g, const char *name)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(t[i].name, name))
-			return &t[i];
+	/* `app.APP.bytes`: the name scripts used before the field list
+	 * named it after the struct field. */
+	if (g == CG_APP && !strcmp(name, "bytes"))
+		name = "bytes_verified";
+	for (size_t i = 0; i < cgroups[g].count; i++)
+		if (!strcmp(cgroups[g].fields[i].name, name))
+			return &cgroups[g].fields[i];
 	return NULL;
 }
 
@@ -89,8 +101,6 @@ static uint64_t read_field(const void *base, const struct counter_field *f)
 	memcpy(&v, (const uint8_t *)base + f->off, 4);
 	return v;
 }
-
-#define COUNT(t) (sizeof(t) / sizeof((t)[0]))
 
 /* Splits "a.b.c" into three parts; the middle may be an app name. */
 static bool split3(const char *name, char *a, char *b, char *c, size_t cap)
@@ -110,29 +120,35 @@ static bool split3(const char *name, char *a, char *b, char *c, size_t cap)
 	return true;
 }
 
+/* Which group "a.b" names; CG_COUNT if none. For the app groups, b is
+ * the application (checked against the run, not here). */
+static enum cgroup group_of(const char *a, const char *b)
+{
+	bool host = !strcmp(a, "client") || !strcmp(a, "server");
+	if (host && !strcmp(b, "nic"))
+		return CG_NIC;
+	if (host && !strcmp(b, "faults"))
+		return CG_FAULTS;
+	if (!strcmp(a, "wire") && (!strcmp(b, "to_server") || !strcmp(b, "to_client")))
+		return CG_WIRE;
+	if (!strcmp(a, "loss") && (!strcmp(b, "to_server") || !strcmp(b, "to_client")))
+		return CG_LOSS;
+	if (!strcmp(a, "app"))
+		return CG_APP;
+	if (!strcmp(a, "chan"))
+		return CG_CHAN;
+	if (!strcmp(a, "host"))
+		return CG_HOST;
+	return CG_COUNT;
+}
+
 bool scenario_counter_known(const char *name)
 {
 	char a[SCN_NAME_MAX], b[SCN_NAME_MAX], c[SCN_NAME_MAX];
 	if (!split3(name, a, b, c, sizeof(a)))
 		return false;
-	if ((!strcmp(a, "client") || !strcmp(a, "server")) && !strcmp(b, "nic"))
-		return find_field(nic_fields, COUNT(nic_fields), c) != NULL;
-	if ((!strcmp(a, "client") || !strcmp(a, "server")) && !strcmp(b, "faults"))
-		return find_field(fault_fields, COUNT(fault_fields), c) != NULL;
-	if (!strcmp(a, "wire") && (!strcmp(b, "to_server") || !strcmp(b, "to_client")))
-		return find_field(wire_fields, COUNT(wire_fields), c) != NULL;
-	if (!strcmp(a, "app"))
-		return find_field(app_fields, COUNT(app_fields), c) != NULL;
-	if (!strcmp(a, "chan"))
-		return find_field(chan_fields, COUNT(chan_fields), c) != NULL;
-	if (!strcmp(a, "host"))
-		return find_field(host_fields, COUNT(host_fields), c) != NULL;
-	if (!strcmp(a, "loss") && (!strcmp(b, "to_server") || !strcmp(b, "to_client"))) {
-		for (size_t i = 0; i < COUNT(loss_fields); i++)
-			if (!strcmp(c, loss_fields[i]))
-				return true;
-	}
-	return false;
+	enum cgroup g = group_of(a, b);
+	return g != CG_COUNT && find_field(g, c) != NULL;
 }
 
 /* What the wire dropped in one direction (TCP payload, at the fault
@@ -176,6 +192,46 @@ static struct eng_app *find_app(struct engine *e, const char *name)
 	return NULL;
 }
 
+/* Reads one instance of a group; false when it does not exist in this
+ * run (an unknown app, or an app without a host library). */
+static bool group_read(struct engine *e, enum cgroup g, const char *a, const char *b, union any_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	int h = !strcmp(a, "server") ? 1 : 0;
+	switch (g) {
+	case CG_NIC:
+		nic_get_stats(e->host[h].nic, &out->nic);
+		return true;
+	case CG_FAULTS:
+		netif_fault_get_stats(e->host[h].fault_port, &out->faults);
+		return true;
+	case CG_WIRE:
+		sim_link_dir_stats(e->wire, !strcmp(b, "to_server") ? 0 : 1, &out->wire);
+		return true;
+	case CG_LOSS:
+		eng_loss(e, !strcmp(b, "to_server"), &out->loss);
+		return true;
+	default:
+		break;
+	}
+	struct eng_app *ea = find_app(e, b);
+	if (!ea)
+		return false;
+	if (g == CG_APP && ea->rt) {
+		scn_app_get_stats(ea->rt, &out->app);
+		return true;
+	}
+	if (g == CG_CHAN) {
+		eng_chan_stats(ea, &out->chan);
+		return true;
+	}
+	if (g == CG_HOST && ea->host) {
+		bt_host_stats(ea->host, &out->host);
+		return true;
+	}
+	return false;
+}
+
 void scenario_loss_note(const struct scenario_result *r, char *buf, size_t cap)
 {
 	static const char *const dir[2] = {"to_server", "to_client"};
@@ -205,72 +261,44 @@ static bool counter_value(struct engine *e, const char *name, uint64_t *out)
 	char a[SCN_NAME_MAX], b[SCN_NAME_MAX], c[SCN_NAME_MAX];
 	if (!split3(name, a, b, c, sizeof(a)))
 		return false;
-	const struct counter_field *f;
-	int h = !strcmp(a, "server") ? 1 : 0;
-	if ((!strcmp(a, "client") || !strcmp(a, "server")) && !strcmp(b, "nic")) {
-		struct nic_stats st;
-		nic_get_stats(e->host[h].nic, &st);
-		if (!(f = find_field(nic_fields, COUNT(nic_fields), c)))
-			return false;
-		*out = read_field(&st, f);
-		return true;
-	}
-	if ((!strcmp(a, "client") || !strcmp(a, "server")) && !strcmp(b, "faults")) {
-		struct netif_fault_stats st;
-		netif_fault_get_stats(e->host[h].fault_port, &st);
-		if (!(f = find_field(fault_fields, COUNT(fault_fields), c)))
-			return false;
-		*out = read_field(&st, f);
-		return true;
-	}
-	if (!strcmp(a, "wire")) {
-		struct sim_link_dir_stats st;
-		sim_link_dir_stats(e->wire, !strcmp(b, "to_server") ? 0 : 1, &st);
-		if (!(f = find_field(wire_fields, COUNT(wire_fields), c)))
-			return false;
-		*out = read_field(&st, f);
-		return true;
-	}
-	if (!strcmp(a, "loss")) {
-		struct scn_loss l;
-		eng_loss(e, !strcmp(b, "to_server"), &l);
-		const uint64_t v[] = {l.lost_bytes, l.resent_bytes, l.resent_per_lost_pct, l.goodput_mbps};
-		for (size_t i = 0; i < COUNT(loss_fields); i++)
-			if (!strcmp(c, loss_fields[i])) {
-				*out = v[i];
-				return true;
-			}
+	enum cgroup g = group_of(a, b);
+	const struct counter_field *f = g == CG_COUNT ? NULL : find_field(g, c);
+	union any_stats st;
+	if (!f || !group_read(e, g, a, b, &st))
 		return false;
+	*out = read_field(&st, f);
+	return true;
+}
+
+static void each_in_group(struct engine *e, enum cgroup g, const char *a, const char *b, eng_counter_fn fn, void *ctx)
+{
+	union any_stats st;
+	if (!group_read(e, g, a, b, &st))
+		return;
+	char name[3 * SCN_NAME_MAX + 3];
+	for (size_t i = 0; i < cgroups[g].count; i++) {
+		snprintf(name, sizeof(name), "%s.%s.%s", a, b, cgroups[g].fields[i].name);
+		fn(ctx, name, read_field(&st, &cgroups[g].fields[i]));
 	}
-	struct eng_app *ea = find_app(e, b);
-	if (!ea)
-		return false;
-	if (!strcmp(a, "app") && ea->rt) {
-		struct scn_app_stats st;
-		scn_app_get_stats(ea->rt, &st);
-		if (!(f = find_field(app_fields, COUNT(app_fields), c)))
-			return false;
-		*out = read_field(&st, f);
-		return true;
+}
+
+void eng_counters_each(struct engine *e, eng_counter_fn fn, void *ctx)
+{
+	static const char *const hosts[2] = {"client", "server"};
+	for (int h = 0; h < 2; h++)
+		each_in_group(e, CG_NIC, hosts[h], "nic", fn, ctx);
+	for (int h = 0; h < 2; h++)
+		each_in_group(e, CG_FAULTS, hosts[h], "faults", fn, ctx);
+	each_in_group(e, CG_WIRE, "wire", "to_server", fn, ctx);
+	each_in_group(e, CG_WIRE, "wire", "to_client", fn, ctx);
+	each_in_group(e, CG_LOSS, "loss", "to_server", fn, ctx);
+	each_in_group(e, CG_LOSS, "loss", "to_client", fn, ctx);
+	for (uint32_t i = 0; i < e->s->app_count; i++) {
+		const char *app = e->s->apps[i].name;
+		each_in_group(e, CG_APP, "app", app, fn, ctx);
+		each_in_group(e, CG_CHAN, "chan", app, fn, ctx);
+		each_in_group(e, CG_HOST, "host", app, fn, ctx);
 	}
-	if (!strcmp(a, "chan")) {
-		struct shm_link_stats st;
-		eng_chan_stats(ea, &st);
-		if (!(f = find_field(chan_fields, COUNT(chan_fields), c)))
-			return false;
-		*out = read_field(&st, f);
-		return true;
-	}
-	if (!strcmp(a, "host")) {
-		struct bt_host_stats st = {0};
-		if (ea->host)
-			bt_host_stats(ea->host, &st);
-		if (!(f = find_field(host_fields, COUNT(host_fields), c)))
-			return false;
-		*out = read_field(&st, f);
-		return true;
-	}
-	return false;
 }
 
 /* ---- timers that rescued progress ---- */
@@ -436,7 +464,7 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 	r->deadlock = e->deadlock;
 	for (uint32_t i = 0; i < s->app_count; i++) {
 		struct eng_app *ea = &e->app[i];
-		struct shm_link_stats cs;
+		struct chan_stats cs;
 		eng_chan_stats(ea, &cs);
 		r->access_errors += cs.access_errors;
 		if (!ea->rt)
@@ -525,7 +553,7 @@ void eng_evaluate(struct engine *e, struct scenario_result *r)
 			for (uint32_t k = 0; k < s->app_count; k++) {
 				if (x->app[0] && !strcmp(s->apps[k].name, x->app))
 					continue;
-				struct shm_link_stats cs;
+				struct chan_stats cs;
 				eng_chan_stats(&e->app[k], &cs);
 				if (cs.access_errors) {
 					snprintf(why, sizeof(why), "out-of-bounds: %llu channel accesses of app %s were refused "
@@ -587,7 +615,7 @@ char *eng_describe(struct engine *e)
 	}
 	for (uint32_t i = 0; i < e->s->app_count && len < cap; i++) {
 		struct eng_app *ea = &e->app[i];
-		struct shm_link_stats cs;
+		struct chan_stats cs;
 		eng_chan_stats(ea, &cs);
 		len += (size_t)snprintf(buf + len, cap - len,
 					"\n== app %s (%s host)\nchannel: %llu msgs, %llu dropped by fault, %llu credits "
@@ -621,51 +649,18 @@ void eng_trace(struct engine *e, const char *fmt, ...)
 	fputc('\n', e->trace);
 }
 
+static void trace_counter(void *ctx, const char *name, uint64_t value)
+{
+	fprintf(ctx, "  %s = %llu\n", name, (unsigned long long)value);
+}
+
 void eng_trace_final(struct engine *e, const struct scenario_result *r)
 {
 	if (!e->trace)
 		return;
 	eng_trace(e, "end: %s%s%s", r->verdict == SCN_PASS ? "PASS" : "FAIL: ",
 		  r->verdict == SCN_PASS ? "" : r->diagnosis, e->deadlock ? " (deadlock)" : "");
-	for (int h = 0; h < 2; h++) {
-		struct nic_stats st;
-		nic_get_stats(e->host[h].nic, &st);
-		for (size_t i = 0; i < COUNT(nic_fields); i++)
-			fprintf(e->trace, "  %s.nic.%s = %llu\n", h ? "server" : "client", nic_fields[i].name,
-				(unsigned long long)read_field(&st, &nic_fields[i]));
-	}
-	/* The wire's own counters and what the fault injectors did, under
-	 * the names `expect counter` takes, so a trace explains a run. */
-	for (int h = 0; h < 2; h++) {
-		struct netif_fault_stats st;
-		netif_fault_get_stats(e->host[h].fault_port, &st);
-		for (size_t i = 0; i < COUNT(fault_fields); i++)
-			fprintf(e->trace, "  %s.faults.%s = %llu\n", h ? "server" : "client", fault_fields[i].name,
-				(unsigned long long)read_field(&st, &fault_fields[i]));
-	}
-	for (int d = 0; d < 2; d++) {
-		struct sim_link_dir_stats st;
-		sim_link_dir_stats(e->wire, d, &st);
-		for (size_t i = 0; i < COUNT(wire_fields); i++)
-			fprintf(e->trace, "  wire.%s.%s = %llu\n", d ? "to_client" : "to_server", wire_fields[i].name,
-				(unsigned long long)read_field(&st, &wire_fields[i]));
-	}
-	for (uint32_t i = 0; i < e->s->app_count; i++) {
-		if (!e->app[i].rt)
-			continue;
-		struct scn_app_stats st;
-		scn_app_get_stats(e->app[i].rt, &st);
-		for (size_t k = 0; k < COUNT(app_fields); k++)
-			fprintf(e->trace, "  app.%s.%s = %llu\n", e->s->apps[i].name, app_fields[k].name,
-				(unsigned long long)read_field(&st, &app_fields[k]));
-		if (!e->app[i].host)
-			continue;
-		struct bt_host_stats hs;
-		bt_host_stats(e->app[i].host, &hs);
-		for (size_t k = 0; k < COUNT(host_fields); k++)
-			fprintf(e->trace, "  host.%s.%s = %llu\n", e->s->apps[i].name, host_fields[k].name,
-				(unsigned long long)read_field(&hs, &host_fields[k]));
-	}
+	eng_counters_each(e, trace_counter, e->trace);
 	if (r->deadlock_report)
 		fprintf(e->trace, "\n%s", r->deadlock_report);
 }

@@ -11,6 +11,7 @@
 #include "../core/bluetas.h"
 #include "../core/nic/nic.h"
 #include "../transports/chan_fault.h"
+#include "../transports/chan_stats.h"
 #include "../transports/netif_fault.h"
 #include "../transports/shm/shm_chan.h"
 #include "link.h"
@@ -79,8 +80,13 @@ void eng_evaluate(struct engine *e, struct scenario_result *r);
 void eng_loss(struct engine *e, bool to_server, struct scn_loss *out);
 /* Every application finished its workload (servers always are). */
 bool eng_all_done(struct engine *e);
-/* The app's channel counters, whatever the backend (shm fields that the
+/* The app's channel counters, whatever the backend (fields that the
  * backend cannot know stay 0). */
-void eng_chan_stats(struct eng_app *ea, struct shm_link_stats *out);
+void eng_chan_stats(struct eng_app *ea, struct chan_stats *out);
+/* Every counter of the run by its full name ("client.nic.rtos"), in a
+ * fixed order: NICs, wire faults, wire, then per app its app, chan and
+ * host counters. */
+typedef void (*eng_counter_fn)(void *ctx, const char *name, uint64_t value);
+void eng_counters_each(struct engine *e, eng_counter_fn fn, void *ctx);
 
 #endif

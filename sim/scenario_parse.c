@@ -1242,8 +1242,8 @@ static int parse_counter(struct parser *p, const struct line *L, const struct to
 		{"loss", "to_server", "lost_bytes, resent_bytes, resent_per_lost_pct or goodput_mbps"},
 		{"loss", "to_client", "lost_bytes, resent_bytes, resent_per_lost_pct or goodput_mbps"},
 		{"app", NULL, "an app counter, e.g. bytes, errors, conns_opened, conns_failed, access_errors"},
-		{"chan", NULL, "a field of struct shm_link_stats, e.g. msgs_dropped, credits_stalled, access_errors"},
-		{"host", NULL, "a field of struct bt_host_stats, e.g. lost_wakeups, doorbells_refreshed, arms_deferred"},
+		{"chan", NULL, "a field of struct chan_stats, e.g. msgs_dropped, bytes_read, access_errors"},
+		{"host", NULL, "a field of struct bt_host_stats, e.g. doorbells_refreshed, doorbells_deferred"},
 	};
 	struct quoted q, qf;
 	if (t->len >= SCN_NAME_MAX)

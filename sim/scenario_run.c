@@ -675,14 +675,20 @@ void scenario_result_free(struct scenario_result *r)
 	r->deadlock_report = NULL;
 }
 
-void eng_chan_stats(struct eng_app *ea, struct shm_link_stats *out)
+void eng_chan_stats(struct eng_app *ea, struct chan_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (ea->link)
-		shm_link_stats(ea->link, out);
-	else if (ea->eng->o.channels && ea->eng->o.channels->access_errors)
-		out->access_errors = ea->eng->o.channels->access_errors(ea->eng->o.channels->ctx, ea->host_raw,
-									 ea->nic_raw);
+	if (ea->link) {
+		struct shm_link_stats st;
+		shm_link_stats(ea->link, &st);
+		/* The shm backend knows every channel counter, by the same names. */
+#define COPY_FIELD(f) out->f = st.f;
+		CHAN_STATS_FIELDS(COPY_FIELD)
+#undef COPY_FIELD
+	} else if (ea->eng->o.channels && ea->eng->o.channels->stats) {
+		ea->eng->o.channels->stats(ea->eng->o.channels->ctx, ea->host_raw, ea->nic_raw, out);
+	}
+	/* Lost doorbells and wakeups are dropped above the backend. */
 	struct chan_fault_stats h = {0}, n = {0};
 	if (ea->host_end)
 		chan_fault_stats(ea->host_end, &h);

@@ -13,6 +13,7 @@
 #ifndef BT_SIM_SCN_APPS_H
 #define BT_SIM_SCN_APPS_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,23 +38,39 @@ struct scn_app_env {
 };
 
 struct scn_app_stats {
+	/* counters (every one listed in SCN_APP_STATS_FIELDS_* below) */
 	uint64_t bytes_sent, bytes_verified;   /* verified: checked against the pattern */
 	uint64_t bytes_expected;               /* clients/sinks: what must arrive in total */
 	uint64_t mismatches;
 	uint64_t first_mismatch_offset;
 	uint64_t messages_done;
-	uint32_t conns_opened, conns_closed, conns_failed, accepted;
-	int first_error;
-	uint32_t error_mask;                   /* scn_error_bit of every bt_err seen */
 	uint64_t errors;
-	uint64_t last_progress_ns;             /* last byte verified or connection event */
 	uint64_t wakeups, wait_timeouts, sleeps;
 	uint64_t arms_deferred;                /* stayed awake: no credit for the ARM yet */
-	bool sleeping, done, exited;
 	/* hostile */
 	uint64_t attacks, attacks_refused, access_errors; /* one-sided accesses */
 	uint64_t forged_cmds;                  /* commands naming others' flows */
+	uint32_t conns_opened, conns_closed, conns_failed, accepted;
+	/* state, not counters */
+	int first_error;
+	uint32_t error_mask;                   /* scn_error_bit of every bt_err seen */
+	uint64_t last_progress_ns;             /* last byte verified or connection event */
+	bool sleeping, done, exited;
 };
+/* The counters of struct scn_app_stats, in order: one list for the
+ * scenario engine's `app.APP.FIELD` counters, its trace and the JSON
+ * results. The assert fails the build when a counter is added before
+ * `first_error` without being listed here. */
+#define SCN_APP_STATS_FIELDS_U64(X)                                                                         \
+	X(bytes_sent) X(bytes_verified) X(bytes_expected) X(mismatches) X(first_mismatch_offset)            \
+	X(messages_done) X(errors) X(wakeups) X(wait_timeouts) X(sleeps) X(arms_deferred) X(attacks)        \
+	X(attacks_refused) X(access_errors) X(forged_cmds)
+#define SCN_APP_STATS_FIELDS_U32(X) X(conns_opened) X(conns_closed) X(conns_failed) X(accepted)
+#define SCN_APP_STATS_COUNT_(f) +1
+static_assert(offsetof(struct scn_app_stats, first_error) ==
+		      8 * (0 SCN_APP_STATS_FIELDS_U64(SCN_APP_STATS_COUNT_)) +
+			      4 * (0 SCN_APP_STATS_FIELDS_U32(SCN_APP_STATS_COUNT_)),
+	      "SCN_APP_STATS_FIELDS_* must list every counter of struct scn_app_stats");
 
 static inline uint32_t scn_error_bit(int err)
 {

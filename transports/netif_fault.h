@@ -17,6 +17,7 @@
 #ifndef BT_NETIF_FAULT_H
 #define BT_NETIF_FAULT_H
 
+#include <assert.h>
 #include <stdint.h>
 
 #include "clock.h"
@@ -51,6 +52,15 @@ struct netif_fault_stats {
 	/* TCP payload in frames lost, burst-lost or partitioned, received / sent */
 	uint64_t rx_lost_payload_bytes, tx_lost_payload_bytes;
 };
+/* Every field of struct netif_fault_stats, in order: the one list that
+ * `bluetas nic --stats`, the scenario engine's counters and the JSON
+ * results use (the assert fails the build when a field is missing). */
+#define NETIF_FAULT_STATS_FIELDS(X)                                                                          \
+	X(lost) X(burst_lost) X(duplicated) X(corrupted) X(truncated) X(reordered) X(delayed) X(partitioned) \
+	X(hold_overflow) X(rx_lost_payload_bytes) X(tx_lost_payload_bytes)
+#define NETIF_FAULT_STATS_COUNT_(f) +1
+static_assert(sizeof(struct netif_fault_stats) == 8 * (0 NETIF_FAULT_STATS_FIELDS(NETIF_FAULT_STATS_COUNT_)),
+	      "NETIF_FAULT_STATS_FIELDS must list every field of struct netif_fault_stats");
 
 /* Returns the wrapper or NULL on allocation failure. destroy() on the
  * wrapper frees held frames and destroys `inner`. */

@@ -266,6 +266,39 @@ static void test_isolation_holds_even_for_a_leaked_key(void **state)
 	free(s);
 }
 
+/* Counters that the engine's lists once lacked, each made non-zero by the
+ * fault or workload that drives it: the wire fault injector's hold queue
+ * overflowing (its initial windows put 400 frames into 20 ms of jitter,
+ * more than the 256 it holds), the channel's payload bytes, and the host
+ * library's re-rung doorbells (a third of them lost). */
+static void test_counters_once_missing_are_named_and_counted(void **state)
+{
+	(void)state;
+	static const char text[] = "scenario counters\n"
+				   "set time_limit 20s\n"
+				   "app srv on server sink port=9 rx_ring=1M\n"
+				   "app cli on client stream to=srv conns=40 bytes=64K tx_ring=1M\n"
+				   "fault wire on server jitter=20ms\n"
+				   "fault drop-doorbell app=cli rate=30%\n"
+				   "expect intact\n"
+				   "expect counter client.faults.hold_overflow == 0\n"
+				   "expect counter server.faults.hold_overflow > 0\n"
+				   "expect counter chan.cli.bytes_read > 0\n"
+				   "expect counter chan.srv.bytes_written > 0\n"
+				   "expect counter host.cli.doorbells_refreshed > 0\n";
+	struct scenario *s = calloc(1, sizeof(*s));
+	assert_non_null(s);
+	char err[512];
+	if (scenario_parse("counters.scn", text, s, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	struct scenario_result r;
+	run(s, 1, 0, &r);
+	if (r.verdict != SCN_PASS)
+		fail_msg("%s", r.diagnosis);
+	scenario_result_free(&r);
+	free(s);
+}
+
 static void test_a_failure_reproduces_byte_for_byte(void **state)
 {
 	(void)state;
@@ -312,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_a_reader_that_stops_is_reported_not_hung),
 		cmocka_unit_test(test_isolation_holds_even_for_a_leaked_key),
 		cmocka_unit_test(test_a_failure_reproduces_byte_for_byte),
+		cmocka_unit_test(test_counters_once_missing_are_named_and_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
