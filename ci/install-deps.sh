@@ -27,6 +27,9 @@ packages=(
 	# compiler and qemu's user mode; the arm64 libraries are not installed
 	# but unpacked into a sysroot by ci/arm64-sysroot.sh
 	crossbuild-essential-arm64 qemu-user-static binutils
+	# campaigns (tests/campaign): a single-node Slurm cluster started by the
+	# test (ci/slurm-local.sh) and GNU parallel (ci/campaign-parallel.sh)
+	slurm-wlm munge parallel
 )
 
 # ---- rxe suite (make test-rxe: ci/rxe-vm.sh, ci/rxe-topology.sh) ----------

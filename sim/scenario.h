@@ -196,6 +196,7 @@ struct scenario_run_opts {
 	const char *perfetto_path;    /* NULL: none; Chrome trace event JSON (sim/timeline.h) */
 	const char *series_path;      /* NULL: none; per-connection time series for `bluetas plot` */
 	bool realtime;                /* backend shm: real time instead of virtual */
+	bool want_counters;           /* fill scenario_result.counters */
 	/* NULL: shm channels. Otherwise the channels come from here, the run
 	 * is in real time, and faults that need the shm backend's insides
 	 * (chan-delay, chan-error, shrink-region, stall-credits) are refused. */
@@ -236,6 +237,10 @@ struct scenario_result {
 	 * verdict, but its record is lost. scenario_run then returns -1. */
 	char output_error[256];
 	struct scn_loss loss[2];      /* [0] client to server, [1] server to client */
+	/* With want_counters: every counter at the end of the run, one
+	 * "NAME VALUE\n" line each, in a fixed order (malloc'd, or NULL when
+	 * out of memory). */
+	char *counters;
 };
 
 /* Returns 0 when the run happened and its pcap and trace (if asked for)

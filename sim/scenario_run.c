@@ -596,6 +596,44 @@ static double cpu_now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+struct text {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+static void append_counter(void *ctx, const char *name, uint64_t value)
+{
+	struct text *t = ctx;
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%s %llu\n", name, (unsigned long long)value);
+	if (t->oom || n <= 0 || (size_t)n >= sizeof(line))
+		return;
+	if (t->len + (size_t)n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		char *b = realloc(t->buf, cap);
+		if (!b) {
+			t->oom = true;
+			return;
+		}
+		t->buf = b;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->len, line, (size_t)n + 1);
+	t->len += (size_t)n;
+}
+
+static char *counters_text(struct engine *e)
+{
+	struct text t = {0};
+	eng_counters_each(e, append_counter, &t);
+	if (t.oom) {
+		free(t.buf);
+		return NULL;
+	}
+	return t.buf ? t.buf : calloc(1, 1);
+}
+
 int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, struct scenario_result *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -662,6 +700,8 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 	if (e->deadlock)
 		r->deadlock_report = eng_describe(e);
 	eng_evaluate(e, r);
+	if (o->want_counters)
+		r->counters = counters_text(e);
 	eng_trace_final(e, r);
 	close_outputs(e, r);
 	teardown(e);
@@ -673,7 +713,10 @@ void scenario_result_free(struct scenario_result *r)
 {
 	free(r->deadlock_report);
 	r->deadlock_report = NULL;
+	free(r->counters);
+	r->counters = NULL;
 }
+
 
 void eng_chan_stats(struct eng_app *ea, struct chan_stats *out)
 {

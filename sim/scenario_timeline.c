@@ -47,7 +47,7 @@ void eng_timeline_sample(struct engine *e, bool force)
 					    st.errors, st.sleeps, st.wakeups, st.wait_timeouts};
 			timeline_counters(tl, pid, "calls", t, call_names, calls, 8);
 		}
-		struct shm_link_stats cs;
+		struct chan_stats cs;
 		eng_chan_stats(ea, &cs);
 		/* Doorbells and wakeups are the channel's messages; reads and
 		 * writes its one-sided operations, each completed once. */

@@ -161,6 +161,25 @@ if [[ ${ARM64:-1} == 1 && $# -eq 0 && -f tests/arm64/run.sh ]]; then
 	fi
 fi
 # ---- end aarch64 ----
+# ---- campaigns (tests/campaign): --shard/--results/--junit/--swarm,
+# `bluetas report`, `bluetas shrink` of the three negative controls, GNU
+# parallel, and a Slurm job array on a single-node cluster the suite starts
+# and stops (as root; skipped with the reason otherwise). CAMPAIGN=0 skips
+# it all, SLURM=0 or PARALLEL=0 one engine.
+if [[ ${CAMPAIGN:-1} == 1 && $# -eq 0 && -x "$build/bluetas" && -f tests/campaign/run.sh ]]; then
+	echo "=== campaign (tests/campaign/run.sh)"
+	out=$(timeout 900 bash tests/campaign/run.sh "$build" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		failed_bins+=("campaign (exit $rc)")
+	fi
+fi
+# ---- end campaigns ----
 
 # Every scenario script over a seed sweep (issue: 200 seeds each). Each
 # run is one test; failures leave pcap, trace and a reproduce line under

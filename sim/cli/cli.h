@@ -11,6 +11,12 @@ void cli_sim_usage(FILE *out);
 int cli_run(int argc, char **argv, const char *prog);
 void cli_run_usage(FILE *out);
 /* `bluetas nic` and `bluetas app` live under hw/: hw/commands.h. */
+/* `bluetas report`: the results of a campaign's shards merged. */
+int cli_report(int argc, char **argv);
+void cli_report_usage(FILE *out);
+/* `bluetas shrink`: a failing run reduced to a small reproducer. */
+int cli_shrink(int argc, char **argv);
+void cli_shrink_usage(FILE *out);
 
 /* `bluetas plot`: a scenario run's connections over time, with gnuplot. */
 int cli_plot(int argc, char **argv);

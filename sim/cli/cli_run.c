@@ -31,7 +31,9 @@
 #include <unistd.h>
 
 #include "../scenario.h"
+#include "../scenario_swarm.h"
 #include "cli.h"
+#include "cli_results.h"
 #include "../../hw/backends/rxe_channels.h"
 
 #define RUN_MAX_JOBS 64
@@ -42,6 +44,8 @@
 #define RUN_WATCHDOG_S 600u
 #define RUN_DEFAULT_DIR "bluetas-failures"
 #define RUN_RECORD_MAGIC 0x52554e31u /* "RUN1" */
+#define RUN_MAX_SHARDS 1000000u
+#define RUN_MAX_COUNTERS_BYTES (1u << 20) /* a run's counters text, at most */
 
 void cli_run_usage(FILE *out)
 {
@@ -72,6 +76,17 @@ void cli_run_usage(FILE *out)
 		"      --perfetto FILE    with a single run: its timeline as Chrome trace event JSON\n"
 		"                         (open in ui.perfetto.dev)\n"
 		"      --pcap-all FILE    with a single run: the wire as pcap, pass or fail\n"
+		"      --shard K/N        run only shard K (0-based, K < N) of N: every Nth of the\n"
+		"                         (scenario, seed) pairs, so N machines cover the sweep with\n"
+		"                         no coordination (K = $SLURM_ARRAY_TASK_ID, a k8s Job's\n"
+		"                         completion index, a CI matrix entry; docs/campaigns.md)\n"
+		"      --results FILE     JSON lines: the sweep, then every run with its verdict,\n"
+		"                         reproduce line and every counter (for bluetas report)\n"
+		"      --junit FILE       JUnit XML: a testcase per scenario and seed, failures with\n"
+		"                         their diagnosis and reproduce line\n"
+		"      --swarm            each seed also picks which of the script's rate faults are\n"
+		"                         on and at what fraction of their rate (swarm testing); the\n"
+		"                         choice is in the table, the results and the reproduce line\n"
 		"  -q, --quiet            print only failures and the summary; no progress bar\n"
 		"      --bug NAME         bring a BlueTAS bug class back (negative control), repeatable:\n"
 		"                         rx-first-segment, wakeup-no-timeout, write-without-credits,\n"
@@ -82,7 +97,9 @@ void cli_run_usage(FILE *out)
 		"examples:\n"
 		"  bluetas run scenarios/*.scn\n"
 		"  bluetas run scenarios/send_deadlock.scn --seeds 1..200 --jobs 8\n"
-		"  bluetas run scenarios/multiseg_rx_mss536.scn --bug rx-first-segment   # must FAIL\n");
+		"  bluetas run scenarios/multiseg_rx_mss536.scn --bug rx-first-segment   # must FAIL\n"
+		"  bluetas run scenarios/*.scn --seeds 1..1000 --shard 3/8 --results s3.jsonl --junit s3.xml\n"
+		"  bluetas report s*.jsonl          # merge the shards\n");
 }
 
 static const struct {
@@ -126,6 +143,12 @@ struct run_cfg {
 	bool quiet;
 	uint32_t bugs;
 	size_t nruns;
+	uint32_t shard_k, shard_n;   /* shard_n 0: no --shard */
+	bool swarm;
+	const char *results_path, *junit_path;
+	FILE *results, *junit;
+	bool output_failed;          /* a write to --results failed */
+	int output_errno;
 };
 
 /* What a worker sends back: one write, smaller than PIPE_BUF. */
@@ -140,6 +163,8 @@ struct run_record {
 	char diagnosis[1024];
 	char output_error[256]; /* the pcap or trace could not be written */
 	char loss_note[SCN_LOSS_NOTE_MAX]; /* scenario_loss_note: printed on a PASS row */
+	char swarm[SCN_SWARM_DESC_MAX];
+	uint32_t counters_len;       /* this many bytes of counters text follow */
 };
 _Static_assert(sizeof(struct run_record) <= PIPE_BUF, "a record must reach the parent in one write");
 
@@ -150,6 +175,8 @@ struct run_slot {
 	double wall_s;
 	char *diagnosis;
 	char loss_note[SCN_LOSS_NOTE_MAX];
+	char *swarm;                 /* what swarm chose (--swarm) */
+	char *counters;              /* until written to --results */
 	/* capture re-run of a failure */
 	bool captured;
 	struct run_record capture;
@@ -157,6 +184,7 @@ struct run_slot {
 
 struct job {
 	size_t run;                  /* index into the slots */
+	size_t file;                 /* index into cfg->files */
 	const struct scenario *s;
 	uint64_t seed;
 	const char *pcap, *trace, *deadlock;
@@ -169,6 +197,8 @@ struct worker {
 	size_t job;
 	size_t got;
 	struct run_record rec;
+	char *extra;                 /* the counters text after the record */
+	size_t extra_len, extra_cap;
 };
 
 /* ---------- worker side ---------- */
@@ -211,7 +241,18 @@ static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
 		.perfetto_path = j->perfetto,
 		.series_path = j->series,
 		.realtime = cfg->realtime,
+		.want_counters = cfg->results != NULL,
 	};
+	const struct scenario *scn = j->s;
+	char swarm[SCN_SWARM_DESC_MAX] = "";
+	struct scenario *variant = NULL;
+	if (cfg->swarm) {
+		variant = malloc(sizeof(*variant));
+		if (!variant)
+			_exit(4);
+		scenario_swarm(j->s, j->seed, variant, swarm, sizeof(swarm));
+		scn = variant;
+	}
 	struct scenario_result r;
 	int rc;
 	struct rxe_channels *rxe = NULL;
@@ -223,7 +264,7 @@ static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
 		snprintf(r.diagnosis, sizeof(r.diagnosis), "%s", ferr);
 		rc = -1;
 	} else {
-		rc = scenario_run(j->s, &o, &r);
+		rc = scenario_run(scn, &o, &r);
 	}
 	rxe_channels_destroy(rxe);
 	struct run_record rec;
@@ -245,6 +286,7 @@ static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
 	scenario_loss_note(&r, rec.loss_note, sizeof(rec.loss_note));
 	snprintf(rec.diagnosis, sizeof(rec.diagnosis), "%s",
 		 r.diagnosis[0] || rec.verdict == SCN_PASS ? r.diagnosis : "failed without a diagnosis");
+	snprintf(rec.swarm, sizeof(rec.swarm), "%s", swarm);
 	if (j->deadlock && r.deadlock_report && write_file(j->deadlock, r.deadlock_report) == 0)
 		rec.deadlock_written = 1;
 	if (j->series && j->plot && !rec.output_failed) {
@@ -257,13 +299,21 @@ static void worker_main(int fd, const struct run_cfg *cfg, const struct job *j)
 	}
 	if (j->series)
 		unlink(j->series);
+	size_t clen = r.counters ? strlen(r.counters) : 0;
+	rec.counters_len = clen <= RUN_MAX_COUNTERS_BYTES ? (uint32_t)clen : 0;
+	int wrc = write_all(fd, &rec, sizeof(rec));
+	if (wrc == 0 && rec.counters_len)
+		wrc = write_all(fd, r.counters, rec.counters_len);
 	scenario_result_free(&r);
-	_exit(write_all(fd, &rec, sizeof(rec)) == 0 ? 0 : 3);
+	free(variant);
+	_exit(wrc == 0 ? 0 : 3);
 }
 
 /* ---------- the pool ---------- */
 
-typedef void (*done_fn)(void *ctx, const struct job *j, const struct run_record *rec);
+/* extra: the counters text of the run (extra_len bytes, NUL-terminated),
+ * or NULL. */
+typedef void (*done_fn)(void *ctx, const struct job *j, const struct run_record *rec, const char *extra);
 
 /* A record for a run that produced none: the worker crashed, was killed
  * by the watchdog, or could not be started. */
@@ -287,9 +337,13 @@ static void finish_worker(struct worker *w, const struct job *jobs, done_fn done
 	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	struct run_record rec;
+	const char *extra = NULL;
 	if (w->got == sizeof(w->rec) && w->rec.magic == RUN_RECORD_MAGIC) {
 		rec = w->rec;
 		rec.diagnosis[sizeof(rec.diagnosis) - 1] = 0;
+		rec.swarm[sizeof(rec.swarm) - 1] = 0;
+		if (rec.counters_len && w->extra && w->extra_len == rec.counters_len)
+			extra = w->extra;
 	} else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
 		lost_record(&rec, "no result after %u s of wall-clock time: killed by the watchdog", RUN_WATCHDOG_S);
 	} else if (WIFSIGNALED(status)) {
@@ -298,7 +352,9 @@ static void finish_worker(struct worker *w, const struct job *jobs, done_fn done
 		lost_record(&rec, "the run ended without a result (exit status %d)",
 			    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
-	done(ctx, &jobs[w->job], &rec);
+	done(ctx, &jobs[w->job], &rec, extra);
+	free(w->extra);
+	w->extra = NULL;
 }
 
 /* Runs every job in up to cfg->jobs children; done() is called in the
@@ -316,7 +372,7 @@ static void run_pool(const struct run_cfg *cfg, const struct job *jobs, size_t n
 					break; /* out of descriptors: wait for a worker to finish */
 				struct run_record rec;
 				lost_record(&rec, "cannot start a worker: pipe: %s", strerror(errno));
-				done(ctx, &jobs[next++], &rec);
+				done(ctx, &jobs[next++], &rec, NULL);
 				continue;
 			}
 			/* Unflushed output would be printed again by the child. */
@@ -337,10 +393,10 @@ static void run_pool(const struct run_cfg *cfg, const struct job *jobs, size_t n
 					break;
 				struct run_record rec;
 				lost_record(&rec, "cannot start a worker: fork: %s", strerror(e));
-				done(ctx, &jobs[next++], &rec);
+				done(ctx, &jobs[next++], &rec, NULL);
 				continue;
 			}
-			w[active++] = (struct worker){.pid = pid, .fd = fds[0], .job = next++, .got = 0};
+			w[active++] = (struct worker){.pid = pid, .fd = fds[0], .job = next++, .got = 0, .extra = NULL};
 		}
 		if (!active)
 			continue;
@@ -355,15 +411,37 @@ static void run_pool(const struct run_cfg *cfg, const struct job *jobs, size_t n
 		for (size_t i = active; i-- > 0;) {
 			if (!pfd[i].revents)
 				continue;
-			char scratch[256];
-			char *dst = w[i].got < sizeof(w[i].rec) ? (char *)&w[i].rec + w[i].got : scratch;
-			size_t cap = w[i].got < sizeof(w[i].rec) ? sizeof(w[i].rec) - w[i].got : sizeof(scratch);
+			/* The record, then its counters text into a growing buffer
+			 * (bounded: a worker cannot make the parent hoard memory). */
+			char scratch[4096];
+			char *dst = scratch;
+			size_t cap = sizeof(scratch);
+			if (w[i].got < sizeof(w[i].rec)) {
+				dst = (char *)&w[i].rec + w[i].got;
+				cap = sizeof(w[i].rec) - w[i].got;
+			} else if (w[i].extra_len + 1 >= w[i].extra_cap &&
+				   w[i].extra_cap <= RUN_MAX_COUNTERS_BYTES) {
+				size_t ncap = w[i].extra_cap ? w[i].extra_cap * 2 : 8192;
+				char *b = realloc(w[i].extra, ncap);
+				if (b) {
+					w[i].extra = b;
+					w[i].extra_cap = ncap;
+				}
+			}
+			if (w[i].got >= sizeof(w[i].rec) && w[i].extra_len + 1 < w[i].extra_cap) {
+				dst = w[i].extra + w[i].extra_len;
+				cap = w[i].extra_cap - w[i].extra_len - 1;
+			}
 			ssize_t r = read(w[i].fd, dst, cap);
 			if (r < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
 			if (r > 0) {
-				if (dst != scratch)
+				if (dst == (char *)&w[i].rec + w[i].got)
 					w[i].got += (size_t)r;
+				else if (dst != scratch) {
+					w[i].extra_len += (size_t)r;
+					w[i].extra[w[i].extra_len] = 0;
+				}
 				continue;
 			}
 			finish_worker(&w[i], jobs, done, ctx);
@@ -375,7 +453,7 @@ static void run_pool(const struct run_cfg *cfg, const struct job *jobs, size_t n
 /* ---------- output ---------- */
 
 struct table {
-	const struct run_cfg *cfg;
+	struct run_cfg *cfg;
 	struct run_slot *slot;
 	const struct job *jobs;
 	size_t next_print;
@@ -386,6 +464,8 @@ struct table {
 	bool progress;
 	bool bar_shown;
 };
+
+static void write_result(struct table *t, size_t run);
 
 static void bar_clear(struct table *t)
 {
@@ -442,7 +522,7 @@ static void print_row(struct table *t, size_t run)
 	printf("%.*s\n", (int)len, row);
 }
 
-static void on_run_done(void *ctx, const struct job *j, const struct run_record *rec)
+static void on_run_done(void *ctx, const struct job *j, const struct run_record *rec, const char *extra)
 {
 	struct table *t = ctx;
 	struct run_slot *s = &t->slot[j->run];
@@ -458,6 +538,10 @@ static void on_run_done(void *ctx, const struct job *j, const struct run_record 
 	}
 	memcpy(s->loss_note, rec->loss_note, sizeof(s->loss_note));
 	s->loss_note[sizeof(s->loss_note) - 1] = 0;
+	if (t->cfg->swarm)
+		s->swarm = strdup(rec->swarm);
+	if (extra && t->cfg->results)
+		s->counters = strdup(extra);
 	if (!s->pass) {
 		s->diagnosis = strdup(rec->diagnosis);
 		t->failed++;
@@ -465,58 +549,141 @@ static void on_run_done(void *ctx, const struct job *j, const struct run_record 
 	t->finished++;
 	if (t->next_print < t->cfg->nruns && t->slot[t->next_print].done) {
 		bar_clear(t);
-		while (t->next_print < t->cfg->nruns && t->slot[t->next_print].done)
-			print_row(t, t->next_print++);
+		while (t->next_print < t->cfg->nruns && t->slot[t->next_print].done) {
+			print_row(t, t->next_print);
+			write_result(t, t->next_print++);
+		}
 		fflush(stdout);
 	}
 	bar_draw(t);
 }
 
-static void on_capture_done(void *ctx, const struct job *j, const struct run_record *rec)
+static void on_capture_done(void *ctx, const struct job *j, const struct run_record *rec, const char *extra)
 {
+	(void)extra;
 	struct table *t = ctx;
 	t->slot[j->run].captured = true;
 	t->slot[j->run].capture = *rec;
 }
 
+struct strbuf {
+	char *p;
+	size_t cap, len;
+};
+
+static void sb_put(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_put(struct strbuf *b, const char *fmt, ...)
+{
+	if (b->len + 1 >= b->cap)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
+}
+
 /* Shows a word as a shell would need it typed. */
-static void put_shell_word(const char *w)
+static void put_shell_word(struct strbuf *b, const char *w)
 {
 	bool plain = *w != 0;
 	for (const char *c = w; *c; c++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%", *c))
 			plain = false;
 	if (plain) {
-		fputs(w, stdout);
+		sb_put(b, "%s", w);
 		return;
 	}
-	putchar('\'');
+	sb_put(b, "'");
 	for (const char *c = w; *c; c++) {
 		if (*c == '\'')
-			fputs("'\\''", stdout);
+			sb_put(b, "'\\''");
 		else
-			putchar(*c);
+			sb_put(b, "%c", *c);
 	}
-	putchar('\'');
+	sb_put(b, "'");
+}
+
+/* The command that runs exactly this run again (swarm included). */
+static void format_reproduce(const struct run_cfg *cfg, const char *file, uint64_t seed, char *out, size_t cap)
+{
+	struct strbuf b = {out, cap, 0};
+	out[0] = 0;
+	put_shell_word(&b, cfg->prog);
+	sb_put(&b, " run ");
+	put_shell_word(&b, file);
+	sb_put(&b, " --seed %" PRIu64, seed);
+	if (cfg->swarm)
+		sb_put(&b, " --swarm");
+	if (cfg->rxe)
+		sb_put(&b, " --backend rxe");
+	else if (cfg->realtime)
+		sb_put(&b, " --backend shm");
+	sb_put(&b, " --pcap ");
+	put_shell_word(&b, cfg->dir);
+	for (size_t i = 0; i < BUG_COUNT; i++)
+		if (cfg->bugs & bug_names[i].bit)
+			sb_put(&b, " --bug %s", bug_names[i].name);
 }
 
 static void print_reproduce(const struct run_cfg *cfg, const char *file, uint64_t seed)
 {
-	printf("  reproduce: ");
-	put_shell_word(cfg->prog);
-	printf(" run ");
-	put_shell_word(file);
-	printf(" --seed %" PRIu64, seed);
-	if (cfg->rxe)
-		printf(" --backend rxe");
-	else if (cfg->realtime)
-		printf(" --backend shm");
-	printf(" --pcap ");
-	put_shell_word(cfg->dir);
+	char line[PATH_MAX * 2 + 256];
+	format_reproduce(cfg, file, seed, line, sizeof(line));
+	printf("  reproduce: %s\n", line);
+}
+
+static const char *backend_name(const struct run_cfg *cfg)
+{
+	return cfg->rxe ? "rxe" : cfg->realtime ? "shm" : "sim";
+}
+
+static void bugs_text(const struct run_cfg *cfg, char *out, size_t cap)
+{
+	struct strbuf b = {out, cap, 0};
+	out[0] = 0;
 	for (size_t i = 0; i < BUG_COUNT; i++)
 		if (cfg->bugs & bug_names[i].bit)
-			printf(" --bug %s", bug_names[i].name);
-	putchar('\n');
+			sb_put(&b, "%s%s", b.len ? "," : "", bug_names[i].name);
+}
+
+static void fill_row(const struct run_cfg *cfg, const struct run_slot *s, const struct job *j, struct result_row *row,
+		     char *repro, size_t repro_cap)
+{
+	format_reproduce(cfg, cfg->files[j->file], j->seed, repro, repro_cap);
+	*row = (struct result_row){
+		.scenario = j->s->name,
+		.file = cfg->files[j->file],
+		.seed = j->seed,
+		.pass = s->pass,
+		.diagnosis = s->pass || !s->diagnosis ? "" : s->diagnosis,
+		.swarm = cfg->swarm ? (s->swarm ? s->swarm : "") : NULL,
+		.virtual_ns = s->virtual_ns,
+		.bytes = s->bytes,
+		.wall_s = s->wall_s,
+		.reproduce = repro,
+		.counters = s->counters,
+	};
+}
+
+/* One JSON line per run, in table order; the counters are dropped once
+ * written (a long sweep would otherwise hold them all). */
+static void write_result(struct table *t, size_t run)
+{
+	struct run_cfg *cfg = t->cfg;
+	struct run_slot *s = &t->slot[run];
+	if (cfg->results && !cfg->output_failed) {
+		struct result_row row;
+		char repro[PATH_MAX * 2 + 256];
+		fill_row(cfg, s, &t->jobs[run], &row, repro, sizeof(repro));
+		if (results_write_run(cfg->results, &row) < 0) {
+			cfg->output_failed = true;
+			cfg->output_errno = errno;
+		}
+	}
+	free(s->counters);
+	s->counters = NULL;
 }
 
 /* ---------- failures ---------- */
@@ -586,9 +753,9 @@ static void report_failures(const struct run_cfg *cfg, struct table *t)
 			continue;
 		/* A report left by an earlier sweep would be taken for this run's. */
 		unlink(p->deadlock);
-		cap[n] = (struct job){.run = i, .s = j->s, .seed = j->seed, .pcap = p->pcap, .trace = p->trace,
-				      .deadlock = p->deadlock, .perfetto = p->perfetto, .series = p->series,
-				      .plot = p->plot};
+		cap[n] = (struct job){.run = i, .file = j->file, .s = j->s, .seed = j->seed, .pcap = p->pcap,
+				      .trace = p->trace, .deadlock = p->deadlock, .perfetto = p->perfetto,
+				      .series = p->series, .plot = p->plot};
 		n++;
 	}
 	if (n) {
@@ -636,7 +803,9 @@ static void report_failures(const struct run_cfg *cfg, struct table *t)
 				printf("  note:      the recorded re-run could not run: %.*s\n",
 				       (int)strcspn(c->diagnosis, "\n"), c->diagnosis);
 		}
-		print_reproduce(cfg, cfg->files[i / (size_t)(cfg->seed_hi - cfg->seed_lo + 1)], j->seed);
+		if (s->swarm)
+			printf("  swarm:     %s\n", s->swarm);
+		print_reproduce(cfg, cfg->files[j->file], j->seed);
 	}
 	if (nfail > n && dir_ok)
 		printf("(recorded the first %zu failures only)\n", n);
@@ -676,9 +845,38 @@ static int parse_seeds(const char *text, uint64_t *lo, uint64_t *hi)
 	return 0;
 }
 
+/* "K/N": shard K (0-based, as $SLURM_ARRAY_TASK_ID) of N. */
+static int parse_shard(const char *text, uint32_t *k, uint32_t *n)
+{
+	const char *slash = strchr(text, '/');
+	char first[32];
+	size_t len = slash ? (size_t)(slash - text) : 0;
+	if (!slash || len == 0 || len >= sizeof(first) || !slash[1]) {
+		fprintf(stderr, "bluetas run: --shard: expected K/N (shard K of N, K counted from 0), got '%s'\n", text);
+		return -1;
+	}
+	memcpy(first, text, len);
+	first[len] = 0;
+	uint64_t kv, nv;
+	if (cli_parse_u64("--shard", first, 0, RUN_MAX_SHARDS - 1, &kv) < 0 ||
+	    cli_parse_u64("--shard", slash + 1, 1, RUN_MAX_SHARDS, &nv) < 0)
+		return -1;
+	if (kv >= nv) {
+		fprintf(stderr,
+			"bluetas run: --shard %s: shard %" PRIu64 " does not exist: shards of %" PRIu64 " are numbered 0..%" PRIu64
+			" (K counts from 0, like $SLURM_ARRAY_TASK_ID)\n",
+			text, kv, nv, nv - 1);
+		return -1;
+	}
+	*k = (uint32_t)kv;
+	*n = (uint32_t)nv;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 {
-	enum { OPT_BACKEND = 256, OPT_SEED, OPT_SEEDS, OPT_PCAP, OPT_TRACE, OPT_BUG, OPT_PERFETTO, OPT_PCAP_ALL };
+	enum { OPT_BACKEND = 256, OPT_SEED, OPT_SEEDS, OPT_PCAP, OPT_TRACE, OPT_BUG, OPT_PERFETTO, OPT_PCAP_ALL, OPT_SHARD,
+	       OPT_RESULTS, OPT_JUNIT, OPT_SWARM };
 	static const struct option opts[] = {
 		{"backend", required_argument, 0, OPT_BACKEND},
 		{"seed", required_argument, 0, OPT_SEED},
@@ -690,6 +888,10 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		{"pcap-all", required_argument, 0, OPT_PCAP_ALL},
 		{"quiet", no_argument, 0, 'q'},
 		{"bug", required_argument, 0, OPT_BUG},
+		{"shard", required_argument, 0, OPT_SHARD},
+		{"results", required_argument, 0, OPT_RESULTS},
+		{"junit", required_argument, 0, OPT_JUNIT},
+		{"swarm", no_argument, 0, OPT_SWARM},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -755,6 +957,21 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		case 'q':
 			cfg->quiet = true;
 			break;
+		case OPT_SHARD:
+			if (parse_shard(optarg, &cfg->shard_k, &cfg->shard_n) < 0)
+				return 2;
+			break;
+		case OPT_RESULTS:
+		case OPT_JUNIT:
+			if (!*optarg) {
+				fprintf(stderr, "bluetas run: %s: expected a file name\n", c == OPT_RESULTS ? "--results" : "--junit");
+				return 2;
+			}
+			*(c == OPT_RESULTS ? &cfg->results_path : &cfg->junit_path) = optarg;
+			break;
+		case OPT_SWARM:
+			cfg->swarm = true;
+			break;
 		case OPT_BUG: {
 			size_t i = 0;
 			while (i < BUG_COUNT && strcmp(optarg, bug_names[i].name))
@@ -797,6 +1014,12 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		return 2;
 	}
 	cfg->nruns = (size_t)(nseeds * cfg->nfiles);
+	if (cfg->shard_n) {
+		/* Shard K holds the pairs whose index in (file, seed) order is
+		 * K modulo N: every shard gets a share of every scenario. */
+		size_t all = cfg->nruns;
+		cfg->nruns = all / cfg->shard_n + (cfg->shard_k < all % cfg->shard_n ? 1 : 0);
+	}
 	if (cfg->trace && cfg->nruns != 1) {
 		fprintf(stderr, "bluetas run: --trace FILE needs a single run (one scenario file, one seed)\n");
 		return 2;
@@ -864,14 +1087,93 @@ static int load_all(struct run_cfg *cfg)
 static void free_all(struct run_cfg *cfg, struct run_slot *slot, struct job *jobs)
 {
 	if (slot)
-		for (size_t i = 0; i < cfg->nruns; i++)
+		for (size_t i = 0; i < cfg->nruns; i++) {
 			free(slot[i].diagnosis);
+			free(slot[i].swarm);
+			free(slot[i].counters);
+		}
 	free(slot);
 	free(jobs);
 	if (cfg->scn)
 		for (size_t i = 0; i < cfg->nfiles; i++)
 			free(cfg->scn[i]);
 	free(cfg->scn);
+	if (cfg->results)
+		fclose(cfg->results);
+	if (cfg->junit)
+		fclose(cfg->junit);
+	cfg->results = cfg->junit = NULL;
+}
+
+/* The output files are opened before anything runs: a path that cannot
+ * be written costs nothing then. */
+static int open_outputs(struct run_cfg *cfg)
+{
+	const char *paths[2] = {cfg->results_path, cfg->junit_path};
+	FILE **files[2] = {&cfg->results, &cfg->junit};
+	static const char *const flags[2] = {"--results", "--junit"};
+	for (int i = 0; i < 2; i++) {
+		if (!paths[i])
+			continue;
+		if (i == 1 && cfg->results_path && !strcmp(paths[0], paths[1])) {
+			fprintf(stderr, "bluetas run: --results and --junit name the same file %s\n", paths[1]);
+			return -1;
+		}
+		*files[i] = fopen(paths[i], "w");
+		if (!*files[i]) {
+			fprintf(stderr, "bluetas run: %s %s: %s\n", flags[i], paths[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The end line of --results and the JUnit document; both closed. A write
+ * or close that fails is reported: 0, or -1. */
+static int finish_outputs(struct run_cfg *cfg, struct table *t)
+{
+	int rc = 0;
+	if (cfg->results) {
+		if (!cfg->output_failed && results_write_end(cfg->results, cfg->nruns - t->failed, t->failed) < 0) {
+			cfg->output_failed = true;
+			cfg->output_errno = errno;
+		}
+		FILE *f = cfg->results;
+		cfg->results = NULL;
+		if (fclose(f) != 0 && !cfg->output_failed) {
+			cfg->output_failed = true;
+			cfg->output_errno = errno;
+		}
+		if (cfg->output_failed) {
+			fprintf(stderr, "bluetas run: --results %s: write error: %s\n", cfg->results_path,
+				strerror(cfg->output_errno ? cfg->output_errno : EIO));
+			rc = -1;
+		}
+	}
+	if (cfg->junit) {
+		struct result_row *rows = calloc(cfg->nruns ? cfg->nruns : 1, sizeof(*rows));
+		char (*repro)[PATH_MAX * 2 + 256] = calloc(cfg->nruns ? cfg->nruns : 1, sizeof(*repro));
+		int werr = 0;
+		if (!rows || !repro) {
+			werr = ENOMEM;
+		} else {
+			for (size_t i = 0; i < cfg->nruns; i++)
+				fill_row(cfg, &t->slot[i], &t->jobs[i], &rows[i], repro[i], sizeof(repro[i]));
+			if (junit_write(cfg->junit, "bluetas run", rows, cfg->nruns) < 0)
+				werr = errno;
+		}
+		free(rows);
+		free(repro);
+		FILE *f = cfg->junit;
+		cfg->junit = NULL;
+		if (fclose(f) != 0 && !werr)
+			werr = errno ? errno : EIO;
+		if (werr) {
+			fprintf(stderr, "bluetas run: --junit %s: write error: %s\n", cfg->junit_path, strerror(werr));
+			rc = -1;
+		}
+	}
+	return rc;
 }
 
 int cli_run(int argc, char **argv, const char *prog)
@@ -891,28 +1193,60 @@ int cli_run(int argc, char **argv, const char *prog)
 		return 2;
 	}
 	uint64_t nseeds = cfg.seed_hi - cfg.seed_lo + 1;
-	struct run_slot *slot = calloc(cfg.nruns, sizeof(*slot));
-	struct job *jobs = calloc(cfg.nruns, sizeof(*jobs));
+	struct run_slot *slot = calloc(cfg.nruns ? cfg.nruns : 1, sizeof(*slot));
+	struct job *jobs = calloc(cfg.nruns ? cfg.nruns : 1, sizeof(*jobs));
 	if (!slot || !jobs) {
 		fprintf(stderr, "bluetas run: out of memory for %zu runs\n", cfg.nruns);
 		free_all(&cfg, slot, jobs);
 		return 2;
 	}
+	if (open_outputs(&cfg) < 0) {
+		free_all(&cfg, slot, jobs);
+		return 2;
+	}
 	int name_width = 8;
+	size_t n = 0;
 	for (size_t f = 0; f < cfg.nfiles; f++) {
 		int len = (int)strlen(cfg.scn[f]->name);
 		name_width = len > name_width ? len : name_width;
 		for (uint64_t k = 0; k < nseeds; k++) {
-			size_t i = f * (size_t)nseeds + (size_t)k;
-			jobs[i] = (struct job){.run = i, .s = cfg.scn[f], .seed = cfg.seed_lo + k};
+			size_t pair = f * (size_t)nseeds + (size_t)k;
+			if (cfg.shard_n && pair % cfg.shard_n != cfg.shard_k)
+				continue;
+			jobs[n] = (struct job){.run = n, .file = f, .s = cfg.scn[f], .seed = cfg.seed_lo + k};
+			n++;
 		}
 	}
-	if (cfg.trace)
+	if (cfg.trace && cfg.nruns)
 		jobs[0].trace = cfg.trace;
 	if (cfg.perfetto)
 		jobs[0].perfetto = cfg.perfetto;
 	if (cfg.pcap_all)
 		jobs[0].pcap = cfg.pcap_all;
+	if (cfg.results) {
+		const char **names = calloc(cfg.nfiles, sizeof(*names));
+		char bugs[128];
+		bugs_text(&cfg, bugs, sizeof(bugs));
+		for (size_t f = 0; names && f < cfg.nfiles; f++)
+			names[f] = cfg.scn[f]->name;
+		struct campaign_info ci = {
+			.shard = cfg.shard_k,
+			.shards = cfg.shard_n ? cfg.shard_n : 1,
+			.seed_lo = cfg.seed_lo,
+			.seed_hi = cfg.seed_hi,
+			.scenarios = names,
+			.scenario_count = names ? cfg.nfiles : 0,
+			.bugs = bugs,
+			.swarm = cfg.swarm,
+			.backend = backend_name(&cfg),
+			.runs = cfg.nruns,
+		};
+		if (!names || results_write_header(cfg.results, &ci) < 0) {
+			cfg.output_failed = true;
+			cfg.output_errno = names ? errno : ENOMEM;
+		}
+		free(names);
+	}
 	struct table t = {
 		.cfg = &cfg,
 		.slot = slot,
@@ -934,9 +1268,18 @@ int cli_run(int argc, char **argv, const char *prog)
 	report_failures(&cfg, &t);
 	if (t.header_done)
 		printf("\n");
-	printf("%zu passed, %zu failed (%zu scenario%s x %" PRIu64 " seed%s)\n", cfg.nruns - t.failed, t.failed,
-	       cfg.nfiles, cfg.nfiles == 1 ? "" : "s", nseeds, nseeds == 1 ? "" : "s");
+	if (cfg.shard_n)
+		printf("%zu passed, %zu failed (shard %" PRIu32 "/%" PRIu32 ": %zu of %zu scenario%s x %" PRIu64
+		       " seed%s)\n",
+		       cfg.nruns - t.failed, t.failed, cfg.shard_k, cfg.shard_n, cfg.nruns, (size_t)(nseeds * cfg.nfiles),
+		       cfg.nfiles == 1 ? "" : "s", nseeds, nseeds == 1 ? "" : "s");
+	else
+		printf("%zu passed, %zu failed (%zu scenario%s x %" PRIu64 " seed%s)\n", cfg.nruns - t.failed, t.failed,
+		       cfg.nfiles, cfg.nfiles == 1 ? "" : "s", nseeds, nseeds == 1 ? "" : "s");
 	rc = t.failed || t.output_errors ? 1 : 0;
+	fflush(stdout);
+	if (finish_outputs(&cfg, &t) < 0 || ferror(stdout))
+		rc = 2;
 	free_all(&cfg, slot, jobs);
 	return rc;
 }

@@ -25,7 +25,10 @@ static void usage_main(FILE *out)
 		"commands:\n"
 		"  sim       run the built-in echo workload between two whole stacks in the\n"
 		"            deterministic simulator and print a result table\n"
-		"  run       run scenario scripts (docs/scenarios.md) over seeds, in parallel\n"
+		"  run       run scenario scripts (docs/scenarios.md) over seeds, in parallel,\n"
+		"            or one shard of a campaign (docs/campaigns.md)\n"
+		"  report    merge the results of a campaign's shards into one summary\n"
+		"  shrink    reduce a failing scenario run to a small reproducer\n"
 		"  nic       run the NIC daemon on a DPDK port (net_tap, net_pcap, mlx5) with\n"
 		"            an echo, sink or source application in the same process\n"
 		"  app       run an application on the host library against a NIC daemon\n"
@@ -54,6 +57,14 @@ int main(int argc, char **argv)
 			cli_run_usage(stdout);
 			return 0;
 		}
+		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "shrink")) {
+			cli_shrink_usage(stdout);
+			return 0;
+		}
+		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "report")) {
+			cli_report_usage(stdout);
+			return 0;
+		}
 		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "nic")) {
 			cli_nic_usage(stdout);
 			return 0;
@@ -77,6 +88,10 @@ int main(int argc, char **argv)
 		return cli_sim(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cli_run(argc - 1, argv + 1, argv[0]);
+	if (!strcmp(cmd, "shrink"))
+		return cli_shrink(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cli_report(argc - 1, argv + 1);
 	if (!strcmp(cmd, "nic"))
 		return cli_nic(argc - 1, argv + 1);
 	if (!strcmp(cmd, "app"))
