@@ -181,14 +181,24 @@ if [[ ${CAMPAIGN:-1} == 1 && $# -eq 0 && -x "$build/bluetas" && -f tests/campaig
 fi
 # ---- end campaigns ----
 
-# Every scenario script over a seed sweep (issue: 200 seeds each). Each
-# run is one test; failures leave pcap, trace and a reproduce line under
-# $build/scenario-failures.
-if [[ -x "$build/bluetas" && -z "${SKIP_SCENARIOS:-}" && $# -eq 0 ]]; then
-	seeds=${SCENARIO_SEEDS:-200}
-	echo "=== scenario sweep: scenarios/*.scn x seeds 1..$seeds"
-	sweep=$("$build/bluetas" run scenarios/*.scn --seeds "1..$seeds" --jobs "${JOBS:-2}" --quiet \
-		--pcap "$build/scenario-failures" 2>&1)
+# Every scenario script over a seed sweep, then a swarm sweep (each seed
+# also picks which rate faults are on and how strong: docs/campaigns.md).
+# Each run is one test; failures leave pcap, trace and a reproduce line
+# under $build/scenario-failures, and every run is in
+# $build/scenario-sweep*.xml (JUnit). SCENARIO_RUNS (default 10200) is the
+# total: 200 seeds of every script (SCENARIO_SEEDS overrides), the rest
+# swarm runs of the scripts with rate faults and of the two cheapest ones;
+# SCENARIO_RUNS=100000 is the long campaign.
+run_sweep() { # LABEL SEEDS SUBDIR [bluetas run options...] -- FILES...
+	local label=$1 range=$2 sub=$3
+	shift 3
+	local opts=()
+	while [[ $1 != -- ]]; do opts+=("$1"); shift; done
+	shift
+	echo "=== $label: $# scripts x seeds $range"
+	local sweep rc sp sf
+	sweep=$("$build/bluetas" run "$@" --seeds "$range" --jobs "${JOBS:-2}" --quiet "${opts[@]}" \
+		--pcap "$build/scenario-failures$sub" --junit "$build/scenario-sweep${sub//\//-}.xml" 2>&1)
 	rc=$?
 	printf '%s\n' "$sweep" | tail -40
 	sp=$(printf '%s\n' "$sweep" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
@@ -197,7 +207,21 @@ if [[ -x "$build/bluetas" && -z "${SKIP_SCENARIOS:-}" && $# -eq 0 ]]; then
 	if [[ $rc -ne 0 ]]; then
 		failed=$((failed + ${sf:-1}))
 		[[ ${sf:-0} -eq 0 ]] && failed=$((failed + 1))
-		failed_bins+=("scenario sweep (exit $rc)")
+		failed_bins+=("$label (exit $rc)")
+	fi
+}
+if [[ -x "$build/bluetas" && -z "${SKIP_SCENARIOS:-}" && $# -eq 0 ]]; then
+	scripts=(scenarios/*.scn)
+	# Scripts whose rate faults swarm varies, and the two cheapest (swarm
+	# leaves them as written: more seeds of them).
+	swarm_scripts=(scenarios/handshake_loss.scn scenarios/channel_faults.scn scenarios/multiseg_rx_mss8960.scn
+		scenarios/send_deadlock.scn scenarios/backlog_overflow.scn scenarios/isolation.scn)
+	total_runs=${SCENARIO_RUNS:-10200}
+	seeds=${SCENARIO_SEEDS:-$((total_runs * 3 / 10 / ${#scripts[@]} > 200 ? total_runs * 3 / 10 / ${#scripts[@]} : 200))}
+	swarm_seeds=$(((total_runs - seeds * ${#scripts[@]}) / ${#swarm_scripts[@]}))
+	run_sweep "scenario sweep" "1..$seeds" "" -- "${scripts[@]}"
+	if [[ $swarm_seeds -gt 0 ]]; then
+		run_sweep "swarm sweep" "1..$swarm_seeds" "/swarm" --swarm -- "${swarm_scripts[@]}"
 	fi
 fi
 
