@@ -329,16 +329,10 @@ static void print_stats(struct app_run *d)
 {
 	struct bt_host_stats h;
 	bt_host_stats(d->host, &h);
-	STAT("host", h, events_consumed);
-	STAT("host", h, doorbells_sent);
-	STAT("host", h, doorbells_deferred);
-	STAT("host", h, doorbells_refreshed);
-	STAT("host", h, arms_deferred);
-	STAT("host", h, waits_timed_out);
-	STAT("host", h, lost_wakeups);
-	STAT("host", h, tx_bytes);
-	STAT("host", h, rx_bytes);
-	STAT("host", h, conns_in_use);
+#define HOST_STAT(field) STAT("host", h, field);
+	BT_HOST_STATS_FIELDS_U64(HOST_STAT)
+	BT_HOST_STATS_FIELDS_U32(HOST_STAT)
+#undef HOST_STAT
 	struct verbs_chan_stats v;
 	if (verbs_chan_stats(d->ch, &v) == 0) {
 		STAT("chan", v, reads);

@@ -214,14 +214,22 @@ test_nic_cli_and_counters() {
 	# Every field of struct nic_stats is printed by --stats and documented.
 	"$bin" sim -c 1 -s 4K -n 2 --pcap "$work/cli.pcap" >/dev/null || return 1
 	"$bin" nic --vdev "net_pcap0,rx_pcap=$work/cli.pcap,tx_pcap=$work/cli_tx.pcap" --ip 10.0.0.2/24 \
-		--mac 02:00:00:00:00:02 --duration-s 1 --fault-rx-loss-ppm 0 --stats >"$work/cli.out" 2>"$work/cli.err" || {
+		--mac 02:00:00:00:00:02 --duration-s 1 --fault-rx-loss-ppm 0 --app echo --stats >"$work/cli.out" \
+		2>"$work/cli.err" || {
 		show_daemon cli
 		return 1
 	}
-	local field name
-	for field in $(sed -n '/^struct nic_stats {/,/^};/p' core/nic/nic.h | sed 's#/\*.*\*/##' |
-		grep -o 'uint[0-9]*_t [^;]*' | sed 's/uint[0-9]*_t //' | tr ',' '\n' | tr -d ' '); do
-		grep -q "^stat\.nic\.$field=" "$work/cli.out" || { echo "interop: nic_stats.$field not printed by --stats"; ok=1; }
+	# ... and so is every field of the fault injector's and the in-process
+	# host library's stats (hold_overflow and doorbells_refreshed were not).
+	local field name spec
+	for spec in "nic nic_stats core/nic/nic.h" "fault netif_fault_stats transports/netif_fault.h" \
+		"host bt_host_stats core/bluetas.h"; do
+		read -r prefix struct header <<<"$spec"
+		for field in $(sed -n "/^struct $struct {/,/^};/p" "$header" | sed 's#/\*.*\*/##' |
+			grep -o 'uint[0-9]*_t [^;]*' | sed 's/uint[0-9]*_t //' | tr ',' '\n' | tr -d ' '); do
+			grep -q "^stat\.$prefix\.$field=" "$work/cli.out" ||
+				{ echo "interop: $struct.$field not printed by --stats"; ok=1; }
+		done
 	done
 	for name in $(sed -n 's/^stat\.\([a-z_.]*\)=.*/\1/p' "$work/cli.out"); do
 		grep -q "\`$name\`" docs/dpdk.md || { echo "interop: counter $name not documented in docs/dpdk.md"; ok=1; }
