@@ -100,6 +100,12 @@ elif [[ $rc2 != 2 ]] || ! grep -q "did not finish" <<<"$out2"; then
 	bad "a cut shard: exit $rc2: $out2"
 elif [[ $rc3 != 2 ]] || ! grep -q "from another sweep" <<<"$out3"; then
 	bad "a file of another sweep: exit $rc3: $out3"
+elif ! { head -1 "$tmp/s0.jsonl"; printf '{"type":"run","scenario":"reader_stops","seed":1,"result":"PA\n'; } \
+	>"$tmp/bad.jsonl" || out4=$("$bin" report "$tmp/bad.jsonl" 2>&1) || [[ $? != 2 ]] ||
+	! grep -q "bad.jsonl:2: column 60: unterminated string" <<<"$out4"; then
+	bad "a broken line must be named with its line and column: $out4"
+elif out5=$("$bin" report /etc/hostname 2>&1) || [[ $? != 2 ]] || ! grep -q "hostname:1: column" <<<"$out5"; then
+	bad "a file that is not JSON: $out5"
 else
 	ok
 fi
