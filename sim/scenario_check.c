@@ -225,8 +225,10 @@ static bool group_read(struct engine *e, enum cgroup g, const char *a, const cha
 		eng_chan_stats(ea, &out->chan);
 		return true;
 	}
-	if (g == CG_HOST && ea->host) {
-		bt_host_stats(ea->host, &out->host);
+	if (g == CG_HOST) {
+		/* An app without a host library (hostile) counts nothing. */
+		if (ea->host)
+			bt_host_stats(ea->host, &out->host);
 		return true;
 	}
 	return false;
@@ -297,7 +299,8 @@ void eng_counters_each(struct engine *e, eng_counter_fn fn, void *ctx)
 		const char *app = e->s->apps[i].name;
 		each_in_group(e, CG_APP, "app", app, fn, ctx);
 		each_in_group(e, CG_CHAN, "chan", app, fn, ctx);
-		each_in_group(e, CG_HOST, "host", app, fn, ctx);
+		if (e->app[i].host)
+			each_in_group(e, CG_HOST, "host", app, fn, ctx);
 	}
 }
 

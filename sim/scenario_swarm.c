@@ -123,14 +123,23 @@ static bool claims_changed_fault(const struct scn_expect *x, const bool wire_cha
 		return wire_changed[SCN_HOST_CLIENT];
 	if (!strncmp(x->counter, "server.faults.", 14))
 		return wire_changed[SCN_HOST_SERVER];
-	if (strncmp(x->counter, "chan.", 5))
-		return false;
+	/* The channel's injected-fault counters, and what lost doorbells and
+	 * wakeups make the host library count. */
+	static const char *const driven[] = {"chan.msgs_dropped", "chan.ops_delayed", "host.lost_wakeups",
+					     "host.doorbells_refreshed"};
 	const char *field = strrchr(x->counter, '.') + 1;
-	if (strcmp(field, "msgs_dropped") && strcmp(field, "ops_delayed"))
+	size_t scope_len = strcspn(x->counter, ".");
+	bool is_driven = false;
+	for (size_t i = 0; i < sizeof(driven) / sizeof(driven[0]); i++)
+		if (!strncmp(driven[i], x->counter, scope_len) && driven[i][scope_len] == '.' &&
+		    !strcmp(driven[i] + scope_len + 1, field))
+			is_driven = true;
+	if (!is_driven)
 		return false;
-	size_t app_len = (size_t)(field - 1 - (x->counter + 5));
+	const char *app = x->counter + scope_len + 1;
+	size_t app_len = (size_t)(field - 1 - app);
 	for (uint32_t i = 0; i < s->app_count; i++)
-		if (strlen(s->apps[i].name) == app_len && !strncmp(s->apps[i].name, x->counter + 5, app_len))
+		if (strlen(s->apps[i].name) == app_len && !strncmp(s->apps[i].name, app, app_len))
 			return app_changed[i];
 	return false;
 }

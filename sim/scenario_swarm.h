@@ -17,8 +17,9 @@
  * script's expectations name their consequences.
  *
  * An `expect counter` on a counter that counts a fault swarm changed
- * (`HOST.faults.*` of a host whose wire faults changed, `chan.APP.
- * msgs_dropped`/`ops_delayed` of an app whose drops or delays changed)
+ * (`HOST.faults.*` of a host whose wire faults changed; `chan.APP.
+ * msgs_dropped`/`ops_delayed`, `host.APP.lost_wakeups`/`doorbells_refreshed`
+ * of an app whose drops or delays changed)
  * claims that the script's own mix fired: it is left out of the variant.
  */
 #ifndef BT_SIM_SCENARIO_SWARM_H

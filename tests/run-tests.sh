@@ -215,7 +215,7 @@ if [[ -x "$build/bluetas" && -z "${SKIP_SCENARIOS:-}" && $# -eq 0 ]]; then
 	# Scripts whose rate faults swarm varies, and the two cheapest (swarm
 	# leaves them as written: more seeds of them).
 	swarm_scripts=(scenarios/handshake_loss.scn scenarios/channel_faults.scn scenarios/multiseg_rx_mss8960.scn
-		scenarios/send_deadlock.scn scenarios/backlog_overflow.scn scenarios/isolation.scn)
+		scenarios/multiseg_rx_mss1448.scn scenarios/backlog_overflow.scn scenarios/isolation.scn)
 	total_runs=${SCENARIO_RUNS:-10200}
 	seeds=${SCENARIO_SEEDS:-$((total_runs * 3 / 10 / ${#scripts[@]} > 200 ? total_runs * 3 / 10 / ${#scripts[@]} : 200))}
 	swarm_seeds=$(((total_runs - seeds * ${#scripts[@]}) / ${#swarm_scripts[@]}))
