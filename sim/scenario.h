@@ -125,6 +125,7 @@ enum scn_bug {
 	SCN_BUG_WRITE_WITHOUT_CREDITS = 1u << 2, /* events written past the ring, ignoring credits */
 	SCN_BUG_SLEEP_WITHOUT_ARM = 1u << 3,     /* apps sleep though their ARM found no credit */
 	SCN_BUG_NO_SACK = 1u << 4,               /* TAS's recovery: no SACK, go-back-N on 3 dup ACKs */
+	SCN_BUG_DROP_WAKEUPS = 1u << 5,          /* the NIC forgets every WAKEUP it owes */
 };
 
 struct scenario {

@@ -65,6 +65,7 @@ struct engine {
 	uint64_t timeline_next_ns;         /* next sample, clock time */
 	bool deadlock;
 	enum sim_stop stop;
+	uint64_t done_at_ns;               /* clock time all apps were first done; 0 before */
 	uint64_t sched_due_ns;             /* wire faults change next at this time */
 	bool sched_started;                /* sched_due_ns is known */
 };

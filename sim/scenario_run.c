@@ -282,7 +282,7 @@ static int build(struct engine *e, char *err, size_t err_len)
 			nc.rto_initial_ns = nc.rto_min_ns;
 		nc.time_wait_ns = s->time_wait_ns;
 		nc.isn_seed = (uint32_t)sim_rng_next(&rng);
-		nc.inject_bugs = e->o.bugs & (NIC_BUG_RX_FIRST_SEGMENT_ONLY | NIC_BUG_WRITE_WITHOUT_CREDITS);
+		nc.inject_bugs = e->o.bugs & (NIC_BUG_RX_FIRST_SEGMENT_ONLY | NIC_BUG_WRITE_WITHOUT_CREDITS | NIC_BUG_DROP_WAKEUPS);
 		nc.sack = !(e->o.bugs & SCN_BUG_NO_SACK);
 		for (uint32_t i = 0; i < s->fault_count; i++) {
 			const struct scn_fault *f = &s->faults[i];
@@ -504,13 +504,37 @@ static uint64_t last_progress(struct engine *e)
 	return last;
 }
 
+static bool wakeup_unjudged(struct engine *e)
+{
+	for (uint32_t i = 0; i < e->s->app_count; i++)
+		if (e->app[i].host && bt_host_wakeup_unjudged(e->app[i].host))
+			return true;
+	return false;
+}
+
+/* Done is not yet the end while a host's timed-out sleep waits for its
+ * judgement (bt_host_wakeup_unjudged): the work can finish in the very
+ * poll that ended the sleep, with the WAKEUP still on the channel.
+ * Stopping then would accuse the NIC of a wakeup it sent. One more wait
+ * timeout lets a late WAKEUP land; one still missing after that is lost. */
+static bool done_and_judged(struct engine *e, uint64_t now)
+{
+	if (!eng_all_done(e))
+		return false;
+	if (!e->done_at_ns)
+		e->done_at_ns = now;
+	return !wakeup_unjudged(e) || now - e->done_at_ns >= e->s->wait_timeout_ns;
+}
+
 static bool stop_check(void *ctx)
 {
 	struct engine *e = ctx;
 	eng_timeline_sample(e, false);
-	if (eng_all_done(e))
-		return true;
 	uint64_t now = bt_clock_now_ns(e->clock);
+	if (done_and_judged(e, now))
+		return true;
+	if (e->done_at_ns)
+		return false; /* done, a late WAKEUP may still come: not a deadlock */
 	if (now - last_progress(e) >= e->s->deadlock_after_ns) {
 		e->deadlock = true;
 		return true;

@@ -312,6 +312,11 @@ uint64_t bt_host_next_event_ns(struct bt_host *h)
 	return h->broken ? BT_TIME_NEVER : h->refresh_due_ns;
 }
 
+bool bt_host_wakeup_unjudged(const struct bt_host *h)
+{
+	return h->lost_suspect;
+}
+
 void bt_host_stats(const struct bt_host *h, struct bt_host_stats *out)
 {
 	*out = h->stats;

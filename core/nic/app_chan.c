@@ -65,6 +65,10 @@ static int post_owed_wakeup(struct nic *nic, int app)
 	struct nic_app *a = &nic->apps[app];
 	if (!a->wakeup_owed)
 		return 0;
+	if (nic->cfg.inject_bugs & NIC_BUG_DROP_WAKEUPS) {
+		a->wakeup_owed = false; /* the negative control: forgotten, not sent */
+		return 0;
+	}
 	struct ctxq_wakeup w = {.type = CTXQ_WAKEUP, .ev_produced = (uint32_t)a->ev_produced, .arm_seq = a->arm_seq};
 	if (chan_post_msg(a->ch, &w, sizeof(w)) != CHAN_OK)
 		return 0;

@@ -72,6 +72,7 @@ struct nic_config {
 enum nic_bug {
 	NIC_BUG_RX_FIRST_SEGMENT_ONLY = 1u << 0, /* in-order payload lands at the unread head */
 	NIC_BUG_WRITE_WITHOUT_CREDITS = 1u << 2, /* events written on, past the ring and its credits */
+	NIC_BUG_DROP_WAKEUPS = 1u << 5,          /* an owed WAKEUP is forgotten, never posted */
 };
 void nic_default_config(struct nic_config *cfg);
 /* TCP profiles that make the stack look like a general-purpose host to

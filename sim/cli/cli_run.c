@@ -90,7 +90,7 @@ void cli_run_usage(FILE *out)
 		"  -q, --quiet            print only failures and the summary; no progress bar\n"
 		"      --bug NAME         bring a BlueTAS bug class back (negative control), repeatable:\n"
 		"                         rx-first-segment, wakeup-no-timeout, write-without-credits,\n"
-		"                         sleep-without-arm,\n"
+		"                         sleep-without-arm, drop-wakeups,\n"
 		"                         no-sack (loss recovery without SACK: go-back-N, as TAS)\n"
 		"  -h, --help             this help\n"
 		"\n"
@@ -111,6 +111,7 @@ static const struct {
 	{"write-without-credits", SCN_BUG_WRITE_WITHOUT_CREDITS},
 	{"sleep-without-arm", SCN_BUG_SLEEP_WITHOUT_ARM},
 	{"no-sack", SCN_BUG_NO_SACK},
+	{"drop-wakeups", SCN_BUG_DROP_WAKEUPS},
 };
 #define BUG_COUNT (sizeof(bug_names) / sizeof(bug_names[0]))
 
@@ -979,7 +980,7 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			if (i == BUG_COUNT) {
 				fprintf(stderr,
 					"bluetas run: --bug: unknown bug '%s' (expected rx-first-segment, "
-					"wakeup-no-timeout, write-without-credits, sleep-without-arm or no-sack)\n",
+					"wakeup-no-timeout, write-without-credits, sleep-without-arm, drop-wakeups or no-sack)\n",
 					optarg);
 				return 2;
 			}

@@ -185,6 +185,32 @@ static void test_sleep_without_arm_bug_is_a_lost_wakeup(void **state)
 	expect_caught("fresh_server.scn", SCN_BUG_SLEEP_WITHOUT_ARM, "lost wakeup");
 }
 
+/* A NIC that forgets the WAKEUPs it owes: every sleep with events coming
+ * ends by its timeout, and the last one is still unjudged when the work
+ * ends. Waiting for a late WAKEUP at the end must not excuse it. */
+static void test_drop_wakeups_bug_is_a_lost_wakeup(void **state)
+{
+	(void)state;
+	expect_caught("fresh_server.scn", SCN_BUG_DROP_WAKEUPS, "lost wakeup");
+}
+
+/* Seed 52 of multiseg_rx_mss1448: the reader's budget deadline ends its
+ * sleep 450 ns after the NIC answered its ARM (events were already
+ * written), with the WAKEUP still on the channel, and that same poll
+ * finishes the last message. Stopping there judged the in-flight WAKEUP
+ * as lost; the engine now lets it land before judging (stop_check). */
+static void test_a_wakeup_in_flight_when_the_work_ends_is_not_lost(void **state)
+{
+	(void)state;
+	struct scenario *s = load("multiseg_rx_mss1448.scn");
+	struct scenario_result r;
+	run(s, 52, 0, &r);
+	if (r.verdict != SCN_PASS)
+		fail_msg("multiseg_rx_mss1448 seed 52: %s", r.diagnosis);
+	scenario_result_free(&r);
+	free(s);
+}
+
 /* A doorbell refresh in a run without channel faults means a doorbell
  * went unconfirmed for a whole refresh interval: the engine fails the run
  * whatever the script expects. A 1 ns refresh fires on every doorbell,
@@ -340,6 +366,8 @@ int main(void)
 		cmocka_unit_test(test_wakeup_without_timeout_bug_is_a_deadlock_with_report),
 		cmocka_unit_test(test_write_without_credits_bug_is_an_out_of_bounds_access),
 		cmocka_unit_test(test_sleep_without_arm_bug_is_a_lost_wakeup),
+		cmocka_unit_test(test_a_wakeup_in_flight_when_the_work_ends_is_not_lost),
+		cmocka_unit_test(test_drop_wakeups_bug_is_a_lost_wakeup),
 		cmocka_unit_test(test_a_doorbell_refresh_without_channel_faults_fails_the_run),
 		cmocka_unit_test(test_no_sack_bug_fails_the_loss_ratio_and_goodput),
 		cmocka_unit_test(test_a_reader_that_stops_is_reported_not_hung),
