@@ -67,12 +67,14 @@ wait_port() {
 }
 
 # wait_stack_port PORT: until a program on the stack listens on PORT
-# (Linux connects and closes at once; 5 s at most). Prints the delay.
+# (Linux connects and closes at once; 10 s at most). Prints the delay.
+# The probe is bash's /dev/tcp, not a python3 one-liner: under load the
+# interpreter alone can take over a second to start, and a probe killed
+# by its own timeout before it connects never sees the listener at all.
 wait_stack_port() {
 	local t0=$SECONDS
-	for _ in $(seq 50); do
-		if in_ns timeout 1 python3 -c "import socket,sys; socket.create_connection(('$stack_ip', $1), 0.5).close()" \
-			2>/dev/null; then
+	for _ in $(seq 100); do
+		if in_ns timeout 2 bash -c "exec 3<>/dev/tcp/$stack_ip/$1" 2>/dev/null; then
 			note "port $1 on the stack answered after $((SECONDS - t0)) s"
 			return 0
 		fi
@@ -212,12 +214,16 @@ t_redis_server_on_stack() {
 }
 
 # ---- runner ----
-# Programs that LISTEN on the stack over the ipc channel do not work yet
-# (the listener is not reliably installed at the NIC: docs/sockets.md,
-# "Known problems"); their cases run only with APPS_SERVERS=1 or by name.
+# APPS_SERVERS=0 leaves out the cases where the program listens on the
+# stack. redis-server on the stack under redis-benchmark does not finish
+# yet (docs/sockets.md, "Known problems"): it runs only with
+# APPS_SERVERS=2 or by name.
 cases=(nc_stack_to_linux curl_from_linux_http redis_cli_to_linux)
-if [[ ${APPS_SERVERS:-0} == 1 || ${#only[@]} -gt 0 ]]; then
-	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack)
+if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
+	cases+=(nc_linux_to_stack http_server_on_stack)
+fi
+if [[ ${APPS_SERVERS:-1} == 2 || ${#only[@]} -gt 0 ]]; then
+	cases+=(redis_server_on_stack)
 fi
 if ! setup >"$work/setup.log" 2>&1; then
 	why=$(tail -1 "$work/setup.log")
