@@ -23,20 +23,28 @@ export BLUETAS_BIN="$build/bluetas"
 passed=0
 failed=0
 failed_bins=()
+
+# count_suite OUTPUT RC LABEL: adds a suite's cmocka-shaped summary lines
+# ("[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:")
+# to the totals. A non-zero exit counts as at least one failure even when
+# the suite never got to print its summary (a crash or a timeout).
+count_suite() {
+	local out=$1 rc=$2 label=$3 p f
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [[ $rc -ne 0 ]]; then
+		failed=$((failed + ${f:-1}))
+		failed_bins+=("$label")
+	fi
+}
+
 for bin in "${bins[@]}"; do
 	echo "=== ${bin#"$build"/tests/}"
 	out=$(timeout 600 "$bin" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
-	passed=$((passed + ${p:-0}))
-	if [[ $rc -ne 0 ]]; then
-		# A crash or timeout counts as at least one failure even when
-		# cmocka never got to print its summary.
-		failed=$((failed + ${f:-1}))
-		failed_bins+=("${bin#"$build"/tests/} (exit $rc)")
-	fi
+	count_suite "$out" $rc "${bin#"$build"/tests/} (exit $rc)"
 done
 
 # ---- interop: `bluetas nic` on DPDK against Linux TCP (tests/interop) ----
@@ -53,13 +61,7 @@ if [[ $run_interop == 1 ]]; then
 	out=$(timeout 900 bash tests/interop/run.sh "$build" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
-	passed=$((passed + ${p:-0}))
-	if [[ $rc -ne 0 ]]; then
-		failed=$((failed + ${f:-1}))
-		failed_bins+=("interop (exit $rc)")
-	fi
+	count_suite "$out" $rc "interop (exit $rc)"
 fi
 # ---- end interop ----
 
@@ -71,13 +73,7 @@ if [[ ${APPS:-1} == 1 && $# -eq 0 && -f tests/apps/run.sh ]]; then
 	out=$(timeout 300 bash tests/apps/run.sh "$build" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
-	passed=$((passed + ${p:-0}))
-	if [[ $rc -ne 0 ]]; then
-		failed=$((failed + ${f:-1}))
-		failed_bins+=("apps (exit $rc)")
-	fi
+	count_suite "$out" $rc "apps (exit $rc)"
 fi
 # ---- end apps ----
 
@@ -89,13 +85,7 @@ if [[ ${PREFLIGHT:-1} == 1 && $# -eq 0 && -f tests/preflight/run.sh ]]; then
 	out=$(timeout 300 bash tests/preflight/run.sh "$build" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | grep -v '^\[       OK \]'
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
-	passed=$((passed + ${p:-0}))
-	if [[ $rc -ne 0 ]]; then
-		failed=$((failed + ${f:-1}))
-		failed_bins+=("preflight (exit $rc)")
-	fi
+	count_suite "$out" $rc "preflight (exit $rc)"
 fi
 # ---- end preflight ----
 
@@ -109,13 +99,7 @@ if [[ ${RXE:-1} == 1 && $# -eq 0 && -f tests/rxe/run.sh ]]; then
 	rc=$?
 	out=${out//$'\r'/} # the guest's serial console ends lines with CR LF
 	printf '%s\n' "$out" | grep -vE '^\[[#.]{5}' | tail -80
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
-	passed=$((passed + ${p:-0}))
-	if [[ $rc -ne 0 ]]; then
-		failed=$((failed + ${f:-1}))
-		failed_bins+=("rxe (exit $rc; guest console: build/rxe-vm/console.log)")
-	fi
+	count_suite "$out" $rc "rxe (exit $rc; guest console: build/rxe-vm/console.log)"
 fi
 # ---- end Soft-RoCE ----
 
@@ -131,13 +115,7 @@ if [[ ${CONFORMANCE:-1} == 1 && $# -eq 0 && -f tests/packetdrill/run-conformance
 	out=$(timeout 900 bash tests/packetdrill/run-conformance.sh "$build" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
-	passed=$((passed + ${p:-0}))
-	if [[ $rc -ne 0 ]]; then
-		failed=$((failed + ${f:-1}))
-		failed_bins+=("conformance (exit $rc)")
-	fi
+	count_suite "$out" $rc "conformance (exit $rc)"
 fi
 # ---- end conformance ----
 
@@ -152,13 +130,7 @@ if [[ ${ARM64:-1} == 1 && $# -eq 0 && -f tests/arm64/run.sh ]]; then
 		"${ARM64_SYSROOT:-build/arm64-sysroot}" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | tail -40
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
-	passed=$((passed + ${p:-0}))
-	if [[ $rc -ne 0 ]]; then
-		failed=$((failed + ${f:-1}))
-		failed_bins+=("arm64 (exit $rc)")
-	fi
+	count_suite "$out" $rc "arm64 (exit $rc)"
 fi
 # ---- end aarch64 ----
 # ---- campaigns (tests/campaign): --shard/--results/--junit/--swarm,
@@ -171,13 +143,7 @@ if [[ ${CAMPAIGN:-1} == 1 && $# -eq 0 && -x "$build/bluetas" && -f tests/campaig
 	out=$(timeout 900 bash tests/campaign/run.sh "$build" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
-	passed=$((passed + ${p:-0}))
-	if [[ $rc -ne 0 ]]; then
-		failed=$((failed + ${f:-1}))
-		failed_bins+=("campaign (exit $rc)")
-	fi
+	count_suite "$out" $rc "campaign (exit $rc)"
 fi
 # ---- end campaigns ----
 
@@ -268,13 +234,7 @@ if [[ ${FUZZ:-1} == 1 && $# -eq 0 && -d build-fuzz/fuzz ]]; then
 	out=$(FUZZ_TEST_SECONDS=${FUZZ_TEST_SECONDS:-15} bash tests/fuzz/run.sh build-fuzz 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
-	passed=$((passed + ${p:-0}))
-	if [[ $rc -ne 0 ]]; then
-		failed=$((failed + ${f:-1}))
-		failed_bins+=("fuzz (exit $rc)")
-	fi
+	count_suite "$out" $rc "fuzz (exit $rc)"
 fi
 # ---- end fuzzing ----
 
