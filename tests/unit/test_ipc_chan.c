@@ -611,18 +611,30 @@ static void test_oob_write_breaks_link(void **state)
 	struct fx *f = fx_default();
 	memset(f->hbuf, 0x11, RLEN);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 200), 100, 1, 0), CHAN_OK);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 2, CHAN_WR_SIGNALED), CHAN_OK);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 3, 0), CHAN_OK);
+	/* The daemon's thread may execute (and fail) WR 1 before the next
+	 * posts (slow emulation, a loaded machine): a post after the break
+	 * is refused with CHAN_EDISCONNECTED, one before it is flushed. */
+	int posted = 1;
+	int rc = chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 2, CHAN_WR_SIGNALED);
+	if (rc == CHAN_OK) {
+		posted++;
+		rc = chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 3, 0);
+		if (rc == CHAN_OK)
+			posted++;
+	}
+	if (rc != CHAN_OK)
+		assert_int_equal(rc, CHAN_EDISCONNECTED);
 	struct chan_completion c[3];
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < posted; i++)
 		c[i] = wait_cqe(f->host);
 	assert_int_equal(c[0].wr_id, 1);
 	assert_int_equal(c[0].status, CHAN_EACCESS);
-	assert_int_equal(c[1].wr_id, 2);
-	assert_int_equal(c[1].status, CHAN_EFLUSHED);
-	assert_int_equal(c[2].wr_id, 3);
-	assert_int_equal(c[2].status, CHAN_EFLUSHED);
-	assert_int_equal(c[2].opcode, CHAN_OP_READ);
+	for (int i = 1; i < posted; i++) {
+		assert_int_equal(c[i].wr_id, (uint64_t)i + 1);
+		assert_int_equal(c[i].status, CHAN_EFLUSHED);
+	}
+	if (posted == 3)
+		assert_int_equal(c[2].opcode, CHAN_OP_READ);
 	expect_no_cqe_for(f->host, 5);
 	assert_all(nreg(f), 0, RLEN);
 	assert_guards(f);
