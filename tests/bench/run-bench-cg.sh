@@ -65,3 +65,23 @@ awk -v n="$segments" -v ot="$ours_total" -v oc="$ours_ck" -v lt="$lwip_total" -v
 	printf "%-34s %14.0f %14.0f %18.0f\n", "lwIP 2.1.3 ip4_input (Debian)", lt / n, lc / n, (lt - lc) / n
 	printf "%-34s %14.2f %14.2f %18.2f\n", "ratio bluetas / lwIP", ot / lt, (lc ? oc / lc : 0), (ot - oc) / (lt - lc)
 }'
+
+# Where our instructions go: each function's own cost (exclusive) per
+# segment, the largest first, so a change to the receive path shows which
+# part it moved. BENCH_CG_TOP=0 leaves it out.
+top=${BENCH_CG_TOP:-12}
+if [[ $top -gt 0 ]] && command -v callgrind_annotate >/dev/null; then
+	echo
+	echo "bluetas fp_rx_frame, own instructions per segment by function (top $top):"
+	# (the callers above fp_rx_frame, main and below, carry the whole total)
+	callgrind_annotate --threshold=100 "$tmp/ours.1" 2>/dev/null | awk -v n="$segments" -v top="$top" -v total="$ours_total" '
+		/^-+$/ { dash++; next }
+		dash >= 3 && $1 ~ /^[0-9,]+$/ && $0 !~ /PROGRAM TOTALS/ {
+			ir = $1; gsub(",", "", ir)
+			if (ir + 0 >= total + 0) next
+			fn = $NF; if (fn ~ /^\[/) fn = $(NF - 1)
+			sub(/^.*\//, "", fn)
+			if (fn ~ /libc-start|below main|_cmocka_run|bench_cg_rx.c:main|^\?\?\?:0x|ld-linux/) next
+			if (shown++ < top) printf "  %8.0f  %s\n", ir / n, fn
+		}'
+fi
