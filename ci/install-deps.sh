@@ -12,6 +12,8 @@ packages=(
 	liblwip-dev
 	lcov valgrind
 	tshark iproute2
+	# loss on the interop paths where the kernel lacks sch_netem: nft numgen
+	nftables
 	netcat-openbsd ethtool python3 procps
 	# real programs on the stack (tests/apps, make bench-apps)
 	curl redis-server redis-tools iperf3 memcached nginx-light

@@ -7,6 +7,7 @@
                                     `bluetas nic --app sink` measures)
   loss_peer.py send HOST PORT FILE  send FILE, half-close, wait for the
                                     peer's close; print "send bytes=N"
+                                    (a refused connect is retried for 10 s)
 
 Every wait is bounded (60 s of silence ends it with exit status 1).
 """
@@ -16,6 +17,7 @@ import sys
 import time
 
 IDLE_S = 60
+CONNECT_S = 10
 
 
 def recv(port):
@@ -47,7 +49,18 @@ def recv(port):
 def send(host, port, path):
     with open(path, "rb") as f:
         data = f.read()
-    s = socket.create_connection((host, port), timeout=IDLE_S)
+    # The receiver is started just before this, and python's start-up can
+    # take a second on a loaded machine: a refused connect is retried for
+    # up to CONNECT_S (any other error ends the run).
+    deadline = time.monotonic() + CONNECT_S
+    while True:
+        try:
+            s = socket.create_connection((host, port), timeout=IDLE_S)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     s.settimeout(IDLE_S)
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)

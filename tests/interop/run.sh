@@ -542,6 +542,42 @@ test_af_packet_veth() {
 loss_mib=${INTEROP_LOSS_MIB:-4}
 loss_models=("1pct|loss 1%" "5pct|loss 5%" "burst|loss gemodel 0.5% 30%")
 
+# Where the kernel has no sch_netem (these machines), the loss is made at
+# each path's receiver, where frames are single segments: nftables
+# `numgen random` in prerouting of the receiving namespace (Linux -> Linux
+# on the veth, stack -> Linux on the tap), and for Linux -> stack the DPDK
+# netif's fault injector on the daemon's receive side (an egress rule would
+# see the sender's GSO packets of up to 64 KiB, which are segmented after
+# netfilter). Bernoulli only (no burst model), on TCP packets with payload
+# (IP length > 100), so SYNs, FINs and pure ACKs pass and "lost" counts
+# data segments only: every path sees the same loss in the same run. INTEROP_LOSS=netem|nft|injector picks
+# one; the default is netem where the kernel has it, else nft, else the
+# DPDK netif's fault injector (no Linux-to-Linux column then).
+# (0pct first: the paths' capacity without loss, for the goodput shares)
+nft_loss_models=("0pct|0" "1pct|10000" "5pct|50000")
+loss_seed=0
+
+# nft_loss_on NS out|in DEV PPM: drops PPM per million data segments
+# leaving (out) or entering (in) DEV in namespace NS, counting them.
+nft_loss_on() {
+	local hook=output match=oifname
+	[[ $2 == in ]] && hook=prerouting match=iifname
+	ip netns exec "$1" nft -f - <<NFT
+table inet bt_loss {
+	counter lost { }
+	chain c { type filter hook $hook priority 0; policy accept;
+		$match "$3" ip protocol tcp ip length > 100 numgen random mod 1000000 < $4 counter name lost drop
+	}
+}
+NFT
+}
+# nft_loss_off NS: prints the segments dropped, removes the table.
+nft_loss_off() {
+	ip netns exec "$1" nft list counter inet bt_loss lost 2>/dev/null | awk '/packets/ { print $2; exit }'
+	ip netns exec "$1" nft delete table inet bt_loss 2>/dev/null
+	return 0
+}
+
 # Packets the root qdisc of DEV (in namespace NS) dropped.
 qdisc_dropped() {
 	ip netns exec "$1" tc -s qdisc show dev "$2" | awk '/dropped/ { v = $7; gsub(",", "", v); print v; exit }'
@@ -566,6 +602,9 @@ tcp_retrans_in() {
 
 offloads_off() { ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true; }
 
+# share A B: A as a percentage of B ("n/a" when either is missing)
+share() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.0f%%", 100 * a / b; else printf "n/a" }'; }
+
 # ratio RESENT LOST: "R/L (x.xx)"
 ratio() { awk -v r="${1:-0}" -v l="${2:-0}" 'BEGIN { printf "%d/%d (%s)", r, l, (l > 0 ? sprintf("%.2f", r / l) : "n/a") }'; }
 
@@ -582,12 +621,17 @@ loss_linux_setup() {
 	offloads_off "$ns" "$a"
 	offloads_off "${ns}l" "$b"
 	loss_veth=$b
+	loss_veth_rx=$a
 }
 
 # One Linux -> Linux transfer under MODEL; sets ll_resent ll_lost ll_mbps ll_ok.
 loss_linux_run() {
 	local model=$1 name=$2
-	ip netns exec "${ns}l" tc qdisc replace dev "$loss_veth" root netem $model || return 1
+	if [[ $loss_backend == nft ]]; then
+		nft_loss_on "$ns" in "$loss_veth_rx" "$model" || return 1
+	else
+		ip netns exec "${ns}l" tc qdisc replace dev "$loss_veth" root netem $model || return 1
+	fi
 	in_ns timeout 90 python3 $here/loss_peer.py recv 5003 >"$work/ll-$name.out" 2>&1 &
 	local rpid=$!
 	pids+=("$rpid")
@@ -597,34 +641,47 @@ loss_linux_run() {
 	ip netns exec "${ns}l" timeout 90 python3 $here/loss_peer.py send 10.77.3.1 5003 "$work/loss.bin" >/dev/null
 	wait_exit "$rpid" 30
 	ll_resent=$(($(tcp_retrans_in "${ns}l") - before))
-	ll_lost=$(qdisc_dropped "${ns}l" "$loss_veth")
+	if [[ $loss_backend == nft ]]; then
+		ll_lost=$(nft_loss_off "$ns")
+	else
+		ll_lost=$(qdisc_dropped "${ns}l" "$loss_veth")
+	fi
 	ll_mbps=$(sed -n 's/.*mbit_per_s=\([0-9.]*\).*/\1/p' "$work/ll-$name.out")
 	ll_ok=0
 	grep -q "sha256=$(sha "$work/loss.bin")" "$work/ll-$name.out" && ll_ok=1
-	ip netns exec "${ns}l" tc qdisc del dev "$loss_veth" root 2>/dev/null
+	[[ $loss_backend == nft ]] || ip netns exec "${ns}l" tc qdisc del dev "$loss_veth" root 2>/dev/null
 	return 0
 }
 
 # Linux -> bluetas sink under MODEL; sets ls_resent ls_lost ls_mbps ls_ok.
 loss_to_stack_run() {
-	local model=$1 name=$2
+	local model=$1 name=$2 inject=()
+	# nft: the daemon's own injector drops at the receiver (see above)
+	[[ $loss_backend == nft ]] && inject=(--fault-rx-loss-ppm "$model" --fault-seed $((++loss_seed)))
 	next_tap
 	start_daemon "ls-$name" 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app sink \
-		--exit-after-conns 1 --stats
+		--exit-after-conns 1 --stats "${inject[@]}"
 	local d=$daemon_pid
 	wait_ready "ls-$name" "$d" && tap_up "$tap" || return 1
 	offloads_off "$ns" "$tap"
-	in_ns tc qdisc replace dev "$tap" root netem $model || return 1
-	watch_dropped "$ns" "$tap" "$work/ls-$name.dropped" &
-	local wpid=$!
-	pids+=("$wpid")
+	local wpid=""
+	if [[ $loss_backend != nft ]]; then
+		in_ns tc qdisc replace dev "$tap" root netem $model || return 1
+		watch_dropped "$ns" "$tap" "$work/ls-$name.dropped" &
+		wpid=$!
+		pids+=("$wpid")
+	fi
 	local before
 	before=$(tcp_retrans_in "$ns")
 	in_ns timeout 90 python3 $here/loss_peer.py send "$stack_ip" 9 "$work/loss.bin" >/dev/null
 	wait_exit "$d" 30
-	wait_exit "$wpid" 10
 	ls_resent=$(($(tcp_retrans_in "$ns") - before))
-	ls_lost=$(cat "$work/ls-$name.dropped" 2>/dev/null)
+	if [[ $loss_backend == nft ]]; then
+		ls_lost=$(stat "ls-$name" fault.lost)
+	else
+		wait_exit "$wpid" 10
+		ls_lost=$(cat "$work/ls-$name.dropped" 2>/dev/null)
+	fi
 	ls_mbps=$(sed -n 's/^sink .*mbit_per_s=\([0-9.]*\).*/\1/p' "$work/ls-$name.out")
 	ls_ok=0
 	grep -q "^sink .*sha256=$(sha "$work/loss.bin")" "$work/ls-$name.out" && ls_ok=1
@@ -635,9 +692,11 @@ loss_to_stack_run() {
 # an ifb); sets sl_resent sl_lost sl_mbps sl_ok.
 loss_from_stack_run() {
 	local model=$1 name=$2 ifb=bt${$}i
-	in_ns ip link show "$ifb" >/dev/null 2>&1 || in_ns ip link add "$ifb" type ifb || return 1
-	in_ns ip link set "$ifb" up
-	in_ns tc qdisc replace dev "$ifb" root netem $model || return 1
+	if [[ $loss_backend != nft ]]; then
+		in_ns ip link show "$ifb" >/dev/null 2>&1 || in_ns ip link add "$ifb" type ifb || return 1
+		in_ns ip link set "$ifb" up
+		in_ns tc qdisc replace dev "$ifb" root netem $model || return 1
+	fi
 	in_ns timeout 90 python3 $here/loss_peer.py recv 5002 >"$work/sl-$name.recv" 2>&1 &
 	local rpid=$!
 	pids+=("$rpid")
@@ -646,18 +705,26 @@ loss_from_stack_run() {
 		--connect "$peer_ip:5002" --file "$work/loss.bin" --stats
 	local d=$daemon_pid
 	wait_ready "sl-$name" "$d" || return 1
-	in_ns tc qdisc add dev "$tap" handle ffff: ingress &&
-		in_ns tc filter add dev "$tap" parent ffff: matchall action mirred egress redirect dev "$ifb" || return 1
+	if [[ $loss_backend == nft ]]; then
+		nft_loss_on "$ns" in "$tap" "$model" || return 1
+	else
+		in_ns tc qdisc add dev "$tap" handle ffff: ingress &&
+			in_ns tc filter add dev "$tap" parent ffff: matchall action mirred egress redirect dev "$ifb" || return 1
+	fi
 	tap_up "$tap" || return 1
 	offloads_off "$ns" "$tap"
 	wait_exit "$d" 100
 	wait_exit "$rpid" 30
 	sl_resent=$(stat "sl-$name" nic.tx_retransmits)
-	sl_lost=$(qdisc_dropped "$ns" "$ifb")
+	if [[ $loss_backend == nft ]]; then
+		sl_lost=$(nft_loss_off "$ns")
+	else
+		sl_lost=$(qdisc_dropped "$ns" "$ifb")
+	fi
 	sl_mbps=$(sed -n 's/.*mbit_per_s=\([0-9.]*\).*/\1/p' "$work/sl-$name.recv")
 	sl_ok=0
 	grep -q "sha256=$(sha "$work/loss.bin")" "$work/sl-$name.recv" && sl_ok=1
-	in_ns tc qdisc del dev "$ifb" root 2>/dev/null
+	[[ $loss_backend == nft ]] || in_ns tc qdisc del dev "$ifb" root 2>/dev/null
 	return 0
 }
 
@@ -721,29 +788,53 @@ test_loss_recovery() {
 	local ok=0 entry name model
 	command -v tc >/dev/null || { echo "interop: tc missing (apt-get install iproute2)"; return 1; }
 	head -c "${loss_mib}M" /dev/urandom >"$work/loss.bin"
-	if [[ ${INTEROP_NETEM:-0} != 1 ]]; then
-		note "the stack's loss runs use the DPDK fault injector (INTEROP_NETEM=1: tc netem, next to Linux to Linux)"
+	loss_backend=${INTEROP_LOSS:-auto}
+	[[ ${INTEROP_NETEM:-0} == 1 ]] && loss_backend=netem # the older switch
+	if [[ $loss_backend == injector ]]; then
+		note "the stack's loss runs use the DPDK fault injector (INTEROP_LOSS=injector)"
 		loss_stack_only
 		return
 	fi
 	loss_linux_setup || { echo "interop: cannot build the Linux-to-Linux veth path"; return 1; }
-	if ! ip netns exec "${ns}l" tc qdisc replace dev "$loss_veth" root netem loss 0% 2>/dev/null; then
-		echo "interop: INTEROP_NETEM=1 but tc netem is refused (this kernel has no sch_netem)"
-		return 1
+	local netem_ok=0 nft_ok=0
+	ip netns exec "${ns}l" tc qdisc replace dev "$loss_veth" root netem loss 0% 2>/dev/null && netem_ok=1
+	ip netns exec "${ns}l" tc qdisc del dev "$loss_veth" root 2>/dev/null
+	command -v nft >/dev/null && nft_loss_on "$ns" in "$loss_veth_rx" 0 2>/dev/null && nft_ok=1
+	nft_loss_off "$ns" >/dev/null
+	if [[ $loss_backend == auto ]]; then
+		loss_backend=injector
+		[[ $nft_ok == 1 ]] && loss_backend=nft
+		[[ $netem_ok == 1 ]] && loss_backend=netem
 	fi
-	for entry in "${loss_models[@]}"; do
+	case $loss_backend:$netem_ok:$nft_ok in
+	netem:1:* | nft:*:1) ;;
+	injector:*)
+		note "no tc netem (sch_netem) and no nft here: the stack's loss runs use the DPDK fault injector," \
+			"without the Linux-to-Linux column (apt-get install nftables)"
+		loss_stack_only
+		return ;;
+	*)
+		echo "interop: INTEROP_LOSS=$loss_backend, but this kernel or machine refuses it" \
+			"(netem needs sch_netem, nft needs nftables and nft_numgen)"
+		return 1 ;;
+	esac
+	local models=("${loss_models[@]}")
+	[[ $loss_backend == nft ]] && models=("${nft_loss_models[@]}")
+	for entry in "${models[@]}"; do
 		name=${entry%%|*}
 		model=${entry#*|}
-		loss_linux_run "$model" "$name" || { echo "interop: netem '$model' refused"; return 1; }
+		loss_linux_run "$model" "$name" || { echo "interop: $loss_backend loss '$model' refused"; return 1; }
 		loss_to_stack_run "$model" "$name" || { show_daemon "ls-$name"; return 1; }
 		loss_from_stack_run "$model" "$name" || { show_daemon "sl-$name"; return 1; }
-		note "loss $name ($model), ${loss_mib} MiB, resent/lost in segments, goodput Mbit/s:" \
-			"Linux->stack $(ratio "$ls_resent" "$ls_lost") ${ls_mbps:-?};" \
-			"stack->Linux $(ratio "$sl_resent" "$sl_lost") ${sl_mbps:-?};" \
+		note "loss $name ($loss_backend $model), ${loss_mib} MiB, resent/lost in segments, goodput Mbit/s" \
+			"(and as a share of Linux->Linux's):" \
+			"Linux->stack $(ratio "$ls_resent" "$ls_lost") ${ls_mbps:-?} ($(share "$ls_mbps" "$ll_mbps"));" \
+			"stack->Linux $(ratio "$sl_resent" "$sl_lost") ${sl_mbps:-?} ($(share "$sl_mbps" "$ll_mbps"));" \
 			"Linux->Linux $(ratio "$ll_resent" "$ll_lost") ${ll_mbps:-?}"
 		check "[[ $ll_ok == 1 && $ls_ok == 1 && $sl_ok == 1 ]]" "$name: every transfer arrived intact (sha256)" &&
-			check "[[ ${sl_lost:-0} -gt 0 && $((2 * ${sl_resent:-0})) -le $((3 * ${sl_lost:-0})) ]]" \
-				"$name: the stack resent at most 1.5x what netem dropped" || {
+			{ [[ $model == 0 ]] ||
+				check "[[ ${sl_lost:-0} -gt 0 && $((2 * ${sl_resent:-0})) -le $((3 * ${sl_lost:-0})) ]]" \
+					"$name: the stack resent at most 1.5x what $loss_backend dropped"; } || {
 			show_daemon "sl-$name"
 			ok=1
 		}
