@@ -63,6 +63,8 @@ struct netif_stats {
 	uint64_t tx_dropped;   /* refused by the backend's queue */
 	uint64_t alloc_failed;
 };
+/* Every field of struct netif_stats, in order (the daemon's --stats). */
+#define NETIF_STATS_FIELDS(X) X(rx_frames) X(rx_bytes) X(tx_frames) X(tx_bytes) X(tx_dropped) X(alloc_failed)
 
 struct netif;
 struct netif_ops {

@@ -32,7 +32,10 @@
 #include "../../transports/ipc/ipc_chan.h"
 #include "../../transports/verbs/verbs_chan.h"
 #include "../../sim/cli/cli.h"
+#include "../../transports/chan_stats.h"
 #include "../commands.h"
+#include "../hosts/discover.h"
+#include "../hosts/hosts.h"
 #include "../rt/app_runner.h"
 #include "../rt/rt.h"
 
@@ -64,6 +67,12 @@ struct app_opts {
 	uint64_t connect_retry_ns;
 	uint32_t max_conns, ring_bytes;
 	bool busy_poll, stats;
+	/* hardware configuration */
+	const char *hosts_path, *sysroot;
+	bool print_config;
+	struct bt_hosts hosts;
+	char hosts_channel[4 * BT_HOSTS_STR];
+	char from_channel[512];
 };
 
 
@@ -71,12 +80,14 @@ void cli_app_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: bluetas app --channel verbs:ADDR[:PORT][,dev=NAME]|ipc:PATH --app KIND [OPTIONS]\n"
+		"       bluetas app --hosts FILE --app KIND [OPTIONS]\n"
 		"\n"
 		"Runs a built-in application on the host library, in real time, against a NIC\n"
 		"daemon (`bluetas nic` with a verbs channel listener) over the RDMA verbs channel:\n"
 		"the application and the NIC in separate processes, as on a SmartNIC. Bounded:\n"
-		"stops when the work is done, --duration-s passes, or SIGINT/SIGTERM. Exit\n"
-		"status: 0 the work finished cleanly (every byte verified), 1 a failure, 2 usage.\n"
+		"stops when the work is done, --duration-s passes, or SIGINT/SIGTERM. An option\n"
+		"that does not apply to the chosen --app is a usage error. Exit status: 0 the\n"
+		"work finished cleanly (every byte verified), 1 a failure, 2 usage.\n"
 		"\n"
 		"channel:\n"
 		"  --channel SPEC         verbs:ADDR[:PORT][,dev=NAME][,src=ADDR][,gid=N][,sq=N][,msg=N]\n"
@@ -106,6 +117,15 @@ void cli_app_usage(FILE *out)
 		"  --seed N               payload pattern seed (default 1)\n"
 		"  --exit-after-conns N   echo-server, sink: stop after N connections finished\n"
 		"  --connect-retry-s N    source: retry a refused connect for N s (default 10)\n"
+		"\n"
+		"hardware configuration (docs/hardware.md):\n"
+		"  --hosts FILE           take the channel from the [host] section of a hosts file:\n"
+		"                         verbs:PEER_IP,src=IP,dev=DEV,gid=N from peer_ip (the daemon's\n"
+		"                         channel address), ip, rdma_dev and gid_index (auto: the device\n"
+		"                         and index of a RoCE v2 GID with an IPv4 address); --channel\n"
+		"                         overrides it\n"
+		"  --sysroot DIR          read /sys under DIR for rdma_dev/gid_index auto (default /)\n"
+		"  --print-config         print the settings and where they came from; run nothing\n"
 		"\n"
 		"run:\n"
 		"  --duration-s N         stop after N seconds (echo-client default 10 when neither\n"
@@ -139,6 +159,30 @@ enum {
 	OPT_RING_BYTES,
 	OPT_BUSY,
 	OPT_STATS,
+	OPT_HOSTS,
+	OPT_SYSROOT,
+	OPT_PRINT_CONFIG,
+	OPT_END
+};
+
+/* Options that mean something only for some applications: given for
+ * another one they would be silently ignored, so they are a usage error
+ * naming the option and the application. */
+static const struct {
+	int opt;
+	const char *name;
+	unsigned apps; /* bit (1 << enum app_kind) per application it applies to */
+	const char *which;
+} app_only_opts[] = {
+	{OPT_REMOTE, "--remote", 1u << APP_ECHO_CLIENT | 1u << APP_SOURCE, "echo-client, source"},
+	{OPT_LISTEN, "--listen", 1u << APP_ECHO_SERVER | 1u << APP_SINK, "echo-server, sink"},
+	{OPT_CONNS, "--conns", 1u << APP_ECHO_CLIENT, "echo-client"},
+	{OPT_MSG_BYTES, "--msg-bytes", 1u << APP_ECHO_CLIENT, "echo-client"},
+	{OPT_MESSAGES, "--messages", 1u << APP_ECHO_CLIENT, "echo-client"},
+	{OPT_BYTES, "--bytes", 1u << APP_ECHO_CLIENT | 1u << APP_SINK | 1u << APP_SOURCE, "echo-client, sink, source"},
+	{OPT_SEED, "--seed", 1u << APP_ECHO_CLIENT | 1u << APP_SOURCE, "echo-client, source"},
+	{OPT_EXIT_AFTER, "--exit-after-conns", 1u << APP_ECHO_SERVER | 1u << APP_SINK, "echo-server, sink"},
+	{OPT_RETRY, "--connect-retry-s", 1u << APP_SOURCE, "source"},
 };
 
 static int parse_remote(const char *text, struct app_opts *o)
@@ -163,6 +207,69 @@ static int parse_remote(const char *text, struct app_opts *o)
 	return 0;
 }
 
+/* --hosts FILE: the [host] section gives the channel when --channel does
+ * not: verbs:PEER_IP (the daemon's listener), src=IP, dev= and gid= of a
+ * RoCE v2 GID with an IPv4 address (rdma_dev/gid_index, each "auto" or
+ * named). The hugepage size is no concern here: the host library needs
+ * none. Returns 0, or -1 after a message naming FILE:LINE. */
+static int app_apply_hosts(struct app_opts *o)
+{
+	char err[512];
+	if (bt_hosts_load(o->hosts_path, &o->hosts, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bluetas app: --hosts: %s\n", err);
+		return -1;
+	}
+	const char *file = o->hosts.name;
+	const struct bt_hosts_side *s = &o->hosts.host;
+	if (!s->present) {
+		fprintf(stderr, "bluetas app: --hosts %s: no [host] section (the application's side: peer_ip, ip, "
+				"rdma_dev)\n",
+			file);
+		return -1;
+	}
+	if (o->channel)
+		return 0;
+	if (!s->peer_ip[0]) {
+		fprintf(stderr, "bluetas app: --hosts %s: [host] (line %u) has no peer_ip (the NIC daemon's channel "
+				"address, [dpu] ip), and no --channel was given\n",
+			file, s->section_line);
+		return -1;
+	}
+	struct bt_sysroot root;
+	if (bt_sysroot_init(&root, o->sysroot, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bluetas app: --sysroot: %s\n", err);
+		return -1;
+	}
+	struct bt_gid_pick pick;
+	enum bt_gid_result rc = bt_gid_pick(&root, s->rdma_dev, s->gid_index, &pick);
+	unsigned line = s->line[BT_HOSTS_GID_INDEX]   ? s->line[BT_HOSTS_GID_INDEX]
+			: s->line[BT_HOSTS_RDMA_DEV] ? s->line[BT_HOSTS_RDMA_DEV]
+						     : s->section_line;
+	if (rc != BT_GID_FOUND) {
+		fprintf(stderr,
+			"bluetas app: %s:%u: rdma_dev %s%s: %s (bluetas preflight --role host says why and how to fix it)\n",
+			file, line, s->rdma_dev, s->gid_index >= 0 ? " with gid_index" : "",
+			rc == BT_GID_NO_DEVICE ? (strcmp(s->rdma_dev, "auto") ? "no such RDMA device under /sys/class/infiniband"
+									      : "no RDMA device under /sys/class/infiniband")
+			: rc == BT_GID_EMPTY   ? "its GID table is empty (no IPv4 address on its netdev?)"
+					       : "no RoCE v2 GID with an IPv4 address there");
+		return -1;
+	}
+	if (s->ip[0] && strcmp(s->ip, pick.ipv4)) {
+		fprintf(stderr,
+			"bluetas app: %s:%u: ip = %s, but rdma_dev %s found %s, whose RoCE v2 GID (index %d) carries %s: "
+			"name rdma_dev and gid_index, or fix ip\n",
+			file, s->line[BT_HOSTS_IP], s->ip, s->rdma_dev, pick.dev, pick.gid_index, pick.ipv4);
+		return -1;
+	}
+	snprintf(o->hosts_channel, sizeof(o->hosts_channel), "verbs:%s,src=%s,dev=%s,gid=%d", s->peer_ip, pick.ipv4,
+		 pick.dev, pick.gid_index);
+	snprintf(o->from_channel, sizeof(o->from_channel), "%s:%u peer_ip; rdma_dev %s: %s GID index %d (RoCE v2, %s)",
+		 file, s->line[BT_HOSTS_PEER_IP], s->rdma_dev, pick.dev, pick.gid_index, pick.ipv4);
+	o->channel = o->hosts_channel;
+	return 0;
+}
+
 /* Returns 0, 1 after --help, or -1 after a usage message. */
 static int parse_opts(int argc, char **argv, struct app_opts *o)
 {
@@ -183,6 +290,9 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		{ "ring-bytes", required_argument, NULL, OPT_RING_BYTES },
 		{ "busy-poll", no_argument, NULL, OPT_BUSY },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "hosts", required_argument, NULL, OPT_HOSTS },
+		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
+		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -190,8 +300,21 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 	opterr = 0;
 	int c;
 	uint64_t v;
+	bool given[OPT_END - 256];
+	memset(given, 0, sizeof(given));
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (c >= 256 && c < OPT_END)
+			given[c - 256] = true;
 		switch (c) {
+		case OPT_HOSTS:
+			o->hosts_path = optarg;
+			break;
+		case OPT_SYSROOT:
+			o->sysroot = optarg;
+			break;
+		case OPT_PRINT_CONFIG:
+			o->print_config = true;
+			break;
 		case OPT_CHANNEL:
 			o->channel = optarg;
 			break;
@@ -288,12 +411,25 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		fprintf(stderr, "bluetas app: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if (!o->channel) {
-		fprintf(stderr, "bluetas app: --channel verbs:ADDR[:PORT] or ipc:PATH is required (the NIC daemon's channel)\n");
-		return -1;
-	}
 	if (!o->has_app) {
 		fprintf(stderr, "bluetas app: --app echo-client|echo-server|sink|source is required\n");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(app_only_opts) / sizeof(app_only_opts[0]); i++) {
+		if (given[app_only_opts[i].opt - 256] && !(app_only_opts[i].apps & (1u << o->app))) {
+			fprintf(stderr, "bluetas app: %s does not apply to --app %s (only to %s)\n", app_only_opts[i].name,
+				app_names[o->app], app_only_opts[i].which);
+			return -1;
+		}
+	}
+	if (o->channel)
+		snprintf(o->from_channel, sizeof(o->from_channel), "command line%s",
+			 o->hosts_path ? " (the hosts file's channel is not used)" : "");
+	if (o->hosts_path && app_apply_hosts(o) != 0)
+		return -1;
+	if (!o->channel) {
+		fprintf(stderr, "bluetas app: --channel verbs:ADDR[:PORT] or ipc:PATH is required (the NIC daemon's channel), "
+				"or --hosts FILE with peer_ip in [host]\n");
 		return -1;
 	}
 	if ((o->app == APP_ECHO_CLIENT || o->app == APP_SOURCE) && !o->has_remote) {
@@ -333,17 +469,22 @@ static void print_stats(struct app_run *d)
 	BT_HOST_STATS_FIELDS_U64(HOST_STAT)
 	BT_HOST_STATS_FIELDS_U32(HOST_STAT)
 #undef HOST_STAT
+	/* The channel's counters by struct chan_stats' field list, whatever
+	 * the backend; then what only verbs counts. */
+	struct chan_stats c;
+	memset(&c, 0, sizeof(c));
+	rt_chan_stats_add(d->ch, &c);
+#define CHAN_STAT(field) STAT("chan", c, field);
+	CHAN_STATS_FIELDS(CHAN_STAT)
+#undef CHAN_STAT
 	struct verbs_chan_stats v;
 	if (verbs_chan_stats(d->ch, &v) == 0) {
-		STAT("chan", v, reads);
-		STAT("chan", v, writes);
-		STAT("chan", v, msgs_sent);
-		STAT("chan", v, msgs_received);
-		STAT("chan", v, credit_msgs_sent);
-		STAT("chan", v, credit_msgs_received);
-		STAT("chan", v, credits_deferred);
-		STAT("chan", v, eagain_credit);
-		STAT("chan", v, cq_events);
+		STAT("verbs", v, msgs_received);
+		STAT("verbs", v, credit_msgs_sent);
+		STAT("verbs", v, credit_msgs_received);
+		STAT("verbs", v, credits_deferred);
+		STAT("verbs", v, eagain_credit);
+		STAT("verbs", v, cq_events);
 	}
 	printf("stat.loop.waits=%" PRIu64 "\n", d->waits);
 	printf("stat.loop.wait_ms=%.1f\n", (double)d->wait_ns / 1e6);
@@ -546,6 +687,14 @@ int cli_app(int argc, char **argv)
 	if (o.app == APP_ECHO_CLIENT && !o.has_duration && !o.has_messages && !o.has_bytes) {
 		o.duration_ns = 10 * NS_PER_S;
 		o.has_duration = true;
+	}
+	if (o.print_config) {
+		if (o.hosts_path)
+			printf("config hosts=%s section=[host]\n", o.hosts.name);
+		printf("config channel=%s (%s)\n", o.channel, o.from_channel[0] ? o.from_channel : "command line");
+		printf("config app=%s\n", app_names[o.app]);
+		fflush(stdout);
+		return 0;
 	}
 
 	struct app_run d;

@@ -95,3 +95,45 @@ unsigned long bt_hugepage_default_kb(const struct bt_sysroot *r)
 		return kb;
 	return 0;
 }
+
+/* The mount point of a hugetlbfs with pages of size_kb ("pagesize=" absent
+ * means the default size) from /proc/mounts. */
+static void hugetlbfs_mount(const struct bt_sysroot *r, unsigned long size_kb, unsigned long default_kb, char *out,
+			    size_t out_len)
+{
+	enum { MOUNTS_MAX = 65536 };
+	char *mounts = malloc(MOUNTS_MAX);
+	int n = mounts ? bt_sysroot_read(r, "/proc/mounts", mounts, MOUNTS_MAX) : -1;
+	for (char *line = n > 0 ? mounts : NULL; line && *line && !out[0];) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char src[128], dir[256], type[64], opts[512];
+		if (sscanf(line, "%127s %255s %63s %511s", src, dir, type, opts) == 4 && !strcmp(type, "hugetlbfs")) {
+			const char *ps = strstr(opts, "pagesize=");
+			unsigned long v = 0;
+			char unit = 'K';
+			if (ps)
+				sscanf(ps + 9, "%lu%c", &v, &unit);
+			unsigned long ps_kb = !ps ? default_kb : unit == 'G' ? v << 20 : unit == 'M' ? v << 10 : v;
+			if (ps_kb == size_kb)
+				snprintf(out, out_len, "%s", dir);
+		}
+		line = next;
+	}
+	free(mounts);
+}
+
+int bt_hugepages_find(const struct bt_sysroot *r, struct bt_hugepages *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->size_kb = bt_hugepage_default_kb(r);
+	if (!out->size_kb)
+		return -1;
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages", out->size_kb);
+	if (bt_sysroot_read_u64(r, path, &out->nr) != 0)
+		out->nr = 0;
+	hugetlbfs_mount(r, out->size_kb, out->size_kb, out->mount, sizeof(out->mount));
+	return out->nr > 0 && out->mount[0] ? 0 : -1;
+}

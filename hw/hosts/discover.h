@@ -44,4 +44,15 @@ enum bt_gid_result bt_gid_pick(const struct bt_sysroot *r, const char *dev, int 
  * only /sys/kernel/mm/hugepages entry); 0 when there are none. */
 unsigned long bt_hugepage_default_kb(const struct bt_sysroot *r);
 
+/* The default-size hugepages as DPDK would use them: the size, how many
+ * are reserved, and a hugetlbfs mounted with that page size. */
+struct bt_hugepages {
+	unsigned long size_kb;     /* 0: no hugepage support at all */
+	unsigned long long nr;     /* reserved (nr_hugepages of that size) */
+	char mount[256];           /* a hugetlbfs of that page size, "" if none */
+};
+/* Fills out (zeroed first); returns 0 when pages are reserved AND
+ * mounted (usable), -1 otherwise (out says what is missing). */
+int bt_hugepages_find(const struct bt_sysroot *r, struct bt_hugepages *out);
+
 #endif

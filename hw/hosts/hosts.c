@@ -82,21 +82,48 @@ static bool is_name(const char *s)
 	return true;
 }
 
-static int set_key(struct bt_hosts_side *s, const char *key, char *val, const char *name, unsigned line,
-		   char *err, size_t err_len, unsigned *seen)
+static const char *const key_names[BT_HOSTS_KEYS] = {"addr",	  "ssh",      "devargs",  "netdev",
+							   "rdma_dev",	  "gid_index", "ip",      "mtu",
+							   "peer_ip",	  "arp_seed", "vdev",     "wire_ip"};
+
+const char *bt_hosts_key_name(enum bt_hosts_key k)
 {
-	static const char *const keys[] = {"addr", "ssh", "devargs", "netdev", "rdma_dev",
-					   "gid_index", "ip", "mtu", "peer_ip", "arp_seed"};
+	return (unsigned)k < BT_HOSTS_KEYS ? key_names[k] : "?";
+}
+
+/* An ethdev virtual device: net_NAME<N>[,key=value...], no spaces or
+ * shell characters (it ends up on a command line). */
+static bool is_vdev(const char *s)
+{
+	if (strncmp(s, "net_", 4) || strpbrk(s, " \t'\"`$;|&"))
+		return false;
+	size_t head = strcspn(s, ",");
+	return head > 4 && isdigit((unsigned char)s[head - 1]);
+}
+
+static int set_key(struct bt_hosts_side *s, bool is_dpu, const char *key, char *val, const char *name,
+		   unsigned line, char *err, size_t err_len, unsigned *seen)
+{
 	unsigned k = 0;
-	while (k < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[k], key))
+	while (k < BT_HOSTS_KEYS && strcmp(key_names[k], key))
 		k++;
-	if (k == sizeof(keys) / sizeof(keys[0]))
+	if (k == BT_HOSTS_KEYS)
 		return fail(err, err_len, name, line,
-			    "unknown key '%s' (known: addr ssh devargs netdev rdma_dev gid_index ip mtu peer_ip arp_seed)",
+			    "unknown key '%s' (known: addr ssh devargs vdev netdev rdma_dev gid_index ip wire_ip mtu peer_ip arp_seed)",
 			    key);
 	if (*seen & (1u << k))
 		return fail(err, err_len, name, line, "key '%s' given twice in this section", key);
+	/* The DPDK port, the wire address and the static ARP table are the
+	 * daemon's, and the daemon runs on the ARM. */
+	if (!is_dpu && (k == BT_HOSTS_DEVARGS || k == BT_HOSTS_VDEV || k == BT_HOSTS_WIRE_IP || k == BT_HOSTS_ARP_SEED))
+		return fail(err, err_len, name, line,
+			    "key '%s' does not apply to [host]: it belongs to the NIC daemon's section [dpu]", key);
+	if ((k == BT_HOSTS_DEVARGS && (*seen & (1u << BT_HOSTS_VDEV))) ||
+	    (k == BT_HOSTS_VDEV && (*seen & (1u << BT_HOSTS_DEVARGS))))
+		return fail(err, err_len, name, line, "give devargs (a PCI or SF port) or vdev (a virtual one), not both (line %u)",
+			    s->line[k == BT_HOSTS_VDEV ? BT_HOSTS_DEVARGS : BT_HOSTS_VDEV]);
 	*seen |= 1u << k;
+	s->line[k] = line;
 	if (strlen(val) >= BT_HOSTS_STR)
 		return fail(err, err_len, name, line, "value of '%s' longer than %u characters", key, BT_HOSTS_STR - 1);
 	switch (k) {
@@ -148,6 +175,30 @@ static int set_key(struct bt_hosts_side *s, const char *key, char *val, const ch
 		s->mtu = (uint32_t)v;
 		return 0;
 	}
+	case BT_HOSTS_VDEV:
+		if (!is_vdev(val))
+			return fail(err, err_len, name, line,
+				    "vdev '%s': expected a DPDK virtual ethdev like net_tap0,iface=dtap0 or net_null0", val);
+		strcpy(s->vdev, val);
+		return 0;
+	case BT_HOSTS_WIRE_IP: {
+		char ip[32];
+		snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(val, "/"), val);
+		long len = 24;
+		const char *slash = strchr(val, '/');
+		if (slash) {
+			char *end;
+			errno = 0;
+			len = strtol(slash + 1, &end, 10);
+			if (errno || *end || end == slash + 1 || !isdigit((unsigned char)slash[1]) || len < 1 || len > 32)
+				len = -1;
+		}
+		if (!is_ipv4(ip) || len < 0)
+			return fail(err, err_len, name, line, "wire_ip '%s': expected A.B.C.D or A.B.C.D/LEN (LEN 1..32)", val);
+		strcpy(s->wire_ip, ip);
+		s->wire_prefix_len = (int)len;
+		return 0;
+	}
 	default: { /* arp_seed = IP MAC */
 		char ip[32], mac[32], extra[2];
 		if (sscanf(val, "%31s %31s %1s", ip, mac, extra) != 2 || !is_ipv4(ip) || !is_mac(mac))
@@ -174,6 +225,7 @@ static char *trim(char *s)
 int bt_hosts_parse(const char *text, const char *name, struct bt_hosts *out, char *err, size_t err_len)
 {
 	bt_hosts_init(out);
+	snprintf(out->name, sizeof(out->name), "%s", name);
 	struct bt_hosts_side *cur = NULL;
 	unsigned seen[2] = {0, 0}, line = 0;
 	const char *p = text;
@@ -205,8 +257,10 @@ int bt_hosts_parse(const char *text, const char *name, struct bt_hosts *out, cha
 			else
 				return fail(err, err_len, name, line, "unknown section [%s] (expected [host] or [dpu])", sec);
 			if (cur->present)
-				return fail(err, err_len, name, line, "section [%s] given twice", sec);
+				return fail(err, err_len, name, line, "section [%s] given twice (first on line %u)", sec,
+					    cur->section_line);
 			cur->present = true;
+			cur->section_line = line;
 			continue;
 		}
 		char *eq = strchr(s, '=');
@@ -220,7 +274,7 @@ int bt_hosts_parse(const char *text, const char *name, struct bt_hosts *out, cha
 			return fail(err, err_len, name, line, "key '%s' before any [host] or [dpu] section", key);
 		if (!*val)
 			return fail(err, err_len, name, line, "key '%s' has no value", key);
-		if (set_key(cur, key, val, name, line, err, err_len, &seen[cur == &out->dpu]) != 0)
+		if (set_key(cur, cur == &out->dpu, key, val, name, line, err, err_len, &seen[cur == &out->dpu]) != 0)
 			return -1;
 	}
 	if (!out->host.present && !out->dpu.present)

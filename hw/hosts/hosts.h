@@ -13,12 +13,15 @@
  *     devargs  = auxiliary:mlx5_core.sf.2,class=eth
  *     rdma_dev = mlx5_2
  *     gid_index = auto
+ *     wire_ip  = 192.168.60.2/24
  *     peer_ip  = 192.168.60.9
  *     arp_seed = 192.168.60.9 0c:42:a1:00:00:09
  *
- * Keys (each at most once per section): addr, ssh, devargs, netdev,
- * rdma_dev, gid_index, ip, mtu, peer_ip, arp_seed. Every error names
- * FILE:LINE and the problem. The hugepage size is deliberately NOT a key:
+ * Keys (each at most once per section): addr, ssh, devargs, vdev, netdev,
+ * rdma_dev, gid_index, ip, wire_ip, mtu, peer_ip, arp_seed. The daemon's
+ * port and wire (devargs, vdev, wire_ip, arp_seed) exist in [dpu] only,
+ * and a port is devargs or vdev, not both. Every error names FILE:LINE and
+ * the problem. The hugepage size is deliberately NOT a key:
  * it is discovered at run time (hw/hosts/discover.h), since the card's
  * 64K-page kernel uses 512 MB pages and a host 2 MB ones.
  */
@@ -30,6 +33,24 @@
 #include <stdint.h>
 
 #define BT_HOSTS_STR 128u
+
+/* The keys, in the order of the format above (append only: the index is
+ * the bit of a section's key set and the slot of its line number). */
+enum bt_hosts_key {
+	BT_HOSTS_ADDR,
+	BT_HOSTS_SSH,
+	BT_HOSTS_DEVARGS,
+	BT_HOSTS_NETDEV,
+	BT_HOSTS_RDMA_DEV,
+	BT_HOSTS_GID_INDEX,
+	BT_HOSTS_IP,
+	BT_HOSTS_MTU,
+	BT_HOSTS_PEER_IP,
+	BT_HOSTS_ARP_SEED,
+	BT_HOSTS_VDEV,
+	BT_HOSTS_WIRE_IP,
+	BT_HOSTS_KEYS
+};
 
 struct bt_hosts_side {
 	bool present;               /* the section appeared */
@@ -45,11 +66,18 @@ struct bt_hosts_side {
 	bool has_arp_seed;
 	char arp_seed_ip[16];       /* a static neighbour entry: the daemon's --arp IP=MAC */
 	char arp_seed_mac[18];
+	/* added for `bluetas nic --hosts` (hw/nicd) and `bluetas app --hosts` */
+	char vdev[BT_HOSTS_STR];    /* DPDK --vdev instead of devargs: net_tap0,iface=..., net_null0 (rehearsal, tests) */
+	char wire_ip[16];           /* the daemon's own IPv4 on the wire port, dotted ("" if not given) */
+	int wire_prefix_len;        /* its netmask length, 1..32 (wire_ip = A.B.C.D/LEN; 24 if no /LEN) */
+	unsigned line[BT_HOSTS_KEYS]; /* the line each key was given on; 0 = not given */
+	unsigned section_line;      /* the line of the section header; 0 if absent */
 };
 
 struct bt_hosts {
 	struct bt_hosts_side host;
 	struct bt_hosts_side dpu;
+	char name[256];             /* the file as errors call it (bt_hosts_parse's name) */
 };
 
 /* Defaults: both sides absent, rdma_dev "auto", gid_index -1. */
@@ -61,5 +89,7 @@ int bt_hosts_parse(const char *text, const char *name, struct bt_hosts *out, cha
 int bt_hosts_load(const char *path, struct bt_hosts *out, char *err, size_t err_len);
 /* "host" or "dpu" -> that side; NULL otherwise. */
 const struct bt_hosts_side *bt_hosts_side(const struct bt_hosts *h, const char *role);
+/* The key's name as written in the file ("devargs"). */
+const char *bt_hosts_key_name(enum bt_hosts_key k);
 
 #endif

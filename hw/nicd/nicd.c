@@ -26,6 +26,7 @@
 
 #include "../../core/proto/proto.h"
 #include "../../transports/dpdk/dpdk_netif.h"
+#include "../../transports/pcap_mirror.h"
 #include "../commands.h"
 #include "../rt/rt.h"
 #include "nicd.h"
@@ -91,12 +92,12 @@ int cli_nic(int argc, char **argv)
 
 	char *eal_argv[NIC_EAL_ARGS_MAX + 1];
 	char mem[32];
-	struct dpdk_eal_defaults def = {.mem_mb = o.eal_mem_mb};
-	int eal_argc = dpdk_eal_build_args("bluetas-nic", &def, o.vdevs, o.vdev_count, o.eal_argv, o.eal_argc, eal_argv,
-					   NIC_EAL_ARGS_MAX, mem, sizeof(mem));
-	if (eal_argc < 0) {
-		fprintf(stderr, "bluetas nic: too many EAL arguments (at most %d)\n", NIC_EAL_ARGS_MAX);
+	int eal_argc = nicd_eal_args(&o, eal_argv, mem, sizeof(mem));
+	if (eal_argc < 0)
 		return 2;
+	if (o.print_config) {
+		nicd_print_config(&o, eal_argv, eal_argc);
+		return 0;
 	}
 	fprintf(stderr, "bluetas nic: EAL arguments:");
 	for (int i = 1; i < eal_argc; i++)
@@ -125,6 +126,12 @@ int cli_nic(int argc, char **argv)
 		const char *why = run_loop(&d);
 		if (d.app && rt_app_report(d.app, (double)(bt_clock_now_ns(&d.mono) - t0) / 1e9))
 			rc = 1;
+		/* A capture that could not be written is a failure, not a file
+		 * the user believes they have (/dev/full, a full disk). */
+		if (d.mirror && pcap_mirror_close(d.mirror, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bluetas nic: --pcap: %s\n", err);
+			rc = 1;
+		}
 		if (o.stats)
 			nicd_print_stats(&d);
 		printf("exit reason=%s status=%d\n", why, rc);

@@ -5,6 +5,9 @@
  *   nicd_setup.c  the port, the NIC, the in-process application; teardown
  *   nicd_ext.c    applications in other processes over the verbs channel
  *   nicd_stats.c  every counter at exit (--stats)
+ *   nicd_hosts.c  --hosts FILE: the [dpu] section merged under the command line
+ *   nicd_eal.c    the EAL arguments: which port (never every PCI device),
+ *                 hugepages of the size found at run time; --print-config
  * The in-process application runs through the shared runner
  * (hw/rt/app_runner.h), the same one `bluetas app` uses.
  */
@@ -18,14 +21,19 @@
 #include "../../core/bluetas.h"
 #include "../../core/nic/nic.h"
 #include "../../transports/dpdk/dpdk_netif.h"
+#include "../../transports/chan_stats.h"
 #include "../../transports/netif_fault.h"
 #include "../../transports/shm/shm_chan.h"
 #include "../../transports/ipc/ipc_chan.h"
 #include "../../transports/verbs/verbs_chan.h"
+#include "../hosts/discover.h"
+#include "../hosts/hosts.h"
 #include "../rt/app_runner.h"
 
 #define NIC_MAX_VDEVS 8
 #define NIC_EAL_ARGS_MAX 256
+#define NIC_EXTRA_EAL_MAX 16 /* arguments bluetas adds: -a from the hosts file, --no-pci, hugepages */
+#define NIC_FROM_MAX 384     /* "where a setting came from" for --print-config */
 #define NIC_SETUP_ROUNDS 2000            /* polls for HELLO/LISTEN before the port starts */
 #define NIC_DRAIN_NS (5ull * 1000000000) /* after the work: let FINs and ACKs finish */
 #define NS_PER_S 1000000000ull
@@ -85,6 +93,18 @@ struct nic_opts {
 	/* EAL arguments after `--` */
 	char **eal_argv;
 	int eal_argc;
+	/* hardware configuration (nicd_hosts.c, nicd_eal.c) */
+	const char *hosts_path; /* --hosts FILE, or NULL */
+	const char *sysroot;    /* --sysroot DIR: discovery reads /sys and /proc here (default /) */
+	bool print_config;      /* --print-config: print the settings and EAL arguments, run nothing */
+	struct bt_hosts hosts;  /* the loaded file (when hosts_path) */
+	char *extra_eal[NIC_EXTRA_EAL_MAX]; /* added before the user's EAL arguments */
+	int extra_eal_count;
+	char hosts_channel[2 * BT_HOSTS_STR]; /* the verbs channel built from the hosts file */
+	char eal_mem_arg[24], huge_dir[256];
+	/* where each hardware setting came from: command line, FILE:LINE, auto */
+	char from_port[NIC_FROM_MAX], from_ip[NIC_FROM_MAX], from_arp[NIC_FROM_MAX], from_channel[NIC_FROM_MAX];
+	char from_mem[NIC_FROM_MAX], from_peer[NIC_FROM_MAX];
 };
 
 /* One application in another process, attached over the verbs channel. */
@@ -113,6 +133,7 @@ struct daemon {
 	uint64_t next_accept_check_ns;
 	uint64_t apps_attached, apps_detached, apps_refused, apps_flows_reset;
 	uint32_t apps_active;
+	struct chan_stats ext_chan_detached; /* channel counters of the applications detached so far */
 };
 
 /* nicd_opts.c */
@@ -120,6 +141,21 @@ void cli_nic_usage(FILE *out);
 /* Returns 0 to run, 1 when --help was printed, 2 on a usage error. */
 int nicd_parse_opts(int argc, char **argv, struct nic_opts *o);
 void nicd_default_opts(struct nic_opts *o);
+
+/* nicd_hosts.c: merges the hosts file's [dpu] section into o where the
+ * command line left a setting open, and checks it against the result.
+ * Returns 0, or 2 after a message naming FILE:LINE. */
+int nicd_apply_hosts(struct nic_opts *o);
+
+/* nicd_eal.c: the EAL argument vector (out[0..NIC_EAL_ARGS_MAX]): refuses
+ * (2, with a message) when no port is named, since DPDK would then probe
+ * every PCI device; keeps a port on the auxiliary bus from scanning PCI;
+ * uses hugepages of the size found at run time for a hardware port.
+ * Returns the count, or -2 after a message. */
+int nicd_eal_args(struct nic_opts *o, char **out, char *mem_scratch, size_t scratch_len);
+/* --print-config: every setting with where it came from, and the EAL
+ * arguments, on stdout. */
+void nicd_print_config(const struct nic_opts *o, char *const *eal_argv, int eal_argc);
 
 /* nicd_setup.c: builds everything after the EAL; returns 0, or 1
  * (failure) or 2 (an option that does not fit the port) with a message.

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../rt/rt.h"
 #include "nicd.h"
 
 void nicd_ext_detach(struct daemon *d, struct ext_app *e, const char *why)
@@ -23,6 +24,7 @@ void nicd_ext_detach(struct daemon *d, struct ext_app *e, const char *why)
 	nic_detach_app(d->nic, e->idx); /* resets its flows (RST to the peers) */
 	nic_get_stats(d->nic, &after);
 	uint64_t reset = after.conns_reset - before.conns_reset;
+	rt_chan_stats_add(e->ch, &d->ext_chan_detached);
 	chan_destroy(e->ch); /* releases its QP, CQ, regions */
 	d->apps_detached++;
 	d->apps_active--;

@@ -27,8 +27,12 @@ void cli_nic_usage(FILE *out)
 		"--duration-s passes, or SIGINT/SIGTERM.\n"
 		"EAL arguments after `--` go to rte_eal_init unchanged; bluetas adds\n"
 		"--no-huge -m 256 --no-shconf --no-telemetry (and --no-pci when only virtual\n"
-		"devices are used) unless those arguments choose otherwise. Exit status: 0 the\n"
-		"work finished cleanly, 1 a failure (EAL, port, connection), 2 usage error.\n"
+		"devices are used) unless those arguments choose otherwise; for a hardware\n"
+		"port (-a) it uses hugepages of the size the machine has (--in-memory -m N\n"
+		"--huge-dir DIR), and --no-pci for an SF alone. A port must be named (--vdev,\n"
+		"-a or --hosts): DPDK is never left to probe every PCI device. Exit status: 0\n"
+		"the work finished cleanly, 1 a failure (EAL, port, connection, a --pcap file\n"
+		"that could not be written), 2 usage error.\n"
 		"\n"
 		"port:\n"
 		"  --vdev DEVARGS         add a DPDK virtual device (repeatable), e.g.\n"
@@ -93,6 +97,18 @@ void cli_nic_usage(FILE *out)
 		"                         given next to a verbs channel\n"
 		"  --exit-after-apps N    exit once N external applications have detached and\n"
 		"                         none is attached\n"
+		"\n"
+		"hardware configuration (docs/hardware.md):\n"
+		"  --hosts FILE           take the [dpu] section of a hosts file: the port (devargs =\n"
+		"                         PCI address or auxiliary:mlx5_core.sf.N,class=eth, or vdev),\n"
+		"                         wire_ip (--ip), arp_seed (--arp), peer_ip (checked to be\n"
+		"                         reachable), and ip + rdma_dev (auto: the device whose RoCE v2\n"
+		"                         IPv4 GID carries ip) as the verbs channel's listener. Options\n"
+		"                         given here override the file\n"
+		"  --sysroot DIR          read /sys and /proc under DIR when discovering the RDMA device\n"
+		"                         and the hugepage size (default /; for fixtures)\n"
+		"  --print-config         print every setting, where it came from, and the EAL\n"
+		"                         arguments; run nothing\n"
 		"\n"
 		"run:\n"
 		"  --duration-s N         stop after N seconds (default: until done or a signal)\n"
@@ -255,6 +271,29 @@ enum {
 	OPT_F_SEED,
 	OPT_CHANNEL,
 	OPT_EXIT_AFTER_APPS,
+	OPT_HOSTS,
+	OPT_SYSROOT,
+	OPT_PRINT_CONFIG,
+	OPT_END
+};
+
+/* Options that mean something only for some in-process applications:
+ * given for another one they would be silently ignored, so they are a
+ * usage error naming the option and the application. */
+struct app_only {
+	int opt;
+	const char *name;
+	unsigned apps; /* bit (1 << enum app_kind) for each application it applies to */
+};
+static const struct app_only app_only_opts[] = {
+	{OPT_LISTEN, "--listen", 1u << APP_ECHO | 1u << APP_SINK},
+	{OPT_BACKLOG, "--backlog", 1u << APP_ECHO | 1u << APP_SINK},
+	{OPT_EXIT_AFTER, "--exit-after-conns", 1u << APP_ECHO | 1u << APP_SINK},
+	{OPT_CONNECT, "--connect", 1u << APP_SOURCE},
+	{OPT_BYTES, "--bytes", 1u << APP_SOURCE},
+	{OPT_FILE, "--file", 1u << APP_SOURCE},
+	{OPT_SEED, "--seed", 1u << APP_SOURCE},
+	{OPT_CONNECT_RETRY, "--connect-retry-s", 1u << APP_SOURCE},
 };
 
 int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
@@ -304,18 +343,34 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		{"fault-seed", required_argument, 0, OPT_F_SEED},
 		{"channel", required_argument, 0, OPT_CHANNEL},
 		{"exit-after-apps", required_argument, 0, OPT_EXIT_AFTER_APPS},
+		{"hosts", required_argument, 0, OPT_HOSTS},
+		{"sysroot", required_argument, 0, OPT_SYSROOT},
+		{"print-config", no_argument, 0, OPT_PRINT_CONFIG},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	uint64_t v;
 	uint32_t ppm;
 	int c;
+	bool given[OPT_END - 256];
+	memset(given, 0, sizeof(given));
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option, so EAL arguments after `--`
 	 * (and only those) are left for rte_eal_init. */
 	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		if (c >= 256 && c < OPT_END)
+			given[c - 256] = true;
 		switch (c) {
+		case OPT_HOSTS:
+			o->hosts_path = optarg;
+			break;
+		case OPT_SYSROOT:
+			o->sysroot = optarg;
+			break;
+		case OPT_PRINT_CONFIG:
+			o->print_config = true;
+			break;
 		case OPT_VDEV:
 			if (o->vdev_count >= NIC_MAX_VDEVS) {
 				fprintf(stderr, "bluetas nic: --vdev: at most %d devices\n", NIC_MAX_VDEVS);
@@ -586,6 +641,8 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 	}
 	o->eal_argv = argv + optind;
 	o->eal_argc = argc - optind;
+	if (o->hosts_path && nicd_apply_hosts(o) != 0)
+		return 2;
 	if (!o->has_ip) {
 		fprintf(stderr, "bluetas nic: --ip is required (the stack's address, e.g. --ip 10.77.0.2/24)\n");
 		return 2;
@@ -600,6 +657,17 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 	}
 	if ((o->channel || o->ipc_channel) && !o->has_app)
 		o->app = APP_NONE; /* external applications only */
+	static const char *const app_names[] = {"echo", "sink", "source", "none"};
+	for (size_t i = 0; i < sizeof(app_only_opts) / sizeof(app_only_opts[0]); i++) {
+		const struct app_only *a = &app_only_opts[i];
+		if (given[a->opt - 256] && !(a->apps & (1u << o->app))) {
+			fprintf(stderr, "bluetas nic: %s does not apply to %s%s (it is for --app %s)\n", a->name,
+				o->app == APP_NONE ? "a daemon without an in-process application" : "--app ",
+				o->app == APP_NONE ? "" : app_names[o->app],
+				a->apps == (1u << APP_SOURCE) ? "source" : "echo or sink");
+			return 2;
+		}
+	}
 	if (o->exit_after_apps && !o->channel && !o->ipc_channel) {
 		fprintf(stderr, "bluetas nic: --exit-after-apps needs --channel (it counts external applications)\n");
 		return 2;

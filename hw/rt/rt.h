@@ -11,4 +11,11 @@ void rt_catch_stop_signals(void);
 /* "SIGINT" or "SIGTERM" once one arrived, else NULL. */
 const char *rt_stop_reason(void);
 
+struct chan;
+struct chan_stats;
+/* One channel's counters as struct chan_stats (transports/chan_stats.h),
+ * whatever its backend: verbs and ipc fill what they count, the rest
+ * stays 0. Adds to *out (so several channels can be summed). */
+void rt_chan_stats_add(const struct chan *ch, struct chan_stats *out);
+
 #endif

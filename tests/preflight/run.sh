@@ -3,8 +3,9 @@
 # tests/fixtures/preflight (BlueField-2/-3 in DPU, separated host and NIC
 # mode, host side and ARM side) and on broken copies of them, one mutation
 # per case, so every check's PASS and FAIL (and WARN where it has one) is
-# seen; the hosts file's errors through the CLI; and a capture of each
-# fixture re-checked to the same verdicts. Prints cmocka-shaped summary
+# seen; the hosts file's errors through the CLI; a capture of each
+# fixture re-checked to the same verdicts; and `bluetas nic|app --hosts`
+# and the daemon's hardening (hw_cmds.sh). Prints cmocka-shaped summary
 # lines; tests/run-tests.sh counts them (PREFLIGHT=0 skips it there).
 set -u
 build=${1:-build}
@@ -73,6 +74,9 @@ check() {
 DH=$F/hosts/dpu-mode.hosts
 SH=$F/hosts/separated.hosts
 pf() { "$B" preflight "$@"; }
+
+# PF_ONLY=hw runs only the hw commands' part (tests/preflight/hw_cmds.sh).
+if [[ ${PF_ONLY:-all} != hw ]]; then
 
 # ---- the good trees: every check PASSes (or SKIPs where it does not apply)
 for card in 2 3; do
@@ -221,6 +225,12 @@ if ! grep -qs '^0x15b3$' /sys/bus/pci/devices/*/vendor; then
 	check "live, no mlx5 here: a few lines naming what is missing" 1 'no Mellanox/NVIDIA PCI function found' \
 		'verdict: FAIL \(no mlx5 hardware\)' '!^(PASS|WARN|FAIL)  (gid|port|ovs|hugepages|libs)' -- pf
 fi
+
+fi # PF_ONLY
+
+# ---- the hw commands: hosts file, print-config, daemon hardening
+# shellcheck source=tests/preflight/hw_cmds.sh
+source tests/preflight/hw_cmds.sh
 
 echo "[==========] preflight: $((pass + ${#failed[@]})) test(s) run."
 echo "[  PASSED  ] $pass test(s)."

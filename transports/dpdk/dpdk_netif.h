@@ -108,6 +108,11 @@ struct dpdk_netif_stats {
 	uint64_t pmd_ipackets, pmd_opackets, pmd_ibytes, pmd_obytes;
 	uint64_t pmd_imissed, pmd_ierrors, pmd_oerrors, pmd_rx_nombuf;
 };
+/* Every field of struct dpdk_netif_stats, in order (the daemon's --stats). */
+#define DPDK_NETIF_STATS_FIELDS(X)                                                                         \
+	X(rx_multiseg_dropped) X(rx_partial_csum_fixed) X(tx_full_retries) X(tx_oversize_dropped)          \
+	X(pmd_ipackets) X(pmd_opackets) X(pmd_ibytes) X(pmd_obytes) X(pmd_imissed) X(pmd_ierrors)           \
+	X(pmd_oerrors) X(pmd_rx_nombuf)
 
 struct dpdk_port_info {
 	char driver[32];          /* "net_tap", "net_pcap", "mlx5_pci", ... */
