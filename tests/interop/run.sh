@@ -208,7 +208,7 @@ test_nic_cli_and_counters() {
 	done
 	# An argument the EAL refuses is a usage error too, and its usage text
 	# must not pollute stdout.
-	out=$("$bin" nic --ip 10.77.0.2/24 -- --no-such-eal-flag 2>/dev/null)
+	out=$("$bin" nic --ip 10.77.0.2/24 --vdev net_null0 -- --no-such-eal-flag 2>/dev/null)
 	rc=$?
 	check "[[ $rc == 2 && -z '$out' ]]" "a bad EAL argument exits 2 with nothing on stdout" || ok=1
 	# Every field of struct nic_stats is printed by --stats and documented.
