@@ -154,6 +154,10 @@ void pf_check_dpdk_probe(struct pf_ctx *c)
 {
 	char target[BT_SYSROOT_NAME_MAX] = "", path[BT_SYSROOT_PATH_MAX], ib[BT_SYSROOT_NAME_MAX], fix[320];
 	const char *devargs = c->side && c->side->devargs[0] ? c->side->devargs : NULL;
+	if (c->side && c->side->vdev[0]) {
+		pf_report(c, PF_SKIP, "dpdk-probe", NULL, "vdev %s is not an mlx5 port (eal-probe probes it)", c->side->vdev);
+		return;
+	}
 	if (devargs) {
 		const char *name = !strncmp(devargs, "auxiliary:", 10) ? devargs + 10 : devargs;
 		pf_fmt(target, sizeof(target), "%.*s", (int)strcspn(name, ","), name);

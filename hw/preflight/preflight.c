@@ -56,7 +56,10 @@ int pf_run(struct pf_ctx *c)
 	pf_check_modules(c);
 	if (c->n_funcs == 0) {
 		/* Without any mlx5 function every later check would fail for
-		 * the same reason: say it once. */
+		 * the same reason: say it once. A port the hosts file names is
+		 * still probed by the EAL (a vdev works anywhere). */
+		if (c->role == PF_ROLE_DPU && c->side && (c->side->devargs[0] || c->side->vdev[0]))
+			pf_check_eal_probe(c);
 		fprintf(c->out, "      the remaining checks (RDMA, GID, OVS, MTU, hugepages, DPDK, ...) need an mlx5 device\n");
 		fprintf(c->out, "verdict: FAIL (no mlx5 hardware)\n");
 		return 1;
@@ -71,6 +74,7 @@ int pf_run(struct pf_ctx *c)
 		pf_check_mtu(c);
 		pf_check_hugepages(c);
 		pf_check_dpdk_probe(c);
+		pf_check_eal_probe(c);
 	}
 	pf_check_libs(c);
 	pf_check_memlock(c);

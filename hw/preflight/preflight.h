@@ -69,6 +69,7 @@ void pf_check_firmware(struct pf_ctx *c);
 void pf_check_port(struct pf_ctx *c);      /* checks_rdma.c */
 void pf_check_gid(struct pf_ctx *c);
 void pf_check_dpdk_probe(struct pf_ctx *c);
+void pf_check_eal_probe(struct pf_ctx *c);  /* eal_probe.c */
 void pf_check_libs(struct pf_ctx *c);
 void pf_check_ovs(struct pf_ctx *c);       /* checks_net.c */
 void pf_check_mtu(struct pf_ctx *c);

@@ -134,3 +134,28 @@ for spec in "chan chan_stats transports/chan_stats.h" "chan_ext chan_stats trans
 done
 check "nic --stats: every field of chan_stats (in-process and external), netif, dpdk and nic stats" 0 -- test -z "$missing"
 [[ -n $missing ]] && echo "    | not printed:$missing"
+
+# ---- eal-probe: rte_eal_init on the hosts file's port, in a child, bounded
+mut vdev.hosts "$DH" 's/^devargs .*/vdev = net_null0/'
+check "eal-probe PASS: a vdev port probed, its driver named, an explicit allowlist (no PCI scan)" 0 \
+	'^PASS  eal-probe +net_null0 -> driver net_null \(rte_eal_init .*--no-pci --vdev net_null0\)' '^SKIP  dpdk-probe +vdev net_null0' \
+	'verdict: PASS' '!^PASS  eal-probe .* -a ' -- pf --role dpu --hosts "$m" --sysroot "$F/bf2-dpu-arm"
+mut bogus.hosts "$DH" 's/^devargs .*/vdev = net_bogus0/'
+check "eal-probe FAIL: a vdev DPDK cannot create" 1 '^FAIL  eal-probe +.*net_bogus0' 'fix: fix vdev in \[dpu\]' \
+	-- pf --role dpu --hosts "$m" --sysroot "$F/bf2-dpu-arm"
+mut pcap.hosts "$DH" "s|^devargs .*|vdev = net_pcap0,rx_pcap=$tmp/no-such.pcap|"
+check "eal-probe FAIL: the PMD refuses its devargs (missing rx_pcap), its complaint quoted" 1 '^FAIL  eal-probe +the EAL started but probed no port for net_pcap0,rx_pcap=.*DPDK: .*Couldn.t open' \
+	-- pf --role dpu --hosts "$m" --sysroot "$F/bf2-dpu-arm"
+check "eal-probe SKIP: a PCI port on a fixture tree is not probed here" 0 '^SKIP  eal-probe +0000:03:00.0 is a device of the machine' \
+	-- pf --role dpu --hosts "$DH" --sysroot "$F/bf2-dpu-arm"
+check "eal-probe SKIP: no port named" 0 '^SKIP  eal-probe +no port to probe: devargs or vdev in \[dpu\]' -- pf --role dpu --sysroot "$F/bf2-dpu-arm"
+if ! grep -qs '^0x15b3$' /sys/bus/pci/devices/*/vendor; then
+	check "live, no mlx5, vdev port: still a few lines, the EAL probe among them" 1 '^PASS  eal-probe +net_null0,?.* -> driver net_null|^PASS  eal-probe +net_null0 -> driver net_null' \
+		'verdict: FAIL \(no mlx5 hardware\)' -- pf --role dpu --hosts "$RH"
+	lines=$(pf --role dpu --hosts "$RH" | wc -l)
+	check "live, no mlx5, vdev port: at most 9 lines" 0 -- test "$lines" -le 9
+	mut nopci.hosts "$DH" 's/^devargs .*/devargs = ffff:ff:1f.7/'
+	check "live: a PCI port that is not there: FAIL naming it, only it allowed" 1 \
+		'^FAIL  eal-probe +the EAL started but probed no port for ffff:ff:1f.7' -- pf --role dpu --hosts "$m"
+fi
+check "eal-probe leaves no runtime directory behind" 0 -- bash -c "! ls -d /var/run/dpdk/bt-preflight-* 2>/dev/null"

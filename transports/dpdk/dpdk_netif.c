@@ -618,3 +618,22 @@ bool dpdk_netif_link_up(struct netif *nif)
 		return false;
 	return link.link_status == RTE_ETH_LINK_UP;
 }
+
+int dpdk_port_describe(int n, char *name, size_t name_len, char *driver, size_t driver_len)
+{
+	uint16_t p;
+	int i = 0;
+	RTE_ETH_FOREACH_DEV(p)
+	{
+		if (i++ != n)
+			continue;
+		struct rte_eth_dev_info info;
+		char dev_name[RTE_ETH_NAME_MAX_LEN];
+		if (rte_eth_dev_info_get(p, &info) != 0 || rte_eth_dev_get_name_by_port(p, dev_name) != 0)
+			return -1;
+		snprintf(name, name_len, "%s", dev_name);
+		snprintf(driver, driver_len, "%s", info.driver_name ? info.driver_name : "?");
+		return 0;
+	}
+	return -1;
+}

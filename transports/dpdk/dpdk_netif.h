@@ -73,6 +73,11 @@ void dpdk_eal_fini(void);
  * its number ("0"); -1 if none. */
 int dpdk_port_count(void);
 int dpdk_port_lookup(const char *name_or_index);
+/* The n-th probed port (0 .. dpdk_port_count()-1): its device name
+ * ("net_null0", "0000:03:00.0") and its driver ("net_null", "mlx5_pci").
+ * Returns 0, or -1 when there is no such port. For `bluetas preflight`'s
+ * EAL probe, which needs no netif. */
+int dpdk_port_describe(int n, char *name, size_t name_len, char *driver, size_t driver_len);
 
 enum dpdk_partial_csum {
 	DPDK_PARTIAL_CSUM_AUTO = 0, /* on for net_af_packet, off elsewhere */
