@@ -96,6 +96,15 @@ static void test_malformed_files_name_line_and_problem(void **state)
 		{"[dpu]\nnetdev =\n", "bad.hosts:2: key 'netdev' has no value"},
 		{"[dpu]\n = x\n", "bad.hosts:2: missing key before '='"},
 		{"# only comments\n\n", "bad.hosts:2: no [host] or [dpu] section"},
+		{"[host]\nvdev = net_null0\n", "bad.hosts:2: key 'vdev' does not apply to [host]"},
+		{"[host]\nwire_ip = 10.0.0.2\n", "bad.hosts:2: key 'wire_ip' does not apply to [host]"},
+		{"[host]\narp_seed = 10.0.0.1 0c:42:a1:60:00:09\n", "bad.hosts:2: key 'arp_seed' does not apply to [host]"},
+		{"[dpu]\nvdev = net_null0\n\ndevargs = 0000:03:00.0\n", "bad.hosts:4: give devargs"},
+		{"[dpu]\nvdev = null0\n", "bad.hosts:2: vdev 'null0': expected a DPDK virtual ethdev"},
+		{"[dpu]\nvdev = net_tap0,iface=x;reboot\n", "bad.hosts:2: vdev"},
+		{"[dpu]\nwire_ip = 10.0.0.2/0\n", "bad.hosts:2: wire_ip '10.0.0.2/0'"},
+		{"[dpu]\nwire_ip = 10.0.0.2/+8\n", "bad.hosts:2: wire_ip"},
+		{"[dpu]\nwire_ip = 10.0.0/8\n", "bad.hosts:2: wire_ip"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bt_hosts h;
@@ -125,6 +134,30 @@ static void test_long_line_and_file_errors(void **state)
 	assert_non_null(strstr(err, "/nonexistent/lab.hosts: No such file"));
 	assert_int_equal(bt_hosts_load(FIX "hosts/dpu-mode.hosts", &h, err, sizeof(err)), 0);
 	assert_string_equal(h.dpu.devargs, "0000:03:00.0");
+}
+
+/* The keys bluetas nic reads: vdev, wire_ip with its prefix, and the line
+ * of every key (for errors found after parsing, e.g. a seed off the
+ * subnet). */
+static void test_daemon_keys_and_lines(void **state)
+{
+	(void)state;
+	struct bt_hosts h;
+	char err[256] = "";
+	const char *text = "# rehearsal\n[dpu]\nvdev = net_null0,no-rx=1\nwire_ip = 10.99.0.2/16\n[host]\npeer_ip = 10.0.0.2\n";
+	assert_int_equal(bt_hosts_parse(text, "r.hosts", &h, err, sizeof(err)), 0);
+	assert_string_equal(h.name, "r.hosts");
+	assert_string_equal(h.dpu.vdev, "net_null0,no-rx=1");
+	assert_string_equal(h.dpu.wire_ip, "10.99.0.2");
+	assert_int_equal(h.dpu.wire_prefix_len, 16);
+	assert_int_equal(h.dpu.section_line, 2);
+	assert_int_equal(h.dpu.line[BT_HOSTS_VDEV], 3);
+	assert_int_equal(h.dpu.line[BT_HOSTS_WIRE_IP], 4);
+	assert_int_equal(h.dpu.line[BT_HOSTS_DEVARGS], 0);
+	assert_int_equal(h.host.line[BT_HOSTS_PEER_IP], 6);
+	assert_string_equal(bt_hosts_key_name(BT_HOSTS_WIRE_IP), "wire_ip");
+	assert_int_equal(bt_hosts_parse("[dpu]\nwire_ip = 10.99.0.2\n", "r", &h, err, sizeof(err)), 0);
+	assert_int_equal(h.dpu.wire_prefix_len, 24);
 }
 
 static struct bt_sysroot root_of(const char *dir)
@@ -164,6 +197,44 @@ static void test_hugepage_size_discovered_not_assumed(void **state)
 	assert_int_equal(bt_hugepage_default_kb(&none), 0);
 }
 
+/* bt_hugepages_find: the size, how many, and a hugetlbfs of that size;
+ * usable only with both. */
+static void test_hugepages_usable_only_reserved_and_mounted(void **state)
+{
+	(void)state;
+	struct bt_hugepages hp;
+	struct bt_sysroot r = root_of(FIX "bf3-dpu-arm");
+	assert_int_equal(bt_hugepages_find(&r, &hp), 0);
+	assert_int_equal(hp.size_kb, 512ul * 1024);
+	assert_int_equal(hp.nr, 4);
+	assert_string_equal(hp.mount, "/dev/hugepages");
+	r = root_of(FIX "bf2-dpu-arm");
+	assert_int_equal(bt_hugepages_find(&r, &hp), 0);
+	assert_int_equal(hp.size_kb, 2048);
+	assert_int_equal(hp.nr, 128);
+	/* No hugepage support at all. */
+	r = root_of(FIX "no-mlx5");
+	assert_int_equal(bt_hugepages_find(&r, &hp), -1);
+	assert_int_equal(hp.size_kb, 0);
+	/* Reserved but no hugetlbfs mounted: the size and count known, not usable. */
+	char dir[] = "/tmp/bt-hugepages.XXXXXX", cmd[512];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/sys/kernel/mm/hugepages/hugepages-2048kB %s/proc && echo 8 > "
+		 "%s/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages && echo 'Hugepagesize:    2048 kB' > "
+		 "%s/proc/meminfo && echo 'proc /proc proc rw 0 0' > %s/proc/mounts",
+		 dir, dir, dir, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	r = root_of(dir);
+	int rc = bt_hugepages_find(&r, &hp);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(rc, -1);
+	assert_int_equal(hp.size_kb, 2048);
+	assert_int_equal(hp.nr, 8);
+	assert_string_equal(hp.mount, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +244,8 @@ int main(void)
 		cmocka_unit_test(test_long_line_and_file_errors),
 		cmocka_unit_test(test_gid_auto_skips_switchdev_pf_and_picks_sf),
 		cmocka_unit_test(test_hugepage_size_discovered_not_assumed),
+		cmocka_unit_test(test_daemon_keys_and_lines),
+		cmocka_unit_test(test_hugepages_usable_only_reserved_and_mounted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
