@@ -126,8 +126,11 @@ sec_apps() {
 }
 
 # preflight: `bluetas preflight` on BlueField fixture trees and broken
-# copies of them, the hosts file through the CLI, capture round trips
-# (tests/preflight/run.sh, a few seconds). PREFLIGHT=0 skips it.
+# copies of them, the hosts file through the CLI, capture round trips,
+# `bluetas nic|app --hosts --print-config` and the daemon's hardening
+# (tests/preflight/run.sh: ~10 s CPU; 30-60 s wall on a loaded 2-core
+# machine, half of it the EAL cases on net_null, PF_EAL=0 skips those).
+# PREFLIGHT=0 skips it.
 sec_preflight() {
 	echo "=== preflight (tests/preflight/run.sh)"
 	local out rc

@@ -692,7 +692,13 @@ int cli_app(int argc, char **argv)
 		if (o.hosts_path)
 			printf("config hosts=%s section=[host]\n", o.hosts.name);
 		printf("config channel=%s (%s)\n", o.channel, o.from_channel[0] ? o.from_channel : "command line");
-		printf("config app=%s\n", app_names[o.app]);
+		printf("config app=%s", app_names[o.app]);
+		if (o.has_remote) {
+			char rs[16];
+			ipv4_to_str(o.remote_ip, rs);
+			printf(" remote=%s:%u", rs, o.remote_port);
+		}
+		printf("\n");
 		fflush(stdout);
 		return 0;
 	}
