@@ -68,7 +68,7 @@ void cli_nic_usage(FILE *out)
 		"                         40 ms delayed ACK, so a delayed ACK is not taken for a loss)\n"
 		"  --isn-seed N           initial sequence number seed (default: random)\n"
 		"\n"
-		"application:\n"
+		"application (an option for another --app than the chosen one is refused):\n"
 		"  --app echo|sink|source the in-process application. echo: send back what\n"
 		"                         arrives; sink: read to EOF and print bytes and sha256 per\n"
 		"                         connection; source: connect, send, close, print bytes and\n"
