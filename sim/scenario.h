@@ -90,6 +90,7 @@ struct scn_fault {
 	uint32_t shrink_bytes;        /* CHAN_SHRINK_REGION: bytes missing at the end */
 	struct netif_fault_params wire; /* WIRE: rx applies at this host's NIC port */
 	uint32_t line;                /* where it was declared, for messages */
+	bool swarm_keep;              /* swarm=keep: --swarm runs it as written */
 };
 
 enum scn_expect_kind {

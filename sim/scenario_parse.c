@@ -482,6 +482,7 @@ enum key_id {
 	K_RATE,
 	K_AT,
 	K_EXCEPT,
+	K_SWARM,
 	K_COUNT
 };
 
@@ -603,6 +604,8 @@ static const struct keyspec ks_chan_error[] = {KS_APP, {"at", K_AT, VT_TIME, 0, 
 static const struct keyspec ks_shrink[] = {KS_APP, {"bytes", K_BYTES, VT_SIZE, 1, UINT32_MAX, "bytes=SIZE"}};
 static const struct keyspec ks_window_app[] = {KS_APP, KS_FROM, KS_UNTIL};
 static const struct keyspec ks_window[] = {KS_FROM, KS_UNTIL};
+/* Rate faults only: swarm varies nothing else (scenario_swarm.h). */
+static const struct keyspec ks_fault_swarm[] = {{"swarm", K_SWARM, VT_NAME, 0, 0, "swarm=keep or swarm=vary"}};
 static const struct keyspec ks_no_access[] = {{"except", K_EXCEPT, VT_NAME, 0, 0, "except=APP"}};
 
 static const struct keyspec *find_key(const struct keyspec *ks, size_t n, const char *s, size_t len)
@@ -1164,8 +1167,17 @@ static int stmt_fault(struct parser *p, const struct line *L)
 		first = 4;
 	}
 	struct kvs kv;
-	if (parse_kvs(p, L, first, fault_kinds[k].ks, fault_kinds[k].n, NULL, 0, what, &kv) < 0)
+	bool swarm_varies = f->kind == SCN_FAULT_WIRE || f->kind == SCN_FAULT_CHAN_DELAY ||
+			    f->kind == SCN_FAULT_CHAN_DROP_DOORBELL || f->kind == SCN_FAULT_CHAN_DROP_WAKEUP;
+	if (parse_kvs(p, L, first, fault_kinds[k].ks, fault_kinds[k].n, swarm_varies ? ks_fault_swarm : NULL,
+		      swarm_varies ? 1 : 0, what, &kv) < 0)
 		return -1;
+	const struct kv *sw = kv.by_id[K_SWARM];
+	struct quoted qs;
+	if (sw && !bytes_are(sw->v, sw->vlen, "keep") && !bytes_are(sw->v, sw->vlen, "vary"))
+		return fail(p, L->no, sw->t->col, "swarm=keep or swarm=vary", "unknown swarm choice '%s' in '%s'",
+			    quote(&q, sw->v, sw->vlen), qtok(&qs, sw->t));
+	f->swarm_keep = sw && bytes_are(sw->v, sw->vlen, "keep");
 	for (size_t i = 0; i < fault_kinds[k].n_required; i++)
 		if (require(p, L, &t[1], &kv, fault_kinds[k].required[i], fault_kinds[k].ks, fault_kinds[k].n, what) < 0)
 			return -1;

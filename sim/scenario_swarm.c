@@ -163,7 +163,11 @@ void scenario_swarm(const struct scenario *in, uint64_t seed, struct scenario *o
 		snprintf(line, sizeof(line), "%sL%u", d.len ? "; " : "", f.line);
 		size_t mark = d.len;
 		bool changed = false, keep = true;
-		switch (f.kind) {
+		/* swarm=keep: the script needs this fault as written (its
+		 * expectations name what it causes): no draw, no change. */
+		if (f.swarm_keep)
+			any_rate_fault = true;
+		switch (f.swarm_keep ? 0 : (int)f.kind) {
 		case SCN_FAULT_WIRE:
 			any_rate_fault = true;
 			say(&d, "%s%s", line, "");

@@ -14,7 +14,9 @@
  * the script allows: a harsher mix than the script's would fail for
  * reasons the script never claimed to survive. Event faults (chan-error,
  * shrink-region, stall-credits, slowpath-stall, nic-pause) stay: the
- * script's expectations name their consequences.
+ * script's expectations name their consequences. A rate fault marked
+ * `swarm=keep` in the script stays as written too (an expectation needs
+ * it), and the counters it drives stay judged.
  *
  * An `expect counter` on a counter that counts a fault swarm changed
  * (`HOST.faults.*` of a host whose wire faults changed; `chan.APP.

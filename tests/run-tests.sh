@@ -230,8 +230,15 @@ sec_sweep() {
 		scenarios/multiseg_rx_mss1448.scn scenarios/backlog_overflow.scn scenarios/isolation.scn)
 	local total_runs=${SCENARIO_RUNS:-10200}
 	local seeds=${SCENARIO_SEEDS:-$((total_runs * 3 / 10 / ${#scripts[@]} > 200 ? total_runs * 3 / 10 / ${#scripts[@]} : 200))}
-	local swarm_seeds=$(((total_runs - seeds * ${#scripts[@]}) / ${#swarm_scripts[@]}))
+	# Every script takes part in swarm runs too (a fault an expectation
+	# needs is marked swarm=keep), SWARM_ALL_SEEDS seeds each (default 5),
+	# counted in the total.
+	local swarm_all_seeds=${SWARM_ALL_SEEDS:-5}
+	local swarm_seeds=$(((total_runs - (seeds + swarm_all_seeds) * ${#scripts[@]}) / ${#swarm_scripts[@]}))
 	run_sweep "scenario sweep" "1..$seeds" "" -- "${scripts[@]}"
+	if [[ $swarm_all_seeds -gt 0 ]]; then
+		run_sweep "swarm sweep, every script" "1..$swarm_all_seeds" "/swarm-all" --swarm -- "${scripts[@]}"
+	fi
 	if [[ $swarm_seeds -gt 0 ]]; then
 		run_sweep "swarm sweep" "1..$swarm_seeds" "/swarm" --swarm -- "${swarm_scripts[@]}"
 	fi
