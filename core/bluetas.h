@@ -254,4 +254,11 @@ enum bt_ready_flags {
 };
 uint32_t bt_readiness(struct bt_host *h, int id);
 
+/* bt_connect_opts from a given local port (bind before connect): what
+ * a simultaneous open needs, both ends connecting to each other's port.
+ * local_port 0 is BT_EINVAL; the connection fails with BT_EADDRINUSE
+ * when the NIC already has a flow with this 4-tuple. */
+int bt_connect_from(struct bt_host *h, uint16_t local_port, uint32_t remote_ip, uint16_t remote_port,
+		    const struct bt_opts *opts);
+
 #endif

@@ -142,7 +142,8 @@ struct ctxq_cmd {
 	uint32_t ev_consumed;  /* 12: running count of events consumed */
 	uint32_t arg0;         /* 16: TX total (DOORBELL), remote ip (CONNECT),
 				* backlog (LISTEN), listener (ACCEPT_SLOT) */
-	uint32_t arg1;         /* 20: RX-freed total (DOORBELL) */
+	uint32_t arg1;         /* 20: RX-freed total (DOORBELL), local port or 0
+				* for an ephemeral one (CONNECT) */
 	uint32_t arg2;         /* 24: doorbell sequence (DOORBELL), ARM sequence (ARM) */
 	uint32_t arg3;         /* 28: push mark (DOORBELL): the TX total at the end
 				* of the newest send the ring took whole */

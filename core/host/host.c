@@ -256,7 +256,8 @@ static int flush_conn(struct bt_host *h, int slot)
 		struct ctxq_cmd cmd = {.type = CTXQ_CONNECT,
 				       .port = c->connect_port,
 				       .host_conn = (uint32_t)slot,
-				       .arg0 = c->connect_ip};
+				       .arg0 = c->connect_ip,
+				       .arg1 = c->connect_local_port};
 		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
 			return rc;
 		c->connect_owed = false;

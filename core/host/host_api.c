@@ -114,7 +114,9 @@ int bt_connect(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port)
 	return bt_connect_opts(h, remote_ip, remote_port, NULL);
 }
 
-int bt_connect_opts(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port, const struct bt_opts *opts)
+/* local_port 0: the NIC picks an ephemeral port. */
+static int connect_from(struct bt_host *h, uint16_t local_port, uint32_t remote_ip, uint16_t remote_port,
+			const struct bt_opts *opts)
 {
 	if (h->broken)
 		return h->broken;
@@ -128,11 +130,23 @@ int bt_connect_opts(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port,
 	c->connect_owed = true;
 	c->connect_ip = remote_ip;
 	c->connect_port = remote_port;
+	c->connect_local_port = local_port;
 	if (opts)
 		host_conn_take_opts(c, opts, true);
 	host_mark_dirty(h, slot);
 	host_flush_commands(h);
 	return slot;
+}
+
+int bt_connect_opts(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port, const struct bt_opts *opts)
+{
+	return connect_from(h, 0, remote_ip, remote_port, opts);
+}
+
+int bt_connect_from(struct bt_host *h, uint16_t local_port, uint32_t remote_ip, uint16_t remote_port,
+		    const struct bt_opts *opts)
+{
+	return local_port ? connect_from(h, local_port, remote_ip, remote_port, opts) : BT_EINVAL;
 }
 
 ssize_t bt_send(struct bt_host *h, int id, const void *buf, size_t len)
@@ -335,3 +349,4 @@ uint32_t bt_host_max_conns(const struct bt_host *h)
 {
 	return h->cfg.max_conns;
 }
+

@@ -60,6 +60,7 @@ struct host_conn {
 	bool connect_owed, slot_owed, close_owed, abort_owed;
 	uint32_t connect_ip;
 	uint16_t connect_port;
+	uint16_t connect_local_port; /* 0: the NIC picks an ephemeral one */
 	/* lists */
 	bool in_dirty;
 	int dirty_next;

@@ -73,6 +73,8 @@ enum nic_bug {
 	NIC_BUG_RX_FIRST_SEGMENT_ONLY = 1u << 0, /* in-order payload lands at the unread head */
 	NIC_BUG_WRITE_WITHOUT_CREDITS = 1u << 2, /* events written on, past the ring and its credits */
 	NIC_BUG_DROP_WAKEUPS = 1u << 5,          /* an owed WAKEUP is forgotten, never posted */
+	NIC_BUG_NO_SIMULTANEOUS_OPEN = 1u << 6,  /* a SYN in SYN_SENT is dropped */
+	NIC_BUG_NO_SIMULTANEOUS_CLOSE = 1u << 7, /* a FIN in FIN_WAIT_1 is dropped */
 };
 void nic_default_config(struct nic_config *cfg);
 /* TCP profiles that make the stack look like a general-purpose host to
@@ -124,6 +126,8 @@ struct nic_stats {
 	uint64_t events_written, wakeups_sent;
 	uint64_t rx_csum_hw_verified;    /* frames whose TCP checksum the netif hardware verified */
 	uint64_t tx_csum_offloaded;      /* frames whose TCP checksum the netif hardware filled */
+	uint64_t simultaneous_opens;     /* a SYN in SYN_SENT: both ends opened at once (RFC 9293 3.5) */
+	uint64_t simultaneous_closes;    /* a FIN in FIN_WAIT_1: both ends closed at once (CLOSING) */
 	uint32_t flows_active, flows_max_seen;
 };
 
@@ -141,7 +145,7 @@ struct nic_stats {
 	X(conns_accepted) X(conns_closed) X(conns_reset) X(conns_timed_out) X(arp_requests_sent)               \
 	X(arp_replies_sent) X(arp_unresolved) X(tx_no_buf) X(tx_ring_full) X(dma_staging_full) X(dma_sq_full)  \
 	X(dma_errors) X(cmds) X(cmds_invalid) X(sp_stall_drops) X(events_written) X(wakeups_sent)  \
-	X(rx_csum_hw_verified) X(tx_csum_offloaded)
+	X(rx_csum_hw_verified) X(tx_csum_offloaded) X(simultaneous_opens) X(simultaneous_closes)
 #define NIC_STATS_FIELDS_U32(X) X(flows_active) X(flows_max_seen)
 #define NIC_STATS_COUNT_(f) +1
 static_assert(sizeof(struct nic_stats) == 8 * (0 NIC_STATS_FIELDS_U64(NIC_STATS_COUNT_)) +

@@ -176,6 +176,8 @@ void sp_fin_acked(struct nic *nic, uint32_t fi)
 void sp_fin_received(struct nic *nic, uint32_t fi)
 {
 	struct flow *f = &nic->flows[fi];
+	if (f->state == TCP_FIN_WAIT_1 && (nic->cfg.inject_bugs & NIC_BUG_NO_SIMULTANEOUS_CLOSE))
+		return; /* negative control: a closer that expects only an ACK first */
 	f->fin_received = true;
 	f->rcv_nxt += 1;
 	f->ack_now = true;
@@ -187,6 +189,7 @@ void sp_fin_received(struct nic *nic, uint32_t fi)
 		break;
 	case TCP_FIN_WAIT_1:
 		f->state = TCP_CLOSING;
+		nic->stats.simultaneous_closes++;
 		break;
 	case TCP_FIN_WAIT_2:
 		enter_time_wait(nic, fi);
@@ -305,6 +308,7 @@ static bool seq_in_rcv_wnd(const struct flow *f, uint32_t seq)
 static void simultaneous_open(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
 {
 	struct flow *f = &nic->flows[fi];
+	nic->stats.simultaneous_opens++;
 	f->irs = tcp->seq;
 	f->rcv_nxt = tcp->seq + 1;
 	f->adv_wnd_edge = f->rcv_nxt;
@@ -336,6 +340,8 @@ static void syn_sent_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 		return;
 	}
 	if ((tcp->flags & TCP_SYN) && !(tcp->flags & TCP_ACK)) {
+		if (nic->cfg.inject_bugs & NIC_BUG_NO_SIMULTANEOUS_OPEN)
+			return; /* negative control: a stack that only knows client and server */
 		simultaneous_open(nic, fi, tcp);
 		return;
 	}
@@ -377,12 +383,23 @@ static void syn_rcvd_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 			send_challenge_ack(nic, fi);
 		return;
 	}
-	if (tcp->flags & TCP_SYN) {
+	/* A simultaneous open (RFC 9293 3.5, figure 8): the peer answered
+	 * our SYN with its SYN-ACK while ours to it crossed. Its ACK of our
+	 * SYN completes the handshake; its SYN is old news, answered with an
+	 * ACK (3.10.7.4). Taken for a lost SYN-ACK, it would be answered with
+	 * our SYN-ACK by both ends, forever. */
+	bool crossing_synack = active && (tcp->flags & TCP_SYN) && (tcp->flags & TCP_ACK) && tcp->seq == f->irs &&
+			       tcp->ack == f->iss + 1;
+	if ((tcp->flags & TCP_SYN) && !crossing_synack) {
 		if (tcp->seq == f->irs) {
 			f->snd_nxt = f->iss; /* their SYN again: our SYN-ACK was lost */
 			sp_send_syn(nic, fi);
 		}
 		return;
+	}
+	if (crossing_synack) {
+		f->ack_now = true;
+		fp_tx_schedule(nic, fi);
 	}
 	if (!(tcp->flags & TCP_ACK))
 		return;
@@ -632,7 +649,17 @@ void sp_cmd_connect(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 		app_refuse(nic, app, slot, CTXQ_EVF_REFUSED, BT_EHOSTUNREACH);
 		return;
 	}
-	uint16_t local_port = pick_local_port(nic, cmd->arg0, cmd->port);
+	if (cmd->arg1 > UINT16_MAX) {
+		app_refuse(nic, app, slot, CTXQ_EVF_REFUSED, BT_EINVAL);
+		return;
+	}
+	/* A local port the application chose (bind before connect, as a
+	 * simultaneous open needs): any port, unless the 4-tuple is taken. */
+	if (cmd->arg1 && flow_port_in_use(nic, (uint16_t)cmd->arg1, cmd->arg0, cmd->port)) {
+		app_refuse(nic, app, slot, CTXQ_EVF_REFUSED, BT_EADDRINUSE);
+		return;
+	}
+	uint16_t local_port = cmd->arg1 ? (uint16_t)cmd->arg1 : pick_local_port(nic, cmd->arg0, cmd->port);
 	uint32_t fi = local_port ? flow_alloc(nic) : FLOW_NONE;
 	if (fi == FLOW_NONE) {
 		app_refuse(nic, app, slot, CTXQ_EVF_REFUSED, BT_ENOBUFS);

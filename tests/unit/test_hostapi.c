@@ -76,6 +76,38 @@ static void test_addresses_of_accepted_and_connected(void **state)
 	harness_destroy(h);
 }
 
+/* bind before connect: the SYN leaves from the port asked for; the same
+ * 4-tuple again is refused with BT_EADDRINUSE, port 0 with BT_EINVAL. */
+static void test_connect_from_a_chosen_port(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	assert_int_equal(bt_connect_from(h->host, 0, HARNESS_PEER_IP, 7072, NULL), BT_EINVAL);
+	int c1 = bt_connect_from(h->host, 5001, HARNESS_PEER_IP, 7072, NULL);
+	assert_true(c1 >= 0);
+	harness_advance(h, 0);
+	struct harness_frame f;
+	assert_int_equal(harness_expect_frame(h, &f), 1);
+	assert_true(f.is_tcp);
+	assert_int_equal(ctl(&f), TCP_SYN);
+	assert_int_equal(f.tcp.sport, 5001);
+	assert_int_equal(f.tcp.dport, 7072);
+	int c2 = bt_connect_from(h->host, 5001, HARNESS_PEER_IP, 7072, NULL);
+	assert_true(c2 >= 0);
+	harness_advance(h, 0);
+	assert_true(harness_take_flags(h, c2) & BT_EV_ERROR);
+	assert_int_equal(harness_conn_err(h, c2), BT_EADDRINUSE);
+	assert_int_equal(harness_pending_frames(h), 0); /* no second SYN */
+	/* Another remote port is another 4-tuple. */
+	int c3 = bt_connect_from(h->host, 5001, HARNESS_PEER_IP, 7073, NULL);
+	assert_true(c3 >= 0);
+	harness_advance(h, 0);
+	assert_int_equal(harness_expect_frame(h, &f), 1);
+	assert_int_equal(f.tcp.sport, 5001);
+	assert_int_equal(f.tcp.dport, 7073);
+	harness_destroy(h);
+}
+
 /* ---------- shutdown ---------- */
 
 static void test_shutdown_wr_fin_after_data_then_keeps_reading(void **state)
@@ -565,6 +597,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addresses_of_accepted_and_connected),
+		cmocka_unit_test(test_connect_from_a_chosen_port),
 		cmocka_unit_test(test_shutdown_wr_fin_after_data_then_keeps_reading),
 		cmocka_unit_test(test_shutdown_wr_then_close_releases_and_orphan_timer_runs),
 		cmocka_unit_test(test_shutdown_rd_ends_the_stream_when_drained),

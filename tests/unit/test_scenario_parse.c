@@ -936,7 +936,7 @@ static const char *const nic_u64[] = {
 	"conns_closed",	    "conns_reset",	"conns_timed_out",   "arp_requests_sent", "arp_replies_sent",
 	"arp_unresolved",   "tx_no_buf",	"tx_ring_full",	     "dma_staging_full",  "dma_sq_full",
 	"dma_errors",	    "cmds",		"cmds_invalid",	     "sp_stall_drops",	   "events_written",
-	"wakeups_sent",	    "rx_csum_hw_verified", "tx_csum_offloaded",
+	"wakeups_sent",	    "rx_csum_hw_verified", "tx_csum_offloaded", "simultaneous_opens", "simultaneous_closes",
 };
 static const char *const nic_u32[] = {"flows_active", "flows_max_seen"};
 static const char *const wire_u64[] = {"frames", "bytes", "dropped_queue", "dropped_oversize", "ecn_marked"};
