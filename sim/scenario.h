@@ -36,6 +36,9 @@ enum scn_workload_kind {
 	SCN_WL_RPC,           /* request/response client */
 	SCN_WL_CHURN,         /* open, one small echo, close; `cycles` times */
 	SCN_WL_HOSTILE,       /* tries to reach other apps' and the NIC's memory */
+	SCN_WL_PEER,          /* connects from its port to another peer's, which connects
+			       * back (simultaneous open); both send `bytes`, check what
+			       * they receive, and close (at close_at: simultaneous close) */
 };
 
 /* How an application misbehaves (app faults). */
@@ -61,6 +64,7 @@ struct scn_app {
 	uint32_t backlog;             /* servers */
 	uint64_t start_ns;            /* clients start at this virtual time */
 	char victim[SCN_NAME_MAX];    /* hostile: the app whose memory it attacks */
+	uint64_t close_at_ns;         /* peer: close at this virtual time, not when done; 0 = when done */
 	struct scn_app_fault fault;
 	/* host library configuration of this app */
 	uint32_t max_conns;           /* 0: derived from conns/backlog */
@@ -127,6 +131,8 @@ enum scn_bug {
 	SCN_BUG_SLEEP_WITHOUT_ARM = 1u << 3,     /* apps sleep though their ARM found no credit */
 	SCN_BUG_NO_SACK = 1u << 4,               /* TAS's recovery: no SACK, go-back-N on 3 dup ACKs */
 	SCN_BUG_DROP_WAKEUPS = 1u << 5,          /* the NIC forgets every WAKEUP it owes */
+	SCN_BUG_NO_SIMULTANEOUS_OPEN = 1u << 6,  /* a SYN in SYN_SENT is dropped (fixed roles) */
+	SCN_BUG_NO_SIMULTANEOUS_CLOSE = 1u << 7, /* a FIN in FIN_WAIT_1 is dropped (fixed roles) */
 };
 
 struct scenario {

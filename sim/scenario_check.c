@@ -418,7 +418,7 @@ static bool check_intact(struct engine *e, char *why, size_t cap)
 			return false;
 		}
 		bool client = a->kind == SCN_WL_ECHO || a->kind == SCN_WL_RPC || a->kind == SCN_WL_STREAM ||
-			      a->kind == SCN_WL_CHURN;
+			      a->kind == SCN_WL_CHURN || a->kind == SCN_WL_PEER;
 		/* An application whose failure the script predicts is judged by
 		 * `expect error`, and by the bytes it did get, not by finishing. */
 		bool failure_expected = false;
@@ -432,6 +432,18 @@ static bool check_intact(struct engine *e, char *why, size_t cap)
 			if (st.messages_done != want) {
 				snprintf(why, cap, "app %s completed %llu of %llu messages", a->name,
 					 (unsigned long long)st.messages_done, (unsigned long long)want);
+				return false;
+			}
+		}
+		if (a->kind == SCN_WL_PEER && !a->fault.exit_at_ns && !failure_expected) {
+			/* All of the other peer's stream, header included. */
+			uint64_t want = 0;
+			for (uint32_t k = 0; k < s->app_count; k++)
+				if (!strcmp(s->apps[k].name, a->target))
+					want = 16 + s->apps[k].bytes;
+			if (st.bytes_verified != want) {
+				snprintf(why, cap, "peer %s received %llu bytes, expected %llu", a->name,
+					 (unsigned long long)st.bytes_verified, (unsigned long long)want);
 				return false;
 			}
 		}

@@ -464,6 +464,7 @@ enum key_id {
 	K_READ_RATE,
 	K_STOP_READING_AFTER,
 	K_EXIT_AT,
+	K_CLOSE_AT,
 	K_DIR,
 	K_FROM,
 	K_UNTIL,
@@ -578,6 +579,12 @@ static const struct keyspec ks_rpc[] = {
 static const struct keyspec ks_churn[] = {
 	KS_TO, KS_CONNS, {"cycles", K_CYCLES, VT_N, 1, 1000000, "cycles=N within 1..1000000"},
 	{"msg", K_MSG, VT_SIZE_RANGE, 1, MSG_MAX_BYTES, "msg=SIZE or msg=MIN..MAX"}, KS_START,
+};
+/* A peer's port is its own (it connects from it); to= names the peer
+ * that connects back, from the port this one connects to. */
+static const struct keyspec ks_peer[] = {
+	KS_TO, KS_PORT, {"bytes", K_BYTES, VT_SIZE, 1, STREAM_MAX_BYTES, "bytes=SIZE"}, KS_START,
+	{"close_at", K_CLOSE_AT, VT_TIME, 1, TIME_MAX_NS, "close_at=TIME"},
 };
 static const struct keyspec ks_hostile[] = {{"victim", K_VICTIM, VT_NAME, 0, 0, "victim=APP"}};
 
@@ -881,6 +888,7 @@ static const struct {
 	{"rpc", SCN_WL_RPC, KS(ks_rpc)},
 	{"churn", SCN_WL_CHURN, KS(ks_churn)},
 	{"hostile", SCN_WL_HOSTILE, KS(ks_hostile)},
+	{"peer", SCN_WL_PEER, KS(ks_peer)},
 };
 #define KIND_COUNT (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -983,7 +991,8 @@ static int stmt_app(struct parser *p, const struct line *L)
 	if (parse_kvs(p, L, 5, kinds[k].ks, kinds[k].n, KS(ks_app_common), kinds[k].name, &kv) < 0)
 		return -1;
 	enum scn_workload_kind kind = kinds[k].kind;
-	if (server_of(kind) != SCN_WL_NONE && require(p, L, &t[4], &kv, K_TO, KS(ks_echo), kinds[k].name) < 0)
+	if ((server_of(kind) != SCN_WL_NONE || kind == SCN_WL_PEER) &&
+	    require(p, L, &t[4], &kv, K_TO, KS(ks_echo), kinds[k].name) < 0)
 		return -1;
 	if (kind == SCN_WL_HOSTILE && require(p, L, &t[4], &kv, K_VICTIM, KS(ks_hostile), kinds[k].name) < 0)
 		return -1;
@@ -995,8 +1004,10 @@ static int stmt_app(struct parser *p, const struct line *L)
 	copy_name(a->name, t[1].s, t[1].len);
 	a->host = host;
 	a->kind = kind;
-	if (is_server(kind))
+	if (is_server(kind) || kind == SCN_WL_PEER)
 		a->port = 7;
+	if (kind == SCN_WL_PEER)
+		a->bytes = 64u << 10;
 	src->line = L->no;
 	src->name_col = t[1].col;
 	src->kind_col = t[4].col;
@@ -1049,6 +1060,8 @@ static int stmt_app(struct parser *p, const struct line *L)
 		a->fault.stop_reading_after = v->a;
 	if ((v = kv.by_id[K_EXIT_AT]))
 		a->fault.exit_at_ns = v->a;
+	if ((v = kv.by_id[K_CLOSE_AT]))
+		a->close_at_ns = v->a;
 	s->app_count++;
 	return 0;
 }
@@ -1534,6 +1547,28 @@ static void check_app(struct parser *p, uint32_t i)
 		if (a->max_conns && a->max_conns < a->conns)
 			fail(p, src->line, src->max_conns_col, "max_conns= at least conns=",
 			     "max_conns=%" PRIu32 " is less than conns=%" PRIu32, a->max_conns, a->conns);
+	}
+	if (a->kind == SCN_WL_PEER) {
+		int ti = app_index(s, a->target);
+		if (ti < 0) {
+			fail(p, src->line, src->to_col, "the name of an app in this scenario", "to=%s names no app",
+			     a->target);
+			return;
+		}
+		const struct scn_app *tg = &s->apps[ti];
+		if (tg->kind != SCN_WL_PEER || strcmp(tg->target, a->name)) {
+			char expected[128];
+			snprintf(expected, sizeof(expected), "to= naming a peer whose to= names '%s' back", a->name);
+			if (tg->kind != SCN_WL_PEER)
+				fail(p, src->line, src->to_col, expected, "'%s' is of kind %s", tg->name,
+				     kind_name(tg->kind));
+			else
+				fail(p, src->line, src->to_col, expected, "'%s' names '%s'", tg->name, tg->target);
+			return;
+		}
+		if (tg->host == a->host)
+			fail(p, src->line, src->to_col, "a peer on the other host", "'%s' is on the same host (%s) as '%s'",
+			     tg->name, host_names[a->host], a->name);
 	}
 	if (is_server(a->kind) && a->max_conns && a->max_conns < a->backlog)
 		fail(p, src->line, src->max_conns_col, "max_conns= at least backlog= (64 unless given)",

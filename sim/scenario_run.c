@@ -282,7 +282,8 @@ static int build(struct engine *e, char *err, size_t err_len)
 			nc.rto_initial_ns = nc.rto_min_ns;
 		nc.time_wait_ns = s->time_wait_ns;
 		nc.isn_seed = (uint32_t)sim_rng_next(&rng);
-		nc.inject_bugs = e->o.bugs & (NIC_BUG_RX_FIRST_SEGMENT_ONLY | NIC_BUG_WRITE_WITHOUT_CREDITS | NIC_BUG_DROP_WAKEUPS);
+		nc.inject_bugs = e->o.bugs & (NIC_BUG_RX_FIRST_SEGMENT_ONLY | NIC_BUG_WRITE_WITHOUT_CREDITS | NIC_BUG_DROP_WAKEUPS |
+					      NIC_BUG_NO_SIMULTANEOUS_OPEN | NIC_BUG_NO_SIMULTANEOUS_CLOSE);
 		nc.sack = !(e->o.bugs & SCN_BUG_NO_SACK);
 		for (uint32_t i = 0; i < s->fault_count; i++) {
 			const struct scn_fault *f = &s->faults[i];

@@ -35,6 +35,9 @@ struct cconn {
 	uint64_t msg_hdr_at; /* rpc: out offset of the current message header */
 	uint8_t msg_hdr[MSG_HDR_BYTES];
 	bool eof_seen;
+	/* peer: the other peer's stream, checked as a sink checks one */
+	uint8_t in_hdr[CONN_HDR_BYTES];
+	uint64_t in_key;
 };
 
 struct sconn {
@@ -135,7 +138,7 @@ static void app_error(struct scn_app_rt *a, int err)
 
 static bool is_client_kind(enum scn_workload_kind k)
 {
-	return k == SCN_WL_ECHO || k == SCN_WL_RPC || k == SCN_WL_STREAM || k == SCN_WL_CHURN;
+	return k == SCN_WL_ECHO || k == SCN_WL_RPC || k == SCN_WL_STREAM || k == SCN_WL_CHURN || k == SCN_WL_PEER;
 }
 
 bool scn_app_is_client(const struct scn_app_rt *a)
@@ -197,6 +200,7 @@ static uint64_t planned_messages(const struct scn_app_rt *a)
 {
 	switch (a->cfg.kind) {
 	case SCN_WL_STREAM:
+	case SCN_WL_PEER:
 		return 1;
 	case SCN_WL_CHURN:
 		return 1;
@@ -207,7 +211,7 @@ static uint64_t planned_messages(const struct scn_app_rt *a)
 
 static void conn_header(const struct scn_app_rt *a, const struct cconn *c, uint8_t out[CONN_HDR_BYTES])
 {
-	uint64_t total = a->cfg.kind == SCN_WL_STREAM ? a->cfg.bytes : 0;
+	uint64_t total = a->cfg.kind == SCN_WL_STREAM || a->cfg.kind == SCN_WL_PEER ? a->cfg.bytes : 0;
 	memcpy(out, &c->key, 8);
 	memcpy(out + 8, &total, 8);
 }
@@ -247,6 +251,10 @@ static void start_message(struct scn_app_rt *a, struct cconn *c)
 	case SCN_WL_STREAM:
 		c->msg_out_end = start + hdr + a->cfg.bytes;
 		c->msg_in_end = c->in_off;
+		break;
+	case SCN_WL_PEER: /* how much comes in, its header says */
+		c->msg_out_end = start + hdr + a->cfg.bytes;
+		c->msg_in_end = CONN_HDR_BYTES;
 		break;
 	case SCN_WL_RPC: {
 		uint32_t req = (uint32_t)draw(&c->rng, a->cfg.msg_min_bytes, a->cfg.msg_max_bytes);
@@ -295,7 +303,11 @@ static void client_start_cycle(struct scn_app_rt *a, uint32_t ci)
 		c->phase = C_DONE;
 		return;
 	}
-	int id = bt_connect(a->h, a->env.target_ip, a->env.target_port);
+	/* A peer connects from its own port to the port its peer connects
+	 * from: both SYNs name the same 4-tuple (simultaneous open). */
+	int id = a->cfg.kind == SCN_WL_PEER
+			 ? bt_connect_from(a->h, a->cfg.port, a->env.target_ip, a->env.target_port, NULL)
+			 : bt_connect(a->h, a->env.target_ip, a->env.target_port);
 	if (id < 0 || (uint32_t)id >= a->max_ids) {
 		if (id >= 0)
 			bt_close(a->h, id);
@@ -316,8 +328,33 @@ static void client_start_cycle(struct scn_app_rt *a, uint32_t ci)
 	c->eof_seen = false;
 }
 
+/* The other peer's stream: its header (key, length), then its pattern. */
+static void peer_consume(struct scn_app_rt *a, struct cconn *c, const uint8_t *buf, uint64_t n)
+{
+	uint64_t i = 0;
+	for (; i < n && c->in_off < CONN_HDR_BYTES; i++, c->in_off++) {
+		c->in_hdr[c->in_off] = buf[i];
+		if (c->in_off == CONN_HDR_BYTES - 1) {
+			uint64_t total;
+			memcpy(&c->in_key, c->in_hdr, 8);
+			memcpy(&total, c->in_hdr + 8, 8);
+			c->msg_in_end = CONN_HDR_BYTES + total;
+		}
+	}
+	if (i < n) {
+		check_bytes(a, c->in_key, c->in_off, buf + i, n - i, 0, 0);
+		c->in_off += n - i;
+	}
+	a->st.bytes_verified += n;
+	progress_mark(a);
+}
+
 static void verify_in(struct scn_app_rt *a, struct cconn *c, const uint8_t *buf, uint64_t n)
 {
+	if (a->cfg.kind == SCN_WL_PEER) {
+		peer_consume(a, c, buf, n);
+		return;
+	}
 	if (a->cfg.kind == SCN_WL_RPC) {
 		check_bytes(a, c->key ^ RESP_SALT, c->in_off, buf, n, 0, 0);
 	} else {
@@ -386,7 +423,14 @@ static int client_progress(struct scn_app_rt *a, uint32_t ci)
 			moved = true;
 		}
 		bool msg_done = c->out_off == c->msg_out_end && c->in_off == c->msg_in_end &&
-				(a->cfg.kind != SCN_WL_STREAM || c->eof_seen);
+				(a->cfg.kind != SCN_WL_STREAM || c->eof_seen) &&
+				(a->cfg.kind != SCN_WL_PEER || c->in_off >= CONN_HDR_BYTES);
+		if (msg_done && a->cfg.kind == SCN_WL_PEER && now_of(a) < a->cfg.close_at_ns) {
+			/* Everything moved; the close waits for its time. */
+			if (!a->own_deadline_ns || a->cfg.close_at_ns < a->own_deadline_ns)
+				a->own_deadline_ns = a->cfg.close_at_ns;
+			break;
+		}
 		if (msg_done) {
 			a->st.messages_done++;
 			c->msg_active = false;
@@ -884,6 +928,14 @@ bool scn_app_done(const struct scn_app_rt *a)
 		return a->hostile_done;
 	if (!is_client_kind(a->cfg.kind))
 		return true;
+	if (a->cfg.kind == SCN_WL_PEER && a->cc_done >= a->cfg.conns) {
+		/* Closed is not done: the NIC must finish the close (our FIN
+		 * acknowledged, theirs received) and hand the connection back,
+		 * so the run covers the whole exchange of FINs. */
+		struct bt_host_stats hs;
+		bt_host_stats(a->h, &hs);
+		return hs.conns_in_use == 0;
+	}
 	return a->cc_done >= a->cfg.conns;
 }
 

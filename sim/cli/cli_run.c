@@ -91,7 +91,9 @@ void cli_run_usage(FILE *out)
 		"      --bug NAME         bring a BlueTAS bug class back (negative control), repeatable:\n"
 		"                         rx-first-segment, wakeup-no-timeout, write-without-credits,\n"
 		"                         sleep-without-arm, drop-wakeups,\n"
-		"                         no-sack (loss recovery without SACK: go-back-N, as TAS)\n"
+		"                         no-sack (loss recovery without SACK: go-back-N, as TAS),\n"
+		"                         no-simultaneous-open, no-simultaneous-close (a SYN in SYN_SENT,\n"
+		"                         a FIN in FIN_WAIT_1 dropped: a stack with fixed roles)\n"
 		"  -h, --help             this help\n"
 		"\n"
 		"examples:\n"
@@ -112,6 +114,8 @@ static const struct {
 	{"sleep-without-arm", SCN_BUG_SLEEP_WITHOUT_ARM},
 	{"no-sack", SCN_BUG_NO_SACK},
 	{"drop-wakeups", SCN_BUG_DROP_WAKEUPS},
+	{"no-simultaneous-open", SCN_BUG_NO_SIMULTANEOUS_OPEN},
+	{"no-simultaneous-close", SCN_BUG_NO_SIMULTANEOUS_CLOSE},
 };
 #define BUG_COUNT (sizeof(bug_names) / sizeof(bug_names[0]))
 
@@ -980,7 +984,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			if (i == BUG_COUNT) {
 				fprintf(stderr,
 					"bluetas run: --bug: unknown bug '%s' (expected rx-first-segment, "
-					"wakeup-no-timeout, write-without-credits, sleep-without-arm, drop-wakeups or no-sack)\n",
+					"wakeup-no-timeout, write-without-credits, sleep-without-arm, drop-wakeups, no-sack, "
+					"no-simultaneous-open or no-simultaneous-close)\n",
 					optarg);
 				return 2;
 			}

@@ -356,6 +356,16 @@ static void test_a_failure_reproduces_byte_for_byte(void **state)
 	free(s);
 }
 
+/* Simultaneous open and close (scenarios/simultaneous_*.scn): with a
+ * SYN in SYN_SENT, or a FIN in FIN_WAIT_1, dropped (a stack with fixed
+ * client and server roles) nothing opens, or nothing finishes closing. */
+static void test_simultaneous_open_and_close_need_their_handling(void **state)
+{
+	(void)state;
+	expect_caught_seeds("simultaneous_open.scn", SCN_BUG_NO_SIMULTANEOUS_OPEN, "deadlock", 2);
+	expect_caught_seeds("simultaneous_close.scn", SCN_BUG_NO_SIMULTANEOUS_CLOSE, "deadlock", 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_drop_wakeups_bug_is_a_lost_wakeup),
 		cmocka_unit_test(test_a_doorbell_refresh_without_channel_faults_fails_the_run),
 		cmocka_unit_test(test_no_sack_bug_fails_the_loss_ratio_and_goodput),
+		cmocka_unit_test(test_simultaneous_open_and_close_need_their_handling),
 		cmocka_unit_test(test_a_reader_that_stops_is_reported_not_hung),
 		cmocka_unit_test(test_isolation_holds_even_for_a_leaked_key),
 		cmocka_unit_test(test_a_failure_reproduces_byte_for_byte),
