@@ -243,7 +243,8 @@ static struct size size_of(const struct scenario *s)
 		switch (a->kind) {
 		case SCN_WL_ECHO: per = a->messages * a->msg_max_bytes; break;
 		case SCN_WL_RPC: per = a->messages * (a->msg_max_bytes + a->resp_bytes); break;
-		case SCN_WL_STREAM: per = a->bytes * (a->cycles ? a->cycles : 1); break;
+		case SCN_WL_STREAM:
+		case SCN_WL_PEER: per = a->bytes * (a->cycles ? a->cycles : 1); break;
 		case SCN_WL_CHURN: per = (uint64_t)a->cycles * a->msg_max_bytes; break;
 		default: continue;
 		}
