@@ -1503,6 +1503,19 @@ static int app_index(const struct scenario *s, const char *name)
 
 static const char *const host_names[] = {"client", "server"};
 
+/* The app app i's to= names, or NULL (reported). */
+static const struct scn_app *target_of(struct parser *p, uint32_t i)
+{
+	const struct scn_app *a = &p->s->apps[i];
+	int ti = app_index(p->s, a->target);
+	if (ti < 0) {
+		fail(p, p->app[i].line, p->app[i].to_col, "the name of an app in this scenario", "to=%s names no app",
+		     a->target);
+		return NULL;
+	}
+	return &p->s->apps[ti];
+}
+
 static void check_app(struct parser *p, uint32_t i)
 {
 	struct scenario *s = p->s;
@@ -1510,13 +1523,9 @@ static void check_app(struct parser *p, uint32_t i)
 	const struct app_src *src = &p->app[i];
 	enum scn_workload_kind want = server_of(a->kind);
 	if (want != SCN_WL_NONE) {
-		int ti = app_index(s, a->target);
-		if (ti < 0) {
-			fail(p, src->line, src->to_col, "the name of an app in this scenario", "to=%s names no app",
-			     a->target);
+		const struct scn_app *tg = target_of(p, i);
+		if (!tg)
 			return;
-		}
-		const struct scn_app *tg = &s->apps[ti];
 		char expected[96];
 		snprintf(expected, sizeof(expected), "to= naming an app of kind %s: what %s clients talk to",
 			 kind_name(want), kind_name(a->kind));
@@ -1549,13 +1558,9 @@ static void check_app(struct parser *p, uint32_t i)
 			     "max_conns=%" PRIu32 " is less than conns=%" PRIu32, a->max_conns, a->conns);
 	}
 	if (a->kind == SCN_WL_PEER) {
-		int ti = app_index(s, a->target);
-		if (ti < 0) {
-			fail(p, src->line, src->to_col, "the name of an app in this scenario", "to=%s names no app",
-			     a->target);
+		const struct scn_app *tg = target_of(p, i);
+		if (!tg)
 			return;
-		}
-		const struct scn_app *tg = &s->apps[ti];
 		if (tg->kind != SCN_WL_PEER || strcmp(tg->target, a->name)) {
 			char expected[128];
 			snprintf(expected, sizeof(expected), "to= naming a peer whose to= names '%s' back", a->name);

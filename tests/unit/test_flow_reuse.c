@@ -84,6 +84,17 @@ static uint32_t old_conn_in_last_ack(struct harness *h, int *listener_conn)
 	return slot;
 }
 
+/* A harness whose one connection is in LAST_ACK; *slot is its flow. */
+static struct harness *in_last_ack(uint32_t *slot)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	struct harness *h = harness_init(&o);
+	int conn;
+	*slot = old_conn_in_last_ack(h, &conn);
+	return h;
+}
+
 static void new_syn(struct harness *h, uint32_t isn)
 {
 	struct tcp_opts o = {.has_mss = true, .mss = 1460};
@@ -108,11 +119,8 @@ static uint32_t flow_of(const struct harness *h, uint16_t peer_port)
 static void test_last_ack_slot_not_reused_in_same_burst(void **state)
 {
 	(void)state;
-	struct harness_opts o;
-	harness_default_opts(&o);
-	struct harness *h = harness_init(&o);
-	int conn;
-	uint32_t slot = old_conn_in_last_ack(h, &conn);
+	uint32_t slot;
+	struct harness *h = in_last_ack(&slot);
 	uint32_t gen_old = h->nic->flows[slot].gen;
 	struct nic_stats before = harness_stats(h);
 
@@ -169,11 +177,8 @@ static void test_last_ack_slot_not_reused_in_same_burst(void **state)
 static void test_last_ack_fin_retransmission_with_final_ack(void **state)
 {
 	(void)state;
-	struct harness_opts o;
-	harness_default_opts(&o);
-	struct harness *h = harness_init(&o);
-	int conn;
-	uint32_t slot = old_conn_in_last_ack(h, &conn);
+	uint32_t slot;
+	struct harness *h = in_last_ack(&slot);
 	struct nic_stats before = harness_stats(h);
 	/* The peer's FIN again, now acknowledging ours. */
 	h->peer.snd_nxt -= 1;
