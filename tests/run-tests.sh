@@ -205,8 +205,9 @@ sec_campaign() {
 # Each run is one test; failures leave pcap, trace and a reproduce line
 # under $build/scenario-failures, and every run is in
 # $build/scenario-sweep*.xml (JUnit). SCENARIO_RUNS (default 10200) is the
-# total: 200 seeds of every script (SCENARIO_SEEDS overrides), the rest
-# swarm runs of the scripts with rate faults and of the two cheapest ones;
+# total: 200 seeds of every script (SCENARIO_SEEDS overrides), 5 swarm
+# seeds of every script (SWARM_ALL_SEEDS), the rest swarm runs of the
+# scripts with rate faults and of the two cheapest ones;
 # SCENARIO_RUNS=100000 is the long campaign. SKIP_SCENARIOS=1 skips it.
 run_sweep() { # LABEL SEEDS SUBDIR [bluetas run options...] -- FILES...
 	local label=$1 range=$2 sub=$3
