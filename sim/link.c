@@ -13,6 +13,9 @@
  * port p is freed by whoever receives it on the other port, so a slot
  * returns to its home pool (found from its index) whichever port frees it:
  * alloc on a port still fails exactly when that port's own pool is empty.
+ * Slots never used yet are on no list: a port takes them in index order
+ * once its free list is empty (the order one list of every slot would
+ * give), so creating a link touches none of them.
  */
 
 enum slot_state { SLOT_FREE, SLOT_OWNED, SLOT_IN_FLIGHT };
@@ -48,6 +51,7 @@ struct port {
 	int idx;
 	uint8_t mac[6];
 	struct slot *free_list;
+	uint32_t fresh_next, fresh_end; /* never-used slots of this pool */
 	struct netif_stats stats;
 };
 
@@ -262,11 +266,16 @@ static struct netif_buf *link_alloc(struct netif *nif)
 {
 	struct port *pt = as_port(nif);
 	struct slot *s = pt->free_list;
-	if (!s) {
+	if (s) {
+		pt->free_list = s->next;
+	} else if (pt->fresh_next < pt->fresh_end) {
+		s = &pt->link->slots[pt->fresh_next++];
+		s->buf.backend = s;
+		s->home = pt->idx;
+	} else {
 		pt->stats.alloc_failed++;
 		return NULL;
 	}
-	pt->free_list = s->next;
 	s->next = NULL;
 	s->state = SLOT_OWNED;
 	s->buf.len = 0;
@@ -356,16 +365,12 @@ struct sim_link *sim_link_create(const struct sim_link_params *p, const struct b
 		if (macs[i])
 			memcpy(pt->mac, macs[i], 6);
 	}
-	/* Pushed in reverse so each pool hands out its lowest slot first,
-	 * which keeps buffer addresses in a run easy to follow in a debugger. */
-	for (uint32_t k = l->nslots; k-- > 0;) {
-		struct slot *s = &l->slots[k];
-		s->buf.backend = s;
-		s->buf.cap = NETIF_FRAME_MAX_BYTES;
-		s->buf.data = l->slab + (size_t)k * NETIF_FRAME_MAX_BYTES;
-		s->home = k < p->pool_frames ? 0 : 1;
-		slot_release(l, s);
-	}
+	/* Each pool hands out its lowest slot first, which keeps buffer
+	 * addresses in a run easy to follow in a debugger. */
+	l->ports[0].fresh_next = 0;
+	l->ports[0].fresh_end = p->pool_frames;
+	l->ports[1].fresh_next = p->pool_frames;
+	l->ports[1].fresh_end = l->nslots;
 	return l;
 }
 

@@ -112,6 +112,21 @@ static uint64_t app_actor_next(void *ctx)
 	return chan < next ? chan : next;
 }
 
+static bool app_actor_waits(void *ctx)
+{
+	struct eng_app *ea = ctx;
+	return !ea->rt || ea->gone || scn_app_waits(ea->rt);
+}
+
+/* The NIC (nic_next_event_ns: timers, frames, channels), the fault
+ * schedule (window edges) and the wire (no poll work at all) have work
+ * only at their next events or after a peer's. */
+static bool actor_waits(void *ctx)
+{
+	(void)ctx;
+	return true;
+}
+
 static int wire_actor_poll(void *ctx, uint64_t now)
 {
 	(void)ctx;
@@ -435,11 +450,22 @@ static int build(struct engine *e, char *err, size_t err_len)
 			return -1;
 		}
 	}
+	/* Actors: 0 the fault schedule, 1 and 2 the NICs, then the apps, then
+	 * the wire. Peers (sim.h): a NIC hears from its own apps, the other
+	 * NIC (the wire, its buffer pool) and the schedule (its port's faults);
+	 * an app only from its NIC; the schedule and the wire from nobody. */
+	const int nic_idx0 = 1, app_idx0 = 3;
+	uint64_t host_apps[2] = {0, 0};
+	for (uint32_t i = 0; i < s->app_count; i++)
+		host_apps[s->apps[i].host] |= 1ull << (app_idx0 + i);
 	struct sim_actor sched = {"faults", sched_actor_poll, sched_actor_next, e};
 	sim_add_actor(&e->sim, &sched);
+	sim_actor_waits(&e->sim, 0, actor_waits, 1ull << 0);
 	for (int h = 0; h < 2; h++) {
 		struct sim_actor na = {h ? "nic-server" : "nic-client", nic_actor_poll, nic_actor_next, &e->host[h]};
 		sim_add_actor(&e->sim, &na);
+		sim_actor_waits(&e->sim, nic_idx0 + h, actor_waits,
+				host_apps[h] | 1ull << 0 | 1ull << (nic_idx0 + (h ^ 1)));
 	}
 	for (uint32_t i = 0; i < s->app_count; i++) {
 		struct sim_actor aa = {s->apps[i].name, app_actor_poll, app_actor_next, &e->app[i]};
@@ -447,9 +473,15 @@ static int build(struct engine *e, char *err, size_t err_len)
 			snprintf(err, err_len, "too many actors");
 			return -1;
 		}
+		sim_actor_waits(&e->sim, app_idx0 + (int)i, app_actor_waits, 1ull << (nic_idx0 + s->apps[i].host));
 	}
+	int wire_idx = app_idx0 + (int)s->app_count;
 	struct sim_actor wa = {"wire", wire_actor_poll, wire_actor_next, e->wire};
-	sim_add_actor(&e->sim, &wa);
+	if (sim_add_actor(&e->sim, &wa) < 0) {
+		snprintf(err, err_len, "too many actors");
+		return -1;
+	}
+	sim_actor_waits(&e->sim, wire_idx, actor_waits, 1ull << wire_idx);
 	return 0;
 }
 

@@ -1018,3 +1018,12 @@ void scn_app_destroy(struct scn_app_rt *a)
 	free(a->cc_of_id);
 	free(a);
 }
+
+bool scn_app_waits(const struct scn_app_rt *a)
+{
+	/* exit_at is checked on every poll, asleep or not, but is not among
+	 * a sleeper's next events: such an app cannot wait. */
+	if (a->st.exited)
+		return true;
+	return a->sleeping && !a->cfg.fault.exit_at_ns;
+}

@@ -92,6 +92,10 @@ bool scn_app_is_client(const struct scn_app_rt *a);
 void scn_app_exit(struct scn_app_rt *a);
 /* It exited (scn_app_exit, or its exit_at fault): cheap, for every poll. */
 bool scn_app_exited(const struct scn_app_rt *a);
+/* True when a poll can find work only at scn_app_next_event_ns or once its
+ * channel has something for it (asleep, or exited): the event loop may
+ * then skip it (sim.h, waits). */
+bool scn_app_waits(const struct scn_app_rt *a);
 /* st.last_progress_ns without copying the stats: checked every instant. */
 uint64_t scn_app_last_progress_ns(const struct scn_app_rt *a);
 void scn_app_get_stats(const struct scn_app_rt *a, struct scn_app_stats *out);

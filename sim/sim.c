@@ -1,5 +1,7 @@
 #include "sim.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t sim_clock_read(void *ctx)
@@ -17,6 +19,8 @@ void sim_init(struct sim *s)
 	 * copied after init: a copy's clock would read the original's time. */
 	s->clock.now_ns = sim_clock_read;
 	s->clock.ctx = s;
+	const char *v = getenv("BT_SIM_VERIFY");
+	s->verify = v && v[0] == '1';
 }
 
 int sim_add_actor(struct sim *s, const struct sim_actor *a)
@@ -24,6 +28,15 @@ int sim_add_actor(struct sim *s, const struct sim_actor *a)
 	if (!s || !a || !a->poll || s->actor_count >= SIM_MAX_ACTORS)
 		return -1;
 	s->actors[s->actor_count++] = *a;
+	return 0;
+}
+
+int sim_actor_waits(struct sim *s, int idx, bool (*waits)(void *ctx), uint64_t peers)
+{
+	if (!s || idx < 0 || idx >= s->actor_count)
+		return -1;
+	s->waits[idx] = waits;
+	s->peers[idx] = peers;
 	return 0;
 }
 
@@ -42,30 +55,72 @@ const char *sim_stop_name(enum sim_stop st)
 	return "unknown";
 }
 
-/* One round: every actor once, in registration order. True if any did
- * work; a negative return is treated as "nothing" rather than cancelling
- * another actor's positive count. */
+static uint64_t actor_bit(int i)
+{
+	return 1ull << i;
+}
+
+/* wakes[j] from every actor's peers: whom j's work can give work now. */
+static void sim_wire_peers(struct sim *s)
+{
+	for (int j = 0; j < s->actor_count; j++) {
+		s->wakes[j] = actor_bit(j);
+		for (int i = 0; i < s->actor_count; i++) {
+			uint64_t p = s->peers[i];
+			if (p == 0 || (p & actor_bit(j)))
+				s->wakes[j] |= actor_bit(i);
+		}
+	}
+}
+
+/* Whether a poll of actor i now might do work (see sim.h). */
+static bool sim_must_poll(const struct sim *s, int i)
+{
+	if (s->dirty & actor_bit(i))
+		return true;
+	if (!s->waits[i] || !s->waits[i](s->actors[i].ctx))
+		return true;
+	return s->next_ns[i] <= s->now_ns;
+}
+
+/* One round: every actor that may have work, in registration order. True
+ * if any did work; a negative return is treated as "nothing" rather than
+ * cancelling another actor's positive count. */
 static bool sim_round(struct sim *s)
 {
 	bool work = false;
 	for (int i = 0; i < s->actor_count; i++) {
 		struct sim_actor *a = &s->actors[i];
+		bool must = sim_must_poll(s, i);
+		if (!must && !s->verify) {
+			s->polls_skipped++;
+			continue;
+		}
+		s->dirty &= ~actor_bit(i);
 		int w = a->poll(a->ctx, s->now_ns);
 		s->polls++;
-		if (w > 0)
+		if (w > 0) {
+			if (!must) {
+				fprintf(stderr,
+					"sim: BT_SIM_VERIFY: actor %s did work at %llu ns although it waited for "
+					"%llu ns and no peer had worked\n",
+					a->name, (unsigned long long)s->now_ns, (unsigned long long)s->next_ns[i]);
+				abort();
+			}
+			s->dirty |= s->wakes[i];
 			work = true;
+		}
 	}
 	return work;
 }
 
-static uint64_t sim_next_event(const struct sim *s)
+static uint64_t sim_next_event(struct sim *s)
 {
 	uint64_t next = BT_TIME_NEVER;
 	for (int i = 0; i < s->actor_count; i++) {
 		const struct sim_actor *a = &s->actors[i];
-		if (!a->next_event_ns)
-			continue;
-		uint64_t t = a->next_event_ns(a->ctx);
+		uint64_t t = a->next_event_ns ? a->next_event_ns(a->ctx) : BT_TIME_NEVER;
+		s->next_ns[i] = t;
 		if (t < next)
 			next = t;
 	}
@@ -81,6 +136,10 @@ enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx),
 	 * instant exactly once. */
 	if (s->now_ns >= until_ns)
 		return SIM_STOP_TIME_LIMIT;
+	/* Whatever happened between calls happened outside the loop: every
+	 * actor is polled in the first round. */
+	sim_wire_peers(s);
+	s->dirty = s->actor_count >= 64 ? ~0ull : actor_bit(s->actor_count) - 1;
 
 	for (;;) {
 		int rounds = 0;

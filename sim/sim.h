@@ -7,10 +7,22 @@
  * next_event_ns() says when it next needs to run on its own (a timer, a
  * frame or completion in flight), BT_TIME_NEVER if never.
  *
- * sim_run: at each instant, poll every actor in registration order until a
- * whole round does no work; then jump virtual time to the earliest
- * next_event_ns. The order is fixed and no wall-clock value is read, so a
- * run is a pure function of its inputs and seed.
+ * sim_run: at each instant, poll the actors in registration order, round
+ * after round, until a whole round does no work; then jump virtual time to
+ * the earliest next_event_ns. The order is fixed and no wall-clock value is
+ * read, so a run is a pure function of its inputs and seed.
+ *
+ * Event-driven polling: a round skips an actor whose poll could only say
+ * "nothing": one that WAITS (waits() true: it acts only at its own
+ * next_event_ns or when prodded) whose next event is still ahead and none
+ * of whose PEERS (the actors whose work can hand it work: a NIC and its
+ * applications, the two NICs on one wire) did work since its last poll.
+ * A skipped poll is one that would have returned 0 and changed nothing, so
+ * a run is the same, poll for poll that did work, as polling every actor;
+ * next_event_ns is still asked of every actor at every instant, as before,
+ * so the instants visited are the same too. BT_SIM_VERIFY=1 in the
+ * environment polls every actor again and aborts, naming it, when one that
+ * would have been skipped did work (an incomplete next_event_ns or waits).
  */
 #ifndef BT_SIM_H
 #define BT_SIM_H
@@ -45,11 +57,25 @@ struct sim {
 	int actor_count;
 	uint64_t instants;       /* distinct times visited */
 	uint64_t polls;          /* actor poll calls */
+	uint64_t polls_skipped;  /* polls event-driven polling left out */
+	/* sim_actor_waits: */
+	bool (*waits[SIM_MAX_ACTORS])(void *ctx);
+	uint64_t peers[SIM_MAX_ACTORS];
+	uint64_t next_ns[SIM_MAX_ACTORS]; /* each actor's next_event_ns at the last instant's end */
+	uint64_t dirty;          /* bit i: a peer of actor i (or i) worked since i's last poll */
+	uint64_t wakes[SIM_MAX_ACTORS]; /* bit i of wakes[j]: j's work marks i dirty */
+	bool verify;             /* BT_SIM_VERIFY: poll every actor, check the skips */
 };
 
 void sim_init(struct sim *s);
 /* Returns 0, or -1 when SIM_MAX_ACTORS are registered already. */
 int sim_add_actor(struct sim *s, const struct sim_actor *a);
+/* Lets the loop skip actor `idx` (in registration order) while it waits:
+ * waits(ctx) true means its poll can find work only at its next_event_ns
+ * or after the work of one of its peers (bit i of `peers`: actor i; 0:
+ * every actor). Without this call an actor is polled in every round.
+ * Returns 0, or -1 for an unknown actor. */
+int sim_actor_waits(struct sim *s, int idx, bool (*waits)(void *ctx), uint64_t peers);
 /* Runs until done(ctx) is true (checked after every quiet instant), the
  * system goes idle, or now >= until_ns. */
 enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx), void *done_ctx);

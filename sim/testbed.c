@@ -59,6 +59,14 @@ static uint64_t never(void *ctx)
 	(void)ctx;
 	return BT_TIME_NEVER;
 }
+/* A NIC has work only at its next event or after a peer's (sim.h); the
+ * echo apps cannot say when they have work, so they are polled in every
+ * round (no waits). */
+static bool nic_actor_waits(void *ctx)
+{
+	(void)ctx;
+	return true;
+}
 static int wire_actor_poll(void *ctx, uint64_t now)
 {
 	(void)ctx;
@@ -197,6 +205,8 @@ static int setup(struct testbed *tb, char *err, size_t err_len)
 	};
 	for (size_t i = 0; i < sizeof(actors) / sizeof(actors[0]); i++)
 		sim_add_actor(&tb->sim, &actors[i]);
+	sim_actor_waits(&tb->sim, 0, nic_actor_waits, 0);
+	sim_actor_waits(&tb->sim, 1, nic_actor_waits, 0);
 	return 0;
 }
 

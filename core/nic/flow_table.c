@@ -1,5 +1,7 @@
 /* Flow allocation and the 4-tuple hash. Flows live in one array sized at
- * creation; a free list threads through hash_next. */
+ * creation; freed slots go on a free list threaded through hash_next, and
+ * slots never used are taken in index order from flows_hi (the same order
+ * as one list of every slot, without touching them all at creation). */
 #include <string.h>
 
 #include "nic_internal.h"
@@ -17,10 +19,16 @@ static uint32_t tuple_hash(uint32_t local_ip, uint16_t local_port, uint32_t remo
 uint32_t flow_alloc(struct nic *nic)
 {
 	uint32_t idx = nic->flow_free_head;
-	if (idx == FLOW_NONE)
+	struct flow *f;
+	if (idx != FLOW_NONE) {
+		f = &nic->flows[idx];
+		nic->flow_free_head = f->hash_next;
+	} else if (nic->flows_hi < nic->cfg.max_flows) {
+		idx = nic->flows_hi++;
+		f = &nic->flows[idx];
+	} else {
 		return FLOW_NONE;
-	struct flow *f = &nic->flows[idx];
-	nic->flow_free_head = f->hash_next;
+	}
 	uint32_t gen = f->gen + 1;
 	memset(f, 0, sizeof(*f));
 	f->gen = gen;

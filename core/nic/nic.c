@@ -92,9 +92,8 @@ struct nic *nic_create(const struct nic_config *cfg, struct netif *wire, const s
 	nic->hash_mask = buckets - 1;
 	for (uint32_t i = 0; i < buckets; i++)
 		nic->hash_buckets[i] = FLOW_NONE;
-	for (uint32_t i = 0; i < cfg->max_flows; i++)
-		nic->flows[i].hash_next = i + 1 < cfg->max_flows ? i + 1 : FLOW_NONE;
-	nic->flow_free_head = 0;
+	nic->flow_free_head = FLOW_NONE; /* flow_alloc takes fresh slots from flows_hi */
+	nic->flows_hi = 0;
 	nic->tx_head = nic->tx_tail = FLOW_NONE;
 	for (int i = 0; i < NIC_MAX_APPS; i++)
 		nic->apps[i].notify_head = nic->apps[i].notify_tail = FLOW_NONE;
@@ -256,7 +255,7 @@ void nic_get_stats(const struct nic *nic, struct nic_stats *out)
 
 bool nic_busy(const struct nic *nic)
 {
-	for (uint32_t i = 0; i < nic->cfg.max_flows; i++) {
+	for (uint32_t i = 0; i < nic->flows_hi; i++) {
 		const struct flow *f = &nic->flows[i];
 		if (f->in_use && !f->retired && (f->tx_queued || f->snd_una != f->snd_max))
 			return true;

@@ -49,7 +49,7 @@ void nic_describe(const struct nic *nic, char *buf, size_t cap)
 	uint64_t now = nic->now_ns;
 	APPEND("flows active %u; slow path stalled until %.3f ms\n", nic->stats.flows_active,
 	       nic->sp_stall_until_ns > now ? (double)nic->sp_stall_until_ns / 1e6 : 0.0);
-	for (uint32_t i = 0; i < nic->cfg.max_flows; i++) {
+	for (uint32_t i = 0; i < nic->flows_hi; i++) {
 		const struct flow *f = &nic->flows[i];
 		if (!f->in_use)
 			continue;
@@ -94,7 +94,7 @@ void nic_describe(const struct nic *nic, char *buf, size_t cap)
 uint32_t nic_flow_samples(const struct nic *nic, struct nic_flow_sample *out, uint32_t max)
 {
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < nic->cfg.max_flows && n < max; i++) {
+	for (uint32_t i = 0; i < nic->flows_hi && n < max; i++) {
 		const struct flow *f = &nic->flows[i];
 		if (!f->in_use || f->retired)
 			continue;

@@ -218,6 +218,10 @@ struct nic {
 
 	struct flow *flows;
 	uint32_t flow_free_head;
+	/* Slots from flows_hi on were never used: still zero, on no list.
+	 * Creating a NIC touches none of them (a short run pays for the flows
+	 * it opens, not for max_flows), and loops over flows stop here. */
+	uint32_t flows_hi;
 	uint32_t *hash_buckets;
 	uint32_t hash_mask;
 	struct timer_heap timers;

@@ -598,7 +598,7 @@ void sp_cmd_unlisten(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	/* Half-open connections are reset (their slots come back to the
 	 * list below); accepted ones the host has not taken yet are the
 	 * host's to abort: it knows which it took. */
-	for (uint32_t i = 0; i < nic->cfg.max_flows; i++) {
+	for (uint32_t i = 0; i < nic->flows_hi; i++) {
 		struct flow *f = &nic->flows[i];
 		if (!f->in_use || f->retired || f->listener != li)
 			continue;
@@ -732,7 +732,7 @@ void sp_cmd_close(struct nic *nic, int app, const struct ctxq_cmd *cmd, bool abo
 
 void sp_arp_resolved(struct nic *nic, uint32_t ip)
 {
-	for (uint32_t i = 0; i < nic->cfg.max_flows; i++) {
+	for (uint32_t i = 0; i < nic->flows_hi; i++) {
 		struct flow *f = &nic->flows[i];
 		if (f->in_use && f->arp_wait && f->next_hop_ip == ip && arp_lookup(nic, ip, f->remote_mac)) {
 			f->arp_wait = false;
@@ -745,7 +745,7 @@ void sp_arp_resolved(struct nic *nic, uint32_t ip)
 
 void sp_app_gone(struct nic *nic, int app)
 {
-	for (uint32_t i = 0; i < nic->cfg.max_flows; i++) {
+	for (uint32_t i = 0; i < nic->flows_hi; i++) {
 		struct flow *f = &nic->flows[i];
 		if (!f->in_use || f->app != app || f->retired)
 			continue;
