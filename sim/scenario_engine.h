@@ -31,6 +31,7 @@ struct eng_host {
 	struct netif_fault_params wire_now;
 	uint64_t fault_seed;
 	uint64_t pause_from_ns, pause_until_ns;
+	uint64_t polled_ns;                /* the NIC actor's last poll */
 };
 
 struct eng_app {

@@ -59,6 +59,7 @@ static bool drop_filter(void *ctx, bool from_nic_end, const void *msg, uint32_t 
 static int nic_actor_poll(void *ctx, uint64_t now)
 {
 	struct eng_host *eh = ctx;
+	eh->polled_ns = now;
 	if (now >= eh->pause_from_ns && now < eh->pause_until_ns)
 		return 0;
 	return nic_poll(eh->nic, now);
@@ -118,9 +119,18 @@ static bool app_actor_waits(void *ctx)
 	return !ea->rt || ea->gone || scn_app_waits(ea->rt);
 }
 
-/* The NIC (nic_next_event_ns: timers, frames, channels), the fault
- * schedule (window edges) and the wire (no poll work at all) have work
- * only at their next events or after a peer's. */
+/* A NIC waits (nic_waits) except until a poll has seen its pause end:
+ * what piled up in the pause is no event of its own. */
+static bool nic_actor_waits(void *ctx)
+{
+	struct eng_host *eh = ctx;
+	if (eh->pause_until_ns && eh->polled_ns < eh->pause_until_ns)
+		return false;
+	return nic_waits(eh->nic);
+}
+
+/* The fault schedule (window edges) and the wire (no poll work at all)
+ * have work only at their next events. */
 static bool actor_waits(void *ctx)
 {
 	(void)ctx;
@@ -464,7 +474,7 @@ static int build(struct engine *e, char *err, size_t err_len)
 	for (int h = 0; h < 2; h++) {
 		struct sim_actor na = {h ? "nic-server" : "nic-client", nic_actor_poll, nic_actor_next, &e->host[h]};
 		sim_add_actor(&e->sim, &na);
-		sim_actor_waits(&e->sim, nic_idx0 + h, actor_waits,
+		sim_actor_waits(&e->sim, nic_idx0 + h, nic_actor_waits,
 				host_apps[h] | 1ull << 0 | 1ull << (nic_idx0 + (h ^ 1)));
 	}
 	for (uint32_t i = 0; i < s->app_count; i++) {

@@ -59,14 +59,10 @@ static uint64_t never(void *ctx)
 	(void)ctx;
 	return BT_TIME_NEVER;
 }
-/* A NIC has work only at its next event or after a peer's (sim.h); the
- * echo apps cannot say when they have work, so they are polled in every
- * round (no waits). */
-static bool nic_actor_waits(void *ctx)
-{
-	(void)ctx;
-	return true;
-}
+/* A NIC has work only at its next event or after a peer's (sim.h,
+ * nic_waits); the echo apps cannot say when they have work, so they are
+ * polled in every round (no waits). */
+static bool nic_actor_waits(void *ctx) { return nic_waits(ctx); }
 static int wire_actor_poll(void *ctx, uint64_t now)
 {
 	(void)ctx;

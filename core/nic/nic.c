@@ -248,6 +248,22 @@ uint64_t nic_next_event_ns(struct nic *nic)
 	return next;
 }
 
+bool nic_waits(const struct nic *nic)
+{
+	/* The stall's end is no event: the deferred work is found by the
+	 * first poll at or after it. */
+	if (nic->sp_stall_until_ns && nic->now_ns < nic->sp_stall_until_ns)
+		return false;
+	for (int i = 0; i < nic->apps_hi; i++) {
+		const struct nic_app *a = &nic->apps[i];
+		/* Found broken by a poll that did nothing else: the next poll
+		 * resets its connections. */
+		if (a->in_use && a->broken && (a->hello_done || a->slot_flow))
+			return false;
+	}
+	return true;
+}
+
 void nic_get_stats(const struct nic *nic, struct nic_stats *out)
 {
 	*out = nic->stats;

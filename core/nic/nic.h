@@ -172,6 +172,11 @@ int nic_poll(struct nic *nic, uint64_t now_ns);
 /* The earliest time the NIC needs to run on its own (its timers and its
  * channels' in-flight operations), BT_TIME_NEVER if none. */
 uint64_t nic_next_event_ns(struct nic *nic);
+/* True when nic_poll can find work only at nic_next_event_ns() or once a
+ * host or the wire hands it some (an event loop may skip it until then);
+ * false while it owes work no event announces: a broken application's
+ * connections still to reset, a slow-path stall not yet seen to end. */
+bool nic_waits(const struct nic *nic);
 
 void nic_get_stats(const struct nic *nic, struct nic_stats *out);
 /* Appends a description of every flow and application (state, windows,
