@@ -461,10 +461,14 @@ static int build(struct engine *e, char *err, size_t err_len)
 		}
 	}
 	/* Actors: 0 the fault schedule, 1 and 2 the NICs, then the apps, then
-	 * the wire. Peers (sim.h): a NIC hears from its own apps, the other
-	 * NIC (the wire, its buffer pool) and the schedule (its port's faults);
+	 * the wire. Peers (sim.h): a NIC hears from its own apps and the
+	 * schedule (its port's faults), and from the other NIC only over a
+	 * wire that delivers in no time (otherwise a frame sent now arrives
+	 * at a later instant, announced by next_rx_ns; a buffer it frees
+	 * matters to no waiting NIC: one without a buffer dropped the frame);
 	 * an app only from its NIC; the schedule and the wire from nobody. */
 	const int nic_idx0 = 1, app_idx0 = 3;
+	bool instant_wire = lp.latency_ns == 0 && lp.bandwidth_bps == 0;
 	uint64_t host_apps[2] = {0, 0};
 	for (uint32_t i = 0; i < s->app_count; i++)
 		host_apps[s->apps[i].host] |= 1ull << (app_idx0 + i);
@@ -475,7 +479,7 @@ static int build(struct engine *e, char *err, size_t err_len)
 		struct sim_actor na = {h ? "nic-server" : "nic-client", nic_actor_poll, nic_actor_next, &e->host[h]};
 		sim_add_actor(&e->sim, &na);
 		sim_actor_waits(&e->sim, nic_idx0 + h, nic_actor_waits,
-				host_apps[h] | 1ull << 0 | 1ull << (nic_idx0 + (h ^ 1)));
+				host_apps[h] | 1ull << 0 | (instant_wire ? 1ull << (nic_idx0 + (h ^ 1)) : 0));
 	}
 	for (uint32_t i = 0; i < s->app_count; i++) {
 		struct sim_actor aa = {s->apps[i].name, app_actor_poll, app_actor_next, &e->app[i]};

@@ -76,11 +76,9 @@ static void sim_wire_peers(struct sim *s)
 /* Whether a poll of actor i now might do work (see sim.h). */
 static bool sim_must_poll(const struct sim *s, int i)
 {
-	if (s->dirty & actor_bit(i))
+	if ((s->dirty & actor_bit(i)) || s->next_ns[i] <= s->now_ns)
 		return true;
-	if (!s->waits[i] || !s->waits[i](s->actors[i].ctx))
-		return true;
-	return s->next_ns[i] <= s->now_ns;
+	return !s->waits[i] || !s->waits[i](s->actors[i].ctx);
 }
 
 /* One round: every actor that may have work, in registration order. True

@@ -200,7 +200,11 @@ int nic_poll(struct nic *nic, uint64_t now_ns)
 		work += app_chan_poll(nic, i);
 	}
 	struct netif_buf *rx[NIC_RX_BURST];
-	for (int burst = 0; burst < 4; burst++) {
+	/* A wire that announces its next frame (the simulated one) has
+	 * nothing to hand over before then; one that cannot tell (a real
+	 * port says BT_TIME_NEVER) is always asked. */
+	uint64_t rx_due = netif_next_rx_ns(nic->wire);
+	for (int burst = 0; burst < 4 && (rx_due <= now_ns || rx_due == BT_TIME_NEVER); burst++) {
 		int n = netif_rx_burst(nic->wire, rx, NIC_RX_BURST);
 		if (n <= 0)
 			break;
