@@ -164,6 +164,10 @@ uint32_t bt_tx_space(struct bt_host *h, int conn);
 uint32_t bt_rx_ready(struct bt_host *h, int conn);
 /* Earliest time this host has work of its own (deferred doorbells). */
 uint64_t bt_host_next_event_ns(struct bt_host *h);
+/* True while a sleeping application on this host can be woken only by a
+ * channel message or its own deadline (an event loop may skip polling it);
+ * false once the channel is broken: every wait then ends at once. */
+bool bt_host_waits(const struct bt_host *h);
 void bt_host_stats(const struct bt_host *h, struct bt_host_stats *out);
 /* Connection ids are always below this. */
 uint32_t bt_host_max_conns(const struct bt_host *h);

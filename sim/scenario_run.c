@@ -113,10 +113,15 @@ static uint64_t app_actor_next(void *ctx)
 	return chan < next ? chan : next;
 }
 
+/* An app asleep waits for its channel or deadline, unless its channel is
+ * broken: then every wait ends at once (a poll that counts a wakeup and a
+ * sleep, and so must happen in every round, as before). */
 static bool app_actor_waits(void *ctx)
 {
 	struct eng_app *ea = ctx;
-	return !ea->rt || ea->gone || scn_app_waits(ea->rt);
+	if (!ea->rt || ea->gone)
+		return true;
+	return scn_app_waits(ea->rt) && (!ea->host || bt_host_waits(ea->host));
 }
 
 /* A NIC waits (nic_waits) except until a poll has seen its pause end:

@@ -149,3 +149,8 @@ void bt_host_region(const struct bt_host *h, struct chan_remote_mr *out)
 				       .len_bytes = h->hello.region_len,
 				       .rkey = h->hello.region_rkey};
 }
+
+bool bt_host_waits(const struct bt_host *h)
+{
+	return !h->broken;
+}
