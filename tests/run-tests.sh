@@ -200,26 +200,20 @@ sec_campaign() {
 	count_suite "$out" $rc "campaign (exit $rc)"
 }
 
-# ---- event-driven polling (sim.h): every scenario script, seeds
+# Event-driven polling (sim.h): every scenario script, seeds
 # 1..SIM_VERIFY_SEEDS (default 2), with BT_SIM_VERIFY=1: every actor is polled
 # as well, and a run aborts (FAIL, "crashed") when an actor the loop would have
 # skipped did work (a next_event_ns or waits that misses some of its work).
-# About 2 CPU seconds. SIM_VERIFY=0 skips it. ----
-if [[ ${SIM_VERIFY:-1} == 1 && $# -eq 0 && -x "$build/bluetas" ]]; then
+# About 2 CPU seconds. SIM_VERIFY=0 skips it.
+sec_simverify() {
 	echo "=== event-driven polling check: BT_SIM_VERIFY=1, every script x seeds 1..${SIM_VERIFY_SEEDS:-2}"
+	local out rc
 	out=$(BT_SIM_VERIFY=1 timeout 600 "$build/bluetas" run scenarios/*.scn --seeds "1..${SIM_VERIFY_SEEDS:-2}" \
 		--jobs "${JOBS:-2}" --quiet --pcap "$build/scenario-failures/sim-verify" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | tail -20
-	vp=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
-	passed=$((passed + ${vp:-0}))
-	if [[ $rc -ne 0 ]]; then
-		vf=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
-		failed=$((failed + ${vf:-1}))
-		failed_bins+=("event-driven polling check (exit $rc)")
-	fi
-fi
-# ---- end event-driven polling check ----
+	count_total "$out" $rc "event-driven polling check (exit $rc)"
+}
 
 # Every scenario script over a seed sweep, then a swarm sweep (each seed
 # also picks which rate faults are on and how strong: docs/campaigns.md).
@@ -318,6 +312,7 @@ if [[ ${#named[@]} -eq 0 ]]; then
 	on PREFLIGHT tests/preflight/run.sh && sim_lane+=(preflight)
 	on CONFORMANCE tests/packetdrill/run-conformance.sh && sim_lane+=(conformance)
 	on ARM64 tests/arm64/run.sh && sim_lane+=(arm64)
+	[[ -x $build/bluetas && ${SIM_VERIFY:-1} == 1 ]] && sim_lane+=(simverify)
 	[[ -x $build/bluetas && -z ${SKIP_SCENARIOS:-} ]] && sim_lane+=(sweep)
 	[[ ${MEMCHECK:-1} == 1 && -x $build/tests/e2e/test_echo ]] && command -v valgrind >/dev/null &&
 		sim_lane+=(memcheck)
