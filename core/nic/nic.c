@@ -258,6 +258,11 @@ bool nic_waits(const struct nic *nic)
 	 * first poll at or after it. */
 	if (nic->sp_stall_until_ns && nic->now_ns < nic->sp_stall_until_ns)
 		return false;
+	/* Flows left on the transmit list after a poll were blocked (staging
+	 * or the send queue full): every poll retries them and counts it
+	 * (dma_sq_full), so a poll is never idle for them. */
+	if (nic->tx_head != FLOW_NONE)
+		return false;
 	for (int i = 0; i < nic->apps_hi; i++) {
 		const struct nic_app *a = &nic->apps[i];
 		/* Found broken by a poll that did nothing else: the next poll

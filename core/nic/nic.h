@@ -175,7 +175,8 @@ uint64_t nic_next_event_ns(struct nic *nic);
 /* True when nic_poll can find work only at nic_next_event_ns() or once a
  * host or the wire hands it some (an event loop may skip it until then);
  * false while it owes work no event announces: a broken application's
- * connections still to reset, a slow-path stall not yet seen to end. */
+ * connections still to reset, a slow-path stall not yet seen to end, flows
+ * blocked on DMA resources (retried, and counted, on every poll). */
 bool nic_waits(const struct nic *nic);
 
 void nic_get_stats(const struct nic *nic, struct nic_stats *out);
