@@ -115,10 +115,8 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 			f->ev_tx_freed += data_acked;
 			app_notify(nic, fi, 0, 0);
 		}
-		if (f->ts_ok && tcp->opts.has_ts && tcp->opts.ts_ecr != 0) {
-			uint32_t now_us = (uint32_t)(nic_now(nic) / 1000);
-			sp_rtt_sample(nic, fi, now_us - tcp->opts.ts_ecr);
-		}
+		if (f->ts_ok && tcp->opts.has_ts && tcp->opts.ts_ecr != 0)
+			sp_rtt_sample(nic, fi, nic_ts_rtt_us(nic, tcp->opts.ts_ecr));
 		sp_cc_on_ack(nic, f, data_acked, (tcp->flags & TCP_ECE) != 0);
 		f->snd_wnd = wnd;
 		sp_rto_restart(nic, fi);

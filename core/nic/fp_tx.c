@@ -114,7 +114,7 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 	}
 	if (f->ts_ok || (offer && nic->cfg.timestamps)) {
 		opts.has_ts = true;
-		opts.ts_val = (uint32_t)(nic_now(nic) / 1000);
+		opts.ts_val = nic_tsval(nic);
 		opts.ts_ecr = f->ts_recent;
 	}
 	fp_sack_opts(nic, f, &opts, with_syn_opts, offer);

@@ -52,6 +52,7 @@ struct nic_config {
 	uint64_t const_rate_bps;     /* NIC_CC_CONST_RATE */
 	bool ecn;                    /* send ECT(0) and run DCTCP on ECE */
 	bool timestamps;             /* offer and accept TCP timestamps (RFC 7323) */
+	uint32_t ts_tick_us;         /* our TSval clock's tick (RFC 7323 5.4); 0 or 1: microseconds */
 	bool window_scaling;         /* offer and accept window scaling (RFC 7323) */
 	int8_t rcv_wscale;           /* our window scale; -1: the smallest that fits the buffer */
 	uint8_t opt_layout;          /* enum tcp_opt_layout of our SYNs (proto.h) */

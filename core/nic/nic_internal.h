@@ -354,6 +354,20 @@ int dma_poll_completions(struct nic *nic, int app);
 uint32_t dma_sq_free(const struct nic_app *a);
 
 static inline uint64_t nic_now(const struct nic *nic) { return nic->now_ns; }
+/* Our TSval clock now, in cfg.ts_tick_us ticks (microseconds by default;
+ * Linux's is milliseconds, and scripts written against it check that). */
+static inline uint32_t nic_tsval(const struct nic *nic)
+{
+	uint32_t tick_us = nic->cfg.ts_tick_us > 1 ? nic->cfg.ts_tick_us : 1;
+	return (uint32_t)(nic_now(nic) / 1000 / tick_us);
+}
+/* The RTT, in microseconds, that a TSecr echoing our clock measures. */
+static inline uint32_t nic_ts_rtt_us(const struct nic *nic, uint32_t ts_ecr)
+{
+	uint32_t tick_us = nic->cfg.ts_tick_us > 1 ? nic->cfg.ts_tick_us : 1;
+	uint64_t rtt_us = (uint64_t)(uint32_t)(nic_tsval(nic) - ts_ecr) * tick_us;
+	return rtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt_us;
+}
 static inline bool nic_slowpath_stalled(const struct nic *nic)
 {
 	return nic->now_ns >= nic->sp_stall_from_ns && nic->now_ns < nic->sp_stall_until_ns;

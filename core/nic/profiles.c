@@ -24,6 +24,7 @@ void nic_profile_linux(struct nic_config *cfg)
 	cfg->rcv_wscale = 8;              /* what tcp_rmem's 15 MiB maximum gives */
 	cfg->quickack_segs = 16;          /* TCP_MAX_QUICKACKS */
 	cfg->opt_layout = TCP_LAYOUT_LINUX;
+	cfg->ts_tick_us = 1000;           /* tcp_time_stamp: TSval in milliseconds */
 }
 
 void nic_profile_freebsd(struct nic_config *cfg)

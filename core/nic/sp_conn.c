@@ -356,7 +356,7 @@ static void syn_sent_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	f->retries = 0;
 	f->rto_ns = nic->cfg.rto_initial_ns;
 	if (f->ts_ok && tcp->opts.ts_ecr)
-		sp_rtt_sample(nic, fi, (uint32_t)(nic_now(nic) / 1000) - tcp->opts.ts_ecr);
+		sp_rtt_sample(nic, fi, nic_ts_rtt_us(nic, tcp->opts.ts_ecr));
 	sp_cc_init(nic, f);
 	sp_opts_on_peer_syn(nic, fi);
 	f->ack_now = true;
@@ -413,7 +413,7 @@ static void syn_rcvd_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	f->retries = 0;
 	f->rto_ns = nic->cfg.rto_initial_ns;
 	if (f->ts_ok && tcp->opts.has_ts && tcp->opts.ts_ecr)
-		sp_rtt_sample(nic, fi, (uint32_t)(nic_now(nic) / 1000) - tcp->opts.ts_ecr);
+		sp_rtt_sample(nic, fi, nic_ts_rtt_us(nic, tcp->opts.ts_ecr));
 	sp_rto_restart(nic, fi);
 	if (active) {
 		nic->stats.conns_opened++;

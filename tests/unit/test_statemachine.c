@@ -294,6 +294,42 @@ static void test_linux_profile_quickacks_then_delays(void **state)
 	harness_destroy(h);
 }
 
+/* fin_tsval, reset_tsval: Linux's TSval clock ticks in milliseconds and
+ * the scripts check the values we send against it; the linux-like
+ * profile's does too, the default one counts microseconds. */
+static void tsval_ticks(bool linux_profile, uint64_t tick_ns)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	if (linux_profile)
+		nic_profile_linux(&o.nic);
+	struct harness *h = harness_init(&o);
+	struct harness_frame syn, f;
+	struct harness_syn_opts so;
+	harness_default_syn_opts(&so);
+	harness_active_open(h, 6100, 0x1000, &so, &syn);
+	assert_true(syn.tcp.opts.has_ts);
+	harness_advance(h, 100 * HARNESS_MS);
+	harness_peer_send(h, TCP_ACK, "x", 1);
+	harness_advance(h, 0);
+	assert_true(harness_advance_to_frame(h, 100 * HARNESS_MS));
+	harness_expect_tcp(h, &f);
+	assert_true(f.tcp.opts.has_ts);
+	/* Both ends of the interval are truncated to a tick: one either way. */
+	uint64_t ticks = f.tcp.opts.ts_val - syn.tcp.opts.ts_val;
+	uint64_t want = (f.at_ns - syn.at_ns) / tick_ns;
+	assert_true(want >= 100);
+	assert_in_range(ticks, want - 1, want + 1);
+	harness_destroy(h);
+}
+
+static void test_linux_profile_tsval_in_milliseconds(void **state)
+{
+	(void)state;
+	tsval_ticks(true, HARNESS_MS);
+	tsval_ticks(false, 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_time_wait_answers_and_challenges),
 		cmocka_unit_test(test_icmp_hard_error_refuses_connect),
 		cmocka_unit_test(test_linux_profile_quickacks_then_delays),
+		cmocka_unit_test(test_linux_profile_tsval_in_milliseconds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
