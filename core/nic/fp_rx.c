@@ -90,8 +90,12 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 	uint32_t ack = tcp->ack;
 	if (seq_gt(ack, f->snd_max)) {
 		nic->stats.rx_ack_unsent++;
-		f->ack_now = true;
-		fp_tx_schedule(nic, fi);
+		/* RFC 9293 3.10.7.4 and RFC 5961 5.2 answer with an ACK;
+		 * Linux's tcp_ack discards silently (the linux-like profile). */
+		if (!nic->cfg.ack_unsent_silent) {
+			f->ack_now = true;
+			fp_tx_schedule(nic, fi);
+		}
 		return false;
 	}
 	fp_sack_on_ack(nic, fi, tcp); /* scoreboard, RFC 6675 entry and exit */
@@ -284,12 +288,6 @@ void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip,
 	if (!(tcp->flags & TCP_ACK))
 		return; /* RFC 793: in synchronized states a segment without ACK is dropped */
 
-	/* Acceptability (RFC 793 3.3): a segment wholly left of rcv_nxt is a
-	 * duplicate; it still carries a useful ACK, so ACK processing runs,
-	 * but its timestamp must not move ts_recent backwards. */
-	if (f->ts_ok && tcp->opts.has_ts && seq_leq(tcp->seq, f->rcv_nxt) &&
-	    (int32_t)(tcp->opts.ts_val - f->ts_recent) >= 0)
-		f->ts_recent = tcp->opts.ts_val;
 	if (f->ecn_ok && (ip->tos & IPV4_ECN_MASK) == IPV4_ECN_CE) {
 		f->ce_seen = true;
 		nic->stats.ecn_ce_received++;
@@ -307,6 +305,15 @@ void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip,
 	(void)gen_before;
 	if (!f->in_use || f->retired)
 		return;
+	/* Acceptability (RFC 793 3.3): a segment wholly left of rcv_nxt is a
+	 * duplicate; it still carries a useful ACK, so ACK processing runs,
+	 * but its timestamp must not move ts_recent backwards. Only once its
+	 * ACK passed: a blind segment acknowledging unsent data with a huge
+	 * TSval would otherwise set what we echo from then on (Linux
+	 * updates it after its ACK check too; ts_recent/invalid_ack). */
+	if (f->ts_ok && tcp->opts.has_ts && seq_leq(tcp->seq, f->rcv_nxt) &&
+	    (int32_t)(tcp->opts.ts_val - f->ts_recent) >= 0)
+		f->ts_recent = tcp->opts.ts_val;
 	if (tcp->payload_len)
 		place_payload(nic, fi, tcp);
 	else if (seq_lt(tcp->seq, f->rcv_nxt) && !(tcp->flags & TCP_FIN))

@@ -24,6 +24,7 @@ void nic_profile_linux(struct nic_config *cfg)
 	cfg->rcv_wscale = 8;              /* what tcp_rmem's 15 MiB maximum gives */
 	cfg->quickack_segs = 16;          /* TCP_MAX_QUICKACKS */
 	cfg->opt_layout = TCP_LAYOUT_LINUX;
+	cfg->ack_unsent_silent = true;    /* tcp_ack: SKB_DROP_REASON_TCP_ACK_UNSENT_DATA */
 	cfg->ts_tick_us = 1000;           /* tcp_time_stamp: TSval in milliseconds */
 }
 

@@ -330,6 +330,52 @@ static void test_linux_profile_tsval_in_milliseconds(void **state)
 	tsval_ticks(false, 1000);
 }
 
+/* ts_recent/invalid_ack: a segment acknowledging data we never sent is
+ * dropped, and its timestamp must not become the one we echo: a blind
+ * segment with a huge TSval would have us echo it from then on (we did).
+ * The default profile answers it with an ACK (RFC 5961 5.2), the
+ * linux-like one silently, as Linux's tcp_ack. */
+static void ack_of_unsent_data(bool linux_profile)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	if (linux_profile)
+		nic_profile_linux(&o.nic);
+	struct harness *h = harness_init(&o);
+	struct harness_frame f;
+	struct harness_syn_opts so;
+	harness_default_syn_opts(&so);
+	harness_active_open(h, 6100, 0x1000, &so, NULL);
+	harness_drop_frames(h);
+	uint32_t before = h->peer.ts_val;
+	struct tcp_opts wild = {.has_ts = true, .ts_val = before + 1000000, .ts_ecr = h->peer.ts_recent};
+	struct harness_seg x = {.opts = &wild};
+	harness_inject(h, TCP_ACK | TCP_FIN, h->peer.snd_nxt, h->peer.rcv_nxt + 9999, h->peer.window, NULL, 0, &x);
+	harness_advance(h, 0);
+	assert_int_equal(harness_stats(h).rx_ack_unsent, 1);
+	if (linux_profile) {
+		assert_int_equal(harness_pending_frames(h), 0);
+	} else {
+		harness_expect_tcp(h, &f);
+		assert_int_equal(f.tcp.ack, h->peer.snd_nxt); /* the FIN was dropped */
+		assert_int_equal(f.tcp.opts.ts_ecr, before - 1);
+	}
+	harness_peer_send(h, TCP_ACK | TCP_PSH, "x", 1);
+	harness_advance(h, 0);
+	assert_true(harness_advance_to_frame(h, 100 * HARNESS_MS));
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.ack, h->peer.snd_nxt);
+	assert_int_equal(f.tcp.opts.ts_ecr, before);
+	harness_destroy(h);
+}
+
+static void test_ack_of_unsent_data_keeps_ts_recent(void **state)
+{
+	(void)state;
+	ack_of_unsent_data(false);
+	ack_of_unsent_data(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_icmp_hard_error_refuses_connect),
 		cmocka_unit_test(test_linux_profile_quickacks_then_delays),
 		cmocka_unit_test(test_linux_profile_tsval_in_milliseconds),
+		cmocka_unit_test(test_ack_of_unsent_data_keeps_ts_recent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
