@@ -137,7 +137,8 @@ struct ctxq_cmd {
 	uint8_t type;          /* 0: enum ctxq_msg_type */
 	uint8_t flags;         /* 1: enum ctxq_cmd_flags, else 0 */
 	uint16_t port;         /* 2: LISTEN local port, CONNECT remote port */
-	uint32_t flow_id;      /* 4: NIC flow (DOORBELL, CLOSE, ABORT) */
+	uint32_t flow_id;      /* 4: NIC flow (DOORBELL, CLOSE, ABORT); CLOSE and ABORT
+				* before CONNECTED: UINT32_MAX, the flow the slot connected */
 	uint32_t host_conn;    /* 8: host slot or listener id */
 	uint32_t ev_consumed;  /* 12: running count of events consumed */
 	uint32_t arg0;         /* 16: TX total (DOORBELL), remote ip (CONNECT),

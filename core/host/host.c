@@ -268,6 +268,19 @@ static int flush_conn(struct bt_host *h, int slot)
 			return rc;
 		c->slot_owed = false;
 	}
+	if (!c->has_flow && c->state == SLOT_CONNECTING && (c->close_owed || c->abort_owed)) {
+		/* Closed while connecting: now, not once CONNECTED, or the
+		 * handshake would complete first (a close in SYN_SENT drops
+		 * the connection: close-on-syn-sent). The NIC finds the flow
+		 * by the slot. */
+		struct ctxq_cmd cmd = {.type = c->abort_owed ? CTXQ_ABORT : CTXQ_CLOSE,
+				       .flow_id = UINT32_MAX,
+				       .host_conn = (uint32_t)slot};
+		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+			return rc;
+		c->close_owed = c->abort_owed = false;
+		return CHAN_OK;
+	}
 	if (!c->has_flow || c->nic_released) {
 		if (c->nic_released)
 			c->doorbell_owed = false; /* moot: the NIC is done with the rings */

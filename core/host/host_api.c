@@ -256,6 +256,12 @@ int bt_close(struct bt_host *h, int id)
 		host_free_slot(h, id);
 		return BT_OK;
 	}
+	if (c->connect_owed) {
+		/* The NIC never heard of it: nothing to close. */
+		c->connect_owed = false;
+		host_free_slot(h, id);
+		return BT_OK;
+	}
 	/* Unread data at close means the peer's bytes will never be read:
 	 * reset, as Linux does, rather than pretend a graceful close. */
 	if (c->rx_ready > 0)

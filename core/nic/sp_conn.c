@@ -704,9 +704,13 @@ void sp_cmd_close(struct nic *nic, int app, const struct ctxq_cmd *cmd, bool abo
 	}
 	/* A close racing the RELEASED event of a flow that already ended is
 	 * stale, not hostile: nothing to do. */
-	if (a->slot_flow[slot] != cmd->flow_id || cmd->flow_id >= nic->cfg.max_flows)
-		return;
 	uint32_t fi = cmd->flow_id;
+	/* Closed before CONNECTED reached the host, which cannot name the
+	 * flow yet: the one its CONNECT opened in this slot. */
+	if (fi == FLOW_NONE)
+		fi = a->slot_flow[slot];
+	if (a->slot_flow[slot] != fi || fi >= nic->cfg.max_flows)
+		return;
 	struct flow *f = &nic->flows[fi];
 	if (abort || f->state == TCP_SYN_SENT) {
 		sp_flow_abort(nic, fi, 0, true);

@@ -283,6 +283,36 @@ static void test_abort_sends_rst_and_drops_queued_data(void **state)
 	harness_destroy(h);
 }
 
+/* close-on-syn-sent: a close while connecting drops the connection at
+ * once; the SYN-ACK that comes later finds no flow and gets an RST at its
+ * ACK. The close used to wait for CONNECTED (the host cannot name the
+ * flow before), so the handshake completed first. */
+static void test_close_while_connecting_drops_the_flow(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	struct harness_frame f;
+	uint32_t in_use = harness_host_stats(h).conns_in_use;
+	int conn = bt_connect(h->host, HARNESS_PEER_IP, 7000);
+	assert_true(conn >= 0);
+	harness_advance(h, 0);
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(f.tcp.flags & (TCP_SYN | TCP_ACK), TCP_SYN);
+	assert_int_equal(bt_close(h->host, conn), BT_OK);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0); /* nothing to say in SYN_SENT */
+	assert_int_equal(harness_stats(h).flows_active, 0);
+	assert_int_equal(harness_host_stats(h).conns_in_use, in_use);
+	struct harness_seg x = {.sport = 7000, .dport = f.tcp.sport};
+	harness_inject(h, TCP_SYN | TCP_ACK, 5000, f.tcp.seq + 1, 32767, NULL, 0, &x);
+	harness_advance(h, 0);
+	struct harness_frame r;
+	assert_true(harness_expect_frame(h, &r));
+	assert_int_equal(r.tcp.flags & (TCP_RST | TCP_ACK | TCP_SYN), TCP_RST);
+	assert_int_equal(r.tcp.seq, f.tcp.seq + 1);
+	harness_destroy(h);
+}
+
 /* ---------- listener close ---------- */
 
 static void test_listen_close_resets_pending_and_queued(void **state)
@@ -604,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_peek_leaves_the_bytes_buffered),
 		cmocka_unit_test(test_shutdown_before_connected_is_enotconn),
 		cmocka_unit_test(test_abort_sends_rst_and_drops_queued_data),
+		cmocka_unit_test(test_close_while_connecting_drops_the_flow),
 		cmocka_unit_test(test_listen_close_resets_pending_and_queued),
 		cmocka_unit_test(test_so_error_reported_once),
 		cmocka_unit_test(test_sndbuf_per_connection),
