@@ -151,9 +151,19 @@ static int scan_epoll(struct pd_shim *s, struct pd_epoll *ep, struct epoll_event
 		uint32_t mask = pd_fd_events(s, it->fd) & (it->events | EPOLLHUP | EPOLLERR);
 		mask &= ~(uint32_t)POLLNVAL;
 		if (it->events & EPOLLET) {
-			/* Edge-triggered: only what became true since the last report. */
+			/* Edge-triggered: what became true since the last report,
+			 * and, as Linux wakes the socket on every arrival, new
+			 * data even while old data is unread (epoll_in_edge).
+			 * The report carries the whole mask. */
 			uint32_t fresh = mask & ~it->reported;
 			it->reported = mask;
+			struct pd_sock *k = pd_sock_of(s, it->fd);
+			if (k && k->kind == PD_SOCK_CONN) {
+				uint64_t arrived = k->rx_taken_bytes + bt_rx_ready(pd_world_host(s->w), k->id);
+				if (arrived > it->rx_arrived_seen && (mask & EPOLLIN))
+					fresh |= EPOLLIN;
+				it->rx_arrived_seen = arrived;
+			}
 			if (!fresh)
 				continue;
 		}

@@ -43,6 +43,7 @@ struct pd_sock {
 	bool bufs_rounded;     /* freebsd-like: rounded up to the MSS once open */
 	bool keepalive, reuseaddr;
 	struct bt_opts opts;   /* kept until listen/connect */
+	uint64_t rx_taken_bytes; /* read by the application: with what is ready, all that arrived */
 };
 
 struct pd_epoll_item {
@@ -50,6 +51,7 @@ struct pd_epoll_item {
 	uint32_t events;
 	uint64_t data;
 	uint32_t reported;     /* edge-triggered: what was reported last */
+	uint64_t rx_arrived_seen; /* edge-triggered: bytes arrived when last reported */
 	bool disabled;         /* EPOLLONESHOT fired */
 };
 

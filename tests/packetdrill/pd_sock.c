@@ -318,6 +318,8 @@ static ssize_t do_recv(void *u, int fd, void *buf, size_t len, int flags)
 		}
 	}
 	pd_sleep_done(s);
+	if (n > 0 && take == bt_recv)
+		k->rx_taken_bytes += (uint64_t)n;
 	if (n < 0) {
 		/* Linux reports a connection's error once; then end of stream. */
 		if (k->err_consumed)
