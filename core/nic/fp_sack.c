@@ -28,16 +28,23 @@ void fp_sack_opts(struct nic *nic, const struct flow *f, struct tcp_opts *opts, 
 	nic->stats.tx_sack_blocks += opts->sack_count;
 }
 
-void fp_sack_recover(struct nic *nic, uint32_t fi)
+/* Begins an episode when the first unacknowledged byte, `una` (the ACK
+ * being processed may not have moved snd_una yet), is lost. */
+static void recover_at(struct nic *nic, uint32_t fi, uint32_t una)
 {
 	struct flow *f = &nic->flows[fi];
-	if (!sack_tx_should_recover(&f->tx_sack, f->snd_una, f->dupacks, f->mss))
+	if (!sack_tx_should_recover(&f->tx_sack, una, f->dupacks, f->mss))
 		return;
-	sack_tx_enter(&f->tx_sack, f->snd_una, f->snd_max);
+	sack_tx_enter(&f->tx_sack, una, f->snd_max);
 	nic->stats.sack_recoveries++;
 	nic->stats.fast_retransmits++;
 	sp_cc_on_fast_retransmit(nic, f);
 	fp_tx_schedule(nic, fi);
+}
+
+void fp_sack_recover(struct nic *nic, uint32_t fi)
+{
+	recover_at(nic, fi, nic->flows[fi].snd_una);
 }
 
 /* Called for every acceptable ACK before the fast path acts on it. */
@@ -54,9 +61,13 @@ void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
 	nic->stats.sack_rtx_lost += ev.head_rtx_lost;
 	/* RFC 6675 enters on duplicate ACKs; the SACKed bytes above the
 	 * first hole say it is lost sooner than three of them when the
-	 * peer's window moved (not a duplicate by RFC 5681's definition). */
-	if (tcp->ack == f->snd_una && f->tx_sack.count)
-		fp_sack_recover(nic, fi);
+	 * peer's window moved (not a duplicate by RFC 5681's definition).
+	 * An ACK that SACKs new data counts "regardless of its status as a
+	 * cumulative acknowledgment" (RFC 6675 section 5, step 2), so one
+	 * that also moves snd_una starts recovery too when the new first
+	 * byte is lost (sack-route-refresh-ip-tos). */
+	if (f->tx_sack.count && (tcp->ack == f->snd_una || (seq_gt(tcp->ack, f->snd_una) && ev.taken)))
+		recover_at(nic, fi, una);
 	if (f->tx_sack.count || f->tx_sack.in_recovery)
 		fp_tx_schedule(nic, fi); /* the pipe shrank: room to send */
 }

@@ -437,6 +437,31 @@ static void test_sender_resends_only_holes(void **state)
 	harness_destroy(h);
 }
 
+/* sack-route-refresh-ip-tos: an ACK that moves snd_una and SACKs new
+ * data above a new hole counts as a duplicate "regardless of its status
+ * as a cumulative acknowledgment" (RFC 6675 section 5, step 2): with
+ * more than 2 MSS SACKed above the hole, it is lost and goes at once. We
+ * used to enter recovery only on ACKs at snd_una, and waited for the RTO. */
+static void test_cumulative_ack_with_new_blocks_starts_recovery(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness_frame f;
+	struct harness *h = open_sack(true, true, &conn, &f);
+	app_send(h, conn, 10 * MSS);
+	harness_advance(h, 0);
+	for (int i = 0; i < 10; i++)
+		harness_expect_tcp(h, &f);
+	const uint32_t b[2][2] = {{3 * MSS, 4 * MSS}, {6 * MSS, 10 * MSS}};
+	ack_with_blocks(h, MSS, b, 2);
+	harness_advance(h, 0);
+	assert_int_equal(harness_stats(h).sack_recoveries, 1);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.seq, snd_base(h) + MSS);
+	assert_int_equal(f.tcp.payload_len, MSS);
+	harness_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_peer_without_sack_gets_go_back_n),
 		cmocka_unit_test(test_negotiation_both_directions),
 		cmocka_unit_test(test_sender_resends_only_holes),
+		cmocka_unit_test(test_cumulative_ack_with_new_blocks_starts_recovery),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
