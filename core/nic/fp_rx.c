@@ -346,7 +346,10 @@ void fp_host_rx_freed(struct nic *nic, uint32_t fi, uint32_t bytes)
 	 * avoidance, RFC 1122 4.2.3.3). Otherwise the next ACK, every second
 	 * segment or at the delayed-ACK bound, carries the new window: a
 	 * reader freeing its ring segment by segment costs no extra ACKs. */
-	uint32_t new_edge = f->rcv_nxt + f->rx_avail;
+	/* The window field caps what can be told (64 KiB unscaled): a
+	 * ring freed beyond it moves no edge, and an ACK would say nothing
+	 * new (ioctl-siocinq-fin, a peer without window scaling). */
+	uint32_t new_edge = f->rcv_nxt + (fp_window_to_advertise(f) << f->rcv_wscale);
 	uint32_t threshold = f->rx_ring_len / 2 < f->mss ? f->rx_ring_len / 2 : f->mss;
 	uint32_t peer_wnd = seq_gt(old_edge, f->rcv_nxt) ? old_edge - f->rcv_nxt : 0;
 	bool peer_held_back = peer_wnd <= f->rx_ring_len / 2 && f->rx_avail >= 2 * (uint64_t)peer_wnd;

@@ -376,6 +376,54 @@ static void test_ack_of_unsent_data_keeps_ts_recent(void **state)
 	ack_of_unsent_data(true);
 }
 
+/* ioctl-siocinq-fin: a peer without window scaling knows at most 64 KiB
+ * of a larger ring; a read that frees ring space beyond that moves no
+ * edge the peer can learn of, so no window update goes (we sent one,
+ * saying nothing new). With window scaling the same read is announced. */
+static uint32_t window_updates_after_read(bool wscale)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.host.rx_ring_bytes = 512u << 10;
+	struct harness *h = harness_init(&o);
+	struct harness_frame f;
+	struct harness_syn_opts so;
+	harness_default_syn_opts(&so);
+	so.wscale = wscale;
+	harness_active_open(h, 6100, 0x1000, &so, NULL);
+	harness_drop_frames(h);
+	/* The peer sends more than half the ring (what it knows of the
+	 * window, unscaled), then the app reads it all. */
+	static uint8_t buf[65535];
+	const uint32_t known = wscale ? 300000 : 65535;
+	for (uint32_t sent = 0; sent < known;) {
+		uint16_t n = known - sent > 1000 ? 1000 : (uint16_t)(known - sent);
+		harness_peer_send(h, TCP_ACK, buf, n);
+		sent += n;
+	}
+	harness_advance(h, 100 * HARNESS_MS);
+	harness_drop_frames(h);
+	uint32_t got = 0;
+	while (got < known) {
+		uint32_t n = harness_app_read(h, h->conn, buf, sizeof(buf), NULL);
+		assert_true(n > 0);
+		got += n;
+	}
+	harness_advance(h, 100 * HARNESS_MS);
+	uint32_t acks = 0;
+	while (harness_expect_frame(h, &f))
+		acks++;
+	harness_destroy(h);
+	return acks;
+}
+
+static void test_no_window_update_beyond_the_unscaled_window(void **state)
+{
+	(void)state;
+	assert_int_equal(window_updates_after_read(false), 0);
+	assert_int_equal(window_updates_after_read(true), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_linux_profile_quickacks_then_delays),
 		cmocka_unit_test(test_linux_profile_tsval_in_milliseconds),
 		cmocka_unit_test(test_ack_of_unsent_data_keeps_ts_recent),
+		cmocka_unit_test(test_no_window_update_beyond_the_unscaled_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
