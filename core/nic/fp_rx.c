@@ -260,10 +260,12 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	rx_advance(nic, fi, len);
 	uint8_t ooo_held = f->rx_ooo.count;
 	uint32_t in_order_end = sack_rx_take_in_order(&f->rx_ooo, f->rcv_nxt);
-	if (f->rx_ooo.count != ooo_held) {
-		/* Reached held intervals: they are in order now; the ACK says so at once. */
-		if (in_order_end != f->rcv_nxt)
-			rx_advance(nic, fi, in_order_end - f->rcv_nxt);
+	if (in_order_end != f->rcv_nxt)
+		rx_advance(nic, fi, in_order_end - f->rcv_nxt); /* reached held intervals: in order now */
+	if (ooo_held) {
+		/* A segment that fills all or part of a gap is ACKed at once
+		 * (RFC 5681 4.2): the sender learns what the hole still
+		 * lacks, or that it is closed, without a delayed-ACK wait. */
 		f->ack_now = true;
 	}
 	f->rx_unacked_bytes += len;
@@ -324,11 +326,23 @@ void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip,
 		f->ack_now = true;
 	if (!f->in_use)
 		return;
-	if (tcp->flags & TCP_FIN) {
-		if (tcp->seq + tcp->payload_len == f->rcv_nxt && !f->fin_received)
-			sp_fin_received(nic, fi);
-		else
-			f->ack_now = true; /* FIN beyond a gap: ask for the gap */
+	if ((tcp->flags & TCP_FIN) && !f->fin_received) {
+		uint32_t fin_seq = tcp->seq + tcp->payload_len;
+		if (fin_seq == f->rcv_nxt || (seq_gt(fin_seq, f->rcv_nxt) && fin_seq - f->rcv_nxt <= f->rx_avail)) {
+			/* Beyond a gap it is kept, like the data before it, and
+			 * taken once the gap is filled (RFC 9293 3.10.7.4: a
+			 * FIN is processed in sequence); the ACK asks for the gap. */
+			f->fin_held = true;
+			f->fin_held_seq = fin_seq;
+		}
+		/* Data with it already had its ACK (a duplicate, out of order). */
+		if (fin_seq != f->rcv_nxt && tcp->payload_len == 0)
+			f->ack_now = true;
+	}
+	/* A FIN in sequence, or one held beyond a gap just filled. */
+	if (f->fin_held && !f->fin_received && f->fin_held_seq == f->rcv_nxt) {
+		f->fin_held = false;
+		sp_fin_received(nic, fi);
 	}
 	if (f->in_use && f->ack_now)
 		fp_tx_schedule(nic, fi);

@@ -94,6 +94,8 @@ struct flow {
 	bool ack_now;             /* an ACK must go out in this poll */
 	bool ce_seen;             /* CE since the last ACK: echo ECE */
 	bool fin_received;
+	bool fin_held;            /* a FIN arrived beyond a gap: taken when rcv_nxt reaches fin_held_seq */
+	uint32_t fin_held_seq;
 	uint32_t ts_recent;
 	uint8_t rcv_wscale;
 	uint8_t quickacks_left;   /* data segments still ACKed at once (nic_config.quickack_segs) */

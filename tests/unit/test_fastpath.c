@@ -273,6 +273,56 @@ static void test_rx_out_of_order_then_gap_filled(void **state)
 	harness_destroy(h);
 }
 
+/* RFC 5681 4.2: a segment that fills part of a gap is ACKed at once (the
+ * sender learns what the hole still lacks); we used to delay that ACK
+ * when the gap was not closed (FreeBSD's rcv-data-segments/reordering-*). */
+static void test_rx_partial_gap_fill_acked_at_once(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness *h = open_default(777, &conn);
+	struct harness_frame f;
+	send_at(h, 2000, 1000); /* [2000, 3000) first: a gap of two segments */
+	harness_advance(h, 0);
+	expect_ack(h, rcv_base(h), &f);
+	send_at(h, 0, 1000); /* fills the first half of the gap */
+	harness_advance(h, 0);
+	expect_ack(h, rcv_base(h) + 1000, &f);
+	send_at(h, 1000, 1000); /* closes it */
+	harness_advance(h, 0);
+	expect_ack(h, rcv_base(h) + 3000, &f);
+	assert_int_equal(harness_pending_frames(h), 0);
+	app_read_check(h, conn, 0, 3000);
+	harness_destroy(h);
+}
+
+/* A FIN beyond a gap is kept and taken when the gap fills (RFC 9293
+ * 3.10.7.4, FreeBSD's reordering-5F4321); we dropped it and the peer had
+ * to send it again. */
+static void test_rx_fin_beyond_gap_taken_when_filled(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness *h = open_default(777, &conn);
+	struct harness_frame f;
+	uint8_t buf[1000];
+	harness_fill(buf, sizeof(buf), 1000);
+	struct harness_seg x = {.tos = h->peer.tos};
+	harness_inject(h, TCP_ACK | TCP_FIN, rcv_base(h) + 1000, h->peer.rcv_nxt, h->peer.window, buf, 1000, &x);
+	harness_advance(h, 0);
+	expect_ack(h, rcv_base(h), &f);
+	assert_int_equal(harness_tcp_state(h), TCP_ESTABLISHED);
+	send_at(h, 0, 1000);
+	harness_advance(h, 0);
+	expect_ack(h, rcv_base(h) + 2001, &f);
+	assert_int_equal(harness_tcp_state(h), TCP_CLOSE_WAIT);
+	app_read_check(h, conn, 0, 2000);
+	bool eof = false;
+	harness_app_read(h, conn, buf, sizeof(buf), &eof);
+	assert_true(eof);
+	harness_destroy(h);
+}
+
 static void test_rx_ooo_interval_beyond_the_state_dropped_then_recovered(void **state)
 {
 	(void)state;
@@ -1377,6 +1427,8 @@ int main(void)
 		cmocka_unit_test(test_tx_checksum_left_to_hardware_when_offered),
 		cmocka_unit_test(test_rx_segment_spans_ring_wrap),
 		cmocka_unit_test(test_rx_out_of_order_then_gap_filled),
+		cmocka_unit_test(test_rx_partial_gap_fill_acked_at_once),
+		cmocka_unit_test(test_rx_fin_beyond_gap_taken_when_filled),
 		cmocka_unit_test(test_rx_ooo_interval_beyond_the_state_dropped_then_recovered),
 		cmocka_unit_test(test_rx_ooo_burst_one_dupack_each),
 		cmocka_unit_test(test_rx_duplicate_acked_at_once),
