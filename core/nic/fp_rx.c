@@ -269,7 +269,11 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 		f->ack_now = true;
 	}
 	f->rx_unacked_bytes += len;
-	if (f->rx_unacked_bytes >= 2u * f->mss) {
+	/* FreeBSD ACKs the second segment while an ACK is delayed, whatever
+	 * their sizes (the freebsd-like profile); RFC 1122 counts full
+	 * segments, as the bytes below do. */
+	bool second_segment = nic->cfg.ack_second_segment && f->delack_deadline_ns != 0;
+	if (f->rx_unacked_bytes >= 2u * f->mss || second_segment) {
 		/* At least every second full segment (RFC 1122 4.2.3.2), now:
 		 * waiting for the end of the receive burst would ACK once per
 		 * burst and starve the sender's ACK clock. */

@@ -57,6 +57,7 @@ struct nic_config {
 	int8_t rcv_wscale;           /* our window scale; -1: the smallest that fits the buffer */
 	uint8_t opt_layout;          /* enum tcp_opt_layout of our SYNs (proto.h) */
 	bool drop_syn_fin;           /* a SYN with FIN for a listener is dropped (FreeBSD's drop_synfin) */
+	bool ack_second_segment;     /* a segment arriving while an ACK is delayed is ACKed at once (FreeBSD) */
 	bool ack_unsent_silent;      /* an ACK of unsent data is dropped without an ACK (Linux's tcp_ack) */
 	bool ack_carries_fin;        /* while our FIN is unacknowledged, ACKs repeat it (FreeBSD) */
 	bool rcvbuf_round_mss;       /* the receive buffer grows to a multiple of the MSS on open (FreeBSD) */

@@ -42,6 +42,7 @@ void nic_profile_freebsd(struct nic_config *cfg)
 	cfg->ecn = false;                 /* net.inet.tcp.ecn.enable = 2 */
 	cfg->nagle = true;
 	cfg->rcv_wscale = 6;              /* what kern.ipc.maxsockbuf's 2 MiB gives */
+	cfg->ack_second_segment = true;   /* tcp_input: TF_DELACK set, so ACK now */
 	cfg->ack_carries_fin = true;      /* tcp_output resends an unacknowledged FIN */
 	cfg->rcvbuf_round_mss = true;     /* tcp_mss rounds the buffers up to the MSS */
 	cfg->opt_layout = TCP_LAYOUT_FREEBSD;

@@ -424,6 +424,40 @@ static void test_no_window_update_beyond_the_unscaled_window(void **state)
 	assert_int_equal(window_updates_after_read(true), 1);
 }
 
+/* rcv-data-segments: FreeBSD ACKs the second segment while an ACK is
+ * delayed, however small; RFC 1122 (the other profiles) counts full
+ * segments, so two 1-byte segments wait for the delayed-ACK bound. */
+static uint32_t acks_after_two_small_segments(bool freebsd)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	if (freebsd)
+		nic_profile_freebsd(&o.nic);
+	struct harness *h = harness_init(&o);
+	struct harness_frame f;
+	harness_active_open(h, 6100, 0x1000, NULL, NULL);
+	harness_drop_frames(h);
+	harness_peer_send(h, TCP_ACK, "x", 1);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0);
+	harness_peer_send(h, TCP_ACK, "y", 1);
+	harness_advance(h, 0);
+	uint32_t acks = 0;
+	while (harness_expect_frame(h, &f)) {
+		assert_int_equal(f.tcp.ack, h->peer.snd_nxt);
+		acks++;
+	}
+	harness_destroy(h);
+	return acks;
+}
+
+static void test_freebsd_profile_acks_second_segment(void **state)
+{
+	(void)state;
+	assert_int_equal(acks_after_two_small_segments(true), 1);
+	assert_int_equal(acks_after_two_small_segments(false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_linux_profile_tsval_in_milliseconds),
 		cmocka_unit_test(test_ack_of_unsent_data_keeps_ts_recent),
 		cmocka_unit_test(test_no_window_update_beyond_the_unscaled_window),
+		cmocka_unit_test(test_freebsd_profile_acks_second_segment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
