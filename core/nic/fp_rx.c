@@ -176,6 +176,15 @@ static void rx_advance(struct nic *nic, uint32_t fi, uint32_t bytes)
 	app_notify(nic, fi, 0, 0);
 }
 
+static void note_dsack(struct flow *f, const struct sack_interval *dup)
+{
+	if (!f->sack_ok)
+		return;
+	f->dsack = *dup;
+	f->dsack_owed = true;
+	f->ack_now = true;
+}
+
 static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
 {
 	struct flow *f = &nic->flows[fi];
@@ -183,6 +192,17 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	uint32_t len = tcp->payload_len;
 	const uint8_t *data = tcp->payload;
 
+	/* RFC 2883: the duplicate part of a segment goes first in the next
+	 * ACK's SACK blocks, and that ACK goes at once (the sender learns
+	 * its retransmission was spurious): below rcv_nxt, else the lowest
+	 * part already held out of order. */
+	struct sack_interval dup_range;
+	if (seq_lt(seq, f->rcv_nxt)) {
+		dup_range = (struct sack_interval){seq, seq_lt(seq + len, f->rcv_nxt) ? seq + len : f->rcv_nxt};
+		note_dsack(f, &dup_range);
+	} else if (sack_rx_first_overlap(&f->rx_ooo, seq, seq + len, &dup_range)) {
+		note_dsack(f, &dup_range);
+	}
 	if (seq_lt(seq, f->rcv_nxt)) {
 		uint32_t dup = f->rcv_nxt - seq;
 		if (dup >= len) {

@@ -24,7 +24,14 @@ void fp_sack_opts(struct nic *nic, const struct flow *f, struct tcp_opts *opts, 
 	if (!f->sack_ok)
 		return;
 	uint8_t room = opts->has_ts ? TCP_SACK_MAX_BLOCKS - 1 : TCP_SACK_MAX_BLOCKS;
-	opts->sack_count = sack_rx_blocks(&f->rx_ooo, opts->sack, room);
+	uint8_t first = 0;
+	if (f->dsack_owed) {
+		/* RFC 2883: a duplicate range first, then the usual blocks. */
+		opts->sack[0].start = f->dsack.start;
+		opts->sack[0].end = f->dsack.end;
+		first = 1;
+	}
+	opts->sack_count = first + sack_rx_blocks(&f->rx_ooo, opts->sack + first, room - first);
 	nic->stats.tx_sack_blocks += opts->sack_count;
 }
 

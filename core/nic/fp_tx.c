@@ -162,6 +162,7 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 		uint32_t scale = (flags & TCP_SYN) ? 0 : f->rcv_wscale;
 		f->adv_wnd_edge = f->rcv_nxt + ((uint32_t)window << scale);
 		f->rx_unacked_bytes = 0;
+		f->dsack_owed = false;
 		f->delack_deadline_ns = 0;
 		f->ack_now = false;
 		f->ce_seen = false;

@@ -88,6 +88,8 @@ struct flow {
 	uint32_t rx_buf_bytes;    /* what rx_avail may reach: the ring or SO_RCVBUF */
 	uint32_t rcv_nxt, irs;
 	struct sack_rx rx_ooo;    /* out-of-order intervals (TAS keeps one; sack.h says why 8) */
+	bool dsack_owed;           /* the next ACK reports dsack first (RFC 2883) */
+	struct sack_interval dsack; /* duplicate range of the last segment */
 	uint32_t adv_wnd_edge;    /* rcv_nxt + window in the last segment we sent */
 	uint32_t rx_unacked_bytes;
 	uint64_t delack_deadline_ns; /* 0: no ACK owed */

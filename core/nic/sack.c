@@ -66,6 +66,22 @@ uint8_t sack_rx_blocks(const struct sack_rx *r, struct tcp_sack_block *out, uint
 	return n;
 }
 
+bool sack_rx_first_overlap(const struct sack_rx *r, uint32_t seq, uint32_t end, struct sack_interval *out)
+{
+	bool found = false;
+	for (uint8_t i = 0; i < r->count; i++) {
+		uint32_t s = seq_max(seq, r->iv[i].start), e = seq_min(end, r->iv[i].end);
+		if (!seq_lt(s, e))
+			continue;
+		if (!found || seq_lt(s, out->start)) {
+			out->start = s;
+			out->end = e;
+			found = true;
+		}
+	}
+	return found;
+}
+
 /* ---- sender ---- */
 
 static void tx_trim(struct sack_tx *t, uint32_t snd_una)

@@ -82,6 +82,9 @@ bool sack_rx_add(struct sack_rx *r, uint32_t seq, uint32_t end);
  * and returns the new in-order end (rcv_nxt, or past it when an interval
  * continued it). */
 uint32_t sack_rx_take_in_order(struct sack_rx *r, uint32_t rcv_nxt);
+/* The lowest part of [seq, end) already held, for a D-SACK block
+ * (RFC 2883); false when none of it is. */
+bool sack_rx_first_overlap(const struct sack_rx *r, uint32_t seq, uint32_t end, struct sack_interval *out);
 /* Fills up to `max` blocks, most recent first. Returns how many. */
 uint8_t sack_rx_blocks(const struct sack_rx *r, struct tcp_sack_block *out, uint8_t max);
 

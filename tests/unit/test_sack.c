@@ -462,6 +462,49 @@ static void test_cumulative_ack_with_new_blocks_starts_recovery(void **state)
 	harness_destroy(h);
 }
 
+/* RFC 2883 D-SACK: the duplicate part of a segment goes first in the
+ * ACK it gets, at once, and only in that ACK (FreeBSD's
+ * rcv-data-segments/overlapping-*; we did not report duplicates). */
+static void expect_blocks(struct harness *h, uint32_t ack, const uint32_t (*b)[2], uint8_t n)
+{
+	struct harness_frame f;
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.ack, rcv_base(h) + ack);
+	assert_int_equal(f.tcp.opts.sack_count, n);
+	for (uint8_t k = 0; k < n; k++) {
+		assert_int_equal(f.tcp.opts.sack[k].start, rcv_base(h) + b[k][0]);
+		assert_int_equal(f.tcp.opts.sack[k].end, rcv_base(h) + b[k][1]);
+	}
+}
+
+static void test_receiver_reports_duplicates_first(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness_frame f;
+	struct harness *h = open_sack(true, true, &conn, &f);
+	send_at(h, 0, 1000);
+	harness_advance(h, 10 * HARNESS_MS);
+	harness_drop_frames(h);
+	send_at(h, 3000, 1000);
+	harness_advance(h, 0);
+	const uint32_t held[1][2] = {{3000, 4000}};
+	expect_blocks(h, 1000, held, 1);
+	send_at(h, 3000, 1000); /* a duplicate of what is held */
+	harness_advance(h, 0);
+	const uint32_t d1[2][2] = {{3000, 4000}, {3000, 4000}};
+	expect_blocks(h, 1000, d1, 2);
+	send_at(h, 500, 1000); /* half below rcv_nxt, half new */
+	harness_advance(h, 0);
+	const uint32_t d2[2][2] = {{500, 1000}, {3000, 4000}};
+	expect_blocks(h, 1500, d2, 2);
+	send_at(h, 1500, 500); /* no duplicate: no D-SACK block */
+	harness_advance(h, 0);
+	expect_blocks(h, 2000, held, 1);
+	assert_int_equal(harness_pending_frames(h), 0);
+	harness_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_negotiation_both_directions),
 		cmocka_unit_test(test_sender_resends_only_holes),
 		cmocka_unit_test(test_cumulative_ack_with_new_blocks_starts_recovery),
+		cmocka_unit_test(test_receiver_reports_duplicates_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
