@@ -112,6 +112,12 @@ int bt_listen(struct bt_host *h, uint16_t port, uint32_t backlog);
 int bt_accept(struct bt_host *h, int listener);
 int bt_connect(struct bt_host *h, uint32_t remote_ip, uint16_t remote_port);
 ssize_t bt_send(struct bt_host *h, int conn, const void *buf, size_t len);
+/* bt_send for a send that more will follow (MSG_MORE): no push mark, so
+ * its last partial segment carries no PSH and, while data is in flight,
+ * waits for the bytes that follow (as the tail of a send the ring cut
+ * short does). Unlike Linux, with nothing in flight and no TCP_CORK it
+ * goes at once. */
+ssize_t bt_send_more(struct bt_host *h, int conn, const void *buf, size_t len);
 ssize_t bt_recv(struct bt_host *h, int conn, void *buf, size_t len);
 /* bt_recv without consuming (MSG_PEEK): the bytes stay buffered, the
  * receive window does not move, and the next bt_recv returns them again. */

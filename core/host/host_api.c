@@ -149,7 +149,19 @@ int bt_connect_from(struct bt_host *h, uint16_t local_port, uint32_t remote_ip, 
 	return local_port ? connect_from(h, local_port, remote_ip, remote_port, opts) : BT_EINVAL;
 }
 
+static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len, bool more);
+
 ssize_t bt_send(struct bt_host *h, int id, const void *buf, size_t len)
+{
+	return send_bytes(h, id, buf, len, false);
+}
+
+ssize_t bt_send_more(struct bt_host *h, int id, const void *buf, size_t len)
+{
+	return send_bytes(h, id, buf, len, true);
+}
+
+static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len, bool more)
 {
 	struct host_conn *c = app_conn(h, id);
 	if (!c || (!buf && len))
@@ -181,7 +193,7 @@ ssize_t bt_send(struct bt_host *h, int id, const void *buf, size_t len)
 	 * (a sender sizing its sends to the space it has), goes on with the
 	 * caller's next bt_send: the NIC keeps its runt tail for the bytes
 	 * that follow (ctxq.h, push mark). */
-	if (n == len && c->tx_used < ring)
+	if (n == len && c->tx_used < ring && !more)
 		c->push_total = c->tx_total;
 	c->doorbell_owed = true;
 	h->stats.tx_bytes += n;

@@ -262,6 +262,8 @@ static uint64_t serialization_ns(uint64_t bytes, uint64_t rate_bps)
  * while data is in flight. A FIN goes regardless (the caller checks). */
 static bool small_segment_held(const struct flow *f, uint32_t inflight)
 {
+	if (f->push_held)
+		return false;
 	return f->opts.cork || (f->opts.nagle && inflight > 0);
 }
 
@@ -388,6 +390,7 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		}
 		sent_any = true;
 	}
+	f->push_held = false; /* what was queued when it was set has gone, or waits for the window */
 	/* NextSeg rule 3: holes not yet known lost, when the window allows. */
 	holes = fp_sack_send_holes(nic, fi, false);
 	if (holes < 0)

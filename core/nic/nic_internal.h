@@ -96,6 +96,7 @@ struct flow {
 	bool ack_now;             /* an ACK must go out in this poll */
 	bool ce_seen;             /* CE since the last ACK: echo ECE */
 	bool fin_received;
+	bool push_held;           /* TCP_NODELAY was set: what cork holds goes once */
 	bool fin_held;            /* a FIN arrived beyond a gap: taken when rcv_nxt reaches fin_held_seq */
 	uint32_t fin_held_seq;
 	uint32_t ts_recent;

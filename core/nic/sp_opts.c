@@ -120,8 +120,14 @@ static void apply_live(struct nic *nic, uint32_t fi, uint32_t opt)
 			f->mss = f->opts.maxseg_bytes;
 		break;
 	case CTXQ_OPT_NODELAY:
+		/* Setting TCP_NODELAY (again) pushes what is held, corked or
+		 * not, once, as Linux's setsockopt does (sockopt_cork_nodelay). */
+		if (!f->opts.nagle)
+			f->push_held = true;
+		fp_tx_schedule(nic, fi);
+		break;
 	case CTXQ_OPT_CORK:
-		/* Turning either off releases what it held back. */
+		/* Turning it off releases what it held back. */
 		fp_tx_schedule(nic, fi);
 		break;
 	default:

@@ -344,16 +344,16 @@ static ssize_t do_send(void *u, int fd, const void *buf, size_t len, int flags)
 		return fail(s, EFAULT);
 	if (k->kind != PD_SOCK_CONN)
 		return fail(s, k->kind == PD_SOCK_FRESH ? ENOTCONN : EPIPE);
-	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL)) {
-		fprintf(stderr, "bluetas shim: send flags 0x%x not supported (MSG_MORE, MSG_OOB, MSG_ZEROCOPY...)\n",
-			flags);
+	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE)) {
+		fprintf(stderr, "bluetas shim: send flags 0x%x not supported (MSG_OOB, MSG_ZEROCOPY...)\n", flags);
 		return fail(s, EOPNOTSUPP);
 	}
 	bool nonblock = k->nonblock || (flags & MSG_DONTWAIT);
 	size_t sent = 0;
 	/* A blocking send returns once everything is queued (Linux). */
 	while (sent < len || len == 0) {
-		ssize_t n = bt_send(host(s), k->id, (const uint8_t *)buf + sent, len - sent);
+		ssize_t n = (flags & MSG_MORE) ? bt_send_more(host(s), k->id, (const uint8_t *)buf + sent, len - sent)
+					       : bt_send(host(s), k->id, (const uint8_t *)buf + sent, len - sent);
 		if (n > 0) {
 			sent += (size_t)n;
 			continue;

@@ -557,6 +557,40 @@ static void test_cork_holds_partial_segments(void **state)
 	harness_destroy(h);
 }
 
+/* sockopt_cork_nodelay: setting TCP_NODELAY (again) while corked pushes
+ * what cork holds, once, as Linux does; cork then holds again. A send
+ * with more to follow (MSG_MORE) carries no PSH. */
+static void test_nodelay_pushes_corked_data_once(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6400, 0x1000, NULL, NULL);
+	struct harness_frame f;
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 1), BT_OK);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_CORK, 1), BT_OK);
+	harness_advance(h, 0);
+	app_send(h, conn, 100);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 1), BT_OK);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.payload_len, 100);
+	assert_true(f.tcp.flags & TCP_PSH);
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	uint8_t buf[60] = {0};
+	assert_int_equal(bt_send_more(h->host, conn, buf, sizeof(buf)), 60);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0); /* corked again */
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 1), BT_OK);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.payload_len, 60);
+	assert_false(f.tcp.flags & TCP_PSH);
+	harness_destroy(h);
+}
+
 static void test_user_timeout_ends_connection_on_time(void **state)
 {
 	(void)state;
@@ -642,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_maxseg_clamps_syn_and_segments),
 		cmocka_unit_test(test_nagle_holds_small_segment_until_ack),
 		cmocka_unit_test(test_cork_holds_partial_segments),
+		cmocka_unit_test(test_nodelay_pushes_corked_data_once),
 		cmocka_unit_test(test_user_timeout_ends_connection_on_time),
 		cmocka_unit_test(test_readiness_follows_the_connection),
 		cmocka_unit_test(test_readiness_after_reset),
