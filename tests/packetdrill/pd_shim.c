@@ -33,16 +33,25 @@
 
 void pd_kick(struct pd_shim *s)
 {
-	if (!s->waiting)
-		return;
-	s->gen++;
-	pthread_cond_broadcast(&s->changed);
 	struct timespec end;
 	clock_gettime(CLOCK_REALTIME, &end);
 	end.tv_sec += PD_KICK_WAIT_S;
-	while (s->waiting && s->waiter_seen != s->gen)
-		if (pthread_cond_timedwait(&s->acked, &s->mu, &end) == ETIMEDOUT)
+	if (s->waiting) {
+		s->gen++;
+		pthread_cond_broadcast(&s->changed);
+		while (s->waiting && s->waiter_seen != s->gen)
+			if (pthread_cond_timedwait(&s->acked, &s->mu, &end) == ETIMEDOUT)
+				break;
+	}
+	/* A blocking call that just returned: its thread reads the clock
+	 * next, to stamp the return. The clock waits for that, or the stamp
+	 * would depend on which thread the scheduler runs first (it did:
+	 * blocking-write passed now and then). */
+	while (s->returned_pending && !pthread_equal(pthread_self(), s->returned_tid))
+		if (pthread_cond_timedwait(&s->acked, &s->mu, &end) == ETIMEDOUT) {
+			s->returned_pending = false;
 			break;
+		}
 }
 
 bool pd_sleep(struct pd_shim *s, uint64_t deadline_ns)
@@ -63,6 +72,8 @@ void pd_sleep_done(struct pd_shim *s)
 	if (!s->waiting)
 		return;
 	s->waiting = false;
+	s->returned_pending = true;
+	s->returned_tid = pthread_self();
 	pthread_cond_broadcast(&s->acked);
 }
 
@@ -113,6 +124,10 @@ static int pd_gettimeofday(void *u, struct timeval *tv, struct timezone *tz)
 	(void)tz;
 	struct pd_shim *s = u;
 	pthread_mutex_lock(&s->mu);
+	if (s->returned_pending && pthread_equal(pthread_self(), s->returned_tid)) {
+		s->returned_pending = false;
+		pthread_cond_broadcast(&s->acked);
+	}
 	pd_world_advance(s->w, pd_world_now_ns(s->w) + PD_TICK_NS);
 	uint64_t now = pd_world_now_ns(s->w);
 	pd_kick(s);

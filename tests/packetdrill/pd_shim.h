@@ -68,6 +68,8 @@ struct pd_shim {
 	uint64_t gen;          /* bumped on every change a sleeper must see */
 	bool waiting;          /* a call sleeps on `changed` */
 	uint64_t waiter_seen;  /* the gen it last looked at */
+	bool returned_pending; /* a sleeping call returned; its thread has not read the clock since */
+	pthread_t returned_tid;
 	struct pd_world *w;
 	enum pd_profile profile;
 	uint32_t local_ip;
