@@ -221,9 +221,15 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 		return;
 	}
 	if (f->app_gone || !f->rings_attached) {
-		/* New bytes nobody will ever read: tell the peer, as Linux
-		 * does for data arriving after close(). */
-		sp_flow_abort(nic, fi, BT_ECONNRESET, true);
+		/* New bytes nobody will ever read: tell the peer (RFC 1122
+		 * 4.2.2.13). The reset answers this segment, at its ACK and
+		 * without one, as Linux (tcp_v4_send_reset) and FreeBSD
+		 * (tcp_dropwithreset) send it (user_timeout). */
+		struct ipv4_view ip = {.src = f->remote_ip, .dst = f->local_ip};
+		uint8_t mac[6];
+		memcpy(mac, f->remote_mac, sizeof(mac));
+		sp_flow_abort(nic, fi, BT_ECONNRESET, false);
+		fp_send_rst_reply(nic, mac, &ip, tcp);
 		return;
 	}
 	uint32_t offset = seq - f->rcv_nxt;

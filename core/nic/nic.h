@@ -39,6 +39,8 @@ struct nic_config {
 	uint64_t rto_min_ns;
 	uint64_t rto_initial_ns;
 	uint64_t rto_max_ns;
+	bool tail_probe;             /* the first timeout of a one-segment flight is a loss probe, no backoff (Linux's TLP) */
+	bool rto_min_on_var;         /* RTO = SRTT + max(4 RTTVAR, rto_min) (Linux), not max(rto_min, SRTT + 4 RTTVAR) */
 	uint32_t max_retries;        /* RTOs in a row before ETIMEDOUT */
 	uint32_t syn_retries;
 	uint64_t delayed_ack_ns;     /* bound on ACK delay; 0 = ACK every segment */

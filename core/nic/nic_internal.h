@@ -133,6 +133,7 @@ struct flow {
 	uint64_t rto_deadline_ns, persist_deadline_ns, tw_deadline_ns;
 	uint32_t srtt_us, rttvar_us;
 	uint64_t rto_ns, persist_backoff_ns;
+	uint64_t syn_sent_ns;     /* our first SYN or SYN-ACK left (UINT64_MAX: resent, Karn) */
 	uint32_t retries;
 	uint64_t unacked_since_ns; /* data outstanding without progress since (USER_TIMEOUT) */
 

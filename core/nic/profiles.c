@@ -14,6 +14,8 @@ void nic_profile_linux(struct nic_config *cfg)
 	cfg->rto_min_ns = 200 * MS;       /* TCP_RTO_MIN */
 	cfg->rto_initial_ns = 1000 * MS;  /* RFC 6298 */
 	cfg->rto_max_ns = 120000 * MS;    /* TCP_RTO_MAX */
+	cfg->tail_probe = true;           /* tcp_send_loss_probe */
+	cfg->rto_min_on_var = true;       /* tcp_set_rto: rttvar is at least tcp_rto_min */
 	cfg->max_retries = 15;            /* tcp_retries2 */
 	cfg->syn_retries = 6;             /* tcp_syn_retries */
 	cfg->delayed_ack_ns = 40 * MS;    /* TCP_DELACK_MIN */

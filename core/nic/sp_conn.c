@@ -200,6 +200,20 @@ void sp_fin_received(struct nic *nic, uint32_t fi)
 	fp_tx_schedule(nic, fi);
 }
 
+#define SYN_RESENT UINT64_MAX /* syn_sent_ns: sent more than once, no sample */
+
+/* The handshake's round trip (RFC 6298 allows the SYN's): from the
+ * echoed timestamp, else from when our SYN or SYN-ACK left, if it was
+ * never resent (Karn). Without it the first RTO stays rto_initial. */
+static void handshake_rtt_sample(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
+{
+	struct flow *f = &nic->flows[fi];
+	if (f->ts_ok && tcp->opts.has_ts && tcp->opts.ts_ecr)
+		sp_rtt_sample(nic, fi, nic_ts_rtt_us(nic, tcp->opts.ts_ecr));
+	else if (f->syn_sent_ns != 0 && f->syn_sent_ns != SYN_RESENT && nic_now(nic) >= f->syn_sent_ns)
+		sp_rtt_sample(nic, fi, (uint32_t)((nic_now(nic) - f->syn_sent_ns) / 1000));
+}
+
 void sp_send_syn(struct nic *nic, uint32_t fi)
 {
 	struct flow *f = &nic->flows[fi];
@@ -209,6 +223,8 @@ void sp_send_syn(struct nic *nic, uint32_t fi)
 	if (f->state == TCP_SYN_RCVD && f->ecn_ok)
 		flags |= TCP_ECE;
 	fp_send_ctrl(nic, fi, flags, f->iss);
+	/* Karn: only a SYN sent once measures the round trip. */
+	f->syn_sent_ns = f->syn_sent_ns == 0 ? nic_now(nic) : SYN_RESENT;
 	f->snd_nxt = f->iss + 1;
 	if (seq_gt(f->snd_nxt, f->snd_max))
 		f->snd_max = f->snd_nxt;
@@ -355,8 +371,7 @@ static void syn_sent_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	f->state = TCP_ESTABLISHED;
 	f->retries = 0;
 	f->rto_ns = nic->cfg.rto_initial_ns;
-	if (f->ts_ok && tcp->opts.ts_ecr)
-		sp_rtt_sample(nic, fi, nic_ts_rtt_us(nic, tcp->opts.ts_ecr));
+	handshake_rtt_sample(nic, fi, tcp);
 	sp_cc_init(nic, f);
 	sp_opts_on_peer_syn(nic, fi);
 	f->ack_now = true;
@@ -412,8 +427,7 @@ static void syn_rcvd_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	f->state = TCP_ESTABLISHED;
 	f->retries = 0;
 	f->rto_ns = nic->cfg.rto_initial_ns;
-	if (f->ts_ok && tcp->opts.has_ts && tcp->opts.ts_ecr)
-		sp_rtt_sample(nic, fi, nic_ts_rtt_us(nic, tcp->opts.ts_ecr));
+	handshake_rtt_sample(nic, fi, tcp);
 	sp_rto_restart(nic, fi);
 	if (active) {
 		nic->stats.conns_opened++;

@@ -81,9 +81,17 @@ void sp_rtt_sample(struct nic *nic, uint32_t fi, uint32_t rtt_us)
 		f->rttvar_us = (3 * f->rttvar_us + diff) / 4;
 		f->srtt_us = (7 * f->srtt_us + rtt_us) / 8;
 	}
-	uint64_t rto = ((uint64_t)f->srtt_us + 4ull * (f->rttvar_us ? f->rttvar_us : 1)) * 1000ull;
-	if (rto < nic->cfg.rto_min_ns)
-		rto = nic->cfg.rto_min_ns;
+	uint64_t var_ns = 4ull * (f->rttvar_us ? f->rttvar_us : 1) * 1000ull;
+	uint64_t rto;
+	if (nic->cfg.rto_min_on_var) {
+		/* Linux (tcp_set_rto): the variance term is at least the
+		 * minimum, so the RTO is SRTT plus at least rto_min. */
+		rto = (uint64_t)f->srtt_us * 1000ull + (var_ns > nic->cfg.rto_min_ns ? var_ns : nic->cfg.rto_min_ns);
+	} else {
+		rto = (uint64_t)f->srtt_us * 1000ull + var_ns; /* RFC 6298 2.4: the whole RTO at least rto_min */
+		if (rto < nic->cfg.rto_min_ns)
+			rto = nic->cfg.rto_min_ns;
+	}
 	if (rto > nic->cfg.rto_max_ns)
 		rto = nic->cfg.rto_max_ns;
 	f->rto_ns = rto;
@@ -138,6 +146,16 @@ static void rto_fired(struct nic *nic, uint32_t fi)
 	uint64_t user_timeout_ns = (uint64_t)f->opts.user_timeout_ms * 1000000ull;
 	if (user_timeout_ns ? now - f->unacked_since_ns >= user_timeout_ns : f->retries > nic->cfg.max_retries) {
 		sp_flow_abort(nic, fi, BT_ETIMEDOUT, true);
+		return;
+	}
+	/* The linux-like profile's tail loss probe (Linux's TLP, RFC 8985
+	 * 7), for a flight of one segment or a lone FIN, where the probe
+	 * resends what going back N would: the first expiry resends it
+	 * without backing off or shrinking cwnd; the RTO proper follows. */
+	if (nic->cfg.tail_probe && f->retries == 1 && f->snd_wnd != 0 && f->snd_max - f->snd_una <= (uint32_t)f->mss + 1u) {
+		f->snd_nxt = f->snd_una;
+		f->rto_deadline_ns = now + f->rto_ns;
+		fp_tx_schedule(nic, fi);
 		return;
 	}
 	nic->stats.rtos++;

@@ -458,6 +458,63 @@ static void test_freebsd_profile_acks_second_segment(void **state)
 	assert_int_equal(acks_after_two_small_segments(false), 0);
 }
 
+/* user_timeout: the linux-like profile takes the handshake's RTT without
+ * timestamps (Karn: the SYN-ACK went once), computes the RTO as Linux
+ * (SRTT + at least 200 ms: 210 ms here, RFC 6298 would say 200) and
+ * resends a lone FIN first as a tail loss probe, without backing off:
+ * 210, 210, then 420 ms. Data
+ * arriving after close gets an RST at its ACK, without ACK, as Linux and
+ * FreeBSD send it. We resent at 1 s, 2 s, 4 s and sent RST|ACK. */
+static void test_linux_profile_rto_tail_probe_and_reset_after_close(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	nic_profile_linux(&o.nic);
+	struct harness *h = harness_init(&o);
+	/* A handshake whose ACK comes 10 ms after our SYN-ACK, no timestamps. */
+	int lid = bt_listen(h->host, PORT, 2);
+	assert_true(lid >= 0);
+	harness_advance(h, HARNESS_MS);
+	struct tcp_opts syn = {.has_mss = true, .mss = 1460};
+	struct harness_seg sx = {.opts = &syn, .dport = PORT};
+	harness_inject(h, TCP_SYN, 0x1000, 0, 65535, NULL, 0, &sx);
+	harness_advance(h, 0);
+	struct harness_frame f;
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(f.tcp.flags & (TCP_SYN | TCP_ACK), TCP_SYN | TCP_ACK);
+	h->peer.nic_port = PORT;
+	h->peer.snd_nxt = 0x1001;
+	h->peer.rcv_nxt = f.tcp.seq + 1;
+	h->peer.window = 65535;
+	harness_advance(h, 10 * HARNESS_MS);
+	harness_peer_ack(h);
+	harness_advance(h, HARNESS_MS);
+	int conn = bt_accept(h->host, lid);
+	assert_true(conn >= 0);
+	harness_drop_frames(h);
+	assert_int_equal(bt_close(h->host, conn), BT_OK);
+	uint64_t at[4];
+	for (int i = 0; i < 4; i++) {
+		assert_true(harness_advance_to_frame(h, 5000 * HARNESS_MS));
+		assert_true(harness_expect_frame(h, &f));
+		assert_true(f.tcp.flags & TCP_FIN);
+		at[i] = f.at_ns;
+	}
+	assert_int_equal((at[1] - at[0]) / HARNESS_MS, 210);
+	assert_int_equal((at[2] - at[1]) / HARNESS_MS, 210);
+	assert_int_equal((at[3] - at[2]) / HARNESS_MS, 420);
+	uint32_t fin_seq = f.tcp.seq;
+	struct harness_seg x = {0};
+	harness_inject(h, TCP_ACK, h->peer.snd_nxt, fin_seq, 32767, "x", 1, &x);
+	assert_true(harness_advance_to_frame(h, 200 * HARNESS_MS));
+	assert_true(harness_expect_frame(h, &f));
+	assert_int_equal(f.tcp.flags & (TCP_RST | TCP_ACK), TCP_RST);
+	assert_int_equal(f.tcp.seq, fin_seq); /* the segment's ACK */
+	assert_int_equal(harness_stats(h).flows_active, 0);
+	harness_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_ack_of_unsent_data_keeps_ts_recent),
 		cmocka_unit_test(test_no_window_update_beyond_the_unscaled_window),
 		cmocka_unit_test(test_freebsd_profile_acks_second_segment),
+		cmocka_unit_test(test_linux_profile_rto_tail_probe_and_reset_after_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
