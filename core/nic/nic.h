@@ -100,7 +100,7 @@ struct nic_stats {
 	uint64_t rx_ooo_dropped;         /* out of order, not adjacent to the interval */
 	uint64_t rx_duplicate;           /* payload wholly below rcv_nxt */
 	uint64_t rx_rst_ignored;         /* RST not at rcv_nxt, out of window, or for no flow */
-	uint64_t rx_ack_unsent;          /* ACK of data never sent: dropped, ACKed */
+	uint64_t rx_ack_unsent;          /* ACK of data never sent: dropped, ACKed (linux-like: silently) */
 	uint64_t rx_listen_dropped;      /* neither SYN nor ACK for a listening port (RFC 9293 3.10.7.2) */
 	uint64_t rx_icmp_errors;         /* ICMP hard errors that failed a connect (sp_icmp.c) */
 	uint64_t rx_icmp_ignored;        /* ICMP messages ignored: soft, stale, forged or malformed */
