@@ -175,6 +175,10 @@ uint64_t bt_host_next_event_ns(struct bt_host *h);
  * false once the channel is broken: every wait then ends at once. */
 bool bt_host_waits(const struct bt_host *h);
 void bt_host_stats(const struct bt_host *h, struct bt_host_stats *out);
+/* Records the hops of RPCs (core/util/hop_trace.h) into `t` from now on;
+ * NULL (the default) turns it off. The recorder must outlive the host. */
+struct hop_trace;
+void bt_host_set_hop_trace(struct bt_host *h, struct hop_trace *t);
 /* Connection ids are always below this. */
 uint32_t bt_host_max_conns(const struct bt_host *h);
 /* Appends the state of every connection (rings, owed commands, credits)

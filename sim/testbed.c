@@ -173,6 +173,14 @@ static int setup(struct testbed *tb, char *err, size_t err_len)
 		snprintf(err, err_len, "testbed: server host library: %s", bt_strerror(rc));
 		return -1;
 	}
+	if (cfg->hops_client) {
+		bt_host_set_hop_trace(tb->host_client, cfg->hops_client);
+		nic_set_hop_trace(tb->nic_client, cfg->hops_client);
+	}
+	if (cfg->hops_server) {
+		bt_host_set_hop_trace(tb->host_server, cfg->hops_server);
+		nic_set_hop_trace(tb->nic_server, cfg->hops_server);
+	}
 	uint32_t echo_buf = cfg->host.rx_ring_bytes > 65536 ? cfg->host.rx_ring_bytes : 65536;
 	tb->server = echo_server_create(tb->host_server, TESTBED_ECHO_PORT, cfg->server_backlog, echo_buf, &rc);
 	if (!tb->server) {

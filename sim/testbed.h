@@ -50,6 +50,10 @@ struct testbed_config {
 	uint64_t time_limit_ns;     /* virtual (sim) or wall (realtime) */
 	bool wait_quiesce;          /* after the workload, run until no flow is left */
 	const char *pcap_path;      /* NULL: no capture */
+	/* RPC hop traces (core/util/hop_trace.h), NULL: off. The client's
+	 * host and NIC record into hops_client (side 0), the server's into
+	 * hops_server (side 1); the caller owns both. */
+	struct hop_trace *hops_client, *hops_server;
 };
 
 struct testbed_result {

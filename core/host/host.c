@@ -290,8 +290,11 @@ static int flush_conn(struct bt_host *h, int slot)
 		struct ctxq_cmd cmd = {.type = CTXQ_DOORBELL, .flow_id = c->flow_id, .host_conn = (uint32_t)slot,
 				       .arg0 = c->tx_total, .arg1 = c->rx_freed_total, .arg2 = c->db_seq + 1,
 				       .arg3 = c->push_total};
+		uint64_t hop_t = h->hops ? host_hop_now(h) : 0; /* before the NIC can see it */
 		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
 			return rc;
+		if (h->hops)
+			host_hop(h, c, HOP_DB_POST, c->tx_total, hop_t);
 		c->db_seq++;
 		c->db_sent_ns = bt_clock_now_ns(h->clock);
 		c->doorbell_owed = false;
@@ -454,6 +457,8 @@ static void handle_event(struct bt_host *h, const struct ctxq_event *ev)
 		c->rx_ready += ev->rx_bytes;
 		h->stats.rx_bytes += ev->rx_bytes;
 		ready |= BT_EV_READABLE;
+		if (h->hops)
+			host_hop_event_seen(h, c, c->rx_freed_total + c->rx_ready);
 	}
 	if (c->has_flow && ev->doorbell_seen)
 		c->db_seen = ev->doorbell_seen;

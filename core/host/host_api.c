@@ -174,6 +174,7 @@ static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len
 		return BT_ENOTCONN;
 	if (len == 0)
 		return 0;
+	uint64_t hop_t = h->hops ? host_hop_now(h) : 0;
 	uint32_t ring = h->cfg.tx_ring_bytes;
 	uint32_t space = host_tx_space(h, c);
 	if (space == 0)
@@ -197,6 +198,8 @@ static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len
 		c->push_total = c->tx_total;
 	c->doorbell_owed = true;
 	h->stats.tx_bytes += n;
+	if (h->hops)
+		host_hop(h, c, HOP_SEND, c->tx_total, hop_t);
 	host_mark_dirty(h, id);
 	host_flush_commands(h);
 	return n;
@@ -238,6 +241,8 @@ static ssize_t rx_take(struct bt_host *h, int id, void *buf, size_t len, bool co
 	c->rx_ready -= n;
 	c->rx_freed_unreported += n;
 	c->rx_freed_total += n;
+	if (h->hops)
+		host_hop(h, c, HOP_RECV, c->rx_freed_total, host_hop_now(h));
 	/* One doorbell per drained burst, or per quarter ring for a reader
 	 * that never drains: enough for the NIC to reopen the window. */
 	if (c->rx_ready == 0 || c->rx_freed_unreported >= ring / 4) {

@@ -10,6 +10,7 @@
 
 #include "../bluetas.h"
 #include "../ctxq.h"
+#include "../util/hop_trace.h"
 
 #define HOST_NONE (-1)
 /* Listener ids live above every connection id so one bt_event.id space
@@ -111,6 +112,10 @@ struct bt_host {
 	bool lost_suspect;
 	uint32_t lost_suspect_seq;
 	struct bt_host_stats stats;
+	/* RPC hop trace (host_hops.c), NULL: off; the end of the last wait */
+	struct hop_trace *hops;
+	uint64_t hop_woke_ns;
+	uint8_t hop_woke_flags;
 };
 
 /* Options the NIC applies (SNDBUF is the host's alone, ERROR read-only). */
@@ -142,6 +147,14 @@ bool host_owes_commands(const struct bt_host *h);
 /* Re-rings doorbells and credits the NIC has not confirmed in time. */
 void host_refresh_doorbells(struct bt_host *h);
 uint8_t *host_rx_ring(struct bt_host *h, int slot);
+/* host_hops.c: the hop trace's points; call only when h->hops is set.
+ * host_hop_now reads the clock (so a point can be stamped before a post). */
+uint64_t host_hop_now(const struct bt_host *h);
+void host_hop(struct bt_host *h, const struct host_conn *c, enum hop_point p, uint32_t off_end, uint64_t t_ns);
+/* The event that brought bytes up to RX offset off_end was consumed. */
+void host_hop_event_seen(struct bt_host *h, const struct host_conn *c, uint32_t off_end);
+/* bt_wait ended: flags enum hop_flags. */
+void host_hop_woke(struct bt_host *h, uint8_t flags);
 uint8_t *host_tx_ring(struct bt_host *h, int slot);
 
 #endif

@@ -138,8 +138,11 @@ int bt_wait(struct bt_host *h, uint64_t timeout_ns)
 	if (chan_wait(h->ch, timeout_ns) < 0)
 		return BT_ECHANNEL;
 	bool woken = armed && bt_wait_woken(h);
-	if (!woken && bt_clock_now_ns(h->clock) - start >= timeout_ns)
+	bool timed_out = !woken && bt_clock_now_ns(h->clock) - start >= timeout_ns;
+	if (timed_out)
 		bt_wait_timed_out(h);
+	if (h->hops)
+		host_hop_woke(h, HOP_F_SLEPT | (woken ? HOP_F_WAKEUP : 0) | (timed_out ? HOP_F_TIMEOUT : 0));
 	return h->broken ? h->broken : BT_OK;
 }
 

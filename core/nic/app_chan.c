@@ -149,6 +149,8 @@ int app_events_flush(struct nic *nic, int app)
 			break;
 		if (write_event(nic, app, &ev) != CHAN_OK)
 			break;
+		if (nic->hops && ev.rx_bytes)
+			nic_hop_event(nic, fi);
 		a->notify_head = f->notify_next;
 		if (a->notify_head == FLOW_NONE)
 			a->notify_tail = FLOW_NONE;
@@ -247,6 +249,8 @@ static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd
 		f->host_tx_total = cmd->arg0;
 		f->tx_queued += tx_delta;
 		fp_tx_schedule(nic, fi);
+		if (nic->hops)
+			nic_hop_doorbell(nic, fi);
 	}
 	/* The push mark, as bytes from the end of the queue; a mark before
 	 * the queue (its send long acknowledged) leaves nothing pushed. */

@@ -158,6 +158,8 @@ int dma_poll_completions(struct nic *nic, int app)
 					a->broken = wc[i].status;
 				continue;
 			}
+			if (nic->hops)
+				nic_hop_dma_done(nic, &op);
 			if (op.kind == DMA_TX_READ)
 				fp_tx_read_done(nic, &op);
 			a->staging_tail = op.staging_end;

@@ -174,6 +174,8 @@ static void rx_advance(struct nic *nic, uint32_t fi, uint32_t bytes)
 	f->rx_avail -= bytes;
 	f->ev_rx_bytes += bytes;
 	app_notify(nic, fi, 0, 0);
+	if (nic->hops)
+		nic_hop_frame_in(nic, fi);
 }
 
 static void note_dsack(struct flow *f, const struct sack_interval *dup)

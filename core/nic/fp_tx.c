@@ -155,6 +155,8 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 		return -1;
 	}
 	txq_push_tcp(nic, b, len, args.l4_csum_offload);
+	if (nic->hops)
+		nic_hop_frame_out(nic, f, seq, payload_len);
 	uint32_t seq_end = seq + payload_len + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
 	if (seq_gt(seq_end, f->snd_emitted))
 		f->snd_emitted = seq_end;

@@ -209,6 +209,10 @@ struct nic_flow_sample {
 /* Fills out[] with up to max flows in use (not retired), in slot order;
  * returns how many. */
 uint32_t nic_flow_samples(const struct nic *nic, struct nic_flow_sample *out, uint32_t max);
+/* Records the hops of RPCs (core/util/hop_trace.h) into `t` from now on;
+ * NULL (the default) turns it off. The recorder must outlive the NIC. */
+struct hop_trace;
+void nic_set_hop_trace(struct nic *nic, struct hop_trace *t);
 /* Fault injection: the slow path does nothing in [from, until): segments
  * it would handle are dropped, its commands wait, its timers wait. */
 void nic_stall_slowpath(struct nic *nic, uint64_t from_ns, uint64_t until_ns);

@@ -26,6 +26,7 @@
 #include "../../transports/netif.h"
 #include "../ctxq.h"
 #include "../proto/proto.h"
+#include "../util/hop_trace.h"
 #include "../util/timer_heap.h"
 #include "nic.h"
 #include "sack.h"
@@ -246,6 +247,7 @@ struct nic {
 	uint32_t isn_counter;
 	uint64_t sp_stall_from_ns, sp_stall_until_ns; /* fault injection */
 	struct nic_stats stats;
+	struct hop_trace *hops;             /* RPC hop trace, NULL: off (nic_hops.c) */
 };
 
 /* flow_table.c */
@@ -347,6 +349,13 @@ int app_events_flush(struct nic *nic, int app);
 void app_refuse(struct nic *nic, int app, uint32_t host_conn, uint16_t flags, int status);
 /* Hands an unused accept slot back to the host (listener closed). */
 void app_return_slot(struct nic *nic, int app, uint32_t slot);
+
+/* nic_hops.c: the hop trace's points; call only when nic->hops is set. */
+void nic_hop_doorbell(struct nic *nic, uint32_t fi);
+void nic_hop_dma_done(struct nic *nic, const struct dma_op *op);
+void nic_hop_frame_out(struct nic *nic, const struct flow *f, uint32_t seq, uint16_t payload_len);
+void nic_hop_frame_in(struct nic *nic, uint32_t fi);
+void nic_hop_event(struct nic *nic, uint32_t fi);
 
 /* dma.c */
 int dma_app_init(struct nic *nic, struct nic_app *a);

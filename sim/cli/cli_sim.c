@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/util/hop_join.h"
 #include "../testbed.h"
+
+#define SIM_HOPS_MAX_RECORDS (4u << 20) /* 4 Mi records, 96 MiB */
 #include "cli.h"
 
 void cli_sim_usage(FILE *out)
@@ -33,6 +36,8 @@ void cli_sim_usage(FILE *out)
 		"      --no-ecn          do not negotiate ECN (DCTCP then sees no marks)\n"
 		"  -p, --pcap FILE       write every frame on the wire to FILE (pcap, ns)\n"
 		"      --time-limit-s N  virtual seconds before giving up (default 600)\n"
+		"      --hops            trace every RPC hop by hop (client and server host and NIC)\n"
+		"                        and print the breakdown: p50/p99 per hop (docs/benchmarks.md)\n"
 		"  -h, --help            this help\n");
 }
 
@@ -103,7 +108,8 @@ int cli_sim(int argc, char **argv)
 {
 	struct testbed_config cfg;
 	testbed_default_config(&cfg);
-	enum { OPT_CYCLES = 256, OPT_RING, OPT_LAT, OPT_GBPS, OPT_CHAN_LAT, OPT_NO_ECN, OPT_TIME_LIMIT };
+	bool hops = false;
+	enum { OPT_CYCLES = 256, OPT_RING, OPT_LAT, OPT_GBPS, OPT_CHAN_LAT, OPT_NO_ECN, OPT_TIME_LIMIT, OPT_HOPS };
 	static const struct option opts[] = {
 		{"msg-bytes", required_argument, 0, 's'},
 		{"conns", required_argument, 0, 'c'},
@@ -116,6 +122,7 @@ int cli_sim(int argc, char **argv)
 		{"gbps", required_argument, 0, OPT_GBPS},
 		{"chan-latency-ns", required_argument, 0, OPT_CHAN_LAT},
 		{"no-ecn", no_argument, 0, OPT_NO_ECN},
+		{"hops", no_argument, 0, OPT_HOPS},
 		{"pcap", required_argument, 0, 'p'},
 		{"time-limit-s", required_argument, 0, OPT_TIME_LIMIT},
 		{"help", no_argument, 0, 'h'},
@@ -176,6 +183,9 @@ int cli_sim(int argc, char **argv)
 		case OPT_NO_ECN:
 			cfg.ecn = false;
 			break;
+		case OPT_HOPS:
+			hops = true;
+			break;
 		case 'p':
 			cfg.pcap_path = optarg;
 			break;
@@ -200,6 +210,23 @@ int cli_sim(int argc, char **argv)
 		return 2;
 	}
 	char err[256];
+	struct hop_trace ht[2];
+	if (hops) {
+		/* About a dozen records per segment and side; the first ones
+		 * are kept when the run is longer. */
+		uint64_t cap;
+		if (__builtin_mul_overflow((cfg.msg_bytes / 536 + 2) * 16, cfg.messages * cfg.conns * cfg.cycles, &cap) ||
+		    cap > SIM_HOPS_MAX_RECORDS)
+			cap = SIM_HOPS_MAX_RECORDS;
+		if (hop_trace_init(&ht[0], (uint32_t)cap, 0) < 0 || hop_trace_init(&ht[1], (uint32_t)cap, 1) < 0) {
+			fprintf(stderr, "bluetas sim: out of memory for the hop trace\n");
+			return 1;
+		}
+		cfg.hops_client = &ht[0];
+		cfg.hops_server = &ht[1];
+		uint64_t samples = cfg.messages * cfg.conns * cfg.cycles;
+		cfg.max_rtt_samples = samples && samples < (1u << 20) ? (uint32_t)samples : (1u << 20);
+	}
 	struct testbed_result r;
 	if (testbed_run(&cfg, &r, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bluetas sim: %s\n", err);
@@ -209,6 +236,16 @@ int cli_sim(int argc, char **argv)
 	if (cfg.pcap_path)
 		printf("pcap: %s\n", cfg.pcap_path);
 	int rc = r.passed ? 0 : 1;
+	if (hops) {
+		const struct hop_trace *both[2] = {&ht[0], &ht[1]};
+		if (hop_print_traces(both, 2, "sim, virtual time", stdout) < 0 ||
+		    hop_print_measured(r.rtt_ns, r.rtt_count, stdout) < 0) {
+			fprintf(stderr, "bluetas sim: cannot print the hop breakdown\n");
+			rc = 1;
+		}
+		hop_trace_free(&ht[0]);
+		hop_trace_free(&ht[1]);
+	}
 	testbed_result_free(&r);
 	return rc;
 }

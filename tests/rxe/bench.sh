@@ -121,7 +121,7 @@ if start_daemon d "$tap" --duration-s 150; then
 		local s=$!
 		pids+=("$s")
 		wait_for 10 "Linux echo server on $port" has_line "$name.srv" 'listening' || return 1
-		start_app "$name" --app echo-client --remote "$peer_ip:$port" --msg-bytes 64 --messages "$rpcs" "$@"
+		start_app "$name" --app echo-client --remote "$peer_ip:$port" --msg-bytes 64 --messages "$rpcs" --stats "$@"
 		wait_exit "$app_pid" 90
 		local rc=$?
 		wait_exit "$s" 10 >/dev/null
@@ -132,6 +132,7 @@ if start_daemon d "$tap" --duration-s 150; then
 			return 1
 		fi
 		say "  $line"
+		say "  app counters: $(grep -E '^stat\.(host\.(doorbells_refreshed|waits_timed_out|lost_wakeups|arms_deferred|doorbells_sent)|loop\.|chan\.(cq_events|eagain_credit|credit_msgs))' "$work/$name.out" | sed 's/^stat\.//' | tr '\n' ' ')"
 		rpc_p50=$(field "$line" rtt_p50_us) rpc_p99=$(field "$line" rtt_p99_us)
 	}
 	say "bluetas 64 B RPC: app echo-client -> daemon -> net_tap -> Linux echo server, $rpcs RPCs"
