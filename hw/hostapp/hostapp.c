@@ -38,6 +38,7 @@
 #include "../hosts/hosts.h"
 #include "../rt/app_runner.h"
 #include "../rt/rt.h"
+#include "../rt/rt_hops.h"
 
 #define NS_PER_S 1000000000ull
 #define APP_CONNECT_MS 10000
@@ -73,6 +74,7 @@ struct app_opts {
 	struct bt_hosts hosts;
 	char hosts_channel[4 * BT_HOSTS_STR];
 	char from_channel[512];
+	const char *hops_path; /* --hops FILE: this process's half of the hop trace */
 };
 
 
@@ -134,6 +136,9 @@ void cli_app_usage(FILE *out)
 		"  --ring-bytes N         per-connection RX and TX ring (default 256K)\n"
 		"  --busy-poll            never sleep in bt_wait (lowest latency, one core busy)\n"
 		"  --stats                print host, channel and application counters\n"
+		"  --hops FILE            record the host's half of every RPC's hops (the first 1 Mi)\n"
+		"                         into FILE at exit; `bluetas hops FILE NICFILE` joins it\n"
+		"                         with the daemon's (`bluetas nic --hops NICFILE`)\n"
 		"  -h, --help             this help\n"
 		"\n"
 		"example (NIC daemon listening for applications on 10.10.0.2):\n"
@@ -162,6 +167,7 @@ enum {
 	OPT_HOSTS,
 	OPT_SYSROOT,
 	OPT_PRINT_CONFIG,
+	OPT_HOPS,
 	OPT_END
 };
 
@@ -293,6 +299,7 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		{ "hosts", required_argument, NULL, OPT_HOSTS },
 		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
 		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
+		{ "hops", required_argument, NULL, OPT_HOPS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -396,6 +403,9 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		case OPT_STATS:
 			o->stats = true;
 			break;
+		case OPT_HOPS:
+			o->hops_path = optarg;
+			break;
 		case 'h':
 			cli_app_usage(stdout);
 			return 1;
@@ -456,6 +466,7 @@ struct app_run {
 	struct bt_host *host;
 	struct rt_app *app;
 	uint64_t waits, wait_ns;
+	struct rt_hops hops;
 	uint32_t floor_slots; /* slots still in use once every connection is gone */
 };
 
@@ -528,6 +539,11 @@ static int setup(struct app_run *d, char *err, size_t err_len)
 	if (!d->host) {
 		snprintf(err, err_len, "host library: %s", bt_strerror(rc));
 		return 1;
+	}
+	if (o->hops_path) {
+		if (rt_hops_open(&d->hops, o->hops_path, err, err_len) < 0)
+			return 2;
+		bt_host_set_hop_trace(d->host, &d->hops.trace);
 	}
 	uint16_t listen = o->listen_port ? o->listen_port : o->app == APP_ECHO_SERVER ? 7 : 9;
 	if (o->app == APP_ECHO_SERVER || o->app == APP_SINK)
@@ -664,6 +680,8 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 static void teardown(struct app_run *d)
 {
 	rt_app_destroy(d->app);
+	char ignored[64];
+	rt_hops_close(&d->hops, ignored, sizeof(ignored)); /* a setup that failed half-way */
 	bt_host_destroy(d->host); /* deregisters its region: before the channel goes */
 	if (d->ch)
 		chan_destroy(d->ch);
@@ -729,6 +747,13 @@ int cli_app(int argc, char **argv)
 		rc = 1;
 	if (o.stats)
 		print_stats(&d);
+	if (o.hops_path) {
+		bt_host_set_hop_trace(d.host, NULL);
+		if (rt_hops_close(&d.hops, err, sizeof(err)) < 0) {
+			fprintf(stderr, "bluetas app: %s\n", err);
+			rc = 1;
+		}
+	}
 	printf("exit reason=%s status=%d\n", reason, rc);
 	fflush(stdout);
 	teardown(&d);

@@ -134,6 +134,15 @@ int cli_nic(int argc, char **argv)
 		}
 		if (o.stats)
 			nicd_print_stats(&d);
+		if (o.hops_path) {
+			nic_set_hop_trace(d.nic, NULL);
+			if (d.host)
+				bt_host_set_hop_trace(d.host, NULL);
+			if (rt_hops_close(&d.hops, err, sizeof(err)) < 0) {
+				fprintf(stderr, "bluetas nic: %s\n", err);
+				rc = 1;
+			}
+		}
 		printf("exit reason=%s status=%d\n", why, rc);
 		fflush(stdout);
 	}

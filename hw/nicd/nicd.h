@@ -29,6 +29,7 @@
 #include "../hosts/discover.h"
 #include "../hosts/hosts.h"
 #include "../rt/app_runner.h"
+#include "../rt/rt_hops.h"
 
 #define NIC_MAX_VDEVS 8
 #define NIC_EAL_ARGS_MAX 256
@@ -87,6 +88,7 @@ struct nic_opts {
 	/* run */
 	uint64_t duration_ns;
 	bool stats;
+	const char *hops_path; /* --hops FILE: the NIC's half of the hop trace */
 	const char *pcap;
 	bool fault_on;
 	struct netif_fault_params fault;
@@ -134,6 +136,7 @@ struct daemon {
 	uint64_t apps_attached, apps_detached, apps_refused, apps_flows_reset;
 	uint32_t apps_active;
 	struct chan_stats ext_chan_detached; /* channel counters of the applications detached so far */
+	struct rt_hops hops; /* --hops */
 };
 
 /* nicd_opts.c */

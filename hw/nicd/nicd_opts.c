@@ -113,6 +113,9 @@ void cli_nic_usage(FILE *out)
 		"run:\n"
 		"  --duration-s N         stop after N seconds (default: until done or a signal)\n"
 		"  --stats                print every counter at exit (stat.NAME=VALUE lines)\n"
+		"  --hops FILE            record the NIC's half of every RPC's hops (the first 1 Mi)\n"
+		"                         into FILE at exit; `bluetas hops APPFILE FILE` joins it with\n"
+		"                         an application's (`bluetas app --hops APPFILE`)\n"
 		"  --pcap FILE            record every frame received or sent on the port (pcap, ns)\n"
 		"\n"
 		"software fault injection on the DPDK netif (parts per million):\n"
@@ -261,6 +264,7 @@ enum {
 	OPT_EXIT_AFTER,
 	OPT_DURATION,
 	OPT_STATS,
+	OPT_HOPS,
 	OPT_PCAP,
 	OPT_F_RX_LOSS,
 	OPT_F_TX_LOSS,
@@ -333,6 +337,7 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		{"exit-after-conns", required_argument, 0, OPT_EXIT_AFTER},
 		{"duration-s", required_argument, 0, OPT_DURATION},
 		{"stats", no_argument, 0, OPT_STATS},
+		{"hops", required_argument, 0, OPT_HOPS},
 		{"pcap", required_argument, 0, OPT_PCAP},
 		{"fault-rx-loss-ppm", required_argument, 0, OPT_F_RX_LOSS},
 		{"fault-tx-loss-ppm", required_argument, 0, OPT_F_TX_LOSS},
@@ -580,6 +585,9 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 			if (cli_parse_u64("--duration-s", optarg, 1, 1000000, &v) < 0)
 				return 2;
 			o->duration_ns = v * NS_PER_S;
+			break;
+		case OPT_HOPS:
+			o->hops_path = optarg;
 			break;
 		case OPT_STATS:
 			o->stats = true;

@@ -64,6 +64,12 @@ void nicd_teardown(struct daemon *d)
 	for (int i = 0; i < NIC_MAX_APPS; i++)
 		if (d->nic && d->ext[i].ch)
 			nicd_ext_detach(d, &d->ext[i], "the daemon is exiting");
+	if (d->nic)
+		nic_set_hop_trace(d->nic, NULL);
+	if (d->host)
+		bt_host_set_hop_trace(d->host, NULL);
+	char ignored[64];
+	rt_hops_close(&d->hops, ignored, sizeof(ignored)); /* a setup that failed half-way */
 	verbs_listener_destroy(d->listener);
 	ipc_listener_destroy(d->ipc_listener);
 	rt_app_destroy(d->app);
@@ -124,6 +130,8 @@ static int setup_inproc_app(struct daemon *d, uint16_t listen, char *err, size_t
 		snprintf(err, err_len, "host library: %s", bt_strerror(rc));
 		return 1;
 	}
+	if (d->hops.out) /* --hops: the in-process application's half too */
+		bt_host_set_hop_trace(d->host, &d->hops.trace);
 
 	/* A server must be listening before the first frame is read (a
 	 * net_pcap replay delivers its SYNs at once), so its commands are
@@ -232,6 +240,11 @@ int nicd_setup(struct daemon *d, char *err, size_t err_len)
 	d->nic = nic_create(&nc, d->wire, &d->mono, err, err_len);
 	if (!d->nic)
 		return 1;
+	if (o->hops_path) {
+		if (rt_hops_open(&d->hops, o->hops_path, err, err_len) < 0)
+			return 2;
+		nic_set_hop_trace(d->nic, &d->hops.trace);
+	}
 	uint16_t listen = o->listen_port ? o->listen_port : o->app == APP_ECHO ? 7 : 9;
 	if (o->channel) {
 		/* Listening before the port starts and before "ready": an

@@ -12,6 +12,7 @@
 
 #include "../testbed.h"
 #include "../../hw/commands.h"
+#include "../../hw/rt/rt_hops.h"
 #include "cli.h"
 
 
@@ -34,6 +35,8 @@ static void usage_main(FILE *out)
 		"  app       run an application on the host library against a NIC daemon\n"
 		"            over the RDMA verbs channel (Soft-RoCE or a real RDMA NIC)\n"
 		"  plot      draw a scenario run's connections over time (gnuplot: PNG or SVG)\n"
+		"  hops      join the hop traces of `app --hops` and `nic --hops`: where an RPC's\n"
+		"            time goes, hop by hop\n"
 		"  preflight check that this machine is ready for the hardware mode\n"
 		"            (BlueField/mlx5: drivers, mode, GID, OVS, MTU, hugepages, ...)\n"
 		"  help      show this help, or `bluetas help COMMAND`\n"
@@ -100,6 +103,8 @@ int main(int argc, char **argv)
 		return cli_plot(argc - 1, argv + 1);
 	if (!strcmp(cmd, "preflight"))
 		return cli_preflight(argc - 1, argv + 1);
+	if (!strcmp(cmd, "hops"))
+		return cli_hops(argc - 1, argv + 1);
 	fprintf(stderr, "bluetas: unknown command '%s'\n", cmd);
 	usage_main(stderr);
 	return 2;

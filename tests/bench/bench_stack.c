@@ -6,6 +6,9 @@
  *                channel in REAL time, all in this one thread (so round
  *                trips per CPU-second is the per-core rate); the first
  *                --warmup-ms of the run are not measured;
+ *                With --hops, both sides also record every RPC's hops
+ *                (the first BENCH_HOPS_RECORDS each) and the per-hop
+ *                breakdown follows the figures (docs/benchmarks.md).
  *   --mode bulk  the simulator's speed on the documented bulk workload
  *                (docs/benchmarks.md): --flows streams of --bytes-per-flow
  *                from a stream app to a sink over 10 Gbit/s, 10 us one way,
@@ -20,8 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/hop_join.h"
 #include "sim/scenario.h"
 #include "sim/testbed.h"
+
+#define BENCH_HOPS_RECORDS (1u << 20)
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -31,10 +37,12 @@ static int cmp_u64(const void *a, const void *b)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: bench_stack [--mode rt|bulk] [--conns N] [--msg-bytes B] [--duration-ms D] [--warmup-ms W]\n"
+	fprintf(out, "usage: bench_stack [--mode rt|bulk] [--conns N] [--msg-bytes B] [--duration-ms D] [--warmup-ms W] [--hops]\n"
 		     "                   [--flows N] [--bytes-per-flow B]\n"
 		     "  rt:   echo RPC over the shm channel in real time (default 1 conn, 64 B, 2000 ms\n"
-		     "        measured after 200 ms of warm-up)\n"
+		     "        measured after 200 ms of warm-up); --hops: and the per-hop breakdown of\n"
+		     "        the first RPCs (the trace costs a clock read per hop: figures of a\n"
+		     "        traced run are not the benchmark's)\n"
 		     "  bulk: simulator speed: N flows of B bytes (default 1, 67108864), 10 Gbit/s, 10 us,\n"
 		     "        MSS 1448; one-way data segments per wall and per CPU second\n");
 }
@@ -51,10 +59,19 @@ static int parse_num(const char *flag, const char *s, uint64_t min, uint64_t max
 	return 0;
 }
 
-static int run_rt(uint32_t conns, uint64_t msg_bytes, uint64_t duration_ms, uint64_t warmup_ms)
+static int run_rt(uint32_t conns, uint64_t msg_bytes, uint64_t duration_ms, uint64_t warmup_ms, bool hops)
 {
 	struct testbed_config cfg;
 	testbed_default_config(&cfg);
+	struct hop_trace ht[2];
+	if (hops) {
+		if (hop_trace_init(&ht[0], BENCH_HOPS_RECORDS, 0) < 0 || hop_trace_init(&ht[1], BENCH_HOPS_RECORDS, 1) < 0) {
+			fprintf(stderr, "bench_stack: out of memory for the hop trace\n");
+			return 1;
+		}
+		cfg.hops_client = &ht[0];
+		cfg.hops_server = &ht[1];
+	}
 	cfg.realtime = true;
 	cfg.conns = conns;
 	cfg.server_backlog = conns;
@@ -72,6 +89,21 @@ static int run_rt(uint32_t conns, uint64_t msg_bytes, uint64_t duration_ms, uint
 	if (testbed_run(&cfg, &r, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench_stack: %s\n", err);
 		return 1;
+	}
+	int rc = 0;
+	if (hops) {
+		/* The trace holds the first RPCs (warm-up included); the
+		 * client's first samples are the same RPCs when there is one
+		 * connection. */
+		const struct hop_trace *both[2] = {&ht[0], &ht[1]};
+		uint32_t sends = 0;
+		for (uint32_t i = 0; i < ht[0].count; i++)
+			sends += ht[0].recs[i].point == HOP_SEND;
+		if (hop_print_traces(both, 2, "shm, real time, first RPCs", stdout) < 0 ||
+		    (conns == 1 && hop_print_measured(r.rtt_ns, r.rtt_count < sends ? r.rtt_count : sends, stdout) < 0))
+			rc = 1;
+		hop_trace_free(&ht[0]);
+		hop_trace_free(&ht[1]);
 	}
 	/* Latencies of the measured window only: samples before it were
 	 * taken during the warm-up. */
@@ -91,7 +123,7 @@ static int run_rt(uint32_t conns, uint64_t msg_bytes, uint64_t duration_ms, uint
 	       conns, msg_bytes, r.measured_messages, (double)r.measured_messages / r.measured_wall_s,
 	       (double)r.measured_messages / r.measured_cpu_s, p50, p99, r.measured_cpu_s, r.measured_wall_s);
 	testbed_result_free(&r);
-	return 0;
+	return rc;
 }
 
 /* The documented bulk workload (docs/benchmarks.md), as a scenario. */
@@ -147,10 +179,12 @@ int main(int argc, char **argv)
 					     {"warmup-ms", required_argument, 0, 'w'},
 					     {"flows", required_argument, 0, 'f'},
 					     {"bytes-per-flow", required_argument, 0, 'b'},
+					     {"hops", no_argument, 0, 'H'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	const char *mode = "rt";
 	uint64_t conns = 1, msg = 64, dur = 2000, warmup = 200, flows = 1, bytes_per_flow = 64ull << 20;
+	bool hops = false;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -182,6 +216,9 @@ int main(int argc, char **argv)
 			if (parse_num("--bytes-per-flow", optarg, 1, 1ull << 36, &bytes_per_flow) < 0)
 				return 2;
 			break;
+		case 'H':
+			hops = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -192,7 +229,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!strcmp(mode, "rt"))
-		return run_rt((uint32_t)conns, msg, dur, warmup);
+		return run_rt((uint32_t)conns, msg, dur, warmup, hops);
 	if (!strcmp(mode, "bulk"))
 		return run_bulk((uint32_t)flows, bytes_per_flow);
 	fprintf(stderr, "bench_stack: --mode must be rt or bulk, got '%s'\n", mode);
