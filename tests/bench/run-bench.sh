@@ -9,7 +9,10 @@
 #   2. the simulator's one-way data segments per wall and per CPU second on
 #      the bulk workload (1 flow x 64 MiB, 100 flows x 1 MiB; 10 Gbit/s,
 #      10 us, MSS 1448), next to ns-3 when `make bench-ns3` built it;
-#   3. last, a Linux peer vs `bluetas nic` on net_tap (root only).
+#   3. where the time of one 64 B RPC goes on shm: one more run, 1 connection,
+#      with the hop trace on (bench_stack --hops; its figures are not the
+#      benchmark's, the trace costs a clock read per hop), BENCH_HOPS=0 skips;
+#   4. last, a Linux peer vs `bluetas nic` on net_tap (root only).
 # Ratios are stack / baseline (> 1: the stack does better for rates, worse
 # for latencies). Nothing here is a test: it measures, it does not judge.
 set -euo pipefail
@@ -50,6 +53,13 @@ for conns in 1 64; do
 		printf '%-6s %-18s %s\n' "$conns" "${row%%:*}" "$out"
 	done
 done
+
+if [[ ${BENCH_HOPS:-1} != 0 ]]; then
+	echo
+	echo "where the time of a 64 B RPC goes on shm (1 connection, one traced run, load $(loadavg)):"
+	"$build/bench/bench_stack" --mode rt --conns 1 --msg-bytes 64 --duration-ms 300 --warmup-ms 0 --hops |
+		grep -v '^bluetas_shm '
+fi
 
 echo
 bulk_table_header "simulator bulk workload (10 Gbit/s, 10 us one way, MSS 1448, every byte checked)"
