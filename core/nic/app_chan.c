@@ -147,10 +147,11 @@ int app_events_flush(struct nic *nic, int app)
 		    (uint32_t)(a->ev_produced - a->ev_consumed) < a->hello.event_entries &&
 		    write_conn_info(nic, app, f) != CHAN_OK)
 			break;
+		uint64_t hop_t = nic->hops ? bt_clock_now_ns(nic->clock) : 0; /* before the host can see it */
 		if (write_event(nic, app, &ev) != CHAN_OK)
 			break;
 		if (nic->hops && ev.rx_bytes)
-			nic_hop_event(nic, fi);
+			nic_hop_event(nic, fi, hop_t);
 		a->notify_head = f->notify_next;
 		if (a->notify_head == FLOW_NONE)
 			a->notify_tail = FLOW_NONE;

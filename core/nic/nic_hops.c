@@ -11,10 +11,14 @@ void nic_set_hop_trace(struct nic *nic, struct hop_trace *t)
 	nic->hops = t;
 }
 
+static void record_at(struct nic *nic, const struct flow *f, enum hop_point p, uint32_t off_end, uint64_t t_ns)
+{
+	hop_record(nic->hops, p, hop_conn_key(f->local_port, f->remote_port), off_end, t_ns, 0);
+}
+
 static void record(struct nic *nic, const struct flow *f, enum hop_point p, uint32_t off_end)
 {
-	hop_record(nic->hops, p, hop_conn_key(f->local_port, f->remote_port), off_end, bt_clock_now_ns(nic->clock),
-		   0);
+	record_at(nic, f, p, off_end, bt_clock_now_ns(nic->clock));
 }
 
 void nic_hop_doorbell(struct nic *nic, uint32_t fi)
@@ -48,9 +52,9 @@ void nic_hop_frame_in(struct nic *nic, uint32_t fi)
 	record(nic, f, HOP_FRAME_IN, f->rcv_nxt - (f->irs + 1));
 }
 
-void nic_hop_event(struct nic *nic, uint32_t fi)
+void nic_hop_event(struct nic *nic, uint32_t fi, uint64_t t_ns)
 {
 	const struct flow *f = &nic->flows[fi];
 	/* A FIN is in rcv_nxt but not in the stream. */
-	record(nic, f, HOP_EV_POSTED, f->rcv_nxt - (f->irs + 1) - (f->fin_received ? 1 : 0));
+	record_at(nic, f, HOP_EV_POSTED, f->rcv_nxt - (f->irs + 1) - (f->fin_received ? 1 : 0), t_ns);
 }

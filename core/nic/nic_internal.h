@@ -355,7 +355,7 @@ void nic_hop_doorbell(struct nic *nic, uint32_t fi);
 void nic_hop_dma_done(struct nic *nic, const struct dma_op *op);
 void nic_hop_frame_out(struct nic *nic, const struct flow *f, uint32_t seq, uint16_t payload_len);
 void nic_hop_frame_in(struct nic *nic, uint32_t fi);
-void nic_hop_event(struct nic *nic, uint32_t fi);
+void nic_hop_event(struct nic *nic, uint32_t fi, uint64_t t_ns);
 
 /* dma.c */
 int dma_app_init(struct nic *nic, struct nic_app *a);

@@ -16,7 +16,10 @@
 #                      the other way round, a Linux client -> `bluetas app
 #                      --app echo-server`
 #
-# and prints one table with the ratios. Environment: BENCH_RXE_ITERS
+# and prints one table with the ratios, then where the time of the bluetas
+# RPC (app echo-client -> Linux) goes, hop by hop: the app and the daemon
+# each record their half (--hops FILE), `bluetas hops` joins them
+# (docs/emu.md, "Where the time goes"). Environment: BENCH_RXE_ITERS
 # (perftest and channel iterations, 5000), BENCH_RXE_RPCS (RPCs per bluetas
 # run, 3000), BENCH_RXE_MS (Linux TCP and Linux-client runs, 3000 ms),
 # BENCH_RXE_BUSY=1 adds a run of the echo client with --busy-poll.
@@ -111,7 +114,7 @@ fi
 
 # --- bluetas over the whole emu path ------------------------------------------
 next_tap
-if start_daemon d "$tap" --duration-s 150; then
+if start_daemon d "$tap" --duration-s 150 --hops "$work/d.hops"; then
 	# app echo-client -> Linux echo server in the wire namespace
 	rpc_client() { # name extra-args...
 		local name=$1
@@ -121,7 +124,8 @@ if start_daemon d "$tap" --duration-s 150; then
 		local s=$!
 		pids+=("$s")
 		wait_for 10 "Linux echo server on $port" has_line "$name.srv" 'listening' || return 1
-		start_app "$name" --app echo-client --remote "$peer_ip:$port" --msg-bytes 64 --messages "$rpcs" --stats "$@"
+		start_app "$name" --app echo-client --remote "$peer_ip:$port" --msg-bytes 64 --messages "$rpcs" --stats \
+			--hops "$work/$name.hops" "$@"
 		wait_exit "$app_pid" 90
 		local rc=$?
 		wait_exit "$s" 10 >/dev/null
@@ -162,6 +166,10 @@ if start_daemon d "$tap" --duration-s 150; then
 	fi
 	kill -TERM "$daemon_pid" 2>/dev/null
 	wait_exit "$daemon_pid" 20 >/dev/null
+	# The daemon wrote its half at exit: join it with the RPC client's.
+	if ! "$B" hops "$work/rpc.hops" "$work/d.hops" >"$work/hops.out" 2>"$work/hops.err"; then
+		bad "bluetas hops: $(tail -2 "$work/hops.err" | tr '\n' ' ')"
+	fi
 else
 	bad "the NIC daemon did not start"
 fi
@@ -178,5 +186,10 @@ for r in "${rows[@]}"; do
 	printf '%-56s %10s %10s   %-18s %10s %8s\n' "$label" "${p50:--}" "${p99:--}" "${bl:-}" "${bv:-}" "$ratio"
 done
 echo "(TCG numbers: they move with the host's load; compare within this table only.)"
+if [[ -s $work/hops.out ]]; then
+	echo
+	echo "where the time of the bluetas RPC (app echo-client -> Linux) goes, same run; load $(cut -d' ' -f1-3 /proc/loadavg):"
+	cat "$work/hops.out"
+fi
 [[ $errors == 0 ]] || { echo "$me: $errors measurement(s) failed (above)"; exit 1; }
 exit 0

@@ -127,7 +127,10 @@ test_bulk() {
 
 # ---------------------------------------------------------------------------
 # c. 64 concurrent connections from 4 applications (16 each): echo clients
-# against a Linux echo server, every byte checked against the pattern.
+# against a Linux echo server, every byte checked against the pattern. The
+# daemon and the first application also record their halves of the hop
+# trace (--hops): joined by `bluetas hops`, every RPC of that application
+# passes every hop, in order (docs/emu.md, "Where the time goes").
 test_many() {
 	local apps=4 per=16 secs=${RXE_MANY_SECS:-8}
 	local total=$((apps * per))
@@ -137,13 +140,15 @@ test_many() {
 	pids+=("$spid")
 	wait_for 20 "Linux echo server listening" has_line esrv.out '^listening' || return 1
 	next_tap
-	start_daemon d "$tap" --exit-after-apps "$apps" || return 1
+	start_daemon d "$tap" --exit-after-apps "$apps" --hops "$work/d.hops" || return 1
 	local d=$daemon_pid i ok=0 t0 rc
 	local app_pids=()
 	t0=$(now_ms)
 	for ((i = 1; i <= apps; i++)); do
+		local hops=()
+		[[ $i == 1 ]] && hops=(--hops "$work/c1.hops")
 		start_app "c$i" --app echo-client --remote "$peer_ip:7000" --conns "$per" --msg-bytes 1K \
-			--duration-s "$secs" --seed "$i"
+			--duration-s "$secs" --seed "$i" "${hops[@]}"
 		app_pids+=("$app_pid")
 	done
 	for ((i = 1; i <= apps; i++)); do
@@ -169,6 +174,7 @@ test_many() {
 		$(dstat d nic.conns_opened) == "$total" && $(dstat d nic.conns_reset) == 0 ]] ||
 		{ fail "daemon: $(dstat d daemon.apps_attached) attached, $(dstat d nic.conns_opened) opened, $(dstat d nic.conns_reset) reset"; ok=1; }
 	say "daemon: flows at most $(dstat d nic.flows_max_seen), $(dstat d nic.rx_payload_bytes) bytes in, $(dstat d nic.tx_payload_bytes) out"
+	check_hops "$work/c1.hops" "$work/d.hops" || ok=1
 	[[ $ok == 0 ]] || show d c1 c2 c3 c4
 	return $ok
 }

@@ -162,3 +162,26 @@ app_seq_of() {
 	sed -n "s/.*app \([0-9]*\) attached (peer $local_addr,.*/\1/p" "$work/$1.err" | head -1
 }
 
+
+# check_hops APPFILE NICFILE: `bluetas hops` joins the two halves of the
+# hop trace; every client hop is printed, and no RPC's chain goes back in
+# time (the two processes share CLOCK_MONOTONIC). Times are not judged.
+check_hops() {
+	local out=$work/hops.$$.out
+	if ! "$B" hops "$1" "$2" >"$out" 2>&1; then
+		fail "bluetas hops $1 $2: $(tail -2 "$out" | tr '\n' ' ')"
+		return 1
+	fi
+	local summary want p missing=() prev=send
+	summary=$(grep '^hops ' "$out")
+	say "hop trace: $summary"
+	for p in db_post db_seen read_done frame_out frame_in ev_posted woke ev_seen recv; do
+		grep -Eq "^hop client\.$prev +-> client\.$p +p50_us=" "$out" || missing+=("$prev->$p")
+		prev=$p
+	done
+	if ((${#missing[@]})) || [[ $(field "$summary" disordered) != 0 || $(field "$summary" rpcs) -lt 1 ]]; then
+		fail "hop breakdown: missing hops ${missing[*]:-none}, $summary"
+		cat "$out"
+		return 1
+	fi
+}
