@@ -508,6 +508,9 @@ static int setup(struct app_run *d, char *err, size_t err_len)
 {
 	struct app_opts *o = d->o;
 	char why[512];
+	/* First: a --hops file that cannot be written is a usage error. */
+	if (o->hops_path && rt_hops_open(&d->hops, o->hops_path, err, err_len) < 0)
+		return 2;
 	if (!strncmp(o->channel, "ipc:", 4)) {
 		struct ipc_spec is;
 		if (ipc_parse_spec(o->channel, &is, why, sizeof(why)) < 0) {
@@ -540,11 +543,8 @@ static int setup(struct app_run *d, char *err, size_t err_len)
 		snprintf(err, err_len, "host library: %s", bt_strerror(rc));
 		return 1;
 	}
-	if (o->hops_path) {
-		if (rt_hops_open(&d->hops, o->hops_path, err, err_len) < 0)
-			return 2;
+	if (o->hops_path)
 		bt_host_set_hop_trace(d->host, &d->hops.trace);
-	}
 	uint16_t listen = o->listen_port ? o->listen_port : o->app == APP_ECHO_SERVER ? 7 : 9;
 	if (o->app == APP_ECHO_SERVER || o->app == APP_SINK)
 		d->floor_slots = APP_BACKLOG < o->max_conns ? APP_BACKLOG : o->max_conns;

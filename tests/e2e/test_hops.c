@@ -20,8 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/util/hop_join.h"
+#include "tests/support/run_cmd.h"
 #include "sim/testbed.h"
 
 #define RPCS 40
@@ -295,6 +297,50 @@ static void test_trace_file_round_trip(void **state)
 	hop_trace_free(&t);
 }
 
+/* ---- the command line ---- */
+
+static void test_cli_sim_prints_every_hop(void **state)
+{
+	(void)state;
+	static char out[16384];
+	assert_int_equal(test_run_bluetas("sim --hops -s 64 -n 5", out, sizeof(out)), 0);
+	for (size_t k = 1; k < sizeof(client_chain) / sizeof(client_chain[0]); k++) {
+		char line[96];
+		snprintf(line, sizeof(line), "\nhop %-18s -> %-18s p50_us=", client_chain[k - 1], client_chain[k]);
+		if (!strstr(out, line))
+			fail_msg("no line for hop %s -> %s in:\n%s", client_chain[k - 1], client_chain[k], out);
+	}
+	assert_non_null(strstr(out, "\nhops rpcs=5 incomplete=0 disordered=0 "));
+	assert_non_null(strstr(out, "\nmeasured rtts=5 "));
+}
+
+static void test_cli_bad_input_is_named(void **state)
+{
+	(void)state;
+	char out[4096];
+	/* A file that is no trace: its name and line. */
+	char path[] = "/tmp/bt-hops-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello\n", 6), 6);
+	close(fd);
+	char args[256];
+	snprintf(args, sizeof(args), "hops %s", path);
+	assert_int_equal(test_run_bluetas(args, out, sizeof(out)), 2);
+	snprintf(args, sizeof(args), "%s:1: not a hop trace", path);
+	assert_non_null(strstr(out, args));
+	unlink(path);
+	/* An unwritable --hops is a usage error before any connection is
+	 * tried (no daemon listens on this address). */
+	assert_int_equal(test_run_bluetas("app --channel verbs:127.0.0.1 --app echo-client --remote 10.0.0.2:7 "
+					  "--hops /nonexistent-dir/x.hops",
+					  out, sizeof(out)),
+			 2);
+	assert_non_null(strstr(out, "--hops /nonexistent-dir/x.hops: No such file or directory"));
+	assert_int_equal(test_run_bluetas("hops", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "usage: bluetas hops FILE..."));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +351,8 @@ int main(void)
 		cmocka_unit_test(test_join_backwards_chain_is_disordered),
 		cmocka_unit_test(test_join_early_wake_did_not_deliver),
 		cmocka_unit_test(test_trace_file_round_trip),
+		cmocka_unit_test(test_cli_sim_prints_every_hop),
+		cmocka_unit_test(test_cli_bad_input_is_named),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
