@@ -222,6 +222,31 @@ int hop_report_print(const struct hop_report *r, const char *label, FILE *out)
 	fprintf(out, "off-chain client.frame_in -> client.rx_written (payload WRITE completion) p50_us=%.2f p99_us=%.2f "
 		     "rpcs=%u\n",
 		pct_us(d, w, 50), pct_us(d, w, 99), w);
+	/* Which hop was the largest, RPC by RPC: where the tail comes from
+	 * when the p50s do not say it. */
+	uint32_t largest[HOP_CHAIN_MAX] = {0};
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t best = 1;
+		for (uint32_t k = 2; k < r->steps; k++)
+			if (r->rpcs[i].t_ns[k] - r->rpcs[i].t_ns[k - 1] > r->rpcs[i].t_ns[best] - r->rpcs[i].t_ns[best - 1])
+				best = k;
+		largest[best]++;
+	}
+	fprintf(out, "largest hop of each RPC:");
+	for (int shown = 0; shown < 3 && n; shown++) {
+		uint32_t top = 1;
+		for (uint32_t k = 2; k < r->steps; k++)
+			if (largest[k] > largest[top])
+				top = k;
+		if (!largest[top])
+			break;
+		char a[32], b[32];
+		step_name(r, top - 1, a, sizeof(a));
+		step_name(r, top, b, sizeof(b));
+		fprintf(out, "%s %s->%s %.0f%%", shown ? "," : "", a, b, 100.0 * largest[top] / n);
+		largest[top] = 0;
+	}
+	fprintf(out, "\n");
 	uint32_t slept = 0, by_wakeup = 0, by_timeout = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		d[i] = r->rpcs[i].t_ns[r->steps - 1] - r->rpcs[i].t_ns[0];

@@ -37,6 +37,7 @@ for f in "$PEER" "$VBENCH"; do [[ -x $f ]] || { echo "$me: no $f (make all)"; ex
 for t in ib_send_lat ib_write_lat; do command -v $t >/dev/null || { echo "$me: $t missing (perftest)"; exit 1; }; done
 
 rows=() # "label|p50 or typical us|p99 us|baseline label|baseline us"
+hop_runs=() # the RPC client runs whose hop trace is joined at the end
 row() { rows+=("$1|$2|$3|${4:-}|${5:-}"); }
 errors=0
 bad() {
@@ -120,7 +121,7 @@ if start_daemon d "$tap" --duration-s 150 --hops "$work/d.hops"; then
 		local name=$1
 		shift
 		local port=$((7200 + ${#rows[@]}))
-		"${WIRE_DO[@]}" timeout 90 "$PEER" echo-server "$port" --timeout-s 80 >"$work/$name.srv" 2>&1 &
+		"${PIN_PEER[@]}" "${WIRE_DO[@]}" timeout 90 "$PEER" echo-server "$port" --timeout-s 80 >"$work/$name.srv" 2>&1 &
 		local s=$!
 		pids+=("$s")
 		wait_for 10 "Linux echo server on $port" has_line "$name.srv" 'listening' || return 1
@@ -140,11 +141,27 @@ if start_daemon d "$tap" --duration-s 150 --hops "$work/d.hops"; then
 		rpc_p50=$(field "$line" rtt_p50_us) rpc_p99=$(field "$line" rtt_p99_us)
 	}
 	say "bluetas 64 B RPC: app echo-client -> daemon -> net_tap -> Linux echo server, $rpcs RPCs"
+	PIN_PEER=()
 	rpc_client rpc && row "bluetas RPC RTT: app echo-client -> Linux (bt_wait)" "$rpc_p50" "$rpc_p99" \
-		"Linux TCP RTT" "$linux_p50"
+		"Linux TCP RTT" "$linux_p50" && hop_runs+=(rpc)
+	if [[ ${BENCH_RXE_PIN:-1} == 1 && $(nproc) -ge 2 ]]; then
+		# The same with the busy-polling daemon alone on CPU 1, the
+		# application and the Linux peer on CPU 0: does sharing the
+		# daemon's CPU cost the RPC? (the scheduling suspect)
+		say "  again, the daemon pinned to CPU 1, the app and the Linux peer to CPU 0"
+		taskset -apc 1 "$daemon_pid" >/dev/null
+		PIN_PEER=(taskset -c 0)
+		HOST_SAVED=("${HOST[@]}")
+		HOST=(taskset -c 0 "${HOST[@]}")
+		rpc_client rpcpin && row "bluetas RPC RTT: app echo-client -> Linux (pinned)" "$rpc_p50" "$rpc_p99" \
+			"Linux TCP RTT" "$linux_p50" && hop_runs+=(rpcpin)
+		HOST=("${HOST_SAVED[@]}")
+		PIN_PEER=()
+		taskset -apc 0-$(($(nproc) - 1)) "$daemon_pid" >/dev/null
+	fi
 	if [[ ${BENCH_RXE_BUSY:-0} == 1 ]]; then
 		rpc_client rpcbusy --busy-poll && row "bluetas RPC RTT: app echo-client -> Linux (--busy-poll)" \
-			"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50"
+			"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50" && hop_runs+=(rpcbusy)
 	fi
 	# Linux client -> app echo-server
 	say "bluetas 64 B RPC: Linux client -> net_tap -> daemon -> app echo-server, $ms ms"
@@ -166,10 +183,12 @@ if start_daemon d "$tap" --duration-s 150 --hops "$work/d.hops"; then
 	fi
 	kill -TERM "$daemon_pid" 2>/dev/null
 	wait_exit "$daemon_pid" 20 >/dev/null
-	# The daemon wrote its half at exit: join it with the RPC client's.
-	if ! "$B" hops "$work/rpc.hops" "$work/d.hops" >"$work/hops.out" 2>"$work/hops.err"; then
-		bad "bluetas hops: $(tail -2 "$work/hops.err" | tr '\n' ' ')"
-	fi
+	# The daemon wrote its half at exit: join it with each RPC client's.
+	for h in "${hop_runs[@]}"; do
+		if ! "$B" hops "$work/$h.hops" "$work/d.hops" >"$work/$h.hops.out" 2>"$work/hops.err"; then
+			bad "bluetas hops ($h): $(tail -2 "$work/hops.err" | tr '\n' ' ')"
+		fi
+	done
 else
 	bad "the NIC daemon did not start"
 fi
@@ -186,10 +205,11 @@ for r in "${rows[@]}"; do
 	printf '%-56s %10s %10s   %-18s %10s %8s\n' "$label" "${p50:--}" "${p99:--}" "${bl:-}" "${bv:-}" "$ratio"
 done
 echo "(TCG numbers: they move with the host's load; compare within this table only.)"
-if [[ -s $work/hops.out ]]; then
+for h in "${hop_runs[@]}"; do
+	[[ -s $work/$h.hops.out ]] || continue
 	echo
-	echo "where the time of the bluetas RPC (app echo-client -> Linux) goes, same run; load $(cut -d' ' -f1-3 /proc/loadavg):"
-	cat "$work/hops.out"
-fi
+	echo "where the time of the bluetas RPC ($h: app echo-client -> Linux) goes, same run; guest load $(cut -d' ' -f1-3 /proc/loadavg):"
+	cat "$work/$h.hops.out"
+done
 [[ $errors == 0 ]] || { echo "$me: $errors measurement(s) failed (above)"; exit 1; }
 exit 0
