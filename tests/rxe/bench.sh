@@ -115,7 +115,7 @@ fi
 
 # --- bluetas over the whole emu path ------------------------------------------
 next_tap
-if start_daemon d "$tap" --duration-s 150 --hops "$work/d.hops"; then
+if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 	# app echo-client -> Linux echo server in the wire namespace
 	rpc_client() { # name extra-args...
 		local name=$1
@@ -127,6 +127,7 @@ if start_daemon d "$tap" --duration-s 150 --hops "$work/d.hops"; then
 		wait_for 10 "Linux echo server on $port" has_line "$name.srv" 'listening' || return 1
 		start_app "$name" --app echo-client --remote "$peer_ip:$port" --msg-bytes 64 --messages "$rpcs" --stats \
 			--hops "$work/$name.hops" "$@"
+		hop_runs+=("$name") # joined at the end: the RPCs done count even if the run failed
 		wait_exit "$app_pid" 90
 		local rc=$?
 		wait_exit "$s" 10 >/dev/null
@@ -143,7 +144,7 @@ if start_daemon d "$tap" --duration-s 150 --hops "$work/d.hops"; then
 	say "bluetas 64 B RPC: app echo-client -> daemon -> net_tap -> Linux echo server, $rpcs RPCs"
 	PIN_PEER=()
 	rpc_client rpc && row "bluetas RPC RTT: app echo-client -> Linux (bt_wait)" "$rpc_p50" "$rpc_p99" \
-		"Linux TCP RTT" "$linux_p50" && hop_runs+=(rpc)
+		"Linux TCP RTT" "$linux_p50"
 	if [[ ${BENCH_RXE_PIN:-1} == 1 && $(nproc) -ge 2 ]]; then
 		# The same with the busy-polling daemon alone on CPU 1, the
 		# application and the Linux peer on CPU 0: does sharing the
@@ -154,14 +155,14 @@ if start_daemon d "$tap" --duration-s 150 --hops "$work/d.hops"; then
 		HOST_SAVED=("${HOST[@]}")
 		HOST=(taskset -c 0 "${HOST[@]}")
 		rpc_client rpcpin && row "bluetas RPC RTT: app echo-client -> Linux (pinned)" "$rpc_p50" "$rpc_p99" \
-			"Linux TCP RTT" "$linux_p50" && hop_runs+=(rpcpin)
+			"Linux TCP RTT" "$linux_p50"
 		HOST=("${HOST_SAVED[@]}")
 		PIN_PEER=()
 		taskset -apc 0-$(($(nproc) - 1)) "$daemon_pid" >/dev/null
 	fi
 	if [[ ${BENCH_RXE_BUSY:-0} == 1 ]]; then
 		rpc_client rpcbusy --busy-poll && row "bluetas RPC RTT: app echo-client -> Linux (--busy-poll)" \
-			"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50" && hop_runs+=(rpcbusy)
+			"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50"
 	fi
 	# Linux client -> app echo-server
 	say "bluetas 64 B RPC: Linux client -> net_tap -> daemon -> app echo-server, $ms ms"
