@@ -47,6 +47,9 @@
  * connections, closes) does not sleep: it waits for the NIC to take its
  * messages and return the credits, and posts the ARM then. No wakeup is
  * lost without a channel fault; the wait's timeout is only for those.
+ * An ARM stands until its WAKEUP: the host does not repeat one the NIC
+ * holds (for up to its doorbell refresh interval, after which it assumes
+ * the ARM lost and sends it again).
  * ARM carries a sequence number (arg2) that its WAKEUP echoes, so a host
  * whose sleep ended by timeout just before a late WAKEUP landed can tell
  * "late" (its WAKEUP comes) from "lost" (a later one comes first).

@@ -107,6 +107,8 @@ struct bt_host {
 	uint64_t refresh_due_ns;   /* next look for unconfirmed doorbells */
 	bool arm_owed;             /* the last bt_wait_arm could not post (no credit) */
 	uint32_t arm_seq;          /* sequence of the newest ARM posted */
+	bool arm_pending;          /* the NIC holds that ARM: its WAKEUP has not come */
+	uint64_t arm_sent_ns;
 	/* A sleep that ended by timeout with events waiting: lost, unless
 	 * the WAKEUP of that ARM lands after all (it was in flight). */
 	bool lost_suspect;

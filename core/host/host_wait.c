@@ -49,6 +49,19 @@ bool bt_wait_arm(struct bt_host *h)
 		h->stats.arms_deferred++;
 		return false;
 	}
+	/* The NIC still holds our last ARM (its WAKEUP has not come): it
+	 * wakes us after its next event write, so another ARM would say
+	 * nothing new. Re-arming on every wait instead turns each wait that
+	 * something else cut short (over verbs, the completion of our own
+	 * ARM's SEND ends chan_wait) into one more ARM: a message, a credit
+	 * and a NIC command every few tens of microseconds while an RPC is
+	 * out. After the refresh interval a held ARM is assumed lost (a
+	 * channel fault) and posted again, as a doorbell would be. */
+	uint64_t now = bt_clock_now_ns(h->clock);
+	if (h->arm_pending && now - h->arm_sent_ns < h->cfg.doorbell_refresh_ns) {
+		h->arm_owed = false;
+		return true;
+	}
 	struct ctxq_cmd arm = {.type = CTXQ_ARM, .ev_consumed = h->ev_consumed, .arg2 = h->arm_seq + 1};
 	int rc = chan_post_msg(h->ch, &arm, sizeof(arm));
 	if (rc == CHAN_EAGAIN) {
@@ -62,6 +75,8 @@ bool bt_wait_arm(struct bt_host *h)
 	}
 	h->arm_owed = false;
 	h->arm_seq++;
+	h->arm_pending = true;
+	h->arm_sent_ns = now;
 	h->ev_reported = h->ev_consumed;
 	return true;
 }
@@ -87,6 +102,16 @@ bool host_take_msg(struct bt_host *h, const uint8_t *msg, uint32_t len)
 {
 	if (len < 1 || msg[0] != CTXQ_WAKEUP)
 		return false;
+	/* The NIC disarms when it sends a WAKEUP; one for an older ARM than
+	 * our newest leaves that one held (WAKEUPs come in ARM order). */
+	if (len >= sizeof(struct ctxq_wakeup)) {
+		struct ctxq_wakeup w;
+		memcpy(&w, msg, sizeof(w));
+		if ((int32_t)(w.arm_seq - h->arm_seq) >= 0)
+			h->arm_pending = false;
+	} else {
+		h->arm_pending = false;
+	}
 	if (h->lost_suspect && len >= sizeof(struct ctxq_wakeup)) {
 		struct ctxq_wakeup w;
 		memcpy(&w, msg, sizeof(w));
