@@ -22,7 +22,10 @@
 # (docs/emu.md, "Where the time goes"). Environment: BENCH_RXE_ITERS
 # (perftest and channel iterations, 5000), BENCH_RXE_RPCS (RPCs per bluetas
 # run, 3000), BENCH_RXE_MS (Linux TCP and Linux-client runs, 3000 ms),
-# BENCH_RXE_BUSY=1 adds a run of the echo client with --busy-poll.
+# BENCH_RXE_BUSY=1 adds a run of the echo client with --busy-poll,
+# BENCH_RXE_PIN=0 drops the run with the daemon pinned apart, and
+# BENCH_RXE_APP_B=PATH adds one with PATH (another build's bluetas) as the
+# application: an A/B comparison within one boot.
 set -uo pipefail
 me=bench-rxe
 # shellcheck source=tests/rxe/lib.sh
@@ -159,6 +162,16 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 		HOST=("${HOST_SAVED[@]}")
 		PIN_PEER=()
 		taskset -apc 0-$(($(nproc) - 1)) "$daemon_pid" >/dev/null
+	fi
+	if [[ -n ${BENCH_RXE_APP_B:-} ]]; then
+		# A/B in one boot: the same RPC run with another build's
+		# `bluetas` as the application (the daemon stays this build's).
+		say "  again, the application from $BENCH_RXE_APP_B"
+		B_SAVED=$B
+		B=$BENCH_RXE_APP_B
+		rpc_client rpcb && row "bluetas RPC RTT: app (BENCH_RXE_APP_B) -> Linux" "$rpc_p50" "$rpc_p99" \
+			"Linux TCP RTT" "$linux_p50"
+		B=$B_SAVED
 	fi
 	if [[ ${BENCH_RXE_BUSY:-0} == 1 ]]; then
 		rpc_client rpcbusy --busy-poll && row "bluetas RPC RTT: app echo-client -> Linux (--busy-poll)" \
