@@ -1,10 +1,11 @@
 /*
  * test_arm: the host posts an ARM only when the NIC does not already hold
- * one (core/host/host_wait.c). Found with the hop trace over Soft-RoCE: a
- * wait cut short by something other than a WAKEUP (over verbs, the
- * completion of the ARM's own SEND) re-armed on the next wait, one ARM per
- * wait, every few tens of microseconds while an RPC was out. The NIC side
- * here is the bare channel end: every message the host posts is seen.
+ * one (core/host/host_wait.c). Found while tracing the RPC's hops over
+ * Soft-RoCE: a wait cut short by something other than a WAKEUP (over
+ * verbs, the completion of the ARM's own SEND: one completion queue, every
+ * SEND signaled) re-armed on the next wait, one ARM per wait while an RPC
+ * was out. The NIC side here is the bare channel end: every message the
+ * host posts is seen.
  */
 #include <stdarg.h>
 #include <stddef.h>
