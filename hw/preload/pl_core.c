@@ -35,7 +35,7 @@ __attribute__((constructor)) static void pl_load(void)
 	LOAD(socket); LOAD(bind); LOAD(listen); LOAD(accept); LOAD(accept4); LOAD(connect);
 	LOAD(read); LOAD(write); LOAD(readv); LOAD(writev); LOAD(recv); LOAD(recvfrom); LOAD(recvmsg);
 	LOAD(send); LOAD(sendto); LOAD(sendmsg); LOAD(sendfile); LOAD(shutdown); LOAD(close);
-	LOAD(dup); LOAD(dup2); LOAD(dup3); LOAD(fcntl); LOAD(ioctl); LOAD(getsockname); LOAD(getpeername);
+	LOAD(dup); LOAD(dup2); LOAD(dup3); LOAD(fcntl); LOAD(fcntl64); LOAD(ioctl); LOAD(getsockname); LOAD(getpeername);
 	LOAD(setsockopt); LOAD(getsockopt); LOAD(poll); LOAD(ppoll); LOAD(select); LOAD(pselect);
 	LOAD(epoll_create); LOAD(epoll_create1); LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait);
 	pl.pid = getpid();
@@ -204,8 +204,6 @@ uint32_t pl_readiness(struct pl_sock *s)
 		out |= POLLHUP;
 	if (r & BT_READY_ERR)
 		out |= POLLERR;
-	if (s->stash_len > s->stash_off)
-		out |= POLLIN | POLLRDNORM;
 	if (s->pending_err)
 		out |= POLLERR;
 	return out;
@@ -243,7 +241,6 @@ void pl_sock_unref(struct pl_sock *s)
 		else if (s->kind == PL_CONN || s->kind == PL_CONNECTING)
 			bt_close(pl.host, s->id);
 	}
-	free(s->stash);
 	free(s);
 }
 

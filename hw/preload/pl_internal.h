@@ -35,7 +35,6 @@
 #define PL_MAX_FD 65536
 #define PL_SLICE_NS 2000000ull  /* longest sleep before looking at kernel fds again */
 #define PL_SPIN_NS 50000ull     /* poll this long before sleeping */
-#define PL_STASH_BYTES 65536u   /* MSG_PEEK buffer */
 #define EXPORT __attribute__((visibility("default")))
 
 enum pl_kind { PL_NEW = 0, PL_LISTEN, PL_CONNECTING, PL_CONN, PL_DEAD };
@@ -54,9 +53,8 @@ struct pl_sock {
 	struct linger linger;
 	uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */
 	int sndbuf, rcvbuf, nodelay, maxseg, cork;
+	bool more_corked; /* MSG_MORE corked the connection (TCP_CORK off) */
 	bool shut_rd, shut_wr;
-	uint8_t *stash;   /* bytes MSG_PEEK took from the stack */
-	uint32_t stash_len, stash_off;
 };
 
 /* Real libc entry points. */
@@ -84,6 +82,7 @@ struct pl_libc {
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
 	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
 	int (*ioctl)(int, unsigned long, ...);
 	int (*getsockname)(int, struct sockaddr *, socklen_t *);
 	int (*getpeername)(int, struct sockaddr *, socklen_t *);

@@ -310,6 +310,11 @@ static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		int err = 0;
 		LOCK();
 		pl_drain();
+		/* MSG_MORE is TCP_CORK for one call, as Linux has it: the
+		 * partial segment waits for the next send, and the first send
+		 * without the flag uncorks (pushes) unless TCP_CORK is on. */
+		if ((flags & MSG_MORE) && !s->cork && !s->more_corked && bt_setopt(pl.host, s->id, BT_OPT_CORK, 1) == 0)
+			s->more_corked = true;
 		for (int i = 0; i < iovcnt; i++) {
 			if (!iov[i].iov_len)
 				continue;
@@ -322,6 +327,10 @@ static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 			sent += n;
 			if ((size_t)n < iov[i].iov_len)
 				break;
+		}
+		if (!(flags & MSG_MORE) && s->more_corked && (sent > 0 || err)) {
+			bt_setopt(pl.host, s->id, BT_OPT_CORK, (uint32_t)(s->cork != 0));
+			s->more_corked = false;
 		}
 		UNLOCK();
 		if (sent > 0)
@@ -370,53 +379,44 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		int err = 0;
 		LOCK();
 		pl_drain();
-		if (peek && s->stash_len == s->stash_off) {
-			/* Take bytes off the stack into the stash; later reads
-			 * see them first. */
-			if (!s->stash)
-				s->stash = malloc(PL_STASH_BYTES);
-			if (s->stash) {
-				ssize_t n = bt_recv(pl.host, s->id, s->stash, PL_STASH_BYTES);
-				if (n > 0) {
-					s->stash_off = 0;
-					s->stash_len = (uint32_t)n;
-				} else if (n == 0) {
-					got = 0;
-					UNLOCK();
-					return 0;
-				} else if (n != BT_EAGAIN) {
-					err = (int)n;
+		if (peek) {
+			/* bt_peek leaves the bytes in the ring: no ring space
+			 * freed, so the receive window does not move (a stash
+			 * taken off the stack would open it). Several iovecs
+			 * see one peek spread over them. */
+			ssize_t n;
+			if (iovcnt == 1) {
+				n = bt_peek(pl.host, s->id, iov[0].iov_base, iov[0].iov_len);
+			} else {
+				size_t want = bt_rx_ready(pl.host, s->id);
+				want = want < total ? want : total;
+				uint8_t *tmp = malloc(want ? want : 1);
+				n = tmp ? bt_peek(pl.host, s->id, tmp, want) : BT_ENOMEM;
+				for (int i = 0, off = 0; n > 0 && i < iovcnt && off < n; i++) {
+					size_t c = (size_t)(n - off) < iov[i].iov_len ? (size_t)(n - off) : iov[i].iov_len;
+					memcpy(iov[i].iov_base, tmp + off, c);
+					off += (int)c;
 				}
+				free(tmp);
 			}
+			if (n >= 0) {
+				UNLOCK();
+				return n; /* 0: end of stream */
+			}
+			if (n != BT_EAGAIN)
+				err = (int)n;
 		}
-		for (int i = 0; i < iovcnt && !err; i++) {
+		for (int i = 0; i < iovcnt && !err && !peek; i++) {
 			uint8_t *dst = iov[i].iov_base;
 			size_t want = iov[i].iov_len, done = 0;
-			uint32_t off = s->stash_off;
-			while (done < want && off < s->stash_len) {
-				size_t n = s->stash_len - off < want - done ? s->stash_len - off : want - done;
-				memcpy(dst + done, s->stash + off, n);
-				done += n;
-				off += (uint32_t)n;
-			}
-			if (!peek)
-				s->stash_off = off;
-			if (peek) {
-				got += (ssize_t)done;
-				if (done < want)
-					break;
-				continue;
-			}
-			if (done < want) {
-				ssize_t n = bt_recv(pl.host, s->id, dst + done, want - done);
-				if (n > 0)
-					done += (size_t)n;
-				else if (n == 0 && got == 0 && done == 0) {
-					UNLOCK();
-					return 0; /* end of stream */
-				} else if (n < 0 && n != BT_EAGAIN && got == 0 && done == 0)
-					err = (int)n;
-			}
+			ssize_t n = bt_recv(pl.host, s->id, dst, want);
+			if (n > 0)
+				done = (size_t)n;
+			else if (n == 0 && got == 0) {
+				UNLOCK();
+				return 0; /* end of stream */
+			} else if (n < 0 && n != BT_EAGAIN && got == 0)
+				err = (int)n;
 			got += (ssize_t)done;
 			if (done < want)
 				break;
@@ -668,15 +668,11 @@ EXPORT int dup3(int fd, int newfd, int flags)
 	return s && r >= 0 ? dup_to(s, r) : r;
 }
 
-EXPORT int fcntl(int fd, int cmd, ...)
+static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, long arg)
 {
-	va_list ap;
-	va_start(ap, cmd);
-	long arg = va_arg(ap, long);
-	va_end(ap);
 	struct pl_sock *s = pl_sock_of(fd);
 	if (!s)
-		return pl_real.fcntl(fd, cmd, arg);
+		return real(fd, cmd, arg);
 	switch (cmd) {
 	case F_GETFL:
 		return O_RDWR | (s->nonblock ? O_NONBLOCK : 0);
@@ -685,11 +681,32 @@ EXPORT int fcntl(int fd, int cmd, ...)
 		return 0;
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
-		return dup_to(s, pl_real.fcntl(fd, cmd, arg));
+		return dup_to(s, real(fd, cmd, arg));
 	default:
 		/* F_GETFD/F_SETFD and the rest act on the placeholder. */
-		return pl_real.fcntl(fd, cmd, arg);
+		return real(fd, cmd, arg);
 	}
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	return do_fcntl(pl_real.fcntl, fd, cmd, arg);
+}
+
+/* What programs built against glibc 2.28 or later call for fcntl (redis,
+ * its tools): without it their O_NONBLOCK never reached us and a
+ * non-blocking accept loop blocked for good. */
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	return do_fcntl(pl_real.fcntl64 ? pl_real.fcntl64 : pl_real.fcntl, fd, cmd, arg);
 }
 
 EXPORT int ioctl(int fd, unsigned long req, ...)
@@ -710,7 +727,7 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 			return fail(EINVAL);
 		LOCK();
 		pl_drain();
-		*(int *)arg = (int)(bt_rx_ready(pl.host, s->id) + s->stash_len - s->stash_off);
+		*(int *)arg = (int)bt_rx_ready(pl.host, s->id);
 		UNLOCK();
 		return 0;
 	}
@@ -827,6 +844,7 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 		case TCP_CORK:
 			if (opt_int(v, len, &s->cork) < 0)
 				return -1;
+			s->more_corked = false; /* TCP_CORK decides from now on */
 			return set_bt_opt(s, BT_OPT_CORK, s->cork != 0);
 		case TCP_KEEPIDLE: return opt_int(v, len, &s->keepidle);
 		case TCP_KEEPINTVL: return opt_int(v, len, &s->keepintvl);
@@ -919,7 +937,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 		case TCP_MAXSEG:
 		case TCP_CORK: {
 			enum bt_opt o = name == TCP_NODELAY ? BT_OPT_NODELAY : name == TCP_MAXSEG ? BT_OPT_MAXSEG : BT_OPT_CORK;
-			if (s->kind == PL_CONN) {
+			if (s->kind == PL_CONN && name != TCP_CORK) { /* TCP_CORK: not what MSG_MORE set */
 				LOCK();
 				bt_getopt(pl.host, s->id, o, &u);
 				UNLOCK();
