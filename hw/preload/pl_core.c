@@ -34,10 +34,10 @@ __attribute__((constructor)) static void pl_load(void)
 {
 	LOAD(socket); LOAD(bind); LOAD(listen); LOAD(accept); LOAD(accept4); LOAD(connect);
 	LOAD(read); LOAD(write); LOAD(readv); LOAD(writev); LOAD(recv); LOAD(recvfrom); LOAD(recvmsg);
-	LOAD(send); LOAD(sendto); LOAD(sendmsg); LOAD(sendfile); LOAD(shutdown); LOAD(close);
+	LOAD(send); LOAD(sendto); LOAD(sendmsg); LOAD(sendfile); LOAD(sendfile64); LOAD(sendmmsg); LOAD(recvmmsg); LOAD(splice); LOAD(shutdown); LOAD(close);
 	LOAD(dup); LOAD(dup2); LOAD(dup3); LOAD(fcntl); LOAD(fcntl64); LOAD(ioctl); LOAD(getsockname); LOAD(getpeername);
 	LOAD(setsockopt); LOAD(getsockopt); LOAD(poll); LOAD(ppoll); LOAD(select); LOAD(pselect);
-	LOAD(epoll_create); LOAD(epoll_create1); LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait);
+	LOAD(epoll_create); LOAD(epoll_create1); LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait); LOAD(epoll_pwait2);
 	pl.pid = getpid();
 	pthread_atfork(NULL, NULL, pl_atfork_child);
 }

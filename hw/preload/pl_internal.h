@@ -52,7 +52,7 @@ struct pl_sock {
 	int so_reuseaddr, so_reuseport, so_keepalive, keepidle, keepintvl, keepcnt;
 	struct linger linger;
 	uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */
-	int sndbuf, rcvbuf, nodelay, maxseg, cork;
+	int sndbuf, rcvbuf, nodelay, maxseg, cork, user_timeout_ms;
 	bool more_corked; /* MSG_MORE corked the connection (TCP_CORK off) */
 	bool shut_rd, shut_wr;
 };
@@ -76,6 +76,10 @@ struct pl_libc {
 	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
 	ssize_t (*sendmsg)(int, const struct msghdr *, int);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	ssize_t (*sendfile64)(int, int, off_t *, size_t);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+	ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned int);
 	int (*shutdown)(int, int);
 	int (*close)(int);
 	int (*dup)(int);
@@ -97,6 +101,7 @@ struct pl_libc {
 	int (*epoll_ctl)(int, int, int, struct epoll_event *);
 	int (*epoll_wait)(int, struct epoll_event *, int, int);
 	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
 };
 
 struct pl_epoll_entry;

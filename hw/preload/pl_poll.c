@@ -421,6 +421,27 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout_m
 	return r;
 }
 
+EXPORT int epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *ts, const sigset_t *mask)
+{
+	struct pl_epoll *e = epfd >= 0 && epfd < PL_MAX_FD ? (struct pl_epoll *)pl.ep[epfd] : NULL;
+	if (!e || e->n == 0 || max <= 0) {
+		if (!pl_real.epoll_pwait2) {
+			errno = ENOSYS;
+			return -1;
+		}
+		return pl_real.epoll_pwait2(epfd, evs, max, ts, mask);
+	}
+	sigset_t old;
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, mask, &old);
+	int r = epoll_mixed(epfd, evs, max, ts_ms(ts)); /* to the millisecond, rounded up */
+	int saved = errno;
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return r;
+}
+
 /* epoll_create/epoll_create1 go to libc: the set is a kernel epoll fd
  * (for the kernel descriptors in it); our entries hang off its number.
  * A stale table from a closed epoll fd of the same number is cleared. */

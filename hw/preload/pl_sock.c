@@ -799,7 +799,14 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 		switch (name) {
 		case SO_REUSEADDR: return opt_int(v, len, &s->so_reuseaddr);
 		case SO_REUSEPORT: return opt_int(v, len, &s->so_reuseport);
-		case SO_KEEPALIVE: return opt_int(v, len, &s->so_keepalive);
+		case SO_KEEPALIVE:
+			if (opt_int(v, len, &s->so_keepalive) < 0)
+				return -1;
+			if (s->so_keepalive)
+				pl_log_once("keepalive", "SO_KEEPALIVE accepted and reported, but the stack sends no keepalive "
+							 "probes: an idle connection to a dead peer stays open (TCP_USER_TIMEOUT "
+							 "bounds unacknowledged data only)");
+			return 0;
 		case SO_LINGER:
 			if (!v || len < sizeof(struct linger))
 				return fail(EINVAL);
@@ -849,6 +856,21 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 		case TCP_KEEPIDLE: return opt_int(v, len, &s->keepidle);
 		case TCP_KEEPINTVL: return opt_int(v, len, &s->keepintvl);
 		case TCP_KEEPCNT: return opt_int(v, len, &s->keepcnt);
+		case TCP_CONGESTION:
+			/* The NIC runs one algorithm for every flow. */
+			if (v && len >= 5 && !strncmp(v, "dctcp", len < 16 ? len : 16))
+				return 0;
+			pl_log_once("setcc", "setsockopt TCP_CONGESTION: the stack runs dctcp only: ENOENT");
+			return fail(ENOENT);
+		case TCP_USER_TIMEOUT: {
+			int ms = 0;
+			if (opt_int(v, len, &ms) < 0)
+				return -1;
+			if (ms < 0)
+				return fail(EINVAL);
+			s->user_timeout_ms = ms;
+			return set_bt_opt(s, BT_OPT_USER_TIMEOUT, (uint32_t)ms);
+		}
 		}
 	}
 	char key[48];
@@ -863,6 +885,38 @@ static int put_int(void *v, socklen_t *len, int x)
 		return fail(EINVAL);
 	memcpy(v, &x, sizeof(int));
 	*len = sizeof(int);
+	return 0;
+}
+
+/* TCP_INFO as far as the host library knows it (iperf3 and others read it
+ * after every test): state, MSS and the negotiated options; counters the
+ * NIC keeps (RTT, retransmits, cwnd) read 0. */
+static int get_tcp_info(struct pl_sock *s, void *v, socklen_t *len)
+{
+	if (!v || !len)
+		return fail(EFAULT);
+	pl_log_once("tcpinfo", "getsockopt TCP_INFO: state, MSS and options are filled; RTT, cwnd and "
+			       "retransmit counters read 0 (the NIC keeps them)");
+	struct tcp_info ti;
+	memset(&ti, 0, sizeof(ti));
+	ti.tcpi_state = s->kind == PL_CONN ? TCP_ESTABLISHED : s->kind == PL_LISTEN ? TCP_LISTEN
+		      : s->kind == PL_CONNECTING ? TCP_SYN_SENT : TCP_CLOSE;
+	if (s->kind == PL_CONN) {
+		struct bt_conn_info ci;
+		LOCK();
+		int rc = bt_conn_info(pl.host, s->id, &ci);
+		UNLOCK();
+		if (rc == BT_OK) {
+			ti.tcpi_snd_mss = ti.tcpi_rcv_mss = ti.tcpi_advmss = ci.mss;
+			ti.tcpi_options = (uint8_t)((ci.timestamps ? TCPI_OPT_TIMESTAMPS : 0) | (ci.sack ? TCPI_OPT_SACK : 0) |
+						    (ci.window_scaling ? TCPI_OPT_WSCALE : 0) | (ci.ecn ? TCPI_OPT_ECN : 0));
+			ti.tcpi_snd_wscale = ci.snd_wscale & 0xf;
+			ti.tcpi_rcv_wscale = ci.rcv_wscale & 0xf;
+		}
+	}
+	socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);
+	memcpy(v, &ti, n);
+	*len = n;
 	return 0;
 }
 
@@ -948,10 +1002,77 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 		case TCP_KEEPIDLE: return put_int(v, len, s->keepidle ? s->keepidle : 7200);
 		case TCP_KEEPINTVL: return put_int(v, len, s->keepintvl ? s->keepintvl : 75);
 		case TCP_KEEPCNT: return put_int(v, len, s->keepcnt ? s->keepcnt : 9);
+		case TCP_USER_TIMEOUT: return put_int(v, len, s->user_timeout_ms);
+		case TCP_INFO: return get_tcp_info(s, v, len);
+		case TCP_CONGESTION: {
+			/* DCTCP with Reno's halving on loss (core/nic/sp_cc.c). */
+			static const char name[16] = "dctcp";
+			if (!v || !len)
+				return fail(EFAULT);
+			socklen_t n = *len < sizeof(name) ? *len : (socklen_t)sizeof(name);
+			memcpy(v, name, n);
+			*len = n;
+			return 0;
+		}
 		}
 	}
 	char key[48];
 	snprintf(key, sizeof(key), "getopt %d/%d", level, name);
 	pl_log_once(key, "getsockopt level %d option %d on a TCP socket is not supported: ENOPROTOOPT", level, name);
 	return fail(ENOPROTOOPT);
+}
+
+/* Programs built with _FILE_OFFSET_BITS=64 call sendfile64. */
+EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+	if (!pl_sock_of(out))
+		return pl_real.sendfile64(out, in, off, count);
+	return sendfile(out, in, off, count);
+}
+
+/* sendmmsg/recvmmsg on a TCP socket: one sendmsg/recvmsg per message, as
+ * many as go without blocking after the first (Linux's rule for both). */
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	if (!pl_sock_of(fd))
+		return pl_real.sendmmsg(fd, v, n, flags);
+	unsigned int i;
+	for (i = 0; i < n; i++) {
+		ssize_t r = sendmsg(fd, &v[i].msg_hdr, i ? flags | MSG_DONTWAIT : flags);
+		if (r < 0)
+			return i ? (int)i : -1;
+		v[i].msg_len = (unsigned int)r;
+	}
+	return (int)i;
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *timeout)
+{
+	if (!pl_sock_of(fd))
+		return pl_real.recvmmsg(fd, v, n, flags, timeout);
+	if (timeout)
+		pl_log_once("recvmmsg", "recvmmsg timeout on a TCP socket is ignored (SO_RCVTIMEO bounds the first message)");
+	unsigned int i;
+	for (i = 0; i < n; i++) {
+		ssize_t r = recvmsg(fd, &v[i].msg_hdr, i ? flags | MSG_DONTWAIT : flags);
+		if (r <= 0) {
+			if (r == 0 && i == 0)
+				v[i].msg_len = 0, i = 1; /* end of stream: one empty message */
+			return i ? (int)i : (int)r;
+		}
+		v[i].msg_len = (unsigned int)r;
+		if (flags & MSG_WAITFORONE)
+			flags |= MSG_DONTWAIT;
+	}
+	return (int)i;
+}
+
+/* splice moves pages between kernel pipes and sockets; a stack socket's
+ * bytes are in host memory the kernel does not see. */
+EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned int flags)
+{
+	if (!pl_sock_of(in) && !pl_sock_of(out))
+		return pl_real.splice(in, off_in, out, off_out, len, flags);
+	pl_log_once("splice", "splice on a TCP socket of the stack is not supported: EINVAL (use read/write)");
+	return fail(EINVAL);
 }
