@@ -16,7 +16,7 @@ packages=(
 	nftables
 	netcat-openbsd ethtool python3 procps
 	# real programs on the stack (tests/apps, make bench-apps)
-	curl redis-server redis-tools iperf3 memcached nginx-light
+	curl redis-server redis-tools iperf3 memcached libmemcached-tools nginx-light
 	# packetdrill, built from PACKETDRILL_SRC by make conformance
 	flex bison
 	# the Soft-RoCE suite, part of make test: verbs tools, and qemu with

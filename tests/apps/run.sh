@@ -56,6 +56,35 @@ check() {
 	return 1
 }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+# same_bytes A B: the two files hold the same bytes (and A is not empty).
+same_bytes() { [[ -s $1 && $(sha "$1") == $(sha "$2") ]]; }
+
+# iperf_ok JSON: iperf3's own report: no error, a fixed-size transfer
+# (-n) whose receiver counted every byte the sender sent.
+iperf_ok() {
+	python3 - "$1" <<'PY'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+    e = d["end"]
+    sent, got = e["sum_sent"]["bytes"], e["sum_received"]["bytes"]
+except Exception as x:
+    print(f"apps: iperf3 JSON unreadable: {x}"); sys.exit(1)
+if d.get("error") or sent <= 0 or sent != got:
+    print(f"apps: iperf3: error={d.get('error')!r} sent={sent} received={got}"); sys.exit(1)
+print(f"apps: iperf3: {sent} bytes sent and received, {e['sum_received']['bits_per_second'] / 1e6:.0f} Mbit/s")
+PY
+}
+
+# memcaslap_ok OUT N: memcaslap ran N operations, every get found its key
+# and verified its value (--verify=1.0).
+memcaslap_ok() {
+	local get set miss vmiss vfail
+	get=$(awk '/^cmd_get:/ {print $2}' "$1"); set=$(awk '/^cmd_set:/ {print $2}' "$1")
+	miss=$(awk '/^get_misses:/ {print $2}' "$1"); vmiss=$(awk '/^verify_misses:/ {print $2}' "$1")
+	vfail=$(awk '/^verify_failed:/ {print $2}' "$1")
+	[[ -n $get && -n $set && $((get + set)) == "$2" && $miss == 0 && $vmiss == 0 && $vfail == 0 ]]
+}
 
 # wait_port PORT: until a Linux listener on PORT exists in the namespace (5 s).
 wait_port() {
@@ -138,7 +167,8 @@ t_curl_from_linux_http() {
 }
 
 # redis-cli on the stack against redis-server on Linux: SET a 64 KiB value,
-# GET it back, compare.
+# GET it back, compare; then 300 SETs pipelined (--pipe), DBSIZE and one
+# MGET of all of them read back from Linux, compared.
 t_redis_cli_to_linux() {
 	command -v redis-server >/dev/null || { skipped+=("redis_cli_to_linux: no redis-server"); return 77; }
 	in_ns timeout 60 redis-server --port 6101 --bind "$peer_ip" --save "" --appendonly no \
@@ -150,7 +180,29 @@ t_redis_cli_to_linux() {
 	on_stack timeout 20 redis-cli -h "$peer_ip" -p 6101 --raw get k >"$work/get.out" 2>&1
 	printf '\n' >>"$work/val"
 	check 'grep -q OK "$work/set.out"' "SET answered OK ($(head -c 200 "$work/set.out"))" &&
-		check '[[ $(sha "$work/val") == $(sha "$work/get.out") ]]' "GET returned the 64 KiB value byte-exact"
+		check 'same_bytes "$work/val" "$work/get.out"' "GET returned the 64 KiB value byte-exact" &&
+		redis_exact "$peer_ip" 6101 on_stack in_ns 11
+}
+
+# redis_exact HOST PORT WRITER READER SEED: WRITER (on_stack or in_ns)
+# pipelines 300 SETs of known values with redis-cli --pipe, READER counts
+# them (DBSIZE) and reads them back in one MGET: compared byte for byte.
+# Negative control: the same comparison against one altered value fails.
+redis_exact() {
+	local host=$1 port=$2 w=$3 r=$4 seed=$5 n=300
+	python3 tests/apps/redis_data.py $n "$seed" "$work/cmds$seed" "$work/want$seed"
+	$w timeout 30 redis-cli -h "$host" -p "$port" --pipe <"$work/cmds$seed" >"$work/pipe$seed.out" 2>&1
+	local keys
+	keys=$(seq -f 'k%g' 0 $((n - 1)))
+	$r timeout 20 redis-cli -h "$host" -p "$port" --raw dbsize >"$work/dbsize$seed" 2>&1
+	# shellcheck disable=SC2086
+	$r timeout 30 redis-cli -h "$host" -p "$port" --raw mget $keys >"$work/got$seed" 2>&1
+	sed '1s/^./#/' "$work/want$seed" >"$work/bad$seed"
+	note "redis --pipe: $(tail -1 "$work/pipe$seed.out"); dbsize $(cat "$work/dbsize$seed")"
+	check 'grep -q "errors: 0, replies: $((n + 1))" "$work/pipe$seed.out"' "--pipe: $((n + 1)) replies, no error" &&
+		check '[[ $(cat "$work/dbsize$seed") == "$n" ]]' "DBSIZE is $n" &&
+		check 'same_bytes "$work/want$seed" "$work/got$seed"' "MGET returned the $n values byte-exact" &&
+		check '! same_bytes "$work/bad$seed" "$work/got$seed"' "negative control: one altered value is seen"
 }
 
 # Linux nc sends 4 MiB to netcat-openbsd listening on the stack (-k: the
@@ -190,40 +242,158 @@ t_http_server_on_stack() {
 		check '[[ $(sha "$work/www2/blob.bin") == $(sha "$work/got2.bin") ]]' "the body arrived byte-exact"
 }
 
-# redis-server on the stack (epoll, pipelining): redis-benchmark with
-# pipelining, then a 48 KiB value SET and read back with redis-cli.
+# wait_log FILE PATTERN: until a server on the stack logs that it is ready
+# (20 s: its first socket registers the host region, slow on a loaded
+# machine).
+wait_log() {
+	for _ in $(seq 200); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# redis-server on the stack (epoll, non-blocking accept4, fcntl64):
+# redis-benchmark from Linux with pipelining and without, then 300 known
+# values pipelined from Linux and read back (redis_exact).
 t_redis_server_on_stack() {
 	on_stack timeout 120 redis-server --port 6102 --bind 0.0.0.0 --save "" --appendonly no --protected-mode no \
 		>"$work/redis2.log" 2>&1 &
 	local rp=$!
 	pids+=("$rp")
-	wait_stack_port 6102 || { echo "apps: redis-server on the stack never listened: $(tail -2 "$work/redis2.log")"; return 1; }
+	wait_log "$work/redis2.log" "Ready to accept" && wait_stack_port 6102 ||
+		{ echo "apps: redis-server on the stack never listened: $(tail -2 "$work/redis2.log")"; return 1; }
 	in_ns timeout 60 redis-benchmark -h "$stack_ip" -p 6102 -t set,get -n 20000 -c 10 -P 16 -d 64 -q \
 		>"$work/bench.out" 2>&1
 	local brc=$?
-	head -c 36864 /dev/urandom | base64 -w0 >"$work/val2"
-	in_ns timeout 20 redis-cli -h "$stack_ip" -p 6102 -x set k <"$work/val2" >"$work/set2.out" 2>&1
-	in_ns timeout 20 redis-cli -h "$stack_ip" -p 6102 --raw get k >"$work/get2.out" 2>&1
-	printf '\n' >>"$work/val2"
-	kill "$rp" 2>/dev/null
-	note "redis-benchmark on the stack: $(tr '\r' '\n' <"$work/bench.out" | grep -E '^(SET|GET):' | grep requests | tr '\n' ' ')"
+	in_ns timeout 30 redis-benchmark -h "$stack_ip" -p 6102 -t set,get -n 1000 -c 2 -d 64 -q \
+		>"$work/bench1.out" 2>&1
+	local brc1=$?
+	note "redis-benchmark -c 10 -P 16: $(tr '\r' '\n' <"$work/bench.out" | grep -E '^(SET|GET):' | grep requests | tr '\n' ' ')"
+	note "redis-benchmark -c 2 -P 1: $(tr '\r' '\n' <"$work/bench1.out" | grep -E '^(SET|GET):' | grep requests | tr '\n' ' ')"
 	check '[[ $brc == 0 ]] && grep -q "GET:.*requests per second" <(tr "\r" "\n" <"$work/bench.out")' \
-		"redis-benchmark finished SET and GET" &&
-		check 'grep -q OK "$work/set2.out"' "SET answered OK" &&
-		check '[[ $(sha "$work/val2") == $(sha "$work/get2.out") ]]' "GET returned the value byte-exact"
+		"redis-benchmark -P 16 finished SET and GET" &&
+		check '[[ $brc1 == 0 ]] && grep -q "GET:.*requests per second" <(tr "\r" "\n" <"$work/bench1.out")' \
+			"redis-benchmark -P 1 finished SET and GET" &&
+		redis_exact "$stack_ip" 6102 in_ns in_ns 12
+	local rc=$?
+	kill "$rp" 2>/dev/null
+	return $rc
+}
+
+# iperf3 client on the stack (select, non-blocking connect, a control and
+# a data connection) against iperf3 -s on Linux, both directions (-R: Linux
+# sends), a fixed 8 MiB each: iperf3's own JSON says every byte arrived.
+t_iperf3_client_on_stack() {
+	in_ns timeout 60 iperf3 -s -B "$peer_ip" -p 5201 >"$work/iperf_s.log" 2>&1 &
+	pids+=("$!")
+	wait_port 5201 || { echo "apps: iperf3 -s never listened"; return 1; }
+	local rc=0 dir
+	for dir in "" -R; do
+		on_stack timeout 30 iperf3 -c "$peer_ip" -p 5201 -n 8M $dir -J >"$work/iperf_c$dir.json" 2>"$work/iperf_c$dir.err"
+		check 'iperf_ok "$work/iperf_c$dir.json"' "iperf3 ${dir:-(stack sends)} ($(head -c 200 "$work/iperf_c$dir.err"))" || rc=1
+	done
+	return $rc
+}
+
+# iperf3 -s on the stack, iperf3 client on Linux, both directions.
+t_iperf3_server_on_stack() {
+	on_stack timeout 60 iperf3 -4 -s -p 5202 --forceflush >"$work/iperf_s2.log" 2>&1 &
+	local sp=$!
+	pids+=("$sp")
+	wait_log "$work/iperf_s2.log" "Server listening" ||
+		{ echo "apps: iperf3 -s on the stack never listened: $(tail -2 "$work/iperf_s2.log")"; return 1; }
+	sleep 0.2 # the NIC takes the LISTEN command after listen() returned
+	local rc=0 dir
+	for dir in "" -R; do
+		in_ns timeout 30 iperf3 -c "$stack_ip" -p 5202 -n 8M $dir -J >"$work/iperf_l$dir.json" 2>&1
+		check 'iperf_ok "$work/iperf_l$dir.json"' "iperf3 to the stack ${dir:-(Linux sends)}" || rc=1
+	done
+	kill "$sp" 2>/dev/null
+	return $rc
+}
+
+# memcached on the stack (4 worker threads, libevent, epoll): memcaslap
+# from Linux (16 connections, 20,000 operations, every get verified), then
+# tests/apps/mc_check.py stores 64 binary values (1 B to 200 KiB) and reads
+# them back byte for byte; the checker run with another seed must fail.
+t_memcached_on_stack() {
+	command -v memcached >/dev/null || { skipped+=("memcached_on_stack: no memcached"); return 77; }
+	on_stack timeout 120 memcached -p 11311 -l 0.0.0.0 -U 0 -t 4 -u root -v >"$work/mc.log" 2>&1 &
+	local mp=$!
+	pids+=("$mp")
+	wait_stack_port 11311 || { echo "apps: memcached on the stack never listened: $(tail -2 "$work/mc.log")"; return 1; }
+	local ops=20000 rc=0
+	if command -v memcaslap >/dev/null; then
+		in_ns timeout 60 memcaslap -s "$stack_ip:11311" -T 2 -c 16 -x $ops --verify=1.0 >"$work/mcs.out" 2>&1
+		note "memcaslap: $(grep -E '^(Run time|verify_failed|get_misses)' "$work/mcs.out" | tr '\n' ' ')"
+		check 'memcaslap_ok "$work/mcs.out" $ops' "memcaslap: $ops operations, no miss, no failed verify" || rc=1
+	else
+		note "no memcaslap (libmemcached-tools): the load part is left out"
+	fi
+	in_ns timeout 60 python3 tests/apps/mc_check.py "$stack_ip" 11311 --set-seed 5 >"$work/mcc.out" 2>&1
+	local crc=$?
+	in_ns timeout 60 python3 tests/apps/mc_check.py "$stack_ip" 11311 --set-seed 6 --get-seed 7 >"$work/mcn.out" 2>&1
+	local nrc=$?
+	note "$(tail -1 "$work/mcc.out")"
+	check '[[ $crc == 0 ]]' "mc_check byte-exact ($(head -3 "$work/mcc.out" | tr '\n' ' '))" || rc=1
+	check '[[ $nrc == 1 ]] && grep -q differing "$work/mcn.out"' "negative control: mc_check sees values it did not store" || rc=1
+	kill "$mp" 2>/dev/null
+	return $rc
+}
+
+# python3 on the stack against python3 on Linux (tests/apps/sock_semantics.py):
+# MSG_PEEK leaves the bytes and the window alone, MSG_MORE, TCP_INFO, the
+# keepalive options, ENOPROTOOPT for an unknown option. (With the old
+# preload's peek, which took bytes off the stack, FIONREAD reached 32 KiB
+# against a 16 KiB SO_RCVBUF and the case failed.)
+t_socket_semantics() {
+	in_ns timeout 40 python3 tests/apps/sock_semantics.py serve 7101 >"$work/sem_s.out" 2>&1 &
+	local sp=$!
+	pids+=("$sp")
+	wait_port 7101 || { echo "apps: the Linux peer never listened"; return 1; }
+	on_stack timeout 40 python3 tests/apps/sock_semantics.py client "$peer_ip" 7101 >"$work/sem_c.out" 2>&1
+	local rc=$?
+	wait "$sp"
+	local src=$?
+	grep '^sock_semantics' "$work/sem_c.out"
+	check '[[ $rc == 0 ]]' "socket semantics on the stack ($(grep -v '^bluetas preload' "$work/sem_c.out" | tail -2 | tr '\n' ' '))" &&
+		check '[[ $src == 0 ]]' "the Linux peer got MSG_MORE's bytes and the rest ($(tail -1 "$work/sem_s.out"))"
+}
+
+# The checks themselves, fed a wrong expectation: each must say no.
+t_checks_fail() {
+	local rc=0
+	head -c 10000 /dev/urandom >"$work/neg.a"
+	head -c 9999 "$work/neg.a" >"$work/neg.short"
+	cp "$work/neg.a" "$work/neg.flip"
+	printf '\x00' | dd of="$work/neg.flip" bs=1 seek=5000 conv=notrunc 2>/dev/null
+	cmp -s "$work/neg.a" "$work/neg.flip" || true
+	same_bytes "$work/neg.a" "$work/neg.a" || { echo "apps: same_bytes refuses equal files"; rc=1; }
+	same_bytes "$work/neg.a" "$work/neg.short" && { echo "apps: same_bytes missed a short transfer"; rc=1; }
+	if ! cmp -s "$work/neg.a" "$work/neg.flip"; then
+		same_bytes "$work/neg.a" "$work/neg.flip" && { echo "apps: same_bytes missed a changed byte"; rc=1; }
+	fi
+	echo '{"end":{"sum_sent":{"bytes":8388608},"sum_received":{"bytes":8388607,"bits_per_second":1}}}' >"$work/neg1.json"
+	echo '{"error":"x","end":{"sum_sent":{"bytes":1},"sum_received":{"bytes":1,"bits_per_second":1}}}' >"$work/neg2.json"
+	echo '{"end":{"sum_sent":{"bytes":8388608},"sum_received":{"bytes":8388608,"bits_per_second":1}}}' >"$work/pos.json"
+	iperf_ok "$work/pos.json" >/dev/null || { echo "apps: iperf_ok refuses a good report"; rc=1; }
+	iperf_ok "$work/neg1.json" >/dev/null && { echo "apps: iperf_ok missed a short transfer"; rc=1; }
+	iperf_ok "$work/neg2.json" >/dev/null && { echo "apps: iperf_ok missed an error"; rc=1; }
+	printf 'cmd_get: 18000\ncmd_set: 2000\nget_misses: 0\nverify_misses: 0\nverify_failed: 0\n' >"$work/mpos"
+	sed 's/verify_failed: 0/verify_failed: 1/' "$work/mpos" >"$work/mneg"
+	memcaslap_ok "$work/mpos" 20000 || { echo "apps: memcaslap_ok refuses a good run"; rc=1; }
+	memcaslap_ok "$work/mneg" 20000 && { echo "apps: memcaslap_ok missed a failed verify"; rc=1; }
+	memcaslap_ok "$work/mpos" 20001 && { echo "apps: memcaslap_ok missed a short run"; rc=1; }
+	return $rc
 }
 
 # ---- runner ----
 # APPS_SERVERS=0 leaves out the cases where the program listens on the
-# stack. redis-server on the stack under redis-benchmark does not finish
-# yet (docs/sockets.md, "Known problems"): it runs only with
-# APPS_SERVERS=2 or by name.
-cases=(nc_stack_to_linux curl_from_linux_http redis_cli_to_linux)
+# stack.
+cases=(checks_fail socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
-	cases+=(nc_linux_to_stack http_server_on_stack)
-fi
-if [[ ${APPS_SERVERS:-1} == 2 || ${#only[@]} -gt 0 ]]; then
-	cases+=(redis_server_on_stack)
+	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack iperf3_server_on_stack memcached_on_stack)
 fi
 if ! setup >"$work/setup.log" 2>&1; then
 	why=$(tail -1 "$work/setup.log")
@@ -234,8 +404,10 @@ fi
 for c in "${cases[@]}"; do
 	if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " =~ " $c " ]]; then continue; fi
 	echo "[ RUN      ] $c"
+	t0=$SECONDS
 	t_"$c"
 	rc=$?
+	note "$c: $((SECONDS - t0)) s"
 	if [[ $rc == 0 ]]; then
 		echo "[       OK ] $c"
 		passed+=("$c")

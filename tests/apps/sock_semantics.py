@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""tests/apps/sock_semantics.py serve PORT | client HOST PORT
+
+Socket calls real programs make that the bulk-transfer cases do not show,
+run on the stack (client, under the preload library) against a peer on
+Linux (serve). The peer sends 64 KiB of a known pattern and then reads
+until end of stream, echoing nothing; the client:
+
+- MSG_PEEK twice and sees the same bytes both times, then reads them: the
+  same bytes again (peek consumes nothing);
+- with SO_RCVBUF at 16 KiB, only peeks for a while: what FIONREAD reports
+  never exceeds 16 KiB plus one segment (a peek that took bytes off the
+  stack would free the window and let more in);
+- reads the rest and checks all 64 KiB against the pattern;
+- sends with MSG_MORE then without, and checks the peer got both parts;
+- reads TCP_INFO (state ESTABLISHED, an MSS), sets SO_KEEPALIVE and
+  TCP_KEEPIDLE and reads them back, and asks an unknown option
+  (ENOPROTOOPT, not a crash).
+
+Exits 0 when every check held; prints each failed one.
+"""
+import fcntl
+import socket
+import struct
+import sys
+import termios
+import time
+
+N = 65536
+PATTERN = bytes((i * 7 + 3) & 0xFF for i in range(N))
+
+
+def serve(port):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(1)
+    ls.settimeout(30)
+    c, _ = ls.accept()
+    c.settimeout(30)
+    c.sendall(PATTERN)
+    got = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        got += b
+    print(f"serve: got {got!r}")
+    return 0 if got == b"more-then-push" else 1
+
+
+def client(host, port):
+    fails = []
+
+    def expect(ok, what):
+        if not ok:
+            fails.append(what)
+            print(f"sock_semantics: FAILED: {what}")
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(30)
+    s.connect((host, port))
+    first = s.recv(100, socket.MSG_PEEK)
+    again = s.recv(100, socket.MSG_PEEK)
+    expect(len(first) > 0 and first == again and first == PATTERN[: len(first)], "two peeks see the same bytes")
+    # Peek only, for a while: the window must not open past SO_RCVBUF.
+    most = 0
+    for _ in range(20):
+        s.recv(N, socket.MSG_PEEK)
+        buf = fcntl.ioctl(s.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        most = max(most, struct.unpack("i", buf)[0])
+        time.sleep(0.05)
+    expect(0 < most <= 16384 + 1448, f"peeking frees no window (FIONREAD at most {most}, SO_RCVBUF 16384)")
+    got = b""
+    while len(got) < N:
+        b = s.recv(N - len(got))
+        if not b:
+            break
+        got += b
+    expect(got == PATTERN, f"the {N} bytes read after peeking are the pattern ({len(got)} read)")
+    s.send(b"more-", socket.MSG_MORE)
+    s.send(b"then-push")
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    state, mss = info[0], struct.unpack("I", info[16:20])[0]
+    expect(state == 1 and mss > 0, f"TCP_INFO: state {state} (1 = ESTABLISHED), snd_mss {mss}")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 30)
+    expect(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1 and
+           s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30, "SO_KEEPALIVE, TCP_KEEPIDLE read back")
+    try:
+        s.getsockopt(socket.IPPROTO_TCP, 37)  # TCP_MD5SIG... any option the stack lacks
+        expect(False, "an unknown option is refused")
+    except OSError as e:
+        expect(e.errno == 92, f"an unknown option fails with ENOPROTOOPT (got errno {e.errno})")
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+    s.close()
+    if not fails:
+        print("sock_semantics: peek x2 + window bound + 64 KiB exact + MSG_MORE + TCP_INFO + keepalive options + "
+              f"ENOPROTOOPT: all held (FIONREAD peak {most})")
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "serve":
+        sys.exit(serve(int(sys.argv[2])))
+    if len(sys.argv) == 4 and sys.argv[1] == "client":
+        sys.exit(client(sys.argv[2], int(sys.argv[3])))
+    print(__doc__.strip().splitlines()[0], file=sys.stderr)
+    sys.exit(2)
