@@ -244,10 +244,11 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 	}
 	if (s->kind != PL_NEW)
 		return fail(EINVAL);
-	if (s->bound && s->local.port)
-		pl_log_once("bindport", "bind before connect: the stack picks the local port (the bound one is ignored)");
+	/* bind before connect: the bound port is the connection's (the bound
+	 * address is the stack's own, whatever the program named). */
 	LOCK();
-	int id = bt_connect_opts(pl.host, to.ip, to.port, &s->opts);
+	int id = s->bound && s->local.port ? bt_connect_from(pl.host, s->local.port, to.ip, to.port, &s->opts)
+					   : bt_connect_opts(pl.host, to.ip, to.port, &s->opts);
 	UNLOCK();
 	if (id < 0)
 		return fail(pl_errno_of(id));
