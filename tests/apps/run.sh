@@ -59,10 +59,15 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 # same_bytes A B: the two files hold the same bytes (and A is not empty).
 same_bytes() { [[ -s $1 && $(sha "$1") == $(sha "$2") ]]; }
 
-# iperf_ok JSON: iperf3's own report: no error, a fixed-size transfer
-# (-n) whose receiver counted every byte the sender sent.
+# iperf_ok JSON [SLACK]: iperf3's own report: no error, a fixed-size
+# transfer (-n 8M) whose receiver counted every byte the sender sent.
+# SLACK bytes may be missing when the stack sends: iperf3's receiver stops
+# counting when the sender's TEST_END arrives on the control connection,
+# and that message can overtake the data still in the sender's TX ring
+# (128 KiB) on the data connection (seen: 54 KiB short between two
+# stacks). With Linux sending, the count has been exact.
 iperf_ok() {
-	python3 - "$1" <<'PY'
+	python3 - "$1" "${2:-0}" <<'PY'
 import json, sys
 try:
     d = json.load(open(sys.argv[1]))
@@ -70,9 +75,10 @@ try:
     sent, got = e["sum_sent"]["bytes"], e["sum_received"]["bytes"]
 except Exception as x:
     print(f"apps: iperf3 JSON unreadable: {x}"); sys.exit(1)
-if d.get("error") or sent <= 0 or sent != got:
-    print(f"apps: iperf3: error={d.get('error')!r} sent={sent} received={got}"); sys.exit(1)
-print(f"apps: iperf3: {sent} bytes sent and received, {e['sum_received']['bits_per_second'] / 1e6:.0f} Mbit/s")
+slack = int(sys.argv[2])
+if d.get("error") or sent != 8 << 20 or not (sent - slack <= got <= sent):
+    print(f"apps: iperf3: error={d.get('error')!r} sent={sent} received={got} (slack {slack})"); sys.exit(1)
+print(f"apps: iperf3: {sent} bytes sent, {got} received, {e['sum_received']['bits_per_second'] / 1e6:.0f} Mbit/s")
 PY
 }
 
@@ -291,7 +297,7 @@ t_iperf3_client_on_stack() {
 	local rc=0 dir
 	for dir in "" -R; do
 		on_stack timeout 30 iperf3 -c "$peer_ip" -p 5201 -n 8M $dir -J >"$work/iperf_c$dir.json" 2>"$work/iperf_c$dir.err"
-		check 'iperf_ok "$work/iperf_c$dir.json"' "iperf3 ${dir:-(stack sends)} ($(head -c 200 "$work/iperf_c$dir.err"))" || rc=1
+		check 'iperf_ok "$work/iperf_c$dir.json" $([[ -z $dir ]] && echo 131072)' "iperf3 ${dir:-(stack sends)} ($(head -c 200 "$work/iperf_c$dir.err"))" || rc=1
 	done
 	return $rc
 }
@@ -307,7 +313,7 @@ t_iperf3_server_on_stack() {
 	local rc=0 dir
 	for dir in "" -R; do
 		in_ns timeout 30 iperf3 -c "$stack_ip" -p 5202 -n 8M $dir -J >"$work/iperf_l$dir.json" 2>&1
-		check 'iperf_ok "$work/iperf_l$dir.json"' "iperf3 to the stack ${dir:-(Linux sends)}" || rc=1
+		check 'iperf_ok "$work/iperf_l$dir.json" $([[ -n $dir ]] && echo 131072)' "iperf3 to the stack ${dir:-(Linux sends)}" || rc=1
 	done
 	kill "$sp" 2>/dev/null
 	return $rc
@@ -377,6 +383,8 @@ t_checks_fail() {
 	echo '{"end":{"sum_sent":{"bytes":8388608},"sum_received":{"bytes":8388607,"bits_per_second":1}}}' >"$work/neg1.json"
 	echo '{"error":"x","end":{"sum_sent":{"bytes":1},"sum_received":{"bytes":1,"bits_per_second":1}}}' >"$work/neg2.json"
 	echo '{"end":{"sum_sent":{"bytes":8388608},"sum_received":{"bytes":8388608,"bits_per_second":1}}}' >"$work/pos.json"
+	echo '{"end":{"sum_sent":{"bytes":8388608},"sum_received":{"bytes":8257535,"bits_per_second":1}}}' >"$work/neg3.json"
+	iperf_ok "$work/neg3.json" 131072 >/dev/null && { echo "apps: iperf_ok missed more than the slack short"; rc=1; }
 	iperf_ok "$work/pos.json" >/dev/null || { echo "apps: iperf_ok refuses a good report"; rc=1; }
 	iperf_ok "$work/neg1.json" >/dev/null && { echo "apps: iperf_ok missed a short transfer"; rc=1; }
 	iperf_ok "$work/neg2.json" >/dev/null && { echo "apps: iperf_ok missed an error"; rc=1; }
