@@ -130,6 +130,7 @@ help:
 	@echo "  make interop    bluetas nic on DPDK net_tap against Linux TCP (root; part of make test)"
 	@echo "  make bench-tap  Linux peer <-> bluetas over net_tap next to Linux <-> Linux over veth (root)"
 	@echo "  make test-rxe   the Soft-RoCE suite: natively where rdma_rxe exists, else in a qemu VM"
+	@echo "  make bench-apps redis-server and iperf3 -s on the stack (LD_PRELOAD) vs on Linux: rates, p99, CPU per request (root)"
 	@echo "  make conformance  packetdrill's and FreeBSD's TCP corpora against the stack (PACKETDRILL_SRC=, TCP_TESTSUITE_SRC=)"
 	@echo "  make cross-arm64  build library, CLI (DPDK, verbs) and unit tests for aarch64 (sysroot from Debian)"
 	@echo "  make test-arm64   the aarch64 build under qemu-aarch64-static (part of make test; ARM64=0 skips)"
@@ -368,12 +369,22 @@ preload: $(PRELOAD)
 all: $(PRELOAD)
 -include $(PRELOAD_OBJS:.o=.d)
 test: $(PRELOAD)
+# tests/rxe/apps.sh runs programs with the preload library in the VM
+test-rxe: $(PRELOAD)
 
 # `make apps`: unmodified programs (nc, curl, redis-cli) on the stack via
 # LD_PRELOAD and the ipc channel against Linux (also part of `make test`).
 .PHONY: apps
 apps: $(DEPS_STAMP) $(CLI) $(PRELOAD)
 	bash tests/apps/run.sh $(BUILD)
+
+# `make bench-apps`: redis-server under redis-benchmark and iperf3 -s on the
+# stack (preload + ipc + bluetas nic on net_tap) next to the same servers on
+# Linux TCP, same run: rates, latency, server CPU per request / per GB
+# (tests/bench/run-bench-apps.sh; docs/benchmarks.md). Root.
+.PHONY: bench-apps
+bench-apps: $(DEPS_STAMP) $(CLI) $(PRELOAD)
+	@bash tests/bench/run-bench-apps.sh $(BUILD)
 # ---- aarch64 cross build (make cross-arm64, make test-arm64) ---------------
 # The BlueField's ARM cores run the NIC daemon: the library, the CLI (with
 # DPDK and verbs) and the unit tests are built for aarch64 against a sysroot

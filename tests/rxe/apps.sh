@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Unmodified programs on the stack over the verbs channel (docs/sockets.md,
+# docs/emu.md): the same nc and redis checks tests/apps/run.sh makes over
+# ipc, here with LD_PRELOAD=libbluetas_preload.so and
+# BLUETAS_CHANNEL=verbs:NIC_IP,src=HOST_IP on the host side of the
+# Soft-RoCE topology, one `bluetas nic --channel verbs:...` on the NIC side
+# for all of them, Linux peers in the wire namespace:
+#
+#   nc_stack_to_linux   nc on the stack sends RXE_APPS_MIB (4) MiB to nc -l
+#   nc_linux_to_stack   Linux nc sends them to nc -k -l on the stack
+#   redis_cli           redis-cli on the stack SETs a 48 KiB value on Linux
+#                       redis-server and GETs it back
+#
+# Each is checked byte for byte (sha256), and the daemon must have attached
+# every program as an application of its own over verbs (so a program that
+# reached Linux some other way fails the test). Runs through tests/rxe/run.sh
+# (`make test-rxe`, the rxe section of `make test`; RXE_APPS=0 leaves it
+# out there); about 5 s in an idle VM. Programs come from the host's /usr
+# (the VM shares it), the preload library from BUILD (build).
+#
+#   tests/rxe/apps.sh [CASE...]    all three, or the ones named
+set -uo pipefail
+me=apps
+# shellcheck source=tests/rxe/lib.sh
+source "$(dirname "$0")/lib.sh"
+preload=$PWD/${BUILD:-build}/libbluetas_preload.so
+mib=${RXE_APPS_MIB:-4}
+cases=(nc_stack_to_linux nc_linux_to_stack redis_cli)
+[[ $# -gt 0 ]] && cases=("$@")
+for c in "${cases[@]}"; do
+	[[ " nc_stack_to_linux nc_linux_to_stack redis_cli " == *" $c "* ]] ||
+		{ echo "$me: no case '$c' (nc_stack_to_linux nc_linux_to_stack redis_cli)" >&2; exit 2; }
+done
+
+# on_stack CMD...: the program on the host side, its TCP on the stack.
+on_stack() { "${HOST[@]}" env LD_PRELOAD="$preload" BLUETAS_CHANNEL="$CH_APP" "$@"; }
+in_wire() { "${WIRE_DO[@]}" "$@"; }
+wire_listens() { in_wire ss -ltn 2>/dev/null | grep -q ":$1 "; }
+stack_listens() { in_wire timeout 2 bash -c "exec 3<>/dev/tcp/$stack_ip/$1" 2>/dev/null; }
+
+t_nc_stack_to_linux() {
+	in_wire timeout 60 nc -4 -l "$peer_ip" 5101 >"$work/nc1.out" </dev/null &
+	local lp=$!
+	pids+=("$lp")
+	wait_for 10 "Linux nc listening" wire_listens 5101 || return 1
+	on_stack timeout 60 nc -4 -N "$peer_ip" 5101 <"$work/data" 2>"$work/nc1.err"
+	local rc=$?
+	wait_exit "$lp" 20
+	[[ $rc == 0 ]] || { fail "nc on the stack exited $rc: $(head -c 300 "$work/nc1.err")"; return 1; }
+	[[ $(sha "$work/nc1.out") == "$want" ]] ||
+		fail "Linux received $(stat_size "$work/nc1.out") bytes, not the $mib MiB sent (sha256)"
+}
+
+t_nc_linux_to_stack() {
+	# -k: the readiness probe is a connection of its own
+	on_stack timeout 60 nc -4 -k -l 5102 >"$work/nc2.out" 2>"$work/nc2.err" </dev/null &
+	local sp=$!
+	pids+=("$sp")
+	wait_for 20 "nc on the stack listening" stack_listens 5102 ||
+		{ say "$(head -c 300 "$work/nc2.err")"; return 1; }
+	in_wire timeout 60 nc -N "$stack_ip" 5102 <"$work/data"
+	local rc=$?
+	wait_for 20 "$mib MiB at nc on the stack" eval '[[ $(stat_size "$work/nc2.out") -ge $((mib << 20)) ]]'
+	sleep 0.2
+	kill "$sp" 2>/dev/null
+	wait "$sp" 2>/dev/null
+	[[ $rc == 0 ]] || { fail "Linux nc exited $rc"; return 1; }
+	[[ $(sha "$work/nc2.out") == "$want" ]] ||
+		fail "nc on the stack received $(stat_size "$work/nc2.out") bytes, not the $mib MiB sent (sha256)"
+}
+
+t_redis_cli() {
+	command -v redis-server >/dev/null || { fail "no redis-server (bash ci/install-deps.sh)"; return 1; }
+	in_wire timeout 60 redis-server --port 6101 --bind "$peer_ip" --save "" --appendonly no --protected-mode no \
+		>"$work/redis.log" 2>&1 &
+	pids+=("$!")
+	wait_for 10 "redis-server listening" wire_listens 6101 || { tail -3 "$work/redis.log"; return 1; }
+	head -c 36864 /dev/urandom | base64 -w0 >"$work/val"
+	on_stack timeout 30 redis-cli -h "$peer_ip" -p 6101 -x set k <"$work/val" >"$work/set.out" 2>&1
+	on_stack timeout 30 redis-cli -h "$peer_ip" -p 6101 --raw get k >"$work/get.out" 2>&1
+	printf '\n' >>"$work/val"
+	grep -q OK "$work/set.out" || { fail "SET did not answer OK: $(head -c 300 "$work/set.out")"; return 1; }
+	[[ $(sha "$work/val") == $(sha "$work/get.out") ]] ||
+		fail "GET returned $(stat_size "$work/get.out") bytes, not the 48 KiB value (sha256)"
+}
+
+[[ -f $preload ]] || { fail "no $preload (make preload)"; exit 1; }
+head -c "$((mib << 20))" /dev/urandom >"$work/data"
+want=$(sha "$work/data")
+next_tap
+start_daemon d "$tap" || exit 1
+t0=$(now_ms)
+bad=0
+for c in "${cases[@]}"; do
+	t1=$(now_ms)
+	if t_"$c"; then say "$c: ok ($(($(now_ms) - t1)) ms)"; else say "$c: FAILED"; bad=1; fi
+done
+# One application per program (redis_cli runs two), each over verbs.
+apps_want=0
+for c in "${cases[@]}"; do
+	if [[ $c == redis_cli ]]; then apps_want=$((apps_want + 2)); else apps_want=$((apps_want + 1)); fi
+done
+apps_seen=$(grep -c ' attached (' "$work/d.err")
+say "daemon: $apps_seen application(s) attached over verbs, $(grep -c ' detached (' "$work/d.err") detached; cases took $(($(now_ms) - t0)) ms"
+[[ $apps_seen -ge $apps_want ]] || { fail "the daemon attached $apps_seen programs, not $apps_want"; bad=1; }
+alive "$daemon_pid" || { fail "the daemon died"; bad=1; }
+[[ $bad == 0 ]] || show d
+exit $bad
