@@ -354,10 +354,13 @@ fuzz: fuzz-bins
 # ours can collide with a program's own symbols).
 PRELOAD_SRCS := $(wildcard hw/preload/*.c) $(wildcard core/host/*.c) transports/channel.c transports/clock_mono.c \
 	$(wildcard transports/ipc/*.c) $(VERBS_SRCS)
-PRELOAD_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(PRELOAD_SRCS))
+# objects of their own: under $(BUILD)/pic/ the conformance shim's pattern
+# rule (no -fvisibility=hidden, no -DPL_WITH_VERBS) shadowed this one, and the
+# library had every symbol exported and no verbs channel
+PRELOAD_OBJS := $(patsubst %.c,$(BUILD)/preload/%.o,$(PRELOAD_SRCS))
 PRELOAD := $(BUILD)/libbluetas_preload.so
 
-$(BUILD)/pic/%.o: %.c
+$(BUILD)/preload/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -DPL_WITH_VERBS -MMD -MP -c $< -o $@
 
