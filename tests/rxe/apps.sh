@@ -37,6 +37,18 @@ on_stack() { "${HOST[@]}" env LD_PRELOAD="$preload" BLUETAS_CHANNEL="$CH_APP" "$
 in_wire() { "${WIRE_DO[@]}" "$@"; }
 wire_listens() { in_wire ss -ltn 2>/dev/null | grep -q ":$1 "; }
 stack_listens() { in_wire timeout 2 bash -c "exec 3<>/dev/tcp/$stack_ip/$1" 2>/dev/null; }
+# until_stack_listens PORT PID LIMIT_S: probes until the program PID listens
+# on the stack; gives up when it exited or LIMIT_S passed (a probe may take
+# its 2 s, so the bound is on the clock, not on the number of probes).
+until_stack_listens() {
+	local end=$((SECONDS + $3))
+	while ((SECONDS < end)); do
+		stack_listens "$1" && return 0
+		alive "$2" || { fail "the program that was to listen on port $1 exited"; return 1; }
+		sleep 0.1
+	done
+	fail "nothing listened on the stack's port $1 within $3 s"
+}
 
 t_nc_stack_to_linux() {
 	in_wire timeout 60 nc -4 -l "$peer_ip" 5101 >"$work/nc1.out" </dev/null &
@@ -45,6 +57,7 @@ t_nc_stack_to_linux() {
 	wait_for 10 "Linux nc listening" wire_listens 5101 || return 1
 	on_stack timeout 60 nc -4 -N "$peer_ip" 5101 <"$work/data" 2>"$work/nc1.err"
 	local rc=$?
+	[[ $rc == 0 ]] || kill "$lp" 2>/dev/null
 	wait_exit "$lp" 20
 	[[ $rc == 0 ]] || { fail "nc on the stack exited $rc: $(head -c 300 "$work/nc1.err")"; return 1; }
 	[[ $(sha "$work/nc1.out") == "$want" ]] ||
@@ -56,7 +69,7 @@ t_nc_linux_to_stack() {
 	on_stack timeout 60 nc -4 -k -l 5102 >"$work/nc2.out" 2>"$work/nc2.err" </dev/null &
 	local sp=$!
 	pids+=("$sp")
-	wait_for 20 "nc on the stack listening" stack_listens 5102 ||
+	until_stack_listens 5102 "$sp" 20 ||
 		{ say "$(head -c 300 "$work/nc2.err")"; return 1; }
 	in_wire timeout 60 nc -N "$stack_ip" 5102 <"$work/data"
 	local rc=$?
