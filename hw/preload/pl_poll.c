@@ -49,6 +49,27 @@ static int remaining_ms(uint64_t deadline, uint64_t cap_ns)
 }
 
 /* The poll core. `ours` marks the entries that are stack sockets. */
+/* BLUETAS_MIXED_WAIT=stack: a set mixing stack sockets and kernel
+ * descriptors sleeps on the channel (a stack event wakes it at once) and
+ * looks at the kernel descriptors every PL_SLICE_NS, instead of sleeping
+ * in the kernel call (where a stack event waits up to PL_SLICE_NS). For
+ * servers whose traffic is on the stack and whose kernel descriptors are
+ * side channels: redis-server's epoll set holds a pipe, so every request
+ * waited ~2 ms. docs/sockets.md. */
+static bool mixed_wait_on_stack(void)
+{
+	static int mode = -1; /* racing first calls compute the same value */
+	int m = __atomic_load_n(&mode, __ATOMIC_RELAXED);
+	if (m < 0) {
+		const char *v = getenv("BLUETAS_MIXED_WAIT");
+		m = v && !strcmp(v, "stack");
+		if (v && *v && strcmp(v, "stack") && strcmp(v, "kernel"))
+			pl_log_once("BLUETAS_MIXED_WAIT", "BLUETAS_MIXED_WAIT=%s is not stack or kernel: using kernel", v);
+		__atomic_store_n(&mode, m, __ATOMIC_RELAXED);
+	}
+	return m;
+}
+
 static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
 	struct pollfd *kern = malloc(sizeof(*kern) * (n ? n : 1));
@@ -96,7 +117,7 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 			break;
 		if (pl_now_ns() - start < PL_SPIN_NS)
 			continue;
-		if (n_kernel == 0) {
+		if (n_kernel == 0 || mixed_wait_on_stack()) {
 			uint64_t now = pl_now_ns();
 			pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now);
 		} else {
@@ -386,7 +407,7 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 			return pl_real.epoll_wait(epfd, evs, max, remaining_ms(deadline, UINT64_MAX / 2));
 		if (pl_now_ns() - start < PL_SPIN_NS)
 			continue;
-		if (kfds <= 0) {
+		if (kfds <= 0 || mixed_wait_on_stack()) {
 			uint64_t now = pl_now_ns();
 			pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now);
 		} else {
