@@ -36,6 +36,7 @@
 # Variables: BENCH_APPS_RUNS (3), BENCH_APPS_REQ (20000: requests at 1
 # client, no pipelining; x2 at 50 clients, x5 with -P 16), BENCH_APPS_PIN
 # ("unpinned pinned"), BENCH_APPS_IPERF_S (3, seconds per iperf3 run),
+# BENCH_APPS_OURS_ENV (more environment for the servers on the stack),
 # BENCH_APPS_REDIS=0 / BENCH_APPS_IPERF=0 skip a part, BENCH_APPS_KEEP=1
 # keeps the working directory. Needs root; elsewhere one "skipped" line.
 # A server that does not work on the stack is reported as blocked with what
@@ -99,6 +100,11 @@ trap 'exit 130' INT TERM
 
 die() {
 	echo "$me: FAILED: $*"
+	if [[ -s ${results:-} ]]; then
+		echo "--- the runs measured so far"
+		cat "$results"
+		[[ -n ${BENCH_APPS_RESULTS:-} ]] && cp "$results" "$BENCH_APPS_RESULTS"
+	fi
 	for f in "$work"/*.err "$work"/*.log; do
 		[[ -s $f ]] && { echo "--- $f"; grep -v 'multiq\|rte flow\|secondary\|qdisc' "$f" | tail -5; }
 	done
@@ -162,12 +168,12 @@ start_server() {
 	local name=$1 stack=$2
 	shift 2
 	local pre=()
-	[[ $stack == ours ]] && pre=(env LD_PRELOAD="$preload" BLUETAS_CHANNEL="ipc:$sock" "${server_env[@]}")
+	[[ $stack == ours ]] && pre=(env LD_PRELOAD="$preload" BLUETAS_CHANNEL="ipc:$sock" "${ours_env[@]}" "${server_env[@]}")
 	# not through in_s: a function in the background is a subshell, and
 	# child_of must find the program under ip's exec of timeout
 	ip netns exec "$ns_s" timeout -k 5 7200 "${pre[@]}" "$@" >"$work/$name.log" 2>&1 &
 	pids+=("$!")
-	spid=$(child_of "$!") || die "$name did not start"
+	spid=$(child_of "$!") || { note "$name did not start: $(tail -2 "$work/$name.log" | tr '\n' ' ')"; return 1; }
 	# the CPU figures are this process's: make sure it is the program
 	# (env execs it a moment later)
 	local want=${1##*/}
@@ -175,7 +181,8 @@ start_server() {
 		[[ $(cat "/proc/$spid/comm" 2>/dev/null) == "${want:0:15}" ]] && return 0
 		sleep 0.1
 	done
-	die "$name: pid $spid is '$(cat "/proc/$spid/comm" 2>/dev/null)', not $want"
+	note "$name: pid $spid is '$(cat "/proc/$spid/comm" 2>/dev/null)', not $want (exited?): $(tail -2 "$work/$name.log" | tr '\n' ' ')"
+	return 1
 }
 
 # wait_listen IP PORT: a connection from ns C succeeds (15 s at most).
@@ -193,7 +200,7 @@ server_cpu=1
 pin_to() { # CPU PID...
 	local cpu=$1 p
 	shift
-	for p in "$@"; do taskset -a -p -c "$cpu" "$p" >/dev/null 2>&1; done
+	for p in "$@"; do [[ $p != 0 ]] && taskset -a -p -c "$cpu" "$p" >/dev/null 2>&1; done
 }
 client_pin=()
 set_mode() { # MODE: affinity of the servers and the daemon for this block
@@ -207,10 +214,17 @@ set_mode() { # MODE: affinity of the servers and the daemon for this block
 	fi
 }
 
+# BENCH_APPS_OURS_ENV="VAR=VALUE ...": more environment for the servers on
+# the stack (e.g. BLUETAS_MIXED_WAIT=stack, docs/sockets.md)
+read -ra ours_env <<<"${BENCH_APPS_OURS_ENV:-}"
+for v in "${ours_env[@]}"; do
+	[[ $v == [A-Z_]*=* ]] || { echo "$me: BENCH_APPS_OURS_ENV takes VAR=VALUE words, not '$v'" >&2; exit 2; }
+done
 results=$work/results
 : >"$results"
 echo "$me: $(nproc) CPUs, load average at start $(loadavg); $runs runs; stacks alternate run by run"
 echo "$me: ours = the server with LD_PRELOAD over ipc to bluetas nic (net_tap); linux = the same server on Linux TCP over a veth"
+[[ ${#ours_env[@]} -gt 0 ]] && echo "$me: ours with ${ours_env[*]}"
 
 # ---- redis ----
 redis_args=(--port 6379 --save "" --appendonly no --protected-mode no)
@@ -249,12 +263,16 @@ declare -A ours_bad=()
 
 if [[ ${BENCH_APPS_REDIS:-1} != 0 ]]; then
 	server_env=()
-	start_server redis-linux linux redis-server "${redis_args[@]}" --bind "$linux_ip"
+	start_server redis-linux linux redis-server "${redis_args[@]}" --bind "$linux_ip" || die "redis-server on Linux"
 	lrpid=$spid
-	start_server redis-ours ours redis-server "${redis_args[@]}" --bind 0.0.0.0
-	orpid=$spid
+	orpid=0
+	if ! start_server redis-ours ours redis-server "${redis_args[@]}" --bind 0.0.0.0; then
+		redis_blocked="redis-server on the stack did not start: $(tail -2 "$work/redis-ours.log" | tr '\n' ' ')"
+	else
+		orpid=$spid
+	fi
 	wait_listen "$linux_ip" 6379 || die "redis-server on Linux never listened"
-	if ! wait_listen "$stack_ip" 6379; then
+	if [[ -z $redis_blocked ]] && ! wait_listen "$stack_ip" 6379; then
 		redis_blocked="redis-server on the stack never listened: $(tail -2 "$work/redis-ours.log" | tr '\n' ' ')"
 	fi
 	servers=("$lrpid" "$orpid")
@@ -331,12 +349,18 @@ iperf_blocked=""
 if [[ ${BENCH_APPS_IPERF:-1} != 0 ]]; then
 	# ours: 1 MiB rings (the window is what the rings hold; bench-tap does the same)
 	server_env=(BLUETAS_RING_BYTES=1048576 BLUETAS_MAX_CONNS=16)
-	start_server iperf-linux linux iperf3 -s -p 5201 -B "$linux_ip"
+	# -4: without it iperf3 listens on a kernel AF_INET6 socket (the preload
+	# leaves IPv6 to the kernel), which collides with Linux's server in ns S
+	start_server iperf-linux linux iperf3 -s -4 -p 5201 -B "$linux_ip" || die "iperf3 -s on Linux"
 	lipid=$spid
-	start_server iperf-ours ours iperf3 -s -p 5201
-	oipid=$spid
+	oipid=0
+	if ! start_server iperf-ours ours iperf3 -s -4 -p 5201; then
+		iperf_blocked="iperf3 -s on the stack did not start: $(tail -2 "$work/iperf-ours.log" | tr '\n' ' ')"
+	else
+		oipid=$spid
+	fi
 	wait_listen "$linux_ip" 5201 || die "iperf3 -s on Linux never listened"
-	if ! wait_listen "$stack_ip" 5201; then
+	if [[ -z $iperf_blocked ]] && ! wait_listen "$stack_ip" 5201; then
 		iperf_blocked="iperf3 -s on the stack never listened: $(tail -2 "$work/iperf-ours.log" | tr '\n' ' ')"
 	fi
 	servers=("$lipid" "$oipid")
