@@ -15,8 +15,9 @@
 # every program as an application of its own over verbs (so a program that
 # reached Linux some other way fails the test). Runs through tests/rxe/run.sh
 # (`make test-rxe`, the rxe section of `make test`; RXE_APPS=0 leaves it
-# out there); about 5 s in an idle VM. Programs come from the host's /usr
-# (the VM shares it), the preload library from BUILD (build).
+# out there); 25 s measured in the TCG VM with the host loaded (load
+# average ~10 on 2 cores; the three cases 17 s of it). Programs come from
+# the host's /usr (the VM shares it), the preload library from BUILD.
 #
 #   tests/rxe/apps.sh [CASE...]    all three, or the ones named
 set -uo pipefail
