@@ -32,7 +32,7 @@ LIB      := $(BUILD)/libbluetas.a
 
 # The CLI: the simulator commands (sim/cli/) and the real-time programs
 # (hw/: the NIC daemon, the host application, their shared runner).
-HW_CLI_DIRS := hw/nicd hw/hostapp hw/rt hw/backends hw/preflight
+HW_CLI_DIRS := hw/nicd hw/hostapp hw/rt hw/backends hw/preflight hw/promote
 CLI_SRCS := $(wildcard sim/cli/*.c $(addsuffix /*.c,$(HW_CLI_DIRS)))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 CLI      := $(BUILD)/bluetas

@@ -16,5 +16,8 @@ void cli_app_usage(FILE *out);
 /* `bluetas preflight`: is this machine ready for the hardware mode (hw/preflight). */
 int cli_preflight(int argc, char **argv);
 void cli_preflight_usage(FILE *out);
+/* `bluetas promote`: this tree to the BlueField of a hosts file, checked (hw/promote). */
+int cli_promote(int argc, char **argv);
+void cli_promote_usage(FILE *out);
 
 #endif

@@ -39,6 +39,8 @@ static void usage_main(FILE *out)
 		"            time goes, hop by hop\n"
 		"  preflight check that this machine is ready for the hardware mode\n"
 		"            (BlueField/mlx5: drivers, mode, GID, OVS, MTU, hugepages, ...)\n"
+		"  promote   build this tree on the BlueField of a hosts file, run the checks\n"
+		"            there and here, and report them next to the emu run\n"
 		"  help      show this help, or `bluetas help COMMAND`\n"
 		"\n"
 		"Run `bluetas COMMAND --help` for a command's options.\n");
@@ -84,6 +86,10 @@ int main(int argc, char **argv)
 			cli_preflight_usage(stdout);
 			return 0;
 		}
+		if (argc > 2 && !strcmp(cmd, "help") && !strcmp(argv[2], "promote")) {
+			cli_promote_usage(stdout);
+			return 0;
+		}
 		usage_main(stdout);
 		return 0;
 	}
@@ -105,6 +111,8 @@ int main(int argc, char **argv)
 		return cli_preflight(argc - 1, argv + 1);
 	if (!strcmp(cmd, "hops"))
 		return cli_hops(argc - 1, argv + 1);
+	if (!strcmp(cmd, "promote"))
+		return cli_promote(argc - 1, argv + 1);
 	fprintf(stderr, "bluetas: unknown command '%s'\n", cmd);
 	usage_main(stderr);
 	return 2;
