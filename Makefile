@@ -134,6 +134,8 @@ help:
 	@echo "  make conformance  packetdrill's and FreeBSD's TCP corpora against the stack (PACKETDRILL_SRC=, TCP_TESTSUITE_SRC=)"
 	@echo "  make cross-arm64  build library, CLI (DPDK, verbs) and unit tests for aarch64 (sysroot from Debian)"
 	@echo "  make test-arm64   the aarch64 build under qemu-aarch64-static (part of make test; ARM64=0 skips)"
+	@echo "  make promote HOSTS=FILE  this tree to the BlueField of FILE: build, run, fetch, report (PROMOTE_ARGS=...)"
+	@echo "  make test-promote the promotion rehearsed against an sshd in a netns (root; part of make test; PROMOTE=0 skips)"
 	@echo "  make deps       install the Debian packages the project needs (ci/install-deps.sh)"
 	@echo "  make all        build library, CLI ($(CLI)), tests and benchmarks"
 	@echo "  make clean      remove build/ and build-cov/"
@@ -412,3 +414,15 @@ cross-arm64: arm64-sysroot
 test-arm64: cross-arm64 $(TEST_BINS)
 	@bash tests/arm64/run.sh $(BUILD) $(ARM64_BUILD) $(ARM64_SYSROOT)
 # ---- end aarch64 cross build -----------------------------------------------
+# ---- promotion (bluetas promote, docs/hardware.md "Promotion") ------------
+# `make promote HOSTS=FILE [PROMOTE_ARGS='--stack-ip A.B.C.D/LEN ...']`: this
+# tree to the BlueField of FILE. `make test-promote`: the rehearsal against a
+# stand-in DPU (an sshd in a network namespace; root), also part of make test
+# (PROMOTE=0 skips it there).
+.PHONY: promote test-promote
+promote: $(CLI)
+	@test -n "$(HOSTS)" || { echo "usage: make promote HOSTS=FILE [PROMOTE_ARGS='--stack-ip A.B.C.D/LEN ...']" >&2; exit 2; }
+	$(CLI) promote --hosts $(HOSTS) $(PROMOTE_ARGS)
+test-promote: $(CLI)
+	@bash tests/promote/run.sh $(BUILD)
+# ---- end promotion ---------------------------------------------------------

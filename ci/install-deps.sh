@@ -32,6 +32,9 @@ packages=(
 	# campaigns (tests/campaign): a single-node Slurm cluster started by the
 	# test (ci/slurm-local.sh) and GNU parallel (ci/campaign-parallel.sh)
 	slurm-wlm munge parallel
+	# the promotion (bluetas promote: ssh, rsync) and its rehearsal, whose
+	# stand-in DPU is an sshd of the test's in a network namespace
+	openssh-client openssh-server rsync
 )
 
 # ---- rxe suite (make test-rxe: ci/rxe-vm.sh, ci/rxe-topology.sh) ----------

@@ -140,6 +140,18 @@ sec_preflight() {
 	count_suite "$out" $rc "preflight (exit $rc)"
 }
 
+# promote: `bluetas promote` rehearsed against a stand-in DPU (an sshd in a
+# network namespace), a failure injected at each step (tests/promote/run.sh;
+# root). PROMOTE=0 skips it.
+sec_promote() {
+	echo "=== promote (tests/promote/run.sh)"
+	local out rc
+	out=$(timeout 600 bash tests/promote/run.sh "$build" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	count_suite "$out" $rc "promote (exit $rc)"
+}
+
 # Soft-RoCE (tests/rxe): the verbs channel, `bluetas nic` serving
 # applications in other processes over RDMA, and the BlueTAS scenarios on
 # the verbs channel. Natively where the kernel has rdma_rxe, else in
@@ -307,6 +319,7 @@ if [[ ${#named[@]} -eq 0 ]]; then
 	on() { [[ ${!1:-1} == 1 && -f $2 ]]; } # VARIABLE FILE: not switched off, and present
 	on INTEROP tests/interop/run.sh && net_lane+=(interop)
 	on APPS tests/apps/run.sh && net_lane+=(apps)
+	[[ -x $build/bluetas ]] && on PROMOTE tests/promote/run.sh && net_lane+=(promote)
 	on RXE tests/rxe/run.sh && net_lane+=(rxe)
 	[[ -x $build/bluetas ]] && on CAMPAIGN tests/campaign/run.sh && net_lane+=(campaign)
 	on PREFLIGHT tests/preflight/run.sh && sim_lane+=(preflight)

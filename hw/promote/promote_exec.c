@@ -193,7 +193,7 @@ void promote_log_tail(const char *path, unsigned max_lines, char *out, size_t ou
 		} else if (len) {
 			buf[len - 1] = 0;
 		}
-		if (!buf[0])
+		if (!buf[0] || !strncmp(buf, "$ ", 2)) /* empty, or the command line we logged */
 			continue;
 		snprintf(lines[n % 16], sizeof(lines[0]), "%s", buf);
 		n++;

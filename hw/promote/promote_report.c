@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../sim/cli/json_read.h"
 #include "promote.h"
@@ -171,8 +172,12 @@ int promote_write_report(const struct promote_cfg *c, const char *path)
 	char p[PROMOTE_PATH + 64];
 	snprintf(p, sizeof(p), "%s/dpu/daemon.out", c->out_dir);
 	fprintf(f, "\n## daemon counters (dpu/daemon.out)\n\n");
-	copy_file_lines(f, p, "stat.daemon.", 12);
-	copy_file_lines(f, p, "stat.nic.conns", 8);
+	if (access(p, R_OK) == 0) {
+		copy_file_lines(f, p, "stat.daemon.", 12);
+		copy_file_lines(f, p, "stat.nic.conns", 8);
+	} else {
+		fprintf(f, "  (none: the daemon's output was not fetched)\n");
+	}
 	bool bad = ferror(f);
 	if (fclose(f) != 0 || bad) {
 		if (!errno)

@@ -208,7 +208,7 @@ int step_connect(struct promote_cfg *c)
 {
 	char cmd[2048] = "mkdir -p ";
 	shq(cmd, sizeof(cmd), c->remote_dir);
-	strncat(cmd, "/" RUN_DIR " && uname -m && missing= && for t in make cc rsync pkg-config setsid; do "
+	strncat(cmd, "/" RUN_DIR " && missing= && for t in make cc rsync pkg-config setsid; do "
 		     "command -v $t >/dev/null 2>&1 || missing=\"$missing $t\"; done; "
 		     "if [ -n \"$missing\" ]; then echo \"missing on the DPU:$missing\"; exit 3; fi",
 		sizeof(cmd) - strlen(cmd) - 1);
@@ -224,18 +224,12 @@ int step_connect(struct promote_cfg *c)
 		return fail(c, PS_CONNECT, tail, "the DPU lacks build tools (apt-get install build-essential rsync pkg-config)");
 	if (st != 0)
 		return fail(c, PS_CONNECT, tail, "cannot create %s there (exit %d)", c->remote_dir, st);
-	/* The architecture is the first line the remote printed. */
-	FILE *f = fopen(log, "r");
-	char line[256];
-	while (f && fgets(line, sizeof(line), f)) {
-		if (line[0] == '$')
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		snprintf(c->remote_arch, sizeof(c->remote_arch), "%.31s", line);
-		break;
+	/* For the report: what the build there will be for. */
+	char arch[64] = "";
+	if (remote_text(c, PS_CONNECT, "uname -m", arch, sizeof(arch)) == 0) {
+		arch[strcspn(arch, "\n")] = 0;
+		snprintf(c->remote_arch, sizeof(c->remote_arch), "%.31s", arch);
 	}
-	if (f)
-		fclose(f);
 	return 0;
 }
 
