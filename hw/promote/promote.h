@@ -127,6 +127,9 @@ struct exec_result {
  * stopped, then the cleanup runs. */
 void promote_exec_init(void);
 bool promote_exec_interrupted(void);
+/* From now on an interrupt no longer stops children (only deadlines do):
+ * the stop step runs to its end after a SIGINT. */
+void promote_exec_cleanup_mode(void);
 /* Runs argv (argv[0] looked up in PATH) in its own process group with
  * stdin from /dev/null and stdout+stderr appended to log_path (or into
  * out_text, at most out_len - 1 bytes kept, when log_path is NULL). At

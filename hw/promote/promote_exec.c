@@ -19,6 +19,8 @@
 #include "promote.h"
 
 static volatile sig_atomic_t stop_requested;
+/* Set for the stop step: it must run to its end even after a SIGINT. */
+static bool cleaning_up;
 
 static void on_stop(int sig)
 {
@@ -41,6 +43,11 @@ void promote_exec_init(void)
 bool promote_exec_interrupted(void)
 {
 	return stop_requested != 0;
+}
+
+void promote_exec_cleanup_mode(void)
+{
+	cleaning_up = true;
 }
 
 static double now_s(void)
@@ -136,8 +143,9 @@ int promote_exec(char *const argv[], const char *log_path, unsigned timeout_s, c
 			exited = true;
 			break;
 		}
-		if (stop_requested || now_s() >= deadline) {
-			res->interrupted = stop_requested != 0;
+		bool interrupt = stop_requested && !cleaning_up;
+		if (interrupt || now_s() >= deadline) {
+			res->interrupted = interrupt;
 			res->timed_out = !res->interrupted;
 			kill(-pid, SIGTERM);
 			if (!reap_within(pid, 2.0, &wstatus)) {

@@ -137,7 +137,7 @@ int promote_write_report(const struct promote_cfg *c, const char *path)
 	fprintf(f, "hosts:     %s\n", c->hosts_path);
 	fprintf(f, "dpu:       %s (%s), tree in %s\n", c->target, c->remote_arch[0] ? c->remote_arch : "arch unknown",
 		c->remote_dir);
-	fprintf(f, "daemon:    %s on %s, stack %s, channel %s\n", c->port_vdev ? "--vdev" : "-a",
+	fprintf(f, "daemon:    bluetas nic %s %s, stack %s, channel %s\n", c->port_vdev ? "--vdev" : "-- -a",
 		c->port_vdev ? c->port_vdev : d->devargs, c->stack_ip, c->daemon_channel);
 	fprintf(f, "apps:      bluetas app --channel %s, wire peer %s:%u\n", c->app_channel, d->peer_ip, c->peer_port);
 	fprintf(f, "scenarios: %s, seeds %s (sim backend on both sides)\n", c->scenarios, c->seeds);

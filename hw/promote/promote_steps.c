@@ -419,7 +419,8 @@ int step_daemon(struct promote_cfg *c)
 	while (now_s() < end && !promote_exec_interrupted()) {
 		int pst = remote_text(c, PS_DAEMON, poll, out, sizeof(out));
 		if (pst < 0)
-			return fail(c, PS_DAEMON, NULL, "lost the ssh connection while waiting for the daemon");
+			return fail(c, PS_DAEMON, NULL, "%s", promote_exec_interrupted() ? "interrupted (SIGINT/SIGTERM)"
+							: "lost the ssh connection while waiting for the daemon");
 		if (!strncmp(out, "READY", 5))
 			return 0;
 		if (!strncmp(out, "EXITED", 6)) {
@@ -491,7 +492,8 @@ int step_checks(struct promote_cfg *c)
 		"/daemon.err; else echo ALIVE; fi",
 		sizeof(cmd) - strlen(cmd) - 1);
 	if (remote_text(c, PS_CHECKS, cmd, out, sizeof(out)) < 0)
-		return fail(c, PS_CHECKS, NULL, "lost the ssh connection after the e2e checks");
+		return fail(c, PS_CHECKS, NULL, "%s", promote_exec_interrupted() ? "interrupted (SIGINT/SIGTERM)"
+							: "lost the ssh connection after the e2e checks");
 	if (!strncmp(out, "EXITED", 6)) {
 		int rc = atoi(out + 7);
 		c->daemon_started = false;
@@ -557,7 +559,8 @@ int step_fetch(struct promote_cfg *c)
 	char said[512];
 	/* Stopped first: its --stats are printed when it exits. */
 	if (stop_daemon(c, PS_FETCH, said, sizeof(said)) != 0)
-		return fail(c, PS_FETCH, NULL, "could not stop the daemon before fetching its stats");
+		return fail(c, PS_FETCH, NULL, "%s", promote_exec_interrupted() ? "interrupted (SIGINT/SIGTERM)"
+							: "could not stop the daemon before fetching its stats");
 	char cmd[2048];
 	cd_prefix(c, cmd, sizeof(cmd));
 	strncat(cmd, "{ N=", sizeof(cmd) - strlen(cmd) - 1);
@@ -638,6 +641,7 @@ int step_emu(struct promote_cfg *c)
 
 void step_stop(struct promote_cfg *c)
 {
+	promote_exec_cleanup_mode();
 	char log[PROMOTE_PATH + 64];
 	log_path(c, PS_STOP, log, sizeof(log));
 	FILE *f = fopen(log, "a");
@@ -664,6 +668,10 @@ void step_stop(struct promote_cfg *c)
 			promote_exec(a.argv, NULL, 10, out, sizeof(out), &r);
 			if (f)
 				fprintf(f, "ssh -O exit: %s", out);
+			/* The master unlinks its socket as it exits: give it 2 s. */
+			for (int i = 0; i < 100 && stat(sock, &sb) == 0; i++)
+				sleep_ms(20);
+			unlink(sock);
 		}
 		c->master_started = false;
 	}
