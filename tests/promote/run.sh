@@ -103,7 +103,7 @@ in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_
 in_ns ethtool -K btwire0 tso off gso off >/dev/null 2>&1
 in_ns ethtool -K enp3s0f0s0 gro off >/dev/null 2>&1
 
-in_ns timeout 120 python3 tests/rxe/echo_server.py "$echo_port" --addr "$peer_ip" --timeout-s 110 \
+in_ns timeout 900 python3 tests/rxe/echo_server.py "$echo_port" --addr "$peer_ip" --timeout-s 880 \
 	>"$tmp/echo.out" 2>&1 &
 echo_pid=$!
 pids+=("$echo_pid")
