@@ -4,9 +4,9 @@
 # rehearsed here").
 #
 # The stand-in DPU is an sshd of ours (Debian's openssh-server) in a
-# network namespace made here, on 10.251.N.2/30 across a veth from
-# 10.251.N.1, with a throw-away host key and an authorized key generated in
-# a temp dir. Everything of the promotion runs for real: ssh with a
+# network namespace made here, on 10.251.N.2/29 across a veth from
+# 10.251.N.1 (.5 plays the unreachable DPU), with a throw-away host key and
+# an authorized key generated in a temp dir. Everything of the promotion runs for real: ssh with a
 # ControlMaster, rsync of a copy of this tree, make on the "DPU", the DPU's
 # preflight (on the BlueField-2 fixture tree), the daemon started there,
 # `bluetas app` here against it, the scenario suite there and here, fetch,
@@ -59,6 +59,7 @@ vh=bp$$h
 vd=bp$$d
 host_ip=10.251.$n.1
 dpu_ip=10.251.$n.2
+gone_ip=10.251.$n.5
 peer_ip=10.252.0.1
 peer_mac=02:00:00:fc:00:01
 stack_ip=10.252.0.2
@@ -89,8 +90,8 @@ in_ns() { ip netns exec "$ns" "$@"; }
 ip netns add "$ns" || skip "cannot create a network namespace"
 ip link add "$vh" type veth peer name "$vd" &&
 	ip link set "$vd" netns "$ns" &&
-	ip addr add "$host_ip/30" dev "$vh" && ip link set "$vh" up &&
-	in_ns ip addr add "$dpu_ip/30" dev "$vd" && in_ns ip link set "$vd" up && in_ns ip link set lo up ||
+	ip addr add "$host_ip/29" dev "$vh" && ip link set "$vh" up &&
+	in_ns ip addr add "$dpu_ip/29" dev "$vd" && in_ns ip link set "$vd" up && in_ns ip link set lo up ||
 	{ note "cannot set up the management veth"; exit 1; }
 # The wire: the daemon's port (af_packet on enp3s0f0s0) and the peer.
 in_ns ip link add enp3s0f0s0 type veth peer name btwire0 &&
@@ -239,14 +240,14 @@ nothing_left() {
 			[[ $(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ') == "$echo_pid" ]] && continue # timeout's child
 			extra+=" $p:$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | cut -c1-60)"
 		done
-		for p in $(pgrep -f "ControlPath=$tmp/t/" 2>/dev/null); do extra+=" ssh-master:$p"; done
+		for p in $(pgrep -f "$tmp/t/bt-promote" 2>/dev/null); do extra+=" ssh-master:$p"; done
 		[[ -z $extra && -z $(ls -A "$tmp/t") ]] && break
 		sleep 0.1
 	done
 	[[ -n $(ls -A "$tmp/t") ]] && extra+=" temp:$(ls -A "$tmp/t")"
 	record "$1: nothing left running" "$([[ -z $extra ]] && echo 1 || echo 0)" " left:$extra"
 	# Do not let one leak spoil the next case.
-	for p in $(pgrep -f "ControlPath=$tmp/t/" 2>/dev/null); do kill -KILL "$p"; done
+	for p in $(pgrep -f "$tmp/t/bt-promote" 2>/dev/null); do kill -KILL "$p"; done
 	rm -rf "${tmp:?}/t/"*
 }
 
@@ -259,11 +260,12 @@ verdict "preflight-host FAIL stops the run" 1 "step preflight-host on this host 
 	'FAIL  mode +BlueField-2 in NIC mode' '!promote: connect'
 nothing_left "preflight-host FAIL"
 
-# 2. unreachable DPU: no route to its address.
-sed "s/^ssh .*/ssh      = root@10.253.$n.9/" "$H" >"$tmp/unreach.hosts"
+# 2. unreachable DPU: an address of the management subnet that nobody has
+# (ARP gets no answer; nothing leaves our veth).
+sed "s/^ssh .*/ssh      = root@$gone_ip/" "$H" >"$tmp/unreach.hosts"
 promote "$tmp/unreach.hosts" "$tmp/o2"
 verdict "unreachable DPU: the connect step names the host" 1 \
-	"step connect on root@10.253.$n.9 failed: ssh to root@10.253.$n.9 failed \(exit 255" '!promote: sync'
+	"step connect on root@$gone_ip failed: ssh to root@$gone_ip failed \(exit 255" '!promote: sync'
 nothing_left "unreachable DPU"
 
 # 3. the whole promotion.
