@@ -6,8 +6,9 @@
 # The stand-in DPU is an sshd of ours (Debian's openssh-server) in a
 # network namespace made here, on 10.251.N.2/29 across a veth from
 # 10.251.N.1 (.5 plays the unreachable DPU), with a throw-away host key and
-# an authorized key generated in a temp dir. Everything of the promotion runs for real: ssh with a
-# ControlMaster, rsync of a copy of this tree, make on the "DPU", the DPU's
+# an authorized key generated in a temp dir. Everything of the promotion
+# runs for real: ssh with a ControlMaster, rsync of a copy of this tree,
+# make on the "DPU", the DPU's
 # preflight (on the BlueField-2 fixture tree), the daemon started there,
 # `bluetas app` here against it, the scenario suite there and here, fetch,
 # report, stop. Only mlx5 is replaced by emu backends: the daemon's port
