@@ -155,7 +155,7 @@ ssh -F "$tmp/ssh_config" -o BatchMode=yes -o ConnectTimeout=2 "root@$dpu_ip" tru
 rsync -a --exclude=/build/ --exclude='/build-*/' ./ "$tmp/src/" || { note "cannot copy the tree"; exit 1; }
 # The DPU as a previous promotion of this tree left it: the sources (rsync
 # then only compares mtimes and sizes) and the objects of their build.
-rsync -a --exclude=/.git/ "$tmp/src/" "$dpu/" || { note "cannot seed the DPU's tree"; exit 1; }
+mkdir -p "$dpu" && rsync -a --exclude=/.git/ "$tmp/src/" "$dpu/" || { note "cannot seed the DPU's tree"; exit 1; }
 mkdir -p "$dpu/build"
 for d in bluetas libbluetas.a libbluetas_verbs.a core transports sim hw; do
 	[[ -e $build/$d ]] && cp -a "$build/$d" "$dpu/build/"
