@@ -441,6 +441,32 @@ int step_daemon(struct promote_cfg *c)
 	return fail(c, PS_DAEMON, NULL, "the daemon was not ready within %u s", c->timeout_s[PS_DAEMON]);
 }
 
+/* The line of an application's log that says most: its error, else its
+ * result line, else its last line. */
+static void telling_line(const char *log, char *out, size_t len)
+{
+	out[0] = 0;
+	FILE *f = fopen(log, "r");
+	if (!f)
+		return;
+	char line[512], result[512] = "", last[512] = "";
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!line[0])
+			continue;
+		if (!strncmp(line, "bluetas app:", 12)) {
+			snprintf(out, len, "%s", line);
+			fclose(f);
+			return;
+		}
+		if (!strncmp(line, "echo-client ", 12))
+			snprintf(result, sizeof(result), "%s", line);
+		snprintf(last, sizeof(last), "%s", line);
+	}
+	fclose(f);
+	snprintf(out, len, "%s", result[0] ? result : last);
+}
+
 /* One e2e check: `bluetas app` here, against the daemon there. */
 static void e2e_check(struct promote_cfg *c, const char *name, const char *const extra[], size_t extra_count)
 {
@@ -466,10 +492,9 @@ static void e2e_check(struct promote_cfg *c, const char *name, const char *const
 		char why[128];
 		describe_exit(&r, 60, why, sizeof(why));
 		snprintf(k->hw, sizeof(k->hw), "FAIL");
-		char tail[512];
-		promote_log_tail(log, 1, tail, sizeof(tail));
-		snprintf(k->note, sizeof(k->note), "%.60s: %.96s", why, tail[0] ? tail + 6 : "(no output)");
-		k->note[strcspn(k->note, "\n")] = 0;
+		char said[512];
+		telling_line(log, said, sizeof(said));
+		snprintf(k->note, sizeof(k->note), "%.40s: %.110s", why, said[0] ? said : "(no output)");
 		return;
 	}
 	snprintf(k->hw, sizeof(k->hw), "PASS");

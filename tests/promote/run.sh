@@ -188,7 +188,7 @@ mkdir -p "$tmp/t"
 promote() {
 	local hosts=$1 o=$2
 	shift 2
-	out=$(TMPDIR=$tmp/t timeout -k 5 80 "$B" promote --hosts "$hosts" --stack-ip "$stack_ip/24" \
+	out=$(TMPDIR=$tmp/t timeout -k 5 300 "$B" promote --hosts "$hosts" --stack-ip "$stack_ip/24" \
 		--src "$tmp/src" --remote-dir "$dpu" --out "$o" --ssh-config "$tmp/ssh_config" \
 		--connect-timeout-s 3 --jobs 2 --channel "ipc:$tmp/dpu/nic.sock" \
 		--port-vdev "net_af_packet0,iface=enp3s0f0s0" --peer-port "$echo_port" --daemon-max-s 60 \
