@@ -79,6 +79,7 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	fi
 	ip link del "$vh" 2>/dev/null
+	chattr -i "$dpu/README.md" 2>/dev/null
 	[[ ${PROMOTE_KEEP:-0} == 1 ]] && echo "promote: kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -332,16 +333,20 @@ record "daemon crash: the report is still written, with the failure" "$([[ $? ==
 	"$(cat "$tmp/o6/report.txt" 2>/dev/null)"
 nothing_left "daemon crash"
 
-# 7. rsync fails (the DPU's copy has a non-empty directory where the tree
-# has a file).
-mv "$dpu/README.md" "$tmp/readme.keep"
-mkdir -p "$dpu/README.md/x"
-promote "$H" "$tmp/o7"
-verdict "rsync failure: the sync step names the host" 1 "step sync on $D failed: rsync of $tmp/src/ to $D:$dpu/ exited" \
-	'!promote: build'
-rm -rf "$dpu/README.md"
-mv "$tmp/readme.keep" "$dpu/README.md"
-nothing_left "rsync failure"
+# 7. rsync fails: a file of the DPU's copy is immutable (chattr +i stops
+# root too) and the tree has a newer one.
+cp -a "$tmp/src/README.md" "$tmp/readme.keep"
+echo "promote rehearsal" >>"$tmp/src/README.md"
+if chattr +i "$dpu/README.md" 2>/dev/null; then
+	promote "$H" "$tmp/o7"
+	chattr -i "$dpu/README.md"
+	verdict "rsync failure: the sync step names the host" 1 \
+		"step sync on $D failed: rsync of $tmp/src/ to $D:$dpu/ exited 23" 'Operation not permitted' '!promote: build'
+	nothing_left "rsync failure"
+else
+	echo "[  SKIPPED ] rsync failure: chattr +i not supported on $(df -T "$tmp" | awk 'NR==2 {print $2}')"
+fi
+cp -a "$tmp/readme.keep" "$tmp/src/README.md"
 
 # 8. fetch fails (a directory stands where the daemon's log is fetched to).
 # A whole promotion more: only with PROMOTE_ALL=1.
