@@ -142,7 +142,7 @@ sec_preflight() {
 
 # promote: `bluetas promote` rehearsed against a stand-in DPU (an sshd in a
 # network namespace), a failure injected at each step (tests/promote/run.sh;
-# root). PROMOTE=0 skips it.
+# root; 54 s idle, ~8 min at load 12). PROMOTE=0 skips it.
 sec_promote() {
 	echo "=== promote (tests/promote/run.sh)"
 	local out rc

@@ -181,6 +181,9 @@ ip       = 192.168.50.2
 peer_ip  = $peer_ip
 arp_seed = $peer_ip $peer_mac
 EOF
+# What runs in the namespace before any promotion: sshd's listener and the
+# wire peer (with their wrappers); anything else afterwards is a leak.
+baseline=$(ip netns pids "$ns" | tr '\n' ' ')
 note "stand-in DPU root@$dpu_ip in $ns ready after $(((${EPOCHREALTIME/./} - t_start) / 1000)) ms"
 
 # ---- running promote ---------------------------------------------------------
@@ -238,8 +241,7 @@ nothing_left() {
 	for ((i = 0; i < 50; i++)); do
 		extra=""
 		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			[[ $p == "$sshd_pid" || $p == "$echo_pid" ]] && continue
-			[[ $(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ') == "$echo_pid" ]] && continue # timeout's child
+			[[ " $baseline " == *" $p "* ]] && continue
 			extra+=" $p:$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | cut -c1-60)"
 		done
 		for p in $(pgrep -f "$tmp/t/bt-promote" 2>/dev/null); do extra+=" ssh-master:$p"; done
