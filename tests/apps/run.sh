@@ -34,9 +34,12 @@ failed=()
 skipped=()
 
 cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	# The pids are often `timeout`'s: its child (a server on the stack, in
+	# no namespace of ours) is signalled too, or a KILL of timeout alone
+	# would leave it running (redis-server on the stack did, for hours).
+	for p in "${pids[@]}"; do pkill -TERM -P "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
 	sleep 0.2
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do pkill -KILL -P "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
 	if ip netns list 2>/dev/null | grep -qw "$ns"; then
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
@@ -150,7 +153,7 @@ t_nc_stack_to_linux() {
 	local lp=$!
 	pids+=("$lp")
 	wait_port 5101 || { echo "apps: the Linux nc never listened"; return 1; }
-	on_stack timeout 30 nc -4 -N "$peer_ip" 5101 <"$work/nc.in" 2>"$work/nc.err"
+	on_stack timeout -k 5 30 nc -4 -N "$peer_ip" 5101 <"$work/nc.in" 2>"$work/nc.err"
 	local rc=$?
 	wait "$lp"
 	check '[[ $rc == 0 ]]' "nc on the stack exited 0 ($(head -c 300 "$work/nc.err"))" &&
@@ -166,7 +169,7 @@ t_curl_from_linux_http() {
 		>"$work/http.log" 2>&1 &
 	pids+=("$!")
 	wait_port 8101 || { echo "apps: http.server never listened"; return 1; }
-	on_stack timeout 30 curl -s -S -o "$work/got.bin" "http://$peer_ip:8101/blob.bin" 2>"$work/curl.err"
+	on_stack timeout -k 5 30 curl -s -S -o "$work/got.bin" "http://$peer_ip:8101/blob.bin" 2>"$work/curl.err"
 	local rc=$?
 	check '[[ $rc == 0 ]]' "curl on the stack exited 0 ($(head -c 300 "$work/curl.err"))" &&
 		check '[[ $(sha "$work/www/blob.bin") == $(sha "$work/got.bin") ]]' "the body arrived byte-exact"
@@ -182,8 +185,8 @@ t_redis_cli_to_linux() {
 	pids+=("$!")
 	wait_port 6101 || { echo "apps: redis-server never listened"; return 1; }
 	head -c 49152 /dev/urandom | base64 -w0 >"$work/val"
-	on_stack timeout 20 redis-cli -h "$peer_ip" -p 6101 -x set k <"$work/val" >"$work/set.out" 2>&1
-	on_stack timeout 20 redis-cli -h "$peer_ip" -p 6101 --raw get k >"$work/get.out" 2>&1
+	on_stack timeout -k 5 20 redis-cli -h "$peer_ip" -p 6101 -x set k <"$work/val" >"$work/set.out" 2>&1
+	on_stack timeout -k 5 20 redis-cli -h "$peer_ip" -p 6101 --raw get k >"$work/get.out" 2>&1
 	printf '\n' >>"$work/val"
 	check 'grep -q OK "$work/set.out"' "SET answered OK ($(head -c 200 "$work/set.out"))" &&
 		check 'same_bytes "$work/val" "$work/get.out"' "GET returned the 64 KiB value byte-exact" &&
@@ -215,7 +218,7 @@ redis_exact() {
 # readiness probe is a connection of its own).
 t_nc_linux_to_stack() {
 	head -c $((4 << 20)) /dev/urandom >"$work/nc2.in"
-	on_stack timeout 60 nc -4 -k -l 5102 >"$work/nc2.out" 2>"$work/nc2.err" &
+	on_stack timeout -k 5 60 nc -4 -k -l 5102 >"$work/nc2.out" 2>"$work/nc2.err" &
 	local sp=$!
 	pids+=("$sp")
 	wait_stack_port 5102 || { echo "apps: nc on the stack never listened ($(head -c 300 "$work/nc2.err"))"; return 1; }
@@ -263,7 +266,7 @@ wait_log() {
 # redis-benchmark from Linux with pipelining and without, then 300 known
 # values pipelined from Linux and read back (redis_exact).
 t_redis_server_on_stack() {
-	on_stack timeout 120 redis-server --port 6102 --bind 0.0.0.0 --save "" --appendonly no --protected-mode no \
+	on_stack timeout -k 5 120 redis-server --port 6102 --bind 0.0.0.0 --save "" --appendonly no --protected-mode no \
 		>"$work/redis2.log" 2>&1 &
 	local rp=$!
 	pids+=("$rp")
@@ -296,7 +299,7 @@ t_iperf3_client_on_stack() {
 	wait_port 5201 || { echo "apps: iperf3 -s never listened"; return 1; }
 	local rc=0 dir
 	for dir in "" -R; do
-		on_stack timeout 30 iperf3 -c "$peer_ip" -p 5201 -n 8M $dir -J >"$work/iperf_c$dir.json" 2>"$work/iperf_c$dir.err"
+		on_stack timeout -k 5 30 iperf3 -c "$peer_ip" -p 5201 -n 8M $dir -J >"$work/iperf_c$dir.json" 2>"$work/iperf_c$dir.err"
 		check 'iperf_ok "$work/iperf_c$dir.json" $([[ -z $dir ]] && echo 131072)' "iperf3 ${dir:-(stack sends)} ($(head -c 200 "$work/iperf_c$dir.err"))" || rc=1
 	done
 	return $rc
@@ -304,7 +307,7 @@ t_iperf3_client_on_stack() {
 
 # iperf3 -s on the stack, iperf3 client on Linux, both directions.
 t_iperf3_server_on_stack() {
-	on_stack timeout 60 iperf3 -4 -s -p 5202 --forceflush >"$work/iperf_s2.log" 2>&1 &
+	on_stack timeout -k 5 60 iperf3 -4 -s -p 5202 --forceflush >"$work/iperf_s2.log" 2>&1 &
 	local sp=$!
 	pids+=("$sp")
 	wait_log "$work/iperf_s2.log" "Server listening" ||
@@ -325,7 +328,7 @@ t_iperf3_server_on_stack() {
 # them back byte for byte; the checker run with another seed must fail.
 t_memcached_on_stack() {
 	command -v memcached >/dev/null || { skipped+=("memcached_on_stack: no memcached"); return 77; }
-	on_stack timeout 120 memcached -p 11311 -l 0.0.0.0 -U 0 -t 4 -u root -v >"$work/mc.log" 2>&1 &
+	on_stack timeout -k 5 120 memcached -p 11311 -l 0.0.0.0 -U 0 -t 4 -u root -v >"$work/mc.log" 2>&1 &
 	local mp=$!
 	pids+=("$mp")
 	wait_stack_port 11311 || { echo "apps: memcached on the stack never listened: $(tail -2 "$work/mc.log")"; return 1; }
@@ -358,7 +361,7 @@ t_socket_semantics() {
 	local sp=$!
 	pids+=("$sp")
 	wait_port 7101 || { echo "apps: the Linux peer never listened"; return 1; }
-	on_stack timeout 40 python3 tests/apps/sock_semantics.py client "$peer_ip" 7101 >"$work/sem_c.out" 2>&1
+	on_stack timeout -k 5 40 python3 tests/apps/sock_semantics.py client "$peer_ip" 7101 >"$work/sem_c.out" 2>&1
 	local rc=$?
 	wait "$sp"
 	local src=$?
