@@ -13,7 +13,9 @@
 # A -j on the command line wins (`make -j1` for a serial build); the
 # recursive makes below share the jobserver.
 MAKE_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(MAKE_JOBS)
+endif
 
 BUILD    ?= build
 CC       ?= gcc

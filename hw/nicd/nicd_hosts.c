@@ -81,7 +81,9 @@ static int hosts_channel(struct nic_opts *o, const struct bt_hosts_side *s, cons
 		return 2;
 	}
 	o->channel = o->hosts_channel;
-	snprintf(o->from_channel, sizeof(o->from_channel), "%s:%u ip%s", file, s->line[BT_HOSTS_IP], how);
+	/* where the setting came from, for --print-config: a long path may
+	 * cut it short, which only shortens that line */
+	snprintf(o->from_channel, sizeof(o->from_channel), "%.160s:%u ip%.200s", file, s->line[BT_HOSTS_IP], how);
 	return 0;
 }
 

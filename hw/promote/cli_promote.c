@@ -328,7 +328,7 @@ static void read_commit(struct promote_cfg *c)
 	char out[128] = "";
 	if (promote_exec(argv, NULL, 10, out, sizeof(out), &r) == 0 && r.status == 0 && out[0]) {
 		out[strcspn(out, "\n")] = 0;
-		snprintf(c->commit, sizeof(c->commit), "%s", out);
+		snprintf(c->commit, sizeof(c->commit), "%.63s", out); /* describe output is short */
 	} else {
 		snprintf(c->commit, sizeof(c->commit), "unknown (no git)");
 	}
