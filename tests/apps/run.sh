@@ -68,7 +68,8 @@ same_bytes() { [[ -s $1 && $(sha "$1") == $(sha "$2") ]]; }
 # counting when the sender's TEST_END arrives on the control connection,
 # and that message can overtake the data still in the sender's TX ring
 # (128 KiB) on the data connection (seen: 54 KiB short between two
-# stacks). With Linux sending, the count has been exact.
+# stacks). Linux sending races the same way with its larger send buffer
+# (seen: 1 MiB short once): 2 MiB slack then.
 iperf_ok() {
 	python3 - "$1" "${2:-0}" <<'PY'
 import json, sys
@@ -186,7 +187,8 @@ t_redis_cli_to_linux() {
 	wait_port 6101 || { echo "apps: redis-server never listened"; return 1; }
 	head -c 49152 /dev/urandom | base64 -w0 >"$work/val"
 	on_stack timeout -k 5 20 redis-cli -h "$peer_ip" -p 6101 -x set k <"$work/val" >"$work/set.out" 2>&1
-	on_stack timeout -k 5 20 redis-cli -h "$peer_ip" -p 6101 --raw get k >"$work/get.out" 2>&1
+	# stderr apart: the preload's one-time log lines are not the value
+	on_stack timeout -k 5 20 redis-cli -h "$peer_ip" -p 6101 --raw get k >"$work/get.out" 2>"$work/get.err"
 	printf '\n' >>"$work/val"
 	check 'grep -q OK "$work/set.out"' "SET answered OK ($(head -c 200 "$work/set.out"))" &&
 		check 'same_bytes "$work/val" "$work/get.out"' "GET returned the 64 KiB value byte-exact" &&
@@ -300,7 +302,7 @@ t_iperf3_client_on_stack() {
 	local rc=0 dir
 	for dir in "" -R; do
 		on_stack timeout -k 5 30 iperf3 -c "$peer_ip" -p 5201 -n 8M $dir -J >"$work/iperf_c$dir.json" 2>"$work/iperf_c$dir.err"
-		check 'iperf_ok "$work/iperf_c$dir.json" $([[ -z $dir ]] && echo 131072)' "iperf3 ${dir:-(stack sends)} ($(head -c 200 "$work/iperf_c$dir.err"))" || rc=1
+		check 'iperf_ok "$work/iperf_c$dir.json" $([[ -z $dir ]] && echo 131072 || echo 2097152)' "iperf3 ${dir:-(stack sends)} ($(head -c 200 "$work/iperf_c$dir.err"))" || rc=1
 	done
 	return $rc
 }
@@ -316,7 +318,7 @@ t_iperf3_server_on_stack() {
 	local rc=0 dir
 	for dir in "" -R; do
 		in_ns timeout 30 iperf3 -c "$stack_ip" -p 5202 -n 8M $dir -J >"$work/iperf_l$dir.json" 2>&1
-		check 'iperf_ok "$work/iperf_l$dir.json" $([[ -n $dir ]] && echo 131072)' "iperf3 to the stack ${dir:-(Linux sends)}" || rc=1
+		check 'iperf_ok "$work/iperf_l$dir.json" $([[ -n $dir ]] && echo 131072 || echo 2097152)' "iperf3 to the stack ${dir:-(Linux sends)}" || rc=1
 	done
 	kill "$sp" 2>/dev/null
 	return $rc
