@@ -90,8 +90,8 @@ t_redis_cli() {
 	pids+=("$!")
 	wait_for 10 "redis-server listening" wire_listens 6101 || { tail -3 "$work/redis.log"; return 1; }
 	head -c 36864 /dev/urandom | base64 -w0 >"$work/val"
-	on_stack timeout 30 redis-cli -h "$peer_ip" -p 6101 -x set k <"$work/val" >"$work/set.out" 2>&1
-	on_stack timeout 30 redis-cli -h "$peer_ip" -p 6101 --raw get k >"$work/get.out" 2>&1
+	on_stack timeout 30 redis-cli -h "$peer_ip" -p 6101 -x set k <"$work/val" >"$work/set.out" 2>"$work/set.err"
+	on_stack timeout 30 redis-cli -h "$peer_ip" -p 6101 --raw get k >"$work/get.out" 2>"$work/get.err"
 	printf '\n' >>"$work/val"
 	grep -q OK "$work/set.out" || { fail "SET did not answer OK: $(head -c 300 "$work/set.out")"; return 1; }
 	[[ $(sha "$work/val") == $(sha "$work/get.out") ]] ||
