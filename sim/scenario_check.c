@@ -326,8 +326,8 @@ static bool app_channel_faulted(const struct scenario *s, const struct scn_app *
 }
 
 /* Without channel faults a timer never rescues progress: no sleep ends by
- * its timeout with events waiting (a lost wakeup), and no doorbell stays
- * unconfirmed until its refresh. Checked in every run. */
+ * its timeout with events waiting (a lost wakeup), and, in virtual time,
+ * no doorbell stays unconfirmed until its refresh. Checked in every run. */
 static bool check_no_timer_rescue(struct engine *e, char *why, size_t cap)
 {
 	const struct scenario *s = e->s;
@@ -343,7 +343,11 @@ static bool check_no_timer_rescue(struct engine *e, char *why, size_t cap)
 				 (unsigned long long)st.lost_wakeups, s->apps[i].name);
 			return false;
 		}
-		if (st.doorbells_refreshed) {
+		/* In real time (--backend shm or rxe) a slow machine can delay a
+		 * confirmation past the 1 ms refresh with nothing lost (seen in
+		 * the Soft-RoCE VM beside the sweep on 2 cores): only virtual
+		 * time makes a refresh proof of a lost doorbell. */
+		if (st.doorbells_refreshed && e->clock != &e->since_start) {
 			snprintf(why, cap, "doorbell refresh: app %s re-rang %llu doorbells or credits the NIC never "
 				 "confirmed (host.%s.doorbells_refreshed), without a channel fault", s->apps[i].name,
 				 (unsigned long long)st.doorbells_refreshed, s->apps[i].name);

@@ -841,6 +841,12 @@ static int vc_post_op(struct chan *ch, uint8_t opcode, struct chan_sge_local loc
 	if (i < 0)
 		return CHAN_ELOCAL;
 	const struct ibv_mr *mr = vc->regions[i];
+	/* The key alone does not name a region of ours: two rxe devices (the
+	 * host's and the NIC's in one process, as in the contract suite)
+	 * number their regions alike, so the other end's region can carry
+	 * one of our keys. Its base must be the one registered here too. */
+	if (mr->addr != local.mr->base)
+		return CHAN_ELOCAL;
 	if (local.off > mr->length || len > mr->length - local.off)
 		return CHAN_ELOCAL;
 	/* The device would refuse it and break the link; it is the caller's
