@@ -80,6 +80,17 @@ run_section() {
 }
 
 # ---- sections ---------------------------------------------------------
+# script_suite NAME TIMEOUT_S SCRIPT: a shell suite with cmocka-shaped
+# summary lines, run on $build within its bound, shown whole and counted.
+script_suite() {
+	local name=$1 limit=$2 script=$3 out rc
+	echo "=== $name ($script)"
+	out=$(timeout "$limit" bash "$script" "$build" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	count_suite "$out" $rc "$name (exit $rc)"
+}
+
 sec_cmocka() { # the cmocka binaries (named ones, or every test_* under BUILD/tests)
 	local bins=() bin out rc
 	if [[ ${#named[@]} -gt 0 ]]; then
@@ -104,26 +115,12 @@ sec_cmocka() { # the cmocka binaries (named ones, or every test_* under BUILD/te
 # interop: `bluetas nic` on DPDK against Linux TCP (tests/interop). Without
 # root or net_tap it prints "[  SKIPPED ] ..." with the reason and counts
 # those cases as neither. INTEROP=0 skips it.
-sec_interop() {
-	echo "=== interop (tests/interop/run.sh)"
-	local out rc
-	out=$(timeout 900 bash tests/interop/run.sh "$build" 2>&1)
-	rc=$?
-	printf '%s\n' "$out"
-	count_suite "$out" $rc "interop (exit $rc)"
-}
+sec_interop() { script_suite interop 900 tests/interop/run.sh; }
 
 # apps: unmodified programs on the stack through LD_PRELOAD and the ipc
 # channel, against Linux TCP (tests/apps/run.sh, docs/sockets.md). APPS=0
 # skips it.
-sec_apps() {
-	echo "=== apps (tests/apps/run.sh)"
-	local out rc
-	out=$(timeout 300 bash tests/apps/run.sh "$build" 2>&1)
-	rc=$?
-	printf '%s\n' "$out"
-	count_suite "$out" $rc "apps (exit $rc)"
-}
+sec_apps() { script_suite apps 300 tests/apps/run.sh; }
 
 # preflight: `bluetas preflight` on BlueField fixture trees and broken
 # copies of them, the hosts file through the CLI, capture round trips,
@@ -143,14 +140,7 @@ sec_preflight() {
 # promote: `bluetas promote` rehearsed against a stand-in DPU (an sshd in a
 # network namespace), a failure injected at each step (tests/promote/run.sh;
 # root; 54 s idle, ~8 min at load 12). PROMOTE=0 skips it.
-sec_promote() {
-	echo "=== promote (tests/promote/run.sh)"
-	local out rc
-	out=$(timeout 600 bash tests/promote/run.sh "$build" 2>&1)
-	rc=$?
-	printf '%s\n' "$out"
-	count_suite "$out" $rc "promote (exit $rc)"
-}
+sec_promote() { script_suite promote 600 tests/promote/run.sh; }
 
 # Soft-RoCE (tests/rxe): the verbs channel, `bluetas nic` serving
 # applications in other processes over RDMA, and the BlueTAS scenarios on
@@ -173,14 +163,7 @@ sec_rxe() {
 # Passing scripts count as passed, scripts on no list that fail as failed;
 # known failures and scripts not applicable count as neither.
 # CONFORMANCE=0 skips it.
-sec_conformance() {
-	echo "=== conformance (tests/packetdrill/run-conformance.sh)"
-	local out rc
-	out=$(timeout 900 bash tests/packetdrill/run-conformance.sh "$build" 2>&1)
-	rc=$?
-	printf '%s\n' "$out"
-	count_suite "$out" $rc "conformance (exit $rc)"
-}
+sec_conformance() { script_suite conformance 900 tests/packetdrill/run-conformance.sh; }
 
 # aarch64 (tests/arm64): the aarch64 build (make cross-arm64, which `make
 # test` builds first) under qemu-aarch64-static: unit and e2e tests, a short
@@ -203,14 +186,7 @@ sec_arm64() {
 # (as root; skipped with the reason otherwise). CAMPAIGN=0 skips it all,
 # SLURM=0 or PARALLEL=0 one engine. It is in the net lane: slurmd and
 # munged are real daemons.
-sec_campaign() {
-	echo "=== campaign (tests/campaign/run.sh)"
-	local out rc
-	out=$(timeout 900 bash tests/campaign/run.sh "$build" 2>&1)
-	rc=$?
-	printf '%s\n' "$out"
-	count_suite "$out" $rc "campaign (exit $rc)"
-}
+sec_campaign() { script_suite campaign 900 tests/campaign/run.sh; }
 
 # Event-driven polling (sim.h): every scenario script, seeds
 # 1..SIM_VERIFY_SEEDS (default 2), with BT_SIM_VERIFY=1: every actor is polled
