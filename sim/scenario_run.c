@@ -69,8 +69,10 @@ static uint64_t nic_actor_next(void *ctx)
 {
 	struct eng_host *eh = ctx;
 	uint64_t next = nic_next_event_ns(eh->nic);
+	if (!eh->pause_until_ns || next >= eh->pause_until_ns)
+		return next; /* no pause, or none that hides this event */
 	uint64_t now = bt_clock_now_ns(eh->eng->clock);
-	if (now >= eh->pause_from_ns && now < eh->pause_until_ns && next < eh->pause_until_ns)
+	if (now >= eh->pause_from_ns && now < eh->pause_until_ns)
 		return eh->pause_until_ns;
 	return next;
 }
@@ -132,14 +134,6 @@ static bool nic_actor_waits(void *ctx)
 	if (eh->pause_until_ns && eh->polled_ns < eh->pause_until_ns)
 		return false;
 	return nic_waits(eh->nic);
-}
-
-/* The fault schedule (window edges) and the wire (no poll work at all)
- * have work only at their next events. */
-static bool actor_waits(void *ctx)
-{
-	(void)ctx;
-	return true;
 }
 
 static int wire_actor_poll(void *ctx, uint64_t now)
@@ -474,12 +468,15 @@ static int build(struct engine *e, char *err, size_t err_len)
 	 * an app only from its NIC; the schedule and the wire from nobody. */
 	const int nic_idx0 = 1, app_idx0 = 3;
 	bool instant_wire = lp.latency_ns == 0 && lp.bandwidth_bps == 0;
+	bool instant_chan = e->o.realtime || s->chan_latency_ns == 0;
 	uint64_t host_apps[2] = {0, 0};
 	for (uint32_t i = 0; i < s->app_count; i++)
 		host_apps[s->apps[i].host] |= 1ull << (app_idx0 + i);
 	struct sim_actor sched = {"faults", sched_actor_poll, sched_actor_next, e};
 	sim_add_actor(&e->sim, &sched);
-	sim_actor_waits(&e->sim, 0, actor_waits, 1ull << 0);
+	/* The fault schedule (window edges) and the wire (no poll work at
+	 * all) have work only at their next events. */
+	sim_actor_waits(&e->sim, 0, sim_waits_always, 1ull << 0);
 	for (int h = 0; h < 2; h++) {
 		struct sim_actor na = {h ? "nic-server" : "nic-client", nic_actor_poll, nic_actor_next, &e->host[h]};
 		sim_add_actor(&e->sim, &na);
@@ -492,7 +489,14 @@ static int build(struct engine *e, char *err, size_t err_len)
 			snprintf(err, err_len, "too many actors");
 			return -1;
 		}
-		sim_actor_waits(&e->sim, app_idx0 + (int)i, app_actor_waits, 1ull << (nic_idx0 + s->apps[i].host));
+		/* A waiting app sleeps until a WAKEUP message (or its broken
+		 * link, or its own deadline): over a channel with latency
+		 * nothing its NIC posts now arrives now, and what arrives at an
+		 * instant is in the app's next event. Its NIC's work is news to
+		 * it only over an instant channel. */
+		uint64_t app_bit = 1ull << (app_idx0 + i);
+		sim_actor_waits(&e->sim, app_idx0 + (int)i, app_actor_waits,
+				instant_chan ? 1ull << (nic_idx0 + s->apps[i].host) : app_bit);
 	}
 	int wire_idx = app_idx0 + (int)s->app_count;
 	struct sim_actor wa = {"wire", wire_actor_poll, wire_actor_next, e->wire};
@@ -500,7 +504,7 @@ static int build(struct engine *e, char *err, size_t err_len)
 		snprintf(err, err_len, "too many actors");
 		return -1;
 	}
-	sim_actor_waits(&e->sim, wire_idx, actor_waits, 1ull << wire_idx);
+	sim_actor_waits(&e->sim, wire_idx, sim_waits_always, 1ull << wire_idx);
 	return 0;
 }
 

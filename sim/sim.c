@@ -31,6 +31,12 @@ int sim_add_actor(struct sim *s, const struct sim_actor *a)
 	return 0;
 }
 
+bool sim_waits_always(void *ctx)
+{
+	(void)ctx;
+	return true;
+}
+
 int sim_actor_waits(struct sim *s, int idx, bool (*waits)(void *ctx), uint64_t peers)
 {
 	if (!s || idx < 0 || idx >= s->actor_count)
@@ -60,9 +66,17 @@ static uint64_t actor_bit(int i)
 	return 1ull << i;
 }
 
-/* wakes[j] from every actor's peers: whom j's work can give work now. */
+/* wakes[j] from every actor's peers: whom j's work can give work now;
+ * and which actors have no waits() or one that need not be called. */
 static void sim_wire_peers(struct sim *s)
 {
+	s->every_round = s->waits_always = 0;
+	for (int i = 0; i < s->actor_count; i++) {
+		if (!s->waits[i])
+			s->every_round |= actor_bit(i);
+		else if (s->waits[i] == sim_waits_always)
+			s->waits_always |= actor_bit(i);
+	}
 	for (int j = 0; j < s->actor_count; j++) {
 		s->wakes[j] = actor_bit(j);
 		for (int i = 0; i < s->actor_count; i++) {
@@ -73,12 +87,26 @@ static void sim_wire_peers(struct sim *s)
 	}
 }
 
-/* Whether a poll of actor i now might do work (see sim.h). */
+/* Whether a poll of actor i now might do work (see sim.h). The masks
+ * answer without a call for most actors; dirty changes within a round. */
 static bool sim_must_poll(const struct sim *s, int i)
 {
-	if ((s->dirty & actor_bit(i)) || s->next_ns[i] <= s->now_ns)
+	uint64_t bit = actor_bit(i);
+	if ((s->dirty | s->due | s->every_round) & bit)
 		return true;
-	return !s->waits[i] || !s->waits[i](s->actors[i].ctx);
+	if (s->waits_always & bit)
+		return false;
+	return !s->waits[i](s->actors[i].ctx);
+}
+
+/* The due mask for the instant now_ns, from next_ns. */
+static void sim_set_due(struct sim *s)
+{
+	uint64_t due = 0;
+	for (int i = 0; i < s->actor_count; i++)
+		if (s->next_ns[i] <= s->now_ns)
+			due |= actor_bit(i);
+	s->due = due;
 }
 
 /* One round: every actor that may have work, in registration order. True
@@ -138,6 +166,7 @@ enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx),
 	 * actor is polled in the first round. */
 	sim_wire_peers(s);
 	s->dirty = s->actor_count >= 64 ? ~0ull : actor_bit(s->actor_count) - 1;
+	sim_set_due(s);
 
 	for (;;) {
 		int rounds = 0;
@@ -165,5 +194,6 @@ enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx),
 		}
 		s->now_ns = next;
 		s->instants++;
+		sim_set_due(s);
 	}
 }

@@ -64,6 +64,9 @@ struct sim {
 	uint64_t next_ns[SIM_MAX_ACTORS]; /* each actor's next_event_ns at the last instant's end */
 	uint64_t dirty;          /* bit i: a peer of actor i (or i) worked since i's last poll */
 	uint64_t wakes[SIM_MAX_ACTORS]; /* bit i of wakes[j]: j's work marks i dirty */
+	uint64_t due;            /* bit i: next_ns[i] <= now_ns (this instant) */
+	uint64_t every_round;    /* bit i: no waits(): polled in every round */
+	uint64_t waits_always;   /* bit i: waits() is sim_waits_always (not called) */
 	bool verify;             /* BT_SIM_VERIFY: poll every actor, check the skips */
 };
 
@@ -76,6 +79,9 @@ int sim_add_actor(struct sim *s, const struct sim_actor *a);
  * every actor). Without this call an actor is polled in every round.
  * Returns 0, or -1 for an unknown actor. */
 int sim_actor_waits(struct sim *s, int idx, bool (*waits)(void *ctx), uint64_t peers);
+/* A waits() for an actor that only ever acts at its next_event_ns or when
+ * prodded (a schedule, a wire): the loop knows it and does not call it. */
+bool sim_waits_always(void *ctx);
 /* Runs until done(ctx) is true (checked after every quiet instant), the
  * system goes idle, or now >= until_ns. */
 enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx), void *done_ctx);

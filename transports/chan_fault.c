@@ -53,6 +53,7 @@ static int f_poll_cq(struct chan *ch, struct chan_completion *out, int max)
 }
 static uint64_t f_next_event_ns(struct chan *ch) { return chan_next_event_ns(fc(ch)->inner); }
 static int f_wait(struct chan *ch, uint64_t timeout_ns) { return chan_wait(fc(ch)->inner, timeout_ns); }
+static int f_ready(struct chan *ch) { return chan_ready(fc(ch)->inner); }
 static void f_destroy(struct chan *ch) { (void)ch; /* the owner calls chan_fault_free */ }
 
 static const struct chan_ops fault_chan_ops = {
@@ -67,6 +68,7 @@ static const struct chan_ops fault_chan_ops = {
 	.next_event_ns = f_next_event_ns,
 	.wait = f_wait,
 	.destroy = f_destroy,
+	.ready = f_ready,
 };
 
 struct chan *chan_fault_wrap(struct chan *inner, bool nic_end, chan_fault_drop_fn drop, void *ctx,

@@ -192,6 +192,13 @@ struct chan_ops {
 	 * (the simulator never blocks). */
 	int (*wait)(struct chan *ch, uint64_t timeout_ns);
 	void (*destroy)(struct chan *ch);
+	/* Optional (NULL: chan_ready says "maybe both"). What poll_msg and
+	 * poll_cq would find now: CHAN_READY_MSG, CHAN_READY_CQ, or 0 when
+	 * both would return 0, so a poll loop skips an idle end for the price
+	 * of one call. Does the same due work as any other call (the shm
+	 * backend executes what is due); a broken link reports both, so the
+	 * polls see the error. */
+	int (*ready)(struct chan *ch);
 };
 
 struct chan {
@@ -231,6 +238,11 @@ static inline int chan_poll_cq(struct chan *ch, struct chan_completion *out, int
 	return ch->ops->poll_cq(ch, out, max);
 }
 static inline uint64_t chan_next_event_ns(struct chan *ch) { return ch->ops->next_event_ns(ch); }
+enum chan_ready_bits { CHAN_READY_MSG = 1u << 0, CHAN_READY_CQ = 1u << 1 };
+static inline int chan_ready(struct chan *ch)
+{
+	return ch->ops->ready ? ch->ops->ready(ch) : (int)(CHAN_READY_MSG | CHAN_READY_CQ);
+}
 static inline int chan_wait(struct chan *ch, uint64_t timeout_ns) { return ch->ops->wait(ch, timeout_ns); }
 static inline void chan_destroy(struct chan *ch) { ch->ops->destroy(ch); }
 

@@ -508,7 +508,7 @@ int host_process_events(struct bt_host *h)
 		work++;
 	}
 	uint8_t msg[CHAN_MSG_MAX_BYTES];
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 64 && (i > 0 || (chan_ready(h->ch) & CHAN_READY_MSG)); i++) {
 		uint32_t len;
 		int rc = chan_poll_msg(h->ch, msg, sizeof(msg), &len);
 		if (rc < 0) {

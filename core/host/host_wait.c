@@ -85,6 +85,8 @@ bool bt_wait_woken(struct bt_host *h)
 {
 	uint8_t msg[CHAN_MSG_MAX_BYTES];
 	bool woken = false;
+	if (!(chan_ready(h->ch) & CHAN_READY_MSG))
+		return false; /* the common case in a sleep: one cheap question */
 	for (int i = 0; i < 64; i++) {
 		uint32_t len;
 		int rc = chan_poll_msg(h->ch, msg, sizeof(msg), &len);

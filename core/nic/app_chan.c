@@ -329,7 +329,11 @@ int app_chan_poll(struct nic *nic, int app)
 	int work = 0;
 	if (a->broken)
 		return 0;
-	work += dma_poll_completions(nic, app);
+	/* One cheap question first: most polls find the channel idle. Nothing
+	 * this poll does can put a message or completion of ours on it. */
+	int ready = chan_ready(a->ch);
+	if (ready & CHAN_READY_CQ)
+		work += dma_poll_completions(nic, app);
 	work += post_owed_wakeup(nic, app);
 	if (a->has_deferred) {
 		/* Commands stay in order: nothing behind a deferred slow-path
@@ -340,6 +344,8 @@ int app_chan_poll(struct nic *nic, int app)
 		handle_cmd(nic, app, &a->deferred);
 		work++;
 	}
+	if (!(ready & CHAN_READY_MSG))
+		return work;
 	uint8_t msg[CHAN_MSG_MAX_BYTES];
 	/* Bounded per poll so one chatty application cannot starve the wire. */
 	for (int i = 0; i < 256 && !a->broken; i++) {

@@ -137,7 +137,7 @@ static void lk_destroy(struct chan *ch)
 	free(k);
 }
 static const struct chan_ops locked_ops = {lk_info, lk_reg, lk_dereg, lk_read, lk_write, lk_msg,
-					   lk_poll_msg, lk_poll_cq, lk_next, lk_wait, lk_destroy};
+					   lk_poll_msg, lk_poll_cq, lk_next, lk_wait, lk_destroy, NULL /* ready: "maybe" */};
 
 static void *progress_main(void *arg)
 {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transports/chan_fault.h"
 #include "transports/channel.h"
 #include "transports/clock.h"
 #include "transports/shm/shm_chan.h"
@@ -326,6 +327,46 @@ static void test_next_event_ns(void **state)
 	fx_free(f);
 }
 
+/* chan_ready answers what the polls would find, without taking it; the
+ * fault wrapper passes it through (without that, chan_ready says "maybe
+ * both" and the NIC polls every idle channel in full). */
+static void test_ready(void **state)
+{
+	(void)state;
+	struct fx *f = fx_default();
+	struct bt_clock clk = f->clk;
+	struct chan *wrapped = chan_fault_wrap(f->host, false, NULL, NULL, &clk);
+	assert_non_null(wrapped);
+	assert_int_equal(chan_ready(f->host), 0);
+	assert_int_equal(chan_ready(wrapped), 0);
+	assert_int_equal(chan_ready(f->nic), 0);
+	f->fc.now = 100;
+	uint8_t m = 7, buf[CHAN_MSG_MAX_BYTES];
+	uint32_t len;
+	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED),
+			 CHAN_OK);
+	f->fc.now = 100 + MSG_LAT - 1;
+	assert_int_equal(chan_ready(f->host), 0); /* nothing due yet */
+	f->fc.now = 100 + MSG_LAT;
+	assert_int_equal(chan_ready(f->host), CHAN_READY_MSG);
+	assert_int_equal(chan_ready(wrapped), CHAN_READY_MSG);
+	assert_int_equal(chan_ready(f->nic), 0); /* the message is not the NIC's */
+	f->fc.now = 100 + OP_LAT;
+	assert_int_equal(chan_ready(f->host), CHAN_READY_MSG | CHAN_READY_CQ);
+	assert_int_equal(chan_ready(f->host), CHAN_READY_MSG | CHAN_READY_CQ); /* asking takes nothing */
+	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 1);
+	assert_int_equal(chan_ready(f->host), CHAN_READY_CQ);
+	expect_cqe(f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	assert_int_equal(chan_ready(f->host), 0);
+	/* A broken link is news for both polls: they report the error. */
+	shm_link_break(f->link);
+	assert_int_equal(chan_ready(f->host), CHAN_READY_MSG | CHAN_READY_CQ);
+	assert_int_equal(chan_ready(wrapped), CHAN_READY_MSG | CHAN_READY_CQ);
+	chan_fault_free(wrapped);
+	fx_free(f);
+}
+
 static void test_link_break(void **state)
 {
 	(void)state;
@@ -508,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_keys_distinct_nonzero),
 		cmocka_unit_test(test_bandwidth_serialization),
 		cmocka_unit_test(test_next_event_ns),
+		cmocka_unit_test(test_ready),
 		cmocka_unit_test(test_link_break),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_info_wait_destroy_defaults),

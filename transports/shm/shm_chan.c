@@ -480,16 +480,24 @@ static int shm_poll_cq(struct chan *ch, struct chan_completion *out, int max)
 static uint64_t shm_next_event_ns(struct chan *ch)
 {
 	struct shm_end_state *e = end_of(ch);
+	struct shm_link *l = e->link;
 	tick(e);
-	uint64_t next = BT_TIME_NEVER;
-	for (unsigned i = 0; i < 2; i++) {
-		const struct shm_end_state *x = &e->link->end[i];
-		if (x->wq_len)
-			next = next < x->wq[x->wq_head].due ? next : x->wq[x->wq_head].due;
-		if (x->credits_withheld && e->link->faults.stall_credits_until_ns < next)
-			next = e->link->faults.stall_credits_until_ns;
-	}
+	/* After tick, next_due_ns is the earliest due time over both queues
+	 * (progress sets it, enqueue lowers it); a broken link has emptied
+	 * its queues and takes no more work. */
+	uint64_t next = l->broken ? BT_TIME_NEVER : l->next_due_ns;
+	if ((l->end[0].credits_withheld | l->end[1].credits_withheld) && l->faults.stall_credits_until_ns < next)
+		next = l->faults.stall_credits_until_ns;
 	return next;
+}
+
+static int shm_ready(struct chan *ch)
+{
+	struct shm_end_state *e = end_of(ch);
+	tick(e);
+	if (e->link->broken)
+		return CHAN_READY_MSG | CHAN_READY_CQ;
+	return (e->in_len ? CHAN_READY_MSG : 0) | (e->cq_len ? CHAN_READY_CQ : 0);
 }
 
 static int shm_wait(struct chan *ch, uint64_t timeout_ns)
@@ -513,6 +521,7 @@ static const struct chan_ops shm_chan_ops = {
 	.next_event_ns = shm_next_event_ns,
 	.wait = shm_wait,
 	.destroy = shm_end_destroy,
+	.ready = shm_ready,
 };
 
 struct shm_link *shm_link_create(const struct shm_link_params *p, const struct bt_clock *clock)
