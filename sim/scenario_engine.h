@@ -67,6 +67,7 @@ struct engine {
 	bool deadlock;
 	enum sim_stop stop;
 	uint64_t done_at_ns;               /* clock time all apps were first done; 0 before */
+	uint64_t progress_seen_ns;         /* last_progress() when last asked: it only grows */
 	uint64_t sched_due_ns;             /* wire faults change next at this time */
 	bool sched_started;                /* sched_due_ns is known */
 };

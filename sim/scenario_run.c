@@ -585,13 +585,18 @@ static bool done_and_judged(struct engine *e, uint64_t now)
 static bool stop_check(void *ctx)
 {
 	struct engine *e = ctx;
-	eng_timeline_sample(e, false);
+	if (e->timeline)
+		eng_timeline_sample(e, false);
 	uint64_t now = bt_clock_now_ns(e->clock);
 	if (done_and_judged(e, now))
 		return true;
 	if (e->done_at_ns)
 		return false; /* done, a late WAKEUP may still come: not a deadlock */
-	if (now - last_progress(e) >= e->s->deadlock_after_ns) {
+	/* Progress only moves forward, so the apps need asking only once the
+	 * progress last seen is old enough to mean a deadlock. */
+	if (now - e->progress_seen_ns >= e->s->deadlock_after_ns)
+		e->progress_seen_ns = last_progress(e);
+	if (now - e->progress_seen_ns >= e->s->deadlock_after_ns) {
 		e->deadlock = true;
 		return true;
 	}

@@ -87,16 +87,32 @@ static void sim_wire_peers(struct sim *s)
 	}
 }
 
-/* Whether a poll of actor i now might do work (see sim.h). The masks
- * answer without a call for most actors; dirty changes within a round. */
-static bool sim_must_poll(const struct sim *s, int i)
+/* Whether actor i waits now (its waits(), see sim.h), asked at most once
+ * between two of its polls: only its own poll changes the answer. */
+static bool sim_waits_now(struct sim *s, int i)
 {
 	uint64_t bit = actor_bit(i);
-	if ((s->dirty | s->due | s->every_round) & bit)
-		return true;
-	if (s->waits_always & bit)
+	if (s->every_round & bit)
 		return false;
-	return !s->waits[i](s->actors[i].ctx);
+	if (s->waits_always & bit)
+		return true;
+	if (!(s->waits_known & bit)) {
+		s->waits_known |= bit;
+		if (s->waits[i](s->actors[i].ctx))
+			s->waiting |= bit;
+		else
+			s->waiting &= ~bit;
+	}
+	return (s->waiting & bit) != 0;
+}
+
+/* Whether a poll of actor i now might do work (see sim.h); dirty and due
+ * change within an instant. */
+static bool sim_must_poll(struct sim *s, int i)
+{
+	if ((s->dirty | s->due) & actor_bit(i))
+		return true;
+	return !sim_waits_now(s, i);
 }
 
 /* The due mask for the instant now_ns, from next_ns. */
@@ -109,34 +125,82 @@ static void sim_set_due(struct sim *s)
 	s->due = due;
 }
 
-/* One round: every actor that may have work, in registration order. True
- * if any did work; a negative return is treated as "nothing" rather than
- * cancelling another actor's positive count. */
-static bool sim_round(struct sim *s)
+/* Polls actor i; true if it did work. A due actor stays due for the whole
+ * instant: a poll may take what is due without working yet (the wire's
+ * reorder fault holds a frame back, due at once, for the next poll). */
+static bool sim_poll(struct sim *s, int i, bool counts)
+{
+	struct sim_actor *a = &s->actors[i];
+	uint64_t bit = actor_bit(i);
+	s->dirty &= ~bit;
+	if (counts)
+		s->waits_known &= ~bit;
+	int w = a->poll(a->ctx, s->now_ns);
+	s->polls++;
+	if (w > 0)
+		s->dirty |= s->wakes[i];
+	return w > 0;
+}
+
+/* BT_SIM_VERIFY's round: every actor polled, and one that would have been
+ * skipped must not have done work. Such a poll leaves the loop's answer
+ * from waits() standing, as the skip would; asked again, waits() must
+ * still give it. */
+static bool sim_round_verify(struct sim *s)
 {
 	bool work = false;
 	for (int i = 0; i < s->actor_count; i++) {
-		struct sim_actor *a = &s->actors[i];
+		uint64_t bit = actor_bit(i);
+		bool known = (s->waits_known & bit) != 0;
 		bool must = sim_must_poll(s, i);
-		if (!must && !s->verify) {
-			s->polls_skipped++;
-			continue;
+		if (!must && known && !(s->waits_always & bit) && !s->waits[i](s->actors[i].ctx)) {
+			fprintf(stderr, "sim: BT_SIM_VERIFY: actor %s's waits() changed at %llu ns without a poll of its own\n",
+				s->actors[i].name, (unsigned long long)s->now_ns);
+			abort();
 		}
-		s->dirty &= ~actor_bit(i);
-		int w = a->poll(a->ctx, s->now_ns);
-		s->polls++;
-		if (w > 0) {
+		if (sim_poll(s, i, must)) {
 			if (!must) {
 				fprintf(stderr,
 					"sim: BT_SIM_VERIFY: actor %s did work at %llu ns although it waited for "
 					"%llu ns and no peer had worked\n",
-					a->name, (unsigned long long)s->now_ns, (unsigned long long)s->next_ns[i]);
+					s->actors[i].name, (unsigned long long)s->now_ns, (unsigned long long)s->next_ns[i]);
 				abort();
 			}
-			s->dirty |= s->wakes[i];
 			work = true;
 		}
 	}
+	return work;
+}
+
+/* One round: every actor that may have work, in registration order. True
+ * if any did work; a negative return is treated as "nothing" rather than
+ * cancelling another actor's positive count. Only the candidates are
+ * visited: dirty, due, polled in every round, or not known to wait. */
+static bool sim_round(struct sim *s)
+{
+	if (s->verify)
+		return sim_round_verify(s);
+	bool work = false;
+	uint64_t all = s->actor_count >= 64 ? ~0ull : actor_bit(s->actor_count) - 1;
+	uint64_t quiet_known = s->waits_always | (s->waits_known & s->waiting);
+	uint64_t visited = 0;
+	for (;;) {
+		uint64_t cand = (s->dirty | s->due | ~quiet_known) & all & ~visited;
+		if (!cand)
+			break;
+		int i = __builtin_ctzll(cand);
+		uint64_t bit = actor_bit(i);
+		visited |= bit | (bit - 1); /* this round is past i */
+		if (!sim_must_poll(s, i)) {
+			quiet_known |= bit;
+			s->polls_skipped++;
+			continue;
+		}
+		if (sim_poll(s, i, true))
+			work = true;
+	}
+	/* Skipped without a look: waiting actors neither dirty nor due. */
+	s->polls_skipped += (uint64_t)__builtin_popcountll(all & ~visited);
 	return work;
 }
 
@@ -167,6 +231,7 @@ enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx),
 	sim_wire_peers(s);
 	s->dirty = s->actor_count >= 64 ? ~0ull : actor_bit(s->actor_count) - 1;
 	sim_set_due(s);
+	s->waits_known = 0;
 
 	for (;;) {
 		int rounds = 0;

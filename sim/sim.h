@@ -15,14 +15,19 @@
  * Event-driven polling: a round skips an actor whose poll could only say
  * "nothing": one that WAITS (waits() true: it acts only at its own
  * next_event_ns or when prodded) whose next event is still ahead and none
- * of whose PEERS (the actors whose work can hand it work: a NIC and its
- * applications, the two NICs on one wire) did work since its last poll.
+ * of whose PEERS
+ * (the actors whose work can hand it work: a NIC and its applications,
+ * the two NICs on one wire) did work since its last poll. An actor's work
+ * counts as its own peer's: it is polled again while it works. waits()
+ * must answer from the actor's own state, which only its poll changes:
+ * the loop asks it at most once between two polls of the actor.
  * A skipped poll is one that would have returned 0 and changed nothing, so
  * a run is the same, poll for poll that did work, as polling every actor;
  * next_event_ns is still asked of every actor at every instant, as before,
  * so the instants visited are the same too. BT_SIM_VERIFY=1 in the
  * environment polls every actor again and aborts, naming it, when one that
- * would have been skipped did work (an incomplete next_event_ns or waits).
+ * would have been skipped did work (an incomplete next_event_ns or waits),
+ * or when its waits() changed without a poll of its own.
  */
 #ifndef BT_SIM_H
 #define BT_SIM_H
@@ -65,6 +70,8 @@ struct sim {
 	uint64_t dirty;          /* bit i: a peer of actor i (or i) worked since i's last poll */
 	uint64_t wakes[SIM_MAX_ACTORS]; /* bit i of wakes[j]: j's work marks i dirty */
 	uint64_t due;            /* bit i: next_ns[i] <= now_ns (this instant) */
+	uint64_t waits_known;    /* bit i: waits() asked since i's last poll... */
+	uint64_t waiting;        /* ...and it said true */
 	uint64_t every_round;    /* bit i: no waits(): polled in every round */
 	uint64_t waits_always;   /* bit i: waits() is sim_waits_always (not called) */
 	bool verify;             /* BT_SIM_VERIFY: poll every actor, check the skips */

@@ -1159,6 +1159,104 @@ static void test_sim_verify_catches_a_wrong_skip(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A sleeper: never an event of its own, waits() counts how often it is
+ * asked and answers what `waits` says. */
+struct sleeper {
+	uint64_t polls, asked;
+	bool waits;
+};
+
+static int sleeper_poll(void *ctx, uint64_t now)
+{
+	(void)now;
+	((struct sleeper *)ctx)->polls++;
+	return 0;
+}
+
+static uint64_t sleeper_next(void *ctx)
+{
+	(void)ctx;
+	return BT_TIME_NEVER;
+}
+
+static bool sleeper_waits(void *ctx)
+{
+	struct sleeper *z = ctx;
+	z->asked++;
+	return z->waits;
+}
+
+/* Actors: 0 a ticker (34 instants up to 1000 ns), 1 the sleeper. */
+static void sleeper_run(struct sim *s, struct ticker *t, struct sleeper *z)
+{
+	sim_init(s);
+	add_ticker(s, t);
+	struct sim_actor a = {.name = "sleeper", .poll = sleeper_poll, .next_event_ns = sleeper_next, .ctx = z};
+	assert_int_equal(sim_add_actor(s, &a), 0);
+	assert_int_equal(sim_actor_waits(s, 0, sim_waits_always, 1ull << 0), 0);
+	assert_int_equal(sim_actor_waits(s, 1, sleeper_waits, 1ull << 1), 0);
+	sim_run(s, 1000, NULL, NULL);
+}
+
+static void test_sim_waits_asked_once_between_polls(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct ticker t = {.period = 30};
+	struct sleeper z = {.waits = true};
+	sleeper_run(&s, &t, &z);
+	assert_true(t.count >= 30);
+	/* Polled only in the first instant (due and dirty: nothing known
+	 * yet), then asked once whether it waits, not in every round of the
+	 * ticker's instants (that was about 70 calls). */
+	assert_int_equal(z.polls, 2);
+	assert_int_equal(z.asked, 1);
+	/* A sleeper that does not wait is polled in every round. */
+	struct ticker t2 = {.period = 30};
+	struct sleeper busy = {.waits = false};
+	sleeper_run(&s, &t2, &busy);
+	assert_true(busy.polls >= 2 * t2.count);
+}
+
+/* BT_SIM_VERIFY asks waits() again where the loop trusts its last answer
+ * and aborts when it changed without a poll of the actor's own (waits()
+ * broke its contract, sim.h). */
+static int flipping_ticker_poll(void *ctx, uint64_t now)
+{
+	struct ticker *t = ctx;
+	int w = ticker_poll(t, now);
+	if (t->count == 10)
+		((struct sleeper *)(void *)t->stop_after)->waits = false; /* behind the sleeper's back */
+	return w;
+}
+
+static void test_sim_verify_catches_waits_changed_without_a_poll(void **state)
+{
+	(void)state;
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		(void)!freopen("/dev/null", "w", stderr);
+		setenv("BT_SIM_VERIFY", "1", 1);
+		struct sim s;
+		struct sleeper z = {.waits = true};
+		struct ticker t = {.period = 30, .stop_after = (uint64_t)(uintptr_t)&z};
+		sim_init(&s);
+		struct sim_actor a = {.name = "flipper", .poll = flipping_ticker_poll, .next_event_ns = ticker_next, .ctx = &t};
+		struct sim_actor b = {.name = "sleeper", .poll = sleeper_poll, .next_event_ns = sleeper_next, .ctx = &z};
+		assert_int_equal(sim_add_actor(&s, &a), 0);
+		assert_int_equal(sim_add_actor(&s, &b), 0);
+		assert_int_equal(sim_actor_waits(&s, 1, sleeper_waits, 1ull << 1), 0);
+		sim_run(&s, 1000, NULL, NULL);
+		_exit(0);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1189,6 +1287,8 @@ int main(void)
 		cmocka_unit_test(test_sim_waiting_actor_polled_after_peer_work),
 		cmocka_unit_test(test_sim_waiting_actor_without_its_peer_misses_work),
 		cmocka_unit_test(test_sim_verify_catches_a_wrong_skip),
+		cmocka_unit_test(test_sim_waits_asked_once_between_polls),
+		cmocka_unit_test(test_sim_verify_catches_waits_changed_without_a_poll),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

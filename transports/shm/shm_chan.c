@@ -127,6 +127,14 @@ static int new_key(struct shm_link *l, uint32_t *out)
 	return CHAN_OK;
 }
 
+/* (pos + step) within a ring of cap slots, step <= cap: a compare, not a
+ * division (these run once per operation and message). */
+static uint32_t ring_idx(uint32_t pos, uint32_t step, uint32_t cap)
+{
+	uint32_t i = pos + step;
+	return i >= cap ? i - cap : i;
+}
+
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
@@ -156,7 +164,7 @@ static void push_cqe(struct shm_end_state *e, const struct shm_wr *wr, int statu
 	/* Cannot overflow: every queued op holds an SQ slot until its cqe (or a
 	 * later one) is polled, and the CQ is sq_depth deep. */
 	uint32_t cap = e->link->p.sq_depth;
-	struct shm_cqe *q = &e->cq[(e->cq_head + e->cq_len++) % cap];
+	struct shm_cqe *q = &e->cq[ring_idx(e->cq_head, e->cq_len++, cap)];
 	q->c = (struct chan_completion){ .wr_id = wr->wr_id, .status = status,
 					 .opcode = wr->opcode, .len_bytes = wr->len };
 	q->seq = wr->seq;
@@ -185,7 +193,7 @@ static void execute(struct shm_end_state *e, const struct shm_wr *wr)
 	struct shm_end_state *peer = peer_of(e);
 
 	if (wr->opcode == CHAN_OP_MSG) {
-		struct shm_msg *m = &peer->inbox[(peer->in_head + peer->in_len++) % l->p.msg_depth];
+		struct shm_msg *m = &peer->inbox[ring_idx(peer->in_head, peer->in_len++, l->p.msg_depth)];
 		m->len = wr->len;
 		memcpy(m->data, wr->msg, wr->len);
 		l->stats.msgs++;
@@ -443,7 +451,7 @@ static int shm_poll_msg(struct chan *ch, void *buf, uint32_t cap, uint32_t *len_
 		return CHAN_EINVAL;
 	memcpy(buf, m->data, m->len);
 	*len_out = m->len;
-	e->in_head = (e->in_head + 1) % e->link->p.msg_depth;
+	e->in_head = ring_idx(e->in_head, 1, e->link->p.msg_depth);
 	e->in_len--;
 	/* The credit returns to the sender at once, unless a stall fault
 	 * holds it back until its window closes. */
@@ -471,7 +479,7 @@ static int shm_poll_cq(struct chan *ch, struct chan_completion *out, int max)
 		/* In-order completion: this op and every earlier (unsignaled)
 		 * one have finished, so their slots come back. */
 		e->retired = q->seq + 1;
-		e->cq_head = (e->cq_head + 1) % e->link->p.sq_depth;
+		e->cq_head = ring_idx(e->cq_head, 1, e->link->p.sq_depth);
 		e->cq_len--;
 	}
 	return n;
