@@ -96,6 +96,40 @@ static void txq_push_tcp(struct nic *nic, struct netif_buf *b, int len, bool off
 	nic->txq[nic->txq_count++] = b;
 }
 
+/* The template holds this flow's pure ACK as it would be built now: the
+ * same next hop, timestamps and checksum mode. */
+static bool ack_tmpl_fits(const struct ack_tmpl *t, const struct flow *f, bool offload)
+{
+	return t->len_bytes != 0 && t->l4_csum_offload == offload && (t->ts_off != 0) == f->ts_ok &&
+	       memcmp(t->frame, f->remote_mac, ETH_ADDR_BYTES) == 0;
+}
+
+static int build_tcp(struct nic *nic, const struct flow *f, struct netif_buf *b, uint8_t flags, uint32_t seq,
+		     uint16_t window, uint8_t tos, uint16_t ip_id, const struct tcp_opts *opts, const uint8_t *payload,
+		     uint16_t payload_len, bool offload)
+{
+	struct tcp_frame_args args = {
+		.src_mac = nic->mac,
+		.dst_mac = f->remote_mac,
+		.src_ip = f->local_ip,
+		.dst_ip = f->remote_ip,
+		.tos = tos,
+		.ip_id = ip_id,
+		.tcp = {.sport = f->local_port,
+			.dport = f->remote_port,
+			.layout = nic->cfg.opt_layout,
+			.seq = seq,
+			.ack = (flags & TCP_ACK) ? f->rcv_nxt : 0,
+			.flags = flags,
+			.window = window,
+			.opts = opts},
+		.payload = payload,
+		.payload_len = payload_len,
+		.l4_csum_offload = offload,
+	};
+	return tcp_frame_build(b->data, b->cap, &args);
+}
+
 int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, const uint8_t *payload,
 		uint16_t payload_len, bool with_syn_opts)
 {
@@ -130,31 +164,26 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 	if (window == 0)
 		nic->stats.tx_zero_window++;
 	uint8_t tos = (f->ecn_ok && payload_len > 0) ? IPV4_ECN_ECT0 : IPV4_ECN_NOT_ECT;
-	struct tcp_frame_args args = {
-		.src_mac = nic->mac,
-		.dst_mac = f->remote_mac,
-		.src_ip = f->local_ip,
-		.dst_ip = f->remote_ip,
-		.tos = tos,
-		.ip_id = nic->ip_id++,
-		.tcp = {.sport = f->local_port,
-			.dport = f->remote_port,
-			.layout = nic->cfg.opt_layout,
-			.seq = seq,
-			.ack = (flags & TCP_ACK) ? f->rcv_nxt : 0,
-			.flags = flags,
-			.window = window,
-			.opts = &opts},
-		.payload = payload,
-		.payload_len = payload_len,
-		.l4_csum_offload = (nic->wire->caps & NETIF_CAP_TX_L4_CSUM) != 0,
-	};
-	int len = tcp_frame_build(b->data, b->cap, &args);
+	bool offload = (nic->wire->caps & NETIF_CAP_TX_L4_CSUM) != 0;
+	/* A pure ACK is the flow's template with its fields patched
+	 * (ack_tmpl.h); the first one, and anything else, is built. */
+	bool pure_ack = flags == TCP_ACK && payload_len == 0 && !with_syn_opts && opts.sack_count == 0;
+	uint16_t ip_id = nic->ip_id++;
+	int len;
+	if (pure_ack && ack_tmpl_fits(&f->ack_tmpl, f, offload)) {
+		struct ack_tmpl_fields v = {.seq = seq, .ack = f->rcv_nxt, .ts_val = opts.ts_val, .ts_ecr = opts.ts_ecr,
+					    .window = window, .ip_id = ip_id};
+		len = ack_tmpl_fill(&f->ack_tmpl, b->data, b->cap, &v);
+	} else {
+		len = build_tcp(nic, f, b, flags, seq, window, tos, ip_id, &opts, payload, payload_len, offload);
+		if (pure_ack && len > 0)
+			ack_tmpl_capture(&f->ack_tmpl, b->data, (size_t)len, offload);
+	}
 	if (len < 0) {
 		netif_free(nic->wire, b);
 		return -1;
 	}
-	txq_push_tcp(nic, b, len, args.l4_csum_offload);
+	txq_push_tcp(nic, b, len, offload);
 	if (nic->hops)
 		nic_hop_frame_out(nic, f, seq, payload_len);
 	uint32_t seq_end = seq + payload_len + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);

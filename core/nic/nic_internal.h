@@ -25,6 +25,7 @@
 #include "../../transports/clock.h"
 #include "../../transports/netif.h"
 #include "../ctxq.h"
+#include "../proto/ack_tmpl.h"
 #include "../proto/proto.h"
 #include "../util/hop_trace.h"
 #include "../util/timer_heap.h"
@@ -123,6 +124,7 @@ struct flow {
 	uint64_t next_tx_ns;      /* rate limit: no data before this */
 	uint32_t tx_inflight_reads; /* READs posted and not completed */
 	bool probe_due;           /* persist timer fired: send one byte past the window */
+	struct ack_tmpl ack_tmpl; /* this flow's pure ACK, prebuilt (fp_emit_tcp) */
 
 	/* --- slow path: congestion control, timers --- */
 	uint32_t cwnd, ssthresh;
