@@ -76,6 +76,17 @@ int dma_reserve(struct nic_app *a, uint32_t len, uint32_t *off_out)
 	return -1;
 }
 
+/* A reservation nothing was posted from: given back when it is the last
+ * one (head returns to where it began; a reservation that skipped to the
+ * start leaves the skipped end as dma_reserve's wrap does). After a later
+ * one it stays until the operations posted after it complete, which frees
+ * it with them. */
+void dma_unreserve(struct nic_app *a, uint32_t off, uint32_t len)
+{
+	if (a->staging_head == off + len)
+		a->staging_head = off;
+}
+
 int dma_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off, uint64_t remote_off,
 	     uint32_t len, const struct dma_op *meta)
 {

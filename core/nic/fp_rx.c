@@ -25,61 +25,87 @@ static bool fast_path_state(uint8_t state)
 	}
 }
 
-void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t hw_flags)
+static void rx_fast(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
+		    bool sw_verify);
+
+/* Anything tcp4_parse_fast did not take, layer by layer: false when the
+ * frame ends here (ARP, ICMP, not for us, malformed: each counted), true
+ * with the views of a TCP segment for us. */
+static bool rx_layers(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t hw_flags, struct ipv4_view *ip,
+		      struct tcp_view *tcp)
 {
 	struct eth_hdr_view eth;
 	if (eth_parse(frame, len, &eth) < 0) {
 		nic->stats.rx_bad_eth++;
-		return;
+		return false;
 	}
 	if (!eth_is_broadcast(eth.dst) && memcmp(eth.dst, nic->mac, ETH_ADDR_BYTES) != 0) {
 		nic->stats.rx_not_for_us++;
-		return;
+		return false;
 	}
 	if (eth.ethertype == ETH_TYPE_ARP) {
 		arp_rx(nic, frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES);
-		return;
+		return false;
 	}
 	if (eth.ethertype != ETH_TYPE_IPV4) {
 		nic->stats.rx_not_for_us++;
-		return;
+		return false;
 	}
-	struct ipv4_view ip;
-	int rc = ipv4_parse_hw(frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES, (hw_flags & NETIF_RX_IP_CSUM_GOOD) != 0, &ip);
+	int rc = ipv4_parse_hw(frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES, (hw_flags & NETIF_RX_IP_CSUM_GOOD) != 0, ip);
 	if (rc < 0) {
 		if (rc == PROTO_ECHECKSUM)
 			nic->stats.rx_bad_csum++;
 		else
 			nic->stats.rx_bad_ip++;
-		return;
+		return false;
 	}
-	if (ip.dst == nic->cfg.ip && sp_icmp_rx(nic, &ip))
-		return;
-	if (ip.dst != nic->cfg.ip || ip.proto != IPV4_PROTO_TCP) {
+	if (ip->dst == nic->cfg.ip && sp_icmp_rx(nic, ip))
+		return false;
+	if (ip->dst != nic->cfg.ip || ip->proto != IPV4_PROTO_TCP) {
 		nic->stats.rx_not_for_us++;
-		return;
+		return false;
 	}
-	struct tcp_view tcp;
-	bool l4_verified = (hw_flags & NETIF_RX_L4_CSUM_GOOD) != 0;
-	nic->stats.rx_csum_hw_verified += l4_verified;
-	rc = tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, !l4_verified, &tcp);
+	rc = tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, false, tcp);
 	if (rc < 0) {
-		if (rc == PROTO_ECHECKSUM)
+		/* A bad sum goes before a bad option (tcp_parse's precedence). */
+		bool sw_verify = (hw_flags & NETIF_RX_L4_CSUM_GOOD) == 0;
+		nic->stats.rx_csum_hw_verified += !sw_verify;
+		if (rc == PROTO_EOPTION && sw_verify && !tcp_csum_ok(ip->payload, ip->payload_len, ip->src, ip->dst))
 			nic->stats.rx_bad_csum++;
 		else
 			nic->stats.rx_bad_tcp++;
-		return;
+		return false;
 	}
+	return true;
+}
+
+void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t hw_flags)
+{
+	/* The common frame, TCP/IPv4 to us, in one pass; the rest layer by
+	 * layer. */
+	struct ipv4_view ip;
+	struct tcp_view tcp;
+	if (!tcp4_parse_fast(frame, len, nic->mac, nic->cfg.ip, (hw_flags & NETIF_RX_IP_CSUM_GOOD) != 0, &ip, &tcp) &&
+	    !rx_layers(nic, frame, len, hw_flags, &ip, &tcp))
+		return;
+	/* The TCP checksum is verified below, once the flow is known: for
+	 * the fast path in the pass that copies the payload to staging. */
+	bool sw_verify = (hw_flags & NETIF_RX_L4_CSUM_GOOD) == 0;
+	nic->stats.rx_csum_hw_verified += !sw_verify;
 	uint32_t fi = flow_lookup(nic, ip.dst, tcp.dport, ip.src, tcp.sport);
 	if (fi != FLOW_NONE && fast_path_state(nic->flows[fi].state) && !(tcp.flags & (TCP_SYN | TCP_RST))) {
-		fp_rx_established(nic, fi, &ip, &tcp);
+		rx_fast(nic, fi, &ip, &tcp, sw_verify);
+		return;
+	}
+	if (sw_verify && !tcp_csum_ok(ip.payload, ip.payload_len, ip.src, ip.dst)) {
+		nic->stats.rx_bad_csum++;
 		return;
 	}
 	if (nic_slowpath_stalled(nic)) {
 		nic->stats.sp_stall_drops++; /* its queue is not being served: the peer retries */
 		return;
 	}
-	sp_segment(nic, fi, eth.src, &ip, &tcp);
+	sp_segment(nic, fi, frame + ETH_ADDR_BYTES, &ip, &tcp);
 }
 
 /* Returns false when the segment must be dropped (it acknowledges data we
@@ -187,7 +213,7 @@ static void note_dsack(struct flow *f, const struct sack_interval *dup)
 	f->ack_now = true;
 }
 
-static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
+static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *tcp, struct rx_stage *st)
 {
 	struct flow *f = &nic->flows[fi];
 	uint32_t seq = tcp->seq;
@@ -248,20 +274,25 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 
 	/* Out of order: held only in one of the flow's intervals (sack.h);
 	 * a segment needing one more is dropped before any DMA is spent. */
-	struct sack_rx saved_ooo = f->rx_ooo;
-	if (offset > 0 && !sack_rx_add(&f->rx_ooo, seq, seq + len)) {
-		nic->stats.rx_ooo_dropped++;
-		fp_send_ack(nic, fi); /* a duplicate ACK per segment, see below */
-		return;
+	struct sack_rx saved_ooo; /* only out of order: in order, nothing changes it before the post */
+	if (offset > 0) {
+		saved_ooo = f->rx_ooo;
+		if (!sack_rx_add(&f->rx_ooo, seq, seq + len)) {
+			nic->stats.rx_ooo_dropped++;
+			fp_send_ack(nic, fi); /* a duplicate ACK per segment, see below */
+			return;
+		}
 	}
 	struct nic_app *a = &nic->apps[f->app];
-	uint32_t staging_off;
-	if (dma_sq_free(a) < 2 || dma_reserve(a, len, &staging_off) < 0) {
+	uint32_t staging_off = st->off + st->hdr + (uint32_t)(data - tcp->payload); /* staged: copied already */
+	if (dma_sq_free(a) < 2 || (!st->staged && dma_reserve(a, len, &staging_off) < 0)) {
 		nic->stats.dma_staging_full++;
-		f->rx_ooo = saved_ooo;
+		if (offset > 0)
+			f->rx_ooo = saved_ooo;
 		return;
 	}
-	memcpy(a->staging + staging_off, data, len);
+	if (!st->staged)
+		memcpy(a->staging + staging_off, data, len);
 	struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = seq, .len = len};
 	uint32_t ring_pos = (uint32_t)(((uint64_t)f->rx_pos + offset) % f->rx_ring_len);
 	if (offset == 0 && (nic->cfg.inject_bugs & NIC_BUG_RX_FIRST_SEGMENT_ONLY)) {
@@ -271,9 +302,11 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	}
 	if (dma_ring_post(nic, f->app, DMA_RX_WRITE, false, staging_off, f->rx_ring_off, f->rx_ring_len, ring_pos,
 			  len, &meta) < 0) {
-		f->rx_ooo = saved_ooo;
+		if (offset > 0)
+			f->rx_ooo = saved_ooo;
 		return;
 	}
+	st->posted = true;
 	nic->stats.rx_payload_bytes += len;
 
 	if (offset > 0) {
@@ -316,7 +349,8 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	}
 }
 
-void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp)
+static void established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
+			struct rx_stage *st)
 {
 	struct flow *f = &nic->flows[fi];
 	if (!(tcp->flags & TCP_ACK))
@@ -349,7 +383,7 @@ void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip,
 	    (int32_t)(tcp->opts.ts_val - f->ts_recent) >= 0)
 		f->ts_recent = tcp->opts.ts_val;
 	if (tcp->payload_len)
-		place_payload(nic, fi, tcp);
+		place_payload(nic, fi, tcp, st);
 	else if (seq_lt(tcp->seq, f->rcv_nxt) && !(tcp->flags & TCP_FIN))
 		/* Unacceptable: answered with an ACK (RFC 9293 3.10.7.4).
 		 * This is how Linux probes a zero window and keeps a
@@ -378,6 +412,26 @@ void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip,
 	}
 	if (f->in_use && f->ack_now)
 		fp_tx_schedule(nic, fi);
+}
+
+void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp)
+{
+	struct rx_stage none = {0};
+	established(nic, fi, ip, tcp, &none);
+}
+
+/* The checksum first (a segment that fails it is dropped before any of
+ * it is acted on), its payload staged on the way (fp_rx_stage.c). */
+static void rx_fast(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
+		    bool sw_verify)
+{
+	struct rx_stage st = {0};
+	if (sw_verify && !fp_rx_verify_stage(nic, fi, ip, tcp, &st)) {
+		nic->stats.rx_bad_csum++;
+		return;
+	}
+	established(nic, fi, ip, tcp, &st);
+	fp_rx_unstage(nic, &st);
 }
 
 void fp_host_rx_freed(struct nic *nic, uint32_t fi, uint32_t bytes)

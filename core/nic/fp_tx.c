@@ -104,35 +104,65 @@ static bool ack_tmpl_fits(const struct ack_tmpl *t, const struct flow *f, bool o
 	       memcmp(t->frame, f->remote_mac, ETH_ADDR_BYTES) == 0;
 }
 
-static int build_tcp(struct nic *nic, const struct flow *f, struct netif_buf *b, uint8_t flags, uint32_t seq,
-		     uint16_t window, uint8_t tos, uint16_t ip_id, const struct tcp_opts *opts, const uint8_t *payload,
-		     uint16_t payload_len, bool offload)
+/* What sending a segment with `window` (and ACK in `flags`) settles. */
+static void emitted(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, uint16_t payload_len,
+		    uint16_t window)
 {
-	struct tcp_frame_args args = {
-		.src_mac = nic->mac,
-		.dst_mac = f->remote_mac,
-		.src_ip = f->local_ip,
-		.dst_ip = f->remote_ip,
-		.tos = tos,
-		.ip_id = ip_id,
-		.tcp = {.sport = f->local_port,
-			.dport = f->remote_port,
-			.layout = nic->cfg.opt_layout,
-			.seq = seq,
-			.ack = (flags & TCP_ACK) ? f->rcv_nxt : 0,
-			.flags = flags,
-			.window = window,
-			.opts = opts},
-		.payload = payload,
-		.payload_len = payload_len,
-		.l4_csum_offload = offload,
-	};
-	return tcp_frame_build(b->data, b->cap, &args);
+	if (nic->hops)
+		nic_hop_frame_out(nic, f, seq, payload_len);
+	uint32_t seq_end = seq + payload_len + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
+	if (seq_gt(seq_end, f->snd_emitted))
+		f->snd_emitted = seq_end;
+	if (flags & TCP_ACK) {
+		uint32_t scale = (flags & TCP_SYN) ? 0 : f->rcv_wscale;
+		f->adv_wnd_edge = f->rcv_nxt + ((uint32_t)window << scale);
+		f->rx_unacked_bytes = 0;
+		f->dsack_owed = false;
+		f->delack_deadline_ns = 0;
+		f->ack_now = false;
+		f->ce_seen = false;
+	}
+}
+
+/* A pure ACK from the flow's template (ack_tmpl.h), when the segment
+ * fp_emit_tcp would build is one: ACK alone (no ECE to echo), no SACK
+ * blocks, a template for this next hop. Returns 0 sent, -1 no buffer,
+ * 1 not a template's ACK (fp_emit_tcp builds it). */
+static int emit_template_ack(struct nic *nic, struct flow *f, uint32_t seq)
+{
+	bool offload = (nic->wire->caps & NETIF_CAP_TX_L4_CSUM) != 0;
+	bool sack_blocks = f->sack_ok && (f->dsack_owed || f->rx_ooo.count);
+	if (f->state == TCP_SYN_SENT || f->ce_seen || sack_blocks || !ack_tmpl_fits(&f->ack_tmpl, f, offload))
+		return 1;
+	struct netif_buf *b = txq_alloc(nic);
+	if (!b)
+		return -1;
+	uint16_t window = (uint16_t)fp_window_to_advertise(f);
+	if (window == 0)
+		nic->stats.tx_zero_window++;
+	struct ack_tmpl_fields v = {.seq = seq, .ack = f->rcv_nxt, .window = window, .ip_id = nic->ip_id++};
+	if (f->ts_ok) {
+		v.ts_val = nic_tsval(nic);
+		v.ts_ecr = f->ts_recent;
+	}
+	int len = ack_tmpl_fill(&f->ack_tmpl, b->data, b->cap, &v);
+	if (len < 0) {
+		netif_free(nic->wire, b);
+		return -1;
+	}
+	txq_push_tcp(nic, b, len, offload);
+	emitted(nic, f, TCP_ACK, seq, 0, window);
+	return 0;
 }
 
 int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, const uint8_t *payload,
 		uint16_t payload_len, bool with_syn_opts)
 {
+	if (flags == TCP_ACK && payload_len == 0 && !with_syn_opts) {
+		int rc = emit_template_ack(nic, f, seq);
+		if (rc <= 0)
+			return rc;
+	}
 	struct netif_buf *b = txq_alloc(nic);
 	if (!b)
 		return -1;
@@ -165,39 +195,36 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 		nic->stats.tx_zero_window++;
 	uint8_t tos = (f->ecn_ok && payload_len > 0) ? IPV4_ECN_ECT0 : IPV4_ECN_NOT_ECT;
 	bool offload = (nic->wire->caps & NETIF_CAP_TX_L4_CSUM) != 0;
-	/* A pure ACK is the flow's template with its fields patched
-	 * (ack_tmpl.h); the first one, and anything else, is built. */
-	bool pure_ack = flags == TCP_ACK && payload_len == 0 && !with_syn_opts && opts.sack_count == 0;
-	uint16_t ip_id = nic->ip_id++;
-	int len;
-	if (pure_ack && ack_tmpl_fits(&f->ack_tmpl, f, offload)) {
-		struct ack_tmpl_fields v = {.seq = seq, .ack = f->rcv_nxt, .ts_val = opts.ts_val, .ts_ecr = opts.ts_ecr,
-					    .window = window, .ip_id = ip_id};
-		len = ack_tmpl_fill(&f->ack_tmpl, b->data, b->cap, &v);
-	} else {
-		len = build_tcp(nic, f, b, flags, seq, window, tos, ip_id, &opts, payload, payload_len, offload);
-		if (pure_ack && len > 0)
-			ack_tmpl_capture(&f->ack_tmpl, b->data, (size_t)len, offload);
-	}
+	struct tcp_frame_args args = {
+		.src_mac = nic->mac,
+		.dst_mac = f->remote_mac,
+		.src_ip = f->local_ip,
+		.dst_ip = f->remote_ip,
+		.tos = tos,
+		.ip_id = nic->ip_id++,
+		.tcp = {.sport = f->local_port,
+			.dport = f->remote_port,
+			.layout = nic->cfg.opt_layout,
+			.seq = seq,
+			.ack = (flags & TCP_ACK) ? f->rcv_nxt : 0,
+			.flags = flags,
+			.window = window,
+			.opts = &opts},
+		.payload = payload,
+		.payload_len = payload_len,
+		.l4_csum_offload = offload,
+	};
+	int len = tcp_frame_build(b->data, b->cap, &args);
 	if (len < 0) {
 		netif_free(nic->wire, b);
 		return -1;
 	}
+	/* The flow's first pure ACK (or one after a change of next hop)
+	 * becomes its template. */
+	if (flags == TCP_ACK && payload_len == 0 && !with_syn_opts && opts.sack_count == 0)
+		ack_tmpl_capture(&f->ack_tmpl, b->data, (size_t)len, offload);
 	txq_push_tcp(nic, b, len, offload);
-	if (nic->hops)
-		nic_hop_frame_out(nic, f, seq, payload_len);
-	uint32_t seq_end = seq + payload_len + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
-	if (seq_gt(seq_end, f->snd_emitted))
-		f->snd_emitted = seq_end;
-	if (flags & TCP_ACK) {
-		uint32_t scale = (flags & TCP_SYN) ? 0 : f->rcv_wscale;
-		f->adv_wnd_edge = f->rcv_nxt + ((uint32_t)window << scale);
-		f->rx_unacked_bytes = 0;
-		f->dsack_owed = false;
-		f->delack_deadline_ns = 0;
-		f->ack_now = false;
-		f->ce_seen = false;
-	}
+	emitted(nic, f, flags, seq, payload_len, window);
 	return 0;
 }
 

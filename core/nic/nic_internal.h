@@ -267,8 +267,25 @@ bool flow_port_in_use(struct nic *nic, uint16_t local_port, uint32_t remote_ip, 
 /* `hw_flags`: what the netif's hardware verified (netif.h, NETIF_RX_*):
  * those checksums are not computed again. */
 void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t hw_flags);
+/* A segment for an established flow whose checksum is already verified
+ * (the slow path hands over the handshake's last ACK with its data). */
 void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp);
 void fp_host_rx_freed(struct nic *nic, uint32_t fi, uint32_t bytes);
+
+/* fp_rx_stage.c: a payload copied into staging as its checksum is verified */
+struct rx_stage {
+	bool staged;     /* the segment, header and payload, is at staging + off */
+	bool posted;     /* place_payload posted it: the reservation is the operation's */
+	uint8_t hdr;     /* TCP header bytes: the payload is at staging + off + hdr */
+	uint16_t app;
+	uint32_t off, len; /* the reservation */
+};
+/* False: the sum is bad, nothing staged. True: verified, and staged where
+ * the fast path will likely place the payload (else st->staged is false). */
+bool fp_rx_verify_stage(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
+			struct rx_stage *st);
+/* Gives back a reservation place_payload did not post. */
+void fp_rx_unstage(struct nic *nic, const struct rx_stage *st);
 
 /* fp_tx.c */
 void fp_tx_schedule(struct nic *nic, uint32_t fi);
@@ -363,6 +380,7 @@ void nic_hop_event(struct nic *nic, uint32_t fi, uint64_t t_ns);
 int dma_app_init(struct nic *nic, struct nic_app *a);
 void dma_app_fini(struct nic_app *a);
 int dma_reserve(struct nic_app *a, uint32_t len, uint32_t *off_out);
+void dma_unreserve(struct nic_app *a, uint32_t off, uint32_t len);
 int dma_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off, uint64_t remote_off,
 	     uint32_t len, const struct dma_op *meta);
 int dma_ring_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off,

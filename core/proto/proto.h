@@ -86,6 +86,9 @@ uint16_t inet_sum_finish(uint32_t sum);
 uint32_t inet_sum_copy(void *dst, const void *src, size_t len, uint32_t sum);
 /* Pseudo-header partial sum for TCP over IPv4. */
 uint32_t tcp_pseudo_sum(uint32_t src_ip, uint32_t dst_ip, uint16_t tcp_len_bytes);
+/* Whether seg[0..len), a whole TCP segment, carries a checksum that
+ * verifies (RFC 9293 3.1, with the pseudo header). */
+bool tcp_csum_ok(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip);
 
 /* ---- Ethernet ---- */
 struct eth_hdr_view {
@@ -204,6 +207,16 @@ int tcp_build_hdr(uint8_t *buf, size_t cap, const struct tcp_build_args *a);
 /* Computes and stores the checksum of header+payload (contiguous, total
  * `seg_len` bytes starting at `seg`). */
 void tcp_fill_checksum(uint8_t *seg, uint16_t seg_len, uint32_t src_ip, uint32_t dst_ip);
+
+/* The receive path's common frame in one pass (tcp4_fast.c): Ethernet to
+ * `our_mac`, IPv4 without options or fragments to `our_ip` with a header
+ * checksum that verifies (unless `ip_csum_verified`), TCP with a sound
+ * data offset and no options or only NOP NOP TS. Fills the views exactly
+ * as ipv4_parse_hw and tcp_parse (without the TCP checksum) would and
+ * returns true; anything else returns false, for the layered parsers to
+ * take apart and name what is wrong. */
+bool tcp4_parse_fast(const uint8_t *frame, size_t len, const uint8_t our_mac[ETH_ADDR_BYTES], uint32_t our_ip,
+		     bool ip_csum_verified, struct ipv4_view *ip, struct tcp_view *tcp);
 
 /* One-call builder used by the stack: Ethernet + IPv4 + TCP header + copy
  * of payload into `buf`. Returns the frame length (padded to 60) or

@@ -31,6 +31,15 @@
  * earlier ones. */
 static int tcp_parse_opts(const uint8_t *opt, size_t n, struct tcp_opts *o)
 {
+	/* Nearly every segment of a connection with timestamps carries just
+	 * NOP NOP TS (RFC 7323 appendix A, as Linux and we send it): one
+	 * compare instead of the walk below, which gives the same result. */
+	if (n == 2 + TCPOLEN_TS && load_be32(opt) == (TCPOPT_NOP << 24 | TCPOPT_NOP << 16 | TCPOPT_TS << 8 | TCPOLEN_TS)) {
+		o->has_ts = true;
+		o->ts_val = load_be32(opt + 4);
+		o->ts_ecr = load_be32(opt + 8);
+		return PROTO_OK;
+	}
 	size_t i = 0;
 
 	while (i < n) {
@@ -92,6 +101,11 @@ static int tcp_parse_opts(const uint8_t *opt, size_t n, struct tcp_opts *o)
 	return PROTO_OK;
 }
 
+bool tcp_csum_ok(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip)
+{
+	return inet_checksum(seg, len, tcp_pseudo_sum(src_ip, dst_ip, (uint16_t)len)) == 0;
+}
+
 /* Error precedence: ETRUNC (< 20 bytes), ELENGTH (segment > 65535 bytes,
  * data offset < 5 or past `len`), ECHECKSUM, EOPTION. */
 int tcp_parse(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip,
@@ -104,11 +118,8 @@ int tcp_parse(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip,
 	size_t hdr = (size_t)(seg[12] >> 4) * 4;
 	if (hdr < TCP_HDR_MIN_BYTES || hdr > len)
 		return PROTO_ELENGTH;
-	if (verify_csum) {
-		uint32_t sum = tcp_pseudo_sum(src_ip, dst_ip, (uint16_t)len);
-		if (inet_checksum(seg, len, sum) != 0)
-			return PROTO_ECHECKSUM;
-	}
+	if (verify_csum && !tcp_csum_ok(seg, len, src_ip, dst_ip))
+		return PROTO_ECHECKSUM;
 
 	struct tcp_opts opts;
 	memset(&opts, 0, sizeof(opts));

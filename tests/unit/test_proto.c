@@ -102,6 +102,36 @@ static void test_checksum_fast_matches_reference(void **state)
 	}
 }
 
+/* Buffers long enough that the AVX2 loops (checksum_avx2.c, where the CPU
+ * has them) empty their 32-bit lanes several times: all ones and all
+ * zeros drive every lane to its extreme on each step. The sum and the
+ * copy-and-sum. */
+static void test_checksum_long_buffers(void **state)
+{
+	(void)state;
+	enum { MAX = (2u << 20) + 64 };
+	uint8_t *buf = malloc(MAX), *copy = malloc(MAX);
+	assert_non_null(buf);
+	assert_non_null(copy);
+	uint32_t seed = 0x7654321u;
+	const size_t lens[] = {MAX - 64, (1u << 20) + 37, (512u << 10) + 32, (512u << 10) - 32, 256, 255};
+	for (int fill = 0; fill < 3; fill++)
+		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			size_t align = xorshift32(&seed) % 8;
+			for (size_t i = 0; i < lens[k]; i++)
+				buf[align + i] = fill == 0 ? (uint8_t)xorshift32(&seed) : fill == 1 ? 0xff : 0;
+			uint16_t want = ref_sum16(buf + align, lens[k], 0);
+			assert_int_equal(fold16(inet_sum_partial(buf + align, lens[k], 0)), want);
+			size_t dst_align = xorshift32(&seed) % 8;
+			memset(copy, 0xa5, MAX);
+			assert_int_equal(fold16(inet_sum_copy(copy + dst_align, buf + align, lens[k], 0)), want);
+			assert_memory_equal(copy + dst_align, buf + align, lens[k]);
+			assert_int_equal(copy[dst_align + lens[k]], 0xa5);
+		}
+	free(copy);
+	free(buf);
+}
+
 static void test_checksum_rfc1071_example(void **state)
 {
 	(void)state;
@@ -1241,9 +1271,138 @@ static void test_proto_err_names(void **state)
 	assert_non_null(proto_err_name(7));
 }
 
+/* ------------------------------------------------------------------ */
+/* tcp4_parse_fast against the layered parsers */
+
+/* The layered parse as fp_rx_frame does it for a TCP segment to us. */
+static bool layered_tcp4(const uint8_t *frame, size_t len, const uint8_t mac[6], uint32_t our_ip, bool ip_hw,
+			 struct ipv4_view *ip, struct tcp_view *tcp)
+{
+	struct eth_hdr_view eth;
+	if (eth_parse(frame, len, &eth) < 0 || memcmp(eth.dst, mac, 6) != 0 || eth.ethertype != ETH_TYPE_IPV4)
+		return false;
+	if (ipv4_parse_hw(frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES, ip_hw, ip) < 0 || ip->dst != our_ip ||
+	    ip->proto != IPV4_PROTO_TCP)
+		return false;
+	return tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, false, tcp) == PROTO_OK;
+}
+
+static void assert_views_equal(const struct ipv4_view *a, const struct ipv4_view *b, const struct tcp_view *ta,
+			       const struct tcp_view *tb)
+{
+	assert_int_equal(a->ihl_bytes, b->ihl_bytes);
+	assert_int_equal(a->tos, b->tos);
+	assert_int_equal(a->total_len, b->total_len);
+	assert_int_equal(a->id, b->id);
+	assert_int_equal(a->ttl, b->ttl);
+	assert_int_equal(a->proto, b->proto);
+	assert_int_equal(a->src, b->src);
+	assert_int_equal(a->dst, b->dst);
+	assert_ptr_equal(a->payload, b->payload);
+	assert_int_equal(a->payload_len, b->payload_len);
+	assert_int_equal(ta->sport, tb->sport);
+	assert_int_equal(ta->dport, tb->dport);
+	assert_int_equal(ta->seq, tb->seq);
+	assert_int_equal(ta->ack, tb->ack);
+	assert_int_equal(ta->hdr_bytes, tb->hdr_bytes);
+	assert_int_equal(ta->flags, tb->flags);
+	assert_int_equal(ta->window, tb->window);
+	assert_int_equal(ta->urg, tb->urg);
+	assert_ptr_equal(ta->payload, tb->payload);
+	assert_int_equal(ta->payload_len, tb->payload_len);
+	const struct tcp_opts *oa = &ta->opts, *ob = &tb->opts;
+	assert_int_equal(oa->has_mss, ob->has_mss);
+	assert_int_equal(oa->mss, ob->mss);
+	assert_int_equal(oa->has_wscale, ob->has_wscale);
+	assert_int_equal(oa->wscale, ob->wscale);
+	assert_int_equal(oa->has_ts, ob->has_ts);
+	assert_int_equal(oa->ts_val, ob->ts_val);
+	assert_int_equal(oa->ts_ecr, ob->ts_ecr);
+	assert_int_equal(oa->sack_permitted, ob->sack_permitted);
+	assert_int_equal(oa->sack_count, ob->sack_count);
+}
+
+/* Frames of every option shape, then mutated at random bytes of their
+ * headers (and cut short or padded): wherever the one-pass parse accepts
+ * a frame, the layered parsers accept it with the same views; and the
+ * plain and timestamp-only shapes, unmutated, are accepted (else the fast
+ * path would never run). */
+static void test_tcp4_fast_matches_layers(void **state)
+{
+	(void)state;
+	const uint32_t our_ip = IP_B;
+	uint8_t payload[64], frame[256];
+	uint32_t seed = 0xfa57u;
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)xorshift32(&seed);
+	unsigned accepted = 0, shapes_accepted = 0;
+	for (int round = 0; round < 40000; round++) {
+		int shape = round % 5; /* none, TS, MSS (SYN), TS + SACK, TS in another layout */
+		struct tcp_opts o = {0};
+		uint8_t flags = TCP_ACK;
+		uint8_t layout = TCP_LAYOUT_LINUX;
+		if (shape == 1 || shape == 3 || shape == 4) {
+			o.has_ts = true;
+			o.ts_val = xorshift32(&seed);
+			o.ts_ecr = xorshift32(&seed);
+		}
+		if (shape == 2) {
+			o.has_mss = true;
+			o.mss = 1460;
+			flags = TCP_SYN;
+		}
+		if (shape == 3) {
+			o.sack_count = 1;
+			o.sack[0].start = 5;
+			o.sack[0].end = 9;
+		}
+		if (shape == 4)
+			layout = TCP_LAYOUT_FREEBSD;
+		struct tcp_frame_args a = {
+			.src_mac = MAC_A, .dst_mac = MAC_B, .src_ip = IP_A, .dst_ip = our_ip,
+			.ip_id = (uint16_t)round,
+			.tcp = {.sport = 1234, .dport = 80, .seq = xorshift32(&seed), .ack = xorshift32(&seed),
+				.flags = flags, .layout = layout, .window = 512, .opts = &o},
+			.payload = payload, .payload_len = (uint16_t)(xorshift32(&seed) % sizeof(payload)),
+		};
+		int n = tcp_frame_build(frame, sizeof(frame), &a);
+		assert_true(n > 0);
+		size_t len = (size_t)n;
+		bool mutated = round >= 5;
+		if (mutated) {
+			int flips = 1 + (int)(xorshift32(&seed) % 3);
+			for (int k = 0; k < flips; k++) {
+				size_t at = xorshift32(&seed) % 80;
+				frame[at] = (xorshift32(&seed) & 1) ? (uint8_t)xorshift32(&seed) : (uint8_t)(frame[at] ^ 0x40);
+			}
+			uint32_t cut = xorshift32(&seed) % 8;
+			if (cut == 0)
+				len = xorshift32(&seed) % len;
+			else if (cut == 1 && len + 16 <= sizeof(frame))
+				len += 16;
+		}
+		bool ip_hw = (round & 8) != 0;
+		struct ipv4_view ip_f, ip_l;
+		struct tcp_view t_f, t_l;
+		bool fast = tcp4_parse_fast(frame, len, MAC_B, our_ip, ip_hw, &ip_f, &t_f);
+		bool layered = layered_tcp4(frame, len, MAC_B, our_ip, ip_hw, &ip_l, &t_l);
+		if (!mutated && (shape == 0 || shape == 1))
+			shapes_accepted += fast;
+		if (!fast)
+			continue;
+		accepted++;
+		if (!layered)
+			fail_msg("round %d: the fast parse took a frame the layered parsers refuse", round);
+		assert_views_equal(&ip_f, &ip_l, &t_f, &t_l);
+	}
+	assert_int_equal(shapes_accepted, 2);
+	assert_true(accepted > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_checksum_long_buffers),
 		cmocka_unit_test(test_checksum_rfc1071_example),
 		cmocka_unit_test(test_checksum_fast_matches_reference),
 		cmocka_unit_test(test_tcp_frame_build_checksum_offload),
@@ -1280,6 +1439,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_data_offset_below_5),
 		cmocka_unit_test(test_tcp_data_offset_past_buffer),
 		cmocka_unit_test(test_tcp_checksum_byte_flip),
+		cmocka_unit_test(test_tcp4_fast_matches_layers),
 		cmocka_unit_test(test_tcp_frame_build_padded),
 		cmocka_unit_test(test_tcp_frame_build_payload),
 		cmocka_unit_test(test_tcp_fill_checksum_matches_manual),
