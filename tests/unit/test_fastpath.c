@@ -184,6 +184,62 @@ static void test_rx_hardware_verified_checksum_is_trusted(void **state)
 	harness_destroy(h);
 }
 
+/* The fast path verifies the checksum in the pass that copies the segment
+ * to staging (fp_rx_stage.c): a full segment with one payload bit wrong
+ * is counted, delivers nothing and gives its staging back; the same
+ * segment intact is delivered byte for byte from that copy. And a bad sum
+ * still ranks before a bad option: rx_bad_csum, and rx_bad_tcp once the
+ * sum is right. */
+static void test_rx_bad_checksum_caught_while_staging(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness *h = open_default(1000, &conn);
+	enum { SEG = 1448 };
+	uint8_t payload[SEG], frame[SEG + 128];
+	harness_fill(payload, SEG, 0);
+	struct tcp_opts o = {.has_ts = true, .ts_val = 77, .ts_ecr = 0};
+	struct tcp_frame_args a = {
+		.src_mac = HARNESS_PEER_MAC, .dst_mac = HARNESS_NIC_MAC,
+		.src_ip = HARNESS_PEER_IP, .dst_ip = HARNESS_NIC_IP,
+		.tcp = {.sport = h->peer.port, .dport = h->peer.nic_port, .seq = h->peer.snd_nxt,
+			.ack = h->peer.rcv_nxt, .flags = TCP_ACK, .window = 65535, .opts = &o},
+		.payload = payload, .payload_len = SEG,
+	};
+	int n = tcp_frame_build(frame, sizeof(frame), &a);
+	assert_true(n > 0);
+	const struct nic_app *app = &h->nic->apps[h->nic->flows[0].app];
+	frame[n - 700] ^= 0x01;
+	fp_rx_frame(h->nic, frame, (uint16_t)n, 0);
+	struct nic_stats s = harness_stats(h);
+	assert_int_equal(s.rx_bad_csum, 1);
+	assert_int_equal(s.rx_payload_bytes, 0);
+	assert_true(app->staging_head < SEG); /* the segment's reservation is given back */
+	frame[n - 700] ^= 0x01;
+	fp_rx_frame(h->nic, frame, (uint16_t)n, 0);
+	harness_advance(h, HARNESS_MS);
+	s = harness_stats(h);
+	assert_int_equal(s.rx_bad_csum, 1);
+	assert_int_equal(s.rx_payload_bytes, SEG);
+	app_read_check(h, conn, 0, SEG);
+
+	/* The timestamp option's length byte made impossible (0). */
+	size_t opt = ETH_HDR_BYTES + IPV4_HDR_MIN_BYTES + TCP_HDR_MIN_BYTES;
+	assert_int_equal(frame[opt + 2], 8);
+	frame[opt + 3] = 0;
+	fp_rx_frame(h->nic, frame, (uint16_t)n, 0);
+	s = harness_stats(h);
+	assert_int_equal(s.rx_bad_csum, 2);
+	assert_int_equal(s.rx_bad_tcp, 0);
+	tcp_fill_checksum(frame + ETH_HDR_BYTES + IPV4_HDR_MIN_BYTES, (uint16_t)(n - ETH_HDR_BYTES - IPV4_HDR_MIN_BYTES),
+			  HARNESS_PEER_IP, HARNESS_NIC_IP);
+	fp_rx_frame(h->nic, frame, (uint16_t)n, 0);
+	s = harness_stats(h);
+	assert_int_equal(s.rx_bad_csum, 2);
+	assert_int_equal(s.rx_bad_tcp, 1);
+	harness_destroy(h);
+}
+
 /* With a netif that fills TCP checksums (caps), the NIC leaves the sum to
  * it: the field holds the pseudo-header sum and the frame is flagged. */
 static void test_tx_checksum_left_to_hardware_when_offered(void **state)
@@ -1424,6 +1480,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rx_in_order_readable),
 		cmocka_unit_test(test_rx_hardware_verified_checksum_is_trusted),
+		cmocka_unit_test(test_rx_bad_checksum_caught_while_staging),
 		cmocka_unit_test(test_tx_checksum_left_to_hardware_when_offered),
 		cmocka_unit_test(test_rx_segment_spans_ring_wrap),
 		cmocka_unit_test(test_rx_out_of_order_then_gap_filled),
