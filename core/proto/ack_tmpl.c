@@ -33,6 +33,13 @@ static uint16_t fold16(uint32_t s)
 
 static uint32_t sum32(uint32_t v) { return (v >> 16) + (v & 0xffffu); }
 
+/* inet_sum_finish, here so that it inlines: the folded, complemented sum
+ * stored big-endian. */
+static void store_finished(uint8_t *at, uint32_t sum)
+{
+	store_be16(at, (uint16_t)~fold16(sum));
+}
+
 /* Offset of TSval in the frame, 0 without timestamps, -1 for an option a
  * template cannot hold. */
 static int find_ts(const uint8_t *frame, size_t opt_off, size_t opt_end)
@@ -98,10 +105,14 @@ int ack_tmpl_fill(const struct ack_tmpl *t, uint8_t *buf, size_t cap, const stru
 		return PROTO_EUNSUPPORTED;
 	if (cap < t->len_bytes)
 		return PROTO_ENOSPACE;
-	memcpy(buf, t->frame, t->len_bytes);
+	/* The whole array where the buffer has room: a copy of constant
+	 * size is a few vector moves, not a call. */
+	if (cap >= sizeof(t->frame))
+		memcpy(buf, t->frame, sizeof(t->frame));
+	else
+		memcpy(buf, t->frame, t->len_bytes);
 	store_be16(buf + IP_ID_OFF, v->ip_id);
-	uint16_t ip_csum = inet_sum_finish((uint32_t)t->ip_sum + v->ip_id);
-	memcpy(buf + IP_CSUM_OFF, &ip_csum, sizeof(ip_csum)); /* already network order */
+	store_finished(buf + IP_CSUM_OFF, (uint32_t)t->ip_sum + v->ip_id);
 	store_be32(buf + TCP_SEQ_OFF, v->seq);
 	store_be32(buf + TCP_ACK_OFF, v->ack);
 	store_be16(buf + TCP_WIN_OFF, v->window);
@@ -111,9 +122,7 @@ int ack_tmpl_fill(const struct ack_tmpl *t, uint8_t *buf, size_t cap, const stru
 		store_be32(buf + t->ts_off + 4, v->ts_ecr);
 		sum += sum32(v->ts_val) + sum32(v->ts_ecr);
 	}
-	if (!t->l4_csum_offload) {
-		uint16_t csum = inet_sum_finish(sum);
-		memcpy(buf + TCP_SUM_OFF, &csum, sizeof(csum));
-	}
+	if (!t->l4_csum_offload)
+		store_finished(buf + TCP_SUM_OFF, sum);
 	return t->len_bytes;
 }

@@ -48,7 +48,9 @@ struct ack_tmpl_fields {
 int ack_tmpl_capture(struct ack_tmpl *t, const uint8_t *frame, size_t len, bool l4_csum_offload);
 
 /* Writes the template with `v` into buf: its length, or PROTO_ENOSPACE /
- * PROTO_EUNSUPPORTED (nothing captured). */
+ * PROTO_EUNSUPPORTED (nothing captured). Where cap allows, all
+ * ACK_TMPL_FRAME_MAX_BYTES are written (a copy of constant size); the
+ * bytes past the length are not part of the frame. */
 int ack_tmpl_fill(const struct ack_tmpl *t, uint8_t *buf, size_t cap, const struct ack_tmpl_fields *v);
 
 #endif

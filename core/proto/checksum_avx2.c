@@ -58,8 +58,8 @@ __attribute__((target("avx2"))) static __m256i sum_steps(const uint8_t *p, size_
 			"jne 1b"
 			: [p] "+r"(p), [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [t0] "=&x"(t0),
 			  [t1] "=&x"(t1), [t2] "=&x"(t2), [t3] "=&x"(t3)
-			: [end] "r"(end), [top] "x"(top_bits), [ones] "x"(ones), "m"(*(const uint8_t(*)[])p)
-			: "cc");
+			: [end] "r"(end), [top] "x"(top_bits), [ones] "x"(ones)
+			: "cc", "memory"); /* reads p[0 .. quads * 128) */
 	}
 	for (; rest; rest--, p += 32)
 		a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), top_bits), ones));
@@ -106,10 +106,9 @@ __attribute__((target("avx2"))) static __m256i sum_copy_steps(uint8_t *dst, cons
 			"addq $128, %[i]\n\t"
 			"jnz 1b"
 			: [i] "+r"(i), [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [t0] "=&x"(t0),
-			  [t1] "=&x"(t1), [t2] "=&x"(t2), [t3] "=&x"(t3), "=m"(*(uint8_t(*)[])dst)
-			: [s] "r"(s_end), [d] "r"(d_end), [top] "x"(top_bits), [ones] "x"(ones),
-			  "m"(*(const uint8_t(*)[])src)
-			: "cc");
+			  [t1] "=&x"(t1), [t2] "=&x"(t2), [t3] "=&x"(t3)
+			: [s] "r"(s_end), [d] "r"(d_end), [top] "x"(top_bits), [ones] "x"(ones)
+			: "cc", "memory"); /* reads src, writes dst, quads * 128 bytes each */
 		src = s_end;
 		dst = d_end;
 	}
