@@ -87,10 +87,12 @@ void dma_unreserve(struct nic_app *a, uint32_t off, uint32_t len)
 		a->staging_head = off;
 }
 
-int dma_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off, uint64_t remote_off,
-	     uint32_t len, const struct dma_op *meta)
+/* One work request and its record; the record names `whole_off` as its
+ * staging (the whole transfer's, whichever piece this is). Inline in
+ * dma_ring_post: the receive path posts every segment through it. */
+static inline int post_piece(struct nic *nic, struct nic_app *a, uint8_t kind, bool is_read, uint32_t staging_off,
+			     uint64_t remote_off, uint32_t len, const struct dma_op *meta, uint32_t whole_off)
 {
-	struct nic_app *a = &nic->apps[app];
 	if (a->broken)
 		return CHAN_EDISCONNECTED;
 	if (a->ops_count == a->ops_cap) {
@@ -113,10 +115,17 @@ int dma_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t stag
 	struct dma_op *op = &a->ops[(a->ops_head + a->ops_count) % a->ops_cap];
 	*op = *meta;
 	op->kind = kind;
+	op->staging_off = whole_off;
 	op->staging_end = a->staging_head;
 	op->wr_id = wr_id;
 	a->ops_count++;
 	return CHAN_OK;
+}
+
+int dma_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off, uint64_t remote_off,
+	     uint32_t len, const struct dma_op *meta)
+{
+	return post_piece(nic, &nic->apps[app], kind, is_read, staging_off, remote_off, len, meta, meta->staging_off);
 }
 
 int dma_ring_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off, uint64_t ring_off,
@@ -124,21 +133,19 @@ int dma_ring_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t
 {
 	/* The record names the whole transfer's staging, whichever piece
 	 * carries it. */
-	struct dma_op whole = *meta;
-	whole.staging_off = staging_off;
-	meta = &whole;
+	struct nic_app *a = &nic->apps[app];
 	uint32_t first = ring_len - ring_pos;
 	if (first >= len)
-		return dma_post(nic, app, kind, is_read, staging_off, ring_off + ring_pos, len, meta);
+		return post_piece(nic, a, kind, is_read, staging_off, ring_off + ring_pos, len, meta, staging_off);
 	/* The ring wraps inside this transfer: two operations, the record
 	 * of the first inert so that only the second (whose completion
 	 * implies the first's) triggers the follow-up. */
-	if (dma_sq_free(&nic->apps[app]) < 2)
+	if (dma_sq_free(a) < 2)
 		return CHAN_EAGAIN;
-	int rc = dma_post(nic, app, DMA_NONE, is_read, staging_off, ring_off + ring_pos, first, meta);
+	int rc = post_piece(nic, a, DMA_NONE, is_read, staging_off, ring_off + ring_pos, first, meta, staging_off);
 	if (rc != CHAN_OK)
 		return rc;
-	return dma_post(nic, app, kind, is_read, staging_off + first, ring_off, len - first, meta);
+	return post_piece(nic, a, kind, is_read, staging_off + first, ring_off, len - first, meta, staging_off);
 }
 
 int dma_poll_completions(struct nic *nic, int app)

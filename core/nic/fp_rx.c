@@ -228,7 +228,7 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	if (seq_lt(seq, f->rcv_nxt)) {
 		dup_range = (struct sack_interval){seq, seq_lt(seq + len, f->rcv_nxt) ? seq + len : f->rcv_nxt};
 		note_dsack(f, &dup_range);
-	} else if (sack_rx_first_overlap(&f->rx_ooo, seq, seq + len, &dup_range)) {
+	} else if (f->rx_ooo.count && sack_rx_first_overlap(&f->rx_ooo, seq, seq + len, &dup_range)) {
 		note_dsack(f, &dup_range);
 	}
 	if (seq_lt(seq, f->rcv_nxt)) {
@@ -320,7 +320,7 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 	}
 	rx_advance(nic, fi, len);
 	uint8_t ooo_held = f->rx_ooo.count;
-	uint32_t in_order_end = sack_rx_take_in_order(&f->rx_ooo, f->rcv_nxt);
+	uint32_t in_order_end = ooo_held ? sack_rx_take_in_order(&f->rx_ooo, f->rcv_nxt) : f->rcv_nxt;
 	if (in_order_end != f->rcv_nxt)
 		rx_advance(nic, fi, in_order_end - f->rcv_nxt); /* reached held intervals: in order now */
 	if (ooo_held) {
