@@ -177,11 +177,10 @@ uint32_t inet_sum_copy(void *dst, const void *src, size_t len, uint32_t sum)
 	if (len >= CSUM_AVX2_MIN_BYTES && csum_avx2_usable()) {
 		/* One pass: each block is summed from the register it was
 		 * copied through. */
-		size_t done = len / 32 * 32;
-		uint64_t acc = csum_avx2_copy_words(dst, src, len / 32);
-		memcpy((uint8_t *)dst + done, (const uint8_t *)src + done, len - done);
-		uint16_t s16 = sum_words16((const uint8_t *)dst + done, len - done, acc);
-		return fold64_to32((uint64_t)sum + native16_to_be_number(s16));
+		uint64_t acc = csum_avx2_copy(dst, src, len);
+		uint32_t s32 = (uint32_t)acc + (uint32_t)(acc >> 32);
+		s32 += s32 < (uint32_t)acc;
+		return fold64_to32((uint64_t)sum + native16_to_be_number(fold32_to16(s32)));
 	}
 #endif
 	/* The copy and the sum read the same cache lines once; the sum goes

@@ -120,15 +120,38 @@ __attribute__((target("avx2"))) static __m256i sum_copy_steps(uint8_t *dst, cons
 	return _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3));
 }
 
-__attribute__((target("avx2"))) uint64_t csum_avx2_copy_words(uint8_t *dst, const uint8_t *src, size_t blocks)
+__attribute__((target("avx2"))) uint64_t csum_avx2_copy(uint8_t *dst, const uint8_t *src, size_t len)
 {
+	size_t blocks = len / 32, tail = len % 32, even_tail = tail & ~(size_t)1;
 	uint64_t total = (uint64_t)blocks * 16u * 32768u;
-	while (blocks) {
-		size_t steps = blocks < STEPS_PER_FLUSH ? blocks : STEPS_PER_FLUSH;
+	for (size_t left = blocks; left;) {
+		size_t steps = left < STEPS_PER_FLUSH ? left : STEPS_PER_FLUSH;
 		total += lanes_total(sum_copy_steps(dst, src, steps / 4, steps % 4));
 		src += steps * 32;
 		dst += steps * 32;
-		blocks -= steps;
+		left -= steps;
+	}
+	if (even_tail) {
+		/* The 32 bytes ending with the tail's last whole word, loaded
+		 * and stored again (the bytes before the tail are the same),
+		 * the ones before the tail masked to zero: a zero word adds
+		 * nothing, and the bias counts the block's 16 words. The
+		 * block starts at an even offset, so its words are the
+		 * buffer's words. */
+		const __m256i index = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+						       19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+		const uint8_t *s_block = src + even_tail - 32;
+		__m256i w = _mm256_loadu_si256((const __m256i *)s_block);
+		_mm256_storeu_si256((__m256i *)(dst + even_tail - 32), w);
+		__m256i in_tail = _mm256_cmpgt_epi8(index, _mm256_set1_epi8((char)(31 - even_tail)));
+		w = _mm256_xor_si256(_mm256_and_si256(w, in_tail), _mm256_set1_epi16((short)0x8000));
+		total += lanes_total(_mm256_madd_epi16(w, _mm256_set1_epi16(1))) + 16u * 32768u;
+	}
+	if (tail & 1) {
+		/* An odd last byte: the low byte of a word padded with zero
+		 * (little-endian, the only order this file is built for). */
+		dst[tail - 1] = src[tail - 1];
+		total += src[tail - 1];
 	}
 	return total;
 }

@@ -13,8 +13,10 @@
 /* The exact sum of the native-order 16-bit words of p[0 .. 32 * blocks)
  * (not folded: a plain number). Call only where the CPU has AVX2. */
 uint64_t csum_avx2_words(const uint8_t *p, size_t blocks);
-/* The same, of src, copied to dst on the way (no overlap). */
-uint64_t csum_avx2_copy_words(uint8_t *dst, const uint8_t *src, size_t blocks);
+/* The exact sum of the native-order 16-bit words of src[0..len) (an odd
+ * last byte padded with zero), copied to dst on the way (no overlap).
+ * len >= 32. */
+uint64_t csum_avx2_copy(uint8_t *dst, const uint8_t *src, size_t len);
 static inline int csum_avx2_usable(void)
 {
 	return __builtin_cpu_supports("avx2");
