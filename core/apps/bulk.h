@@ -20,6 +20,7 @@
 #ifndef BT_APPS_BULK_H
 #define BT_APPS_BULK_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +67,12 @@ struct sink_stats {
 	uint64_t bytes;           /* over all connections */
 	uint32_t open;            /* connections open now */
 };
+/* Every counter of struct sink_stats, in the order printers list them
+ * (hw/rt/app_runner.c: `stat.app.sink.*`). */
+#define SINK_STATS_FIELDS(X) X(accepted) X(finished) X(errors) X(bytes) X(open)
+#define SINK_STATS_SIZE_(f) +sizeof(((struct sink_stats *)0)->f)
+static_assert(sizeof(struct sink_stats) == (0 SINK_STATS_FIELDS(SINK_STATS_SIZE_) + 7) / 8 * 8,
+	      "SINK_STATS_FIELDS must list every field of struct sink_stats");
 struct sink;
 /* NULL with *err (bt_err) on failure. */
 struct sink *sink_create(struct bt_host *h, const struct sink_config *cfg, const struct bt_clock *clock, int *err);
@@ -98,6 +105,9 @@ struct source_stats {
 	bool connected, done;
 	int err;                  /* first failure, 0 if none */
 };
+/* The counters of struct source_stats, in the order printers list them
+ * (`stat.app.source.*`); `connected` and `err` are state. */
+#define SOURCE_STATS_COUNTERS(X) X(bytes_sent) X(connect_attempts) X(done)
 struct source;
 struct source *source_create(struct bt_host *h, const struct source_config *cfg, const struct bt_clock *clock,
 			     int *err);

@@ -10,6 +10,7 @@
 #ifndef BT_APPS_ECHO_H
 #define BT_APPS_ECHO_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +20,12 @@ struct echo_server_stats {
 	uint64_t accepted, closed, errors;
 	uint64_t bytes_echoed;
 };
+/* Every counter of struct echo_server_stats, in the order printers list
+ * them (hw/rt/app_runner.c: `stat.app.echo.*`). */
+#define ECHO_SERVER_STATS_FIELDS(X) X(accepted) X(closed) X(errors) X(bytes_echoed)
+#define ECHO_SERVER_STATS_COUNT_(f) +1
+static_assert(sizeof(struct echo_server_stats) == 8 * (0 ECHO_SERVER_STATS_FIELDS(ECHO_SERVER_STATS_COUNT_)),
+	      "ECHO_SERVER_STATS_FIELDS must list every field of struct echo_server_stats");
 
 struct echo_server;
 /* Listens on `port`; buf_bytes is the per-connection echo buffer. NULL
@@ -50,6 +57,11 @@ struct echo_client_stats {
 	uint64_t *rtt_ns;           /* samples, owned by the client */
 	uint32_t rtt_count;
 };
+/* The counters of struct echo_client_stats, in the order printers list
+ * them (`stat.app.client.*`); the rest are a first failure and samples. */
+#define ECHO_CLIENT_STATS_COUNTERS(X)                                                                                \
+	X(messages_done) X(bytes_sent) X(bytes_received) X(mismatched_bytes) X(conns_opened) X(conns_closed)       \
+	X(conns_failed)
 
 struct echo_client;
 struct echo_client *echo_client_create(struct bt_host *h, const struct echo_client_config *cfg,
