@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_server.h"
 #include "echo.h"
 
 struct server_conn {
@@ -18,9 +19,8 @@ struct server_conn {
 
 struct echo_server {
 	struct bt_host *h;
-	int listener;
+	struct app_server srv;
 	uint32_t buf_bytes;
-	uint32_t max_conns;
 	struct server_conn *conns; /* indexed by connection id */
 	struct echo_server_stats stats;
 };
@@ -35,21 +35,11 @@ struct echo_server *echo_server_create(struct bt_host *h, uint16_t port, uint32_
 	}
 	s->h = h;
 	s->buf_bytes = buf_bytes ? buf_bytes : 65536;
-	s->max_conns = bt_host_max_conns(h);
-	s->conns = calloc(s->max_conns, sizeof(*s->conns));
+	s->conns = app_server_open(&s->srv, h, port, backlog, sizeof(*s->conns), err);
 	if (!s->conns) {
 		free(s);
-		*err = BT_ENOMEM;
 		return NULL;
 	}
-	s->listener = bt_listen(h, port, backlog);
-	if (s->listener < 0) {
-		*err = s->listener;
-		free(s->conns);
-		free(s);
-		return NULL;
-	}
-	*err = BT_OK;
 	return s;
 }
 
@@ -116,44 +106,50 @@ static uint64_t conn_progress(struct echo_server *s, int id)
 	return moved;
 }
 
+static bool conn_is_open(void *app, int id)
+{
+	struct echo_server *s = app;
+	return s->conns[id].open;
+}
+
+static int conn_accepted(void *app, int id)
+{
+	struct echo_server *s = app;
+	struct server_conn *c = &s->conns[id];
+	c->buf = malloc(s->buf_bytes);
+	if (!c->buf) {
+		bt_close(s->h, id);
+		return 0;
+	}
+	c->open = true;
+	s->stats.accepted++;
+	conn_progress(s, id);
+	return 1;
+}
+
+static int conn_ready(void *app, int id)
+{
+	conn_progress(app, id);
+	return 0;
+}
+
+static void conn_failed(void *app, int id, int err)
+{
+	(void)err;
+	struct echo_server *s = app;
+	s->stats.errors++;
+	conn_close(s, id);
+}
+
 int echo_server_poll(struct echo_server *s)
 {
-	struct bt_event ev[64];
-	int n = bt_poll(s->h, ev, 64);
-	int work = n > 0 ? n : 0;
-	for (int i = 0; i < n; i++) {
-		if (ev[i].id == s->listener) {
-			for (;;) {
-				int id = bt_accept(s->h, s->listener);
-				if (id < 0)
-					break;
-				if ((uint32_t)id >= s->max_conns) {
-					bt_close(s->h, id);
-					continue;
-				}
-				struct server_conn *c = &s->conns[id];
-				c->buf = malloc(s->buf_bytes);
-				if (!c->buf) {
-					bt_close(s->h, id);
-					continue;
-				}
-				c->open = true;
-				s->stats.accepted++;
-				conn_progress(s, id);
-				work++;
-			}
-			continue;
-		}
-		if (ev[i].id < 0 || (uint32_t)ev[i].id >= s->max_conns || !s->conns[ev[i].id].open)
-			continue;
-		if ((ev[i].flags & BT_EV_ERROR) && !(ev[i].flags & BT_EV_READABLE)) {
-			s->stats.errors++;
-			conn_close(s, ev[i].id);
-			continue;
-		}
-		conn_progress(s, ev[i].id);
-	}
-	return work;
+	static const struct app_server_ops ops = {
+		.is_open = conn_is_open,
+		.accepted = conn_accepted,
+		.ready = conn_ready,
+		.failed = conn_failed,
+	};
+	return app_server_poll(&s->srv, &ops, s);
 }
 
 void echo_server_stats(const struct echo_server *s, struct echo_server_stats *out)
@@ -165,7 +161,7 @@ void echo_server_destroy(struct echo_server *s)
 {
 	if (!s)
 		return;
-	for (uint32_t i = 0; i < s->max_conns; i++)
+	for (uint32_t i = 0; i < s->srv.max_conns; i++)
 		free(s->conns[i].buf);
 	free(s->conns);
 	free(s);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_server.h"
 #include "bulk.h"
 
 #define SINK_READ_BYTES 65536
@@ -22,8 +23,7 @@ struct sink {
 	struct bt_host *h;
 	const struct bt_clock *clock;
 	struct sink_config cfg;
-	int listener;
-	uint32_t max_conns;
+	struct app_server srv;
 	struct sink_conn *conns; /* indexed by connection id */
 	struct sink_stats stats;
 	uint32_t conns_with_more;
@@ -44,21 +44,11 @@ struct sink *sink_create(struct bt_host *h, const struct sink_config *cfg, const
 	s->h = h;
 	s->clock = clock;
 	s->cfg = *cfg;
-	s->max_conns = bt_host_max_conns(h);
-	s->conns = calloc(s->max_conns, sizeof(*s->conns));
+	s->conns = app_server_open(&s->srv, h, cfg->port, cfg->backlog, sizeof(*s->conns), err);
 	if (!s->conns) {
 		free(s);
-		*err = BT_ENOMEM;
 		return NULL;
 	}
-	s->listener = bt_listen(h, cfg->port, cfg->backlog);
-	if (s->listener < 0) {
-		*err = s->listener;
-		free(s->conns);
-		free(s);
-		return NULL;
-	}
-	*err = BT_OK;
 	return s;
 }
 
@@ -114,46 +104,50 @@ static int drain(struct sink *s, int id)
 	return work;
 }
 
+static bool conn_is_open(void *app, int id)
+{
+	struct sink *s = app;
+	return s->conns[id].open;
+}
+
+static int conn_accepted(void *app, int id)
+{
+	struct sink *s = app;
+	struct sink_conn *c = &s->conns[id];
+	memset(c, 0, sizeof(*c));
+	c->open = true;
+	c->r.conn = id;
+	c->r.start_ns = bt_clock_now_ns(s->clock);
+	sha256_init(&c->hash);
+	s->stats.accepted++;
+	s->stats.open++;
+	/* Data that arrived with the handshake raised no event of its own
+	 * after accept: read it now. */
+	return drain(s, id);
+}
+
+static int conn_ready(void *app, int id)
+{
+	return drain(app, id);
+}
+
+static void conn_failed(void *app, int id, int err)
+{
+	finish(app, id, err ? err : BT_ECONNRESET);
+}
+
 int sink_poll(struct sink *s)
 {
-	struct bt_event ev[64];
-	int n = bt_poll(s->h, ev, 64);
-	int work = n > 0 ? n : 0;
-	for (int i = 0; i < n; i++) {
-		if (ev[i].id == s->listener) {
-			for (;;) {
-				int id = bt_accept(s->h, s->listener);
-				if (id < 0)
-					break;
-				if ((uint32_t)id >= s->max_conns) {
-					bt_close(s->h, id);
-					continue;
-				}
-				struct sink_conn *c = &s->conns[id];
-				memset(c, 0, sizeof(*c));
-				c->open = true;
-				c->r.conn = id;
-				c->r.start_ns = bt_clock_now_ns(s->clock);
-				sha256_init(&c->hash);
-				s->stats.accepted++;
-				s->stats.open++;
-				/* Data that arrived with the handshake raised no
-				 * event of its own after accept: read it now. */
-				work += drain(s, id);
-			}
-			continue;
-		}
-		if (ev[i].id < 0 || (uint32_t)ev[i].id >= s->max_conns || !s->conns[ev[i].id].open)
-			continue;
-		if ((ev[i].flags & BT_EV_ERROR) && !(ev[i].flags & BT_EV_READABLE)) {
-			finish(s, ev[i].id, ev[i].err ? ev[i].err : BT_ECONNRESET);
-			continue;
-		}
-		work += drain(s, ev[i].id);
-	}
+	static const struct app_server_ops ops = {
+		.is_open = conn_is_open,
+		.accepted = conn_accepted,
+		.ready = conn_ready,
+		.failed = conn_failed,
+	};
+	int work = app_server_poll(&s->srv, &ops, s);
 	/* A connection cut short by the 64-read bound has no new event
 	 * coming for what is already in its ring: keep reading it. */
-	for (uint32_t id = 0; id < s->max_conns && s->conns_with_more; id++)
+	for (uint32_t id = 0; id < s->srv.max_conns && s->conns_with_more; id++)
 		if (s->conns[id].open && s->conns[id].more)
 			work += drain(s, (int)id);
 	return work;
