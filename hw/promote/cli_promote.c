@@ -214,8 +214,7 @@ static int parse_args(int argc, char **argv, struct promote_cfg *c)
 		case OPT_HOST_SYSROOT: c->host_sysroot = optarg; break;
 		case OPT_DPU_SYSROOT: c->dpu_sysroot = optarg; break;
 		case 'h': cli_promote_usage(stdout); return 1;
-		case ':': fprintf(stderr, "bluetas promote: %s needs a value\n", argv[optind - 1]); return -1;
-		default: fprintf(stderr, "bluetas promote: unknown option '%s' (see --help)\n", argv[optind - 1]); return -1;
+		default: cli_opt_error("promote", ch, argv); return -1; /* ':' or an unknown option */
 		}
 	}
 	if (optind < argc) {

@@ -33,5 +33,11 @@ int cli_parse_bug(const char *name, uint32_t *bugs);
  * digits first (no spaces, no sign), nothing after the suffix. Returns 0,
  * or -1 after printing "bluetas: FLAG: ..." to stderr. */
 int cli_parse_u64(const char *flag, const char *text, uint64_t min, uint64_t max, uint64_t *out);
+/* Every subcommand's message for what getopt_long (opterr 0, optstring
+ * starting with ':') returned as ':' (an option without its value) or as
+ * '?' (an unknown option), to stderr: "bluetas CMD: option --x needs a
+ * value" or "bluetas CMD: unknown option '--x' (see bluetas CMD --help)".
+ * Reads the option from argv[optind - 1]. */
+void cli_opt_error(const char *cmd, int c, char *const argv[]);
 
 #endif

@@ -233,11 +233,8 @@ int cli_plot(int argc, char **argv)
 		case 'h':
 			cli_plot_usage(stdout);
 			return 0;
-		case ':':
-			fprintf(stderr, "bluetas plot: option %s needs a value\n", argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "bluetas plot: unknown option '%s' (see bluetas plot --help)\n", argv[optind - 1]);
+		default: /* ':' a value missing, '?' an unknown option */
+			cli_opt_error("plot", c, argv);
 			return 2;
 		}
 	}

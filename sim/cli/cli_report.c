@@ -433,8 +433,8 @@ int cli_report(int argc, char **argv)
 		case 'h':
 			cli_report_usage(stdout);
 			return 0;
-		default:
-			fprintf(stderr, "bluetas report: unknown option '%s' (see bluetas report --help)\n", argv[optind - 1]);
+		default: /* ':' a value missing, '?' an unknown option */
+			cli_opt_error("report", c, argv);
 			return 2;
 		}
 	}

@@ -995,11 +995,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		case 'h':
 			cli_run_usage(stdout);
 			return 0;
-		case ':':
-			fprintf(stderr, "bluetas run: option %s needs a value\n", argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "bluetas run: unknown option '%s' (see bluetas run --help)\n", argv[optind - 1]);
+		default: /* ':' a value missing, '?' an unknown option */
+			cli_opt_error("run", c, argv);
 			return 2;
 		}
 	}

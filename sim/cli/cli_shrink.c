@@ -622,11 +622,8 @@ int cli_shrink(int argc, char **argv)
 		case 'h':
 			cli_shrink_usage(stdout);
 			return 0;
-		case ':':
-			fprintf(stderr, "bluetas shrink: option %s needs a value\n", argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "bluetas shrink: unknown option '%s' (see bluetas shrink --help)\n", argv[optind - 1]);
+		default: /* ':' a value missing, '?' an unknown option */
+			cli_opt_error("shrink", c, argv);
 			return 2;
 		}
 	}

@@ -41,6 +41,14 @@ void cli_sim_usage(FILE *out)
 		"  -h, --help            this help\n");
 }
 
+void cli_opt_error(const char *cmd, int c, char *const argv[])
+{
+	if (c == ':')
+		fprintf(stderr, "bluetas %s: option %s needs a value\n", cmd, argv[optind - 1]);
+	else
+		fprintf(stderr, "bluetas %s: unknown option '%s' (see bluetas %s --help)\n", cmd, argv[optind - 1], cmd);
+}
+
 int cli_parse_u64(const char *flag, const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
 	/* Digits first: strtoull itself would skip spaces and take a sign
@@ -197,11 +205,8 @@ int cli_sim(int argc, char **argv)
 		case 'h':
 			cli_sim_usage(stdout);
 			return 0;
-		case ':':
-			fprintf(stderr, "bluetas sim: option %s needs a value\n", argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "bluetas sim: unknown option '%s' (see bluetas sim --help)\n", argv[optind - 1]);
+		default: /* ':' a value missing, '?' an unknown option */
+			cli_opt_error("sim", c, argv);
 			return 2;
 		}
 	}
