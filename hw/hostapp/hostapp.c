@@ -39,6 +39,7 @@
 #include "../rt/app_runner.h"
 #include "../rt/rt.h"
 #include "../rt/rt_hops.h"
+#include "../rt/rt_opts.h"
 
 #define NS_PER_S 1000000000ull
 #define APP_CONNECT_MS 10000
@@ -67,14 +68,12 @@ struct app_opts {
 	uint64_t exit_after_conns;
 	uint64_t connect_retry_ns;
 	uint32_t max_conns, ring_bytes;
-	bool busy_poll, stats;
+	bool busy_poll;
+	struct rt_opts rt; /* --hosts, --sysroot, --print-config, --hops, --stats */
 	/* hardware configuration */
-	const char *hosts_path, *sysroot;
-	bool print_config;
 	struct bt_hosts hosts;
 	char hosts_channel[4 * BT_HOSTS_STR];
 	char from_channel[512];
-	const char *hops_path; /* --hops FILE: this process's half of the hop trace */
 };
 
 
@@ -163,23 +162,13 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_RING_BYTES,
 	OPT_BUSY,
-	OPT_STATS,
-	OPT_HOSTS,
-	OPT_SYSROOT,
-	OPT_PRINT_CONFIG,
-	OPT_HOPS,
 	OPT_END
 };
 
 /* Options that mean something only for some applications: given for
  * another one they would be silently ignored, so they are a usage error
  * naming the option and the application. */
-static const struct {
-	int opt;
-	const char *name;
-	unsigned apps; /* bit (1 << enum app_kind) per application it applies to */
-	const char *which;
-} app_only_opts[] = {
+static const struct rt_app_only app_only_opts[] = {
 	{OPT_REMOTE, "--remote", 1u << APP_ECHO_CLIENT | 1u << APP_SOURCE, "echo-client, source"},
 	{OPT_LISTEN, "--listen", 1u << APP_ECHO_SERVER | 1u << APP_SINK, "echo-server, sink"},
 	{OPT_CONNS, "--conns", 1u << APP_ECHO_CLIENT, "echo-client"},
@@ -221,7 +210,7 @@ static int parse_remote(const char *text, struct app_opts *o)
 static int app_apply_hosts(struct app_opts *o)
 {
 	char err[512];
-	if (bt_hosts_load(o->hosts_path, &o->hosts, err, sizeof(err)) != 0) {
+	if (bt_hosts_load(o->rt.hosts_path, &o->hosts, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bluetas app: --hosts: %s\n", err);
 		return -1;
 	}
@@ -242,7 +231,7 @@ static int app_apply_hosts(struct app_opts *o)
 		return -1;
 	}
 	struct bt_sysroot root;
-	if (bt_sysroot_init(&root, o->sysroot, err, sizeof(err)) != 0) {
+	if (bt_sysroot_init(&root, o->rt.sysroot, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bluetas app: --sysroot: %s\n", err);
 		return -1;
 	}
@@ -295,11 +284,7 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "ring-bytes", required_argument, NULL, OPT_RING_BYTES },
 		{ "busy-poll", no_argument, NULL, OPT_BUSY },
-		{ "stats", no_argument, NULL, OPT_STATS },
-		{ "hosts", required_argument, NULL, OPT_HOSTS },
-		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
-		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
-		{ "hops", required_argument, NULL, OPT_HOPS },
+		RT_OPTS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -310,18 +295,11 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 	bool given[OPT_END - 256];
 	memset(given, 0, sizeof(given));
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (rt_opts_take(c, optarg, &o->rt))
+			continue;
 		if (c >= 256 && c < OPT_END)
 			given[c - 256] = true;
 		switch (c) {
-		case OPT_HOSTS:
-			o->hosts_path = optarg;
-			break;
-		case OPT_SYSROOT:
-			o->sysroot = optarg;
-			break;
-		case OPT_PRINT_CONFIG:
-			o->print_config = true;
-			break;
 		case OPT_CHANNEL:
 			o->channel = optarg;
 			break;
@@ -400,20 +378,11 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		case OPT_BUSY:
 			o->busy_poll = true;
 			break;
-		case OPT_STATS:
-			o->stats = true;
-			break;
-		case OPT_HOPS:
-			o->hops_path = optarg;
-			break;
 		case 'h':
 			cli_app_usage(stdout);
 			return 1;
-		case ':':
-			fprintf(stderr, "bluetas app: %s needs a value\n", argv[optind - 1]);
-			return -1;
-		default:
-			fprintf(stderr, "bluetas app: unknown option '%s' (see bluetas app --help)\n", argv[optind - 1]);
+		default: /* ':' a value missing, '?' an unknown option */
+			cli_opt_error("app", c, argv);
 			return -1;
 		}
 	}
@@ -425,17 +394,17 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		fprintf(stderr, "bluetas app: --app echo-client|echo-server|sink|source is required\n");
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(app_only_opts) / sizeof(app_only_opts[0]); i++) {
-		if (given[app_only_opts[i].opt - 256] && !(app_only_opts[i].apps & (1u << o->app))) {
-			fprintf(stderr, "bluetas app: %s does not apply to --app %s (only to %s)\n", app_only_opts[i].name,
-				app_names[o->app], app_only_opts[i].which);
-			return -1;
-		}
+	const struct rt_app_only *misfit =
+		rt_app_only_misfit(app_only_opts, sizeof(app_only_opts) / sizeof(app_only_opts[0]), given, o->app);
+	if (misfit) {
+		fprintf(stderr, "bluetas app: %s does not apply to --app %s (only to %s)\n", misfit->name,
+			app_names[o->app], misfit->which);
+		return -1;
 	}
 	if (o->channel)
 		snprintf(o->from_channel, sizeof(o->from_channel), "command line%s",
-			 o->hosts_path ? " (the hosts file's channel is not used)" : "");
-	if (o->hosts_path && app_apply_hosts(o) != 0)
+			 o->rt.hosts_path ? " (the hosts file's channel is not used)" : "");
+	if (o->rt.hosts_path && app_apply_hosts(o) != 0)
 		return -1;
 	if (!o->channel) {
 		fprintf(stderr, "bluetas app: --channel verbs:ADDR[:PORT] or ipc:PATH is required (the NIC daemon's channel), "
@@ -509,7 +478,7 @@ static int setup(struct app_run *d, char *err, size_t err_len)
 	struct app_opts *o = d->o;
 	char why[512];
 	/* First: a --hops file that cannot be written is a usage error. */
-	if (o->hops_path && rt_hops_open(&d->hops, o->hops_path, err, err_len) < 0)
+	if (o->rt.hops_path && rt_hops_open(&d->hops, o->rt.hops_path, err, err_len) < 0)
 		return 2;
 	if (!strncmp(o->channel, "ipc:", 4)) {
 		struct ipc_spec is;
@@ -543,7 +512,7 @@ static int setup(struct app_run *d, char *err, size_t err_len)
 		snprintf(err, err_len, "host library: %s", bt_strerror(rc));
 		return 1;
 	}
-	if (o->hops_path)
+	if (o->rt.hops_path)
 		bt_host_set_hop_trace(d->host, &d->hops.trace);
 	uint16_t listen = o->listen_port ? o->listen_port : o->app == APP_ECHO_SERVER ? 7 : 9;
 	if (o->app == APP_ECHO_SERVER || o->app == APP_SINK)
@@ -706,8 +675,8 @@ int cli_app(int argc, char **argv)
 		o.duration_ns = 10 * NS_PER_S;
 		o.has_duration = true;
 	}
-	if (o.print_config) {
-		if (o.hosts_path)
+	if (o.rt.print_config) {
+		if (o.rt.hosts_path)
 			printf("config hosts=%s section=[host]\n", o.hosts.name);
 		printf("config channel=%s (%s)\n", o.channel, o.from_channel[0] ? o.from_channel : "command line");
 		printf("config app=%s", app_names[o.app]);
@@ -745,9 +714,9 @@ int cli_app(int argc, char **argv)
 	}
 	if (!strncmp(reason, "done (", 6) || !strncmp(reason, "duration (", 10))
 		rc = 1;
-	if (o.stats)
+	if (o.rt.stats)
 		print_stats(&d);
-	if (o.hops_path) {
+	if (o.rt.hops_path) {
 		bt_host_set_hop_trace(d.host, NULL);
 		if (rt_hops_close(&d.hops, err, sizeof(err)) < 0) {
 			fprintf(stderr, "bluetas app: %s\n", err);

@@ -95,7 +95,7 @@ int cli_nic(int argc, char **argv)
 	int eal_argc = nicd_eal_args(&o, eal_argv, mem, sizeof(mem));
 	if (eal_argc < 0)
 		return 2;
-	if (o.print_config) {
+	if (o.rt.print_config) {
 		nicd_print_config(&o, eal_argv, eal_argc);
 		return 0;
 	}
@@ -132,9 +132,9 @@ int cli_nic(int argc, char **argv)
 			fprintf(stderr, "bluetas nic: --pcap: %s\n", err);
 			rc = 1;
 		}
-		if (o.stats)
+		if (o.rt.stats)
 			nicd_print_stats(&d);
-		if (o.hops_path) {
+		if (o.rt.hops_path) {
 			nic_set_hop_trace(d.nic, NULL);
 			if (d.host)
 				bt_host_set_hop_trace(d.host, NULL);

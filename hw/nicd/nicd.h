@@ -30,6 +30,7 @@
 #include "../hosts/hosts.h"
 #include "../rt/app_runner.h"
 #include "../rt/rt_hops.h"
+#include "../rt/rt_opts.h"
 
 #define NIC_MAX_VDEVS 8
 #define NIC_EAL_ARGS_MAX 256
@@ -87,19 +88,17 @@ struct nic_opts {
 	uint64_t exit_after_conns;
 	/* run */
 	uint64_t duration_ns;
-	bool stats;
-	const char *hops_path; /* --hops FILE: the NIC's half of the hop trace */
 	const char *pcap;
 	bool fault_on;
 	struct netif_fault_params fault;
 	/* EAL arguments after `--` */
 	char **eal_argv;
 	int eal_argc;
+	/* --hosts, --sysroot, --print-config (the settings and EAL arguments,
+	 * run nothing), --hops (the NIC's half of the hop trace), --stats */
+	struct rt_opts rt;
 	/* hardware configuration (nicd_hosts.c, nicd_eal.c) */
-	const char *hosts_path; /* --hosts FILE, or NULL */
-	const char *sysroot;    /* --sysroot DIR: discovery reads /sys and /proc here (default /) */
-	bool print_config;      /* --print-config: print the settings and EAL arguments, run nothing */
-	struct bt_hosts hosts;  /* the loaded file (when hosts_path) */
+	struct bt_hosts hosts;  /* the loaded file (when rt.hosts_path) */
 	char *extra_eal[NIC_EXTRA_EAL_MAX]; /* added before the user's EAL arguments */
 	int extra_eal_count;
 	char hosts_channel[2 * BT_HOSTS_STR]; /* the verbs channel built from the hosts file */

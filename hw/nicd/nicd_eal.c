@@ -74,7 +74,7 @@ static int plan_memory(struct nic_opts *o)
 {
 	struct bt_sysroot root;
 	char err[256];
-	if (bt_sysroot_init(&root, o->sysroot, err, sizeof(err)) != 0) {
+	if (bt_sysroot_init(&root, o->rt.sysroot, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bluetas nic: --sysroot: %s\n", err);
 		return -2;
 	}
@@ -195,7 +195,7 @@ void nicd_print_config(const struct nic_opts *o, char *const *eal_argv, int eal_
 	int len = 0;
 	for (uint32_t m = o->netmask; m & 0x80000000u; m <<= 1)
 		len++;
-	if (o->hosts_path)
+	if (o->rt.hosts_path)
 		printf("config hosts=%s section=[dpu]\n", o->hosts.name);
 	printf("config port=");
 	int shown = 0;

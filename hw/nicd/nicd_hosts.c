@@ -44,7 +44,7 @@ static int hosts_channel(struct nic_opts *o, const struct bt_hosts_side *s, cons
 	if (!strcmp(s->rdma_dev, "auto")) {
 		struct bt_sysroot root;
 		char err[256];
-		if (bt_sysroot_init(&root, o->sysroot, err, sizeof(err)) != 0) {
+		if (bt_sysroot_init(&root, o->rt.sysroot, err, sizeof(err)) != 0) {
 			fprintf(stderr, "bluetas nic: --sysroot: %s\n", err);
 			return 2;
 		}
@@ -90,7 +90,7 @@ static int hosts_channel(struct nic_opts *o, const struct bt_hosts_side *s, cons
 int nicd_apply_hosts(struct nic_opts *o)
 {
 	char err[512];
-	if (bt_hosts_load(o->hosts_path, &o->hosts, err, sizeof(err)) != 0) {
+	if (bt_hosts_load(o->rt.hosts_path, &o->hosts, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bluetas nic: --hosts: %s\n", err);
 		return 2;
 	}

@@ -263,8 +263,6 @@ enum {
 	OPT_CONNECT_RETRY,
 	OPT_EXIT_AFTER,
 	OPT_DURATION,
-	OPT_STATS,
-	OPT_HOPS,
 	OPT_PCAP,
 	OPT_F_RX_LOSS,
 	OPT_F_TX_LOSS,
@@ -275,29 +273,21 @@ enum {
 	OPT_F_SEED,
 	OPT_CHANNEL,
 	OPT_EXIT_AFTER_APPS,
-	OPT_HOSTS,
-	OPT_SYSROOT,
-	OPT_PRINT_CONFIG,
 	OPT_END
 };
 
 /* Options that mean something only for some in-process applications:
  * given for another one they would be silently ignored, so they are a
  * usage error naming the option and the application. */
-struct app_only {
-	int opt;
-	const char *name;
-	unsigned apps; /* bit (1 << enum app_kind) for each application it applies to */
-};
-static const struct app_only app_only_opts[] = {
-	{OPT_LISTEN, "--listen", 1u << APP_ECHO | 1u << APP_SINK},
-	{OPT_BACKLOG, "--backlog", 1u << APP_ECHO | 1u << APP_SINK},
-	{OPT_EXIT_AFTER, "--exit-after-conns", 1u << APP_ECHO | 1u << APP_SINK},
-	{OPT_CONNECT, "--connect", 1u << APP_SOURCE},
-	{OPT_BYTES, "--bytes", 1u << APP_SOURCE},
-	{OPT_FILE, "--file", 1u << APP_SOURCE},
-	{OPT_SEED, "--seed", 1u << APP_SOURCE},
-	{OPT_CONNECT_RETRY, "--connect-retry-s", 1u << APP_SOURCE},
+static const struct rt_app_only app_only_opts[] = {
+	{OPT_LISTEN, "--listen", 1u << APP_ECHO | 1u << APP_SINK, "echo or sink"},
+	{OPT_BACKLOG, "--backlog", 1u << APP_ECHO | 1u << APP_SINK, "echo or sink"},
+	{OPT_EXIT_AFTER, "--exit-after-conns", 1u << APP_ECHO | 1u << APP_SINK, "echo or sink"},
+	{OPT_CONNECT, "--connect", 1u << APP_SOURCE, "source"},
+	{OPT_BYTES, "--bytes", 1u << APP_SOURCE, "source"},
+	{OPT_FILE, "--file", 1u << APP_SOURCE, "source"},
+	{OPT_SEED, "--seed", 1u << APP_SOURCE, "source"},
+	{OPT_CONNECT_RETRY, "--connect-retry-s", 1u << APP_SOURCE, "source"},
 };
 
 int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
@@ -336,8 +326,6 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		{"connect-retry-s", required_argument, 0, OPT_CONNECT_RETRY},
 		{"exit-after-conns", required_argument, 0, OPT_EXIT_AFTER},
 		{"duration-s", required_argument, 0, OPT_DURATION},
-		{"stats", no_argument, 0, OPT_STATS},
-		{"hops", required_argument, 0, OPT_HOPS},
 		{"pcap", required_argument, 0, OPT_PCAP},
 		{"fault-rx-loss-ppm", required_argument, 0, OPT_F_RX_LOSS},
 		{"fault-tx-loss-ppm", required_argument, 0, OPT_F_TX_LOSS},
@@ -348,9 +336,7 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		{"fault-seed", required_argument, 0, OPT_F_SEED},
 		{"channel", required_argument, 0, OPT_CHANNEL},
 		{"exit-after-apps", required_argument, 0, OPT_EXIT_AFTER_APPS},
-		{"hosts", required_argument, 0, OPT_HOSTS},
-		{"sysroot", required_argument, 0, OPT_SYSROOT},
-		{"print-config", no_argument, 0, OPT_PRINT_CONFIG},
+		RT_OPTS_LONGOPTS,
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -364,18 +350,11 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 	/* '+': stop at the first non-option, so EAL arguments after `--`
 	 * (and only those) are left for rte_eal_init. */
 	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		if (rt_opts_take(c, optarg, &o->rt))
+			continue;
 		if (c >= 256 && c < OPT_END)
 			given[c - 256] = true;
 		switch (c) {
-		case OPT_HOSTS:
-			o->hosts_path = optarg;
-			break;
-		case OPT_SYSROOT:
-			o->sysroot = optarg;
-			break;
-		case OPT_PRINT_CONFIG:
-			o->print_config = true;
-			break;
 		case OPT_VDEV:
 			if (o->vdev_count >= NIC_MAX_VDEVS) {
 				fprintf(stderr, "bluetas nic: --vdev: at most %d devices\n", NIC_MAX_VDEVS);
@@ -586,12 +565,6 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 				return 2;
 			o->duration_ns = v * NS_PER_S;
 			break;
-		case OPT_HOPS:
-			o->hops_path = optarg;
-			break;
-		case OPT_STATS:
-			o->stats = true;
-			break;
 		case OPT_PCAP:
 			o->pcap = optarg;
 			break;
@@ -633,11 +606,8 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		case 'h':
 			cli_nic_usage(stdout);
 			return 1;
-		case ':':
-			fprintf(stderr, "bluetas nic: option %s needs a value\n", argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "bluetas nic: unknown option '%s' (see bluetas nic --help)\n", argv[optind - 1]);
+		default: /* ':' a value missing, '?' an unknown option */
+			cli_opt_error("nic", c, argv);
 			return 2;
 		}
 	}
@@ -649,7 +619,7 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 	}
 	o->eal_argv = argv + optind;
 	o->eal_argc = argc - optind;
-	if (o->hosts_path && nicd_apply_hosts(o) != 0)
+	if (o->rt.hosts_path && nicd_apply_hosts(o) != 0)
 		return 2;
 	if (!o->has_ip) {
 		fprintf(stderr, "bluetas nic: --ip is required (the stack's address, e.g. --ip 10.77.0.2/24)\n");
@@ -666,15 +636,13 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 	if ((o->channel || o->ipc_channel) && !o->has_app)
 		o->app = APP_NONE; /* external applications only */
 	static const char *const app_names[] = {"echo", "sink", "source", "none"};
-	for (size_t i = 0; i < sizeof(app_only_opts) / sizeof(app_only_opts[0]); i++) {
-		const struct app_only *a = &app_only_opts[i];
-		if (given[a->opt - 256] && !(a->apps & (1u << o->app))) {
-			fprintf(stderr, "bluetas nic: %s does not apply to %s%s (it is for --app %s)\n", a->name,
-				o->app == APP_NONE ? "a daemon without an in-process application" : "--app ",
-				o->app == APP_NONE ? "" : app_names[o->app],
-				a->apps == (1u << APP_SOURCE) ? "source" : "echo or sink");
-			return 2;
-		}
+	const struct rt_app_only *a =
+		rt_app_only_misfit(app_only_opts, sizeof(app_only_opts) / sizeof(app_only_opts[0]), given, o->app);
+	if (a) {
+		fprintf(stderr, "bluetas nic: %s does not apply to %s%s (it is for --app %s)\n", a->name,
+			o->app == APP_NONE ? "a daemon without an in-process application" : "--app ",
+			o->app == APP_NONE ? "" : app_names[o->app], a->which);
+		return 2;
 	}
 	if (o->exit_after_apps && !o->channel && !o->ipc_channel) {
 		fprintf(stderr, "bluetas nic: --exit-after-apps needs --channel (it counts external applications)\n");

@@ -240,8 +240,8 @@ int nicd_setup(struct daemon *d, char *err, size_t err_len)
 	d->nic = nic_create(&nc, d->wire, &d->mono, err, err_len);
 	if (!d->nic)
 		return 1;
-	if (o->hops_path) {
-		if (rt_hops_open(&d->hops, o->hops_path, err, err_len) < 0)
+	if (o->rt.hops_path) {
+		if (rt_hops_open(&d->hops, o->rt.hops_path, err, err_len) < 0)
 			return 2;
 		nic_set_hop_trace(d->nic, &d->hops.trace);
 	}
