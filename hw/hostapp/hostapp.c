@@ -439,32 +439,26 @@ struct app_run {
 	uint32_t floor_slots; /* slots still in use once every connection is gone */
 };
 
-#define STAT(prefix, s, field) printf("stat." prefix "." #field "=%" PRIu64 "\n", (uint64_t)(s).field)
-
 static void print_stats(struct app_run *d)
 {
 	struct bt_host_stats h;
 	bt_host_stats(d->host, &h);
-#define HOST_STAT(field) STAT("host", h, field);
-	BT_HOST_STATS_FIELDS_U64(HOST_STAT)
-	BT_HOST_STATS_FIELDS_U32(HOST_STAT)
-#undef HOST_STAT
+	RT_PRINT_STATS("host", struct bt_host_stats, &h, BT_HOST_STATS_FIELDS_U64);
+	RT_PRINT_STATS("host", struct bt_host_stats, &h, BT_HOST_STATS_FIELDS_U32);
 	/* The channel's counters by struct chan_stats' field list, whatever
 	 * the backend; then what only verbs counts. */
 	struct chan_stats c;
 	memset(&c, 0, sizeof(c));
 	rt_chan_stats_add(d->ch, &c);
-#define CHAN_STAT(field) STAT("chan", c, field);
-	CHAN_STATS_FIELDS(CHAN_STAT)
-#undef CHAN_STAT
+	RT_PRINT_STATS("chan", struct chan_stats, &c, CHAN_STATS_FIELDS);
 	struct verbs_chan_stats v;
 	if (verbs_chan_stats(d->ch, &v) == 0) {
-		STAT("verbs", v, msgs_received);
-		STAT("verbs", v, credit_msgs_sent);
-		STAT("verbs", v, credit_msgs_received);
-		STAT("verbs", v, credits_deferred);
-		STAT("verbs", v, eagain_credit);
-		STAT("verbs", v, cq_events);
+		RT_STAT("verbs", v, msgs_received);
+		RT_STAT("verbs", v, credit_msgs_sent);
+		RT_STAT("verbs", v, credit_msgs_received);
+		RT_STAT("verbs", v, credits_deferred);
+		RT_STAT("verbs", v, eagain_credit);
+		RT_STAT("verbs", v, cq_events);
 	}
 	printf("stat.loop.waits=%" PRIu64 "\n", d->waits);
 	printf("stat.loop.wait_ms=%.1f\n", (double)d->wait_ns / 1e6);

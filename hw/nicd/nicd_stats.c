@@ -20,7 +20,6 @@
  * so a new field is printed without an edit here and no hand list can
  * drift; tests/interop/run.sh checks that each one is documented in
  * docs/dpdk.md, tests/preflight/run.sh that each field is printed. */
-#define STAT(prefix, s, field) printf("stat." prefix "." #field "=%" PRIu64 "\n", (uint64_t)(s).field)
 #define COUNT_FIELD_(f) +1
 static_assert(sizeof(struct netif_stats) == 8 * (0 NETIF_STATS_FIELDS(COUNT_FIELD_)),
 	      "NETIF_STATS_FIELDS must list every field of struct netif_stats");
@@ -41,35 +40,25 @@ void nicd_print_stats(struct daemon *d)
 {
 	struct nic_stats n;
 	nic_get_stats(d->nic, &n);
-#define NIC_STAT(field) STAT("nic", n, field);
-	NIC_STATS_FIELDS_U64(NIC_STAT)
-	NIC_STATS_FIELDS_U32(NIC_STAT)
-#undef NIC_STAT
+	RT_PRINT_STATS("nic", struct nic_stats, &n, NIC_STATS_FIELDS_U64);
+	RT_PRINT_STATS("nic", struct nic_stats, &n, NIC_STATS_FIELDS_U32);
 
 	struct netif_stats w;
 	netif_get_stats(d->dpdk, &w);
-#define NETIF_STAT(field) STAT("netif", w, field);
-	NETIF_STATS_FIELDS(NETIF_STAT)
-#undef NETIF_STAT
+	RT_PRINT_STATS("netif", struct netif_stats, &w, NETIF_STATS_FIELDS);
 	struct dpdk_netif_stats x;
 	dpdk_netif_get_ext_stats(d->dpdk, &x);
-#define DPDK_STAT(field) STAT("dpdk", x, field);
-	DPDK_NETIF_STATS_FIELDS(DPDK_STAT)
-#undef DPDK_STAT
+	RT_PRINT_STATS("dpdk", struct dpdk_netif_stats, &x, DPDK_NETIF_STATS_FIELDS);
 	if (d->fault) {
 		struct netif_fault_stats f;
 		netif_fault_get_stats(d->fault, &f);
-#define FAULT_STAT(field) STAT("fault", f, field);
-		NETIF_FAULT_STATS_FIELDS(FAULT_STAT)
-#undef FAULT_STAT
+		RT_PRINT_STATS("fault", struct netif_fault_stats, &f, NETIF_FAULT_STATS_FIELDS);
 	}
 	if (d->chan) {
 		struct chan_stats c;
 		memset(&c, 0, sizeof(c));
 		inproc_chan_stats(d->chan, &c);
-#define CHAN_STAT(field) STAT("chan", c, field);
-		CHAN_STATS_FIELDS(CHAN_STAT)
-#undef CHAN_STAT
+		RT_PRINT_STATS("chan", struct chan_stats, &c, CHAN_STATS_FIELDS);
 	}
 	if (d->listener || d->ipc_listener) {
 		/* Every external application's channel: those gone, summed at
@@ -77,23 +66,19 @@ void nicd_print_stats(struct daemon *d)
 		struct chan_stats c = d->ext_chan_detached;
 		for (int i = 0; i < NIC_MAX_APPS; i++)
 			rt_chan_stats_add(d->ext[i].ch, &c);
-#define CHAN_STAT(field) STAT("chan_ext", c, field);
-		CHAN_STATS_FIELDS(CHAN_STAT)
-#undef CHAN_STAT
+		RT_PRINT_STATS("chan_ext", struct chan_stats, &c, CHAN_STATS_FIELDS);
 	}
 	if (d->host) {
 		struct bt_host_stats h;
 		bt_host_stats(d->host, &h);
-#define HOST_STAT(field) STAT("host", h, field);
-		BT_HOST_STATS_FIELDS_U64(HOST_STAT)
-		BT_HOST_STATS_FIELDS_U32(HOST_STAT)
-#undef HOST_STAT
+		RT_PRINT_STATS("host", struct bt_host_stats, &h, BT_HOST_STATS_FIELDS_U64);
+		RT_PRINT_STATS("host", struct bt_host_stats, &h, BT_HOST_STATS_FIELDS_U32);
 	}
-	STAT("daemon", *d, apps_attached);
-	STAT("daemon", *d, apps_detached);
-	STAT("daemon", *d, apps_refused);
-	STAT("daemon", *d, apps_active);
-	STAT("daemon", *d, apps_flows_reset);
+	RT_STAT("daemon", *d, apps_attached);
+	RT_STAT("daemon", *d, apps_detached);
+	RT_STAT("daemon", *d, apps_refused);
+	RT_STAT("daemon", *d, apps_active);
+	RT_STAT("daemon", *d, apps_flows_reset);
 	if (d->app)
 		rt_app_print_stats(d->app);
 	fflush(stdout);

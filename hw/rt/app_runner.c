@@ -4,6 +4,7 @@
  * runner; every function dispatches on it here and nowhere else.
  */
 #include "app_runner.h"
+#include "rt.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -243,8 +244,6 @@ int rt_app_report(const struct rt_app *a, double secs)
 	return rc;
 }
 
-#define STAT(prefix, s, field) printf("stat." prefix "." #field "=%" PRIu64 "\n", (uint64_t)(s).field)
-
 void rt_app_print_stats(const struct rt_app *a)
 {
 	/* Each app's counters by its stats struct's field list (core/apps),
@@ -252,30 +251,22 @@ void rt_app_print_stats(const struct rt_app *a)
 	if (a->server) {
 		struct echo_server_stats e;
 		echo_server_stats(a->server, &e);
-#define ECHO_STAT(field) STAT("app.echo", e, field);
-		ECHO_SERVER_STATS_FIELDS(ECHO_STAT)
-#undef ECHO_STAT
+		RT_PRINT_STATS("app.echo", struct echo_server_stats, &e, ECHO_SERVER_STATS_FIELDS);
 	}
 	if (a->client) {
 		struct echo_client_stats c;
 		echo_client_stats(a->client, &c);
-#define CLIENT_STAT(field) STAT("app.client", c, field);
-		ECHO_CLIENT_STATS_COUNTERS(CLIENT_STAT)
-#undef CLIENT_STAT
+		RT_PRINT_STATS("app.client", struct echo_client_stats, &c, ECHO_CLIENT_STATS_COUNTERS);
 	}
 	if (a->sink) {
 		struct sink_stats s;
 		sink_stats(a->sink, &s);
-#define SINK_STAT(field) STAT("app.sink", s, field);
-		SINK_STATS_FIELDS(SINK_STAT)
-#undef SINK_STAT
+		RT_PRINT_STATS("app.sink", struct sink_stats, &s, SINK_STATS_FIELDS);
 	}
 	if (a->source) {
 		struct source_stats s;
 		source_stats(a->source, &s);
-#define SOURCE_STAT(field) STAT("app.source", s, field);
-		SOURCE_STATS_COUNTERS(SOURCE_STAT)
-#undef SOURCE_STAT
+		RT_PRINT_STATS("app.source", struct source_stats, &s, SOURCE_STATS_COUNTERS);
 	}
 	fflush(stdout);
 }

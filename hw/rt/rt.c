@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "rt.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,4 +59,9 @@ void rt_chan_stats_add(const struct chan *ch, struct chan_stats *out)
 		out->bytes_written += i.bytes_written;
 		out->access_errors += i.access_errors;
 	}
+}
+
+void rt_stat_line(const char *prefix, const char *field, uint64_t value)
+{
+	printf("stat.%s.%s=%" PRIu64 "\n", prefix, field, value);
 }
