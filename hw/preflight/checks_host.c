@@ -23,7 +23,12 @@ static void size_text(unsigned long kb, char *out, size_t out_len)
 
 void pf_check_hugepages(struct pf_ctx *c)
 {
-	unsigned long kb = bt_hugepage_default_kb(&c->root);
+	/* What the daemon itself will find (hw/hosts/discover.h): the
+	 * default size, how many are reserved, a hugetlbfs of that size. */
+	struct bt_hugepages hp;
+	bt_hugepages_find(&c->root, &hp);
+	unsigned long kb = hp.size_kb;
+	unsigned long long nr = hp.nr;
 	char size[32], path[BT_SYSROOT_PATH_MAX], fix[BT_SYSROOT_PATH_MAX + 128];
 	if (!kb) {
 		pf_report(c, PF_FAIL, "hugepages", "a kernel with CONFIG_HUGETLBFS (the DOCA image has it)",
@@ -31,10 +36,7 @@ void pf_check_hugepages(struct pf_ctx *c)
 		return;
 	}
 	size_text(kb, size, sizeof(size));
-	unsigned long long nr = 0;
 	pf_fmt(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages", kb);
-	if (bt_sysroot_read_u64(&c->root, path, &nr) != 0)
-		nr = 0;
 	/* The daemon's DPDK memory: 256 MB by default (--eal-mem-mb). */
 	unsigned long want_pages = (256ul * 1024 + kb - 1) / kb;
 	if (nr == 0) {
@@ -42,31 +44,9 @@ void pf_check_hugepages(struct pf_ctx *c)
 		pf_report(c, PF_FAIL, "hugepages", fix, "no %s hugepages reserved", size);
 		return;
 	}
-	char *mounts = malloc(65536);
-	int n = mounts ? bt_sysroot_read(&c->root, "/proc/mounts", mounts, 65536) : -1;
-	char where[256] = "";
-	for (char *line = n > 0 ? mounts : NULL; line && *line && !where[0];) {
-		char *next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		char src[128], dir[256], type[64], opts[512];
-		if (sscanf(line, "%127s %255s %63s %511s", src, dir, type, opts) == 4 && !strcmp(type, "hugetlbfs")) {
-			/* pagesize= absent means the default size. */
-			const char *ps = strstr(opts, "pagesize=");
-			unsigned long v = 0;
-			char unit = 'K';
-			if (ps)
-				sscanf(ps + 9, "%lu%c", &v, &unit);
-			unsigned long ps_kb = !ps ? kb : unit == 'G' ? v << 20 : unit == 'M' ? v << 10 : v;
-			if (ps_kb == kb)
-				pf_fmt(where, sizeof(where), "%s", dir);
-		}
-		line = next;
-	}
-	free(mounts);
 	char total[32];
 	size_text(kb * (unsigned long)nr, total, sizeof(total));
-	if (!where[0]) {
+	if (!hp.mount[0]) {
 		/* hugetlbfs wants "512M", "2M", "1G" */
 		char opt[32];
 		if (kb % (1ul << 20) == 0)
@@ -81,7 +61,7 @@ void pf_check_hugepages(struct pf_ctx *c)
 			  nr, size, total);
 		return;
 	}
-	pf_report(c, PF_PASS, "hugepages", NULL, "%llu x %s reserved (%s), hugetlbfs at %s", nr, size, total, where);
+	pf_report(c, PF_PASS, "hugepages", NULL, "%llu x %s reserved (%s), hugetlbfs at %s", nr, size, total, hp.mount);
 }
 
 void pf_check_memlock(struct pf_ctx *c)
