@@ -77,6 +77,25 @@ static bool reap_within(pid_t pid, double limit_s, int *wstatus)
 	}
 }
 
+/* Reads what the child wrote so far (fd non-blocking) and keeps what fits
+ * in out_text (NUL-terminated, *got bytes used); the rest is read and
+ * dropped so the child never blocks on a full pipe. */
+static void drain_output(int fd, char *out_text, size_t out_len, size_t *got)
+{
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		size_t keep = (size_t)n;
+		if (out_text && *got + 1 < out_len) {
+			if (keep > out_len - 1 - *got)
+				keep = out_len - 1 - *got;
+			memcpy(out_text + *got, buf, keep);
+			*got += keep;
+			out_text[*got] = 0;
+		}
+	}
+}
+
 int promote_exec(char *const argv[], const char *log_path, unsigned timeout_s, char *out_text, size_t out_len,
 		 struct exec_result *res)
 {
@@ -124,20 +143,8 @@ int promote_exec(char *const argv[], const char *log_path, unsigned timeout_s, c
 	int wstatus = 0;
 	bool exited = false;
 	while (!exited) {
-		if (pipefd[0] >= 0) {
-			char buf[4096];
-			ssize_t n;
-			while ((n = read(pipefd[0], buf, sizeof(buf))) > 0) {
-				size_t keep = (size_t)n;
-				if (out_text && got + 1 < out_len) {
-					if (keep > out_len - 1 - got)
-						keep = out_len - 1 - got;
-					memcpy(out_text + got, buf, keep);
-					got += keep;
-					out_text[got] = 0;
-				}
-			}
-		}
+		if (pipefd[0] >= 0)
+			drain_output(pipefd[0], out_text, out_len, &got);
 		pid_t r = waitpid(pid, &wstatus, WNOHANG);
 		if (r == pid) {
 			exited = true;
@@ -159,18 +166,7 @@ int promote_exec(char *const argv[], const char *log_path, unsigned timeout_s, c
 	/* Whatever the child left in its group (a compiler, a helper) goes too. */
 	kill(-pid, SIGKILL);
 	if (pipefd[0] >= 0) {
-		char buf[4096];
-		ssize_t n;
-		while ((n = read(pipefd[0], buf, sizeof(buf))) > 0) {
-			size_t keep = (size_t)n;
-			if (out_text && got + 1 < out_len) {
-				if (keep > out_len - 1 - got)
-					keep = out_len - 1 - got;
-				memcpy(out_text + got, buf, keep);
-				got += keep;
-				out_text[got] = 0;
-			}
-		}
+		drain_output(pipefd[0], out_text, out_len, &got);
 		close(pipefd[0]);
 	}
 	if (WIFEXITED(wstatus))

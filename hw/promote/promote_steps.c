@@ -67,6 +67,21 @@ static void log_path(const struct promote_cfg *c, enum promote_step s, char *out
 	snprintf(out, len, "%s/logs/%s.log", c->out_dir, promote_step_name(s));
 }
 
+/* fail() with the last `lines` lines of step s's log as the detail: what
+ * a step that ran a command says when the command did not succeed. */
+__attribute__((format(printf, 4, 5))) static int fail_log_tail(struct promote_cfg *c, enum promote_step s,
+								unsigned lines, const char *fmt, ...)
+{
+	char why[512], log[PROMOTE_PATH + 64], tail[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_path(c, s, log, sizeof(log));
+	promote_log_tail(log, lines, tail, sizeof(tail));
+	return fail(c, s, tail, "%s", why);
+}
+
 /* Why a child failed, in words. */
 static void describe_exit(const struct exec_result *r, unsigned timeout_s, char *out, size_t len)
 {
@@ -116,11 +131,8 @@ static int run_remote(struct promote_cfg *c, enum promote_step s, const char *cm
 		return fail(c, s, NULL, "remote command too long"), -2;
 	int st = run_step_cmd(c, s, a.argv, r);
 	if (st == 255) {
-		char log[PROMOTE_PATH + 64], tail[2048];
-		log_path(c, s, log, sizeof(log));
-		promote_log_tail(log, 4, tail, sizeof(tail));
-		fail(c, s, tail, "ssh to %s failed (exit 255: unreachable, refused, or the key was not accepted)",
-		     c->target);
+		fail_log_tail(c, s, 4, "ssh to %s failed (exit 255: unreachable, refused, or the key was not accepted)",
+			      c->target);
 		return -2;
 	}
 	return st;
@@ -217,13 +229,11 @@ int step_connect(struct promote_cfg *c)
 	int st = run_remote(c, PS_CONNECT, cmd, &r);
 	if (st == -2)
 		return -1;
-	char log[PROMOTE_PATH + 64], tail[2048];
-	log_path(c, PS_CONNECT, log, sizeof(log));
-	promote_log_tail(log, 3, tail, sizeof(tail));
 	if (st == 3)
-		return fail(c, PS_CONNECT, tail, "the DPU lacks build tools (apt-get install build-essential rsync pkg-config)");
+		return fail_log_tail(c, PS_CONNECT, 3,
+				     "the DPU lacks build tools (apt-get install build-essential rsync pkg-config)");
 	if (st != 0)
-		return fail(c, PS_CONNECT, tail, "cannot create %s there (exit %d)", c->remote_dir, st);
+		return fail_log_tail(c, PS_CONNECT, 3, "cannot create %s there (exit %d)", c->remote_dir, st);
 	/* For the report: what the build there will be for. */
 	char arch[64] = "";
 	if (remote_text(c, PS_CONNECT, "uname -m", arch, sizeof(arch)) == 0) {
@@ -251,12 +261,8 @@ int step_sync(struct promote_cfg *c)
 	int st = run_step_cmd(c, PS_SYNC, a.argv, &r);
 	if (st == -2)
 		return -1;
-	char log[PROMOTE_PATH + 64], tail[2048];
-	log_path(c, PS_SYNC, log, sizeof(log));
-	if (st != 0) {
-		promote_log_tail(log, 5, tail, sizeof(tail));
-		return fail(c, PS_SYNC, tail, "rsync of %s to %s exited %d", src, dst, st);
-	}
+	if (st != 0)
+		return fail_log_tail(c, PS_SYNC, 5, "rsync of %s to %s exited %d", src, dst, st);
 	/* The hosts file goes with the run, for the DPU's preflight. */
 	snprintf(dst, sizeof(dst), "%s:%s/" RUN_DIR "/hosts", c->target, c->remote_dir);
 	argv_init(&a);
@@ -266,10 +272,8 @@ int step_sync(struct promote_cfg *c)
 	st = run_step_cmd(c, PS_SYNC, a.argv, &r);
 	if (st == -2)
 		return -1;
-	if (st != 0) {
-		promote_log_tail(log, 5, tail, sizeof(tail));
-		return fail(c, PS_SYNC, tail, "rsync of the hosts file to %s exited %d", dst, st);
-	}
+	if (st != 0)
+		return fail_log_tail(c, PS_SYNC, 5, "rsync of the hosts file to %s exited %d", dst, st);
 	return 0;
 }
 
@@ -297,10 +301,9 @@ int step_build(struct promote_cfg *c)
 	if (st == -2)
 		return -1;
 	if (st != 0) {
-		char log[PROMOTE_PATH + 64], tail[2048];
+		char log[PROMOTE_PATH + 64];
 		log_path(c, PS_BUILD, log, sizeof(log));
-		promote_log_tail(log, 8, tail, sizeof(tail));
-		return fail(c, PS_BUILD, tail, "make build/bluetas exited %d (the log: %s)", st, log);
+		return fail_log_tail(c, PS_BUILD, 8, "make build/bluetas exited %d (the log: %s)", st, log);
 	}
 	return 0;
 }
@@ -551,10 +554,7 @@ int step_checks(struct promote_cfg *c)
 	if (st == -2)
 		return -1;
 	if (st != 0 && st != 1) { /* 1 is a verdict: a scenario failed */
-		char log[PROMOTE_PATH + 64], tail[2048];
-		log_path(c, PS_CHECKS, log, sizeof(log));
-		promote_log_tail(log, 6, tail, sizeof(tail));
-		return fail(c, PS_CHECKS, tail, "the scenario suite could not run (bluetas run exited %d)", st);
+		return fail_log_tail(c, PS_CHECKS, 6, "the scenario suite could not run (bluetas run exited %d)", st);
 	}
 	return 0;
 }
@@ -615,12 +615,8 @@ int step_fetch(struct promote_cfg *c)
 	st = run_step_cmd(c, PS_FETCH, a.argv, &r);
 	if (st == -2)
 		return -1;
-	if (st != 0) {
-		char log[PROMOTE_PATH + 64], tail[2048];
-		log_path(c, PS_FETCH, log, sizeof(log));
-		promote_log_tail(log, 5, tail, sizeof(tail));
-		return fail(c, PS_FETCH, tail, "rsync of %s exited %d", src, st);
-	}
+	if (st != 0)
+		return fail_log_tail(c, PS_FETCH, 5, "rsync of %s exited %d", src, st);
 	char path[PROMOTE_PATH + 64], why[256];
 	snprintf(path, sizeof(path), "%s/dpu/scenarios.jsonl", c->out_dir);
 	if (promote_read_results(c, path, true, why, sizeof(why)) < 0)
@@ -655,12 +651,8 @@ int step_emu(struct promote_cfg *c)
 	if (st == -2)
 		return -1;
 	char why[256];
-	if ((st != 0 && st != 1) || promote_read_results(c, results, false, why, sizeof(why)) < 0) {
-		char log[PROMOTE_PATH + 64], tail[2048];
-		log_path(c, PS_EMU, log, sizeof(log));
-		promote_log_tail(log, 6, tail, sizeof(tail));
-		return fail(c, PS_EMU, tail, "the local scenario run failed (bluetas run exited %d)", st);
-	}
+	if ((st != 0 && st != 1) || promote_read_results(c, results, false, why, sizeof(why)) < 0)
+		return fail_log_tail(c, PS_EMU, 6, "the local scenario run failed (bluetas run exited %d)", st);
 	return 0;
 }
 
