@@ -190,104 +190,6 @@ static void fx_free(struct fx *f)
 
 static uint8_t *nreg(struct fx *f) { return f->nmem + GUARD; }
 
-static void assert_all(const uint8_t *p, uint8_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(p[i], v);
-}
-
-static struct chan_sge_local L(const struct chan_mr *mr, uint64_t off)
-{
-	return (struct chan_sge_local){ .mr = mr, .off = off };
-}
-static struct chan_sge_remote R(const struct chan_remote_mr *mr, uint64_t off)
-{
-	return (struct chan_sge_remote){ .mr = mr, .off = off };
-}
-
-/* Polls until one completion arrives (or fails the test). */
-static struct chan_completion wait_cqe(struct chan *ch)
-{
-	struct chan_completion c;
-	uint64_t deadline = now_ns() + (uint64_t)WAIT_MS * 1000000ull;
-	for (;;) {
-		int n = chan_poll_cq(ch, &c, 1);
-		assert_true(n >= 0);
-		if (n == 1)
-			return c;
-		if (now_ns() > deadline)
-			fail_msg("no completion within %d ms", WAIT_MS);
-	}
-}
-
-static void expect_cqe(struct chan *ch, uint64_t wr_id, int status, int opcode)
-{
-	struct chan_completion c = wait_cqe(ch);
-	if (c.wr_id != wr_id || c.status != status || c.opcode != opcode)
-		fail_msg("completion wr_id=%" PRIu64 " status=%s opcode=%u, expected wr_id=%" PRIu64 " %s opcode=%d",
-			 c.wr_id, chan_err_name(c.status), c.opcode, wr_id, chan_err_name(status), opcode);
-}
-
-/* Nothing completes for `ms` (what an unsignaled success looks like). */
-static void expect_no_cqe_for(struct chan *ch, unsigned ms)
-{
-	struct chan_completion c;
-	uint64_t until = now_ns() + (uint64_t)ms * 1000000ull;
-	while (now_ns() < until)
-		assert_int_equal(chan_poll_cq(ch, &c, 1), 0);
-}
-
-/* Polls a message, waiting for it. */
-static uint32_t wait_msg(struct chan *ch, void *buf, uint32_t cap)
-{
-	uint32_t len = 0;
-	uint64_t deadline = now_ns() + (uint64_t)WAIT_MS * 1000000ull;
-	for (;;) {
-		int rc = chan_poll_msg(ch, buf, cap, &len);
-		if (rc == 1)
-			return len;
-		if (rc < 0)
-			fail_msg("poll_msg: %s", chan_err_name(rc));
-		if (now_ns() > deadline)
-			fail_msg("no message within %d ms", WAIT_MS);
-	}
-}
-
-/* Posts, retrying while credits come back (the peer is driven by the
- * caller's `pump` in between). */
-static void post_msg_retry(struct chan *ch, const void *m, uint32_t len, struct chan *peer)
-{
-	uint64_t deadline = now_ns() + (uint64_t)WAIT_MS * 1000000ull;
-	for (;;) {
-		int rc = chan_post_msg(ch, m, len);
-		if (rc == CHAN_OK)
-			return;
-		if (rc != CHAN_EAGAIN)
-			fail_msg("post_msg: %s", chan_err_name(rc));
-		if (peer) {
-			struct chan_completion c;
-			chan_poll_cq(peer, &c, 0);
-		}
-		if (now_ns() > deadline)
-			fail_msg("no credit within %d ms", WAIT_MS);
-	}
-}
-
-static void wait_disconnected(struct chan *ch)
-{
-	uint8_t buf[CHAN_MSG_MAX_BYTES];
-	uint32_t len;
-	uint64_t deadline = now_ns() + (uint64_t)WAIT_MS * 1000000ull;
-	for (;;) {
-		int rc = chan_poll_msg(ch, buf, sizeof(buf), &len);
-		if (rc == CHAN_EDISCONNECTED)
-			return;
-		assert_true(rc >= 0);
-		if (now_ns() > deadline)
-			fail_msg("the break was not seen within %d ms", WAIT_MS);
-	}
-}
-
 /* The device, not our code, refused: the error completion's raw status. */
 static void expect_device_refused(struct chan *ch)
 {
@@ -457,29 +359,29 @@ static void test_rkey_from_other_connection_refused(void **state)
 	/* Positive control: B's NIC writes B's host region with it. */
 	memset(nreg(b), 0x3b, 8);
 	assert_int_equal(chan_post_write(b->nic, L(&b->nmr, 0), R(&b->hrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(b->nic, 1, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(b->hbuf, 0x3b, 8);
+	ct_expect_cqe(NULL, b->nic, 1, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(b->hbuf, 0x3b, 8);
 
 	/* A's NIC aims at B's host region: refused by the device. */
 	uint8_t hb_before[RLEN];
 	memcpy(hb_before, b->hbuf, RLEN);
 	memset(nreg(a), 0x66, RLEN);
 	assert_int_equal(chan_post_write(a->nic, L(&a->nmr, 0), R(&b->hrem, 0), 8, 2, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(a->nic, 2, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_expect_cqe(NULL, a->nic, 2, CHAN_EACCESS, CHAN_OP_WRITE);
 	expect_device_refused(a->nic);
 	assert_memory_equal(b->hbuf, hb_before, RLEN);
 	print_message("isolation: host B rkey 0x%08x addr 0x%" PRIx64 " valid on connection B, refused on A by the "
 		      "device (IBV_WC_REM_ACCESS_ERR)\n",
 		      b->hrem.rkey, b->hrem.addr);
-	wait_disconnected(a->nic);
-	wait_disconnected(a->host);
+	ct_wait_disconnected(NULL, a->nic);
+	ct_wait_disconnected(NULL, a->host);
 
 	/* ... a READ of it too, from another fresh connection C. */
 	struct fx *c = fx_new_on(l, &p);
 	assert_int_equal(chan_post_read(c->nic, L(&c->nmr, 0), R(&b->hrem, 0), 8, 3, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(c->nic, 3, CHAN_EACCESS, CHAN_OP_READ);
+	ct_expect_cqe(NULL, c->nic, 3, CHAN_EACCESS, CHAN_OP_READ);
 	expect_device_refused(c->nic);
-	assert_all(nreg(c), 0, 8); /* nothing of B's leaked in */
+	ct_assert_all(nreg(c), 0, 8); /* nothing of B's leaked in */
 
 	/* And the other direction: another host at NIC B's region. */
 	struct fx *d = fx_new_on(l, &p);
@@ -487,7 +389,7 @@ static void test_rkey_from_other_connection_refused(void **state)
 	memcpy(nb_before, b->nmem, sizeof(nb_before));
 	memset(d->hbuf, 0x44, RLEN);
 	assert_int_equal(chan_post_write(d->host, L(&d->hmr, 0), R(&b->nrem, 0), 8, 4, 0), CHAN_OK);
-	expect_cqe(d->host, 4, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_expect_cqe(NULL, d->host, 4, CHAN_EACCESS, CHAN_OP_WRITE);
 	expect_device_refused(d->host);
 	assert_memory_equal(b->nmem, nb_before, sizeof(nb_before));
 
@@ -497,11 +399,11 @@ static void test_rkey_from_other_connection_refused(void **state)
 	assert_int_equal(st.broken, 0);
 	memset(b->hbuf, 3, 8);
 	assert_int_equal(chan_post_write(b->host, L(&b->hmr, 0), R(&b->nrem, 0), 8, 5, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(b->host, 5, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(b), 3, 8);
+	ct_expect_cqe(NULL, b->host, 5, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(nreg(b), 3, 8);
 	uint8_t m = 9, buf[CHAN_MSG_MAX_BYTES];
 	assert_int_equal(chan_post_msg(b->host, &m, 1), CHAN_OK);
-	assert_int_equal(wait_msg(b->nic, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(NULL, b->nic, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 9);
 
 	/* A local key of another connection is not a local key here. */
@@ -543,7 +445,7 @@ static void test_sq_4000_writes_through_depth_4(void **state)
 		i++;
 	}
 	while (done < 1000) {
-		struct chan_completion c = wait_cqe(f->host);
+		struct chan_completion c = ct_wait_cqe(NULL, f->host);
 		assert_int_equal(c.status, CHAN_OK);
 		done++;
 	}
@@ -576,37 +478,37 @@ static void test_credit_batching(void **state)
 	/* Taking ONE message does not return a credit yet (verbs differs from
 	 * shm: credits go back piggybacked on a message, or alone once half
 	 * the window is owed and the receiver has taken what was queued). */
-	assert_int_equal(wait_msg(f->nic, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(NULL, f->nic, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 0);
 	sleep_ms(20);
 	m = 4;
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EAGAIN);
 	/* Half the window, but two more are queued: still nothing. */
-	assert_int_equal(wait_msg(f->nic, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(NULL, f->nic, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 1);
 	sleep_ms(20);
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EAGAIN);
 	/* The queue drained: one credit-only message returns all four. */
 	for (uint8_t want = 2; want <= 3; want++) {
-		assert_int_equal(wait_msg(f->nic, buf, sizeof(buf)), 1);
+		assert_int_equal(ct_wait_msg(NULL, f->nic, buf, sizeof(buf)), 1);
 		assert_int_equal(buf[0], want);
 	}
 	for (m = 4; m < 8; m++)
-		post_msg_retry(f->host, &m, 1, NULL);
+		ct_post_msg_retry(NULL, f->host, &m, 1, NULL);
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EAGAIN);
 	for (uint8_t want = 4; want < 8; want++) {
-		assert_int_equal(wait_msg(f->nic, buf, sizeof(buf)), 1);
+		assert_int_equal(ct_wait_msg(NULL, f->nic, buf, sizeof(buf)), 1);
 		assert_int_equal(buf[0], want);
 	}
 	assert_int_equal(chan_poll_msg(f->nic, buf, sizeof(buf), &len), 0);
 	/* The NIC's own message reaches the host; credit-only ones never do. */
-	assert_int_equal(wait_msg(f->host, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(NULL, f->host, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 0x80);
 	sleep_ms(20);
 	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 0);
 	/* Everything taken: the whole window comes back. */
 	for (m = 10; m < 14; m++)
-		post_msg_retry(f->host, &m, 1, f->nic);
+		ct_post_msg_retry(NULL, f->host, &m, 1, f->nic);
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EAGAIN);
 	struct verbs_chan_stats hs, ns;
 	assert_int_equal(verbs_chan_stats(f->host, &hs), 0);
@@ -839,16 +741,16 @@ static void test_peer_destroyed(void **state)
 	/* Posted before the host noticed: cannot succeed. */
 	int rc = chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED);
 	if (rc == CHAN_OK) {
-		struct chan_completion c = wait_cqe(f->host);
+		struct chan_completion c = ct_wait_cqe(NULL, f->host);
 		assert_int_equal(c.wr_id, 1);
 		print_message("write posted as the peer vanished: %s\n", chan_err_name(c.status));
 		assert_true(c.status == CHAN_EFLUSHED || c.status == CHAN_EIO);
 	} else {
 		assert_int_equal(rc, CHAN_EDISCONNECTED);
 	}
-	assert_int_equal(wait_msg(f->host, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(NULL, f->host, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 0x31);
-	wait_disconnected(f->host);
+	ct_wait_disconnected(NULL, f->host);
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EDISCONNECTED);
 	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 2, 0), CHAN_EDISCONNECTED);
 	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), CHAN_EDISCONNECTED);
@@ -881,10 +783,10 @@ static void test_outstanding_flushed(void **state)
 	for (uint64_t i = 0; i < 40; i++)
 		assert_int_equal(chan_post_read(f->host, L(&lm, 0), R(&brem, 0), 1 << 20, i, i % 2 ? CHAN_WR_SIGNALED : 0),
 				 CHAN_OK);
-	expect_cqe(f->host, 100, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_expect_cqe(NULL, f->host, 100, CHAN_EACCESS, CHAN_OP_WRITE);
 	for (uint64_t i = 0; i < 40; i++)
-		expect_cqe(f->host, i, CHAN_EFLUSHED, CHAN_OP_READ);
-	expect_no_cqe_for(f->host, 5);
+		ct_expect_cqe(NULL, f->host, i, CHAN_EFLUSHED, CHAN_OP_READ);
+	ct_expect_no_cqe(NULL, f->host);
 	/* Slots all came back with the completions; the link stays broken. */
 	assert_int_equal(chan_post_read(f->host, L(&lm, 0), R(&brem, 0), 8, 1, 0), CHAN_EDISCONNECTED);
 	chan_mr_deregister(f->nic, &bm);
@@ -913,15 +815,15 @@ static void test_many_connections(void **state)
 				 CHAN_OK);
 	}
 	for (int i = 0; i < K; i++) {
-		expect_cqe(fs[i]->host, (uint64_t)i, CHAN_OK, CHAN_OP_WRITE);
-		assert_all(nreg(fs[i]), (uint8_t)(i + 1), RLEN);
+		ct_expect_cqe(NULL, fs[i]->host, (uint64_t)i, CHAN_OK, CHAN_OP_WRITE);
+		ct_assert_all(nreg(fs[i]), (uint8_t)(i + 1), RLEN);
 	}
 	for (int i = K - 1; i >= 0; i -= 2)
 		fx_free_keep_listener(fs[i]);
 	for (int i = 0; i < K; i += 2) {
 		uint8_t m = (uint8_t)i, buf[CHAN_MSG_MAX_BYTES];
 		assert_int_equal(chan_post_msg(fs[i]->host, &m, 1), CHAN_OK);
-		assert_int_equal(wait_msg(fs[i]->nic, buf, sizeof(buf)), 1);
+		assert_int_equal(ct_wait_msg(NULL, fs[i]->nic, buf, sizeof(buf)), 1);
 		assert_int_equal(buf[0], i);
 		fx_free_keep_listener(fs[i]);
 	}

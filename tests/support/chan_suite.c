@@ -22,6 +22,7 @@
 struct fx {
 	const struct chan_suite_backend *b;
 	struct chan_suite_pair pair;
+	struct ct_waiter w; /* {b, &pair}: waits move a virtual-time backend's clock */
 	struct chan *host, *nic;
 	uint8_t hbuf[RLEN];
 	uint8_t nmem[GUARD + RLEN + GUARD]; /* NIC region is the middle */
@@ -64,6 +65,7 @@ static struct fx *fx_new(const struct chan_suite_backend *b, uint32_t sq, uint32
 	char err[512] = "";
 	if (b->pair_new(b->ctx, sq, msg, &f->pair, err, sizeof(err)) != 0)
 		fail_msg("%s: cannot make a pair: %s", b->name, err);
+	f->w = (struct ct_waiter){.b = b, .pair = &f->pair};
 	f->host = f->pair.host;
 	f->nic = f->pair.nic;
 	memset(f->nmem, GUARD_BYTE, sizeof(f->nmem));
@@ -94,121 +96,12 @@ static void assert_guards(struct fx *f)
 	}
 }
 
-static void assert_all(const uint8_t *p, uint8_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(p[i], v);
-}
-
-static struct chan_sge_local L(const struct chan_mr *mr, uint64_t off)
-{
-	return (struct chan_sge_local){.mr = mr, .off = off};
-}
-static struct chan_sge_remote R(const struct chan_remote_mr *mr, uint64_t off)
-{
-	return (struct chan_sge_remote){.mr = mr, .off = off};
-}
-
-/* One step of waiting: the backend's clock moves, or wall time passes. */
-static void step(struct fx *f, uint64_t deadline, const char *what)
-{
-	if (f->b->advance)
-		f->b->advance(f->b->ctx, &f->pair);
-	if (wall_ns() > deadline)
-		fail_msg("%s: %s within %d ms", f->b->name, what, CHAN_SUITE_WAIT_MS);
-}
-
-static uint64_t deadline_ms(unsigned ms) { return wall_ns() + (uint64_t)ms * 1000000ull; }
-
-static struct chan_completion wait_cqe(struct fx *f, struct chan *ch)
-{
-	struct chan_completion c;
-	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
-	for (;;) {
-		int n = chan_poll_cq(ch, &c, 1);
-		assert_true(n >= 0);
-		if (n == 1)
-			return c;
-		step(f, deadline, "no completion");
-	}
-}
-
-static void expect_cqe(struct fx *f, struct chan *ch, uint64_t wr_id, int status, int opcode)
-{
-	struct chan_completion c = wait_cqe(f, ch);
-	if (c.wr_id != wr_id || c.status != status || c.opcode != opcode)
-		fail_msg("completion wr_id=%" PRIu64 " status=%s opcode=%u, expected wr_id=%" PRIu64 " %s opcode=%d",
-			 c.wr_id, chan_err_name(c.status), c.opcode, wr_id, chan_err_name(status), opcode);
-}
-
-/* Nothing completes: after the clock ran out of due events, or for a few
- * milliseconds of a real-time backend. */
-static void expect_no_cqe(struct fx *f, struct chan *ch)
-{
-	struct chan_completion c;
-	if (f->b->advance) {
-		f->b->advance(f->b->ctx, &f->pair);
-		assert_int_equal(chan_poll_cq(ch, &c, 1), 0);
-		return;
-	}
-	uint64_t until = deadline_ms(QUIET_MS);
-	while (wall_ns() < until)
-		assert_int_equal(chan_poll_cq(ch, &c, 1), 0);
-}
-
-static uint32_t wait_msg(struct fx *f, struct chan *ch, void *buf, uint32_t cap)
-{
-	uint32_t len = 0;
-	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
-	for (;;) {
-		int rc = chan_poll_msg(ch, buf, cap, &len);
-		if (rc == 1)
-			return len;
-		if (rc < 0)
-			fail_msg("poll_msg: %s", chan_err_name(rc));
-		step(f, deadline, "no message");
-	}
-}
-
-/* Posts, retrying while credits come back; `peer` is driven in between
- * (a deferred-credit backend sends them when its end is polled). */
-static void post_msg_retry(struct fx *f, struct chan *ch, const void *m, uint32_t len, struct chan *peer)
-{
-	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
-	for (;;) {
-		int rc = chan_post_msg(ch, m, len);
-		if (rc == CHAN_OK)
-			return;
-		if (rc != CHAN_EAGAIN)
-			fail_msg("post_msg: %s", chan_err_name(rc));
-		if (peer) {
-			struct chan_completion c;
-			chan_poll_cq(peer, &c, 0);
-		}
-		step(f, deadline, "no credit");
-	}
-}
-
-static void wait_disconnected(struct fx *f, struct chan *ch)
-{
-	uint8_t buf[CHAN_MSG_MAX_BYTES];
-	uint32_t len;
-	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
-	for (;;) {
-		int rc = chan_poll_msg(ch, buf, sizeof(buf), &len);
-		if (rc == CHAN_EDISCONNECTED)
-			return;
-		assert_true(rc >= 0);
-		step(f, deadline, "the break not seen");
-	}
-}
-
 /* The link is in the error state from both ends. */
 static void expect_broken(struct fx *f)
 {
 	uint8_t m[4] = {0};
-	wait_disconnected(f, f->host);
-	wait_disconnected(f, f->nic);
+	ct_wait_disconnected(&f->w, f->host);
+	ct_wait_disconnected(&f->w, f->nic);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, 99, CHAN_WR_SIGNALED),
 			 CHAN_EDISCONNECTED);
 	assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 0), R(&f->hrem, 0), 4, 99, CHAN_WR_SIGNALED),
@@ -232,7 +125,7 @@ static void expect_refused_write(struct fx *f, const struct chan_remote_mr *rem,
 	memset(f->hbuf, 0x11, RLEN);
 	memcpy(before, f->nmem, sizeof(before));
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(rem, roff), len, 7, 0), CHAN_OK);
-	expect_cqe(f, f->host, 7, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_expect_cqe(&f->w, f->host, 7, CHAN_EACCESS, CHAN_OP_WRITE);
 	check_refused(f, f->host);
 	assert_memory_equal(before, f->nmem, sizeof(before));
 	expect_broken(f);
@@ -246,7 +139,7 @@ static void chan_write_read_roundtrip(void **state)
 	for (unsigned i = 0; i < RLEN; i++)
 		f->hbuf[i] = (uint8_t)(i * 7 + 3);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), RLEN, 1, CHAN_WR_SIGNALED), CHAN_OK);
-	struct chan_completion c = wait_cqe(f, f->host);
+	struct chan_completion c = ct_wait_cqe(&f->w, f->host);
 	assert_int_equal(c.wr_id, 1);
 	assert_int_equal(c.status, CHAN_OK);
 	assert_int_equal(c.opcode, CHAN_OP_WRITE);
@@ -258,17 +151,17 @@ static void chan_write_read_roundtrip(void **state)
 	memcpy(want, f->hbuf, RLEN);
 	memset(f->hbuf, 0, RLEN);
 	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), RLEN, 2, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_READ);
+	ct_expect_cqe(&f->w, f->host, 2, CHAN_OK, CHAN_OP_READ);
 	assert_memory_equal(f->hbuf, want, RLEN);
 
 	/* The other direction: the NIC writes into host memory at an offset. */
 	memset(nreg(f), 0x5c, 16);
 	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&f->hrem, 100), 16, 3, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f, f->nic, 3, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(f->hbuf + 100, 0x5c, 16);
+	ct_expect_cqe(&f->w, f->nic, 3, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(f->hbuf + 100, 0x5c, 16);
 	assert_int_equal(f->hbuf[99], want[99]);
 	assert_int_equal(f->hbuf[116], want[116]);
-	expect_no_cqe(f, f->host);
+	ct_expect_no_cqe(&f->w, f->host);
 	fx_free(f);
 }
 
@@ -298,12 +191,12 @@ static void chan_large_transfers(void **state)
 			 CHAN_OK);
 	struct chan_remote_mr brem = chan_mr_remote(&bm);
 	assert_int_equal(chan_post_write(f->host, L(&am, 3), R(&brem, 5), BIG - 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	ct_expect_cqe(&f->w, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
 	assert_memory_equal(b + 5, a + 3, BIG - 8);
 	assert_int_equal(b[4], 0);
 	assert_int_equal(b[BIG - 3], 0);
 	assert_int_equal(chan_post_read(f->host, L(&backm, 0), R(&brem, 0), BIG, 2, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_READ);
+	ct_expect_cqe(&f->w, f->host, 2, CHAN_OK, CHAN_OP_READ);
 	assert_memory_equal(back, b, BIG);
 	assert_int_equal(chan_mr_deregister(f->host, &am), CHAN_OK);
 	assert_int_equal(chan_mr_deregister(f->host, &backm), CHAN_OK);
@@ -321,9 +214,9 @@ static void chan_order_last_write_wins(void **state)
 	memset(f->hbuf + 16, 'B', 16);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 40), 16, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 16), R(&f->nrem, 40), 16, 2, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
-	expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(f) + 40, 'B', 16);
+	ct_expect_cqe(&f->w, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	ct_expect_cqe(&f->w, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(nreg(f) + 40, 'B', 16);
 
 	/* 60 overlapping writes, only the last signaled: its completion
 	 * implies all, and the last one's bytes are what stays. */
@@ -333,9 +226,9 @@ static void chan_order_last_write_wins(void **state)
 		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 100 + i), R(&f->nrem, 200), 1, 10 + i,
 						 i == 59 ? CHAN_WR_SIGNALED : 0),
 				 CHAN_OK);
-	expect_cqe(f, f->host, 69, CHAN_OK, CHAN_OP_WRITE);
+	ct_expect_cqe(&f->w, f->host, 69, CHAN_OK, CHAN_OP_WRITE);
 	assert_int_equal(nreg(f)[200], 60);
-	expect_no_cqe(f, f->host);
+	ct_expect_no_cqe(&f->w, f->host);
 	fx_free(f);
 }
 
@@ -351,8 +244,8 @@ static void chan_msg_after_write_sees_write(void **state)
 		uint32_t flags = round % 32 == 0 ? CHAN_WR_SIGNALED : 0;
 		assert_int_equal(chan_post_write(f->host, L(&f->hmr, off), R(&f->nrem, off), 4, round, flags), CHAN_OK);
 		uint32_t db[2] = {round, off};
-		post_msg_retry(f, f->host, db, sizeof(db), f->nic);
-		assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), sizeof(db));
+		ct_post_msg_retry(&f->w, f->host, db, sizeof(db), f->nic);
+		assert_int_equal(ct_wait_msg(&f->w, f->nic, buf, sizeof(buf)), sizeof(db));
 		memcpy(db, buf, sizeof(db));
 		assert_int_equal(db[0], round);
 		uint32_t seen;
@@ -360,7 +253,7 @@ static void chan_msg_after_write_sees_write(void **state)
 		if (seen != round)
 			fail_msg("round %u: message arrived before the write it follows (saw %u)", round, seen);
 		if (flags)
-			expect_cqe(f, f->host, round, CHAN_OK, CHAN_OP_WRITE);
+			ct_expect_cqe(&f->w, f->host, round, CHAN_OK, CHAN_OP_WRITE);
 	}
 	fx_free(f);
 }
@@ -389,7 +282,7 @@ static void chan_oob_write_breaks_link(void **state)
 	}
 	struct chan_completion c[3];
 	for (int i = 0; i < posted; i++)
-		c[i] = wait_cqe(f, f->host);
+		c[i] = ct_wait_cqe(&f->w, f->host);
 	assert_int_equal(c[0].wr_id, 1);
 	assert_int_equal(c[0].status, CHAN_EACCESS); /* reported though unsignaled */
 	for (int i = 1; i < posted; i++) {
@@ -399,8 +292,8 @@ static void chan_oob_write_breaks_link(void **state)
 	if (posted == 3)
 		assert_int_equal(c[2].opcode, CHAN_OP_READ);
 	check_refused(f, f->host);
-	expect_no_cqe(f, f->host);
-	assert_all(nreg(f), 0, RLEN);
+	ct_expect_no_cqe(&f->w, f->host);
+	ct_assert_all(nreg(f), 0, RLEN);
 	assert_guards(f);
 	expect_broken(f);
 	fx_free(f);
@@ -413,9 +306,9 @@ static void chan_nic_oob_write_refused(void **state)
 	struct fx *f = fx_default(backend_of(state));
 	memset(f->hbuf, 0x22, RLEN);
 	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&f->hrem, RLEN - 4), 8, 1, 0), CHAN_OK);
-	expect_cqe(f, f->nic, 1, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_expect_cqe(&f->w, f->nic, 1, CHAN_EACCESS, CHAN_OP_WRITE);
 	check_refused(f, f->nic);
-	assert_all(f->hbuf, 0x22, RLEN);
+	ct_assert_all(f->hbuf, 0x22, RLEN);
 	expect_broken(f);
 	fx_free(f);
 }
@@ -438,7 +331,7 @@ static void chan_wrong_rkey_refused(void **state)
 	/* Presenting the host's OWN region key to the NIC end reaches nothing. */
 	f = fx_default(b);
 	expect_refused_write(f, &f->hrem, 0, 8);
-	assert_all(f->hbuf, 0x11, RLEN);
+	ct_assert_all(f->hbuf, 0x11, RLEN);
 	fx_free(f);
 }
 
@@ -452,8 +345,8 @@ static void chan_rkey_from_other_link_refused(void **state)
 	/* Positive control: B's descriptor works on B. */
 	memset(nreg(b), 0x3b, 8);
 	assert_int_equal(chan_post_write(b->nic, L(&b->nmr, 0), R(&b->hrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(b, b->nic, 1, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(b->hbuf, 0x3b, 8);
+	ct_expect_cqe(&b->w, b->nic, 1, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(b->hbuf, 0x3b, 8);
 
 	/* A's host aims at B's NIC region. */
 	uint8_t nb_before[sizeof(b->nmem)];
@@ -464,11 +357,11 @@ static void chan_rkey_from_other_link_refused(void **state)
 	/* Link B still works both ways. */
 	memset(b->hbuf, 3, 8);
 	assert_int_equal(chan_post_write(b->host, L(&b->hmr, 0), R(&b->nrem, 0), 8, 5, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(b, b->host, 5, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(b), 3, 8);
+	ct_expect_cqe(&b->w, b->host, 5, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(nreg(b), 3, 8);
 	uint8_t m = 9, buf[CHAN_MSG_MAX_BYTES];
 	assert_int_equal(chan_post_msg(b->host, &m, 1), CHAN_OK);
-	assert_int_equal(wait_msg(b, b->nic, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(&b->w, b->nic, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 9);
 
 	/* A local key of another link is not a local key here. */
@@ -486,14 +379,14 @@ static void chan_write_to_read_only_refused(void **state)
 	assert_int_equal(chan_mr_register(f->nic, ro, sizeof(ro), CHAN_ACCESS_REMOTE_READ, &mr), CHAN_OK);
 	struct chan_remote_mr rem = chan_mr_remote(&mr);
 	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&rem, 0), 32, 1, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_READ);
-	assert_all(f->hbuf, 0x3c, 32);
+	ct_expect_cqe(&f->w, f->host, 1, CHAN_OK, CHAN_OP_READ);
+	ct_assert_all(f->hbuf, 0x3c, 32);
 
 	memset(f->hbuf, 0, RLEN);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&rem, 0), 32, 2, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f, f->host, 2, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_expect_cqe(&f->w, f->host, 2, CHAN_EACCESS, CHAN_OP_WRITE);
 	check_refused(f, f->host);
-	assert_all(ro, 0x3c, sizeof(ro));
+	ct_assert_all(ro, 0x3c, sizeof(ro));
 	expect_broken(f);
 	assert_int_equal(chan_mr_deregister(f->nic, &mr), CHAN_OK);
 	fx_free(f);
@@ -508,9 +401,9 @@ static void chan_read_from_write_only_refused(void **state)
 	assert_int_equal(chan_mr_register(f->nic, wo, sizeof(wo), CHAN_ACCESS_REMOTE_WRITE, &mr), CHAN_OK);
 	struct chan_remote_mr rem = chan_mr_remote(&mr);
 	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&rem, 0), 32, 1, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f, f->host, 1, CHAN_EACCESS, CHAN_OP_READ);
+	ct_expect_cqe(&f->w, f->host, 1, CHAN_EACCESS, CHAN_OP_READ);
 	check_refused(f, f->host);
-	assert_all(f->hbuf, 0, RLEN); /* nothing leaked into local memory */
+	ct_assert_all(f->hbuf, 0, RLEN); /* nothing leaked into local memory */
 	fx_free(f);
 }
 
@@ -528,10 +421,10 @@ static void chan_local_only_region_refused(void **state)
 		int rc = op == CHAN_OP_READ ? chan_post_read(f->host, L(&f->hmr, 0), R(&rem, 0), 8, 1, CHAN_WR_SIGNALED)
 					    : chan_post_write(f->host, L(&f->hmr, 0), R(&rem, 0), 8, 1, CHAN_WR_SIGNALED);
 		assert_int_equal(rc, CHAN_OK);
-		expect_cqe(f, f->host, 1, CHAN_EACCESS, op);
+		ct_expect_cqe(&f->w, f->host, 1, CHAN_EACCESS, op);
 		check_refused(f, f->host);
-		assert_all(priv, 0x5a, sizeof(priv));
-		assert_all(f->hbuf, 0, RLEN);
+		ct_assert_all(priv, 0x5a, sizeof(priv));
+		ct_assert_all(f->hbuf, 0, RLEN);
 		assert_int_equal(chan_mr_deregister(f->nic, &mr), CHAN_OK);
 		fx_free(f);
 	}
@@ -553,12 +446,12 @@ static void chan_local_errors_at_post(void **state)
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(NULL, 0), 4, 1, 0), CHAN_EINVAL);
 
 	/* Refused posts consumed nothing and did not break the link. */
-	expect_no_cqe(f, f->host);
+	ct_expect_no_cqe(&f->w, f->host);
 	memset(f->hbuf, 0x77, RLEN);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, RLEN - 4), R(&f->nrem, RLEN - 4), 4, 2, CHAN_WR_SIGNALED),
 			 CHAN_OK);
-	expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(f) + RLEN - 4, 0x77, 4);
+	ct_expect_cqe(&f->w, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(nreg(f) + RLEN - 4, 0x77, 4);
 	assert_guards(f);
 	fx_free(f);
 }
@@ -586,8 +479,8 @@ static void chan_remote_offset_overflow_refused(void **state)
 	memset(f->hbuf, 1, 4);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, RLEN - 4), 4, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
-	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(f) + RLEN - 4, 1, 4);
+	ct_expect_cqe(&f->w, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(nreg(f) + RLEN - 4, 1, 4);
 	assert_guards(f);
 	fx_free(f);
 }
@@ -603,17 +496,17 @@ static void chan_remote_addr_as_stated(void **state)
 	/* The base address as chan_mr_remote gives it always works. */
 	memset(f->hbuf, 4, 4);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, 1, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(f), 4, 4);
+	ct_expect_cqe(&f->w, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(nreg(f), 4, 4);
 	struct chan_remote_mr shifted = f->nrem;
 	shifted.addr += 1;
 	if (info.addr_mode == CHAN_ADDR_VIRTUAL) {
 		/* Inside the region: only shifts the window. */
 		memset(f->hbuf, 5, 4);
 		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&shifted, 0), 4, 2, CHAN_WR_SIGNALED), CHAN_OK);
-		expect_cqe(f, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
+		ct_expect_cqe(&f->w, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
 		assert_int_equal(nreg(f)[0], 4);
-		assert_all(nreg(f) + 1, 5, 4);
+		ct_assert_all(nreg(f) + 1, 5, 4);
 		struct chan_remote_mr below = f->nrem;
 		below.addr -= 1; /* one byte before the region: a guard byte */
 		expect_refused_write(f, &below, 0, 4);
@@ -638,7 +531,7 @@ static void chan_deregistered_keys_refused(void **state)
 	assert_int_equal(chan_mr_deregister(f->nic, &mr), CHAN_OK);
 	assert_int_equal(chan_mr_deregister(f->nic, &mr), CHAN_EINVAL);
 	expect_refused_write(f, &rem, 0, 8);
-	assert_all(extra, 0, sizeof(extra));
+	ct_assert_all(extra, 0, sizeof(extra));
 	fx_free(f);
 
 	/* A deregistered local region is refused at post. */
@@ -745,16 +638,16 @@ static void chan_sq_full_and_unsignaled_slots(void **state)
 	/* Messages do not use these slots. */
 	uint8_t m = 1, buf[CHAN_MSG_MAX_BYTES];
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_OK);
-	assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(&f->w, f->nic, buf, sizeof(buf)), 1);
 	/* The NIC end has its own send queue. */
 	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&f->hrem, 0), 8, 9, 0), CHAN_OK);
 	/* Polling the signaled completion frees it and the three before it. */
-	expect_cqe(f, f->host, 3, CHAN_OK, CHAN_OP_WRITE);
+	ct_expect_cqe(&f->w, f->host, 3, CHAN_OK, CHAN_OP_WRITE);
 	for (uint64_t i = 10; i < 14; i++)
 		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, i, 0), CHAN_OK);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 14, 0), CHAN_EAGAIN);
 	/* Without a signaled one the slots never come back (caller's duty). */
-	expect_no_cqe(f, f->host);
+	ct_expect_no_cqe(&f->w, f->host);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 14, 0), CHAN_EAGAIN);
 	fx_free(f);
 }
@@ -777,7 +670,7 @@ static void chan_msg_credits(void **state)
 	/* The reverse direction has its own credits. */
 	m = 0x80;
 	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
-	assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(&f->w, f->nic, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 0);
 	m = 4;
 	if (info.credit_mode == CHAN_CREDIT_ON_POLL) {
@@ -792,21 +685,21 @@ static void chan_msg_credits(void **state)
 	/* Everything taken, both ends driven: the whole window comes back. */
 	uint8_t next = info.credit_mode == CHAN_CREDIT_ON_POLL ? 5 : 4;
 	for (uint8_t want = 1; want < next; want++) {
-		assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), 1);
+		assert_int_equal(ct_wait_msg(&f->w, f->nic, buf, sizeof(buf)), 1);
 		assert_int_equal(buf[0], want);
 	}
 	for (m = next; m < next + 4; m++)
-		post_msg_retry(f, f->host, &m, 1, f->nic);
+		ct_post_msg_retry(&f->w, f->host, &m, 1, f->nic);
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EAGAIN);
 	for (uint8_t want = next; want < next + 4; want++) {
-		assert_int_equal(wait_msg(f, f->nic, buf, sizeof(buf)), 1);
+		assert_int_equal(ct_wait_msg(&f->w, f->nic, buf, sizeof(buf)), 1);
 		assert_int_equal(buf[0], want);
 	}
 	assert_int_equal(chan_poll_msg(f->nic, buf, sizeof(buf), &len), 0);
 	/* The NIC's own message reaches the host, once. */
-	assert_int_equal(wait_msg(f, f->host, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(&f->w, f->host, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 0x80);
-	expect_no_cqe(f, f->host);
+	ct_expect_no_cqe(&f->w, f->host);
 	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 0);
 	print_message("%s: credit_mode %s\n", b->name, info.credit_mode == CHAN_CREDIT_ON_POLL ? "on-poll" : "deferred");
 	fx_free(f);
@@ -826,10 +719,10 @@ static void chan_msg_sizes(void **state)
 	assert_int_equal(chan_post_msg(f->host, big, CHAN_MSG_MAX_BYTES), CHAN_OK);
 	memset(big, 0, sizeof(big)); /* copied at post: the caller keeps its buffer */
 	/* Too small a buffer leaves the message in place. */
-	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
+	uint64_t deadline = ct_deadline_ms(CHAN_SUITE_WAIT_MS);
 	int rc;
 	while ((rc = chan_poll_msg(f->nic, buf, CHAN_MSG_MAX_BYTES - 1, &len)) == 0)
-		step(f, deadline, "no message");
+		ct_step(&f->w, deadline, "no message");
 	assert_int_equal(rc, CHAN_EINVAL);
 	assert_int_equal(chan_poll_msg(f->nic, buf, sizeof(buf), &len), 1);
 	assert_int_equal(len, CHAN_MSG_MAX_BYTES);
@@ -846,7 +739,7 @@ static void chan_messages_in_order(void **state)
 	enum { N = 2000 };
 	uint32_t sent[2] = {0, 0}, got[2] = {0, 0};
 	struct chan *end[2] = {f->host, f->nic};
-	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS * 3);
+	uint64_t deadline = ct_deadline_ms(CHAN_SUITE_WAIT_MS * 3);
 	while (got[0] < N || got[1] < N) {
 		for (int s = 0; s < 2; s++) {
 			if (sent[s] < N) {
@@ -875,7 +768,7 @@ static void chan_messages_in_order(void **state)
 						fail_msg("message %u from %s: byte %u differs", k, s ? "nic" : "host", i);
 			}
 		}
-		step(f, deadline, "messages not all through");
+		ct_step(&f->w, deadline, "messages not all through");
 	}
 	fx_free(f);
 }
@@ -892,32 +785,32 @@ static void chan_poll_cq_args(void **state)
 	/* All three done before polling two at a time. */
 	struct chan_completion all[3];
 	int n = 0;
-	uint64_t deadline = deadline_ms(CHAN_SUITE_WAIT_MS);
+	uint64_t deadline = ct_deadline_ms(CHAN_SUITE_WAIT_MS);
 	while (n < 3) {
 		int k = chan_poll_cq(f->host, all + n, 3 - n);
 		assert_true(k >= 0);
 		n += k;
 		if (n < 3)
-			step(f, deadline, "no completion");
+			ct_step(&f->w, deadline, "no completion");
 	}
 	assert_int_equal(all[0].wr_id, 0);
 	assert_int_equal(all[1].wr_id, 1);
 	assert_int_equal(all[2].wr_id, 2);
 	for (uint64_t i = 3; i < 6; i++)
 		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, i, CHAN_WR_SIGNALED), CHAN_OK);
-	struct chan_completion first = wait_cqe(f, f->host);
+	struct chan_completion first = ct_wait_cqe(&f->w, f->host);
 	assert_int_equal(first.wr_id, 3);
 	n = 0;
 	while (n == 0) {
 		n = chan_poll_cq(f->host, c, 2);
 		assert_true(n >= 0);
 		if (!n)
-			step(f, deadline, "no completion");
+			ct_step(&f->w, deadline, "no completion");
 	}
 	assert_true(n <= 2);
 	assert_int_equal(c[0].wr_id, 4);
 	if (n == 1)
-		expect_cqe(f, f->host, 5, CHAN_OK, CHAN_OP_WRITE);
+		ct_expect_cqe(&f->w, f->host, 5, CHAN_OK, CHAN_OP_WRITE);
 	else
 		assert_int_equal(c[1].wr_id, 5);
 	fx_free(f);
@@ -976,4 +869,104 @@ size_t chan_suite_tests(const struct chan_suite_backend *b, struct CMUnitTest *o
 	for (; n < CHAN_SUITE_TESTS && n < cap; n++)
 		out[n] = all[n];
 	return n;
+}
+
+/* ---- helpers the suite and each backend's own tests share ---- */
+
+void ct_assert_all(const uint8_t *p, uint8_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(p[i], v);
+}
+
+uint64_t ct_deadline_ms(unsigned ms) { return wall_ns() + (uint64_t)ms * 1000000ull; }
+
+void ct_step(const struct ct_waiter *w, uint64_t deadline, const char *what)
+{
+	if (w && w->b->advance)
+		w->b->advance(w->b->ctx, w->pair);
+	if (wall_ns() > deadline) {
+		if (w)
+			fail_msg("%s: %s within %d ms", w->b->name, what, CHAN_SUITE_WAIT_MS);
+		fail_msg("%s within %d ms", what, CHAN_SUITE_WAIT_MS);
+	}
+}
+
+struct chan_completion ct_wait_cqe(const struct ct_waiter *w, struct chan *ch)
+{
+	struct chan_completion c;
+	uint64_t deadline = ct_deadline_ms(CHAN_SUITE_WAIT_MS);
+	for (;;) {
+		int n = chan_poll_cq(ch, &c, 1);
+		assert_true(n >= 0);
+		if (n == 1)
+			return c;
+		ct_step(w, deadline, "no completion");
+	}
+}
+
+void ct_expect_cqe(const struct ct_waiter *w, struct chan *ch, uint64_t wr_id, int status, int opcode)
+{
+	struct chan_completion c = ct_wait_cqe(w, ch);
+	if (c.wr_id != wr_id || c.status != status || c.opcode != opcode)
+		fail_msg("completion wr_id=%" PRIu64 " status=%s opcode=%u, expected wr_id=%" PRIu64 " %s opcode=%d",
+			 c.wr_id, chan_err_name(c.status), c.opcode, wr_id, chan_err_name(status), opcode);
+}
+
+void ct_expect_no_cqe(const struct ct_waiter *w, struct chan *ch)
+{
+	struct chan_completion c;
+	if (w && w->b->advance) {
+		w->b->advance(w->b->ctx, w->pair);
+		assert_int_equal(chan_poll_cq(ch, &c, 1), 0);
+		return;
+	}
+	uint64_t until = ct_deadline_ms(QUIET_MS);
+	while (wall_ns() < until)
+		assert_int_equal(chan_poll_cq(ch, &c, 1), 0);
+}
+
+uint32_t ct_wait_msg(const struct ct_waiter *w, struct chan *ch, void *buf, uint32_t cap)
+{
+	uint32_t len = 0;
+	uint64_t deadline = ct_deadline_ms(CHAN_SUITE_WAIT_MS);
+	for (;;) {
+		int rc = chan_poll_msg(ch, buf, cap, &len);
+		if (rc == 1)
+			return len;
+		if (rc < 0)
+			fail_msg("poll_msg: %s", chan_err_name(rc));
+		ct_step(w, deadline, "no message");
+	}
+}
+
+void ct_post_msg_retry(const struct ct_waiter *w, struct chan *ch, const void *m, uint32_t len, struct chan *peer)
+{
+	uint64_t deadline = ct_deadline_ms(CHAN_SUITE_WAIT_MS);
+	for (;;) {
+		int rc = chan_post_msg(ch, m, len);
+		if (rc == CHAN_OK)
+			return;
+		if (rc != CHAN_EAGAIN)
+			fail_msg("post_msg: %s", chan_err_name(rc));
+		if (peer) {
+			struct chan_completion c;
+			chan_poll_cq(peer, &c, 0);
+		}
+		ct_step(w, deadline, "no credit");
+	}
+}
+
+void ct_wait_disconnected(const struct ct_waiter *w, struct chan *ch)
+{
+	uint8_t buf[CHAN_MSG_MAX_BYTES];
+	uint32_t len;
+	uint64_t deadline = ct_deadline_ms(CHAN_SUITE_WAIT_MS);
+	for (;;) {
+		int rc = chan_poll_msg(ch, buf, sizeof(buf), &len);
+		if (rc == CHAN_EDISCONNECTED)
+			return;
+		assert_true(rc >= 0);
+		ct_step(w, deadline, "the break was not seen");
+	}
 }

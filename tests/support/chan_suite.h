@@ -65,4 +65,44 @@ struct chan_suite_backend {
  * is smaller). */
 size_t chan_suite_tests(const struct chan_suite_backend *b, struct CMUnitTest *out, size_t cap);
 
+/* ---- helpers the suite and each backend's own tests share ----
+ * Waits pass time through a waiter: NULL is real time (wall clock, each
+ * wait bounded by CHAN_SUITE_WAIT_MS); the suite passes its backend and
+ * pair, so that a virtual-time backend's clock moves instead. A wait that
+ * runs out fails the test naming what did not happen. */
+struct ct_waiter {
+	const struct chan_suite_backend *b;
+	struct chan_suite_pair *pair;
+};
+
+static inline struct chan_sge_local L(const struct chan_mr *mr, uint64_t off)
+{
+	return (struct chan_sge_local){.mr = mr, .off = off};
+}
+static inline struct chan_sge_remote R(const struct chan_remote_mr *mr, uint64_t off)
+{
+	return (struct chan_sge_remote){.mr = mr, .off = off};
+}
+/* Every one of p[0..n) is v. */
+void ct_assert_all(const uint8_t *p, uint8_t v, size_t n);
+/* A deadline `ms` from now, for ct_step. */
+uint64_t ct_deadline_ms(unsigned ms);
+/* One step of waiting: the backend's clock moves, or wall time passes;
+ * past `deadline` the test fails with "WHAT within N ms". */
+void ct_step(const struct ct_waiter *w, uint64_t deadline, const char *what);
+/* The next completion on ch. */
+struct chan_completion ct_wait_cqe(const struct ct_waiter *w, struct chan *ch);
+/* The next completion on ch is exactly this one. */
+void ct_expect_cqe(const struct ct_waiter *w, struct chan *ch, uint64_t wr_id, int status, int opcode);
+/* Nothing completes: once the clock ran out of due events, or for a few
+ * milliseconds in real time. */
+void ct_expect_no_cqe(const struct ct_waiter *w, struct chan *ch);
+/* The next message on ch, into buf; returns its length. */
+uint32_t ct_wait_msg(const struct ct_waiter *w, struct chan *ch, void *buf, uint32_t cap);
+/* Posts, retrying while credits come back; `peer` (or NULL) is polled in
+ * between (a deferred-credit backend sends them when its end is polled). */
+void ct_post_msg_retry(const struct ct_waiter *w, struct chan *ch, const void *m, uint32_t len, struct chan *peer);
+/* ch reports the link broken (CHAN_EDISCONNECTED from poll_msg). */
+void ct_wait_disconnected(const struct ct_waiter *w, struct chan *ch);
+
 #endif

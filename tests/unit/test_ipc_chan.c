@@ -282,92 +282,6 @@ static void assert_guards(struct fx *f)
 	}
 }
 
-static void assert_all(const uint8_t *p, uint8_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(p[i], v);
-}
-
-static struct chan_sge_local L(const struct chan_mr *mr, uint64_t off) { return (struct chan_sge_local){.mr = mr, .off = off}; }
-static struct chan_sge_remote R(const struct chan_remote_mr *mr, uint64_t off)
-{
-	return (struct chan_sge_remote){.mr = mr, .off = off};
-}
-
-static struct chan_completion wait_cqe(struct chan *ch)
-{
-	struct chan_completion c;
-	uint64_t deadline = now_ns() + (uint64_t)WAIT_MS * 1000000ull;
-	for (;;) {
-		int n = chan_poll_cq(ch, &c, 1);
-		assert_true(n >= 0);
-		if (n == 1)
-			return c;
-		if (now_ns() > deadline)
-			fail_msg("no completion within %d ms", WAIT_MS);
-	}
-}
-
-static void expect_cqe(struct chan *ch, uint64_t wr_id, int status, int opcode)
-{
-	struct chan_completion c = wait_cqe(ch);
-	if (c.wr_id != wr_id || c.status != status || c.opcode != opcode)
-		fail_msg("completion wr_id=%" PRIu64 " status=%s opcode=%u, expected wr_id=%" PRIu64 " %s opcode=%d",
-			 c.wr_id, chan_err_name(c.status), c.opcode, wr_id, chan_err_name(status), opcode);
-}
-
-static void expect_no_cqe_for(struct chan *ch, unsigned ms)
-{
-	struct chan_completion c;
-	uint64_t until = now_ns() + (uint64_t)ms * 1000000ull;
-	while (now_ns() < until)
-		assert_int_equal(chan_poll_cq(ch, &c, 1), 0);
-}
-
-static uint32_t wait_msg(struct chan *ch, void *buf, uint32_t cap)
-{
-	uint32_t len = 0;
-	uint64_t deadline = now_ns() + (uint64_t)WAIT_MS * 1000000ull;
-	for (;;) {
-		int rc = chan_poll_msg(ch, buf, cap, &len);
-		if (rc == 1)
-			return len;
-		if (rc < 0)
-			fail_msg("poll_msg: %s", chan_err_name(rc));
-		if (now_ns() > deadline)
-			fail_msg("no message within %d ms", WAIT_MS);
-	}
-}
-
-static void post_msg_retry(struct chan *ch, const void *m, uint32_t len)
-{
-	uint64_t deadline = now_ns() + (uint64_t)WAIT_MS * 1000000ull;
-	for (;;) {
-		int rc = chan_post_msg(ch, m, len);
-		if (rc == CHAN_OK)
-			return;
-		if (rc != CHAN_EAGAIN)
-			fail_msg("post_msg: %s", chan_err_name(rc));
-		if (now_ns() > deadline)
-			fail_msg("no credit within %d ms", WAIT_MS);
-	}
-}
-
-static void wait_disconnected(struct chan *ch)
-{
-	uint8_t buf[CHAN_MSG_MAX_BYTES];
-	uint32_t len;
-	uint64_t deadline = now_ns() + (uint64_t)WAIT_MS * 1000000ull;
-	for (;;) {
-		int rc = chan_poll_msg(ch, buf, sizeof(buf), &len);
-		if (rc == CHAN_EDISCONNECTED)
-			return;
-		assert_true(rc >= 0);
-		if (now_ns() > deadline)
-			fail_msg("the break was not seen within %d ms", WAIT_MS);
-	}
-}
-
 /* ---- contract ---- */
 
 static void test_parse_spec(void **state)
@@ -422,13 +336,13 @@ static void test_regions_sharing_pages(void **state)
 	assert_int_equal(chan_mr_register(f->host, blk + 4000, 200, rw, &m2), CHAN_OK); /* spans two pages */
 	assert_int_equal(chan_mr_register(f->host, blk + 8500, 50, rw, &m3), CHAN_OK);
 	/* The bytes around are what they were: registration keeps them. */
-	assert_all(blk, 0x33, 3 * 4096);
+	ct_assert_all(blk, 0x33, 3 * 4096);
 	struct chan_remote_mr r1 = remote_of(&m1), r2 = remote_of(&m2), r3 = remote_of(&m3);
 	memset(nreg(f), 0x77, RLEN);
 	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r1, 0), 100, 1, 0), CHAN_OK);
 	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r2, 0), 200, 2, 0), CHAN_OK);
 	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r3, 0), 50, 3, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f->nic, 3, CHAN_OK, CHAN_OP_WRITE);
+	ct_expect_cqe(NULL, f->nic, 3, CHAN_OK, CHAN_OP_WRITE);
 	for (unsigned i = 0; i < 3 * 4096; i++) {
 		bool in = (i >= 100 && i < 200) || (i >= 4000 && i < 4200) || (i >= 8500 && i < 8550);
 		if (blk[i] != (in ? 0x77 : 0x33))
@@ -437,11 +351,11 @@ static void test_regions_sharing_pages(void **state)
 	/* Writes by the host are seen by the NIC (same memory, shared). */
 	blk[4100] = 0x01;
 	assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 0), R(&r2, 100), 1, 4, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f->nic, 4, CHAN_OK, CHAN_OP_READ);
+	ct_expect_cqe(NULL, f->nic, 4, CHAN_OK, CHAN_OP_READ);
 	assert_int_equal(nreg(f)[0], 0x01);
 	/* One byte past m1 is outside it, though on a shared page. */
 	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r1, 1), 100, 5, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(f->nic, 5, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_expect_cqe(NULL, f->nic, 5, CHAN_EACCESS, CHAN_OP_WRITE);
 	assert_int_equal(blk[200], 0x33);
 	chan_mr_deregister(f->host, &m1);
 	chan_mr_deregister(f->host, &m2);
@@ -500,10 +414,10 @@ static void test_wait(void **state)
 	ipc_chan_stats(f->host, &h0);
 	ipc_chan_stats(LK(f->nic)->inner, &n0);
 	for (uint32_t i = 0; i < 1000; i++) {
-		post_msg_retry(f->host, &i, 4);
-		assert_int_equal(wait_msg(f->nic, buf, sizeof(buf)), 4);
-		post_msg_retry(f->nic, &i, 4);
-		assert_int_equal(wait_msg(f->host, buf, sizeof(buf)), 4);
+		ct_post_msg_retry(NULL, f->host, &i, 4, NULL);
+		assert_int_equal(ct_wait_msg(NULL, f->nic, buf, sizeof(buf)), 4);
+		ct_post_msg_retry(NULL, f->nic, &i, 4, NULL);
+		assert_int_equal(ct_wait_msg(NULL, f->host, buf, sizeof(buf)), 4);
 	}
 	ipc_chan_stats(f->host, &h1);
 	ipc_chan_stats(LK(f->nic)->inner, &n1);
@@ -525,13 +439,13 @@ static void test_peer_destroyed(void **state)
 	f->nic = NULL;
 	int rc = chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED);
 	if (rc == CHAN_OK)
-		expect_cqe(f->host, 1, CHAN_EFLUSHED, CHAN_OP_WRITE);
+		ct_expect_cqe(NULL, f->host, 1, CHAN_EFLUSHED, CHAN_OP_WRITE);
 	else
 		assert_int_equal(rc, CHAN_EDISCONNECTED);
 	/* Delivered before the break: still there. */
 	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 1);
 	assert_int_equal(buf[0], 0x31);
-	wait_disconnected(f->host);
+	ct_wait_disconnected(NULL, f->host);
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EDISCONNECTED);
 	assert_int_equal(chan_wait(f->host, 1000000), CHAN_EDISCONNECTED);
 	struct ipc_chan_stats st;
@@ -554,10 +468,10 @@ static void test_outstanding_flushed(void **state)
 				 CHAN_OK);
 	pthread_mutex_unlock(&LK(f->nic)->mu);
 	LK(f->nic)->paused = 0;
-	expect_cqe(f->host, 100, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_expect_cqe(NULL, f->host, 100, CHAN_EACCESS, CHAN_OP_WRITE);
 	for (uint64_t i = 0; i < 40; i++)
-		expect_cqe(f->host, i, CHAN_EFLUSHED, CHAN_OP_READ);
-	expect_no_cqe_for(f->host, 5);
+		ct_expect_cqe(NULL, f->host, i, CHAN_EFLUSHED, CHAN_OP_READ);
+	ct_expect_no_cqe(NULL, f->host);
 	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, 0), CHAN_EDISCONNECTED);
 	fx_free(f);
 }
@@ -579,15 +493,15 @@ static void test_many_connections(void **state)
 				 CHAN_OK);
 	}
 	for (int i = 0; i < K; i++) {
-		expect_cqe(fs[i]->host, (uint64_t)i, CHAN_OK, CHAN_OP_WRITE);
-		assert_all(nreg(fs[i]), (uint8_t)(i + 1), RLEN);
+		ct_expect_cqe(NULL, fs[i]->host, (uint64_t)i, CHAN_OK, CHAN_OP_WRITE);
+		ct_assert_all(nreg(fs[i]), (uint8_t)(i + 1), RLEN);
 	}
 	for (int i = K - 1; i >= 0; i -= 2)
 		fx_free(fs[i]);
 	for (int i = 0; i < K; i += 2) {
 		uint8_t m = (uint8_t)i, buf[CHAN_MSG_MAX_BYTES];
 		assert_int_equal(chan_post_msg(fs[i]->host, &m, 1), CHAN_OK);
-		assert_int_equal(wait_msg(fs[i]->nic, buf, sizeof(buf)), 1);
+		assert_int_equal(ct_wait_msg(NULL, fs[i]->nic, buf, sizeof(buf)), 1);
 		assert_int_equal(buf[0], i);
 		fx_free(fs[i]);
 	}
@@ -610,23 +524,23 @@ static void test_keys_of_another_app_refused(void **state)
 	/* B's daemon end with A's host rkey: refused, A untouched. */
 	memset(nreg(b), 0xEE, RLEN);
 	assert_int_equal(chan_post_write(b->nic, L(&b->nmr, 0), R(&a->hrem, 0), 8, 1, 0), CHAN_OK);
-	expect_cqe(b->nic, 1, CHAN_EACCESS, CHAN_OP_WRITE);
-	assert_all(a->hbuf, 0xAA, RLEN);
+	ct_expect_cqe(NULL, b->nic, 1, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_assert_all(a->hbuf, 0xAA, RLEN);
 	/* And a read: nothing of A comes back. */
 	struct fx *c = fx_new_on(&lf, &p);
 	assert_int_equal(chan_post_read(c->nic, L(&c->nmr, 0), R(&a->hrem, 0), 8, 1, 0), CHAN_OK);
-	expect_cqe(c->nic, 1, CHAN_EACCESS, CHAN_OP_READ);
-	assert_all(nreg(c), 0, RLEN);
+	ct_expect_cqe(NULL, c->nic, 1, CHAN_EACCESS, CHAN_OP_READ);
+	ct_assert_all(nreg(c), 0, RLEN);
 	/* C's host with A's daemon-region key: refused. */
 	struct fx *d = fx_new_on(&lf, &p);
 	memset(nreg(a), 0x12, RLEN);
 	assert_int_equal(chan_post_write(d->host, L(&d->hmr, 0), R(&a->nrem, 0), 8, 1, 0), CHAN_OK);
-	expect_cqe(d->host, 1, CHAN_EACCESS, CHAN_OP_WRITE);
-	assert_all(nreg(a), 0x12, RLEN);
+	ct_expect_cqe(NULL, d->host, 1, CHAN_EACCESS, CHAN_OP_WRITE);
+	ct_assert_all(nreg(a), 0x12, RLEN);
 	/* A goes on undisturbed. */
 	assert_int_equal(chan_post_write(a->host, L(&a->hmr, 0), R(&a->nrem, 0), RLEN, 9, CHAN_WR_SIGNALED), CHAN_OK);
-	expect_cqe(a->host, 9, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(a), 0xAA, RLEN);
+	ct_expect_cqe(NULL, a->host, 9, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(nreg(a), 0xAA, RLEN);
 	fx_free(a);
 	fx_free(b);
 	fx_free(c);
@@ -692,7 +606,7 @@ static void test_dead_app_detached_others_go_on(void **state)
 	char x;
 	assert_int_equal(read(sync_pipe[0], &x, 1), 1);
 	uint8_t buf[CHAN_MSG_MAX_BYTES];
-	assert_int_equal(wait_msg(dead_l, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(NULL, dead_l, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 7);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -701,11 +615,11 @@ static void test_dead_app_detached_others_go_on(void **state)
 	memset(live->hbuf, 0x5a, RLEN);
 	assert_int_equal(chan_post_write(live->host, L(&live->hmr, 0), R(&live->nrem, 0), RLEN, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
-	expect_cqe(live->host, 1, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(live), 0x5a, RLEN);
+	ct_expect_cqe(NULL, live->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(nreg(live), 0x5a, RLEN);
 	uint8_t m = 9;
 	assert_int_equal(chan_post_msg(live->nic, &m, 1), CHAN_OK);
-	assert_int_equal(wait_msg(live->host, buf, sizeof(buf)), 1);
+	assert_int_equal(ct_wait_msg(NULL, live->host, buf, sizeof(buf)), 1);
 	chan_destroy(dead_l);
 	close(sync_pipe[0]);
 	close(sync_pipe[1]);
@@ -798,8 +712,8 @@ static void test_hostile_apps_detached(void **state)
 	memset(good->hbuf, 0x3c, RLEN);
 	assert_int_equal(chan_post_write(good->host, L(&good->hmr, 0), R(&good->nrem, 0), RLEN, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
-	expect_cqe(good->host, 1, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(good), 0x3c, RLEN);
+	ct_expect_cqe(NULL, good->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	ct_assert_all(nreg(good), 0x3c, RLEN);
 	assert_guards(good);
 	fx_free(good);
 	ipc_listener_destroy(lf.l);

@@ -89,21 +89,6 @@ static void fx_free(struct fx *f)
 
 static uint8_t *nreg(struct fx *f) { return f->nmem + GUARD; }
 
-static void assert_all(const uint8_t *p, uint8_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(p[i], v);
-}
-
-static struct chan_sge_local L(const struct chan_mr *mr, uint64_t off)
-{
-	return (struct chan_sge_local){ .mr = mr, .off = off };
-}
-static struct chan_sge_remote R(const struct chan_remote_mr *mr, uint64_t off)
-{
-	return (struct chan_sge_remote){ .mr = mr, .off = off };
-}
-
 /* Polls exactly one completion and checks it. */
 static void expect_cqe(struct chan *ch, uint64_t wr_id, int status, int opcode)
 {
@@ -147,10 +132,10 @@ static void test_not_visible_before_latency(void **state)
 	f->fc.now = 5000 + OP_LAT - 1;
 	expect_no_cqe(f->host);
 	expect_no_cqe(f->nic);
-	assert_all(nreg(f), 0, 32);
+	ct_assert_all(nreg(f), 0, 32);
 	f->fc.now = 5000 + OP_LAT;
 	expect_cqe(f->host, 1, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(f), 0x42, 32);
+	ct_assert_all(nreg(f), 0x42, 32);
 
 	/* A read does not land in local memory before its completion time. */
 	memset(nreg(f), 0x77, 32);
@@ -159,10 +144,10 @@ static void test_not_visible_before_latency(void **state)
 			 CHAN_OK);
 	f->fc.now += OP_LAT - 1;
 	expect_no_cqe(f->host);
-	assert_all(f->hbuf, 0, 32);
+	ct_assert_all(f->hbuf, 0, 32);
 	f->fc.now += 1;
 	expect_cqe(f->host, 2, CHAN_OK, CHAN_OP_READ);
-	assert_all(f->hbuf, 0x77, 32);
+	ct_assert_all(f->hbuf, 0x77, 32);
 	fx_free(f);
 }
 
@@ -176,7 +161,7 @@ static void test_zero_latency_completes_at_next_call(void **state)
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	expect_cqe(f->host, 1, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(f), 9, 8);
+	ct_assert_all(nreg(f), 9, 8);
 	fx_free(f);
 }
 
@@ -389,9 +374,9 @@ static void test_link_break(void **state)
 	expect_cqe(f->host, 2, CHAN_EFLUSHED, CHAN_OP_WRITE); /* reported though unsignaled */
 	expect_no_cqe(f->host);
 	expect_cqe(f->nic, 3, CHAN_EFLUSHED, CHAN_OP_READ);
-	assert_all(nreg(f), 0x44, 8);
-	assert_all(nreg(f) + 8, 0, 8);
-	assert_all(nreg(f) + 100, 0, 8);
+	ct_assert_all(nreg(f), 0x44, 8);
+	ct_assert_all(nreg(f) + 8, 0, 8);
+	ct_assert_all(nreg(f) + 100, 0, 8);
 	/* The message that had arrived is still delivered, then the error. */
 	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 1);
 	assert_int_equal(buf[0], 0x31);
@@ -442,7 +427,7 @@ static void test_info_wait_destroy_defaults(void **state)
 	memset(f->hbuf, 8, 4);
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	expect_cqe(f->host, 1, CHAN_OK, CHAN_OP_WRITE);
-	assert_all(nreg(f), 8, 4);
+	ct_assert_all(nreg(f), 8, 4);
 	assert_null(shm_link_end(f->link, (enum shm_end)2));
 	assert_null(shm_link_create(NULL, &f->clk));
 	assert_null(shm_link_create(&p, NULL));
