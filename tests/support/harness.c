@@ -686,3 +686,19 @@ void harness_fill(uint8_t *buf, uint32_t len, uint32_t stream_off)
 	for (uint32_t i = 0; i < len; i++)
 		buf[i] = harness_pattern(stream_off + i);
 }
+
+void harness_app_send(struct harness *h, int conn, uint32_t stream_off, uint32_t len)
+{
+	uint8_t *buf = malloc(len);
+	assert_non_null(buf);
+	harness_fill(buf, len, stream_off);
+	assert_int_equal(bt_send(h->host, conn, buf, len), (ssize_t)len);
+	free(buf);
+}
+
+struct harness *harness_init_default(void)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	return harness_init(&o);
+}

@@ -132,6 +132,8 @@ struct harness {
 
 /* Creates everything; asserts on failure. */
 struct harness *harness_init(const struct harness_opts *o);
+/* harness_init with harness_default_opts. */
+struct harness *harness_init_default(void);
 void harness_destroy(struct harness *h);
 static inline uint64_t harness_now(const struct harness *h) { return h->sim.now_ns; }
 
@@ -220,5 +222,8 @@ struct bt_host_stats harness_host_stats(const struct harness *h);
 /* Deterministic test payload: byte i of a stream is pattern(i). */
 static inline uint8_t harness_pattern(uint32_t i) { return (uint8_t)(i * 31u + (i >> 8) * 7u + 1u); }
 void harness_fill(uint8_t *buf, uint32_t len, uint32_t stream_off);
+/* The application sends `len` bytes of the pattern from stream offset
+ * stream_off on `conn`; asserts bt_send took them all. */
+void harness_app_send(struct harness *h, int conn, uint32_t stream_off, uint32_t len);
 
 #endif

@@ -18,22 +18,6 @@
 
 #define PORT 80
 
-static struct harness *init_default(void)
-{
-	struct harness_opts o;
-	harness_default_opts(&o);
-	return harness_init(&o);
-}
-
-static void app_send(struct harness *h, int conn, uint32_t len)
-{
-	uint8_t *buf = malloc(len);
-	assert_non_null(buf);
-	harness_fill(buf, len, 0);
-	assert_int_equal(bt_send(h->host, conn, buf, len), (ssize_t)len);
-	free(buf);
-}
-
 static uint8_t ctl(const struct harness_frame *f)
 {
 	return f->tcp.flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK);
@@ -44,7 +28,7 @@ static uint8_t ctl(const struct harness_frame *f)
 static void test_addresses_of_accepted_and_connected(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct bt_addr local, peer;
 	int c1 = harness_passive_open(h, PORT, 1000, NULL, NULL);
 	assert_int_equal(bt_conn_addrs(h->host, c1, &local, &peer), BT_OK);
@@ -81,7 +65,7 @@ static void test_addresses_of_accepted_and_connected(void **state)
 static void test_connect_from_a_chosen_port(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	assert_int_equal(bt_connect_from(h->host, 0, HARNESS_PEER_IP, 7072, NULL), BT_EINVAL);
 	int c1 = bt_connect_from(h->host, 5001, HARNESS_PEER_IP, 7072, NULL);
 	assert_true(c1 >= 0);
@@ -113,10 +97,10 @@ static void test_connect_from_a_chosen_port(void **state)
 static void test_shutdown_wr_fin_after_data_then_keeps_reading(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6000, 0x1000, NULL, NULL);
 	struct harness_frame f;
-	app_send(h, conn, 3000);
+	harness_app_send(h, conn, 0, 3000);
 	assert_int_equal(bt_shutdown(h->host, conn, BT_SHUT_WR), BT_OK);
 	assert_int_equal(bt_send(h->host, conn, "x", 1), BT_EPIPE);
 	harness_advance(h, 0);
@@ -163,7 +147,7 @@ static void test_shutdown_wr_fin_after_data_then_keeps_reading(void **state)
 static void test_shutdown_wr_then_close_releases_and_orphan_timer_runs(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6001, 0x1000, NULL, NULL);
 	struct harness_frame f;
 	assert_int_equal(bt_shutdown(h->host, conn, BT_SHUT_WR), BT_OK);
@@ -186,7 +170,7 @@ static void test_shutdown_wr_then_close_releases_and_orphan_timer_runs(void **st
 static void test_shutdown_rd_ends_the_stream_when_drained(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6002, 0x1000, NULL, NULL);
 	struct harness_frame f;
 	uint8_t data[1000];
@@ -207,7 +191,7 @@ static void test_shutdown_rd_ends_the_stream_when_drained(void **state)
 	assert_int_equal(harness_stats(h).conns_reset, 0);
 	/* The sending side still works. */
 	harness_drop_frames(h);
-	app_send(h, conn, 10);
+	harness_app_send(h, conn, 0, 10);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f);
 	assert_int_equal(f.tcp.payload_len, 10);
@@ -219,7 +203,7 @@ static void test_shutdown_rd_ends_the_stream_when_drained(void **state)
 static void test_peek_leaves_the_bytes_buffered(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6003, 0x1000, NULL, NULL);
 	uint8_t data[1000];
 	harness_fill(data, sizeof(data), 7);
@@ -246,7 +230,7 @@ static void test_peek_leaves_the_bytes_buffered(void **state)
 static void test_shutdown_before_connected_is_enotconn(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = bt_connect(h->host, HARNESS_PEER_IP, 9999);
 	assert_true(conn >= 0);
 	assert_int_equal(bt_shutdown(h->host, conn, BT_SHUT_WR), BT_ENOTCONN);
@@ -260,14 +244,14 @@ static void test_shutdown_before_connected_is_enotconn(void **state)
 static void test_abort_sends_rst_and_drops_queued_data(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_passive_open(h, PORT, 77, NULL, NULL);
 	struct harness_frame f;
 	h->peer.window = 0; /* the data stays queued */
 	harness_peer_ack(h);
 	harness_advance(h, 0);
 	harness_drop_frames(h);
-	app_send(h, conn, 5000);
+	harness_app_send(h, conn, 0, 5000);
 	harness_advance(h, 0);
 	harness_drop_frames(h);
 	uint32_t in_use = harness_host_stats(h).conns_in_use;
@@ -290,7 +274,7 @@ static void test_abort_sends_rst_and_drops_queued_data(void **state)
 static void test_close_while_connecting_drops_the_flow(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	uint32_t in_use = harness_host_stats(h).conns_in_use;
 	int conn = bt_connect(h->host, HARNESS_PEER_IP, 7000);
@@ -318,7 +302,7 @@ static void test_close_while_connecting_drops_the_flow(void **state)
 static void test_listen_close_resets_pending_and_queued(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	int l = bt_listen(h->host, PORT, 4);
 	assert_true(l >= 0);
@@ -372,7 +356,7 @@ static void test_listen_close_resets_pending_and_queued(void **state)
 static void test_so_error_reported_once(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	int conn = bt_connect(h->host, HARNESS_PEER_IP, 9);
 	harness_advance(h, 0);
@@ -398,7 +382,7 @@ static void test_so_error_reported_once(void **state)
 static void test_sndbuf_per_connection(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int c1 = harness_active_open(h, 6100, 0x1000, NULL, NULL);
 	assert_int_equal(bt_setopt(h->host, c1, BT_OPT_SNDBUF, 1000), BT_OK);
 	uint32_t v;
@@ -461,7 +445,7 @@ static void test_rcvbuf_limits_window_and_scale(void **state)
 static void test_maxseg_clamps_syn_and_segments(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct bt_opts co = {0};
 	bt_opts_set(&co, BT_OPT_MAXSEG, 500);
 	int conn = bt_connect_opts(h->host, HARNESS_PEER_IP, 6200, &co);
@@ -483,7 +467,7 @@ static void test_maxseg_clamps_syn_and_segments(void **state)
 	uint32_t v;
 	assert_int_equal(bt_getopt(h->host, conn, BT_OPT_MAXSEG, &v), BT_OK);
 	assert_int_equal(v, 500);
-	app_send(h, conn, 1200);
+	harness_app_send(h, conn, 0, 1200);
 	harness_advance(h, 0);
 	uint32_t lens[3] = {500, 500, 200};
 	for (int i = 0; i < 3; i++) {
@@ -497,13 +481,13 @@ static void test_maxseg_clamps_syn_and_segments(void **state)
 static void test_nagle_holds_small_segment_until_ack(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6300, 0x1000, NULL, NULL);
 	struct harness_frame f;
 	/* Default here: no Nagle. Two small writes go at once. */
-	app_send(h, conn, 10);
+	harness_app_send(h, conn, 0, 10);
 	harness_advance(h, 0);
-	app_send(h, conn, 10);
+	harness_app_send(h, conn, 0, 10);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f);
 	harness_expect_tcp(h, &f);
@@ -511,11 +495,11 @@ static void test_nagle_holds_small_segment_until_ack(void **state)
 	harness_advance(h, 0);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 0), BT_OK);
 	harness_advance(h, 0);
-	app_send(h, conn, 10);
+	harness_app_send(h, conn, 0, 10);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f); /* nothing in flight: goes */
-	app_send(h, conn, 10);
-	app_send(h, conn, 10);
+	harness_app_send(h, conn, 0, 10);
+	harness_app_send(h, conn, 0, 10);
 	harness_advance(h, 0);
 	assert_int_equal(harness_pending_frames(h), 0); /* held: data in flight */
 	harness_peer_ack(h);
@@ -524,7 +508,7 @@ static void test_nagle_holds_small_segment_until_ack(void **state)
 	assert_int_equal(f.tcp.payload_len, 20); /* coalesced */
 	assert_int_equal(harness_pending_frames(h), 0);
 	/* TCP_NODELAY again releases what is held. */
-	app_send(h, conn, 10);
+	harness_app_send(h, conn, 0, 10);
 	harness_advance(h, 0);
 	assert_int_equal(harness_pending_frames(h), 0);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 1), BT_OK);
@@ -537,15 +521,15 @@ static void test_nagle_holds_small_segment_until_ack(void **state)
 static void test_cork_holds_partial_segments(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6400, 0x1000, NULL, NULL);
 	struct harness_frame f;
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_CORK, 1), BT_OK);
 	harness_advance(h, 0);
-	app_send(h, conn, 100);
+	harness_app_send(h, conn, 0, 100);
 	harness_advance(h, 0);
 	assert_int_equal(harness_pending_frames(h), 0);
-	app_send(h, conn, 1448 + 100);
+	harness_app_send(h, conn, 0, 1448 + 100);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f);
 	assert_int_equal(f.tcp.payload_len, 1448); /* full segments only */
@@ -563,13 +547,13 @@ static void test_cork_holds_partial_segments(void **state)
 static void test_nodelay_pushes_corked_data_once(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6400, 0x1000, NULL, NULL);
 	struct harness_frame f;
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 1), BT_OK);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_CORK, 1), BT_OK);
 	harness_advance(h, 0);
-	app_send(h, conn, 100);
+	harness_app_send(h, conn, 0, 100);
 	harness_advance(h, 0);
 	assert_int_equal(harness_pending_frames(h), 0);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 1), BT_OK);
@@ -602,7 +586,7 @@ static void test_user_timeout_ends_connection_on_time(void **state)
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_USER_TIMEOUT, 300), BT_OK);
 	harness_advance(h, 0);
 	uint64_t t0 = harness_now(h);
-	app_send(h, conn, 100);
+	harness_app_send(h, conn, 0, 100);
 	/* The peer never answers. */
 	bool rst = false;
 	while (!(harness_peek_flags(h, conn) & BT_EV_ERROR) && harness_now(h) - t0 < 10000 * HARNESS_MS) {
@@ -627,7 +611,7 @@ static void test_user_timeout_ends_connection_on_time(void **state)
 static void test_readiness_follows_the_connection(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6600, 0x1000, NULL, NULL);
 	assert_int_equal(bt_readiness(h->host, conn), BT_READY_OUT);
 	harness_peer_send(h, TCP_ACK, "abc", 3);
@@ -648,7 +632,7 @@ static void test_readiness_follows_the_connection(void **state)
 static void test_readiness_after_reset(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6700, 0x1000, NULL, NULL);
 	harness_peer_send(h, TCP_RST, NULL, 0);
 	harness_advance(h, 0);

@@ -244,15 +244,6 @@ static void ack_with_blocks(struct harness *h, uint32_t ack, const uint32_t (*bl
 	harness_inject(h, TCP_ACK, h->peer.snd_nxt, snd_base(h) + ack, h->peer.window, NULL, 0, &x);
 }
 
-static void app_send(struct harness *h, int conn, uint32_t len)
-{
-	uint8_t *buf = malloc(len);
-	assert_non_null(buf);
-	harness_fill(buf, len, 0);
-	assert_int_equal(bt_send(h->host, conn, buf, len), (ssize_t)len);
-	free(buf);
-}
-
 /* A peer that offers SACK gets it, and every ACK after several holes
  * carries the held intervals, the newest first, 3 next to timestamps. */
 static void test_receiver_reports_blocks_after_several_holes(void **state)
@@ -318,7 +309,7 @@ static void test_peer_without_sack_gets_go_back_n(void **state)
 	}
 	assert_int_equal(harness_stats(h).tx_sack_blocks, 0);
 
-	app_send(h, conn, 5 * MSS);
+	harness_app_send(h, conn, 0, 5 * MSS);
 	harness_advance(h, 0);
 	for (int i = 0; i < 5; i++)
 		harness_expect_tcp(h, &f);
@@ -380,7 +371,7 @@ static void test_sender_resends_only_holes(void **state)
 	int conn;
 	struct harness_frame f;
 	struct harness *h = open_sack(true, true, &conn, &f);
-	app_send(h, conn, 10 * MSS);
+	harness_app_send(h, conn, 0, 10 * MSS);
 	harness_advance(h, 0);
 	for (int i = 0; i < 10; i++)
 		harness_expect_tcp(h, &f);
@@ -448,7 +439,7 @@ static void test_cumulative_ack_with_new_blocks_starts_recovery(void **state)
 	int conn;
 	struct harness_frame f;
 	struct harness *h = open_sack(true, true, &conn, &f);
-	app_send(h, conn, 10 * MSS);
+	harness_app_send(h, conn, 0, 10 * MSS);
 	harness_advance(h, 0);
 	for (int i = 0; i < 10; i++)
 		harness_expect_tcp(h, &f);

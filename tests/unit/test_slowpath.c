@@ -21,13 +21,6 @@
 
 /* ---------- helpers ---------- */
 
-static struct harness *init_default(void)
-{
-	struct harness_opts o;
-	harness_default_opts(&o);
-	return harness_init(&o);
-}
-
 /* A SYN from the peer's address and `sport` with default options. */
 static void syn_from(struct harness *h, uint16_t sport, uint16_t dport, uint32_t isn)
 {
@@ -42,21 +35,12 @@ static void expect_flags(struct harness *h, uint8_t flags, struct harness_frame 
 	assert_int_equal(f->tcp.flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK), flags);
 }
 
-static void app_send(struct harness *h, int conn, uint32_t len)
-{
-	uint8_t *buf = malloc(len);
-	assert_non_null(buf);
-	harness_fill(buf, len, 0);
-	assert_int_equal(bt_send(h->host, conn, buf, len), (ssize_t)len);
-	free(buf);
-}
-
 /* ---------- open ---------- */
 
 static void test_passive_open_synack_options(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_syn_opts so;
 	harness_default_syn_opts(&so);
 	so.wscale_val = 7;
@@ -78,7 +62,7 @@ static void test_passive_open_synack_options(void **state)
 	assert_int_equal(s.conns_accepted, 1);
 	assert_int_equal(s.flows_active, 1);
 	/* The connection works both ways. */
-	app_send(h, conn, 100);
+	harness_app_send(h, conn, 0, 100);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f);
 	assert_int_equal(f.tcp.payload_len, 100);
@@ -91,7 +75,7 @@ static void test_passive_open_synack_options(void **state)
 static void test_passive_open_syn_without_options(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_syn_opts so = {.window = 8000}; /* no MSS, WS or TS */
 	struct harness_frame f;
 	int conn = harness_passive_open(h, PORT, 77, &so, &f);
@@ -101,7 +85,7 @@ static void test_passive_open_syn_without_options(void **state)
 	assert_false(f.tcp.opts.has_ts);
 	assert_int_equal(harness_tcp_state(h), TCP_ESTABLISHED);
 	/* Unscaled windows, no timestamps, and the RFC 1122 default MSS. */
-	app_send(h, conn, 1000);
+	harness_app_send(h, conn, 0, 1000);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f);
 	assert_int_equal(f.tcp.payload_len, 536);
@@ -115,7 +99,7 @@ static void test_passive_open_syn_without_options(void **state)
 static void test_syn_to_closed_port_gets_rst(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	syn_from(h, 40000, 81, 0x89abcdefu);
 	harness_advance(h, 0);
@@ -146,7 +130,7 @@ static void test_syn_to_closed_port_gets_rst(void **state)
 static void test_listen_backlog_full_then_freed(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	int l = bt_listen(h->host, PORT, 2);
 	assert_true(l >= 0);
@@ -245,7 +229,7 @@ static void test_active_open_syn_retries_then_timeout(void **state)
 static void test_active_open_refused(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	int conn = bt_connect(h->host, HARNESS_PEER_IP, 9);
 	assert_true(conn >= 0);
@@ -280,7 +264,7 @@ static void test_active_open_refused(void **state)
 static void test_rst_at_rcv_nxt_resets(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 5001, 0xfffffffeu, NULL, NULL);
 	harness_peer_send(h, TCP_RST, NULL, 0);
 	harness_advance(h, 0);
@@ -303,7 +287,7 @@ static void test_rst_at_rcv_nxt_resets(void **state)
 static void test_rst_in_window_wrong_seq_challenge_ack(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_passive_open(h, PORT, 0xffffff80u, NULL, NULL);
 	struct harness_frame f;
 	uint32_t rcv_nxt = h->peer.snd_nxt;
@@ -324,7 +308,7 @@ static void test_rst_in_window_wrong_seq_challenge_ack(void **state)
 	struct nic_stats s = harness_stats(h);
 	assert_int_equal(s.conns_reset, 0);
 	/* The connection still carries data. */
-	app_send(h, conn, 10);
+	harness_app_send(h, conn, 0, 10);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f);
 	assert_int_equal(f.tcp.payload_len, 10);
@@ -334,7 +318,7 @@ static void test_rst_in_window_wrong_seq_challenge_ack(void **state)
 static void test_syn_on_established_challenge_ack(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_passive_open(h, PORT, 5555, NULL, NULL);
 	struct harness_frame f;
 	/* A new SYN on the same tuple (say the peer restarted). */
@@ -365,7 +349,7 @@ static void test_app_close_fin_wait_to_time_wait(void **state)
 	struct harness *h = harness_init(&o);
 	int conn = harness_active_open(h, 6000, 0xfffffff0u, NULL, NULL);
 	struct harness_frame f;
-	app_send(h, conn, 1000);
+	harness_app_send(h, conn, 0, 1000);
 	assert_int_equal(bt_close(h->host, conn), BT_OK);
 	harness_advance(h, 0);
 	/* The data, then the FIN right after it (maybe on the same segment). */
@@ -417,7 +401,7 @@ static void test_app_close_fin_wait_to_time_wait(void **state)
 static void test_peer_close_eof_then_last_ack(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6001, 123456, NULL, NULL);
 	struct harness_frame f;
 	uint8_t data[300];
@@ -438,7 +422,7 @@ static void test_peer_close_eof_then_last_ack(void **state)
 	assert_true(eof);
 	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 0);
 	/* Half-closed: the application can still send. */
-	app_send(h, conn, 50);
+	harness_app_send(h, conn, 0, 50);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f);
 	assert_int_equal(f.tcp.payload_len, 50);
@@ -470,7 +454,7 @@ static void test_peer_close_eof_then_last_ack(void **state)
 static void test_simultaneous_close(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6002, 0x80000000u, NULL, NULL);
 	struct harness_frame f;
 	assert_int_equal(bt_close(h->host, conn), BT_OK);
@@ -500,7 +484,7 @@ static void test_simultaneous_close(void **state)
 static void test_data_after_app_close_gets_rst(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6003, 42, NULL, NULL);
 	struct harness_frame f;
 	assert_int_equal(bt_close(h->host, conn), BT_OK);
@@ -539,7 +523,7 @@ static void test_reset_with_reads_in_flight_uses_the_wire_sequence(void **state)
 	/* The doorbell lands at +50 us and the NIC posts the READ of the
 	 * payload, which completes at +100 us; at +70 us the application
 	 * vanishes and the NIC resets its connection. */
-	app_send(h, conn, 1000);
+	harness_app_send(h, conn, 0, 1000);
 	harness_advance(h, 70 * 1000);
 	assert_int_equal(harness_pending_frames(h), 0);
 	nic_detach_app(h->nic, h->app);
@@ -557,7 +541,7 @@ static void test_reset_with_reads_in_flight_uses_the_wire_sequence(void **state)
 static void test_app_close_with_unread_data_resets(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_passive_open(h, PORT, 1, NULL, NULL);
 	struct harness_frame f;
 	harness_peer_send(h, TCP_PSH, "unread", 6);
@@ -577,7 +561,7 @@ static void test_app_close_with_unread_data_resets(void **state)
 static void test_handshake_ack_carries_data_and_fin(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	int l = bt_listen(h->host, PORT, 4);
 	assert_true(l >= 0);
@@ -624,7 +608,7 @@ static void test_handshake_ack_carries_data_and_fin(void **state)
 static void test_syn_rcvd_reset_returns_accept_slot(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	int l = bt_listen(h->host, PORT, 1);
 	assert_true(l >= 0);
@@ -704,14 +688,14 @@ static void test_synack_retransmitted_then_given_up(void **state)
 static void test_close_waits_for_data_blocked_by_window(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	h->peer.window = 1000;
 	int conn = harness_active_open(h, 6004, 0x12345678u, NULL, NULL);
 	struct harness_frame f;
 	/* The SYN-ACK's window is 65535; the first ACK shrinks it to 1000. */
 	harness_peer_ack(h);
 	harness_advance(h, 0);
-	app_send(h, conn, 3000);
+	harness_app_send(h, conn, 0, 3000);
 	assert_int_equal(bt_close(h->host, conn), BT_OK);
 	uint8_t buf[3000];
 	uint32_t got = 0;
@@ -743,7 +727,7 @@ static void test_close_waits_for_data_blocked_by_window(void **state)
 static void test_ack_of_unsent_data_dropped(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_passive_open(h, PORT, 3, NULL, NULL);
 	struct harness_frame f;
 	/* It acknowledges 1000 bytes we never sent, and carries data. */
@@ -826,7 +810,7 @@ static void test_last_ack_gives_up_with_rst(void **state)
 static void test_application_vanishes(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_passive_open(h, PORT, 0xfffffff0u, NULL, NULL);
 	struct harness_frame f;
 	(void)conn;
@@ -905,7 +889,7 @@ static void test_arp_resolves_before_syn(void **state)
 static void test_arp_request_answered(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	uint8_t req[ETH_MIN_FRAME_BYTES];
 	const uint8_t other_mac[6] = {0x02, 0, 0, 0, 0, 0x33};

@@ -18,13 +18,6 @@
 
 #define PORT 80
 
-static struct harness *init_default(void)
-{
-	struct harness_opts o;
-	harness_default_opts(&o);
-	return harness_init(&o);
-}
-
 static uint8_t ctl(const struct harness_frame *f)
 {
 	return f->tcp.flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK);
@@ -35,7 +28,7 @@ static uint8_t ctl(const struct harness_frame *f)
 static void test_listen_drops_segment_without_syn_or_ack(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	assert_true(bt_listen(h->host, PORT, 2) >= 0);
 	harness_advance(h, 0);
@@ -85,7 +78,7 @@ static int simultaneous_open(struct harness *h, struct harness_frame *synack)
 static void test_simultaneous_open_completes(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	int conn = simultaneous_open(h, &f);
 	assert_int_equal(ctl(&f), TCP_SYN | TCP_ACK);
@@ -116,7 +109,7 @@ static void test_simultaneous_open_completes(void **state)
 static void test_simultaneous_open_reset_refuses(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	int conn = simultaneous_open(h, &f);
 	struct harness_seg x = {.sport = 7000, .dport = h->peer.nic_port};
@@ -138,7 +131,7 @@ static void test_simultaneous_open_reset_refuses(void **state)
 static void test_syn_rcvd_rst_in_window_is_challenged(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	assert_true(bt_listen(h->host, PORT, 2) >= 0);
 	harness_advance(h, 0);
@@ -182,7 +175,7 @@ static void to_time_wait(struct harness *h)
 static void test_time_wait_answers_and_challenges(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	to_time_wait(h);
 	uint32_t seq = h->peer.snd_nxt, ack = h->peer.rcv_nxt;
@@ -243,7 +236,7 @@ static void inject_icmp_unreach(struct harness *h, uint8_t code, uint16_t nic_po
 static void test_icmp_hard_error_refuses_connect(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	struct harness_frame f;
 	int conn = bt_connect(h->host, HARNESS_PEER_IP, 9);
 	harness_advance(h, 0);
