@@ -665,64 +665,6 @@ static void test_two_threads_echo(void **state)
 	fx_free(f);
 }
 
-struct poster {
-	struct chan *ch;
-	unsigned delay_ms;
-};
-
-static void *post_later(void *arg)
-{
-	struct poster *p = arg;
-	sleep_ms(p->delay_ms);
-	uint8_t m = 0x42;
-	chan_post_msg(p->ch, &m, 1);
-	return NULL;
-}
-
-static void test_wait(void **state)
-{
-	(void)state;
-	NEED_DEVICE();
-	struct fx *f = fx_default();
-	/* Nothing coming: the timeout. */
-	uint64_t t0 = now_ns();
-	assert_int_equal(chan_wait(f->host, 30000000ull), 0);
-	uint64_t slept = now_ns() - t0;
-	assert_true(slept >= 25000000ull);
-	assert_int_equal(chan_wait(f->host, 0), 0);
-	/* A message wakes it long before the timeout. */
-	struct poster pp = { .ch = f->nic, .delay_ms = 50 };
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, post_later, &pp), 0);
-	t0 = now_ns();
-	uint8_t buf[CHAN_MSG_MAX_BYTES];
-	uint32_t len;
-	int rc = 0;
-	while (rc == 0 && now_ns() - t0 < 5000000000ull) {
-		assert_int_equal(chan_wait(f->host, 5000000000ull), 0);
-		rc = chan_poll_msg(f->host, buf, sizeof(buf), &len);
-	}
-	uint64_t woke = now_ns() - t0;
-	pthread_join(t, NULL);
-	assert_int_equal(rc, 1);
-	assert_int_equal(buf[0], 0x42);
-	print_message("chan_wait: 30 ms timeout took %.1f ms; woken by a message after %.1f ms (sent at 50 ms)\n",
-		      (double)slept / 1e6, (double)woke / 1e6);
-	assert_true(woke < 2000000000ull);
-	/* A completion ready: returns at once. */
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
-	t0 = now_ns();
-	struct chan_completion c;
-	int n = 0;
-	while (n == 0 && now_ns() - t0 < 5000000000ull) {
-		assert_int_equal(chan_wait(f->host, 5000000000ull), 0);
-		n = chan_poll_cq(f->host, &c, 1);
-	}
-	assert_int_equal(n, 1);
-	assert_true(now_ns() - t0 < 2000000000ull);
-	fx_free(f);
-}
-
 /* The peer goes away: every later post and poll says so, operations in
  * flight complete as flushed (or as a transport error), and a message
  * that had already arrived is still delivered first. */
@@ -909,7 +851,6 @@ int main(void)
 		cmocka_unit_test(test_credit_batching),
 		cmocka_unit_test(test_10000_messages_in_order),
 		cmocka_unit_test(test_two_threads_echo),
-		cmocka_unit_test(test_wait),
 		cmocka_unit_test(test_peer_destroyed),
 		cmocka_unit_test(test_outstanding_flushed),
 		cmocka_unit_test(test_many_connections),

@@ -7,6 +7,7 @@
 #include "chan_suite.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -837,6 +838,74 @@ static void chan_info_states_choices(void **state)
 	fx_free(f);
 }
 
+struct poster {
+	struct chan *ch;
+	unsigned delay_ms;
+};
+
+static void *post_later(void *arg)
+{
+	struct poster *pp = arg;
+	struct timespec ts = {.tv_sec = pp->delay_ms / 1000, .tv_nsec = (long)(pp->delay_ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+	uint8_t m = 0x42;
+	chan_post_msg(pp->ch, &m, 1);
+	return NULL;
+}
+
+/* chan_wait in real time: with nothing coming it sleeps out its timeout;
+ * a message from the peer (another thread) ends the sleep long before a
+ * long timeout, and a completion ready ends it at once. A virtual-time
+ * backend's waits are its clock's: skipped there. */
+static void chan_wait_sleeps_until_woken(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	if (b->advance) {
+		print_message("%s: virtual time, chan_wait does not sleep\n", b->name);
+		skip();
+	}
+	struct fx *f = fx_default(b);
+	/* Nothing coming: the timeout. */
+	uint64_t t0 = wall_ns();
+	assert_int_equal(chan_wait(f->host, 30000000ull), 0);
+	uint64_t slept = wall_ns() - t0;
+	assert_true(slept >= 25000000ull);
+	assert_int_equal(chan_wait(f->host, 0), 0);
+	/* A message wakes it long before the timeout. */
+	struct poster pp = {.ch = f->nic, .delay_ms = 50};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, post_later, &pp), 0);
+	t0 = wall_ns();
+	uint8_t buf[CHAN_MSG_MAX_BYTES];
+	uint32_t len;
+	int rc = 0;
+	while (rc == 0 && wall_ns() - t0 < 5000000000ull) {
+		assert_int_equal(chan_wait(f->host, 5000000000ull), 0);
+		rc = chan_poll_msg(f->host, buf, sizeof(buf), &len);
+	}
+	uint64_t woke = wall_ns() - t0;
+	pthread_join(t, NULL);
+	assert_int_equal(rc, 1);
+	assert_int_equal(buf[0], 0x42);
+	print_message("%s: chan_wait: 30 ms timeout took %.1f ms; woken by a message after %.1f ms (sent at 50 ms)\n",
+		      b->name, (double)slept / 1e6, (double)woke / 1e6);
+	assert_true(woke < 2000000000ull);
+	if (b->check_woken)
+		b->check_woken(b->ctx, &f->pair);
+	/* A completion ready: returns at once. */
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	t0 = wall_ns();
+	struct chan_completion c;
+	int n = 0;
+	while (n == 0 && wall_ns() - t0 < 5000000000ull) {
+		assert_int_equal(chan_wait(f->host, 5000000000ull), 0);
+		n = chan_poll_cq(f->host, &c, 1);
+	}
+	assert_int_equal(n, 1);
+	assert_true(wall_ns() - t0 < 2000000000ull);
+	fx_free(f);
+}
+
 size_t chan_suite_tests(const struct chan_suite_backend *b, struct CMUnitTest *out, size_t cap)
 {
 	void *st = (void *)(uintptr_t)b; /* cmocka's state is not const */
@@ -864,6 +933,7 @@ size_t chan_suite_tests(const struct chan_suite_backend *b, struct CMUnitTest *o
 		cmocka_unit_test_prestate(chan_msg_sizes, st),
 		cmocka_unit_test_prestate(chan_messages_in_order, st),
 		cmocka_unit_test_prestate(chan_poll_cq_args, st),
+		cmocka_unit_test_prestate(chan_wait_sleeps_until_woken, st),
 	};
 	size_t n = 0;
 	for (; n < CHAN_SUITE_TESTS && n < cap; n++)

@@ -53,12 +53,15 @@ struct chan_suite_backend {
 	/* Optional: fails the test unless the last access error seen on `ch`
 	 * was the peer's refusal (verbs: IBV_WC_REM_ACCESS_ERR). */
 	void (*check_refused)(void *ctx, struct chan_suite_pair *p, struct chan *ch);
+	/* Optional: checks how the backend woke a sleeping end, once a peer's
+	 * message ended chan_wait (ipc: a wakeup syscall was made). */
+	void (*check_woken)(void *ctx, struct chan_suite_pair *p);
 	/* Optional: a reason to skip every test (e.g. no RDMA device), or NULL. */
 	const char *(*unavailable)(void *ctx);
 };
 
 #define CHAN_SUITE_WAIT_MS 10000 /* generous: the CI VM may run without KVM */
-#define CHAN_SUITE_TESTS 23      /* how many chan_suite_tests writes */
+#define CHAN_SUITE_TESTS 24      /* how many chan_suite_tests writes */
 
 /* Writes the suite's tests for backend `b` (which must outlive the run)
  * into out[0..cap); returns how many (CHAN_SUITE_TESTS, or fewer if cap
