@@ -39,23 +39,6 @@ static bool draw(struct sim_rng *r, unsigned *shift)
 }
 
 /* One rate: scaled, or switched off; says which unless it stays whole. */
-static bool swarm_u32(struct sim_rng *r, uint32_t *v, const char *name, struct desc *d)
-{
-	if (!*v)
-		return false;
-	unsigned i;
-	if (!draw(r, &i)) {
-		*v = 0;
-		say(d, " %s%s off", name, "");
-		return true;
-	}
-	uint32_t scaled = *v >> (3 - i);
-	*v = scaled ? scaled : 1;
-	if (i != 3)
-		say(d, " %s %s", name, scale_name[i]);
-	return i != 3;
-}
-
 static bool swarm_u64(struct sim_rng *r, uint64_t *v, const char *name, struct desc *d)
 {
 	if (!*v)
@@ -71,6 +54,14 @@ static bool swarm_u64(struct sim_rng *r, uint64_t *v, const char *name, struct d
 	if (i != 3)
 		say(d, " %s %s", name, scale_name[i]);
 	return i != 3;
+}
+
+static bool swarm_u32(struct sim_rng *r, uint32_t *v, const char *name, struct desc *d)
+{
+	uint64_t wide = *v;
+	bool changed = swarm_u64(r, &wide, name, d);
+	*v = (uint32_t)wide; /* scaled down or off: it still fits */
+	return changed;
 }
 
 static bool wire_dir_any(const struct netif_fault_dir *x)
