@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "tests/support/files.h"
+#include "tests/support/run_cmd.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -27,33 +28,10 @@
 
 #define GOOD "tests/scenario-good/echo-1conn.scn"
 
-struct ctx {
-	char bin[PATH_MAX];
-};
-
-/* Runs `bluetas ARGS`, returns its exit status; stdout and stderr in out. */
-static int run(const struct ctx *c, const char *args, char *out, size_t cap)
-{
-	static char cmd[PATH_MAX + 4096];
-	if (snprintf(cmd, sizeof(cmd), "%s %s 2>&1", c->bin, args) >= (int)sizeof(cmd))
-		fail_msg("command too long: %s", args);
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = 0;
-	/* Drain what did not fit so the child never blocks on a full pipe. */
-	char sink[4096];
-	while (fread(sink, 1, sizeof(sink), p) > 0)
-		;
-	int status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void expect_exit(const struct ctx *c, const char *args, int want, const char *must_mention)
+static void expect_exit(const char *args, int want, const char *must_mention)
 {
 	char out[16384];
-	int rc = run(c, args, out, sizeof(out));
+	int rc = test_run_bluetas(args, out, sizeof(out));
 	if (rc != want || !strstr(out, must_mention))
 		fail_msg("`bluetas %s`: exit %d, output:\n%s\n(expected exit %d mentioning '%s')", args, rc, out, want,
 			 must_mention);
@@ -80,13 +58,13 @@ static int rows_of(const char *out, const char *name, char rows[][256], int max)
 
 static void test_help(void **state)
 {
-	const struct ctx *c = *state;
+	(void)state;
 	char out[16384];
-	assert_int_equal(run(c, "--help", out, sizeof(out)), 0);
+	assert_int_equal(test_run_bluetas("--help", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "run "));
-	assert_int_equal(run(c, "help run", out, sizeof(out)), 0);
+	assert_int_equal(test_run_bluetas("help run", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "usage: bluetas run FILE..."));
-	assert_int_equal(run(c, "run --help", out, sizeof(out)), 0);
+	assert_int_equal(test_run_bluetas("run --help", out, sizeof(out)), 0);
 	static const char *const flags[] = {"--backend", "--seed ", "--seeds", "--jobs", "--pcap",
 					    "--trace",   "--quiet", "--bug",   "rx-first-segment",
 					    "wakeup-no-timeout", "write-without-credits", "Exit status"};
@@ -97,49 +75,49 @@ static void test_help(void **state)
 
 static void test_malformed_file_exits_2_with_its_position(void **state)
 {
-	const struct ctx *c = *state;
-	expect_exit(c, "run tests/scenario-bad/size-unknown-unit.scn", 2,
+	(void)state;
+	expect_exit("run tests/scenario-bad/size-unknown-unit.scn", 2,
 		    "tests/scenario-bad/size-unknown-unit.scn:4:29: error: unknown unit 'kb' in 'msg=4kb' "
 		    "(expected a size like 4096, 4K, 1M)");
 	/* Every file is checked before anything runs: a good file next to a
 	 * bad one is not run, and every bad file is reported. */
 	char out[16384];
-	assert_int_equal(run(c, "run " GOOD " tests/scenario-bad/unknown-host.scn tests/scenario-bad/key-twice.scn",
+	assert_int_equal(test_run_bluetas("run " GOOD " tests/scenario-bad/unknown-host.scn tests/scenario-bad/key-twice.scn",
 			     out, sizeof(out)),
 			 2);
 	assert_non_null(strstr(out, "tests/scenario-bad/unknown-host.scn:3:12: error: "));
 	assert_non_null(strstr(out, "tests/scenario-bad/key-twice.scn:4:35: error: "));
 	assert_null(strstr(out, "PASS"));
 	assert_null(strstr(out, "passed"));
-	expect_exit(c, "run /nonexistent/x.scn", 2, "/nonexistent/x.scn:0:0: error: cannot open");
+	expect_exit("run /nonexistent/x.scn", 2, "/nonexistent/x.scn:0:0: error: cannot open");
 }
 
 static void test_bad_flags_exit_2_naming_the_flag(void **state)
 {
-	const struct ctx *c = *state;
-	expect_exit(c, "run --frobnicate " GOOD, 2, "--frobnicate");
-	expect_exit(c, "run", 2, "no scenario file");
-	expect_exit(c, "run --seeds 5..1 " GOOD, 2, "--seeds 5..1");
-	expect_exit(c, "run --seeds 5 " GOOD, 2, "--seeds");
-	expect_exit(c, "run --seeds 1..x " GOOD, 2, "--seeds");
-	expect_exit(c, "run --seed x " GOOD, 2, "--seed");
-	expect_exit(c, "run --seed 1 --seeds 1..2 " GOOD, 2, "--seed and --seeds");
-	expect_exit(c, "run --jobs 0 " GOOD, 2, "--jobs");
-	expect_exit(c, "run --jobs 1000 " GOOD, 2, "--jobs");
-	expect_exit(c, "run --backend dpdk " GOOD, 2, "--backend");
-	expect_exit(c, "run --bug everything " GOOD, 2, "--bug");
-	expect_exit(c, "run --trace /tmp/x.trace --seeds 1..2 " GOOD, 2, "--trace");
-	expect_exit(c, "run " GOOD " --seed", 2, "--seed");
-	expect_exit(c, "run " GOOD " " GOOD, 2, "both declare scenario 'echo-1conn'");
+	(void)state;
+	expect_exit("run --frobnicate " GOOD, 2, "--frobnicate");
+	expect_exit("run", 2, "no scenario file");
+	expect_exit("run --seeds 5..1 " GOOD, 2, "--seeds 5..1");
+	expect_exit("run --seeds 5 " GOOD, 2, "--seeds");
+	expect_exit("run --seeds 1..x " GOOD, 2, "--seeds");
+	expect_exit("run --seed x " GOOD, 2, "--seed");
+	expect_exit("run --seed 1 --seeds 1..2 " GOOD, 2, "--seed and --seeds");
+	expect_exit("run --jobs 0 " GOOD, 2, "--jobs");
+	expect_exit("run --jobs 1000 " GOOD, 2, "--jobs");
+	expect_exit("run --backend dpdk " GOOD, 2, "--backend");
+	expect_exit("run --bug everything " GOOD, 2, "--bug");
+	expect_exit("run --trace /tmp/x.trace --seeds 1..2 " GOOD, 2, "--trace");
+	expect_exit("run " GOOD " --seed", 2, "--seed");
+	expect_exit("run " GOOD " " GOOD, 2, "both declare scenario 'echo-1conn'");
 }
 
 static void test_seeds_in_parallel_workers_all_pass(void **state)
 {
-	const struct ctx *c = *state;
+	(void)state;
 	char out[16384], dir[64], args[256];
 	snprintf(dir, sizeof(dir), "/tmp/bt_run_failures_%d", (int)getpid());
 	snprintf(args, sizeof(args), "run " GOOD " --seeds 1..3 --jobs 2 --pcap %s", dir);
-	int rc = run(c, args, out, sizeof(out));
+	int rc = test_run_bluetas(args, out, sizeof(out));
 	if (rc != 0)
 		fail_msg("exit %d:\n%s", rc, out);
 	char rows[8][256];
@@ -160,10 +138,10 @@ static void test_seeds_in_parallel_workers_all_pass(void **state)
 
 static void test_jobs_do_not_change_the_results(void **state)
 {
-	const struct ctx *c = *state;
+	(void)state;
 	char one[16384], four[16384];
-	assert_int_equal(run(c, "run " GOOD " --seeds 1..4 --jobs 1", one, sizeof(one)), 0);
-	assert_int_equal(run(c, "run " GOOD " --seeds 1..4 --jobs 4", four, sizeof(four)), 0);
+	assert_int_equal(test_run_bluetas("run " GOOD " --seeds 1..4 --jobs 1", one, sizeof(one)), 0);
+	assert_int_equal(test_run_bluetas("run " GOOD " --seeds 1..4 --jobs 4", four, sizeof(four)), 0);
 	char a[8][256], b[8][256];
 	assert_int_equal(rows_of(one, "echo-1conn", a, 8), 4);
 	assert_int_equal(rows_of(four, "echo-1conn", b, 8), 4);
@@ -174,19 +152,19 @@ static void test_jobs_do_not_change_the_results(void **state)
 
 static void test_quiet_prints_only_the_summary_when_all_pass(void **state)
 {
-	const struct ctx *c = *state;
+	(void)state;
 	char out[16384];
-	assert_int_equal(run(c, "run " GOOD " --seeds 1..2 --quiet", out, sizeof(out)), 0);
+	assert_int_equal(test_run_bluetas("run " GOOD " --seeds 1..2 --quiet", out, sizeof(out)), 0);
 	assert_string_equal(out, "2 passed, 0 failed (1 scenario x 2 seeds)\n");
 }
 
 static void test_trace_of_a_single_run(void **state)
 {
-	const struct ctx *c = *state;
+	(void)state;
 	char out[16384], path[64], args[256];
 	snprintf(path, sizeof(path), "/tmp/bt_run_%d.trace", (int)getpid());
 	snprintf(args, sizeof(args), "run " GOOD " --seed 5 --trace %s", path);
-	assert_int_equal(run(c, args, out, sizeof(out)), 0);
+	assert_int_equal(test_run_bluetas(args, out, sizeof(out)), 0);
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(st.st_size > 0);
@@ -195,13 +173,13 @@ static void test_trace_of_a_single_run(void **state)
 
 static void test_reproduce_line_reproduces_the_failure_byte_for_byte(void **state)
 {
-	const struct ctx *c = *state;
+	(void)state;
 	char first[64], again[64], args[512], out[16384], out2[16384];
 	snprintf(first, sizeof(first), "/tmp/bt_repro1_%d", (int)getpid());
 	snprintf(again, sizeof(again), "/tmp/bt_repro2_%d", (int)getpid());
 	snprintf(args, sizeof(args), "run scenarios/multiseg_rx_mss1448.scn --seeds 3..4 --bug rx-first-segment --pcap %s",
 		 first);
-	assert_int_equal(run(c, args, out, sizeof(out)), 1);
+	assert_int_equal(test_run_bluetas(args, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "data mismatch"));
 	/* Take the printed reproduce line for seed 4 and run it as printed,
 	 * only with another artifact directory. */
@@ -225,7 +203,7 @@ static void test_reproduce_line_reproduces_the_failure_byte_for_byte(void **stat
 	char *dir = strstr(repro, first);
 	assert_non_null(dir); /* it names the artifact directory */
 	memcpy(dir, again, strlen(again)); /* same length by construction */
-	assert_int_equal(run(c, repro, out2, sizeof(out2)), 1);
+	assert_int_equal(test_run_bluetas(repro, out2, sizeof(out2)), 1);
 	assert_non_null(strstr(out2, "data mismatch"));
 	char pa[128], pb[128];
 	snprintf(pa, sizeof(pa), "%s/multiseg_rx_mss1448-seed4.pcap", first);
@@ -248,17 +226,8 @@ static void test_reproduce_line_reproduces_the_failure_byte_for_byte(void **stat
 
 static int setup(void **state)
 {
-	static struct ctx c;
-	const char *b = getenv("BLUETAS_BIN");
-	if (!b || !*b)
-		b = "build/bluetas";
-	/* Resolve the binary before moving to the source directory. */
-	if (!realpath(b, c.bin))
-		snprintf(c.bin, sizeof(c.bin), "%s", b);
-	const char *dir = getenv("BT_SRCDIR");
-	if (dir && *dir && chdir(dir) < 0)
-		return -1;
-	*state = &c;
+	(void)state;
+	test_bluetas_bin(); /* resolves the binary, then moves to BT_SRCDIR */
 	return 0;
 }
 
