@@ -123,12 +123,6 @@ struct fx {
 	struct chan_remote_mr nrem, hrem;   /* as the peer would receive them */
 };
 
-static struct chan_remote_mr remote_of(const struct chan_mr *m)
-{
-	return (struct chan_remote_mr){ .addr = (uint64_t)(uintptr_t)m->base, .len_bytes = m->len_bytes,
-					.rkey = m->rkey };
-}
-
 static struct verbs_params default_params(void)
 {
 	struct verbs_params p;
@@ -149,8 +143,8 @@ static struct fx *fx_new_on(struct verbs_listener *l, const struct verbs_params 
 	uint32_t rw = CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE;
 	assert_int_equal(chan_mr_register(f->host, f->hbuf, RLEN, rw, &f->hmr), CHAN_OK);
 	assert_int_equal(chan_mr_register(f->nic, f->nmem + GUARD, RLEN, rw, &f->nmr), CHAN_OK);
-	f->nrem = remote_of(&f->nmr);
-	f->hrem = remote_of(&f->hmr);
+	f->nrem = chan_mr_remote(&f->nmr);
+	f->hrem = chan_mr_remote(&f->hmr);
 	return f;
 }
 
@@ -719,7 +713,7 @@ static void test_outstanding_flushed(void **state)
 	assert_non_null(lbuf);
 	assert_int_equal(chan_mr_register(f->nic, big, 1 << 20, CHAN_ACCESS_REMOTE_READ, &bm), CHAN_OK);
 	assert_int_equal(chan_mr_register(f->host, lbuf, 1 << 20, CHAN_ACCESS_LOCAL, &lm), CHAN_OK);
-	struct chan_remote_mr brem = remote_of(&bm);
+	struct chan_remote_mr brem = chan_mr_remote(&bm);
 	/* A refused op first, then a long queue behind it. */
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&brem, 0), 8, 100, 0), CHAN_OK);
 	for (uint64_t i = 0; i < 40; i++)

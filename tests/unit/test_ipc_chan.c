@@ -217,11 +217,6 @@ struct fx {
 	struct chan_remote_mr nrem, hrem;
 };
 
-static struct chan_remote_mr remote_of(const struct chan_mr *m)
-{
-	return (struct chan_remote_mr){.addr = (uint64_t)(uintptr_t)m->base, .len_bytes = m->len_bytes, .rkey = m->rkey};
-}
-
 static struct ipc_params default_params(void) { return (struct ipc_params){.sq_depth = 8, .msg_depth = 4}; }
 
 static struct fx *fx_new_on(struct listener_fx *lf, const struct ipc_params *p)
@@ -245,8 +240,8 @@ static struct fx *fx_new_on(struct listener_fx *lf, const struct ipc_params *p)
 	uint32_t rw = CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE;
 	assert_int_equal(chan_mr_register(f->host, f->hbuf, RLEN, rw, &f->hmr), CHAN_OK);
 	assert_int_equal(chan_mr_register(f->nic, f->nmem + GUARD, RLEN, rw, &f->nmr), CHAN_OK);
-	f->nrem = remote_of(&f->nmr);
-	f->hrem = remote_of(&f->hmr);
+	f->nrem = chan_mr_remote(&f->nmr);
+	f->hrem = chan_mr_remote(&f->hmr);
 	return f;
 }
 
@@ -337,7 +332,7 @@ static void test_regions_sharing_pages(void **state)
 	assert_int_equal(chan_mr_register(f->host, blk + 8500, 50, rw, &m3), CHAN_OK);
 	/* The bytes around are what they were: registration keeps them. */
 	ct_assert_all(blk, 0x33, 3 * 4096);
-	struct chan_remote_mr r1 = remote_of(&m1), r2 = remote_of(&m2), r3 = remote_of(&m3);
+	struct chan_remote_mr r1 = chan_mr_remote(&m1), r2 = chan_mr_remote(&m2), r3 = chan_mr_remote(&m3);
 	memset(nreg(f), 0x77, RLEN);
 	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r1, 0), 100, 1, 0), CHAN_OK);
 	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r2, 0), 200, 2, 0), CHAN_OK);
