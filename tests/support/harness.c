@@ -243,21 +243,28 @@ static void settle(struct harness *h)
 	fail_msg("harness: instant %llu never became quiet", (unsigned long long)h->sim.now_ns);
 }
 
+/* Moves the clock to the next event due by `until` (at least one tick
+ * on) and settles that instant; false when nothing is due by then. */
+static bool step_to_next_event(struct harness *h, uint64_t until)
+{
+	uint64_t t = next_event(h);
+	if (t == BT_TIME_NEVER || t > until)
+		return false;
+	if (t <= h->sim.now_ns)
+		t = h->sim.now_ns + 1;
+	if (t > until)
+		return false;
+	h->sim.now_ns = t;
+	settle(h);
+	return true;
+}
+
 void harness_advance(struct harness *h, uint64_t ns)
 {
 	uint64_t until = h->sim.now_ns + ns;
 	settle(h);
-	for (;;) {
-		uint64_t t = next_event(h);
-		if (t == BT_TIME_NEVER || t > until)
-			break;
-		if (t <= h->sim.now_ns)
-			t = h->sim.now_ns + 1;
-		if (t > until)
-			break;
-		h->sim.now_ns = t;
-		settle(h);
-	}
+	while (step_to_next_event(h, until))
+		;
 	if (h->sim.now_ns < until) {
 		h->sim.now_ns = until;
 		settle(h);
@@ -268,17 +275,8 @@ bool harness_advance_until(struct harness *h, uint64_t max_ns, harness_pred pred
 {
 	uint64_t until = h->sim.now_ns + max_ns;
 	settle(h);
-	while (!pred(h, ctx)) {
-		uint64_t t = next_event(h);
-		if (t == BT_TIME_NEVER || t > until)
-			break;
-		if (t <= h->sim.now_ns)
-			t = h->sim.now_ns + 1;
-		if (t > until)
-			break;
-		h->sim.now_ns = t;
-		settle(h);
-	}
+	while (!pred(h, ctx) && step_to_next_event(h, until))
+		;
 	if (pred(h, ctx))
 		return true;
 	h->sim.now_ns = until;
