@@ -211,9 +211,10 @@ static void side_fini(struct side *s)
 	shm_link_destroy(s->chan);
 }
 
-static void test_source_to_sink_digests_agree(void **state)
+/* Two stacks on one simulated wire (seed_a, seed_b: each side's channel
+ * keys and ISNs), a sink listening on b's port 9. */
+static struct stream_run *stream_run_new(uint64_t seed_a, uint64_t seed_b)
 {
-	(void)state;
 	struct stream_run *run = calloc(1, sizeof(*run));
 	assert_non_null(run);
 	sim_init(&run->sim);
@@ -222,22 +223,22 @@ static void test_source_to_sink_digests_agree(void **state)
 	const uint8_t mac_a[6] = {2, 0, 0, 0, 0, 1}, mac_b[6] = {2, 0, 0, 0, 0, 2};
 	run->wire = sim_link_create(&lp, &run->sim.clock, mac_a, mac_b);
 	assert_non_null(run->wire);
-	side_init(run, &run->a, 0x0a000001, 0, 11);
-	side_init(run, &run->b, 0x0a000002, 1, 22);
+	side_init(run, &run->a, 0x0a000001, 0, seed_a);
+	side_init(run, &run->b, 0x0a000002, 1, seed_b);
 	int rc;
 	struct sink_config sc = {.port = 9, .backlog = 4, .on_done = on_sink_done, .ctx = run};
 	run->sink = sink_create(run->b.host, &sc, &run->sim.clock, &rc);
 	assert_non_null(run->sink);
-	const uint64_t bytes = 3u << 20 | 12345; /* not a multiple of anything */
-	struct source_config oc = {.remote_ip = 0x0a000002,
-				   .remote_port = 9,
-				   .bytes = bytes,
-				   .seed = 7,
-				   .on_done = on_source_done,
-				   .ctx = run};
-	run->source = source_create(run->a.host, &oc, &run->sim.clock, &rc);
+	return run;
+}
+
+/* A source on a as `oc` says, and every party registered with the loop. */
+static void stream_run_start(struct stream_run *run, const struct source_config *oc)
+{
+	int rc;
+	run->source = source_create(run->a.host, oc, &run->sim.clock, &rc);
 	assert_non_null(run->source);
-	struct sim_actor actors[] = {
+	const struct sim_actor actors[] = {
 		{"nic-a", nic_poll_actor, nic_next_actor, run->a.nic},
 		{"nic-b", nic_poll_actor, nic_next_actor, run->b.nic},
 		{"source", source_actor, never, run->source},
@@ -246,6 +247,30 @@ static void test_source_to_sink_digests_agree(void **state)
 	};
 	for (size_t i = 0; i < sizeof(actors) / sizeof(actors[0]); i++)
 		sim_add_actor(&run->sim, &actors[i]);
+}
+
+static void stream_run_free(struct stream_run *run)
+{
+	source_destroy(run->source);
+	sink_destroy(run->sink);
+	side_fini(&run->a);
+	side_fini(&run->b);
+	sim_link_destroy(run->wire);
+	free(run);
+}
+
+static void test_source_to_sink_digests_agree(void **state)
+{
+	(void)state;
+	struct stream_run *run = stream_run_new(11, 22);
+	const uint64_t bytes = 3u << 20 | 12345; /* not a multiple of anything */
+	struct source_config oc = {.remote_ip = 0x0a000002,
+				   .remote_port = 9,
+				   .bytes = bytes,
+				   .seed = 7,
+				   .on_done = on_source_done,
+				   .ctx = run};
+	stream_run_start(run, &oc);
 	enum sim_stop stop = sim_run(&run->sim, 60ull * 1000 * 1000 * 1000, stream_finished, run);
 	assert_int_equal(stop, SIM_STOP_DONE);
 	assert_int_equal(run->source_r.err, 0);
@@ -273,12 +298,7 @@ static void test_source_to_sink_digests_agree(void **state)
 	assert_int_equal(ss.finished, 1);
 	assert_int_equal(ss.errors, 0);
 	assert_int_equal(ss.open, 0);
-	source_destroy(run->source);
-	sink_destroy(run->sink);
-	side_fini(&run->a);
-	side_fini(&run->b);
-	sim_link_destroy(run->wire);
-	free(run);
+	stream_run_free(run);
 }
 
 static long read_from_string(void *ctx, uint8_t *buf, size_t cap)
@@ -296,20 +316,7 @@ static long read_from_string(void *ctx, uint8_t *buf, size_t cap)
 static void test_source_sends_what_the_reader_supplies(void **state)
 {
 	(void)state;
-	struct stream_run *run = calloc(1, sizeof(*run));
-	assert_non_null(run);
-	sim_init(&run->sim);
-	struct sim_link_params lp;
-	sim_link_default_params(&lp);
-	const uint8_t mac_a[6] = {2, 0, 0, 0, 0, 1}, mac_b[6] = {2, 0, 0, 0, 0, 2};
-	run->wire = sim_link_create(&lp, &run->sim.clock, mac_a, mac_b);
-	assert_non_null(run->wire);
-	side_init(run, &run->a, 0x0a000001, 0, 5);
-	side_init(run, &run->b, 0x0a000002, 1, 6);
-	int rc;
-	struct sink_config sc = {.port = 9, .backlog = 4, .on_done = on_sink_done, .ctx = run};
-	run->sink = sink_create(run->b.host, &sc, &run->sim.clock, &rc);
-	assert_non_null(run->sink);
+	struct stream_run *run = stream_run_new(5, 6);
 	const char *text = "abc";
 	struct source_config oc = {.remote_ip = 0x0a000002,
 				   .remote_port = 9,
@@ -317,29 +324,14 @@ static void test_source_sends_what_the_reader_supplies(void **state)
 				   .read_ctx = &text,
 				   .on_done = on_source_done,
 				   .ctx = run};
-	run->source = source_create(run->a.host, &oc, &run->sim.clock, &rc);
-	assert_non_null(run->source);
-	struct sim_actor actors[] = {
-		{"nic-a", nic_poll_actor, nic_next_actor, run->a.nic},
-		{"nic-b", nic_poll_actor, nic_next_actor, run->b.nic},
-		{"source", source_actor, never, run->source},
-		{"sink", sink_actor, never, run->sink},
-		{"wire", wire_poll, wire_next, run->wire},
-	};
-	for (size_t i = 0; i < sizeof(actors) / sizeof(actors[0]); i++)
-		sim_add_actor(&run->sim, &actors[i]);
+	stream_run_start(run, &oc);
 	assert_int_equal(sim_run(&run->sim, 10ull * 1000 * 1000 * 1000, stream_finished, run), SIM_STOP_DONE);
 	char hex[SHA256_HEX_BYTES];
 	sha256_hex(run->sink_r[0].sha256, hex);
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	assert_int_equal(run->sink_r[0].bytes, 3);
 	assert_int_equal(run->source_r.bytes, 3);
-	source_destroy(run->source);
-	sink_destroy(run->sink);
-	side_fini(&run->a);
-	side_fini(&run->b);
-	sim_link_destroy(run->wire);
-	free(run);
+	stream_run_free(run);
 }
 
 int main(void)
