@@ -14,6 +14,7 @@
 #include "../core/ctxq.h"
 #include "../core/util/mix.h"
 #include "scn_pattern.h"
+#include "../core/util/appendf.h"
 
 #define CHUNK_BYTES 65536u
 #define CONN_HDR_BYTES 16u
@@ -966,11 +967,7 @@ void scn_app_get_stats(const struct scn_app_rt *a, struct scn_app_stats *out)
 void scn_app_describe(const struct scn_app_rt *a, char *buf, size_t cap)
 {
 	size_t len = strlen(buf);
-#define APPEND(...)                                                                                                    \
-	do {                                                                                                           \
-		if (len < cap)                                                                                         \
-			len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__);                                   \
-	} while (0)
+#define APPEND(...) (len = bt_appendf(buf, cap, len, __VA_ARGS__))
 	APPEND("app %s: %s%s%s, sleeps %llu, wakeups %llu, wait timeouts %llu, verified %llu B, errors %llu\n",
 	       a->cfg.name, a->st.exited ? "exited" : a->sleeping ? "asleep" : "awake",
 	       a->sleeping && a->sleep_deadline_ns == BT_TIME_NEVER ? " (no timeout: only a wakeup can end it)" : "",

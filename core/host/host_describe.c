@@ -3,15 +3,12 @@
 #include <string.h>
 
 #include "host_internal.h"
+#include "../util/appendf.h"
 
 void bt_host_describe(const struct bt_host *h, char *buf, size_t cap)
 {
 	size_t len = strlen(buf);
-#define APPEND(...)                                                                                            \
-	do {                                                                                                   \
-		if (len < cap)                                                                                 \
-			len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__);                           \
-	} while (0)
+#define APPEND(...) (len = bt_appendf(buf, cap, len, __VA_ARGS__))
 	APPEND("host library: %s; events consumed %u (credits returned up to %u); doorbells sent %llu, "
 	       "deferred %llu, refreshed %llu; connections in use %u; %s; waits ended by timeout %llu, "
 	       "with work waiting (lost wakeups) %llu\n",

@@ -7,12 +7,9 @@
 #include <string.h>
 
 #include "nic_internal.h"
+#include "../util/appendf.h"
 
-#define APPEND(...)                                                                                            \
-	do {                                                                                                   \
-		if (len < cap)                                                                                 \
-			len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__);                           \
-	} while (0)
+#define APPEND(...) (len = bt_appendf(buf, cap, len, __VA_ARGS__))
 
 static double in_ms(uint64_t deadline, uint64_t now)
 {

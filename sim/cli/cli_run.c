@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../core/util/appendf.h"
 #include "../scenario.h"
 #include "../scenario_swarm.h"
 #include "cli.h"
@@ -579,14 +580,10 @@ struct strbuf {
 static void sb_put(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_put(struct strbuf *b, const char *fmt, ...)
 {
-	if (b->len + 1 >= b->cap)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	b->len = bt_vappendf(b->p, b->cap, b->len, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
 }
 
 /* Shows a word as a shell would need it typed. */
