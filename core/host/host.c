@@ -145,12 +145,7 @@ void host_mark_dirty(struct bt_host *h, int slot)
 	if (c->in_dirty)
 		return;
 	c->in_dirty = true;
-	c->dirty_next = HOST_NONE;
-	if (h->dirty_tail == HOST_NONE)
-		h->dirty_head = slot;
-	else
-		h->conns[h->dirty_tail].dirty_next = slot;
-	h->dirty_tail = slot;
+	HOST_FIFO_PUSH(h, h, dirty, slot);
 }
 
 void host_mark_ready(struct bt_host *h, int slot, uint32_t flags)
@@ -161,12 +156,7 @@ void host_mark_ready(struct bt_host *h, int slot, uint32_t flags)
 	if (c->in_ready || c->state == SLOT_ACCEPTED || c->state == SLOT_POSTED || c->app_closed || c->free_pending)
 		return;
 	c->in_ready = true;
-	c->ready_next = HOST_NONE;
-	if (h->ready_tail == HOST_NONE)
-		h->ready_head = slot;
-	else
-		h->conns[h->ready_tail].ready_next = slot;
-	h->ready_tail = slot;
+	HOST_FIFO_PUSH(h, h, ready, slot);
 }
 
 void host_channel_failed(struct bt_host *h)
@@ -333,9 +323,7 @@ int host_flush_commands(struct bt_host *h)
 		if (flush_conn(h, slot) != CHAN_OK)
 			break;
 		struct host_conn *c = &h->conns[slot];
-		h->dirty_head = c->dirty_next;
-		if (h->dirty_head == HOST_NONE)
-			h->dirty_tail = HOST_NONE;
+		HOST_FIFO_DROP_HEAD(h, h, dirty);
 		c->in_dirty = false;
 		if (c->free_pending)
 			host_free_slot(h, slot);
@@ -443,12 +431,7 @@ static void handle_event(struct bt_host *h, const struct ctxq_event *ev)
 		} else if (c->state == SLOT_POSTED && c->listener >= 0 && h->listeners[c->listener].in_use) {
 			struct host_listener *l = &h->listeners[c->listener];
 			c->state = SLOT_ACCEPTED;
-			c->accept_next = HOST_NONE;
-			if (l->accept_tail == HOST_NONE)
-				l->accept_head = slot;
-			else
-				h->conns[l->accept_tail].accept_next = slot;
-			l->accept_tail = slot;
+			HOST_FIFO_PUSH(h, l, accept, slot);
 			listener_ready(h, c->listener);
 		}
 		ready |= BT_EV_WRITABLE;

@@ -93,9 +93,7 @@ int bt_accept(struct bt_host *h, int listener_id)
 	if (slot == HOST_NONE)
 		return h->broken ? h->broken : BT_EAGAIN;
 	struct host_conn *c = &h->conns[slot];
-	l->accept_head = c->accept_next;
-	if (l->accept_head == HOST_NONE)
-		l->accept_tail = HOST_NONE;
+	HOST_FIFO_DROP_HEAD(h, l, accept);
 	c->state = SLOT_OPEN;
 	host_conn_take_opts(c, &l->opts, false); /* the NIC gave the flow the listener's */
 	/* What happened while it waited in the queue is news to the app now. */
@@ -313,9 +311,7 @@ int bt_poll(struct bt_host *h, struct bt_event *out, int max)
 	while (n < max && h->ready_head != HOST_NONE) {
 		int slot = h->ready_head;
 		struct host_conn *c = &h->conns[slot];
-		h->ready_head = c->ready_next;
-		if (h->ready_head == HOST_NONE)
-			h->ready_tail = HOST_NONE;
+		HOST_FIFO_DROP_HEAD(h, h, ready);
 		c->in_ready = false;
 		uint32_t flags = c->ready_flags;
 		c->ready_flags = 0;

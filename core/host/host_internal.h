@@ -6,6 +6,7 @@
 #define BT_HOST_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../bluetas.h"
@@ -130,6 +131,36 @@ int host_opts_check(const struct bt_host *h, const struct bt_opts *opts);
 /* Records options on a connection; owed: the NIC still has to hear them. */
 void host_conn_take_opts(struct host_conn *c, const struct bt_opts *opts, bool owed);
 uint32_t host_tx_space(const struct bt_host *h, const struct host_conn *c);
+
+/* The host's index FIFOs (the dirty and ready lists, a listener's accept
+ * queue): slot numbers linked through a next field of struct host_conn,
+ * one field per list (next_off: offsetof(struct host_conn, dirty_next)
+ * ...), HOST_NONE at the end. HOST_FIFO_PUSH(h, owner, dirty, slot) names
+ * owner->dirty_head, owner->dirty_tail and the dirty_next field. */
+static inline int *host_fifo_next(struct bt_host *h, int slot, size_t next_off)
+{
+	return (int *)(void *)((char *)&h->conns[slot] + next_off);
+}
+static inline void host_fifo_push(struct bt_host *h, int *head, int *tail, size_t next_off, int slot)
+{
+	*host_fifo_next(h, slot, next_off) = HOST_NONE;
+	if (*tail == HOST_NONE)
+		*head = slot;
+	else
+		*host_fifo_next(h, *tail, next_off) = slot;
+	*tail = slot;
+}
+/* Unlinks the head (the list is not empty). */
+static inline void host_fifo_drop_head(struct bt_host *h, int *head, int *tail, size_t next_off)
+{
+	*head = *host_fifo_next(h, *head, next_off);
+	if (*head == HOST_NONE)
+		*tail = HOST_NONE;
+}
+#define HOST_FIFO_PUSH(h, owner, list, slot)                                                                         \
+	host_fifo_push(h, &(owner)->list##_head, &(owner)->list##_tail, offsetof(struct host_conn, list##_next), slot)
+#define HOST_FIFO_DROP_HEAD(h, owner, list)                                                                          \
+	host_fifo_drop_head(h, &(owner)->list##_head, &(owner)->list##_tail, offsetof(struct host_conn, list##_next))
 
 /* host.c */
 void host_mark_dirty(struct bt_host *h, int slot);
