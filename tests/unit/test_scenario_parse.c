@@ -57,6 +57,18 @@ static void parse_bad(const char *text, unsigned line, unsigned col, const char 
 		fail_msg("text:\n%s\ngave rc %d, '%s'\nexpected '%s...%s...'", text, rc, err, prefix, fragment);
 }
 
+/* parse_bad on `preamble` with one more line, `line_text`: the error is
+ * on that line (the preamble's line count + 1). */
+static void parse_bad_after(const char *preamble, const char *line_text, unsigned col, const char *fragment)
+{
+	char text[512];
+	snprintf(text, sizeof(text), "%s%s\n", preamble, line_text);
+	unsigned line = 1;
+	for (const char *c = preamble; *c; c++)
+		line += *c == '\n';
+	parse_bad(text, line, col, fragment);
+}
+
 static const struct scn_app *app_named(const struct scenario *s, const char *name)
 {
 	for (uint32_t i = 0; i < s->app_count; i++)
@@ -249,12 +261,7 @@ static void test_units(void **state)
 	assert_int_equal(loss_ppm("100.0000%"), 1000000);
 
 	const char *pair = "scenario t\napp srv on server echo-server\napp cli on client echo to=srv\n";
-	char text[512];
-#define BAD_SET(line_text, col, frag)                                          \
-	do {                                                                   \
-		snprintf(text, sizeof(text), "%s%s\n", pair, line_text);       \
-		parse_bad(text, 4, col, frag);                                 \
-	} while (0)
+#define BAD_SET(line_text, col, frag) parse_bad_after(pair, line_text, col, frag)
 	BAD_SET("set rto_min 5", 13, "missing unit in '5'");
 	BAD_SET("set rto_min 5MS", 13, "unknown unit 'MS'");
 	BAD_SET("set rto_min 0.1ns", 13, "finer than 1ns");
@@ -378,12 +385,7 @@ static void test_app_errors(void **state)
 {
 	(void)state;
 	const char *srv = "scenario t\napp srv on server echo-server\n";
-	char text[512];
-#define BAD_APP(line_text, col, frag)                                          \
-	do {                                                                   \
-		snprintf(text, sizeof(text), "%s%s\n", srv, line_text);        \
-		parse_bad(text, 3, col, frag);                                 \
-	} while (0)
+#define BAD_APP(line_text, col, frag) parse_bad_after(srv, line_text, col, frag)
 	BAD_APP("app", 4, "missing the app name");
 	BAD_APP("app c", 6, "missing 'on client' or 'on server'");
 	BAD_APP("app c on", 9, "missing the host after 'on'");
@@ -511,12 +513,7 @@ static void test_fault_errors(void **state)
 {
 	(void)state;
 	const char *pair = "scenario t\napp srv on server echo-server\napp cli on client echo to=srv\n";
-	char text[512];
-#define BAD_FAULT(line_text, col, frag)                                        \
-	do {                                                                   \
-		snprintf(text, sizeof(text), "%s%s\n", pair, line_text);       \
-		parse_bad(text, 4, col, frag);                                 \
-	} while (0)
+#define BAD_FAULT(line_text, col, frag) parse_bad_after(pair, line_text, col, frag)
 	BAD_FAULT("fault", 6, "missing the fault kind");
 	BAD_FAULT("fault wire", 11, "missing 'on client' or 'on server'");
 	BAD_FAULT("fault wire client loss=1%", 12, "unexpected 'client'");
@@ -617,12 +614,7 @@ static void test_expect_errors(void **state)
 {
 	(void)state;
 	const char *pair = "scenario t\napp srv on server echo-server\napp cli on client echo to=srv\n";
-	char text[512];
-#define BAD_EXPECT(line_text, col, frag)                                       \
-	do {                                                                   \
-		snprintf(text, sizeof(text), "%s%s\n", pair, line_text);       \
-		parse_bad(text, 4, col, frag);                                 \
-	} while (0)
+#define BAD_EXPECT(line_text, col, frag) parse_bad_after(pair, line_text, col, frag)
 	BAD_EXPECT("expect", 7, "missing the expectation");
 	BAD_EXPECT("expect intact now", 15, "unexpected 'now' after intact");
 	BAD_EXPECT("expect within", 14, "missing the time");
