@@ -151,6 +151,9 @@ struct argv_buf {
 void argv_init(struct argv_buf *a);
 /* Appends one argument (copied); -1 when full. */
 int argv_add(struct argv_buf *a, const char *arg);
+/* Appends n arguments (copied); -1 when full. ARGV_ADD_ALL takes an array. */
+int argv_add_all(struct argv_buf *a, const char *const args[], size_t n);
+#define ARGV_ADD_ALL(a, args) argv_add_all(a, args, sizeof(args) / sizeof((args)[0]))
 /* ssh ... TARGET REMOTE_CMD: REMOTE_CMD is one shell command line, run by
  * the login shell on the DPU (quote with shq). */
 int ssh_argv(const struct promote_cfg *c, struct argv_buf *a, const char *remote_cmd);

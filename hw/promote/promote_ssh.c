@@ -35,6 +35,14 @@ int argv_add(struct argv_buf *a, const char *arg)
 	return 0;
 }
 
+int argv_add_all(struct argv_buf *a, const char *const args[], size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n; i++)
+		rc |= argv_add(a, args[i]);
+	return rc;
+}
+
 int shq(char *out, size_t out_len, const char *s)
 {
 	size_t used = strlen(out);
@@ -62,30 +70,27 @@ int shq(char *out, size_t out_len, const char *s)
 
 static int common_opts(const struct promote_cfg *c, struct argv_buf *a)
 {
-	char opt[PROMOTE_PATH + 32];
 	int rc = 0;
 	if (c->ssh_config) {
 		rc |= argv_add(a, "-F");
 		rc |= argv_add(a, c->ssh_config);
 	}
-	rc |= argv_add(a, "-o");
-	rc |= argv_add(a, "BatchMode=yes");
-	snprintf(opt, sizeof(opt), "ConnectTimeout=%u", c->connect_timeout_s);
-	rc |= argv_add(a, "-o");
-	rc |= argv_add(a, opt);
-	/* A DPU that stops answering mid-step is noticed in ~15 s, not never. */
-	rc |= argv_add(a, "-o");
-	rc |= argv_add(a, "ServerAliveInterval=5");
-	rc |= argv_add(a, "-o");
-	rc |= argv_add(a, "ServerAliveCountMax=3");
-	snprintf(opt, sizeof(opt), "ControlPath=%s/cm", c->ctl_dir);
-	rc |= argv_add(a, "-o");
-	rc |= argv_add(a, opt);
-	rc |= argv_add(a, "-o");
-	rc |= argv_add(a, "ControlMaster=auto");
-	snprintf(opt, sizeof(opt), "ControlPersist=%u", CONTROL_PERSIST_S);
-	rc |= argv_add(a, "-o");
-	rc |= argv_add(a, opt);
+	char timeout[32], path[PROMOTE_PATH + 32], persist[32];
+	snprintf(timeout, sizeof(timeout), "ConnectTimeout=%u", c->connect_timeout_s);
+	snprintf(path, sizeof(path), "ControlPath=%s/cm", c->ctl_dir);
+	snprintf(persist, sizeof(persist), "ControlPersist=%u", CONTROL_PERSIST_S);
+	/* ServerAlive: a DPU that stops answering mid-step is noticed in
+	 * ~15 s, not never. */
+	const char *opts[] = {
+		"-o", "BatchMode=yes",
+		"-o", timeout,
+		"-o", "ServerAliveInterval=5",
+		"-o", "ServerAliveCountMax=3",
+		"-o", path,
+		"-o", "ControlMaster=auto",
+		"-o", persist,
+	};
+	rc |= ARGV_ADD_ALL(a, opts);
 	return rc ? -1 : 0;
 }
 

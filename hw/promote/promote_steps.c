@@ -255,8 +255,7 @@ int step_sync(struct promote_cfg *c)
 	 * excluded build dirs are also protected from --delete. */
 	const char *args[] = {"rsync", "-a", "--delete", "--exclude=/build/", "--exclude=/build-*/",
 			      "--exclude=/.git/", "-e", e, src, dst};
-	for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++)
-		argv_add(&a, args[i]);
+	ARGV_ADD_ALL(&a, args);
 	struct exec_result r;
 	int st = run_step_cmd(c, PS_SYNC, a.argv, &r);
 	if (st == -2)
@@ -267,8 +266,7 @@ int step_sync(struct promote_cfg *c)
 	snprintf(dst, sizeof(dst), "%s:%s/" RUN_DIR "/hosts", c->target, c->remote_dir);
 	argv_init(&a);
 	const char *hargs[] = {"rsync", "-e", e, c->hosts_path, dst};
-	for (size_t i = 0; i < sizeof(hargs) / sizeof(hargs[0]); i++)
-		argv_add(&a, hargs[i]);
+	ARGV_ADD_ALL(&a, hargs);
 	st = run_step_cmd(c, PS_SYNC, a.argv, &r);
 	if (st == -2)
 		return -1;
@@ -483,8 +481,7 @@ static void e2e_check(struct promote_cfg *c, const char *name, const char *const
 	argv_init(&a);
 	const char *base[] = {c->self, "app", "--channel", c->app_channel, "--app", "echo-client", "--remote", remote,
 			      "--duration-s", "30", "--stats"};
-	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
-		argv_add(&a, base[i]);
+	ARGV_ADD_ALL(&a, base);
 	for (size_t i = 0; i < extra_count; i++)
 		argv_add(&a, extra[i]);
 	struct exec_result r;
@@ -610,8 +607,7 @@ int step_fetch(struct promote_cfg *c)
 	struct argv_buf a;
 	argv_init(&a);
 	const char *args[] = {"rsync", "-a", "-e", e, src, dst};
-	for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++)
-		argv_add(&a, args[i]);
+	ARGV_ADD_ALL(&a, args);
 	st = run_step_cmd(c, PS_FETCH, a.argv, &r);
 	if (st == -2)
 		return -1;
@@ -644,8 +640,7 @@ int step_emu(struct promote_cfg *c)
 			return fail(c, PS_EMU, NULL, "too many scenarios");
 	}
 	const char *rest[] = {"--seeds", c->seeds, "--quiet", "--results", results, "--pcap", fails};
-	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
-		argv_add(&a, rest[i]);
+	ARGV_ADD_ALL(&a, rest);
 	struct exec_result r;
 	int st = run_step_cmd(c, PS_EMU, a.argv, &r);
 	if (st == -2)
