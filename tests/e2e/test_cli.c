@@ -16,42 +16,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *bin(void)
-{
-	const char *b = getenv("BLUETAS_BIN");
-	return b ? b : "build/bluetas";
-}
-
-/* Runs the CLI with `args`, returns its exit status, output in out. */
-static int run(const char *args, char *out, size_t cap)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", bin(), args);
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = 0;
-	int status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void expect_usage_error(const char *args, const char *must_mention)
-{
-	char out[8192];
-	int rc = run(args, out, sizeof(out));
-	if (rc != 2 || !strstr(out, must_mention))
-		fail_msg("`bluetas %s`: exit %d, output:\n%s\n(expected exit 2 mentioning '%s')", args, rc, out,
-			 must_mention);
-}
+#include "tests/support/run_cmd.h"
 
 static void test_help_lists_commands_and_options(void **state)
 {
 	(void)state;
 	char out[8192];
-	assert_int_equal(run("--help", out, sizeof(out)), 0);
+	assert_int_equal(test_run_bluetas("--help", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "sim"));
-	assert_int_equal(run("sim --help", out, sizeof(out)), 0);
+	assert_int_equal(test_run_bluetas("sim --help", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "--msg-bytes"));
 	assert_non_null(strstr(out, "--pcap"));
 	assert_non_null(strstr(out, "--seed"));
@@ -61,7 +34,7 @@ static void test_default_run_prints_a_passing_table(void **state)
 {
 	(void)state;
 	char out[8192];
-	assert_int_equal(run("sim", out, sizeof(out)), 0);
+	assert_int_equal(test_run_bluetas("sim", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "bytes_echoed"));
 	assert_non_null(strstr(out, "PASS"));
 }
@@ -69,28 +42,28 @@ static void test_default_run_prints_a_passing_table(void **state)
 static void test_bad_flags_exit_2_naming_the_flag(void **state)
 {
 	(void)state;
-	expect_usage_error("", "usage");
-	expect_usage_error("frobnicate", "unknown command 'frobnicate'");
-	expect_usage_error("sim --bogus", "--bogus");
-	expect_usage_error("sim --msg-bytes", "--msg-bytes");
-	expect_usage_error("sim --msg-bytes abc", "--msg-bytes");
-	expect_usage_error("sim --msg-bytes 0", "--msg-bytes");
-	expect_usage_error("sim --msg-bytes -5", "--msg-bytes");
-	expect_usage_error("sim --msg-bytes 10X", "--msg-bytes");
-	expect_usage_error("sim --conns 0", "--conns");
-	expect_usage_error("sim --conns 99999999999999999999999", "--conns");
-	expect_usage_error("sim --mss 20", "--mss");
-	expect_usage_error("sim --mss 100000", "--mss");
-	expect_usage_error("sim --seed x", "--seed");
-	expect_usage_error("sim --ring-bytes 10", "--ring-bytes");
-	expect_usage_error("sim stray", "stray");
+	test_expect_bluetas("", 2, "usage", NULL);
+	test_expect_bluetas("frobnicate", 2, "unknown command 'frobnicate'", NULL);
+	test_expect_bluetas("sim --bogus", 2, "--bogus", NULL);
+	test_expect_bluetas("sim --msg-bytes", 2, "--msg-bytes", NULL);
+	test_expect_bluetas("sim --msg-bytes abc", 2, "--msg-bytes", NULL);
+	test_expect_bluetas("sim --msg-bytes 0", 2, "--msg-bytes", NULL);
+	test_expect_bluetas("sim --msg-bytes -5", 2, "--msg-bytes", NULL);
+	test_expect_bluetas("sim --msg-bytes 10X", 2, "--msg-bytes", NULL);
+	test_expect_bluetas("sim --conns 0", 2, "--conns", NULL);
+	test_expect_bluetas("sim --conns 99999999999999999999999", 2, "--conns", NULL);
+	test_expect_bluetas("sim --mss 20", 2, "--mss", NULL);
+	test_expect_bluetas("sim --mss 100000", 2, "--mss", NULL);
+	test_expect_bluetas("sim --seed x", 2, "--seed", NULL);
+	test_expect_bluetas("sim --ring-bytes 10", 2, "--ring-bytes", NULL);
+	test_expect_bluetas("sim stray", 2, "stray", NULL);
 }
 
 static void test_unwritable_pcap_is_a_clear_error(void **state)
 {
 	(void)state;
 	char out[8192];
-	int rc = run("sim --pcap /nonexistent-dir/x.pcap", out, sizeof(out));
+	int rc = test_run_bluetas("sim --pcap /nonexistent-dir/x.pcap", out, sizeof(out));
 	assert_int_equal(rc, 1);
 	assert_non_null(strstr(out, "/nonexistent-dir/x.pcap"));
 }
@@ -101,7 +74,7 @@ static void test_pcap_is_readable_and_matches_the_run(void **state)
 	char path[64], args[160], out[8192];
 	snprintf(path, sizeof(path), "/tmp/bt_cli_%d.pcap", (int)getpid());
 	snprintf(args, sizeof(args), "sim --msg-bytes 3000 --messages 4 --pcap %s", path);
-	assert_int_equal(run(args, out, sizeof(out)), 0);
+	assert_int_equal(test_run_bluetas(args, out, sizeof(out)), 0);
 	char errbuf[PCAP_ERRBUF_SIZE];
 	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	assert_non_null(p);

@@ -28,15 +28,6 @@
 
 #define GOOD "tests/scenario-good/echo-1conn.scn"
 
-static void expect_exit(const char *args, int want, const char *must_mention)
-{
-	char out[16384];
-	int rc = test_run_bluetas(args, out, sizeof(out));
-	if (rc != want || !strstr(out, must_mention))
-		fail_msg("`bluetas %s`: exit %d, output:\n%s\n(expected exit %d mentioning '%s')", args, rc, out, want,
-			 must_mention);
-}
-
 /* The table rows of `out` for scenario `name`, without the wall-clock
  * column (the only one that may differ between two runs). */
 static int rows_of(const char *out, const char *name, char rows[][256], int max)
@@ -76,9 +67,9 @@ static void test_help(void **state)
 static void test_malformed_file_exits_2_with_its_position(void **state)
 {
 	(void)state;
-	expect_exit("run tests/scenario-bad/size-unknown-unit.scn", 2,
+	test_expect_bluetas("run tests/scenario-bad/size-unknown-unit.scn", 2,
 		    "tests/scenario-bad/size-unknown-unit.scn:4:29: error: unknown unit 'kb' in 'msg=4kb' "
-		    "(expected a size like 4096, 4K, 1M)");
+		    "(expected a size like 4096, 4K, 1M)", NULL);
 	/* Every file is checked before anything runs: a good file next to a
 	 * bad one is not run, and every bad file is reported. */
 	char out[16384];
@@ -89,26 +80,26 @@ static void test_malformed_file_exits_2_with_its_position(void **state)
 	assert_non_null(strstr(out, "tests/scenario-bad/key-twice.scn:4:35: error: "));
 	assert_null(strstr(out, "PASS"));
 	assert_null(strstr(out, "passed"));
-	expect_exit("run /nonexistent/x.scn", 2, "/nonexistent/x.scn:0:0: error: cannot open");
+	test_expect_bluetas("run /nonexistent/x.scn", 2, "/nonexistent/x.scn:0:0: error: cannot open", NULL);
 }
 
 static void test_bad_flags_exit_2_naming_the_flag(void **state)
 {
 	(void)state;
-	expect_exit("run --frobnicate " GOOD, 2, "--frobnicate");
-	expect_exit("run", 2, "no scenario file");
-	expect_exit("run --seeds 5..1 " GOOD, 2, "--seeds 5..1");
-	expect_exit("run --seeds 5 " GOOD, 2, "--seeds");
-	expect_exit("run --seeds 1..x " GOOD, 2, "--seeds");
-	expect_exit("run --seed x " GOOD, 2, "--seed");
-	expect_exit("run --seed 1 --seeds 1..2 " GOOD, 2, "--seed and --seeds");
-	expect_exit("run --jobs 0 " GOOD, 2, "--jobs");
-	expect_exit("run --jobs 1000 " GOOD, 2, "--jobs");
-	expect_exit("run --backend dpdk " GOOD, 2, "--backend");
-	expect_exit("run --bug everything " GOOD, 2, "--bug");
-	expect_exit("run --trace /tmp/x.trace --seeds 1..2 " GOOD, 2, "--trace");
-	expect_exit("run " GOOD " --seed", 2, "--seed");
-	expect_exit("run " GOOD " " GOOD, 2, "both declare scenario 'echo-1conn'");
+	test_expect_bluetas("run --frobnicate " GOOD, 2, "--frobnicate", NULL);
+	test_expect_bluetas("run", 2, "no scenario file", NULL);
+	test_expect_bluetas("run --seeds 5..1 " GOOD, 2, "--seeds 5..1", NULL);
+	test_expect_bluetas("run --seeds 5 " GOOD, 2, "--seeds", NULL);
+	test_expect_bluetas("run --seeds 1..x " GOOD, 2, "--seeds", NULL);
+	test_expect_bluetas("run --seed x " GOOD, 2, "--seed", NULL);
+	test_expect_bluetas("run --seed 1 --seeds 1..2 " GOOD, 2, "--seed and --seeds", NULL);
+	test_expect_bluetas("run --jobs 0 " GOOD, 2, "--jobs", NULL);
+	test_expect_bluetas("run --jobs 1000 " GOOD, 2, "--jobs", NULL);
+	test_expect_bluetas("run --backend dpdk " GOOD, 2, "--backend", NULL);
+	test_expect_bluetas("run --bug everything " GOOD, 2, "--bug", NULL);
+	test_expect_bluetas("run --trace /tmp/x.trace --seeds 1..2 " GOOD, 2, "--trace", NULL);
+	test_expect_bluetas("run " GOOD " --seed", 2, "--seed", NULL);
+	test_expect_bluetas("run " GOOD " " GOOD, 2, "both declare scenario 'echo-1conn'", NULL);
 }
 
 static void test_seeds_in_parallel_workers_all_pass(void **state)

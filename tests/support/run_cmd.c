@@ -1,8 +1,15 @@
 #include "run_cmd.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,4 +47,15 @@ int test_run_bluetas(const char *args, char *out, size_t cap)
 		;
 	int status = pclose(p);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const char *test_expect_bluetas(const char *args, int want, const char *must, const char *must_not)
+{
+	static char out[65536];
+	int rc = test_run_bluetas(args, out, sizeof(out));
+	if (rc != want || (must && !strstr(out, must)) || (must_not && strstr(out, must_not)))
+		fail_msg("`bluetas %s`: exit %d, output:\n%s\n(expected exit %d%s%s%s%s)", args, rc, out, want,
+			 must ? ", mentioning " : "", must ? must : "", must_not ? ", never " : "",
+			 must_not ? must_not : "");
+	return out;
 }

@@ -14,4 +14,9 @@ const char *test_bluetas_bin(void);
  * status, or -1 when the command died by a signal or could not start. */
 int test_run_bluetas(const char *args, char *out, size_t cap);
 
+/* Runs `BIN ARGS` and fails the test unless it exits `want` with output
+ * that mentions `must` and never `must_not` (either may be NULL). Returns
+ * the output (static storage, until the next call). */
+const char *test_expect_bluetas(const char *args, int want, const char *must, const char *must_not);
+
 #endif
