@@ -82,6 +82,20 @@ __attribute__((format(printf, 4, 5))) static int fail_log_tail(struct promote_cf
 	return fail(c, s, tail, "%s", why);
 }
 
+/* The lines of a status reply after its first (EXITED N), each as
+ * "    | LINE", for a failure's detail. */
+static void lines_after_status(const char *out, char *detail, size_t cap)
+{
+	detail[0] = 0;
+	const char *rest = strchr(out, '\n');
+	for (const char *l = rest ? rest + 1 : ""; *l;) {
+		size_t ll = strcspn(l, "\n");
+		size_t used = strlen(detail);
+		snprintf(detail + used, cap - used, "    | %.*s\n", (int)ll, l);
+		l += ll + (l[ll] ? 1 : 0);
+	}
+}
+
 /* Why a child failed, in words. */
 static void describe_exit(const struct exec_result *r, unsigned timeout_s, char *out, size_t len)
 {
@@ -425,14 +439,8 @@ int step_daemon(struct promote_cfg *c)
 		if (!strncmp(out, "READY", 5))
 			return 0;
 		if (!strncmp(out, "EXITED", 6)) {
-			char detail[4096] = "";
-			const char *rest = strchr(out, '\n');
-			for (const char *l = rest ? rest + 1 : ""; *l;) {
-				size_t ll = strcspn(l, "\n");
-				size_t used = strlen(detail);
-				snprintf(detail + used, sizeof(detail) - used, "    | %.*s\n", (int)ll, l);
-				l += ll + (l[ll] ? 1 : 0);
-			}
+			char detail[4096];
+			lines_after_status(out, detail, sizeof(detail));
 			int rc = atoi(out + 7);
 			c->daemon_started = false; /* nothing left to stop */
 			return fail(c, PS_DAEMON, detail, "the daemon exited (status %d) before it was ready", rc);
@@ -527,14 +535,8 @@ int step_checks(struct promote_cfg *c)
 			snprintf(how, sizeof(how), "killed by signal %d (%s)", rc - 128, strsignal(rc - 128));
 		else
 			snprintf(how, sizeof(how), "exit status %d", rc);
-		char detail[4096] = "";
-		const char *rest = strchr(out, '\n');
-		for (const char *l = rest ? rest + 1 : ""; *l;) {
-			size_t ll = strcspn(l, "\n");
-			size_t used = strlen(detail);
-			snprintf(detail + used, sizeof(detail) - used, "    | %.*s\n", (int)ll, l);
-			l += ll + (l[ll] ? 1 : 0);
-		}
+		char detail[4096];
+		lines_after_status(out, detail, sizeof(detail));
 		return fail(c, PS_CHECKS, detail, "the daemon died during the checks (%s)", how);
 	}
 	/* The scenario suite on the DPU's own build (sim: deterministic, so
