@@ -711,28 +711,32 @@ static void suite_pair_free(void *ctx, struct chan_suite_pair *p)
 	free(sp);
 }
 
-/* The refusal was the daemon's access check (it executes both ends'
- * operations), counted and breaking the link, not a local one. */
+/* The daemon end's counters, read under its lock (its progress thread
+ * runs beside the test). */
+static struct ipc_chan_stats nic_stats(struct chan_suite_pair *p)
+{
+	struct ipc_chan_stats st;
+	pthread_mutex_lock(&LK(p->nic)->mu);
+	ipc_chan_stats(LK(p->nic)->inner, &st);
+	pthread_mutex_unlock(&LK(p->nic)->mu);
+	return st;
+}
+
 /* The sleeping host end was woken by a syscall (a futex wake), not found
  * by a poll. */
 static void suite_check_woken(void *ctx, struct chan_suite_pair *p)
 {
 	(void)ctx;
-	struct ipc_chan_stats st;
-	pthread_mutex_lock(&LK(p->nic)->mu);
-	ipc_chan_stats(LK(p->nic)->inner, &st);
-	pthread_mutex_unlock(&LK(p->nic)->mu);
-	assert_true(st.wakeups_sent >= 1);
+	assert_true(nic_stats(p).wakeups_sent >= 1);
 }
 
+/* The refusal was the daemon's access check (it executes both ends'
+ * operations), counted and breaking the link, not a local one. */
 static void suite_check_refused(void *ctx, struct chan_suite_pair *p, struct chan *ch)
 {
 	(void)ctx;
 	(void)ch;
-	struct ipc_chan_stats st;
-	pthread_mutex_lock(&LK(p->nic)->mu);
-	ipc_chan_stats(LK(p->nic)->inner, &st);
-	pthread_mutex_unlock(&LK(p->nic)->mu);
+	struct ipc_chan_stats st = nic_stats(p);
 	assert_true(st.access_errors >= 1);
 	assert_int_equal(st.broken, CHAN_EACCESS);
 }
