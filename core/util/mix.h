@@ -18,4 +18,11 @@ static inline uint64_t mix64(uint64_t x)
 	return x;
 }
 
+/* splitmix64: the next value of the generator whose state is *state (a
+ * Weyl sequence through mix64); seeds xoshiro and draws keys. */
+static inline uint64_t splitmix64(uint64_t *state)
+{
+	return mix64(*state += 0x9e3779b97f4a7c15ull);
+}
+
 #endif

@@ -22,6 +22,8 @@
  */
 #include "shm_chan.h"
 
+#include "../../core/util/mix.h"
+
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,14 +93,6 @@ struct shm_link {
 
 static struct shm_end_state *end_of(struct chan *ch) { return (struct shm_end_state *)ch; }
 static struct shm_end_state *peer_of(struct shm_end_state *e) { return &e->link->end[e->idx ^ 1u]; }
-
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 /* A bijection on 32 bits: xorshifts and odd multiplies are invertible. */
 static uint32_t mix32(uint32_t x)
