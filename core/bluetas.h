@@ -239,8 +239,20 @@ enum bt_opt {
 	BT_OPT_MAXSEG = 4,       /* MSS clamp in bytes, 64..65535 (TCP_MAXSEG); get: the MSS in use */
 	BT_OPT_USER_TIMEOUT = 5, /* ms data may stay unacknowledged before ETIMEDOUT, 0 off */
 	BT_OPT_CORK = 6,         /* 1: hold partial segments until uncorked (TCP_CORK) */
+	BT_OPT_KEEPALIVE = 7,    /* 1: probe an idle connection (SO_KEEPALIVE); 0, the default: never */
+	BT_OPT_KEEPIDLE = 8,     /* s without a received segment before the first probe, 1..32767 */
+	BT_OPT_KEEPINTVL = 9,    /* s between unanswered probes, 1..32767 */
+	BT_OPT_KEEPCNT = 10,     /* unanswered probes that end the connection (BT_ETIMEDOUT), 1..127 */
 	BT_OPT__COUNT
 };
+/* Keepalive defaults when an option is not given: Linux's sysctls
+ * (tcp_keepalive_time, _intvl, _probes); the limits are Linux's too. */
+#define BT_KEEPIDLE_DEFAULT_S 7200u
+#define BT_KEEPINTVL_DEFAULT_S 75u
+#define BT_KEEPCNT_DEFAULT 9u
+#define BT_KEEPIDLE_MAX_S 32767u
+#define BT_KEEPINTVL_MAX_S 32767u
+#define BT_KEEPCNT_MAX 127u
 struct bt_opts {
 	uint32_t set;                /* bit (1u << enum bt_opt) per value given */
 	uint32_t val[BT_OPT__COUNT];

@@ -179,6 +179,10 @@ enum ctxq_opt {
 	CTXQ_OPT_MAXSEG = 4,       /* MSS clamp, bytes (advertised and sent) */
 	CTXQ_OPT_USER_TIMEOUT = 5, /* ms unacknowledged data may wait, 0: off */
 	CTXQ_OPT_CORK = 6,         /* 1: only full segments until uncorked */
+	CTXQ_OPT_KEEPALIVE = 7,    /* 1: keepalive probes when idle (RFC 1122 4.2.3.6) */
+	CTXQ_OPT_KEEPIDLE = 8,     /* s idle before the first probe, 0: 7200 */
+	CTXQ_OPT_KEEPINTVL = 9,    /* s between probes, 0: 75 */
+	CTXQ_OPT_KEEPCNT = 10,     /* unanswered probes that end the flow, 0: 9 */
 };
 static_assert(offsetof(struct ctxq_cmd, ev_consumed) == 12, "cmd layout");
 static_assert(offsetof(struct ctxq_cmd, arg0) == 16, "cmd layout");

@@ -123,7 +123,8 @@ struct bt_host {
 
 /* Options the NIC applies (SNDBUF is the host's alone, ERROR read-only). */
 #define HOST_NIC_OPTS ((1u << BT_OPT_RCVBUF) | (1u << BT_OPT_NODELAY) | (1u << BT_OPT_MAXSEG) | \
-		       (1u << BT_OPT_USER_TIMEOUT) | (1u << BT_OPT_CORK))
+		       (1u << BT_OPT_USER_TIMEOUT) | (1u << BT_OPT_CORK) | (1u << BT_OPT_KEEPALIVE) |      \
+		       (1u << BT_OPT_KEEPIDLE) | (1u << BT_OPT_KEEPINTVL) | (1u << BT_OPT_KEEPCNT))
 
 /* host_sock.c */
 int host_opt_check(const struct bt_host *h, int opt, uint32_t val);

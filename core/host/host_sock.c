@@ -10,7 +10,9 @@
 
 static_assert((int)BT_OPT_RCVBUF == (int)CTXQ_OPT_RCVBUF && (int)BT_OPT_NODELAY == (int)CTXQ_OPT_NODELAY &&
 		      (int)BT_OPT_MAXSEG == (int)CTXQ_OPT_MAXSEG &&
-		      (int)BT_OPT_USER_TIMEOUT == (int)CTXQ_OPT_USER_TIMEOUT && (int)BT_OPT_CORK == (int)CTXQ_OPT_CORK,
+		      (int)BT_OPT_USER_TIMEOUT == (int)CTXQ_OPT_USER_TIMEOUT && (int)BT_OPT_CORK == (int)CTXQ_OPT_CORK &&
+		      (int)BT_OPT_KEEPALIVE == (int)CTXQ_OPT_KEEPALIVE && (int)BT_OPT_KEEPIDLE == (int)CTXQ_OPT_KEEPIDLE &&
+		      (int)BT_OPT_KEEPINTVL == (int)CTXQ_OPT_KEEPINTVL && (int)BT_OPT_KEEPCNT == (int)CTXQ_OPT_KEEPCNT,
 	      "SETOPT carries enum bt_opt as is");
 
 /* An id the application holds: an open or connecting connection. */
@@ -51,7 +53,14 @@ int host_opt_check(const struct bt_host *h, int opt, uint32_t val)
 		return val >= 1 && val <= h->cfg.rx_ring_bytes ? 0 : -1;
 	case BT_OPT_NODELAY:
 	case BT_OPT_CORK:
+	case BT_OPT_KEEPALIVE:
 		return val <= 1 ? 0 : -1;
+	case BT_OPT_KEEPIDLE:
+		return val >= 1 && val <= BT_KEEPIDLE_MAX_S ? 0 : -1;
+	case BT_OPT_KEEPINTVL:
+		return val >= 1 && val <= BT_KEEPINTVL_MAX_S ? 0 : -1;
+	case BT_OPT_KEEPCNT:
+		return val >= 1 && val <= BT_KEEPCNT_MAX ? 0 : -1;
 	case BT_OPT_MAXSEG:
 		return val >= 64 && val <= 0xffff ? 0 : -1;
 	case BT_OPT_USER_TIMEOUT:
@@ -261,6 +270,15 @@ int bt_getopt(struct bt_host *h, int id, enum bt_opt opt, uint32_t *val_out)
 			*val_out = c->info.mss;
 		else
 			*val_out = set & (1u << opt) ? val[opt] : 0;
+		return BT_OK;
+	case BT_OPT_KEEPIDLE:
+		*val_out = set & (1u << opt) ? val[opt] : BT_KEEPIDLE_DEFAULT_S;
+		return BT_OK;
+	case BT_OPT_KEEPINTVL:
+		*val_out = set & (1u << opt) ? val[opt] : BT_KEEPINTVL_DEFAULT_S;
+		return BT_OK;
+	case BT_OPT_KEEPCNT:
+		*val_out = set & (1u << opt) ? val[opt] : BT_KEEPCNT_DEFAULT;
 		return BT_OK;
 	default:
 		*val_out = set & (1u << opt) ? val[opt] : 0;

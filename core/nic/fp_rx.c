@@ -355,6 +355,7 @@ static void established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip
 	struct flow *f = &nic->flows[fi];
 	if (!(tcp->flags & TCP_ACK))
 		return; /* RFC 793: in synchronized states a segment without ACK is dropped */
+	f->last_rx_ns = nic_now(nic); /* the peer is alive: keepalive's idle time starts over */
 
 	if (f->ecn_ok && (ip->tos & IPV4_ECN_MASK) == IPV4_ECN_CE) {
 		f->ce_seen = true;

@@ -117,6 +117,7 @@ struct nic_stats {
 	uint64_t sack_rtx_lost;            /* a resent head hole found lost again (SACKs above its resend) */
 	uint64_t tx_zero_window;         /* segments sent advertising a zero window */
 	uint64_t fast_retransmits, rtos, zero_window_probes;
+	uint64_t keepalive_probes;       /* probes of an idle connection (SO_KEEPALIVE) */
 	uint64_t ecn_ce_received, ecn_ece_acked_bytes;
 	uint64_t syn_backlog_drops;      /* SYN with no free accept slot */
 	uint64_t conns_opened, conns_accepted, conns_closed, conns_reset, conns_timed_out;
@@ -146,7 +147,7 @@ struct nic_stats {
 	X(tx_segments) X(tx_acks) X(tx_retransmits) X(tx_retransmit_bytes) X(rx_sack_blocks)                   \
 	X(rx_sack_ignored) X(tx_sack_blocks) X(sack_recoveries) X(sack_hole_retransmits) X(tx_zero_window)      \
 	X(sack_rtx_lost) X(fast_retransmits) X(rtos)                                                            \
-	X(zero_window_probes) X(ecn_ce_received) X(ecn_ece_acked_bytes) X(syn_backlog_drops) X(conns_opened)   \
+	X(zero_window_probes) X(keepalive_probes) X(ecn_ce_received) X(ecn_ece_acked_bytes) X(syn_backlog_drops) X(conns_opened)   \
 	X(conns_accepted) X(conns_closed) X(conns_reset) X(conns_timed_out) X(arp_requests_sent)               \
 	X(arp_replies_sent) X(arp_unresolved) X(tx_no_buf) X(tx_ring_full) X(dma_staging_full) X(dma_sq_full)  \
 	X(dma_errors) X(cmds) X(cmds_invalid) X(sp_stall_drops) X(events_written) X(wakeups_sent)  \

@@ -7,6 +7,7 @@
  *   fp_tx.c       fast path, transmit: segmentation, ACKs, frame output
  *   sp_conn.c     slow path: open, listen/accept, FIN/RST, close states
  *   sp_timers.c   slow path: RTO, persist, delayed ACK, TIME_WAIT
+ *   sp_keepalive.c slow path: keepalive probes of an idle connection
  *   sp_opts.c     slow path: per-connection options (SETOPT)
  *   sp_icmp.c     slow path: ICMP errors about our segments
  *   sp_cc.c       slow path: congestion control (DCTCP) and rate
@@ -61,6 +62,10 @@ struct flow_opts {
 	uint16_t maxseg_bytes;    /* TCP_MAXSEG clamp */
 	bool nagle;               /* !TCP_NODELAY */
 	bool cork;                /* TCP_CORK */
+	bool keepalive;           /* SO_KEEPALIVE */
+	uint16_t keepidle_s;      /* TCP_KEEPIDLE, 0: BT_KEEPIDLE_DEFAULT_S */
+	uint16_t keepintvl_s;     /* TCP_KEEPINTVL, 0: BT_KEEPINTVL_DEFAULT_S */
+	uint8_t keepcnt;          /* TCP_KEEPCNT, 0: BT_KEEPCNT_DEFAULT */
 };
 
 struct flow {
@@ -139,6 +144,10 @@ struct flow {
 	uint64_t syn_sent_ns;     /* our first SYN or SYN-ACK left (UINT64_MAX: resent, Karn) */
 	uint32_t retries;
 	uint64_t unacked_since_ns; /* data outstanding without progress since (USER_TIMEOUT) */
+	uint64_t last_rx_ns;      /* the peer's last segment with an ACK (keepalive idleness) */
+	uint64_t ka_deadline_ns;  /* keepalive check due, 0: off (sp_keepalive.c) */
+	uint64_t ka_probe_ns;     /* when the last keepalive probe left */
+	uint8_t ka_probes;        /* keepalive probes unanswered */
 
 	/* --- the host's doorbells: absolute totals, last applied --- */
 	uint32_t host_tx_total, host_rx_freed_total, doorbell_seen;
@@ -345,6 +354,13 @@ void sp_timer_update(struct nic *nic, uint32_t fi);
 int sp_timers_run(struct nic *nic);
 void sp_rto_restart(struct nic *nic, uint32_t fi);
 void sp_rtt_sample(struct nic *nic, uint32_t fi, uint32_t rtt_us);
+
+/* sp_keepalive.c */
+/* (Re)starts the keepalive clock of an open flow: at establishment (the
+ * peer was just heard) and when an option changes; off without keepalive. */
+void sp_keepalive_arm(struct nic *nic, uint32_t fi, bool heard_now);
+/* The keepalive deadline passed: probe, wait again, or end the flow. */
+void sp_keepalive_fired(struct nic *nic, uint32_t fi);
 
 /* sp_cc.c */
 void sp_cc_init(struct nic *nic, struct flow *f);

@@ -378,6 +378,7 @@ static void syn_sent_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	nic->stats.conns_opened++;
 	app_notify(nic, fi, CTXQ_EVF_CONNECTED, 0);
 	sp_rto_restart(nic, fi);
+	sp_keepalive_arm(nic, fi, true);
 	fp_tx_schedule(nic, fi);
 }
 
@@ -429,6 +430,7 @@ static void syn_rcvd_segment(struct nic *nic, uint32_t fi, const struct ipv4_vie
 	f->rto_ns = nic->cfg.rto_initial_ns;
 	handshake_rtt_sample(nic, fi, tcp);
 	sp_rto_restart(nic, fi);
+	sp_keepalive_arm(nic, fi, true);
 	if (active) {
 		nic->stats.conns_opened++;
 		app_notify(nic, fi, CTXQ_EVF_CONNECTED, 0);

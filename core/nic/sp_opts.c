@@ -3,7 +3,8 @@
  * inherited by the flows it accepts; a free slot's options wait for the
  * slot's CONNECT; an open flow's change at once. What each option does to
  * the wire: the receive window limit and its scale, the MSS clamp in the
- * SYN, Nagle and cork in fp_tx.c, the user timeout in sp_timers.c.
+ * SYN, Nagle and cork in fp_tx.c, the user timeout in sp_timers.c,
+ * keepalive in sp_keepalive.c.
  */
 #include "../bluetas.h"
 #include "nic_internal.h"
@@ -82,6 +83,24 @@ static bool opts_store(struct flow_opts *o, uint32_t opt, uint32_t val)
 	case CTXQ_OPT_CORK:
 		o->cork = val != 0;
 		return true;
+	case CTXQ_OPT_KEEPALIVE:
+		o->keepalive = val != 0;
+		return true;
+	case CTXQ_OPT_KEEPIDLE:
+		if (val < 1 || val > BT_KEEPIDLE_MAX_S)
+			return false;
+		o->keepidle_s = (uint16_t)val;
+		return true;
+	case CTXQ_OPT_KEEPINTVL:
+		if (val < 1 || val > BT_KEEPINTVL_MAX_S)
+			return false;
+		o->keepintvl_s = (uint16_t)val;
+		return true;
+	case CTXQ_OPT_KEEPCNT:
+		if (val < 1 || val > BT_KEEPCNT_MAX)
+			return false;
+		o->keepcnt = (uint8_t)val;
+		return true;
 	default:
 		return false;
 	}
@@ -129,6 +148,12 @@ static void apply_live(struct nic *nic, uint32_t fi, uint32_t opt)
 	case CTXQ_OPT_CORK:
 		/* Turning it off releases what it held back. */
 		fp_tx_schedule(nic, fi);
+		break;
+	case CTXQ_OPT_KEEPALIVE:
+	case CTXQ_OPT_KEEPIDLE:
+		/* On, off, or a new idle time counted from the peer's last
+		 * segment. A new interval or count applies from the next probe. */
+		sp_keepalive_arm(nic, fi, false);
 		break;
 	default:
 		break;

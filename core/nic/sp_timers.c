@@ -2,7 +2,8 @@
  * sp_timers.c: every per-flow timer folds into one deadline in the NIC's
  * timer heap: retransmission (RFC 6298, exponential backoff), zero-window
  * persist, the delayed-ACK bound, the rate limiter's next slot, ARP retry
- * for a pending connect, TIME_WAIT and FIN_WAIT_2 expiry.
+ * for a pending connect, TIME_WAIT and FIN_WAIT_2 expiry, and keepalive
+ * (sp_keepalive.c).
  */
 #include "../bluetas.h"
 #include "nic_internal.h"
@@ -33,6 +34,7 @@ void sp_timer_update(struct nic *nic, uint32_t fi)
 	d = min_nonzero(d, f->persist_deadline_ns);
 	d = min_nonzero(d, f->delack_deadline_ns);
 	d = min_nonzero(d, f->tw_deadline_ns);
+	d = min_nonzero(d, f->ka_deadline_ns);
 	if (rate_blocked(f) && f->next_tx_ns > nic_now(nic))
 		d = min_nonzero(d, f->next_tx_ns);
 	if (d == 0)
@@ -221,6 +223,8 @@ int sp_timers_run(struct nic *nic)
 			rto_fired(nic, fi);
 		if (f->in_use && !f->retired && f->persist_deadline_ns && f->persist_deadline_ns <= now)
 			persist_fired(nic, fi);
+		if (f->in_use && !f->retired && f->ka_deadline_ns && f->ka_deadline_ns <= now)
+			sp_keepalive_fired(nic, fi);
 		sp_timer_update(nic, fi);
 	}
 	return work;

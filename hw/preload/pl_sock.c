@@ -168,6 +168,11 @@ static int do_accept(int fd, struct sockaddr *a, socklen_t *len, int flags)
 				c->id = id;
 				c->kind = PL_CONN;
 				c->nonblock = (flags & SOCK_NONBLOCK) != 0;
+				/* What the NIC's flow inherited from the listener, as Linux's accept does. */
+				c->so_keepalive = s->so_keepalive;
+				c->keepidle = s->keepidle;
+				c->keepintvl = s->keepintvl;
+				c->keepcnt = s->keepcnt;
 				bt_conn_addrs(pl.host, id, &c->local, &c->peer);
 				nfd = pl_new_fd(c, (flags & SOCK_CLOEXEC) != 0);
 			}
@@ -780,8 +785,9 @@ static int set_bt_opt(struct pl_sock *s, enum bt_opt opt, uint32_t val)
 		bt_opts_set(&s->opts, opt, val);
 		return 0;
 	}
-	if (s->kind != PL_CONN && s->kind != PL_CONNECTING)
-		return 0; /* a listener's connections inherit what it had before listen */
+	if (s->kind != PL_CONN && s->kind != PL_CONNECTING && s->kind != PL_LISTEN)
+		return 0;
+	/* On a listener: inherited by the connections it accepts from now on. */
 	LOCK();
 	int rc = bt_setopt(pl.host, s->id, opt, val);
 	UNLOCK();
@@ -801,13 +807,10 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 		case SO_REUSEADDR: return opt_int(v, len, &s->so_reuseaddr);
 		case SO_REUSEPORT: return opt_int(v, len, &s->so_reuseport);
 		case SO_KEEPALIVE:
-			if (opt_int(v, len, &s->so_keepalive) < 0)
+			if (opt_int(v, len, &x) < 0)
 				return -1;
-			if (s->so_keepalive)
-				pl_log_once("keepalive", "SO_KEEPALIVE accepted and reported, but the stack sends no keepalive "
-							 "probes: an idle connection to a dead peer stays open (TCP_USER_TIMEOUT "
-							 "bounds unacknowledged data only)");
-			return 0;
+			s->so_keepalive = x != 0;
+			return set_bt_opt(s, BT_OPT_KEEPALIVE, (uint32_t)s->so_keepalive);
 		case SO_LINGER:
 			if (!v || len < sizeof(struct linger))
 				return fail(EINVAL);
@@ -854,9 +857,19 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 				return -1;
 			s->more_corked = false; /* TCP_CORK decides from now on */
 			return set_bt_opt(s, BT_OPT_CORK, s->cork != 0);
-		case TCP_KEEPIDLE: return opt_int(v, len, &s->keepidle);
-		case TCP_KEEPINTVL: return opt_int(v, len, &s->keepintvl);
-		case TCP_KEEPCNT: return opt_int(v, len, &s->keepcnt);
+		case TCP_KEEPIDLE:
+		case TCP_KEEPINTVL:
+		case TCP_KEEPCNT: {
+			/* Linux's limits: seconds 1..32767, probes 1..127. */
+			if (opt_int(v, len, &x) < 0)
+				return -1;
+			int max = name == TCP_KEEPCNT ? (int)BT_KEEPCNT_MAX : (int)BT_KEEPIDLE_MAX_S;
+			if (x < 1 || x > max)
+				return fail(EINVAL);
+			enum bt_opt o = name == TCP_KEEPIDLE ? BT_OPT_KEEPIDLE : name == TCP_KEEPINTVL ? BT_OPT_KEEPINTVL : BT_OPT_KEEPCNT;
+			*(name == TCP_KEEPIDLE ? &s->keepidle : name == TCP_KEEPINTVL ? &s->keepintvl : &s->keepcnt) = x;
+			return set_bt_opt(s, o, (uint32_t)x);
+		}
 		case TCP_CONGESTION:
 			/* The NIC runs one algorithm for every flow. */
 			if (v && len >= 5 && !strncmp(v, "dctcp", len < 16 ? len : 16))

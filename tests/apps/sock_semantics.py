@@ -14,8 +14,15 @@ until end of stream, echoing nothing; the client:
 - reads the rest and checks all 64 KiB against the pattern;
 - sends with MSG_MORE then without, and checks the peer got both parts;
 - reads TCP_INFO (state ESTABLISHED, an MSS), sets SO_KEEPALIVE and
-  TCP_KEEPIDLE and reads them back, and asks an unknown option
-  (ENOPROTOOPT, not a crash).
+  TCP_KEEPIDLE/INTVL/CNT (1 s, 1 s, 3) and reads them back, and asks an
+  unknown option (ENOPROTOOPT, not a crash);
+- then stays idle for IDLE_S seconds: the stack sends keepalive probes,
+  Linux answers them, and the connection lives on (with 3 unanswered
+  probes it would be dead after 4 s).
+
+The peer counts the probes it receives with a packet socket (a segment
+from the client without data, ACK only, one below the next sequence
+number it expects: RFC 9293 3.8.4) and fails unless it saw at least 2.
 
 Exits 0 when every check held; prints each failed one.
 """
@@ -24,9 +31,12 @@ import socket
 import struct
 import sys
 import termios
+import threading
 import time
 
 N = 65536
+IDLE_S = 4.5
+ETH_P_ALL = 0x0003
 PATTERN = bytes((i * 7 + 3) & 0xFF for i in range(N))
 
 
@@ -36,8 +46,12 @@ def serve(port):
     ls.bind(("0.0.0.0", port))
     ls.listen(1)
     ls.settimeout(30)
-    c, _ = ls.accept()
+    c, addr = ls.accept()
     c.settimeout(30)
+    seen = {"probes": 0}
+    done = threading.Event()
+    sniffer = threading.Thread(target=count_probes, args=(addr, seen, done), daemon=True)
+    sniffer.start()
     c.sendall(PATTERN)
     got = b""
     while True:
@@ -45,8 +59,44 @@ def serve(port):
         if not b:
             break
         got += b
-    print(f"serve: got {got!r}")
-    return 0 if got == b"more-then-push" else 1
+    done.set()
+    sniffer.join(2)
+    probes = seen["probes"]
+    print(f"serve: got {got!r}; keepalive probes received: {probes}")
+    return 0 if got == b"more-then-push" and probes >= 2 else 1
+
+
+def count_probes(addr, seen, done):
+    """Counts keepalive probes from addr (ip, port) until done."""
+    ip = socket.inet_aton(addr[0])
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    raw.settimeout(0.2)
+    nxt = None
+    while not done.is_set():
+        try:
+            frame = raw.recv(65536)
+        except socket.timeout:
+            continue
+        if len(frame) < 14 + 20 + 20 or frame[12:14] != b"\x08\x00":
+            continue
+        iph = frame[14:]
+        ihl = (iph[0] & 15) * 4
+        if iph[9] != 6 or iph[12:16] != ip:
+            continue
+        tcp = iph[ihl:]
+        if struct.unpack("!H", tcp[0:2])[0] != addr[1]:
+            continue
+        seq = struct.unpack("!I", tcp[4:8])[0]
+        flags = tcp[13]
+        plen = struct.unpack("!H", iph[2:4])[0] - ihl - (tcp[12] >> 4) * 4
+        if nxt is None:
+            nxt = seq
+        if plen == 0 and flags == 0x10 and seq == (nxt - 1) & 0xFFFFFFFF:
+            seen["probes"] += 1
+            continue
+        end = (seq + plen + (1 if flags & 1 else 0)) & 0xFFFFFFFF
+        if (end - nxt) & 0xFFFFFFFF < 0x80000000:
+            nxt = end
 
 
 def client(host, port):
@@ -84,20 +134,34 @@ def client(host, port):
     info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
     state, mss = info[0], struct.unpack("I", info[16:20])[0]
     expect(state == 1 and mss > 0, f"TCP_INFO: state {state} (1 = ESTABLISHED), snd_mss {mss}")
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 30)
     expect(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1 and
-           s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30, "SO_KEEPALIVE, TCP_KEEPIDLE read back")
+           s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 1 and
+           s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 1 and
+           s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3, "SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT read back")
+    try:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 0)
+        expect(False, "TCP_KEEPCNT 0 is refused")
+    except OSError as e:
+        expect(e.errno == 22, f"TCP_KEEPCNT 0 fails with EINVAL (got errno {e.errno})")
     try:
         s.getsockopt(socket.IPPROTO_TCP, 37)  # TCP_MD5SIG... any option the stack lacks
         expect(False, "an unknown option is refused")
     except OSError as e:
         expect(e.errno == 92, f"an unknown option fails with ENOPROTOOPT (got errno {e.errno})")
+    # Idle: probes go out and are answered; the connection must outlive
+    # the 4 s that 3 unanswered probes would give it.
+    time.sleep(IDLE_S)
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    expect(info[0] == 1, f"still ESTABLISHED after {IDLE_S} s idle with keepalive (state {info[0]})")
     s.shutdown(socket.SHUT_WR)
     s.recv(1)
     s.close()
     if not fails:
-        print("sock_semantics: peek x2 + window bound + 64 KiB exact + MSG_MORE + TCP_INFO + keepalive options + "
+        print("sock_semantics: peek x2 + window bound + 64 KiB exact + MSG_MORE + TCP_INFO + keepalive options and idle + "
               f"ENOPROTOOPT: all held (FIONREAD peak {most})")
     return 1 if fails else 0
 
