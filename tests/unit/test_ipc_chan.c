@@ -31,10 +31,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
 
 #include "transports/channel.h"
 #include "transports/clock.h"
@@ -356,6 +359,83 @@ static void test_regions_sharing_pages(void **state)
 	chan_mr_deregister(f->host, &m2);
 	chan_mr_deregister(f->host, &m3);
 	free(blk);
+	fx_free(f);
+}
+
+/* Bytes of memory behind this process's ipc segment of exactly len bytes
+ * (a memfd named bluetas-ipc-seg, found through /proc/self/fd); -1 if none. */
+static long long seg_allocated_bytes(uint64_t len)
+{
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	long long found = -1;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		char path[300], target[256];
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		struct stat st;
+		if (strstr(target, "bluetas-ipc-seg") && stat(path, &st) == 0 && (uint64_t)st.st_size == len)
+			found = (long long)st.st_blocks * 512;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Registration moves a region's pages into a memfd: every byte is kept,
+ * but pages of zeros are left as holes (a fresh 64 MiB host region must
+ * not cost 64 MiB of shared memory and a copy at the first socket), and a
+ * page the process cannot read is refused, not a crash. */
+static void test_registration_keeps_bytes_and_skips_zero_pages(void **state)
+{
+	(void)state;
+	struct fx *f = fx_default();
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE), npages = 64;
+	uint8_t *r = mmap(NULL, npages * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(r != MAP_FAILED);
+	r[0] = 0x11;                       /* page 0: its first byte */
+	r[6 * pg - 1] = 0x22;              /* page 5: its last byte */
+	memset(r + 6 * pg, 0x33, 4 * pg);  /* pages 6..9 */
+	r[20 * pg] = 0;                    /* page 20: touched, still zero */
+	r[63 * pg + pg / 2] = 0x44;        /* page 63 */
+	struct chan_mr m;
+	assert_int_equal(chan_mr_register(f->host, r, npages * pg, CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE, &m),
+			 CHAN_OK);
+	long long alloc = seg_allocated_bytes(npages * pg);
+	assert_true(alloc >= 0);
+	if (alloc > (long long)(7 * pg))
+		fail_msg("the segment holds %lld bytes for 7 non-zero pages of %zu", alloc, npages);
+	for (size_t i = 0; i < npages * pg; i++) {
+		uint8_t want = i == 0 ? 0x11 : i == 6 * pg - 1 ? 0x22 : (i >= 6 * pg && i < 10 * pg) ? 0x33
+			       : i == 63 * pg + pg / 2 ? 0x44 : 0;
+		if (r[i] != want)
+			fail_msg("byte %zu is %#x after registration, was %#x", i, r[i], want);
+	}
+	/* The daemon reads what the process wrote, before and after. */
+	struct chan_remote_mr rm = chan_mr_remote(&m);
+	r[30 * pg] = 0x55;
+	const uint64_t at[] = {0, 6 * pg - 1, 7 * pg, 63 * pg + pg / 2, 30 * pg, 40 * pg};
+	const uint8_t want[] = {0x11, 0x22, 0x33, 0x44, 0x55, 0};
+	for (unsigned i = 0; i < 6; i++) {
+		nreg(f)[0] = 0xEE;
+		assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 0), R(&rm, at[i]), 1, 10 + i, CHAN_WR_SIGNALED), CHAN_OK);
+		ct_expect_cqe(NULL, f->nic, 10 + i, CHAN_OK, CHAN_OP_READ);
+		assert_int_equal(nreg(f)[0], want[i]);
+	}
+	chan_mr_deregister(f->host, &m);
+	munmap(r, npages * pg);
+
+	/* A page it cannot read: EINVAL, as pwrite's EFAULT was. */
+	uint8_t *bad = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(bad != MAP_FAILED);
+	bad[0] = 1;
+	assert_int_equal(mprotect(bad + pg, pg, PROT_NONE), 0);
+	assert_int_equal(chan_mr_register(f->host, bad, 3 * pg, CHAN_ACCESS_REMOTE_READ, &m), CHAN_EINVAL);
+	assert_int_equal(bad[0], 1);
+	munmap(bad, 3 * pg);
 	fx_free(f);
 }
 
@@ -752,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_parse_spec),
 		cmocka_unit_test(test_setup_errors),
 		cmocka_unit_test(test_regions_sharing_pages),
+		cmocka_unit_test(test_registration_keeps_bytes_and_skips_zero_pages),
 		cmocka_unit_test(test_busy_polling_makes_no_wakeups),
 		cmocka_unit_test(test_peer_destroyed),
 		cmocka_unit_test(test_outstanding_flushed),

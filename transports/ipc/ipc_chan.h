@@ -22,7 +22,8 @@
  *   - remote->addr must be 0 or the peer region's base address.
  *   - mr_register on the HOST end turns the pages holding the region into
  *     shared memory in place (same addresses, same bytes: a memfd mapped
- *     over them). Other data in the first and last page of the region is
+ *     over them; pages of zeros are left holes in the memfd, so a fresh
+ *     region costs no memory until used). Other data in the first and last page of the region is
  *     therefore visible to the daemon, never to another application; the
  *     daemon touches only the region's bytes. Memory registered on the
  *     host end must be readable and writable, and must not be written by

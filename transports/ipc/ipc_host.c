@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -199,6 +200,82 @@ static void proc_seg_release(uint32_t id)
 	}
 }
 
+/* Writes the bytes of [pos, pos + len) at offset 0 of fd, whole pages of
+ * zeros left out: ftruncate made the file all zero, and a page never
+ * written stays a hole that costs no memory. The host library's region is
+ * fresh from mmap, 64 MiB by default, and copying it whole made a
+ * process's first socket allocate and fill 64 MiB of shared memory
+ * (seconds on a loaded machine); now that costs what the process used.
+ * The bytes are read with process_vm_readv, which reports a page the
+ * process cannot read as EFAULT (pwrite's answer too) where a plain load
+ * would fault; where it is not allowed (a seccomp filter), every byte is
+ * written as before. */
+static int copy_plain(int fd, uintptr_t pos, uint64_t len)
+{
+	for (uint64_t done = 0; done < len;) {
+		ssize_t n = pwrite(fd, (const void *)(pos + done), len - done, (off_t)done);
+		if (n <= 0)
+			return errno == EFAULT ? CHAN_EINVAL : CHAN_ENOMEM;
+		done += (uint64_t)n;
+	}
+	return CHAN_OK;
+}
+
+static bool page_is_zero(const uint8_t *p, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	uint64_t any = 0;
+	for (size_t i = 0; i < len / 8; i++)
+		any |= w[i];
+	return any == 0;
+}
+
+static int copy_into_memfd(int fd, uintptr_t pos, uint64_t len)
+{
+	enum { CHUNK_BYTES = 256 * 1024 };
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *buf = malloc(CHUNK_BYTES);
+	if (!buf)
+		return CHAN_ENOMEM;
+	int rc = CHAN_OK;
+	for (uint64_t off = 0; off < len && rc == CHAN_OK;) {
+		size_t n = len - off < CHUNK_BYTES ? (size_t)(len - off) : CHUNK_BYTES;
+		struct iovec local = {.iov_base = buf, .iov_len = n};
+		struct iovec remote = {.iov_base = (void *)(pos + off), .iov_len = n};
+		ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (got < 0 && (errno == ENOSYS || errno == EPERM)) {
+			free(buf);
+			return copy_plain(fd, pos, len);
+		}
+		if (got != (ssize_t)n) {
+			rc = got < 0 && errno == ENOMEM ? CHAN_ENOMEM : CHAN_EINVAL; /* EFAULT, or a short read */
+			break;
+		}
+		/* Runs of non-zero pages, one pwrite each (pos and len are whole pages). */
+		for (size_t p = 0; p < n && rc == CHAN_OK;) {
+			if (page_is_zero(buf + p, page)) {
+				p += page;
+				continue;
+			}
+			size_t q = p + page;
+			while (q < n && !page_is_zero(buf + q, page))
+				q += page;
+			for (size_t done = p; done < q;) {
+				ssize_t w = pwrite(fd, buf + done, q - done, (off_t)(off + done));
+				if (w <= 0) {
+					rc = CHAN_ENOMEM;
+					break;
+				}
+				done += (size_t)w;
+			}
+			p = q;
+		}
+		off += n;
+	}
+	free(buf);
+	return rc;
+}
+
 /* With g_segs.mu held: memfds over the pages of [start, end) that no
  * segment covers yet, holding the bytes there now. */
 static int proc_cover(uintptr_t start, uintptr_t end)
@@ -228,14 +305,9 @@ static int proc_cover(uintptr_t start, uintptr_t end)
 		int rc = CHAN_ENOMEM;
 		if (ftruncate(fd, (off_t)len) != 0)
 			goto fail;
-		for (uint64_t done = 0; done < len;) {
-			ssize_t n = pwrite(fd, (const void *)(pos + done), len - done, (off_t)done);
-			if (n <= 0) {
-				rc = errno == EFAULT ? CHAN_EINVAL : CHAN_ENOMEM;
-				goto fail;
-			}
-			done += (uint64_t)n;
-		}
+		if ((rc = copy_into_memfd(fd, pos, len)) != CHAN_OK)
+			goto fail;
+		rc = CHAN_ENOMEM;
 		if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0 ||
 		    mmap((void *)pos, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
 			goto fail;
