@@ -10,27 +10,31 @@
 #   nc_linux_to_stack   Linux nc sends them to nc -k -l on the stack
 #   redis_cli           redis-cli on the stack SETs a 48 KiB value on Linux
 #                       redis-server and GETs it back
+#   redis_server        redis-server on the stack (epoll, non-blocking
+#                       accept): Linux redis-cli SETs a 48 KiB value and
+#                       GETs it back, then redis-benchmark (SET/GET, -P 16)
 #
 # Each is checked byte for byte (sha256), and the daemon must have attached
 # every program as an application of its own over verbs (so a program that
 # reached Linux some other way fails the test). Runs through tests/rxe/run.sh
 # (`make test-rxe`, the rxe section of `make test`; RXE_APPS=0 leaves it
-# out there); 25 s measured in the TCG VM with the host loaded (load
-# average ~10 on 2 cores; the three cases 17 s of it). Programs come from
+# out there); 57 s measured in the TCG VM with the host loaded (load
+# average 8-12 on 2 cores; the four cases 42 s of it, redis_server 16 s).
+# Programs come from
 # the host's /usr (the VM shares it), the preload library from BUILD.
 #
-#   tests/rxe/apps.sh [CASE...]    all three, or the ones named
+#   tests/rxe/apps.sh [CASE...]    all four, or the ones named
 set -uo pipefail
 me=apps
 # shellcheck source=tests/rxe/lib.sh
 source "$(dirname "$0")/lib.sh"
 preload=$PWD/${BUILD:-build}/libbluetas_preload.so
 mib=${RXE_APPS_MIB:-4}
-cases=(nc_stack_to_linux nc_linux_to_stack redis_cli)
+all_cases=(nc_stack_to_linux nc_linux_to_stack redis_cli redis_server)
+cases=("${all_cases[@]}")
 [[ $# -gt 0 ]] && cases=("$@")
 for c in "${cases[@]}"; do
-	[[ " nc_stack_to_linux nc_linux_to_stack redis_cli " == *" $c "* ]] ||
-		{ echo "$me: no case '$c' (nc_stack_to_linux nc_linux_to_stack redis_cli)" >&2; exit 2; }
+	[[ " ${all_cases[*]} " == *" $c "* ]] || { echo "$me: no case '$c' (${all_cases[*]})" >&2; exit 2; }
 done
 
 # on_stack CMD...: the program on the host side, its TCP on the stack.
@@ -96,6 +100,33 @@ t_redis_cli() {
 	grep -q OK "$work/set.out" || { fail "SET did not answer OK: $(head -c 300 "$work/set.out")"; return 1; }
 	[[ $(sha "$work/val") == $(sha "$work/get.out") ]] ||
 		fail "GET returned $(stat_size "$work/get.out") bytes, not the 48 KiB value (sha256)"
+}
+
+# redis-server on the stack, over verbs, with Linux clients in the wire
+# namespace: a 48 KiB value SET and read back byte-exact, and a short
+# redis-benchmark (its SETs and GETs pipelined 16 deep) that must finish.
+t_redis_server() {
+	command -v redis-server >/dev/null || { fail "no redis-server (bash ci/install-deps.sh)"; return 1; }
+	on_stack timeout 90 redis-server --port 6102 --bind 0.0.0.0 --save "" --appendonly no --protected-mode no \
+		>"$work/redis_s.log" 2>&1 &
+	local rp=$!
+	pids+=("$rp")
+	until_stack_listens 6102 "$rp" 30 || { say "$(tail -3 "$work/redis_s.log")"; return 1; }
+	head -c 36864 /dev/urandom | base64 -w0 >"$work/val_s"
+	in_wire timeout 30 redis-cli -h "$stack_ip" -p 6102 -x set k <"$work/val_s" >"$work/set_s.out" 2>&1
+	in_wire timeout 30 redis-cli -h "$stack_ip" -p 6102 --raw get k >"$work/get_s.out" 2>"$work/get_s.err"
+	in_wire timeout 60 redis-benchmark -h "$stack_ip" -p 6102 -t set,get -n 2000 -c 4 -P 16 -d 64 -q \
+		>"$work/bench_s.out" 2>&1
+	local brc=$?
+	kill "$rp" 2>/dev/null
+	wait_exit "$rp" 10
+	printf '\n' >>"$work/val_s"
+	say "redis-benchmark on the stack: $(tr '\r' '\n' <"$work/bench_s.out" | grep -E '^(SET|GET):' | grep requests | tr '\n' ' ')"
+	grep -q OK "$work/set_s.out" || { fail "SET did not answer OK: $(head -c 300 "$work/set_s.out")"; return 1; }
+	[[ $(sha "$work/val_s") == $(sha "$work/get_s.out") ]] ||
+		{ fail "GET returned $(stat_size "$work/get_s.out") bytes, not the 48 KiB value (sha256)"; return 1; }
+	[[ $brc == 0 ]] && tr '\r' '\n' <"$work/bench_s.out" | grep -q 'GET:.*requests per second' ||
+		{ fail "redis-benchmark did not finish (exit $brc): $(tail -c 300 "$work/bench_s.out")"; return 1; }
 }
 
 [[ -f $preload ]] || { fail "no $preload (make preload)"; exit 1; }

@@ -49,8 +49,8 @@ tests=(
 	"e2e/daemon_restarted|bash tests/rxe/e2e.sh restart"
 )
 # unmodified programs over the verbs channel through the preload library:
-# nc both ways and redis-cli, byte-exact (tests/rxe/apps.sh; 25 s in the
-# TCG VM on a loaded host; RXE_APPS=0 leaves it out)
+# nc both ways, redis-cli, and redis-server on the stack, byte-exact
+# (tests/rxe/apps.sh; RXE_APPS=0 leaves it out)
 [[ ${RXE_APPS:-1} == 0 ]] || tests+=("apps/nc_redis|bash tests/rxe/apps.sh")
 
 if [[ ${1:-} == --list ]]; then
