@@ -23,7 +23,7 @@
 void cli_promote_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bluetas promote --hosts FILE --stack-ip A.B.C.D/LEN [OPTIONS]\n"
+		"usage: bluetas promote --hosts FILE [--stack-ip A.B.C.D/LEN] [OPTIONS]\n"
 		"\n"
 		"Promotes this tree to the BlueField of the hosts file (docs/hardware.md,\n"
 		"\"Promotion\"): preflight here, ssh to the DPU, rsync the tree, build it there,\n"
@@ -37,7 +37,7 @@ void cli_promote_usage(FILE *out)
 		"\n"
 		"setup:\n"
 		"  --hosts FILE           the hosts file (docs/hardware.md); [dpu] ssh is the target\n"
-		"  --stack-ip A.B.C.D/LEN the daemon's address on the wire (the hosts file has none)\n"
+		"  --stack-ip A.B.C.D/LEN the daemon's address on the wire (default: [dpu] wire_ip)\n"
 		"  --src DIR              the tree to promote (default .)\n"
 		"  --remote-dir DIR       where it goes on the DPU (default bluetas, in the login's home)\n"
 		"  --out DIR              here: fetched artifacts, logs, report (default build/promote)\n"
@@ -69,7 +69,7 @@ void cli_promote_usage(FILE *out)
 		"  -h, --help             this help\n"
 		"\n"
 		"example:\n"
-		"  bluetas promote --hosts lab.hosts --stack-ip 192.168.60.2/24\n"
+		"  bluetas promote --hosts lab.hosts\n"
 		"  make promote HOSTS=lab.hosts PROMOTE_ARGS='--stack-ip 192.168.60.2/24'\n");
 }
 
@@ -252,8 +252,16 @@ static int derive(struct promote_cfg *c)
 		fprintf(stderr, "bluetas promote: %s: [dpu] devargs is required (the daemon's DPDK port)\n", c->hosts_path);
 		return -1;
 	}
+	if (!c->stack_ip && d->wire_ip[0]) {
+		/* The hosts file's own answer, as bluetas nic --hosts takes it. */
+		snprintf(c->stack_ip_buf, sizeof(c->stack_ip_buf), "%s/%d", d->wire_ip, d->wire_prefix_len);
+		c->stack_ip = c->stack_ip_buf;
+	}
 	if (!c->stack_ip) {
-		fprintf(stderr, "bluetas promote: --stack-ip A.B.C.D/LEN is required (the daemon's address on the wire)\n");
+		fprintf(stderr,
+			"bluetas promote: %s: [dpu] has no wire_ip, so --stack-ip A.B.C.D/LEN is required (the daemon's "
+			"address on the wire)\n",
+			c->hosts_path);
 		return -1;
 	}
 	if (c->channel) {

@@ -83,7 +83,7 @@ struct promote_cfg {
 	const char *dpu_sysroot;
 	const char *channel;        /* ipc:PATH for both sides, or NULL: verbs from the hosts file */
 	const char *port_vdev;      /* an emu stand-in for the mlx5 port (--vdev), or NULL */
-	const char *stack_ip;       /* the daemon's address on the wire, A.B.C.D/LEN */
+	const char *stack_ip;       /* the daemon's address on the wire, A.B.C.D/LEN (default: [dpu] wire_ip) */
 	uint16_t peer_port;         /* the echo service on the wire peer */
 	const char *scenarios;      /* space-separated scenario files, relative to the tree */
 	const char *seeds;          /* A..B */
@@ -95,6 +95,7 @@ struct promote_cfg {
 	size_t daemon_extra_count;
 	/* derived */
 	char target[BT_HOSTS_STR];  /* user@host of [dpu] ssh */
+	char stack_ip_buf[24];      /* stack_ip from the hosts file: A.B.C.D/LEN */
 	char ctl_dir[PROMOTE_PATH]; /* private temp dir: ControlPath and scratch */
 	char daemon_channel[256];
 	char app_channel[256];

@@ -178,6 +178,7 @@ devargs  = 0000:03:00.0
 rdma_dev = auto
 netdev   = enp3s0f0s0
 ip       = 192.168.50.2
+wire_ip  = $stack_ip/24
 peer_ip  = $peer_ip
 arp_seed = $peer_ip $peer_mac
 EOF
@@ -192,7 +193,8 @@ mkdir -p "$tmp/t"
 promote() {
 	local hosts=$1 o=$2
 	shift 2
-	out=$(TMPDIR=$tmp/t timeout -k 5 300 "$B" promote --hosts "$hosts" --stack-ip "$stack_ip/24" \
+	# no --stack-ip: the daemon's address comes from [dpu] wire_ip
+	out=$(TMPDIR=$tmp/t timeout -k 5 300 "$B" promote --hosts "$hosts" \
 		--src "$tmp/src" --remote-dir "$dpu" --out "$o" --ssh-config "$tmp/ssh_config" \
 		--connect-timeout-s 3 --jobs 2 --channel "ipc:$tmp/dpu/nic.sock" \
 		--port-vdev "net_af_packet0,iface=enp3s0f0s0" --peer-port "$echo_port" --daemon-max-s 60 \
@@ -361,8 +363,9 @@ if [[ ${PROMOTE_ALL:-0} == 1 ]]; then
 fi
 
 # 9. usage errors (no ssh at all).
-out=$("$B" promote --hosts "$H" 2>&1); rc=$?
-verdict "usage: --stack-ip required" 2 'stack-ip A.B.C.D/LEN is required'
+grep -v '^wire_ip' "$H" >"$tmp/nowire.hosts"
+out=$("$B" promote --hosts "$tmp/nowire.hosts" 2>&1); rc=$?
+verdict "usage: --stack-ip required without [dpu] wire_ip" 2 'nowire.hosts: \[dpu\] has no wire_ip, so --stack-ip A.B.C.D/LEN is required'
 printf '[dpu]\nrdma_dev = mlx5_2\n' >"$tmp/nossh.hosts"
 out=$("$B" promote --hosts "$tmp/nossh.hosts" --stack-ip 1.2.3.4/24 2>&1); rc=$?
 verdict "usage: hosts file without [dpu] ssh" 2 'nossh.hosts: \[dpu\] ssh = user@host is required'
