@@ -118,6 +118,10 @@ ssize_t bt_send(struct bt_host *h, int conn, const void *buf, size_t len);
  * short does). Unlike Linux, with nothing in flight and no TCP_CORK it
  * goes at once. */
 ssize_t bt_send_more(struct bt_host *h, int conn, const void *buf, size_t len);
+/* As bt_send, and the send ends a record (MSG_EOR): no segment carries
+ * bytes of it together with bytes sent after it. Taken whole only; a send
+ * the ring cut short ends no record (the rest follows as a plain send). */
+ssize_t bt_send_eor(struct bt_host *h, int conn, const void *buf, size_t len);
 ssize_t bt_recv(struct bt_host *h, int conn, void *buf, size_t len);
 /* bt_recv without consuming (MSG_PEEK): the bytes stay buffered, the
  * receive window does not move, and the next bt_recv returns them again. */
@@ -243,6 +247,7 @@ enum bt_opt {
 	BT_OPT_KEEPIDLE = 8,     /* s without a received segment before the first probe, 1..32767 */
 	BT_OPT_KEEPINTVL = 9,    /* s between unanswered probes, 1..32767 */
 	BT_OPT_KEEPCNT = 10,     /* unanswered probes that end the connection (BT_ETIMEDOUT), 1..127 */
+	BT_OPT_TOS = 11,          /* IPv4 TOS byte of our segments, 0..255 (IP_TOS); the ECN bits stay the stack's */
 	BT_OPT__COUNT
 };
 /* Keepalive defaults when an option is not given: Linux's sysctls

@@ -150,7 +150,8 @@ struct ctxq_cmd {
 				* for an ephemeral one (CONNECT) */
 	uint32_t arg2;         /* 24: doorbell sequence (DOORBELL), ARM sequence (ARM) */
 	uint32_t arg3;         /* 28: push mark (DOORBELL): the TX total at the end
-				* of the newest send the ring took whole */
+				* of the newest send the ring took whole (a record
+				* end with CTXQ_CMDF_EOR) */
 };
 static_assert(sizeof(struct ctxq_cmd) == CTXQ_CMD_BYTES, "cmd size");
 static_assert(offsetof(struct ctxq_cmd, flags) == 1, "cmd layout");
@@ -169,6 +170,11 @@ enum ctxq_cmd_flags {
 	 * Without it, host_conn is a slot: a flow in it (flow_id) takes the
 	 * option at once; a free slot keeps it for its next CONNECT. */
 	CTXQ_CMDF_LISTENER = 1u << 1,
+	/* DOORBELL: the push mark ends a record (MSG_EOR): no segment
+	 * carries bytes from both sides of it. A record end that a later
+	 * send's doorbell overtook before posting is lost (the bytes may
+	 * then share segments); the data is the same either way. */
+	CTXQ_CMDF_EOR = 1u << 2,
 };
 
 /* SETOPT options (arg0) and their values (arg1); the numbers are those
@@ -183,6 +189,7 @@ enum ctxq_opt {
 	CTXQ_OPT_KEEPIDLE = 8,     /* s idle before the first probe, 0: 7200 */
 	CTXQ_OPT_KEEPINTVL = 9,    /* s between probes, 0: 75 */
 	CTXQ_OPT_KEEPCNT = 10,     /* unanswered probes that end the flow, 0: 9 */
+	CTXQ_OPT_TOS = 11,          /* IPv4 TOS byte (DSCP; the ECN bits are the NIC's) */
 };
 static_assert(offsetof(struct ctxq_cmd, ev_consumed) == 12, "cmd layout");
 static_assert(offsetof(struct ctxq_cmd, arg0) == 16, "cmd layout");

@@ -279,7 +279,7 @@ static int flush_conn(struct bt_host *h, int slot)
 	if (c->doorbell_owed) {
 		struct ctxq_cmd cmd = {.type = CTXQ_DOORBELL, .flow_id = c->flow_id, .host_conn = (uint32_t)slot,
 				       .arg0 = c->tx_total, .arg1 = c->rx_freed_total, .arg2 = c->db_seq + 1,
-				       .arg3 = c->push_total};
+				       .arg3 = c->push_total, .flags = c->push_is_eor ? CTXQ_CMDF_EOR : 0};
 		uint64_t hop_t = h->hops ? host_hop_now(h) : 0; /* before the NIC can see it */
 		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
 			return rc;

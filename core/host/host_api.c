@@ -147,19 +147,24 @@ int bt_connect_from(struct bt_host *h, uint16_t local_port, uint32_t remote_ip, 
 	return local_port ? connect_from(h, local_port, remote_ip, remote_port, opts) : BT_EINVAL;
 }
 
-static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len, bool more);
+static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len, bool more, bool eor);
 
 ssize_t bt_send(struct bt_host *h, int id, const void *buf, size_t len)
 {
-	return send_bytes(h, id, buf, len, false);
+	return send_bytes(h, id, buf, len, false, false);
 }
 
 ssize_t bt_send_more(struct bt_host *h, int id, const void *buf, size_t len)
 {
-	return send_bytes(h, id, buf, len, true);
+	return send_bytes(h, id, buf, len, true, false);
 }
 
-static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len, bool more)
+ssize_t bt_send_eor(struct bt_host *h, int id, const void *buf, size_t len)
+{
+	return send_bytes(h, id, buf, len, false, true);
+}
+
+static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len, bool more, bool eor)
 {
 	struct host_conn *c = app_conn(h, id);
 	if (!c || (!buf && len))
@@ -192,8 +197,10 @@ static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len
 	 * (a sender sizing its sends to the space it has), goes on with the
 	 * caller's next bt_send: the NIC keeps its runt tail for the bytes
 	 * that follow (ctxq.h, push mark). */
-	if (n == len && c->tx_used < ring && !more)
+	if (n == len && c->tx_used < ring && !more) {
 		c->push_total = c->tx_total;
+		c->push_is_eor = eor;
+	}
 	c->doorbell_owed = true;
 	h->stats.tx_bytes += n;
 	if (h->hops)

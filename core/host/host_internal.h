@@ -55,6 +55,7 @@ struct host_conn {
 	 * newest the NIC confirmed (echoed in an event) */
 	uint32_t tx_total, rx_freed_total;
 	uint32_t push_total;    /* tx_total at the end of the newest complete bt_send */
+	bool push_is_eor;       /* that send was a bt_send_eor: the push mark ends a record */
 	uint32_t db_seq, db_seen;
 	uint64_t db_sent_ns;
 	bool doorbell_owed;
@@ -124,7 +125,8 @@ struct bt_host {
 /* Options the NIC applies (SNDBUF is the host's alone, ERROR read-only). */
 #define HOST_NIC_OPTS ((1u << BT_OPT_RCVBUF) | (1u << BT_OPT_NODELAY) | (1u << BT_OPT_MAXSEG) | \
 		       (1u << BT_OPT_USER_TIMEOUT) | (1u << BT_OPT_CORK) | (1u << BT_OPT_KEEPALIVE) |      \
-		       (1u << BT_OPT_KEEPIDLE) | (1u << BT_OPT_KEEPINTVL) | (1u << BT_OPT_KEEPCNT))
+		       (1u << BT_OPT_KEEPIDLE) | (1u << BT_OPT_KEEPINTVL) | (1u << BT_OPT_KEEPCNT) |      \
+		       (1u << BT_OPT_TOS))
 
 /* host_sock.c */
 int host_opt_check(const struct bt_host *h, int opt, uint32_t val);

@@ -12,7 +12,8 @@ static_assert((int)BT_OPT_RCVBUF == (int)CTXQ_OPT_RCVBUF && (int)BT_OPT_NODELAY 
 		      (int)BT_OPT_MAXSEG == (int)CTXQ_OPT_MAXSEG &&
 		      (int)BT_OPT_USER_TIMEOUT == (int)CTXQ_OPT_USER_TIMEOUT && (int)BT_OPT_CORK == (int)CTXQ_OPT_CORK &&
 		      (int)BT_OPT_KEEPALIVE == (int)CTXQ_OPT_KEEPALIVE && (int)BT_OPT_KEEPIDLE == (int)CTXQ_OPT_KEEPIDLE &&
-		      (int)BT_OPT_KEEPINTVL == (int)CTXQ_OPT_KEEPINTVL && (int)BT_OPT_KEEPCNT == (int)CTXQ_OPT_KEEPCNT,
+		      (int)BT_OPT_KEEPINTVL == (int)CTXQ_OPT_KEEPINTVL && (int)BT_OPT_KEEPCNT == (int)CTXQ_OPT_KEEPCNT &&
+		      (int)BT_OPT_TOS == (int)CTXQ_OPT_TOS,
 	      "SETOPT carries enum bt_opt as is");
 
 /* An id the application holds: an open or connecting connection. */
@@ -65,6 +66,8 @@ int host_opt_check(const struct bt_host *h, int opt, uint32_t val)
 		return val >= 64 && val <= 0xffff ? 0 : -1;
 	case BT_OPT_USER_TIMEOUT:
 		return 0;
+	case BT_OPT_TOS:
+		return val <= 0xff ? 0 : -1;
 	default:
 		return -1; /* includes BT_OPT_ERROR: read-only */
 	}

@@ -257,6 +257,8 @@ static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd
 	 * the queue (its send long acknowledged) leaves nothing pushed. */
 	uint32_t unpushed = f->host_tx_total - cmd->arg3;
 	f->tx_unpushed = unpushed <= f->tx_queued ? unpushed : f->tx_queued;
+	if ((cmd->flags & CTXQ_CMDF_EOR) && unpushed <= f->tx_queued)
+		fp_note_record_end(f, f->snd_una + f->tx_queued - unpushed);
 	if (rx_delta) {
 		f->host_rx_freed_total = cmd->arg1;
 		fp_host_rx_freed(nic, fi, rx_delta);

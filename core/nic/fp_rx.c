@@ -124,6 +124,11 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 		}
 		return false;
 	}
+	/* The linux-like profile grows cwnd by what an ACK newly delivered:
+	 * not by bytes SACKed before it (Linux's acked_sacked). */
+	uint32_t sacked_before = nic->cfg.cc_skip_sacked && seq_gt(ack, f->snd_una)
+					 ? sack_tx_sacked_in(&f->tx_sack, f->snd_una, ack) + fp_reno_sacked(nic, f)
+					 : 0;
 	fp_sack_on_ack(nic, fi, tcp); /* scoreboard, RFC 6675 entry and exit */
 	uint32_t wnd = (uint32_t)tcp->window << f->snd_wscale;
 	if (seq_gt(ack, f->snd_una)) {
@@ -147,7 +152,8 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 		}
 		if (f->ts_ok && tcp->opts.has_ts && tcp->opts.ts_ecr != 0)
 			sp_rtt_sample(nic, fi, nic_ts_rtt_us(nic, tcp->opts.ts_ecr));
-		sp_cc_on_ack(nic, f, data_acked, (tcp->flags & TCP_ECE) != 0);
+		sp_cc_on_ack(nic, f, data_acked > sacked_before ? data_acked - sacked_before : 0,
+			     (tcp->flags & TCP_ECE) != 0);
 		f->snd_wnd = wnd;
 		sp_rto_restart(nic, fi);
 		if (fin_acked)
@@ -167,8 +173,8 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 		 * ETIMEDOUT (a peer may keep its window shut for long). */
 		if (wnd == 0)
 			f->retries = 0;
-		if (is_dup && ++f->dupacks == 3 && f->sack_ok) {
-			fp_sack_recover(nic, fi);
+		if (is_dup && ++f->dupacks == 3 && (f->sack_ok || nic->cfg.newreno)) {
+			fp_sack_recover(nic, fi); /* RFC 6675; without SACK, NewReno (fp_sack.c) */
 		} else if (is_dup && f->dupacks == 3) {
 			/* Without SACK: go-back-N from the last acknowledged byte, as TAS does:
 			 * the receiver keeps one out-of-order interval, so
@@ -177,6 +183,8 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 			nic->stats.fast_retransmits++;
 			sp_cc_on_fast_retransmit(nic, f);
 			fp_tx_schedule(nic, fi);
+		} else if (is_dup && !f->sack_ok && nic->cfg.newreno) {
+			fp_tx_schedule(nic, fi); /* limited transmit, recovery's inflation (fp_tx.c) */
 		}
 		if (wnd != f->snd_wnd) {
 			/* The window reopens without covering our probe byte:

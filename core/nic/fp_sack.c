@@ -54,15 +54,33 @@ void fp_sack_recover(struct nic *nic, uint32_t fi)
 	recover_at(nic, fi, nic->flows[fi].snd_una);
 }
 
+uint32_t fp_reno_sacked(const struct nic *nic, const struct flow *f)
+{
+	if (f->sack_ok || !nic->cfg.newreno || !f->mss)
+		return 0;
+	/* Linux's tcp_limit_reno_sacked: one segment at least stays a hole. */
+	uint32_t segs = (f->snd_max - f->snd_una) / f->mss;
+	uint32_t dups = f->dupacks < segs ? f->dupacks : (segs ? segs - 1 : 0);
+	return dups * (uint32_t)f->mss;
+}
+
 /* Called for every acceptable ACK before the fast path acts on it. */
 void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
 {
 	struct flow *f = &nic->flows[fi];
-	if (!f->sack_ok)
+	if (!f->sack_ok && !nic->cfg.newreno)
 		return;
 	uint32_t una = seq_gt(tcp->ack, f->snd_una) ? tcp->ack : f->snd_una;
 	struct sack_tx_events ev;
-	sack_tx_on_ack(&f->tx_sack, una, f->snd_max, &tcp->opts, &ev);
+	/* Without SACK (NewReno, RFC 6582) the episode is the same, with an
+	 * empty board: blocks a peer sends unasked are not taken. */
+	static const struct tcp_opts no_blocks;
+	sack_tx_on_ack(&f->tx_sack, una, f->snd_max, f->sack_ok ? &tcp->opts : &no_blocks, &ev);
+	if (!f->sack_ok && f->tx_sack.in_recovery && seq_gt(tcp->ack, f->snd_una)) {
+		/* A partial ACK: the new first unacknowledged segment goes
+		 * at once (RFC 6582 3.2 step 5). */
+		f->tx_sack.first_rtx_due = true;
+	}
 	nic->stats.rx_sack_blocks += ev.taken;
 	nic->stats.rx_sack_ignored += ev.ignored;
 	nic->stats.sack_rtx_lost += ev.head_rtx_lost;
@@ -81,7 +99,7 @@ void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
 
 /* A READ of [seq, seq + len) of the TX ring; the frame goes out when it
  * completes (fp_tx_read_done), as for any segment. */
-static int post_resend(struct nic *nic, uint32_t fi, uint32_t seq, uint32_t len)
+static int post_resend(struct nic *nic, uint32_t fi, uint32_t seq, uint32_t len, bool psh)
 {
 	struct flow *f = &nic->flows[fi];
 	struct nic_app *a = &nic->apps[f->app];
@@ -92,13 +110,36 @@ static int post_resend(struct nic *nic, uint32_t fi, uint32_t seq, uint32_t len)
 	}
 	if (dma_reserve(a, len, &staging_off) < 0)
 		return -1;
-	struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = seq, .len = len};
+	struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = seq, .len = len, .psh = psh};
 	uint32_t ring_pos = (uint32_t)(((uint64_t)f->tx_una_pos + (seq - f->snd_una)) % f->tx_ring_len);
 	if (dma_ring_post(nic, f->app, DMA_TX_READ, true, staging_off, f->tx_ring_off, f->tx_ring_len, ring_pos, len,
 			  &meta) < 0)
 		return -1;
 	f->tx_inflight_reads++;
 	return 0;
+}
+
+int fp_resend_range(struct nic *nic, uint32_t fi, uint32_t seq, uint32_t len, bool psh)
+{
+	if (post_resend(nic, fi, seq, len, psh) < 0)
+		return -1;
+	nic->stats.tx_retransmits++;
+	nic->stats.tx_retransmit_bytes += len;
+	return 0;
+}
+
+/* Whether the resend of [seq, seq + len) ends this run: no hole would
+ * follow it now (the linux-like profile marks the end of a resent burst
+ * with PSH, nic_config.psh_burst_end). Asked of a copy of the board. */
+static bool last_resend(const struct flow *f, uint32_t seq, uint32_t len, bool lost_only)
+{
+	struct sack_tx after = f->tx_sack;
+	sack_tx_hole_sent(&after, seq, len, f->snd_una, f->snd_max);
+	uint32_t next_seq, next_len;
+	if (!sack_tx_next_hole(&after, f->snd_una, f->snd_una + f->tx_queued, f->mss, lost_only, &next_seq,
+			       &next_len))
+		return true;
+	return sack_tx_pipe(&after, f->snd_una, f->snd_nxt, f->mss) + f->mss > f->cwnd;
 }
 
 /* RFC 6675 NextSeg rule 1 (lost_only) or rule 3, while cwnd - pipe >= 1
@@ -116,7 +157,8 @@ int fp_sack_send_holes(struct nic *nic, uint32_t fi, bool lost_only)
 			break;
 		if (!t->first_rtx_due && sack_tx_pipe(t, f->snd_una, f->snd_nxt, f->mss) + f->mss > f->cwnd)
 			break;
-		if (post_resend(nic, fi, seq, len) < 0)
+		bool psh = nic->cfg.psh_burst_end && sent > 0 && last_resend(f, seq, len, lost_only);
+		if (post_resend(nic, fi, seq, len, psh) < 0)
 			return -1;
 		sack_tx_hole_sent(t, seq, len, f->snd_una, f->snd_max);
 		nic->stats.sack_hole_retransmits++;

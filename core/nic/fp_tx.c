@@ -193,7 +193,10 @@ int fp_emit_tcp(struct nic *nic, struct flow *f, uint8_t flags, uint32_t seq, co
 		window = (uint16_t)fp_window_to_advertise(f);
 	if (window == 0)
 		nic->stats.tx_zero_window++;
-	uint8_t tos = (f->ecn_ok && payload_len > 0) ? IPV4_ECN_ECT0 : IPV4_ECN_NOT_ECT;
+	/* IP_TOS sets the upper six bits; the ECN field is ours (RFC 3168 6.1.1:
+	 * ECT on data segments only). */
+	uint8_t tos = (uint8_t)(f->opts.tos & ~IPV4_ECN_MASK) |
+		      ((f->ecn_ok && payload_len > 0) ? IPV4_ECN_ECT0 : IPV4_ECN_NOT_ECT);
 	bool offload = (nic->wire->caps & NETIF_CAP_TX_L4_CSUM) != 0;
 	struct tcp_frame_args args = {
 		.src_mac = nic->mac,
@@ -295,6 +298,38 @@ void fp_send_rst_reply(struct nic *nic, const uint8_t *dst_mac, const struct ipv
 	txq_push_tcp(nic, b, len, args.l4_csum_offload);
 }
 
+void fp_note_record_end(struct flow *f, uint32_t seq)
+{
+	if (!seq_gt(seq, f->snd_una))
+		return;
+	if (f->eor_count && !seq_gt(seq, f->eor_seq[f->eor_count - 1]))
+		return; /* a doorbell again (refresh): known */
+	if (f->eor_count == FLOW_EOR_MARKS)
+		return;
+	f->eor_seq[f->eor_count++] = seq;
+}
+
+/* The first record end above `seq`, forgetting those at or below
+ * snd_una; 0 with none (then `*found` is false). */
+static uint32_t next_record_end(struct flow *f, uint32_t seq, bool *found)
+{
+	uint8_t drop = 0;
+	while (drop < f->eor_count && !seq_gt(f->eor_seq[drop], f->snd_una))
+		drop++;
+	if (drop) {
+		memmove(f->eor_seq, f->eor_seq + drop, (f->eor_count - drop) * sizeof(f->eor_seq[0]));
+		f->eor_count = (uint8_t)(f->eor_count - drop);
+	}
+	for (uint8_t i = 0; i < f->eor_count; i++) {
+		if (seq_gt(f->eor_seq[i], seq)) {
+			*found = true;
+			return f->eor_seq[i];
+		}
+	}
+	*found = false;
+	return 0;
+}
+
 static bool may_send_data(const struct flow *f)
 {
 	if (!f->rings_attached)
@@ -337,6 +372,9 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 	uint32_t data_end = f->snd_una + f->tx_queued;
 	uint64_t now = nic_now(nic);
 	bool sent_any = false;
+	if (f->burst_ns != now)
+		f->burst_segs = 0; /* a burst is what goes at one instant */
+	f->burst_ns = now;
 	/* SACK loss recovery (fp_sack.c): lost holes first, RFC 6675 NextSeg rule 1. */
 	int holes = fp_sack_send_holes(nic, fi, true);
 	if (holes < 0)
@@ -354,8 +392,15 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		}
 		uint32_t inflight = f->snd_nxt - f->snd_una;
 		uint32_t cwnd = sack_tx_cwnd_outstanding(&f->tx_sack, f->cwnd, f->snd_una, f->snd_nxt, f->mss);
+		/* Without SACK, each duplicate ACK says a segment left the
+		 * network: limited transmit (RFC 3042), then NewReno's
+		 * inflation (RFC 6582). */
+		cwnd += fp_reno_sacked(nic, f);
 		uint32_t wnd = cwnd < f->snd_wnd ? cwnd : f->snd_wnd;
 		bool probe = f->probe_due && inflight == 0 && wnd == 0;
+		/* A tail loss probe's new segment goes whatever cwnd says. */
+		if (f->tlp_new_data && wnd < inflight + f->mss && f->snd_wnd >= inflight + f->mss)
+			wnd = inflight + f->mss;
 		if (wnd > 0)
 			f->probe_due = false;
 		if (inflight >= wnd && !probe) {
@@ -382,14 +427,29 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		 * the host adds the rest, even across the ring's wrap). A tail
 		 * that ends a send goes as soon as the window has room for a
 		 * segment, with PSH. */
+		/* No segment crosses a record end (MSG_EOR); one that reaches
+		 * it ends with PSH, as the end of a send does. */
+		bool has_record_end;
+		uint32_t record_end = next_record_end(f, f->snd_nxt, &has_record_end);
+		if (has_record_end && seq_gt(f->snd_nxt + len, record_end))
+			len = record_end - f->snd_nxt;
 		uint32_t push_seq = data_end - (f->app_closed ? 0 : f->tx_unpushed);
-		bool reaches_push = seq_lt(f->snd_nxt, push_seq) && seq_geq(f->snd_nxt + len, push_seq);
+		bool at_record_end = has_record_end && f->snd_nxt + len == record_end;
+		bool reaches_push = (seq_lt(f->snd_nxt, push_seq) && seq_geq(f->snd_nxt + len, push_seq)) ||
+				    at_record_end;
 		bool window_short = wnd - inflight < f->mss;
-		if (len < f->mss && inflight > 0 && (window_short || len < remaining || !reaches_push))
+		bool tail_follows = len < remaining && !at_record_end;
+		if (len < f->mss && inflight > 0 && (window_short || tail_follows || !reaches_push))
 			break;
 		if (len < f->mss && len == remaining && !f->app_closed && small_segment_held(f, inflight))
 			break;
-		len = sack_tx_unsacked_run(&f->tx_sack, f->snd_nxt, len);
+		/* Not over what the peer SACKed; but the linux-like profile
+		 * keeps a whole segment whose tail alone was SACKed, as
+		 * Linux's scoreboard splits its skbs only at MSS multiples
+		 * (tcp_match_skb_to_sack). */
+		uint32_t run = sack_tx_unsacked_run(&f->tx_sack, f->snd_nxt, len);
+		if (!nic->cfg.sack_whole_segments || run % f->mss == 0)
+			len = run;
 		uint32_t staging_off;
 		if (dma_sq_free(a) < 2) {
 			nic->stats.dma_sq_full++;
@@ -398,8 +458,14 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		if (dma_reserve(a, len, &staging_off) < 0)
 			return TX_BLOCKED_RESOURCES;
 		bool with_fin = f->app_closed && f->snd_nxt + len == data_end;
+		/* The linux-like profile: a burst of new data that the window
+		 * ends (the next segment would not fit) ends with PSH, as the
+		 * Linux TSO packet cut at the window does. */
+		bool new_data = !seq_lt(f->snd_nxt, f->snd_max);
+		bool burst_end = nic->cfg.psh_burst_end && new_data && f->burst_segs >= 1 && !probe &&
+				 wnd - inflight - len < f->mss && len < remaining;
 		struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = f->snd_nxt, .len = len, .fin = with_fin,
-				      .psh = reaches_push || with_fin};
+				      .psh = reaches_push || with_fin || burst_end};
 		uint32_t ring_pos = (uint32_t)(((uint64_t)f->tx_una_pos + (f->snd_nxt - f->snd_una)) % f->tx_ring_len);
 		if (dma_ring_post(nic, f->app, DMA_TX_READ, true, staging_off, f->tx_ring_off, f->tx_ring_len, ring_pos,
 				  len, &meta) < 0)
@@ -413,9 +479,12 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 			nic->stats.tx_retransmit_bytes += len;
 		}
 		f->tx_inflight_reads++;
+		if (new_data)
+			f->burst_segs++;
 		f->snd_nxt += len;
 		if (with_fin) {
 			f->fin_seq = data_end;
+			f->fin_alone = false;
 			f->snd_nxt += 1;
 			if (!f->fin_sent) {
 				f->fin_sent = true;
@@ -429,13 +498,19 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		sent_any = true;
 		if (probe)
 			break;
+		if (f->tlp_new_data) {
+			f->tlp_new_data = false;
+			break;
+		}
 	}
+	f->tlp_new_data = false;
 	/* A FIN with no data to carry it goes alone, but only once every
 	 * READ ahead of it has turned into a frame: a FIN overtaking the last
 	 * data would arrive out of order. */
 	if (f->app_closed && f->snd_nxt == data_end && f->tx_inflight_reads == 0 &&
 	    (f->state == TCP_ESTABLISHED || f->state == TCP_CLOSE_WAIT || f->fin_sent)) {
 		f->fin_seq = data_end;
+		f->fin_alone = true;
 		fp_send_ctrl(nic, fi, TCP_FIN | TCP_ACK, data_end);
 		if (seq_lt(f->snd_nxt, f->snd_max))
 			nic->stats.tx_retransmits++;

@@ -62,6 +62,14 @@ struct nic_config {
 	bool ack_second_segment;     /* a segment arriving while an ACK is delayed is ACKed at once (FreeBSD) */
 	bool ack_unsent_silent;      /* an ACK of unsent data is dropped without an ACK (Linux's tcp_ack) */
 	bool ack_carries_fin;        /* while our FIN is unacknowledged, ACKs repeat it (FreeBSD) */
+	bool cc_skip_sacked;         /* slow start counts only bytes an ACK newly delivered, not those
+				      * SACKed before (Linux's acked_sacked) */
+	bool newreno;                /* a peer without SACK: limited transmit (RFC 3042), NewReno recovery
+				      * (RFC 6582) instead of going back N, and a duplicate ACK counts as
+				      * a segment delivered (Linux's tcp_add_reno_sack) */
+	bool sack_whole_segments;    /* going back N resends a segment whose tail alone was SACKed (Linux) */
+	bool psh_burst_end;          /* PSH also on the last segment of a burst of two or more that the
+				      * window ends (Linux's TSO packets, as its packetdrill scripts show) */
 	bool rcvbuf_round_mss;       /* the receive buffer grows to a multiple of the MSS on open (FreeBSD) */
 	uint8_t quickack_segs;       /* the first data segments of a connection are ACKed at once (Linux) */
 	bool nagle;                  /* new flows hold small segments while data is in flight

@@ -66,7 +66,12 @@ struct flow_opts {
 	uint16_t keepidle_s;      /* TCP_KEEPIDLE, 0: BT_KEEPIDLE_DEFAULT_S */
 	uint16_t keepintvl_s;     /* TCP_KEEPINTVL, 0: BT_KEEPINTVL_DEFAULT_S */
 	uint8_t keepcnt;          /* TCP_KEEPCNT, 0: BT_KEEPCNT_DEFAULT */
+	uint8_t tos;              /* IP_TOS: the TOS byte of our segments, ECN bits aside */
 };
+
+/* Record ends a flow remembers at once (MSG_EOR); one more is not kept
+ * (its bytes may share a segment with the next record's). */
+#define FLOW_EOR_MARKS 16
 
 struct flow {
 	/* --- identity and ownership --- */
@@ -130,6 +135,15 @@ struct flow {
 	uint32_t tx_inflight_reads; /* READs posted and not completed */
 	bool probe_due;           /* persist timer fired: send one byte past the window */
 	struct ack_tmpl ack_tmpl; /* this flow's pure ACK, prebuilt (fp_emit_tcp) */
+	uint64_t burst_ns;        /* when the segments counted in burst_segs went */
+	uint32_t burst_segs;      /* new segments sent at burst_ns (nic_config.psh_burst_end) */
+	bool tlp_armed;           /* rto_deadline_ns is a loss probe's (nic_config.tail_probe) */
+	bool tlp_out;             /* a probe went: none again until snd_una reaches tlp_high_seq */
+	bool tlp_new_data;        /* the probe is one new segment, whatever cwnd says */
+	uint32_t eor_seq[FLOW_EOR_MARKS]; /* record ends (MSG_EOR) above snd_una, ascending */
+	uint8_t eor_count;
+	bool fin_alone;           /* our FIN went in a segment of its own (what a probe resends) */
+	uint32_t tlp_high_seq;
 
 	/* --- slow path: congestion control, timers --- */
 	uint32_t cwnd, ssthresh;
@@ -317,6 +331,13 @@ void fp_sack_opts(struct nic *nic, const struct flow *f, struct tcp_opts *opts, 
 void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp);
 void fp_sack_recover(struct nic *nic, uint32_t fi);
 int fp_sack_send_holes(struct nic *nic, uint32_t fi, bool lost_only);
+/* Without SACK under nic_config.newreno: the bytes duplicate ACKs say
+ * arrived (a segment each, Linux's reno sacked_out); 0 otherwise. */
+uint32_t fp_reno_sacked(const struct nic *nic, const struct flow *f);
+/* A record ends at `seq` (MSG_EOR, ctxq.h): kept once, in order. */
+void fp_note_record_end(struct flow *f, uint32_t seq);
+/* Resends [seq, seq + len) as one segment, SACKed or not (a loss probe). */
+int fp_resend_range(struct nic *nic, uint32_t fi, uint32_t seq, uint32_t len, bool psh);
 
 /* sp_conn.c */
 void sp_segment(struct nic *nic, uint32_t fi, const uint8_t *src_mac, const struct ipv4_view *ip,

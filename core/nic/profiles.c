@@ -28,6 +28,10 @@ void nic_profile_linux(struct nic_config *cfg)
 	cfg->opt_layout = TCP_LAYOUT_LINUX;
 	cfg->ack_unsent_silent = true;    /* tcp_ack: SKB_DROP_REASON_TCP_ACK_UNSENT_DATA */
 	cfg->ts_tick_us = 1000;           /* tcp_time_stamp: TSval in milliseconds */
+	cfg->cc_skip_sacked = true;       /* tcp_cong_control: acked_sacked, newly delivered only */
+	cfg->psh_burst_end = true;
+	cfg->sack_whole_segments = true;
+	cfg->newreno = true;              /* tcp_add_reno_sack, tcp_enter_recovery without SACK */  /* tcp_match_skb_to_sack: skbs split at MSS multiples */        /* PSH where a TSO packet the window cut ends */
 }
 
 void nic_profile_freebsd(struct nic_config *cfg)

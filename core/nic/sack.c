@@ -273,6 +273,14 @@ static uint32_t overlap(uint32_t s, uint32_t e, uint32_t lo, uint32_t hi)
 	return seq_lt(s, e) ? e - s : 0;
 }
 
+uint32_t sack_tx_sacked_in(const struct sack_tx *t, uint32_t from, uint32_t to)
+{
+	uint32_t n = 0;
+	for (uint8_t k = 0; k < t->count; k++)
+		n += overlap(t->iv[k].start, t->iv[k].end, from, to);
+	return n;
+}
+
 uint32_t sack_tx_pipe(const struct sack_tx *t, uint32_t snd_una, uint32_t snd_nxt, uint16_t mss)
 {
 	if (!seq_gt(snd_nxt, snd_una))

@@ -118,6 +118,8 @@ void sack_tx_hole_sent(struct sack_tx *t, uint32_t seq, uint32_t len, uint32_t s
 /* RFC 6675 pipe: bytes in [snd_una, snd_nxt) believed in the network:
  * not SACKed, and, in an episode, not lost unless resent. */
 uint32_t sack_tx_pipe(const struct sack_tx *t, uint32_t snd_una, uint32_t snd_nxt, uint16_t mss);
+/* Bytes of [from, to) the board holds as SACKed. */
+uint32_t sack_tx_sacked_in(const struct sack_tx *t, uint32_t from, uint32_t to);
 /* cwnd in terms of outstanding bytes: cwnd plus what the scoreboard says
  * has left the network, so that "snd_nxt - snd_una < result" is "pipe <
  * cwnd". Equals cwnd when the board is empty. */

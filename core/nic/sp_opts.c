@@ -101,6 +101,11 @@ static bool opts_store(struct flow_opts *o, uint32_t opt, uint32_t val)
 			return false;
 		o->keepcnt = (uint8_t)val;
 		return true;
+	case CTXQ_OPT_TOS:
+		if (val > 0xff)
+			return false;
+		o->tos = (uint8_t)val;
+		return true;
 	default:
 		return false;
 	}

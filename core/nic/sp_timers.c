@@ -49,14 +49,34 @@ void sp_rto_restart(struct nic *nic, uint32_t fi)
 	uint64_t now = nic_now(nic);
 	bool outstanding = f->snd_una != f->snd_max;
 	f->rto_deadline_ns = outstanding ? now + f->rto_ns : 0;
+	f->tlp_armed = false;
+	if (f->tlp_out && !seq_lt(f->snd_una, f->tlp_high_seq))
+		f->tlp_out = false;
+	/* The linux-like profile's tail loss probe for a flight of more
+	 * than one segment (Linux's tcp_schedule_loss_probe, RFC 8985 7.2):
+	 * with SACK, outside recovery and before any timeout, the timer
+	 * first waits PTO = 2 SRTT + 2 ms (TCP_TIMEOUT_MIN), never past the
+	 * RTO. A flight of one segment keeps the probe at the RTO below. */
+	uint32_t flight = f->snd_max - f->snd_una;
+	if (nic->cfg.tail_probe && outstanding && f->sack_ok && f->srtt_us && f->retries == 0 && !f->tlp_out &&
+	    !f->tx_sack.in_recovery && flight > (uint32_t)f->mss + 1u && f->state != TCP_SYN_RCVD &&
+	    f->state != TCP_SYN_SENT) {
+		uint64_t pto_ns = 2ull * f->srtt_us * 1000ull + 2000000ull;
+		if (pto_ns < f->rto_ns) {
+			f->rto_deadline_ns = now + pto_ns;
+			f->tlp_armed = true;
+		}
+	}
 	if (!outstanding)
 		f->unacked_since_ns = 0;
 	else if (f->unacked_since_ns == 0)
 		f->unacked_since_ns = now;
 	/* With TCP_USER_TIMEOUT the connection ends on time, not a backoff later. */
 	uint64_t user_end_ns = f->unacked_since_ns + (uint64_t)f->opts.user_timeout_ms * 1000000ull;
-	if (outstanding && f->opts.user_timeout_ms && f->rto_deadline_ns > user_end_ns)
+	if (outstanding && f->opts.user_timeout_ms && f->rto_deadline_ns > user_end_ns) {
 		f->rto_deadline_ns = user_end_ns > now ? user_end_ns : now;
+		f->tlp_armed = false; /* what comes then is the end, not a probe */
+	}
 	/* Persist: data waits, nothing is in flight to bring an ACK, and
 	 * the peer's window is shut. Only a probe can learn it reopened. */
 	bool data_waiting = f->rings_attached && seq_lt(f->snd_nxt, f->snd_una + f->tx_queued);
@@ -104,6 +124,34 @@ static void backoff(struct nic *nic, struct flow *f)
 	f->rto_ns *= 2;
 	if (f->rto_ns > nic->cfg.rto_max_ns)
 		f->rto_ns = nic->cfg.rto_max_ns;
+}
+
+/* The probe (Linux's tcp_send_loss_probe): one new segment if the
+ * peer's window has room for it, else the last segment (or the FIN)
+ * again; no backoff, cwnd untouched, and the RTO follows. */
+static void tail_probe_fired(struct nic *nic, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	uint64_t now = nic_now(nic);
+	f->tlp_armed = false;
+	f->tlp_out = true;
+	f->tlp_high_seq = f->snd_max;
+	uint32_t data_end = f->snd_una + f->tx_queued;
+	uint32_t unsent = f->rings_attached && seq_lt(f->snd_nxt, data_end) ? data_end - f->snd_nxt : 0;
+	uint32_t seg = unsent < f->mss ? unsent : f->mss;
+	if (seg && f->snd_nxt - f->snd_una + seg <= f->snd_wnd) {
+		f->tlp_new_data = true;
+		fp_tx_schedule(nic, fi);
+	} else if (f->fin_sent && f->fin_alone && seq_lt(f->snd_una, f->fin_seq + 1)) {
+		fp_send_ctrl(nic, fi, TCP_FIN | TCP_ACK, f->fin_seq);
+		nic->stats.tx_retransmits++;
+	} else if (f->rings_attached && f->tx_queued) {
+		uint32_t end = seq_lt(f->snd_max, data_end) ? f->snd_max : data_end; /* below a FIN */
+		uint32_t len = end - f->snd_una < f->mss ? end - f->snd_una : f->mss;
+		if (len)
+			fp_resend_range(nic, fi, end - len, len, end == data_end);
+	}
+	f->rto_deadline_ns = now + f->rto_ns;
 }
 
 static void rto_fired(struct nic *nic, uint32_t fi)
@@ -219,7 +267,9 @@ int sp_timers_run(struct nic *nic)
 		}
 		if (rate_blocked(f) && f->next_tx_ns <= now)
 			fp_tx_schedule(nic, fi);
-		if (f->rto_deadline_ns && f->rto_deadline_ns <= now)
+		if (f->rto_deadline_ns && f->rto_deadline_ns <= now && f->tlp_armed)
+			tail_probe_fired(nic, fi);
+		else if (f->rto_deadline_ns && f->rto_deadline_ns <= now)
 			rto_fired(nic, fi);
 		if (f->in_use && !f->retired && f->persist_deadline_ns && f->persist_deadline_ns <= now)
 			persist_fired(nic, fi);

@@ -42,6 +42,8 @@ struct pd_sock {
 	uint32_t sndbuf_shown, rcvbuf_shown; /* what getsockopt SO_SNDBUF/SO_RCVBUF returns */
 	bool bufs_rounded;     /* freebsd-like: rounded up to the MSS once open */
 	bool keepalive, reuseaddr;
+	bool inq;              /* TCP_INQ: recvmsg reports what stays to read */
+	int pmtudisc;          /* IP_MTU_DISCOVER as set: shown back, nothing else (every segment has DF) */
 	struct bt_opts opts;   /* kept until listen/connect */
 	uint64_t rx_taken_bytes; /* read by the application: with what is ready, all that arrived */
 };

@@ -98,6 +98,7 @@ int pd_socket(void *u, int domain, int type, int protocol)
 		return fail(s, ENOMEM);
 	}
 	k->nonblock = (type & SOCK_NONBLOCK) != 0;
+	k->pmtudisc = IP_PMTUDISC_WANT; /* Linux's default (ip_no_pmtu_disc 0) */
 	k->id = -1;
 	if (s->default_rcvbuf) {
 		k->rcvbuf_shown = s->default_rcvbuf;
@@ -212,7 +213,8 @@ int pd_accept(void *u, int fd, struct sockaddr *addr, socklen_t *addrlen)
 		return fail(s, ENOMEM);
 	}
 	*c = (struct pd_sock){.kind = PD_SOCK_CONN, .id = id, .bound_port = k->bound_port,
-			      .sndbuf_shown = k->sndbuf_shown, .rcvbuf_shown = k->rcvbuf_shown, .keepalive = k->keepalive};
+			      .sndbuf_shown = k->sndbuf_shown, .rcvbuf_shown = k->rcvbuf_shown, .keepalive = k->keepalive, .inq = k->inq,
+			      .pmtudisc = k->pmtudisc};
 	s->socks[nfd] = c;
 	struct bt_addr peer = {0};
 	bt_conn_addrs(host(s), id, NULL, &peer);
@@ -344,7 +346,7 @@ static ssize_t do_send(void *u, int fd, const void *buf, size_t len, int flags)
 		return fail(s, EFAULT);
 	if (k->kind != PD_SOCK_CONN)
 		return fail(s, k->kind == PD_SOCK_FRESH ? ENOTCONN : EPIPE);
-	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE)) {
+	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_EOR)) {
 		fprintf(stderr, "bluetas shim: send flags 0x%x not supported (MSG_OOB, MSG_ZEROCOPY...)\n", flags);
 		return fail(s, EOPNOTSUPP);
 	}
@@ -352,8 +354,11 @@ static ssize_t do_send(void *u, int fd, const void *buf, size_t len, int flags)
 	size_t sent = 0;
 	/* A blocking send returns once everything is queued (Linux). */
 	while (sent < len || len == 0) {
-		ssize_t n = (flags & MSG_MORE) ? bt_send_more(host(s), k->id, (const uint8_t *)buf + sent, len - sent)
-					       : bt_send(host(s), k->id, (const uint8_t *)buf + sent, len - sent);
+		const uint8_t *at = (const uint8_t *)buf + sent;
+		/* MSG_EOR ends a record, MSG_MORE or not (Linux's tcp_sendmsg). */
+		ssize_t n = (flags & MSG_EOR)	 ? bt_send_eor(host(s), k->id, at, len - sent)
+			    : (flags & MSG_MORE) ? bt_send_more(host(s), k->id, at, len - sent)
+						 : bt_send(host(s), k->id, at, len - sent);
 		if (n > 0) {
 			sent += (size_t)n;
 			continue;
@@ -464,11 +469,46 @@ ssize_t pd_readv(void *u, int fd, const struct iovec *iov, int iovcnt)
 	return recv_iov(u, fd, iov, iovcnt, 0);
 }
 
+/* TCP_INQ (Linux's tcp_recvmsg): a TCP_CM_INQ message with the bytes
+ * left to read after this call; 1 when none are left and the peer's FIN
+ * is in, so a reader can tell the end of the stream apart. */
+static bool put_inq(void *u, int fd, struct msghdr *msg)
+{
+	struct pd_shim *s = lock(u);
+	struct pd_sock *k = pd_sock_of(s, fd);
+	bool want = k && k->inq && k->kind == PD_SOCK_CONN;
+	int inq = 0;
+	if (want) {
+		inq = (int)bt_rx_ready(host(s), k->id);
+		if (inq == 0 && (bt_readiness(host(s), k->id) & BT_READY_RDHUP))
+			inq = 1;
+	}
+	unlock(s);
+	if (!want || !msg->msg_control || msg->msg_controllen < CMSG_SPACE(sizeof(int)))
+		return false;
+	struct cmsghdr *c = (struct cmsghdr *)msg->msg_control;
+	c->cmsg_level = SOL_TCP;
+	c->cmsg_type = TCP_CM_INQ;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &inq, sizeof(inq));
+	msg->msg_controllen = CMSG_SPACE(sizeof(int));
+	return true;
+}
+
 ssize_t pd_recvmsg(void *u, int fd, struct msghdr *msg, int flags)
 {
 	msg->msg_flags = 0;
+	size_t control_cap = msg->msg_controllen;
 	msg->msg_controllen = 0;
-	return recv_iov(u, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	ssize_t n = recv_iov(u, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	if (n >= 0) {
+		int saved = errno;
+		msg->msg_controllen = control_cap;
+		if (!put_inq(u, fd, msg))
+			msg->msg_controllen = 0; /* nothing to say */
+		errno = saved;
+	}
+	return n;
 }
 
 ssize_t pd_write(void *u, int fd, const void *buf, size_t count)
@@ -602,6 +642,17 @@ static int get_int(const void *optval, socklen_t optlen, int *out)
 	return 0;
 }
 
+/* IPPROTO_IP options take an int or, as Linux's ip_setsockopt allows, a
+ * single byte. */
+static int get_ip_int(const void *optval, socklen_t optlen, int *out)
+{
+	if (optval && optlen >= 1 && optlen < sizeof(int)) {
+		*out = *(const unsigned char *)optval;
+		return 0;
+	}
+	return get_int(optval, optlen, out);
+}
+
 static int put_int(void *optval, socklen_t *optlen, int val)
 {
 	if (!optval || !optlen || *optlen < sizeof(int))
@@ -639,7 +690,7 @@ int pd_setsockopt(void *u, int fd, int level, int optname, const void *optval, s
 		unlock(s);
 		return 0;
 	}
-	if (get_int(optval, optlen, &v) < 0)
+	if ((level == IPPROTO_IP ? get_ip_int(optval, optlen, &v) : get_int(optval, optlen, &v)) < 0)
 		return fail(s, EINVAL);
 	uint32_t uv = v < 0 ? 0 : (uint32_t)v;
 	if (level == SOL_SOCKET) {
@@ -685,8 +736,29 @@ int pd_setsockopt(void *u, int fd, int level, int optname, const void *optval, s
 			else
 				err = set_bt_opt(s, k, BT_OPT_USER_TIMEOUT, uv);
 			break;
+		case TCP_INQ:
+			k->inq = v != 0; /* the shim's own: the host knows what is buffered */
+			break;
 		default:
 			fprintf(stderr, "bluetas shim: setsockopt IPPROTO_TCP %d not supported\n", optname);
+			err = ENOPROTOOPT;
+		}
+	} else if (level == IPPROTO_IP) {
+		switch (optname) {
+		case IP_TOS:
+			/* Linux keeps the ECN bits of a stream socket's TOS its own. */
+			err = set_bt_opt(s, k, BT_OPT_TOS, uv & 0xfc);
+			break;
+		case IP_MTU_DISCOVER:
+			/* Every segment carries DF and the NIC never fragments
+			 * (core/proto/ipv4.c): each mode is accepted and shown back. */
+			if (v < IP_PMTUDISC_DONT || v > IP_PMTUDISC_PROBE)
+				err = EINVAL;
+			else
+				k->pmtudisc = v;
+			break;
+		default:
+			fprintf(stderr, "bluetas shim: setsockopt IPPROTO_IP %d not supported\n", optname);
 			err = ENOPROTOOPT;
 		}
 	} else {
@@ -766,11 +838,18 @@ int pd_getsockopt(void *u, int fd, int level, int optname, void *optval, socklen
 		case TCP_USER_TIMEOUT:
 			v = (int)opt_value(s, k, BT_OPT_USER_TIMEOUT, 0);
 			break;
+		case TCP_INQ:
+			v = k->inq;
+			break;
 		default:
 			fprintf(stderr, "bluetas shim: getsockopt IPPROTO_TCP %d not supported (TCP_INFO...)\n",
 				optname);
 			return fail(s, ENOPROTOOPT);
 		}
+	} else if (level == IPPROTO_IP && optname == IP_TOS) {
+		v = (int)opt_value(s, k, BT_OPT_TOS, 0);
+	} else if (level == IPPROTO_IP && optname == IP_MTU_DISCOVER) {
+		v = k->pmtudisc;
 	} else {
 		fprintf(stderr, "bluetas shim: getsockopt level %d option %d not supported\n", level, optname);
 		return fail(s, ENOPROTOOPT);

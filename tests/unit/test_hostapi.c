@@ -541,6 +541,73 @@ static void test_cork_holds_partial_segments(void **state)
 	harness_destroy(h);
 }
 
+/* MSG_EOR (google/eor/no-coalesce-*): no segment carries bytes of a
+ * record and of what was sent after it; the record's last segment has
+ * PSH. A plain send in its place shares segments with what follows. */
+static void eor_first_segment(bool eor, struct harness_frame *first, struct harness_frame *second)
+{
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6400, 0x1000, NULL, NULL);
+	uint8_t buf[3000] = {0};
+	assert_int_equal(bt_send_more(h->host, conn, buf, 1000), 1000);
+	ssize_t n = eor ? bt_send_eor(h->host, conn, buf, 400) : bt_send_more(h->host, conn, buf, 400);
+	assert_int_equal(n, 400);
+	assert_int_equal(bt_send(h->host, conn, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	harness_advance(h, 0);
+	harness_expect_tcp(h, first);
+	harness_expect_tcp(h, second);
+	harness_destroy(h);
+}
+
+static void test_eor_ends_segments_at_the_record(void **state)
+{
+	(void)state;
+	struct harness_frame a, b;
+	eor_first_segment(true, &a, &b);
+	assert_int_equal(a.tcp.payload_len, 1400);
+	assert_true(a.tcp.flags & TCP_PSH);
+	assert_int_equal(b.tcp.seq, a.tcp.seq + 1400);
+	eor_first_segment(false, &a, &b);
+	assert_int_equal(a.tcp.payload_len, 1448);
+	assert_false(a.tcp.flags & TCP_PSH);
+}
+
+/* IP_TOS (sack-route-refresh-ip-tos): the TOS byte of our segments is
+ * the application's, but for the ECN field, which stays the stack's
+ * (ECT(0) on data when ECN was negotiated). Out of range is refused. */
+static void test_tos_marks_our_segments(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.nic.ecn = true;
+	struct harness *h = harness_init(&o);
+	struct harness_syn_opts so;
+	harness_default_syn_opts(&so);
+	so.ecn = true;
+	int conn = harness_active_open(h, 6400, 0x1000, &so, NULL);
+	struct harness_frame f;
+	uint32_t v = 1;
+	assert_int_equal(bt_getopt(h->host, conn, BT_OPT_TOS, &v), BT_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_TOS, 0x100), BT_EINVAL);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_TOS, 0xb9), BT_OK); /* ECN bits 01 asked */
+	harness_advance(h, 0);
+	app_send(h, conn, 100);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.ip.tos, 0xb8 | 0x02); /* DSCP as set, ECT(0) ours */
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_TOS, 0), BT_OK);
+	harness_advance(h, 0);
+	app_send(h, conn, 100);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.ip.tos, 0x02);
+	harness_destroy(h);
+}
+
 /* sockopt_cork_nodelay: setting TCP_NODELAY (again) while corked pushes
  * what cork holds, once, as Linux does; cork then holds again. A send
  * with more to follow (MSG_MORE) carries no PSH. */
@@ -660,6 +727,8 @@ int main(void)
 		cmocka_unit_test(test_maxseg_clamps_syn_and_segments),
 		cmocka_unit_test(test_nagle_holds_small_segment_until_ack),
 		cmocka_unit_test(test_cork_holds_partial_segments),
+		cmocka_unit_test(test_tos_marks_our_segments),
+		cmocka_unit_test(test_eor_ends_segments_at_the_record),
 		cmocka_unit_test(test_nodelay_pushes_corked_data_once),
 		cmocka_unit_test(test_user_timeout_ends_connection_on_time),
 		cmocka_unit_test(test_readiness_follows_the_connection),
