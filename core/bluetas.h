@@ -116,7 +116,8 @@ ssize_t bt_send(struct bt_host *h, int conn, const void *buf, size_t len);
  * its last partial segment carries no PSH and, while data is in flight,
  * waits for the bytes that follow (as the tail of a send the ring cut
  * short does). Unlike Linux, with nothing in flight and no TCP_CORK it
- * goes at once. */
+ * goes at once; the linux-like profile holds it as Linux does
+ * (nic_config.more_probe). */
 ssize_t bt_send_more(struct bt_host *h, int conn, const void *buf, size_t len);
 /* As bt_send, and the send ends a record (MSG_EOR): no segment carries
  * bytes of it together with bytes sent after it. Taken whole only; a send

@@ -375,6 +375,7 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 	if (f->burst_ns != now)
 		f->burst_segs = 0; /* a burst is what goes at one instant */
 	f->burst_ns = now;
+	bool held_more = false;
 	/* SACK loss recovery (fp_sack.c): lost holes first, RFC 6675 NextSeg rule 1. */
 	int holes = fp_sack_send_holes(nic, fi, true);
 	if (holes < 0)
@@ -439,7 +440,28 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 				    at_record_end;
 		bool window_short = wnd - inflight < f->mss;
 		bool tail_follows = len < remaining && !at_record_end;
-		if (len < f->mss && inflight > 0 && (window_short || tail_follows || !reaches_push))
+		/* The linux-like profile's tail of a send with more to follow
+		 * (MSG_MORE): with nothing in flight it waits for a probe at
+		 * the RTO, which sends it with PSH; with data in flight the
+		 * next ACK sends it (Linux pushes on ACKs without the cork
+		 * MSG_MORE gave the send). */
+		bool more_tail = nic->cfg.more_probe && len < f->mss && len == remaining && !reaches_push &&
+				 !f->app_closed && !f->push_held;
+		bool more_release = false;
+		if (more_tail && !f->more_probe_due) {
+			if (f->snd_una == f->tx_last_una) {
+				if (inflight == 0 && !f->more_deadline_ns) {
+					f->more_deadline_ns = now + f->rto_ns;
+					sp_timer_update(nic, fi);
+				}
+				held_more = true;
+				break;
+			}
+			more_release = true; /* an ACK came */
+		}
+		if (more_tail && f->more_probe_due)
+			more_release = true;
+		if (len < f->mss && inflight > 0 && !more_release && (window_short || tail_follows || !reaches_push))
 			break;
 		if (len < f->mss && len == remaining && !f->app_closed && small_segment_held(f, inflight))
 			break;
@@ -465,7 +487,7 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		bool burst_end = nic->cfg.psh_burst_end && new_data && f->burst_segs >= 1 && !probe &&
 				 wnd - inflight - len < f->mss && len < remaining;
 		struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = f->snd_nxt, .len = len, .fin = with_fin,
-				      .psh = reaches_push || with_fin || burst_end};
+				      .psh = reaches_push || with_fin || burst_end || (more_tail && f->more_probe_due)};
 		uint32_t ring_pos = (uint32_t)(((uint64_t)f->tx_una_pos + (f->snd_nxt - f->snd_una)) % f->tx_ring_len);
 		if (dma_ring_post(nic, f->app, DMA_TX_READ, true, staging_off, f->tx_ring_off, f->tx_ring_len, ring_pos,
 				  len, &meta) < 0)
@@ -504,6 +526,10 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		}
 	}
 	f->tlp_new_data = false;
+	f->tx_last_una = f->snd_una;
+	f->more_probe_due = false;
+	if (!held_more)
+		f->more_deadline_ns = 0; /* nothing held for the probe */
 	/* A FIN with no data to carry it goes alone, but only once every
 	 * READ ahead of it has turned into a frame: a FIN overtaking the last
 	 * data would arrive out of order. */

@@ -68,6 +68,9 @@ struct nic_config {
 				      * (RFC 6582) instead of going back N, and a duplicate ACK counts as
 				      * a segment delivered (Linux's tcp_add_reno_sack) */
 	bool sack_whole_segments;    /* going back N resends a segment whose tail alone was SACKed (Linux) */
+	bool more_probe;             /* a tail sent with more to follow (MSG_MORE): with nothing in flight
+				      * held until a probe at the RTO, which sends it with PSH; with data
+				      * in flight sent by the next ACK (Linux's probe0 timer, nonagle) */
 	bool psh_burst_end;          /* PSH also on the last segment of a burst of two or more that the
 				      * window ends (Linux's TSO packets, as its packetdrill scripts show) */
 	bool rcvbuf_round_mss;       /* the receive buffer grows to a multiple of the MSS on open (FreeBSD) */

@@ -142,7 +142,10 @@ struct flow {
 	bool tlp_new_data;        /* the probe is one new segment, whatever cwnd says */
 	uint32_t eor_seq[FLOW_EOR_MARKS]; /* record ends (MSG_EOR) above snd_una, ascending */
 	uint8_t eor_count;
-	bool fin_alone;           /* our FIN went in a segment of its own (what a probe resends) */
+	bool fin_alone;
+	uint64_t more_deadline_ns; /* a held MSG_MORE tail goes then (nic_config.more_probe); 0: none */
+	bool more_probe_due;      /* it is due now, with PSH */
+	uint32_t tx_last_una;     /* snd_una at the last transmit pass: an ACK came since if it moved */           /* our FIN went in a segment of its own (what a probe resends) */
 	uint32_t tlp_high_seq;
 
 	/* --- slow path: congestion control, timers --- */

@@ -31,7 +31,8 @@ void nic_profile_linux(struct nic_config *cfg)
 	cfg->cc_skip_sacked = true;       /* tcp_cong_control: acked_sacked, newly delivered only */
 	cfg->psh_burst_end = true;
 	cfg->sack_whole_segments = true;
-	cfg->newreno = true;              /* tcp_add_reno_sack, tcp_enter_recovery without SACK */  /* tcp_match_skb_to_sack: skbs split at MSS multiples */        /* PSH where a TSO packet the window cut ends */
+	cfg->newreno = true;
+	cfg->more_probe = true;           /* tcp_check_probe_timer, tcp_data_snd_check */              /* tcp_add_reno_sack, tcp_enter_recovery without SACK */  /* tcp_match_skb_to_sack: skbs split at MSS multiples */        /* PSH where a TSO packet the window cut ends */
 }
 
 void nic_profile_freebsd(struct nic_config *cfg)

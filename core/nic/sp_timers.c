@@ -35,6 +35,7 @@ void sp_timer_update(struct nic *nic, uint32_t fi)
 	d = min_nonzero(d, f->delack_deadline_ns);
 	d = min_nonzero(d, f->tw_deadline_ns);
 	d = min_nonzero(d, f->ka_deadline_ns);
+	d = min_nonzero(d, f->more_deadline_ns);
 	if (rate_blocked(f) && f->next_tx_ns > nic_now(nic))
 		d = min_nonzero(d, f->next_tx_ns);
 	if (d == 0)
@@ -267,6 +268,11 @@ int sp_timers_run(struct nic *nic)
 		}
 		if (rate_blocked(f) && f->next_tx_ns <= now)
 			fp_tx_schedule(nic, fi);
+		if (f->more_deadline_ns && f->more_deadline_ns <= now) {
+			f->more_deadline_ns = 0;
+			f->more_probe_due = true; /* the held MSG_MORE tail goes, with PSH */
+			fp_tx_schedule(nic, fi);
+		}
 		if (f->rto_deadline_ns && f->rto_deadline_ns <= now && f->tlp_armed)
 			tail_probe_fired(nic, fi);
 		else if (f->rto_deadline_ns && f->rto_deadline_ns <= now)

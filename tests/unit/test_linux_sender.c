@@ -5,7 +5,8 @@
  * slow start counting only newly delivered bytes; the tail loss probe of a
  * longer flight (new data, else the last segment); a segment whose tail
  * alone was SACKed resent whole; without SACK, limited transmit and
- * NewReno instead of going back N. Each is checked against the same script
+ * NewReno instead of going back N; a MSG_MORE tail held for the probe
+ * timer or the next ACK. Each is checked against the same script
  * with the flag off, the datacenter default.
  */
 #include <stdarg.h>
@@ -346,6 +347,63 @@ static void test_no_sack_limited_transmit_and_newreno(void **state)
 	nosack_dupacks(false);
 }
 
+static void no_more_probe(struct nic_config *c) { c->more_probe = false; }
+
+/* sendmsg_msg_more: a MSG_MORE tail with nothing in flight waits for the
+ * probe timer (the RTO) and then goes with PSH; with data in flight the
+ * next ACK sends it, without PSH. Off: it goes at once, and an ACK that
+ * leaves data in flight does not send it. */
+static void more_tail(bool on)
+{
+	int conn;
+	struct harness *h = open_linux(on ? NULL : no_more_probe, &conn);
+	struct flow *f = the_flow(h);
+	uint32_t mss = f->mss;
+	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_NODELAY, 1), BT_OK);
+	harness_advance(h, 0);
+	uint8_t buf[4 * 1460] = {0};
+	uint64_t rto_ns = f->rto_ns;
+	uint64_t t0 = harness_now(h);
+	assert_int_equal(bt_send_more(h->host, conn, buf, 40), 40);
+	harness_advance(h, 0);
+	struct harness_frame fr;
+	if (on) {
+		assert_int_equal(harness_pending_frames(h), 0);
+		assert_true(harness_advance_to_frame(h, 5000 * HARNESS_MS));
+		harness_expect_tcp(h, &fr);
+		assert_int_equal(fr.at_ns - t0, rto_ns);
+		assert_true(fr.tcp.flags & TCP_PSH);
+	} else {
+		harness_expect_tcp(h, &fr);
+		assert_false(fr.tcp.flags & TCP_PSH);
+	}
+	assert_int_equal(fr.tcp.payload_len, 40);
+	ack_with_blocks(h, 40, NULL, 0);
+	harness_advance(h, 0);
+	/* Three full segments and a tail; the ACK of the first sends it. */
+	assert_int_equal(bt_send_more(h->host, conn, buf, 3 * mss + 100), (ssize_t)(3 * mss + 100));
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 3);
+	harness_drop_frames(h);
+	ack_with_blocks(h, 40 + mss, NULL, 0);
+	harness_advance(h, 0);
+	if (on) {
+		harness_expect_tcp(h, &fr);
+		assert_int_equal(fr.tcp.payload_len, 100);
+		assert_false(fr.tcp.flags & TCP_PSH);
+	} else {
+		assert_int_equal(harness_pending_frames(h), 0);
+	}
+	harness_destroy(h);
+}
+
+static void test_more_tail_waits_for_probe_or_ack(void **state)
+{
+	(void)state;
+	more_tail(true);
+	more_tail(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_tail_probe_sends_new_data_first),
 		cmocka_unit_test(test_segment_with_sacked_tail_resent_whole),
 		cmocka_unit_test(test_no_sack_limited_transmit_and_newreno),
+		cmocka_unit_test(test_more_tail_waits_for_probe_or_ack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
