@@ -39,7 +39,8 @@ struct nic_config {
 	uint64_t rto_min_ns;
 	uint64_t rto_initial_ns;
 	uint64_t rto_max_ns;
-	bool tail_probe;             /* the first timeout of a one-segment flight is a loss probe, no backoff (Linux's TLP) */
+	bool tail_probe;             /* the first timeout of a one-segment flight is a loss probe, no backoff;
+				      * with SACK, a longer flight's comes at 2 SRTT + 2 ms (Linux's TLP) */
 	bool rto_min_on_var;         /* RTO = SRTT + max(4 RTTVAR, rto_min) (Linux), not max(rto_min, SRTT + 4 RTTVAR) */
 	uint32_t max_retries;        /* RTOs in a row before ETIMEDOUT */
 	uint32_t syn_retries;
