@@ -546,7 +546,7 @@ static void test_cork_holds_partial_segments(void **state)
  * PSH. A plain send in its place shares segments with what follows. */
 static void eor_first_segment(bool eor, struct harness_frame *first, struct harness_frame *second)
 {
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6400, 0x1000, NULL, NULL);
 	uint8_t buf[3000] = {0};
 	assert_int_equal(bt_send_more(h->host, conn, buf, 1000), 1000);
@@ -593,7 +593,7 @@ static void test_tos_marks_our_segments(void **state)
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_TOS, 0x100), BT_EINVAL);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_TOS, 0xb9), BT_OK); /* ECN bits 01 asked */
 	harness_advance(h, 0);
-	app_send(h, conn, 100);
+	harness_app_send(h, conn, 0, 100);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f);
 	assert_int_equal(f.ip.tos, 0xb8 | 0x02); /* DSCP as set, ECT(0) ours */
@@ -601,7 +601,7 @@ static void test_tos_marks_our_segments(void **state)
 	harness_advance(h, 0);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_TOS, 0), BT_OK);
 	harness_advance(h, 0);
-	app_send(h, conn, 100);
+	harness_app_send(h, conn, 0, 100);
 	harness_advance(h, 0);
 	harness_expect_tcp(h, &f);
 	assert_int_equal(f.ip.tos, 0x02);
