@@ -23,6 +23,8 @@ const char *chan_err_name(int err)
 		return "CHAN_ETOOBIG (message longer than CHAN_MSG_MAX_BYTES)";
 	case CHAN_EIO:
 		return "CHAN_EIO (error completion: transport failure)";
+	case CHAN_EINTR:
+		return "CHAN_EINTR (wait interrupted by a signal handler)";
 	default:
 		return "unknown";
 	}

@@ -74,6 +74,8 @@
 #define BT_CHANNEL_H
 
 #include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #define CHAN_MSG_MAX_BYTES 64
 
@@ -88,6 +90,8 @@ enum chan_err {
 	CHAN_EFLUSHED = -7,      /* operation cancelled because the link broke */
 	CHAN_ETOOBIG = -8,       /* message longer than CHAN_MSG_MAX_BYTES */
 	CHAN_EIO = -9,           /* any other error completion (transport failure) */
+	CHAN_EINTR = -10,        /* wait only: a signal handler without SA_RESTART ended the
+				  * sleep (not an error: the link is fine) */
 };
 const char *chan_err_name(int err);
 
@@ -189,8 +193,22 @@ struct chan_ops {
 	 * peer's credit message completes a receive), so a sender waiting for
 	 * a credit is woken when the peer frees one (bt_wait relies on it).
 	 * Real-time backends only; returns 0 at once where it makes no sense
-	 * (the simulator never blocks). */
+	 * (the simulator never blocks). CHAN_EINTR when a signal handler
+	 * installed without SA_RESTART ended the sleep (ipc; with SA_RESTART
+	 * the sleep goes on, as the kernel restarts a blocking call). */
 	int (*wait)(struct chan *ch, uint64_t timeout_ns);
+	/* Optional (NULL where a backend has none): sleeping in a kernel call
+	 * of the caller's (epoll_wait, poll) on a set that holds other
+	 * descriptors too. wait_fd_arm declares the caller asleep and returns
+	 * a descriptor that gets a new POLLIN edge at every arrival from then
+	 * on (watch it with EPOLLET; the caller never reads it), or
+	 * CHAN_EAGAIN when something may be ready already (do not sleep: poll
+	 * the channel), or CHAN_EDISCONNECTED. Every arm that returned a
+	 * descriptor is paired with one wait_fd_done once the kernel call
+	 * returned, whatever woke it. Several threads may be armed at once;
+	 * each arrival signals all of them. */
+	int (*wait_fd_arm)(struct chan *ch);
+	void (*wait_fd_done)(struct chan *ch);
 	void (*destroy)(struct chan *ch);
 	/* Optional (NULL: chan_ready says "maybe both"). What poll_msg and
 	 * poll_cq would find now: CHAN_READY_MSG, CHAN_READY_CQ, or 0 when
@@ -244,6 +262,9 @@ static inline int chan_ready(struct chan *ch)
 	return ch->ops->ready ? ch->ops->ready(ch) : (int)(CHAN_READY_MSG | CHAN_READY_CQ);
 }
 static inline int chan_wait(struct chan *ch, uint64_t timeout_ns) { return ch->ops->wait(ch, timeout_ns); }
+static inline bool chan_has_wait_fd(const struct chan *ch) { return ch->ops->wait_fd_arm != NULL; }
+static inline int chan_wait_fd_arm(struct chan *ch) { return ch->ops->wait_fd_arm(ch); }
+static inline void chan_wait_fd_done(struct chan *ch) { ch->ops->wait_fd_done(ch); }
 static inline void chan_destroy(struct chan *ch) { ch->ops->destroy(ch); }
 
 #endif

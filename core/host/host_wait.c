@@ -162,7 +162,8 @@ int bt_wait(struct bt_host *h, uint64_t timeout_ns)
 	bool armed = bt_wait_arm(h);
 	if (h->broken)
 		return h->broken;
-	if (chan_wait(h->ch, timeout_ns) < 0)
+	int crc = chan_wait(h->ch, timeout_ns);
+	if (crc < 0 && crc != CHAN_EINTR) /* a signal ends the sleep early: a spurious wake */
 		return BT_ECHANNEL;
 	bool woken = armed && bt_wait_woken(h);
 	bool timed_out = !woken && bt_clock_now_ns(h->clock) - start >= timeout_ns;

@@ -175,7 +175,7 @@ int pl_errno_of(int e)
 	}
 }
 
-void pl_sleep_on_stack(uint64_t ns)
+int pl_sleep_on_stack(uint64_t ns)
 {
 	if (ns > PL_SLICE_NS)
 		ns = PL_SLICE_NS;
@@ -184,7 +184,35 @@ void pl_sleep_on_stack(uint64_t ns)
 	pthread_mutex_unlock(&pl.mu);
 	/* The channel's wait reads shared ring indices only; a race with
 	 * another thread's post costs one slice at most, never a hang. */
-	chan_wait(pl.ch, ns);
+	if (chan_wait(pl.ch, ns) == CHAN_EINTR) {
+		errno = EINTR;
+		return -1;
+	}
+	return 0;
+}
+
+int pl_wake_arm(int *fd_out)
+{
+	pthread_mutex_lock(&pl.mu);
+	int rc = -1;
+	/* The wakeup rule (core/bluetas.h): sleep only once the ARM is on
+	 * the channel; without it, the caller sleeps in slices as before. */
+	if (pl.host && pl.ch && chan_has_wait_fd(pl.ch) && bt_wait_arm(pl.host)) {
+		int fd = chan_wait_fd_arm(pl.ch);
+		rc = fd >= 0 ? 1 : fd == CHAN_EAGAIN ? 0 : -1;
+		if (fd >= 0)
+			*fd_out = fd;
+	}
+	pthread_mutex_unlock(&pl.mu);
+	return rc;
+}
+
+void pl_wake_done(void)
+{
+	pthread_mutex_lock(&pl.mu);
+	if (pl.ch)
+		chan_wait_fd_done(pl.ch);
+	pthread_mutex_unlock(&pl.mu);
 }
 
 uint32_t pl_readiness(struct pl_sock *s)

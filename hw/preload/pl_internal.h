@@ -35,6 +35,10 @@
 #define PL_MAX_FD 65536
 #define PL_SLICE_NS 2000000ull  /* longest sleep before looking at kernel fds again */
 #define PL_SPIN_NS 50000ull     /* poll this long before sleeping */
+/* Longest sleep on the wakeup descriptor: the daemon signals it, so this
+ * only bounds the cost of a wakeup lost to a fault (and of a dead daemon
+ * noticed by the polls that follow). */
+#define PL_WAKE_FD_CAP_NS 200000000ull
 #define EXPORT __attribute__((visibility("default")))
 
 enum pl_kind { PL_NEW = 0, PL_LISTEN, PL_CONNECTING, PL_CONN, PL_DEAD };
@@ -130,8 +134,18 @@ static inline struct pl_sock *pl_sock_of(int fd)
 void pl_drain(void);                      /* bt_poll until empty; with pl.mu */
 int pl_errno_of(int bt_err);
 uint64_t pl_now_ns(void);
-/* Sleeps up to `ns` on the channel (pl.mu NOT held). */
-void pl_sleep_on_stack(uint64_t ns);
+/* Sleeps up to `ns` (at most PL_SLICE_NS) on the channel (pl.mu NOT
+ * held). 0, or -1 with errno EINTR when a signal handler installed
+ * without SA_RESTART ended the sleep. */
+int pl_sleep_on_stack(uint64_t ns);
+/* Sleeping in a kernel call together with kernel descriptors (pl.mu NOT
+ * held): arms the host (ARM posted, core/bluetas.h) and the channel's
+ * wakeup descriptor. 1 with *fd_out (watch it EPOLLET; call pl_wake_done
+ * after the kernel call, whatever woke it), 0 when something is ready
+ * (do not sleep), -1 when the channel has none or the ARM could not be
+ * posted (sleep in PL_SLICE_NS slices instead). */
+int pl_wake_arm(int *fd_out);
+void pl_wake_done(void);
 uint32_t pl_readiness(struct pl_sock *s); /* POLL* bits; with pl.mu */
 int pl_new_fd(struct pl_sock *s, bool cloexec); /* a placeholder descriptor for s */
 void pl_sock_unref(struct pl_sock *s);    /* with pl.mu */

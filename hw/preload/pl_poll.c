@@ -6,9 +6,17 @@
  * the channel); kernel readiness from the real call with timeout 0. When
  * nothing is ready the caller spins for PL_SPIN_NS, then sleeps: on the
  * channel (a futex over ipc) when only stack sockets are waited for, else
- * in the real call on the kernel descriptors, in slices of at most
- * PL_SLICE_NS so that a stack socket becoming ready is seen within one
- * slice. Every wait is bounded by the caller's timeout.
+ * in ONE kernel call on the kernel descriptors AND the channel's wakeup
+ * descriptor (pl_wake_arm: an eventfd the daemon signals over ipc), so a
+ * stack event ends the sleep at once. A channel without one (verbs today)
+ * sleeps in the kernel call in slices of at most PL_SLICE_NS, so that a
+ * stack socket becoming ready is seen within one slice. Every wait is
+ * bounded by the caller's timeout.
+ *
+ * The wakeup descriptor is watched edge-triggered and never read (the
+ * channel's contract), through a private epoll instance: one per thread
+ * for poll/select (a poll(2) entry of its own), one per epoll set for
+ * epoll (holding the set itself and the wakeup descriptor).
  */
 #define _GNU_SOURCE
 #include "pl_internal.h"
@@ -32,7 +40,47 @@ struct pl_epoll {
 	struct pl_epoll_entry *e;
 	int n, cap;
 	int kernel_fds;
+	int sleep_ep; /* private epoll: {the set, the wakeup fd EPOLLET}; 0 until made (fd + 1) */
 };
+
+/* A private epoll instance watching the wakeup descriptor edge-triggered
+ * (and `also`, level-triggered, if >= 0). -1 with errno. */
+static int wake_ep_new(int wake_fd, int also)
+{
+	int ep = pl_real.epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -1;
+	struct epoll_event w = {.events = EPOLLIN | EPOLLET, .data.fd = wake_fd};
+	struct epoll_event a = {.events = EPOLLIN, .data.fd = also};
+	if (pl_real.epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &w) != 0 ||
+	    (also >= 0 && pl_real.epoll_ctl(ep, EPOLL_CTL_ADD, also, &a) != 0)) {
+		int saved = errno;
+		pl_real.close(ep);
+		errno = saved;
+		return -1;
+	}
+	return ep;
+}
+
+/* poll/select: the calling thread's instance, closed when it exits. */
+static pthread_key_t thread_ep_key;
+static pthread_once_t thread_ep_once = PTHREAD_ONCE_INIT;
+static __thread int thread_ep = -1;
+static void thread_ep_close(void *p)
+{
+	pl_real.close((int)(intptr_t)p - 1);
+}
+static void thread_ep_key_make(void) { pthread_key_create(&thread_ep_key, thread_ep_close); }
+static int thread_wake_ep(int wake_fd)
+{
+	if (thread_ep < 0) {
+		pthread_once(&thread_ep_once, thread_ep_key_make);
+		thread_ep = wake_ep_new(wake_fd, -1);
+		if (thread_ep >= 0)
+			pthread_setspecific(thread_ep_key, (void *)(intptr_t)(thread_ep + 1));
+	}
+	return thread_ep;
+}
 
 static uint64_t deadline_of(int timeout_ms)
 {
@@ -72,7 +120,7 @@ static bool mixed_wait_on_stack(void)
 
 static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
-	struct pollfd *kern = malloc(sizeof(*kern) * (n ? n : 1));
+	struct pollfd *kern = malloc(sizeof(*kern) * (n + 1)); /* + the wakeup instance */
 	if (!kern) {
 		errno = ENOMEM;
 		return -1;
@@ -119,13 +167,34 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 			continue;
 		if (n_kernel == 0 || mixed_wait_on_stack()) {
 			uint64_t now = pl_now_ns();
-			pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now);
-		} else {
-			k = pl_real.poll(kern, n, remaining_ms(deadline, PL_SLICE_NS));
-			if (k < 0) {
+			if (pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now) < 0) {
 				free(kern);
-				return -1;
+				return -1; /* EINTR */
 			}
+			continue;
+		}
+		int wake_fd, armed = pl_wake_arm(&wake_fd);
+		if (armed == 0)
+			continue; /* something arrived meanwhile */
+		int ep = armed > 0 ? thread_wake_ep(wake_fd) : -1;
+		if (ep >= 0) {
+			kern[n] = (struct pollfd){.fd = ep, .events = POLLIN};
+			k = pl_real.poll(kern, n + 1, remaining_ms(deadline, PL_WAKE_FD_CAP_NS));
+			int saved = errno;
+			if (k > 0 && kern[n].revents) { /* take the edge, or the instance stays readable */
+				struct epoll_event ev;
+				pl_real.epoll_wait(ep, &ev, 1, 0);
+			}
+			pl_wake_done();
+			errno = saved;
+		} else {
+			if (armed > 0)
+				pl_wake_done();
+			k = pl_real.poll(kern, n, remaining_ms(deadline, PL_SLICE_NS));
+		}
+		if (k < 0) {
+			free(kern);
+			return -1;
 		}
 	}
 	free(kern);
@@ -382,6 +451,23 @@ static int ep_collect(struct pl_epoll *e, struct epoll_event *out, int max)
 	return n;
 }
 
+/* The set's private sleeping instance, made at its first sleep. */
+static int set_wake_ep(int epfd, int wake_fd)
+{
+	LOCK();
+	struct pl_epoll *e = ep_of(epfd, false);
+	int ep = -1;
+	if (e && e->sleep_ep > 0) {
+		ep = e->sleep_ep - 1;
+	} else if (e) {
+		ep = wake_ep_new(wake_fd, epfd);
+		if (ep >= 0)
+			e->sleep_ep = ep + 1;
+	}
+	UNLOCK();
+	return ep;
+}
+
 static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_ms)
 {
 	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms);
@@ -409,12 +495,33 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 			continue;
 		if (kfds <= 0 || mixed_wait_on_stack()) {
 			uint64_t now = pl_now_ns();
-			pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now);
-		} else {
-			int k = pl_real.epoll_wait(epfd, evs, max, remaining_ms(deadline, PL_SLICE_NS));
-			if (k != 0)
-				return k; /* kernel events (or an error): ours get their turn next call */
+			if (pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now) < 0)
+				return -1; /* EINTR */
+			continue;
 		}
+		int wake_fd, armed = pl_wake_arm(&wake_fd);
+		if (armed == 0)
+			continue; /* something arrived meanwhile */
+		int sep = armed > 0 ? set_wake_ep(epfd, wake_fd) : -1;
+		if (sep >= 0) {
+			/* One sleep on everything: the set's kernel descriptors (the
+			 * set is readable) and the stack (the wakeup edge). What
+			 * woke it is collected by the next round. */
+			struct epoll_event ev[2];
+			int k = pl_real.epoll_wait(sep, ev, 2, remaining_ms(deadline, PL_WAKE_FD_CAP_NS));
+			int saved = errno;
+			pl_wake_done();
+			if (k < 0) {
+				errno = saved;
+				return -1;
+			}
+			continue;
+		}
+		if (armed > 0)
+			pl_wake_done();
+		int k = pl_real.epoll_wait(epfd, evs, max, remaining_ms(deadline, PL_SLICE_NS));
+		if (k != 0)
+			return k; /* kernel events (or an error): ours get their turn next call */
 	}
 }
 
@@ -472,6 +579,8 @@ static int ep_fresh(int fd)
 		LOCK();
 		struct pl_epoll *e = (struct pl_epoll *)pl.ep[fd];
 		if (e) {
+			if (e->sleep_ep > 0)
+				pl_real.close(e->sleep_ep - 1);
 			free(e->e);
 			free(e);
 			pl.ep[fd] = NULL;

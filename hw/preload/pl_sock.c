@@ -130,7 +130,9 @@ EXPORT int listen(int fd, int backlog)
 }
 
 /* Blocks until `want` (POLL* bits) or an error is ready on s, or the
- * timeout (0: none). 0, or -1 with errno EAGAIN on timeout. pl.mu not held. */
+ * timeout (0: none). 0, or -1 with errno EAGAIN on timeout, EINTR when a
+ * signal handler installed without SA_RESTART interrupted the sleep.
+ * pl.mu not held. */
 static int block_for(struct pl_sock *s, uint32_t want, uint64_t timeout_ns)
 {
 	uint64_t start = pl_now_ns();
@@ -146,7 +148,8 @@ static int block_for(struct pl_sock *s, uint32_t want, uint64_t timeout_ns)
 			return fail(EAGAIN);
 		if (spent < PL_SPIN_NS)
 			continue;
-		pl_sleep_on_stack(timeout_ns ? timeout_ns - spent : PL_SLICE_NS);
+		if (pl_sleep_on_stack(timeout_ns ? timeout_ns - spent : PL_SLICE_NS) < 0)
+			return -1; /* EINTR: a handler without SA_RESTART ran (signal(7)) */
 	}
 }
 
@@ -263,8 +266,8 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 	if (s->nonblock)
 		return fail(EINPROGRESS);
 	for (;;) {
-		if (block_for(s, POLLOUT, s->sndtimeo_ns) < 0)
-			return fail(ETIMEDOUT);
+		if (block_for(s, POLLOUT, s->sndtimeo_ns) < 0) /* EINTR: the connect goes on, as Linux's */
+			return errno == EINTR ? -1 : fail(ETIMEDOUT);
 		LOCK();
 		int e = connect_result(s);
 		UNLOCK();
@@ -288,8 +291,8 @@ static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 {
 	if (s->forked)
 		return forked_fail("send");
-	if (s->kind == PL_CONNECTING && !s->nonblock)
-		block_for(s, POLLOUT, s->sndtimeo_ns);
+	if (s->kind == PL_CONNECTING && !s->nonblock && block_for(s, POLLOUT, s->sndtimeo_ns) < 0 && errno == EINTR)
+		return -1;
 	if (s->kind == PL_CONNECTING) {
 		LOCK();
 		int e = connect_result(s);
@@ -358,8 +361,8 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 {
 	if (s->forked)
 		return forked_fail("recv");
-	if (s->kind == PL_CONNECTING && !s->nonblock)
-		block_for(s, POLLIN, s->rcvtimeo_ns);
+	if (s->kind == PL_CONNECTING && !s->nonblock && block_for(s, POLLIN, s->rcvtimeo_ns) < 0 && errno == EINTR)
+		return -1;
 	if (s->kind == PL_CONNECTING) {
 		LOCK();
 		int e = connect_result(s);

@@ -24,9 +24,17 @@ The peer counts the probes it receives with a packet socket (a segment
 from the client without data, ACK only, one below the next sequence
 number it expects: RFC 9293 3.8.4) and fails unless it saw at least 2.
 
+Last, the client blocks in recv (blocking mode, no timeout) while the peer
+holds the connection open for 1.5 s after our FIN: a SIGALRM handler
+installed without SA_RESTART (Python's default) interrupts it (EINTR, the
+handler's exception comes out of recv within 1 s; before the preload
+returned EINTR, recv slept on until the peer closed); with SA_RESTART
+(siginterrupt False) the handler runs and recv goes on to the peer's close.
+
 Exits 0 when every check held; prints each failed one.
 """
 import fcntl
+import signal
 import socket
 import struct
 import sys
@@ -63,6 +71,8 @@ def serve(port):
     sniffer.join(2)
     probes = seen["probes"]
     print(f"serve: got {got!r}; keepalive probes received: {probes}")
+    time.sleep(1.5)  # the client's blocking recv meanwhile: signals must interrupt it
+    c.close()
     return 0 if got == b"more-then-push" and probes >= 2 else 1
 
 
@@ -158,11 +168,33 @@ def client(host, port):
     info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
     expect(info[0] == 1, f"still ESTABLISHED after {IDLE_S} s idle with keepalive (state {info[0]})")
     s.shutdown(socket.SHUT_WR)
-    s.recv(1)
+    s.settimeout(None)  # a blocking recv in the library, not poll + recv
+
+    class Alarm(Exception):
+        pass
+
+    def raise_alarm(signum, frame):
+        raise Alarm()
+
+    signal.signal(signal.SIGALRM, raise_alarm)  # CPython: siginterrupt True, no SA_RESTART
+    t0 = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        b = s.recv(1)
+        expect(False, f"a signal interrupts a blocking recv (recv returned {b!r} after {time.monotonic() - t0:.2f} s)")
+    except Alarm:
+        took = time.monotonic() - t0
+        expect(took < 1.0, f"a signal interrupts a blocking recv at once (after {took:.2f} s)")
+    ran = []
+    signal.signal(signal.SIGALRM, lambda signum, frame: ran.append(1))
+    signal.siginterrupt(signal.SIGALRM, False)  # SA_RESTART: recv goes on
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    b = s.recv(1)
+    expect(b == b"" and ran, f"with SA_RESTART the handler runs and recv goes on to the peer's close ({b!r}, {len(ran)})")
     s.close()
     if not fails:
         print("sock_semantics: peek x2 + window bound + 64 KiB exact + MSG_MORE + TCP_INFO + keepalive options and idle + "
-              f"ENOPROTOOPT: all held (FIONREAD peak {most})")
+              f"ENOPROTOOPT + EINTR: all held (FIONREAD peak {most})")
     return 1 if fails else 0
 
 

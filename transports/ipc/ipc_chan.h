@@ -102,6 +102,8 @@ struct ipc_chan_stats {
 	uint64_t access_errors;
 	uint64_t wakeups_sent;   /* futex_wake syscalls made for the peer */
 	uint64_t sleeps;         /* futex_wait syscalls made */
+	uint64_t fd_sleeps;      /* host: sleeps armed on the wakeup eventfd (wait_fd_arm) */
+	uint64_t fd_wakeups_sent; /* daemon: writes to the application's wakeup eventfd */
 	uint32_t segments, regions;
 	pid_t peer_pid;
 	int broken;              /* 0 or the chan_err that broke the link */
@@ -114,5 +116,8 @@ int ipc_chan_stats(const struct chan *ch, struct ipc_chan_stats *out);
 void *ipc_host_ctl(struct chan *ch);
 /* Test hook: the host end's socket (-1 on a NIC end). */
 int ipc_host_socket(struct chan *ch);
+/* Test hook (negative control of the wakeup eventfd): a NIC end that
+ * never writes its application's eventfd, as before it existed. */
+void ipc_nic_mute_wake_fd(struct chan *ch);
 
 #endif

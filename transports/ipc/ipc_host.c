@@ -79,6 +79,7 @@ struct ipc_host {
 	uint32_t n_segs;
 	uint32_t empty_polls;
 	uint64_t page;
+	int wake_fd; /* the daemon's wakeup eventfd (wait_fd_arm) */
 	struct ipc_chan_stats st;
 };
 
@@ -614,14 +615,47 @@ static int host_wait(struct chan *ch, uint64_t timeout_ns)
 	uint32_t seq = __atomic_load_n(&e->ctl->host_futex, __ATOMIC_ACQUIRE);
 	__atomic_store_n(&e->ctl->host_sleeping, 1, __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_seq_cst);
+	bool interrupted = false;
 	if (!host_ready(e) && timeout_ns) {
 		e->st.sleeps++;
-		ipc_futex_wait(&e->ctl->host_futex, seq, timeout_ns);
+		/* FUTEX_WAIT is restarted after a handler with SA_RESTART and
+		 * fails with EINTR after one without: the caller's blocking call
+		 * then returns EINTR, as the kernel's would (signal(7)). */
+		interrupted = ipc_futex_wait(&e->ctl->host_futex, seq, timeout_ns) < 0 && errno == EINTR;
 	}
 	__atomic_store_n(&e->ctl->host_sleeping, 0, __ATOMIC_RELAXED);
 	/* Sleeping is when a syscall costs nothing: look for a dead daemon. */
 	host_check_hup(e);
-	return e->broken ? CHAN_EDISCONNECTED : 0;
+	return e->broken ? CHAN_EDISCONNECTED : interrupted ? CHAN_EINTR : 0;
+}
+
+/* Sleeping in the caller's kernel call: the same protocol as host_wait
+ * with host_fd_sleepers for the flag and the eventfd for the futex. The
+ * count (not a flag) lets several threads sleep at once: one thread
+ * leaving does not turn the daemon's signal off for the others. */
+static int host_wait_fd_arm(struct chan *ch)
+{
+	struct ipc_host *e = host_of(ch);
+	if (host_ready(e))
+		return e->broken ? CHAN_EDISCONNECTED : CHAN_EAGAIN;
+	__atomic_fetch_add(&e->ctl->host_fd_sleepers, 1, __ATOMIC_RELAXED);
+	/* Pairs with the daemon's fence in kick_host: either it sees our
+	 * count, or we see its entry here. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (host_ready(e)) {
+		__atomic_fetch_sub(&e->ctl->host_fd_sleepers, 1, __ATOMIC_RELAXED);
+		return e->broken ? CHAN_EDISCONNECTED : CHAN_EAGAIN;
+	}
+	e->st.fd_sleeps++;
+	return e->wake_fd;
+}
+
+static void host_wait_fd_done(struct chan *ch)
+{
+	struct ipc_host *e = host_of(ch);
+	/* Atomic only: a dead daemon is found by the empty polls that follow
+	 * (note_empty), as ever. */
+	__atomic_fetch_sub(&e->ctl->host_fd_sleepers, 1, __ATOMIC_RELAXED);
 }
 
 static void host_destroy(struct chan *ch)
@@ -630,6 +664,7 @@ static void host_destroy(struct chan *ch)
 	__atomic_store_n(&e->ctl->host_gone, 1, __ATOMIC_RELEASE);
 	ipc_kick(&e->ctl->nic_sleeping, &e->ctl->nic_futex);
 	close(e->sock);
+	close(e->wake_fd);
 	munmap(e->ctl, e->ctl_len);
 	/* Registered pages stay mapped: they are the caller's memory. */
 	pthread_mutex_lock(&g_segs.mu);
@@ -667,6 +702,8 @@ const struct chan_ops ipc_host_ops = {
 	.poll_cq = host_poll_cq,
 	.next_event_ns = host_next_event_ns,
 	.wait = host_wait,
+	.wait_fd_arm = host_wait_fd_arm,
+	.wait_fd_done = host_wait_fd_done,
 	.destroy = host_destroy,
 };
 
@@ -726,7 +763,7 @@ struct chan *ipc_connect(const char *path, const struct ipc_params *p, int timeo
 		return NULL;
 	struct ipc_sock_msg m = {.type = IPC_SOCK_HELLO, .magic = IPC_MAGIC, .version = IPC_VERSION, .sq_depth = sq,
 				 .msg_depth = msgd};
-	int ctl_fd = -1;
+	int ctl_fd = -1, wake_fd = -1;
 	struct ipc_host *e = NULL;
 	if (ipc_sock_send(fd, &m, -1) != 0) {
 		snprintf(err, err_len, "sending HELLO: %s", strerror(errno));
@@ -745,6 +782,12 @@ struct chan *ipc_connect(const char *path, const struct ipc_params *p, int timeo
 	    m.msg_depth != msgd || m.len_bytes != ipc_ctl_bytes(ipc_wr_cap(sq, msgd), sq, msgd) ||
 	    fstat(ctl_fd, &sb) != 0 || (uint64_t)sb.st_size < m.len_bytes) {
 		snprintf(err, err_len, "malformed WELCOME from the NIC daemon (another protocol version?)");
+		goto fail;
+	}
+	struct ipc_sock_msg wm;
+	if (ipc_sock_recv(fd, &wm, &wake_fd, timeout_ms < 1000 ? 1000 : timeout_ms) != 0 ||
+	    wm.type != IPC_SOCK_WAKEFD || wm.magic != IPC_MAGIC || wake_fd < 0) {
+		snprintf(err, err_len, "no wakeup descriptor from the NIC daemon (another protocol version?)");
 		goto fail;
 	}
 	e = calloc(1, sizeof(*e));
@@ -769,6 +812,7 @@ struct chan *ipc_connect(const char *path, const struct ipc_params *p, int timeo
 	e->cq = (struct ipc_cqe *)((uint8_t *)map + ipc_cq_ring_off(e->wr_cap));
 	e->msgq = (struct ipc_msg *)((uint8_t *)map + ipc_msg_ring_off(e->wr_cap, sq));
 	e->page = (uint64_t)sysconf(_SC_PAGESIZE);
+	e->wake_fd = wake_fd;
 	struct ucred cr;
 	socklen_t cl = sizeof(cr);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
@@ -778,6 +822,8 @@ fail:
 	free(e);
 	if (ctl_fd >= 0)
 		close(ctl_fd);
+	if (wake_fd >= 0)
+		close(wake_fd);
 	close(fd);
 	return NULL;
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -71,6 +72,8 @@ struct ipc_nic {
 	uint64_t msgs_polled;
 	int broken;
 	char why[96];
+	int wake_fd;     /* the application's wakeup eventfd (ipc_proto.h) */
+	bool wake_muted; /* test hook: never written (ipc_nic_mute_wake_fd) */
 	struct ipc_chan_stats st;
 };
 
@@ -81,10 +84,36 @@ static bool in_bounds(uint64_t off, uint64_t len, uint64_t region_len)
 	return !(off > region_len || len > region_len - off);
 }
 
+static void nic_break(struct ipc_nic *e, int status, const char *why);
+
+/* The eventfd is the application's too: it could make it blocking and
+ * fill its counter to stall the daemon in write(2). Both are refused
+ * before they can block (the flag is looked at before each write; an
+ * application racing its own fcntl against that look is the one gap, and
+ * it stalls only until it reads the eventfd). */
+static void signal_wake_fd(struct ipc_nic *e)
+{
+	int fl = fcntl(e->wake_fd, F_GETFL);
+	uint64_t one = 1;
+	if (fl < 0 || !(fl & O_NONBLOCK)) {
+		e->wake_muted = true;
+		nic_break(e, CHAN_EIO, "misbehaving application: wakeup eventfd made blocking");
+	} else if (write(e->wake_fd, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
+		e->wake_muted = true;
+		nic_break(e, CHAN_EIO, "misbehaving application: wakeup eventfd full");
+	} else {
+		e->st.fd_wakeups_sent++;
+	}
+}
+
 static void kick_host(struct ipc_nic *e)
 {
 	if (ipc_kick(&e->ctl->host_sleeping, &e->ctl->host_futex))
 		e->st.wakeups_sent++;
+	/* After ipc_kick's fence, as the futex flag: pairs with the fence in
+	 * host_wait_fd_arm. */
+	if (!e->wake_muted && __atomic_load_n(&e->ctl->host_fd_sleepers, __ATOMIC_RELAXED))
+		signal_wake_fd(e);
 }
 
 static bool host_cq_push(struct ipc_nic *e, const struct ipc_wr *w, int status)
@@ -563,6 +592,7 @@ static void nic_destroy(struct chan *ch)
 	progress(e);
 	nic_break(e, CHAN_EDISCONNECTED, "the NIC daemon detached the application");
 	close(e->sock);
+	close(e->wake_fd);
 	for (uint32_t i = 0; i < e->n_segs; i++)
 		munmap(e->segs[i].map, e->segs[i].len);
 	munmap(e->ctl, e->ctl_len);
@@ -580,6 +610,12 @@ int ipc_nic_stats(const struct chan *ch, struct ipc_chan_stats *out)
 	out->broken = e->broken;
 	snprintf(out->broken_why, sizeof(out->broken_why), "%s", e->why);
 	return 0;
+}
+
+void ipc_nic_mute_wake_fd(struct chan *ch)
+{
+	if (ch && ch->ops == &ipc_nic_ops)
+		nic_of(ch)->wake_muted = true;
 }
 
 const struct chan_ops ipc_nic_ops = {
@@ -654,6 +690,9 @@ static struct ipc_nic *nic_new(int fd, uint32_t sq, uint32_t msgd, int *ctl_fd, 
 	}
 	e->chan.ops = &ipc_nic_ops;
 	e->sock = fd;
+	/* Non-blocking: a write never waits (signal_wake_fd checks the
+	 * application left it so); the daemon never reads it. */
+	e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->sq = sq;
 	e->msgd = msgd;
 	e->wr_cap = ipc_wr_cap(sq, msgd);
@@ -667,8 +706,12 @@ static struct ipc_nic *nic_new(int fd, uint32_t sq, uint32_t msgd, int *ctl_fd, 
 	if (e->hreg && e->own && e->cq && e->inbox && *ctl_fd >= 0 && ftruncate(*ctl_fd, (off_t)e->ctl_len) == 0 &&
 	    fcntl(*ctl_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
 		map = mmap(NULL, e->ctl_len, PROT_READ | PROT_WRITE, MAP_SHARED, *ctl_fd, 0);
-	if (map == MAP_FAILED) {
-		snprintf(err, err_len, "creating the control area: %s", strerror(errno));
+	if (map == MAP_FAILED || e->wake_fd < 0) {
+		snprintf(err, err_len, "creating the control area or the wakeup eventfd: %s", strerror(errno));
+		if (map != MAP_FAILED)
+			munmap(map, e->ctl_len);
+		if (e->wake_fd >= 0)
+			close(e->wake_fd);
 		free(e->hreg);
 		free(e->own);
 		free(e->cq);
@@ -739,6 +782,9 @@ struct chan *ipc_accept(struct ipc_listener *l, int timeout_ms, char *err, size_
 				 .sq_depth = sq, .msg_depth = msgd, .len_bytes = e->ctl_len};
 	int src = ipc_sock_send(fd, &w, ctl_fd);
 	close(ctl_fd);
+	struct ipc_sock_msg wk = {.type = IPC_SOCK_WAKEFD, .magic = IPC_MAGIC, .version = IPC_VERSION};
+	if (src == 0)
+		src = ipc_sock_send(fd, &wk, e->wake_fd);
 	if (src != 0) {
 		snprintf(err, err_len, "application (pid %d) left during setup", (int)cr.pid);
 		nic_destroy(&e->chan);

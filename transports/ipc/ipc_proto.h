@@ -7,7 +7,8 @@
  *
  *  1. The Unix socket (SOCK_SEQPACKET) the application connects to. It
  *     carries HELLO (host -> daemon), WELCOME or REFUSE (daemon -> host,
- *     WELCOME with the control area's memfd), and one SEG message per
+ *     WELCOME with the control area's memfd, then WAKEFD with the
+ *     application's wakeup eventfd), and one SEG message per
  *     shared memory segment (host -> daemon, with the segment's memfd).
  *     Its hang-up is how either side learns the other process died.
  *
@@ -37,7 +38,12 @@
  * about to sleep sets its flag, re-checks its rings, then futex-waits with
  * a timeout; a producer that publishes an entry reads the peer's flag
  * (after a full fence) and only then makes the futex_wake syscall. While
- * both sides poll, no syscall is made.
+ * both sides poll, no syscall is made. A host thread that sleeps in a
+ * kernel call on other descriptors too (epoll_wait on a mixed set) counts
+ * itself in host_fd_sleepers instead and watches the wakeup eventfd, which
+ * the daemon creates and writes (never reads; the host watches it
+ * edge-triggered, so nobody resets it and no thread can take another's
+ * wakeup).
  */
 #ifndef BT_IPC_PROTO_H
 #define BT_IPC_PROTO_H
@@ -50,12 +56,18 @@
 #include "../clock.h"
 
 #define IPC_MAGIC 0x42544950u /* "BTIP" */
-#define IPC_VERSION 1u
+#define IPC_VERSION 2u       /* 2: the wakeup eventfd (IPC_SOCK_WAKEFD, host_fd_sleepers) */
 #define IPC_CTL_RESERVE 16u   /* WR-ring entries kept for control entries */
 #define IPC_MAX_DEPTH 4096u
 
 /* Socket messages */
-enum ipc_sock_type { IPC_SOCK_HELLO = 1, IPC_SOCK_WELCOME = 2, IPC_SOCK_REFUSE = 3, IPC_SOCK_SEG = 4 };
+enum ipc_sock_type {
+	IPC_SOCK_HELLO = 1,
+	IPC_SOCK_WELCOME = 2,
+	IPC_SOCK_REFUSE = 3,
+	IPC_SOCK_SEG = 4,
+	IPC_SOCK_WAKEFD = 5, /* daemon -> host right after WELCOME: the wakeup eventfd */
+};
 
 struct ipc_sock_msg {
 	uint32_t type;       /* 0: enum ipc_sock_type */
@@ -136,6 +148,11 @@ struct ipc_ctl {
 	uint32_t host_gone;   /* host: its end was destroyed */
 	uint64_t wr_cons_at_break; /* daemon: WRs past this were never seen */
 	char broken_why[96];
+	/* host: threads sleeping in a kernel call on the wakeup eventfd
+	 * (chan wait_fd_arm); while non-zero, the daemon writes the eventfd
+	 * after publishing an entry, as it futex-wakes for host_sleeping */
+	uint32_t host_fd_sleepers;
+	uint8_t pad1[60];
 };
 static_assert(sizeof(struct ipc_ctl) % 64 == 0, "ctl size");
 static_assert(offsetof(struct ipc_ctl, wr_prod) == 64, "ctl layout");
