@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,13 +59,26 @@ static const char *run_loop(struct daemon *d)
 	struct nic_opts *o = d->o;
 	uint64_t start = bt_clock_now_ns(&d->mono);
 	uint64_t drain_until = 0;
+	uint32_t idle_polls = 0;
 	for (;;) {
 		uint64_t now = bt_clock_now_ns(&d->mono);
-		nic_poll(d->nic, now);
+		int work = nic_poll(d->nic, now);
 		if (d->app)
 			rt_app_poll(d->app);
 		if (d->listener || d->ipc_listener)
-			nicd_ext_service(d, now);
+			work += nicd_ext_service(d, now);
+		/* Poll mode, but a polite one: after NIC_IDLE_POLLS polls that
+		 * found nothing, give the CPU to anyone else runnable on it (on a
+		 * host the daemon shares its cores with the applications it
+		 * serves and their clients; on an idle core sched_yield returns
+		 * at once). Latency cost: one scheduling slice at most, only
+		 * when something else wanted the CPU. */
+		if (work) {
+			idle_polls = 0;
+		} else if (++idle_polls >= NIC_IDLE_POLLS) {
+			idle_polls = 0;
+			sched_yield();
+		}
 		if (rt_stop_reason())
 			return rt_stop_reason();
 		if (o->duration_ns && now - start >= o->duration_ns)

@@ -41,6 +41,7 @@
 #define NS_PER_S 1000000000ull
 #define NIC_ACCEPT_CHECK_NS 1000000ull /* look at the verbs listener every 1 ms */
 #define NIC_ACCEPTS_PER_CHECK 4
+#define NIC_IDLE_POLLS 64 /* empty polls in a row before the loop yields its CPU (sched_yield) */
 
 /* The in-process application; the names are those of --app and of the
  * "ready" line. */

@@ -88,6 +88,17 @@ static uint64_t env_u64(const char *name, uint64_t def, uint64_t min, uint64_t m
 	return x;
 }
 
+uint64_t pl_spin_ns(void)
+{
+	static uint64_t spin_ns = UINT64_MAX; /* racing first calls compute the same value */
+	uint64_t v = __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
+	if (v == UINT64_MAX) {
+		v = env_u64("BLUETAS_SPIN_US", PL_SPIN_NS / 1000, 0, 1000000) * 1000;
+		__atomic_store_n(&spin_ns, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
 /* With pl.mu held. */
 int pl_ensure_host(void)
 {

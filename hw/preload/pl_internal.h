@@ -34,11 +34,12 @@
 
 #define PL_MAX_FD 65536
 #define PL_SLICE_NS 2000000ull  /* longest sleep before looking at kernel fds again */
-#define PL_SPIN_NS 50000ull     /* poll this long before sleeping */
+#define PL_SPIN_NS 50000ull     /* poll this long before sleeping (BLUETAS_SPIN_US) */
 /* Longest sleep on the wakeup descriptor: the daemon signals it, so this
  * only bounds the cost of a wakeup lost to a fault (and of a dead daemon
  * noticed by the polls that follow). */
 #define PL_WAKE_FD_CAP_NS 200000000ull
+#define PL_KERNEL_LOOK_NS 10000ull /* a spinning epoll_wait asks the kernel set this often */
 #define EXPORT __attribute__((visibility("default")))
 
 enum pl_kind { PL_NEW = 0, PL_LISTEN, PL_CONNECTING, PL_CONN, PL_DEAD };
@@ -134,6 +135,9 @@ static inline struct pl_sock *pl_sock_of(int fd)
 void pl_drain(void);                      /* bt_poll until empty; with pl.mu */
 int pl_errno_of(int bt_err);
 uint64_t pl_now_ns(void);
+/* How long a caller polls before it sleeps: BLUETAS_SPIN_US, default
+ * PL_SPIN_NS. Spinning is CPU the application pays for latency. */
+uint64_t pl_spin_ns(void);
 /* Sleeps up to `ns` (at most PL_SLICE_NS) on the channel (pl.mu NOT
  * held). 0, or -1 with errno EINTR when a signal handler installed
  * without SA_RESTART ended the sleep. */

@@ -163,7 +163,7 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 			}
 		if (ready || timeout_ms == 0 || pl_now_ns() >= deadline)
 			break;
-		if (pl_now_ns() - start < PL_SPIN_NS)
+		if (pl_now_ns() - start < pl_spin_ns())
 			continue;
 		if (n_kernel == 0 || mixed_wait_on_stack()) {
 			uint64_t now = pl_now_ns();
@@ -471,6 +471,11 @@ static int set_wake_ep(int epfd, int wake_fd)
 static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_ms)
 {
 	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms);
+	/* The kernel set is asked (a syscall) at the first round, then every
+	 * PL_KERNEL_LOOK_NS while spinning, and after a sleep only if the set
+	 * woke it: a spin is stack polls from host memory, not syscalls. */
+	bool look_kernel = true;
+	uint64_t kernel_seen = 0;
 	for (;;) {
 		LOCK();
 		struct pl_epoll *e = ep_of(epfd, false);
@@ -480,7 +485,10 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 		int kfds = e ? e->kernel_fds : 1;
 		bool ours = e && e->n > 0;
 		UNLOCK();
-		if (n < max && kfds > 0) {
+		uint64_t now = pl_now_ns();
+		if (n < max && kfds > 0 && (look_kernel || now - kernel_seen >= PL_KERNEL_LOOK_NS)) {
+			look_kernel = false;
+			kernel_seen = now;
 			int k = pl_real.epoll_wait(epfd, evs + n, max - n, 0);
 			if (k > 0)
 				n += k;
@@ -491,15 +499,17 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 			return n;
 		if (!ours)
 			return pl_real.epoll_wait(epfd, evs, max, remaining_ms(deadline, UINT64_MAX / 2));
-		if (pl_now_ns() - start < PL_SPIN_NS)
+		if (pl_now_ns() - start < pl_spin_ns())
 			continue;
 		if (kfds <= 0 || mixed_wait_on_stack()) {
-			uint64_t now = pl_now_ns();
+			now = pl_now_ns();
 			if (pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now) < 0)
 				return -1; /* EINTR */
+			look_kernel = true;
 			continue;
 		}
 		int wake_fd, armed = pl_wake_arm(&wake_fd);
+		look_kernel = true;
 		if (armed == 0)
 			continue; /* something arrived meanwhile */
 		int sep = armed > 0 ? set_wake_ep(epfd, wake_fd) : -1;
@@ -515,6 +525,8 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 				errno = saved;
 				return -1;
 			}
+			if (k > 0) /* only the wakeup edge: the set had nothing */
+				look_kernel = ev[0].data.fd == epfd || (k > 1 && ev[1].data.fd == epfd);
 			continue;
 		}
 		if (armed > 0)
