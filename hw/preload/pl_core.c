@@ -186,15 +186,19 @@ int pl_errno_of(int e)
 	}
 }
 
-int pl_sleep_on_stack(uint64_t ns)
+int pl_sleep_on_stack(uint64_t ns, uint64_t cap_ns)
 {
-	if (ns > PL_SLICE_NS)
-		ns = PL_SLICE_NS;
 	pthread_mutex_lock(&pl.mu);
-	bt_wait_arm(pl.host);
+	/* Without its ARM on the channel (no credit) nothing will wake us:
+	 * poll again within a short slice (core/bluetas.h, bt_wait_arm). */
+	if (!bt_wait_arm(pl.host))
+		cap_ns = PL_SLICE_NS;
 	pthread_mutex_unlock(&pl.mu);
-	/* The channel's wait reads shared ring indices only; a race with
-	 * another thread's post costs one slice at most, never a hang. */
+	if (ns > cap_ns)
+		ns = cap_ns;
+	/* The channel's wait reads shared ring indices only; the daemon wakes
+	 * every thread asleep on it (ipc counts them), so the cap bounds only
+	 * a wakeup lost to a fault. */
 	if (chan_wait(pl.ch, ns) == CHAN_EINTR) {
 		errno = EINTR;
 		return -1;
@@ -202,8 +206,23 @@ int pl_sleep_on_stack(uint64_t ns)
 	return 0;
 }
 
+/* BLUETAS_WAKE_FD=0: never sleep on the wakeup descriptor (the 2 ms
+ * slices of before; tests/apps/run.sh's negative control). */
+static bool wake_fd_wanted(void)
+{
+	static int mode = -1; /* racing first calls compute the same value */
+	int m = __atomic_load_n(&mode, __ATOMIC_RELAXED);
+	if (m < 0) {
+		m = env_u64("BLUETAS_WAKE_FD", 1, 0, 1) != 0;
+		__atomic_store_n(&mode, m, __ATOMIC_RELAXED);
+	}
+	return m;
+}
+
 int pl_wake_arm(int *fd_out)
 {
+	if (!wake_fd_wanted())
+		return -1;
 	pthread_mutex_lock(&pl.mu);
 	int rc = -1;
 	/* The wakeup rule (core/bluetas.h): sleep only once the ARM is on

@@ -35,9 +35,11 @@
 #define PL_MAX_FD 65536
 #define PL_SLICE_NS 2000000ull  /* longest sleep before looking at kernel fds again */
 #define PL_SPIN_NS 50000ull     /* poll this long before sleeping (BLUETAS_SPIN_US) */
-/* Longest sleep on the wakeup descriptor: the daemon signals it, so this
- * only bounds the cost of a wakeup lost to a fault (and of a dead daemon
- * noticed by the polls that follow). */
+/* Longest sleep on the wakeup descriptor, and of a blocking call on the
+ * channel: the daemon wakes the sleepers, so this only bounds the cost of
+ * a wakeup lost to a fault (and of a dead daemon noticed by the polls that
+ * follow). Long slices also keep a signal from falling between two sleeps,
+ * where no syscall is there to return EINTR. */
 #define PL_WAKE_FD_CAP_NS 200000000ull
 #define PL_KERNEL_LOOK_NS 10000ull /* a spinning epoll_wait asks the kernel set this often */
 #define EXPORT __attribute__((visibility("default")))
@@ -138,10 +140,10 @@ uint64_t pl_now_ns(void);
 /* How long a caller polls before it sleeps: BLUETAS_SPIN_US, default
  * PL_SPIN_NS. Spinning is CPU the application pays for latency. */
 uint64_t pl_spin_ns(void);
-/* Sleeps up to `ns` (at most PL_SLICE_NS) on the channel (pl.mu NOT
- * held). 0, or -1 with errno EINTR when a signal handler installed
- * without SA_RESTART ended the sleep. */
-int pl_sleep_on_stack(uint64_t ns);
+/* Sleeps up to `ns` (at most cap_ns; PL_SLICE_NS when the ARM could not
+ * be posted) on the channel (pl.mu NOT held). 0, or -1 with errno EINTR
+ * when a signal handler installed without SA_RESTART ended the sleep. */
+int pl_sleep_on_stack(uint64_t ns, uint64_t cap_ns);
 /* Sleeping in a kernel call together with kernel descriptors (pl.mu NOT
  * held): arms the host (ARM posted, core/bluetas.h) and the channel's
  * wakeup descriptor. 1 with *fd_out (watch it EPOLLET; call pl_wake_done

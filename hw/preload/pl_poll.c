@@ -167,7 +167,7 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 			continue;
 		if (n_kernel == 0 || mixed_wait_on_stack()) {
 			uint64_t now = pl_now_ns();
-			if (pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now) < 0) {
+			if (pl_sleep_on_stack(deadline == UINT64_MAX ? UINT64_MAX : deadline - now, n_kernel == 0 ? PL_WAKE_FD_CAP_NS : PL_SLICE_NS) < 0) {
 				free(kern);
 				return -1; /* EINTR */
 			}
@@ -503,7 +503,7 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 			continue;
 		if (kfds <= 0 || mixed_wait_on_stack()) {
 			now = pl_now_ns();
-			if (pl_sleep_on_stack(deadline == UINT64_MAX ? PL_SLICE_NS : deadline - now) < 0)
+			if (pl_sleep_on_stack(deadline == UINT64_MAX ? UINT64_MAX : deadline - now, kfds <= 0 ? PL_WAKE_FD_CAP_NS : PL_SLICE_NS) < 0)
 				return -1; /* EINTR */
 			look_kernel = true;
 			continue;

@@ -148,7 +148,7 @@ static int block_for(struct pl_sock *s, uint32_t want, uint64_t timeout_ns)
 			return fail(EAGAIN);
 		if (spent < pl_spin_ns())
 			continue;
-		if (pl_sleep_on_stack(timeout_ns ? timeout_ns - spent : PL_SLICE_NS) < 0)
+		if (pl_sleep_on_stack(timeout_ns ? timeout_ns - spent : UINT64_MAX, PL_WAKE_FD_CAP_NS) < 0)
 			return -1; /* EINTR: a handler without SA_RESTART ran (signal(7)) */
 	}
 }

@@ -292,6 +292,36 @@ t_redis_server_on_stack() {
 	return $rc
 }
 
+# redis-server on the stack, one client, no pipelining, no spinning
+# (BLUETAS_SPIN_US=0): every request finds the server asleep in epoll_wait
+# on a set that holds its pipe too, and the daemon's wakeup eventfd must
+# end that sleep (p50 well under 1 ms). Negative control: the same server
+# with BLUETAS_WAKE_FD=0 sleeps in 2 ms slices and must be slow (p50 at
+# least 1 ms), or the check proves nothing.
+redis_p50() { # PORT: redis-benchmark -c 1 GET's p50 in ms
+	in_ns timeout 30 redis-benchmark -h "$stack_ip" -p "$1" -t get -n 300 -c 1 -d 64 --csv 2>/dev/null |
+		tr -d '"' | awk -F, '$1 == "GET" { print $5 }'
+}
+t_redis_wakeup_on_stack() {
+	local port rc=0 wake p50 ok
+	for wake in 1 0; do
+		port=$((6110 + wake))
+		on_stack env BLUETAS_SPIN_US=0 BLUETAS_WAKE_FD=$wake timeout -k 5 60 redis-server --port $port --bind 0.0.0.0 \
+			--save "" --appendonly no --protected-mode no >"$work/redisw$wake.log" 2>&1 &
+		local rp=$!
+		pids+=("$rp")
+		wait_log "$work/redisw$wake.log" "Ready to accept" && wait_stack_port $port ||
+			{ echo "apps: redis-server on the stack never listened: $(tail -2 "$work/redisw$wake.log")"; return 1; }
+		p50=$(redis_p50 $port)
+		note "redis-benchmark -c 1 GET with BLUETAS_WAKE_FD=$wake: p50 ${p50:-none} ms"
+		if [[ $wake == 1 ]]; then ok='[[ -n $p50 ]] && awk -v x="$p50" "BEGIN { exit !(x < 1.0) }"'
+		else ok='[[ -n $p50 ]] && awk -v x="$p50" "BEGIN { exit !(x >= 1.0) }"'; fi
+		check "$ok" "p50 $p50 ms with the wakeup eventfd $([[ $wake == 1 ]] && echo on: under 1 ms || echo off \(negative control\): 1 ms or more)" || rc=1
+		kill "$rp" 2>/dev/null
+	done
+	return $rc
+}
+
 # iperf3 client on the stack (select, non-blocking connect, a control and
 # a data connection) against iperf3 -s on Linux, both directions (-R: Linux
 # sends), a fixed 8 MiB each: iperf3's own JSON says every byte arrived.
@@ -409,7 +439,7 @@ t_checks_fail() {
 # stack.
 cases=(checks_fail socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
-	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack iperf3_server_on_stack memcached_on_stack)
+	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack iperf3_server_on_stack memcached_on_stack)
 fi
 if ! setup >"$work/setup.log" 2>&1; then
 	why=$(tail -1 "$work/setup.log")

@@ -178,7 +178,7 @@ def client(host, port):
 
     signal.signal(signal.SIGALRM, raise_alarm)  # CPython: siginterrupt True, no SA_RESTART
     t0 = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    signal.setitimer(signal.ITIMER_REAL, 0.1)
     try:
         b = s.recv(1)
         expect(False, f"a signal interrupts a blocking recv (recv returned {b!r} after {time.monotonic() - t0:.2f} s)")
@@ -188,7 +188,7 @@ def client(host, port):
     ran = []
     signal.signal(signal.SIGALRM, lambda signum, frame: ran.append(1))
     signal.siginterrupt(signal.SIGALRM, False)  # SA_RESTART: recv goes on
-    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    signal.setitimer(signal.ITIMER_REAL, 0.1)
     b = s.recv(1)
     expect(b == b"" and ran, f"with SA_RESTART the handler runs and recv goes on to the peer's close ({b!r}, {len(ran)})")
     s.close()

@@ -613,7 +613,9 @@ static int host_wait(struct chan *ch, uint64_t timeout_ns)
 	if (host_ready(e))
 		return e->broken ? CHAN_EDISCONNECTED : 0;
 	uint32_t seq = __atomic_load_n(&e->ctl->host_futex, __ATOMIC_ACQUIRE);
-	__atomic_store_n(&e->ctl->host_sleeping, 1, __ATOMIC_RELAXED);
+	/* A count, not a flag: a thread whose sleep ends must not turn the
+	 * daemon's wake off for another still asleep. */
+	__atomic_fetch_add(&e->ctl->host_sleeping, 1, __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_seq_cst);
 	bool interrupted = false;
 	if (!host_ready(e) && timeout_ns) {
@@ -623,7 +625,7 @@ static int host_wait(struct chan *ch, uint64_t timeout_ns)
 		 * then returns EINTR, as the kernel's would (signal(7)). */
 		interrupted = ipc_futex_wait(&e->ctl->host_futex, seq, timeout_ns) < 0 && errno == EINTR;
 	}
-	__atomic_store_n(&e->ctl->host_sleeping, 0, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&e->ctl->host_sleeping, 1, __ATOMIC_RELAXED);
 	/* Sleeping is when a syscall costs nothing: look for a dead daemon. */
 	host_check_hup(e);
 	return e->broken ? CHAN_EDISCONNECTED : interrupted ? CHAN_EINTR : 0;

@@ -142,7 +142,7 @@ struct ipc_ctl {
 	struct ipc_line msg_cons;      /* host: returns the daemon's credits */
 	struct ipc_line h2n_msgs_used; /* daemon: host messages polled (the host's credits) */
 	/* sleep/wake and liveness */
-	uint32_t host_sleeping, host_futex;
+	uint32_t host_sleeping, host_futex; /* host_sleeping: threads in host_wait (a count) */
 	uint32_t nic_sleeping, nic_futex;
 	int32_t broken;       /* daemon: 0 or the chan_err that broke the link */
 	uint32_t host_gone;   /* host: its end was destroyed */
