@@ -114,9 +114,13 @@ static int ext_broken(struct chan *ch, bool deep, char *why, size_t cap)
 	} else if (ipc_chan_is(ch)) {
 		if (deep)
 			ipc_chan_check(ch);
-		ipc_chan_stats(ch, &st);
-		broken = st.broken;
-		text = st.broken_why;
+		/* Not the stats on every poll: they format the reason string
+		 * (vfprintf was 3.5% of the daemon's samples under redis). */
+		broken = ipc_chan_broken(ch);
+		if (broken) {
+			ipc_chan_stats(ch, &st);
+			text = st.broken_why;
+		}
 	}
 	if (broken) {
 		/* "CHAN_EDISCONNECTED: peer disconnected" */

@@ -110,6 +110,9 @@ struct ipc_chan_stats {
 	char broken_why[96];
 };
 int ipc_chan_stats(const struct chan *ch, struct ipc_chan_stats *out);
+/* 0 or the chan_err that broke the link: what the stats say, without
+ * copying them (the daemon asks every application on every poll). */
+int ipc_chan_broken(const struct chan *ch);
 
 /* Test hook: the host end's view of its control area (to play a hostile
  * application in the isolation tests). NULL on a NIC end. */

@@ -192,6 +192,13 @@ int ipc_chan_check(struct chan *ch)
 	return ch->ops == &ipc_host_ops ? ipc_host_check(ch) : ipc_nic_check(ch);
 }
 
+int ipc_chan_broken(const struct chan *ch)
+{
+	if (!ipc_chan_is(ch))
+		return CHAN_EINVAL;
+	return ch->ops == &ipc_host_ops ? ipc_host_broken(ch) : ipc_nic_broken(ch);
+}
+
 int ipc_chan_stats(const struct chan *ch, struct ipc_chan_stats *out)
 {
 	if (!ipc_chan_is(ch) || !out)

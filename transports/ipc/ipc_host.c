@@ -676,6 +676,8 @@ static void host_destroy(struct chan *ch)
 	free(e);
 }
 
+int ipc_host_broken(const struct chan *ch) { return host_state(host_of((struct chan *)ch)); }
+
 int ipc_host_stats(const struct chan *ch, struct ipc_chan_stats *out)
 {
 	struct ipc_host *e = host_of((struct chan *)ch);

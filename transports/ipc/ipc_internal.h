@@ -25,6 +25,8 @@ uint32_t ipc_random_key(void);
 int ipc_host_stats(const struct chan *ch, struct ipc_chan_stats *out);
 int ipc_nic_stats(const struct chan *ch, struct ipc_chan_stats *out);
 int ipc_host_check(struct chan *ch);
+int ipc_host_broken(const struct chan *ch);
+int ipc_nic_broken(const struct chan *ch);
 int ipc_nic_check(struct chan *ch);
 
 

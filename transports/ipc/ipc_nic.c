@@ -603,6 +603,8 @@ static void nic_destroy(struct chan *ch)
 	free(e);
 }
 
+int ipc_nic_broken(const struct chan *ch) { return ((const struct ipc_nic *)ch)->broken; }
+
 int ipc_nic_stats(const struct chan *ch, struct ipc_chan_stats *out)
 {
 	const struct ipc_nic *e = (const struct ipc_nic *)ch;
