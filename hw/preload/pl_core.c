@@ -159,12 +159,18 @@ int pl_ensure_host(void)
 	return 0;
 }
 
-void pl_drain(void)
+int pl_drain(void)
 {
 	struct bt_event ev[64];
-	for (int i = 0; i < 64; i++)
-		if (bt_poll(pl.host, ev, 64) < 64)
+	int total = 0;
+	for (int i = 0; i < 64; i++) {
+		int n = bt_poll(pl.host, ev, 64);
+		if (n > 0)
+			total += n;
+		if (n < 64)
 			break;
+	}
+	return total;
 }
 
 int pl_errno_of(int e)

@@ -134,7 +134,7 @@ static inline struct pl_sock *pl_sock_of(int fd)
 {
 	return fd >= 0 && fd < PL_MAX_FD ? __atomic_load_n(&pl.fds[fd], __ATOMIC_ACQUIRE) : NULL;
 }
-void pl_drain(void);                      /* bt_poll until empty; with pl.mu */
+int pl_drain(void);                       /* bt_poll until empty; events taken; with pl.mu */
 int pl_errno_of(int bt_err);
 uint64_t pl_now_ns(void);
 /* How long a caller polls before it sleeps: BLUETAS_SPIN_US, default

@@ -474,14 +474,23 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 	/* The kernel set is asked (a syscall) at the first round, then every
 	 * PL_KERNEL_LOOK_NS while spinning, and after a sleep only if the set
 	 * woke it: a spin is stack polls from host memory, not syscalls. */
-	bool look_kernel = true;
+	bool look_kernel = true, first = true;
 	uint64_t kernel_seen = 0;
 	for (;;) {
 		LOCK();
 		struct pl_epoll *e = ep_of(epfd, false);
-		if (pl.host)
-			pl_drain();
-		int n = e && pl.host ? ep_collect(e, evs, max) : 0;
+		int got = pl.host ? pl_drain() : 0;
+		/* While spinning, a round whose drain took no event skips the walk
+		 * over the set (pl_readiness of every entry: 22% of redis-server's
+		 * samples at 50 clients): bt_poll reports a connection's changes
+		 * as events. The first round, the last before a sleep and every
+		 * one after a sleep walk it, so readiness another thread's drain
+		 * took, or a change without an event, waits at most the spin,
+		 * never past a sleep. */
+		bool spin_over = pl_now_ns() - start >= pl_spin_ns(); /* one reading for both uses */
+		bool skip = !first && got == 0 && !spin_over;
+		first = false;
+		int n = e && pl.host && !skip ? ep_collect(e, evs, max) : 0;
 		int kfds = e ? e->kernel_fds : 1;
 		bool ours = e && e->n > 0;
 		UNLOCK();
@@ -499,7 +508,7 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 			return n;
 		if (!ours)
 			return pl_real.epoll_wait(epfd, evs, max, remaining_ms(deadline, UINT64_MAX / 2));
-		if (pl_now_ns() - start < pl_spin_ns())
+		if (!spin_over)
 			continue;
 		if (kfds <= 0 || mixed_wait_on_stack()) {
 			now = pl_now_ns();
