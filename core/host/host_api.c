@@ -228,6 +228,7 @@ static ssize_t rx_take(struct bt_host *h, int id, void *buf, size_t len, bool co
 			return BT_ENOTCONN;
 		if (c->nic_released)
 			return 0;
+		host_flush_commands(h); /* a drained burst's owed doorbell */
 		return BT_EAGAIN;
 	}
 	if (len == 0)
@@ -249,11 +250,21 @@ static ssize_t rx_take(struct bt_host *h, int id, void *buf, size_t len, bool co
 	if (h->hops)
 		host_hop(h, c, HOP_RECV, c->rx_freed_total, host_hop_now(h));
 	/* One doorbell per drained burst, or per quarter ring for a reader
-	 * that never drains: enough for the NIC to reopen the window. */
-	if (c->rx_ready == 0 || c->rx_freed_unreported >= ring / 4) {
+	 * that never drains: enough for the NIC to reopen the window. A
+	 * drained burst's doorbell is owed, not posted: it leaves with the
+	 * application's next call into the library (bt_send, bt_poll,
+	 * bt_wait's ARM, or a bt_recv that finds nothing), so an RPC's
+	 * reply and its next request share one DOORBELL, one NIC command and
+	 * one confirming event instead of two of each. Nothing waits on it:
+	 * new data is only learnt in bt_poll or bt_wait, which post it
+	 * first. A reader that never drains is told at once. */
+	if (c->rx_freed_unreported >= ring / 4) {
 		c->doorbell_owed = true;
 		host_mark_dirty(h, id);
 		host_flush_commands(h);
+	} else if (c->rx_ready == 0) {
+		c->doorbell_owed = true;
+		host_mark_dirty(h, id);
 	}
 	return n;
 }

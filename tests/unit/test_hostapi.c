@@ -227,6 +227,61 @@ static void test_peek_leaves_the_bytes_buffered(void **state)
 	harness_destroy(h);
 }
 
+/* An RPC turn: the reply read to the end, then the next request sent.
+ * The drained read's doorbell is owed until the send, so one DOORBELL
+ * carries both (one NIC command and one confirming event, not two), and
+ * the NIC still learns every freed byte. A drained read that no send
+ * follows is posted by the next bt_poll (or bt_wait's ARM, or a bt_recv
+ * that finds nothing): never left behind. */
+static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6004, 0x1000, NULL, NULL);
+	uint32_t fi = flow_lookup(h->nic, HARNESS_NIC_IP, h->peer.nic_port, HARNESS_PEER_IP, h->peer.port);
+	assert_int_not_equal(fi, FLOW_NONE);
+	const struct flow *f = &h->nic->flows[fi];
+	uint8_t data[64];
+	char buf[256];
+	harness_fill(data, sizeof(data), 0);
+	harness_peer_send(h, TCP_ACK, data, sizeof(data));
+	harness_advance(h, HARNESS_MS);
+	harness_drop_frames(h);
+	uint64_t db0 = harness_host_stats(h).doorbells_sent;
+	uint64_t cmds0 = harness_stats(h).cmds;
+	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 64);
+	assert_int_equal(harness_host_stats(h).doorbells_sent, db0); /* owed, not posted */
+	app_send(h, conn, 64);
+	assert_int_equal(harness_host_stats(h).doorbells_sent, db0 + 1);
+	harness_advance(h, HARNESS_MS);
+	assert_int_equal(harness_stats(h).cmds - cmds0, 1);
+	assert_int_equal(f->host_rx_freed_total, 64);
+	assert_int_equal(f->host_tx_total, 64);
+
+	/* A drained read alone: the next bt_poll posts its doorbell. */
+	harness_peer_send(h, TCP_ACK, data, sizeof(data));
+	harness_advance(h, HARNESS_MS);
+	uint64_t db1 = harness_host_stats(h).doorbells_sent;
+	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 64);
+	assert_int_equal(harness_host_stats(h).doorbells_sent, db1);
+	struct bt_event ev[4];
+	assert_true(bt_poll(h->host, ev, 4) >= 0);
+	assert_int_equal(harness_host_stats(h).doorbells_sent, db1 + 1);
+	harness_advance(h, HARNESS_MS);
+	assert_int_equal(f->host_rx_freed_total, 128);
+
+	/* ... or the bt_recv that finds the ring empty. */
+	harness_peer_send(h, TCP_ACK, data, sizeof(data));
+	harness_advance(h, HARNESS_MS);
+	uint64_t db2 = harness_host_stats(h).doorbells_sent;
+	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 64);
+	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), BT_EAGAIN);
+	assert_int_equal(harness_host_stats(h).doorbells_sent, db2 + 1);
+	harness_advance(h, HARNESS_MS);
+	assert_int_equal(f->host_rx_freed_total, 192);
+	harness_destroy(h);
+}
+
 static void test_shutdown_before_connected_is_enotconn(void **state)
 {
 	(void)state;
@@ -717,6 +772,7 @@ int main(void)
 		cmocka_unit_test(test_shutdown_wr_then_close_releases_and_orphan_timer_runs),
 		cmocka_unit_test(test_shutdown_rd_ends_the_stream_when_drained),
 		cmocka_unit_test(test_peek_leaves_the_bytes_buffered),
+		cmocka_unit_test(test_a_drained_read_and_the_next_send_share_a_doorbell),
 		cmocka_unit_test(test_shutdown_before_connected_is_enotconn),
 		cmocka_unit_test(test_abort_sends_rst_and_drops_queued_data),
 		cmocka_unit_test(test_close_while_connecting_drops_the_flow),
