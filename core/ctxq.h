@@ -50,6 +50,17 @@
  * An ARM stands until its WAKEUP: the host does not repeat one the NIC
  * holds (for up to its doorbell refresh interval, after which it assumes
  * the ARM lost and sends it again).
+ * Only an event with news for the application (bytes, freed TX space,
+ * a flag, a status: ctxq_event_wakes) is worth a WAKEUP. An event that
+ * only confirms a doorbell (doorbell_seen) is written but wakes nobody
+ * and does not end an ARM: a sleeping host only needs it to stop
+ * re-ringing, and its sleep is already bounded by the refresh interval,
+ * after which it reads the confirmation instead of re-ringing. Waking it
+ * for every doorbell's echo cost each RPC a second WAKEUP, a second
+ * sleep and ARM, in the middle of the round trip. The NIC wakes an armed
+ * host all the same when it cannot write an event for lack of ring
+ * credits while the host holds events it has not consumed (its consuming
+ * them returns the credits).
  * ARM carries a sequence number (arg2) that its WAKEUP echoes, so a host
  * whose sleep ended by timeout just before a late WAKEUP landed can tell
  * "late" (its WAKEUP comes) from "lost" (a later one comes first).
@@ -89,6 +100,7 @@
 #define BT_CTXQ_H
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -220,6 +232,13 @@ struct ctxq_event {
 	uint8_t phase;       /* 31: written last; see the lap rule above */
 };
 static_assert(sizeof(struct ctxq_event) == CTXQ_EVENT_BYTES, "event size");
+
+/* Whether an event is news for the application, and so worth a WAKEUP
+ * (the wakeup rule above): anything but a bare doorbell confirmation. */
+static inline bool ctxq_event_wakes(const struct ctxq_event *ev)
+{
+	return ev->rx_bytes || ev->tx_freed || ev->flags || ev->status;
+}
 static_assert(offsetof(struct ctxq_event, doorbell_seen) == 24, "event layout");
 static_assert(offsetof(struct ctxq_event, phase) == 31, "event layout");
 

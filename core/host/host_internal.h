@@ -175,7 +175,7 @@ void host_free_slot(struct bt_host *h, int slot);
 void host_post_accept_slots(struct bt_host *h, int listener);
 void host_channel_failed(struct bt_host *h);
 /* host_wait.c: the next event-ring entry is valid (not yet consumed). */
-bool host_events_waiting(const struct bt_host *h);
+bool host_wakeful_events_waiting(const struct bt_host *h);
 /* Takes one message from the NIC; true if it was a WAKEUP. */
 bool host_take_msg(struct bt_host *h, const uint8_t *msg, uint32_t len);
 /* Commands that could not be posted yet (no message credit). */

@@ -19,14 +19,25 @@
 
 #include "host_internal.h"
 
-bool host_events_waiting(const struct bt_host *h)
+/* Whether an unconsumed event is news the NIC owes a WAKEUP for
+ * (ctxq_event_wakes): a wait that timed out beside bare doorbell
+ * confirmations lost nothing, the NIC never wakes for those. */
+bool host_wakeful_events_waiting(const struct bt_host *h)
 {
 	uint32_t entries = h->cfg.event_entries;
-	const uint8_t *slot = h->region + ctxq_event_ring_off(&h->hello) +
-			      (uint64_t)(h->ev_consumed % entries) * CTXQ_EVENT_BYTES;
-	uint8_t phase = atomic_load_explicit((_Atomic uint8_t *)(uintptr_t)(slot + offsetof(struct ctxq_event, phase)),
-					     memory_order_acquire);
-	return phase == ctxq_phase_for(h->ev_consumed, entries);
+	for (uint32_t i = 0; i < entries; i++) {
+		uint32_t n = h->ev_consumed + i;
+		const uint8_t *slot = h->region + ctxq_event_ring_off(&h->hello) + (uint64_t)(n % entries) * CTXQ_EVENT_BYTES;
+		uint8_t phase = atomic_load_explicit(
+			(_Atomic uint8_t *)(uintptr_t)(slot + offsetof(struct ctxq_event, phase)), memory_order_acquire);
+		if (phase != ctxq_phase_for(n, entries))
+			return false;
+		struct ctxq_event ev;
+		memcpy(&ev, slot, sizeof(ev));
+		if (ctxq_event_wakes(&ev))
+			return true;
+	}
+	return false;
 }
 
 bool host_owes_commands(const struct bt_host *h)
@@ -136,7 +147,7 @@ void bt_wait_timed_out(struct bt_host *h)
 		return;
 	if (host_owes_commands(h) || h->arm_owed) {
 		h->stats.lost_wakeups++; /* slept without an ARM: nobody could wake it */
-	} else if (!h->lost_suspect && host_events_waiting(h)) {
+	} else if (!h->lost_suspect && host_wakeful_events_waiting(h)) {
 		/* The NIC owes a WAKEUP for these, but it may be in flight
 		 * behind the event (a sleep can be shorter than a channel round
 		 * trip): judged when a WAKEUP of this ARM or a later one comes;

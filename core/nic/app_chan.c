@@ -128,6 +128,7 @@ int app_events_flush(struct nic *nic, int app)
 {
 	struct nic_app *a = &nic->apps[app];
 	int work = 0;
+	bool news = false;
 	if (!a->hello_done || a->broken)
 		return 0;
 	while (a->notify_head != FLOW_NONE) {
@@ -150,6 +151,10 @@ int app_events_flush(struct nic *nic, int app)
 		uint64_t hop_t = nic->hops ? bt_clock_now_ns(nic->clock) : 0; /* before the host can see it */
 		if (write_event(nic, app, &ev) != CHAN_OK)
 			break;
+		if (ctxq_event_wakes(&ev)) {
+			a->ev_wakeful = a->ev_produced;
+			news = true;
+		}
 		if (nic->hops && ev.rx_bytes)
 			nic_hop_event(nic, fi, hop_t);
 		a->notify_head = f->notify_next;
@@ -162,7 +167,11 @@ int app_events_flush(struct nic *nic, int app)
 		flow_free_if_retired(nic, fi);
 		work++;
 	}
-	if (work && a->armed) {
+	/* A bare doorbell confirmation wakes nobody (ctxq.h); an event left
+	 * unwritten while the host holds unconsumed ones does: consuming
+	 * them returns the ring credits it waits for. */
+	bool blocked = a->notify_head != FLOW_NONE && a->ev_produced != a->ev_consumed;
+	if ((news || blocked) && a->armed) {
 		a->armed = false;
 		a->wakeup_owed = true;
 		post_owed_wakeup(nic, app);
@@ -287,10 +296,11 @@ static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	case CTXQ_EV_CREDIT:
 		return;
 	case CTXQ_ARM:
-		/* Events the host had not seen when it decided to sleep: wake it
-		 * now, or it would sleep through them. */
+		/* Events with news the host had not seen when it decided to
+		 * sleep: wake it now, or it would sleep through them. Bare
+		 * doorbell confirmations it has not seen do not count (ctxq.h). */
 		a->arm_seq = cmd->arg2;
-		if ((uint32_t)a->ev_produced != cmd->ev_consumed) {
+		if ((int32_t)((uint32_t)a->ev_wakeful - cmd->ev_consumed) > 0) {
 			a->wakeup_owed = true;
 			post_owed_wakeup(nic, app);
 			return;

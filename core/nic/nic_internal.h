@@ -215,6 +215,7 @@ struct nic_app {
 	uint64_t next_wr_id;
 	/* event ring producer */
 	uint64_t ev_produced, ev_consumed;
+	uint64_t ev_wakeful;      /* ev_produced after the newest event worth a WAKEUP */
 	uint32_t notify_head, notify_tail;
 	bool armed;               /* host asleep: WAKEUP after the next event */
 	bool wakeup_owed;         /* a WAKEUP not yet posted (no credit): retried every poll */

@@ -282,6 +282,36 @@ static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
 	harness_destroy(h);
 }
 
+/* The wakeup rule (ctxq.h): a doorbell's confirmation is no news, so an
+ * armed host is not woken for it (an RPC client sleeping on its request
+ * used to be woken mid round trip by the echo of its own doorbell); the
+ * reply's bytes wake it, once. */
+static void test_a_doorbell_confirmation_wakes_nobody(void **state)
+{
+	(void)state;
+	struct harness *h = init_default();
+	int conn = harness_active_open(h, 6005, 0x1000, NULL, NULL);
+	harness_advance(h, HARNESS_MS);
+	harness_drop_frames(h);
+	uint64_t w0 = harness_stats(h).wakeups_sent;
+	uint64_t ev0 = harness_stats(h).events_written;
+	app_send(h, conn, 64);
+	assert_true(bt_wait_arm(h->host));
+	harness_advance(h, 0);
+	struct harness_frame f;
+	harness_expect_tcp(h, &f);
+	assert_int_equal(f.tcp.payload_len, 64);
+	assert_int_equal(harness_stats(h).events_written, ev0 + 1); /* the confirmation */
+	assert_int_equal(harness_stats(h).wakeups_sent, w0);
+	harness_peer_absorb(h, &f);
+	uint8_t data[64];
+	harness_fill(data, sizeof(data), 0);
+	harness_peer_send(h, TCP_ACK, data, sizeof(data));
+	harness_advance(h, HARNESS_MS);
+	assert_int_equal(harness_stats(h).wakeups_sent, w0 + 1);
+	harness_destroy(h);
+}
+
 static void test_shutdown_before_connected_is_enotconn(void **state)
 {
 	(void)state;
@@ -773,6 +803,7 @@ int main(void)
 		cmocka_unit_test(test_shutdown_rd_ends_the_stream_when_drained),
 		cmocka_unit_test(test_peek_leaves_the_bytes_buffered),
 		cmocka_unit_test(test_a_drained_read_and_the_next_send_share_a_doorbell),
+		cmocka_unit_test(test_a_doorbell_confirmation_wakes_nobody),
 		cmocka_unit_test(test_shutdown_before_connected_is_enotconn),
 		cmocka_unit_test(test_abort_sends_rst_and_drops_queued_data),
 		cmocka_unit_test(test_close_while_connecting_drops_the_flow),
