@@ -838,14 +838,9 @@ static void chan_info_states_choices(void **state)
 	fx_free(f);
 }
 
-struct poster {
-	struct chan *ch;
-	unsigned delay_ms;
-};
-
-static void *post_later(void *arg)
+void *ct_post_later(void *arg)
 {
-	struct poster *pp = arg;
+	struct ct_poster *pp = arg;
 	struct timespec ts = {.tv_sec = pp->delay_ms / 1000, .tv_nsec = (long)(pp->delay_ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 	uint8_t m = 0x42;
@@ -872,9 +867,9 @@ static void chan_wait_sleeps_until_woken(void **state)
 	assert_true(slept >= 25000000ull);
 	assert_int_equal(chan_wait(f->host, 0), 0);
 	/* A message wakes it long before the timeout. */
-	struct poster pp = {.ch = f->nic, .delay_ms = 50};
+	struct ct_poster pp = {.ch = f->nic, .delay_ms = 50};
 	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, post_later, &pp), 0);
+	assert_int_equal(pthread_create(&t, NULL, ct_post_later, &pp), 0);
 	t0 = wall_ns();
 	uint8_t buf[CHAN_MSG_MAX_BYTES];
 	uint32_t len;

@@ -107,5 +107,12 @@ uint32_t ct_wait_msg(const struct ct_waiter *w, struct chan *ch, void *buf, uint
 void ct_post_msg_retry(const struct ct_waiter *w, struct chan *ch, const void *m, uint32_t len, struct chan *peer);
 /* ch reports the link broken (CHAN_EDISCONNECTED from poll_msg). */
 void ct_wait_disconnected(const struct ct_waiter *w, struct chan *ch);
+/* A thread body (pthread_create) that posts a one-byte message on ch
+ * after delay_ms: a peer's message arriving while the other side waits. */
+struct ct_poster {
+	struct chan *ch;
+	unsigned delay_ms;
+};
+void *ct_post_later(void *arg);
 
 #endif

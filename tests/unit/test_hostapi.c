@@ -236,7 +236,7 @@ static void test_peek_leaves_the_bytes_buffered(void **state)
 static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6004, 0x1000, NULL, NULL);
 	uint32_t fi = flow_lookup(h->nic, HARNESS_NIC_IP, h->peer.nic_port, HARNESS_PEER_IP, h->peer.port);
 	assert_int_not_equal(fi, FLOW_NONE);
@@ -251,7 +251,7 @@ static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
 	uint64_t cmds0 = harness_stats(h).cmds;
 	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 64);
 	assert_int_equal(harness_host_stats(h).doorbells_sent, db0); /* owed, not posted */
-	app_send(h, conn, 64);
+	harness_app_send(h, conn, 0, 64);
 	assert_int_equal(harness_host_stats(h).doorbells_sent, db0 + 1);
 	harness_advance(h, HARNESS_MS);
 	assert_int_equal(harness_stats(h).cmds - cmds0, 1);
@@ -289,13 +289,13 @@ static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
 static void test_a_doorbell_confirmation_wakes_nobody(void **state)
 {
 	(void)state;
-	struct harness *h = init_default();
+	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6005, 0x1000, NULL, NULL);
 	harness_advance(h, HARNESS_MS);
 	harness_drop_frames(h);
 	uint64_t w0 = harness_stats(h).wakeups_sent;
 	uint64_t ev0 = harness_stats(h).events_written;
-	app_send(h, conn, 64);
+	harness_app_send(h, conn, 0, 64);
 	assert_true(bt_wait_arm(h->host));
 	harness_advance(h, 0);
 	struct harness_frame f;

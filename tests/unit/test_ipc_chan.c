@@ -505,9 +505,9 @@ static void test_wait_fd(void **state)
 		/* Nothing arrived: the sleep runs to its timeout (and the edge of
 		 * the previous round, never read, is not seen again). */
 		assert_int_equal(fd_sleep_ms(ep, 20), 0);
-		struct poster pp = {.ch = f->nic, .delay_ms = 30};
+		struct ct_poster pp = {.ch = f->nic, .delay_ms = 30};
 		pthread_t t;
-		assert_int_equal(pthread_create(&t, NULL, post_later, &pp), 0);
+		assert_int_equal(pthread_create(&t, NULL, ct_post_later, &pp), 0);
 		uint64_t t0 = now_ns();
 		int k = fd_sleep_ms(ep, 5000);
 		uint64_t woke = now_ns() - t0;
@@ -526,7 +526,7 @@ static void test_wait_fd(void **state)
 	assert_true(h1.fd_sleeps >= 3);
 
 	/* Something waiting already: do not sleep. */
-	post_msg_retry(f->nic, "x", 1);
+	ct_post_msg_retry(NULL, f->nic, "x", 1, NULL);
 	uint64_t until = now_ns() + 2000000000ull;
 	int rc;
 	while ((rc = chan_wait_fd_arm(f->host)) >= 0 && now_ns() < until)
@@ -537,7 +537,7 @@ static void test_wait_fd(void **state)
 	/* Negative control: the daemon does not signal the fd. */
 	ipc_nic_mute_wake_fd(nic);
 	assert_true(chan_wait_fd_arm(f->host) >= 0);
-	post_msg_retry(f->nic, "y", 1);
+	ct_post_msg_retry(NULL, f->nic, "y", 1, NULL);
 	assert_int_equal(fd_sleep_ms(ep, 100), 0); /* lost: only the timeout ended it */
 	chan_wait_fd_done(f->host);
 	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 1);
