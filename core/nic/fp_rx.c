@@ -108,6 +108,22 @@ void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t h
 	sp_segment(nic, fi, frame + ETH_ADDR_BYTES, &ip, &tcp);
 }
 
+/* The linux-like profile's PRR (fp_prr.c) after an ACK's scoreboard and
+ * snd_una moved: what it delivered is the bytes it acknowledged or SACKed
+ * anew (Linux's newly_acked_sacked); an episode that just ended leaves
+ * cwnd at ssthresh (tcp_end_cwnd_reduction). */
+static void prr_after_ack(struct nic *nic, struct flow *f, uint32_t una_before, uint32_t sacked_before,
+			  bool was_in_recovery)
+{
+	if (was_in_recovery && !f->tx_sack.in_recovery) {
+		f->cwnd = f->ssthresh;
+		return;
+	}
+	uint32_t sacked_now = sack_tx_sacked_in(&f->tx_sack, f->snd_una, f->snd_max);
+	int64_t delivered = (int64_t)(f->snd_una - una_before) + sacked_now - sacked_before;
+	fp_prr_on_ack(nic, f, delivered > 0 ? (uint32_t)delivered : 0, f->snd_una != una_before);
+}
+
 /* Returns false when the segment must be dropped (it acknowledges data we
  * never sent). */
 static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
@@ -129,6 +145,10 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 	uint32_t sacked_before = nic->cfg.cc_skip_sacked && seq_gt(ack, f->snd_una)
 					 ? sack_tx_sacked_in(&f->tx_sack, f->snd_una, ack) + fp_reno_sacked(nic, f)
 					 : 0;
+	bool prr = nic->cfg.prr && f->sack_ok && nic->cfg.cc == NIC_CC_DCTCP;
+	uint32_t una_before = f->snd_una;
+	uint32_t board_before = prr ? sack_tx_sacked_in(&f->tx_sack, f->snd_una, f->snd_max) : 0;
+	bool was_in_recovery = f->tx_sack.in_recovery;
 	fp_sack_on_ack(nic, fi, tcp); /* scoreboard, RFC 6675 entry and exit */
 	uint32_t wnd = (uint32_t)tcp->window << f->snd_wscale;
 	if (seq_gt(ack, f->snd_una)) {
@@ -155,6 +175,8 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 		sp_cc_on_ack(nic, f, data_acked > sacked_before ? data_acked - sacked_before : 0,
 			     (tcp->flags & TCP_ECE) != 0);
 		f->snd_wnd = wnd;
+		if (prr)
+			prr_after_ack(nic, f, una_before, board_before, was_in_recovery);
 		sp_rto_restart(nic, fi);
 		if (fin_acked)
 			sp_fin_acked(nic, fi);
@@ -186,6 +208,8 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 		} else if (is_dup && !f->sack_ok && nic->cfg.newreno) {
 			fp_tx_schedule(nic, fi); /* limited transmit, recovery's inflation (fp_tx.c) */
 		}
+		if (prr)
+			prr_after_ack(nic, f, una_before, board_before, was_in_recovery);
 		if (wnd != f->snd_wnd) {
 			/* The window reopens without covering our probe byte:
 			 * the peer dropped it beyond the shut window, so it
@@ -196,6 +220,9 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 			fp_tx_schedule(nic, fi);
 			sp_timer_update(nic, fi);
 		}
+	} else if (prr) {
+		/* Below snd_una (reordered): its SACK blocks still count. */
+		prr_after_ack(nic, f, una_before, board_before, was_in_recovery);
 	}
 	return true;
 }

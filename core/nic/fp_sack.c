@@ -43,9 +43,11 @@ static void recover_at(struct nic *nic, uint32_t fi, uint32_t una)
 	if (!sack_tx_should_recover(&f->tx_sack, una, f->dupacks, f->mss))
 		return;
 	sack_tx_enter(&f->tx_sack, una, f->snd_max);
+	f->tx_sack.all_holes_lost = nic->cfg.prr;
 	nic->stats.sack_recoveries++;
 	nic->stats.fast_retransmits++;
 	sp_cc_on_fast_retransmit(nic, f);
+	fp_prr_enter(nic, f);
 	fp_tx_schedule(nic, fi);
 }
 
@@ -64,6 +66,24 @@ uint32_t fp_reno_sacked(const struct nic *nic, const struct flow *f)
 	return dups * (uint32_t)f->mss;
 }
 
+/* Under nic_config.prr (Linux's RACK in recovery): a resend is lost when
+ * bytes resent after it were newly SACKed while it was not, and at least
+ * an SRTT has passed since the last resend (sooner, the SACK may answer
+ * the original transmission: Linux asks for its minimum RTT).
+ * `resent_sacked` is what the board held SACKed below HighRxt before the
+ * ACK. */
+static bool lost_resend(const struct nic *nic, const struct flow *f, uint32_t una, uint32_t resent_sacked)
+{
+	const struct sack_tx *t = &f->tx_sack;
+	if (!nic->cfg.prr || !t->in_recovery || !t->all_holes_lost || !t->count || !f->srtt_us)
+		return false;
+	if (!seq_lt(una, t->iv[0].start) || !seq_lt(t->iv[0].start, t->high_rxt))
+		return false; /* no resent hole below a resent SACKed byte */
+	if (sack_tx_sacked_in(t, una, t->high_rxt) <= resent_sacked)
+		return false;
+	return nic_now(nic) - f->last_hole_rtx_ns >= (uint64_t)f->srtt_us * 1000u;
+}
+
 /* Called for every acceptable ACK before the fast path acts on it. */
 void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
 {
@@ -75,7 +95,13 @@ void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
 	/* Without SACK (NewReno, RFC 6582) the episode is the same, with an
 	 * empty board: blocks a peer sends unasked are not taken. */
 	static const struct tcp_opts no_blocks;
+	uint32_t resent_sacked = sack_tx_sacked_in(&f->tx_sack, una, f->tx_sack.high_rxt);
 	sack_tx_on_ack(&f->tx_sack, una, f->snd_max, f->sack_ok ? &tcp->opts : &no_blocks, &ev);
+	if (lost_resend(nic, f, una, resent_sacked)) {
+		/* Every hole goes again from the first (RACK, RFC 8985 6.2). */
+		f->tx_sack.high_rxt = una;
+		nic->stats.sack_rtx_lost++;
+	}
 	if (!f->sack_ok && f->tx_sack.in_recovery && seq_gt(tcp->ack, f->snd_una)) {
 		/* A partial ACK: the new first unacknowledged segment goes
 		 * at once (RFC 6582 3.2 step 5). */
@@ -128,18 +154,18 @@ int fp_resend_range(struct nic *nic, uint32_t fi, uint32_t seq, uint32_t len, bo
 	return 0;
 }
 
-/* Whether the resend of [seq, seq + len) ends this run: no hole would
- * follow it now (the linux-like profile marks the end of a resent burst
- * with PSH, nic_config.psh_burst_end). Asked of a copy of the board. */
+/* Whether the resend of [seq, seq + len) is the last hole: none would
+ * follow it, whatever cwnd allows (the linux-like profile marks it with
+ * PSH, nic_config.psh_burst_end: sack-route-refresh-ip-tos shows it; a
+ * run that cwnd cuts before the last hole has none,
+ * prr-ss-ack-below-snd_una-cubic). Asked of a copy of the board. */
 static bool last_resend(const struct flow *f, uint32_t seq, uint32_t len, bool lost_only)
 {
 	struct sack_tx after = f->tx_sack;
 	sack_tx_hole_sent(&after, seq, len, f->snd_una, f->snd_max);
 	uint32_t next_seq, next_len;
-	if (!sack_tx_next_hole(&after, f->snd_una, f->snd_una + f->tx_queued, f->mss, lost_only, &next_seq,
-			       &next_len))
-		return true;
-	return sack_tx_pipe(&after, f->snd_una, f->snd_nxt, f->mss) + f->mss > f->cwnd;
+	return !sack_tx_next_hole(&after, f->snd_una, f->snd_una + f->tx_queued, f->mss, lost_only, &next_seq,
+				  &next_len);
 }
 
 /* RFC 6675 NextSeg rule 1 (lost_only) or rule 3, while cwnd - pipe >= 1
@@ -161,6 +187,8 @@ int fp_sack_send_holes(struct nic *nic, uint32_t fi, bool lost_only)
 		if (post_resend(nic, fi, seq, len, psh) < 0)
 			return -1;
 		sack_tx_hole_sent(t, seq, len, f->snd_una, f->snd_max);
+		fp_prr_sent(f, len);
+		f->last_hole_rtx_ns = nic_now(nic);
 		nic->stats.sack_hole_retransmits++;
 		nic->stats.tx_retransmits++;
 		nic->stats.tx_retransmit_bytes += len;

@@ -503,6 +503,7 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		f->tx_inflight_reads++;
 		if (new_data)
 			f->burst_segs++;
+		fp_prr_sent(f, len);
 		f->snd_nxt += len;
 		if (with_fin) {
 			f->fin_seq = data_end;

@@ -68,6 +68,11 @@ struct nic_config {
 	bool newreno;                /* a peer without SACK: limited transmit (RFC 3042), NewReno recovery
 				      * (RFC 6582) instead of going back N, and a duplicate ACK counts as
 				      * a segment delivered (Linux's tcp_add_reno_sack) */
+	bool prr;                    /* SACK recovery sends what proportional rate reduction allows
+				      * (RFC 6937 with PRR-SSRB, as Linux's tcp_cwnd_reduction), not
+				      * cwnd - pipe with cwnd cut at once to ssthresh (RFC 6675) */
+	bool cubic_decrease;         /* recovery's ssthresh is max(cwnd * 717/1024, 2 MSS) in whole
+				      * segments (Linux's CUBIC), not half the flight */
 	bool sack_whole_segments;    /* going back N resends a segment whose tail alone was SACKed (Linux) */
 	bool more_probe;             /* a tail sent with more to follow (MSG_MORE): with nothing in flight
 				      * held until a probe at the RTO, which sends it with PSH; with data

@@ -155,6 +155,10 @@ struct flow {
 	uint32_t cc_acked_bytes, cc_ecn_bytes;
 	uint32_t dctcp_alpha_q10; /* 1024 == 1.0 */
 	uint32_t cwnd_frac;
+	/* Proportional rate reduction (nic_config.prr, fp_prr.c), bytes of
+	 * the current SACK recovery episode (RFC 6937 names). */
+	uint32_t prr_delivered, prr_out, prior_cwnd;
+	uint64_t last_hole_rtx_ns;      /* when a hole last went again (lost resends, fp_sack.c) */
 	uint64_t rto_deadline_ns, persist_deadline_ns, tw_deadline_ns;
 	uint32_t srtt_us, rttvar_us;
 	uint64_t rto_ns, persist_backoff_ns;
@@ -392,6 +396,11 @@ void sp_cc_init(struct nic *nic, struct flow *f);
 void sp_cc_on_ack(struct nic *nic, struct flow *f, uint32_t acked_bytes, bool ece);
 void sp_cc_on_fast_retransmit(struct nic *nic, struct flow *f);
 void sp_cc_on_rto(struct nic *nic, struct flow *f);
+
+/* fp_prr.c: proportional rate reduction in SACK recovery (nic_config.prr) */
+void fp_prr_enter(struct nic *nic, struct flow *f);
+void fp_prr_on_ack(struct nic *nic, struct flow *f, uint32_t delivered_bytes, bool una_advanced);
+void fp_prr_sent(struct flow *f, uint32_t bytes);
 
 /* arp.c */
 void arp_init(struct nic *nic);

@@ -32,6 +32,8 @@ void nic_profile_linux(struct nic_config *cfg)
 	cfg->psh_burst_end = true;
 	cfg->sack_whole_segments = true;
 	cfg->newreno = true;
+	cfg->prr = true;                  /* tcp_cwnd_reduction */
+	cfg->cubic_decrease = true;       /* bictcp_recalc_ssthresh: beta 717/1024 */
 	cfg->more_probe = true;           /* tcp_check_probe_timer, tcp_data_snd_check */              /* tcp_add_reno_sack, tcp_enter_recovery without SACK */  /* tcp_match_skb_to_sack: skbs split at MSS multiples */        /* PSH where a TSO packet the window cut ends */
 }
 

@@ -220,7 +220,7 @@ static uint32_t hole_start(const struct sack_tx *t, uint8_t k, uint32_t snd_una)
 
 static bool hole_lost(const struct sack_tx *t, uint8_t k, uint32_t snd_una, uint16_t mss)
 {
-	return (k == 0 && t->first_rtx_due) || sack_tx_is_lost(t, hole_start(t, k, snd_una), mss);
+	return (k == 0 && t->first_rtx_due) || t->all_holes_lost || sack_tx_is_lost(t, hole_start(t, k, snd_una), mss);
 }
 
 

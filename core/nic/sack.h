@@ -55,6 +55,9 @@ struct sack_tx {
 	bool first_rtx_due;      /* entry: the first hole goes whatever the pipe (RFC 6675 step 4.3) */
 	bool hold_after_rto;     /* no new recovery until snd_una reaches recovery_point */
 	bool head_mark_valid;    /* head_rtx_* describe the resent head */
+	bool all_holes_lost;     /* in this episode every hole below a SACKed interval is lost, not only
+				  * one with DupThresh segments SACKed above it (Linux's RACK once in
+				  * recovery: no reordering window; nic_config.prr) */
 	uint32_t recovery_point; /* RecoveryPoint: HighData at entry (or at the RTO) */
 	uint32_t high_rxt;       /* HighRxt: holes below it were resent in this episode */
 	/* Lost retransmission of the head (beyond RFC 6675, which leaves it

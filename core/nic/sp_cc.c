@@ -71,8 +71,15 @@ void sp_cc_on_fast_retransmit(struct nic *nic, struct flow *f)
 {
 	if (nic->cfg.cc != NIC_CC_DCTCP)
 		return;
-	uint32_t half = inflight_bytes(f) / 2;
-	f->ssthresh = half > 2u * f->mss ? half : 2u * f->mss;
+	f->prior_cwnd = f->cwnd; /* PRR's starting point (fp_prr.c) */
+	if (nic->cfg.cubic_decrease) {
+		/* Linux's CUBIC: beta 717/1024 of cwnd, in whole segments. */
+		uint32_t segs = (uint32_t)(((uint64_t)(f->cwnd / f->mss) * 717u) / 1024u);
+		f->ssthresh = (segs > 2u ? segs : 2u) * (uint32_t)f->mss;
+	} else {
+		uint32_t half = inflight_bytes(f) / 2;
+		f->ssthresh = half > 2u * f->mss ? half : 2u * f->mss;
+	}
 	f->cwnd = f->ssthresh;
 }
 

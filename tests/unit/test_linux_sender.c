@@ -6,7 +6,8 @@
  * longer flight (new data, else the last segment); a segment whose tail
  * alone was SACKed resent whole; without SACK, limited transmit and
  * NewReno instead of going back N; a MSG_MORE tail held for the probe
- * timer or the next ACK. Each is checked against the same script
+ * timer or the next ACK; recovery paced by PRR with CUBIC's ssthresh.
+ * Each is checked against the same script
  * with the flag off, the datacenter default.
  */
 #include <stdarg.h>
@@ -404,6 +405,83 @@ static void test_more_tail_waits_for_probe_or_ack(void **state)
 	more_tail(false);
 }
 
+static void no_prr(struct nic_config *c) { c->prr = false; }
+static void neither_prr_nor_cubic(struct nic_config *c)
+{
+	c->prr = false;
+	c->cubic_decrease = false;
+}
+
+/* A flight of whole-cwnd segments 0..n-1 of which 0..3 are lost; the
+ * peer SACKs 4, then 4-5, then 4-6: the third ACK begins recovery. The
+ * frames each of those ACKs sent are counted into sent[0..2]. */
+static struct harness *lose_first_four(void (*tweak)(struct nic_config *), uint32_t sent[3], uint32_t *n)
+{
+	int conn;
+	struct harness *h = open_linux(tweak, &conn);
+	struct flow *f = the_flow(h);
+	uint32_t mss = f->mss;
+	*n = f->cwnd / mss;
+	assert_true(*n >= 10); /* pipe after the losses stays below ssthresh */
+	app_send(h, conn, *n * mss);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), *n);
+	harness_drop_frames(h);
+	for (uint32_t i = 0; i < 3; i++) {
+		const uint32_t b[1][2] = {{4 * mss, (5 + i) * mss}};
+		ack_with_blocks(h, 0, b, 1);
+		harness_advance(h, 0);
+		sent[i] = harness_pending_frames(h);
+		harness_drop_frames(h);
+	}
+	return h;
+}
+
+/* prr-ss-*: Linux's PRR lets one segment go per segment delivered while
+ * pipe is below ssthresh (PRR-SSRB); RFC 6675 cuts cwnd to ssthresh at
+ * once and fills it, resending the first lost holes in one burst. */
+static void test_prr_paces_recovery(void **state)
+{
+	(void)state;
+	uint32_t on[3], off[3], n;
+	struct harness *h = lose_first_four(NULL, on, &n);
+	assert_int_equal(on[0], 0);
+	assert_int_equal(on[1], 0);
+	assert_int_equal(on[2], 1); /* the first hole only */
+	struct flow *f = the_flow(h);
+	uint32_t mss = f->mss;
+	/* Each further SACKed segment sends the next hole, one by one. */
+	for (uint32_t i = 0; i < 3; i++) {
+		const uint32_t b[1][2] = {{4 * mss, (8 + i) * mss}};
+		ack_with_blocks(h, 0, b, 1);
+		harness_advance(h, 0);
+		struct harness_frame fr;
+		harness_expect_tcp(h, &fr);
+		assert_int_equal(fr.tcp.seq, snd_base(h) + (1 + i) * mss);
+		assert_int_equal(harness_pending_frames(h), 0);
+	}
+	harness_destroy(h);
+	h = lose_first_four(no_prr, off, &n);
+	assert_int_equal(off[2], 4); /* cwnd 0.7 n, pipe n - 7: all four holes */
+	harness_destroy(h);
+}
+
+/* prr-ss-30pkt-lost1_4: Linux's CUBIC sets ssthresh to 717/1024 of cwnd
+ * in whole segments; the datacenter default halves the flight. */
+static void test_cubic_decrease_on_recovery(void **state)
+{
+	(void)state;
+	uint32_t sent[3], n;
+	struct harness *h = lose_first_four(no_prr, sent, &n);
+	struct flow *f = the_flow(h);
+	assert_int_equal(f->ssthresh, (n * 717 / 1024) * f->mss);
+	harness_destroy(h);
+	h = lose_first_four(neither_prr_nor_cubic, sent, &n);
+	f = the_flow(h);
+	assert_int_equal(f->ssthresh, n * f->mss / 2);
+	harness_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +493,8 @@ int main(void)
 		cmocka_unit_test(test_segment_with_sacked_tail_resent_whole),
 		cmocka_unit_test(test_no_sack_limited_transmit_and_newreno),
 		cmocka_unit_test(test_more_tail_waits_for_probe_or_ack),
+		cmocka_unit_test(test_prr_paces_recovery),
+		cmocka_unit_test(test_cubic_decrease_on_recovery),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
