@@ -29,12 +29,12 @@ void nic_profile_linux(struct nic_config *cfg)
 	cfg->ack_unsent_silent = true;    /* tcp_ack: SKB_DROP_REASON_TCP_ACK_UNSENT_DATA */
 	cfg->ts_tick_us = 1000;           /* tcp_time_stamp: TSval in milliseconds */
 	cfg->cc_skip_sacked = true;       /* tcp_cong_control: acked_sacked, newly delivered only */
-	cfg->psh_burst_end = true;
-	cfg->sack_whole_segments = true;
-	cfg->newreno = true;
+	cfg->psh_burst_end = true;        /* PSH where a TSO packet the window cut ends */
+	cfg->sack_whole_segments = true;  /* tcp_match_skb_to_sack: skbs split at MSS multiples */
+	cfg->newreno = true;              /* tcp_add_reno_sack, tcp_enter_recovery without SACK */
 	cfg->prr = true;                  /* tcp_cwnd_reduction */
 	cfg->cubic_decrease = true;       /* bictcp_recalc_ssthresh: beta 717/1024 */
-	cfg->more_probe = true;           /* tcp_check_probe_timer, tcp_data_snd_check */              /* tcp_add_reno_sack, tcp_enter_recovery without SACK */  /* tcp_match_skb_to_sack: skbs split at MSS multiples */        /* PSH where a TSO packet the window cut ends */
+	cfg->more_probe = true;           /* tcp_check_probe_timer, tcp_data_snd_check */
 }
 
 void nic_profile_freebsd(struct nic_config *cfg)
