@@ -29,11 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -408,7 +410,14 @@ static void test_registration_keeps_bytes_and_skips_zero_pages(void **state)
 			 CHAN_OK);
 	long long alloc = seg_allocated_bytes(npages * pg);
 	assert_true(alloc >= 0);
-	if (alloc > (long long)(7 * pg))
+	/* Holes need process_vm_readv; where it is missing (qemu-user, a
+	 * seccomp filter) the channel writes every byte, as documented, and
+	 * only the bytes are checked. */
+	uint8_t probe;
+	struct iovec pl = {.iov_base = &probe, .iov_len = 1}, pr = {.iov_base = r, .iov_len = 1};
+	if (process_vm_readv(getpid(), &pl, 1, &pr, 1, 0) < 0 && (errno == ENOSYS || errno == EPERM))
+		print_message("process_vm_readv unavailable (%s): the zero-page holes are not checked\n", strerror(errno));
+	else if (alloc > (long long)(7 * pg))
 		fail_msg("the segment holds %lld bytes for 7 non-zero pages of %zu", alloc, npages);
 	for (size_t i = 0; i < npages * pg; i++) {
 		uint8_t want = i == 0 ? 0x11 : i == 6 * pg - 1 ? 0x22 : (i >= 6 * pg && i < 10 * pg) ? 0x33
