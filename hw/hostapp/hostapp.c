@@ -459,6 +459,7 @@ static void print_stats(struct app_run *d)
 		RT_STAT("verbs", v, credits_deferred);
 		RT_STAT("verbs", v, eagain_credit);
 		RT_STAT("verbs", v, cq_events);
+		RT_STAT("verbs", v, fd_sleeps);
 	}
 	printf("stat.loop.waits=%" PRIu64 "\n", d->waits);
 	printf("stat.loop.wait_ms=%.1f\n", (double)d->wait_ns / 1e6);

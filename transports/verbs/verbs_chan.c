@@ -125,6 +125,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
 
 #include <arpa/inet.h>
 #include <infiniband/verbs.h>
@@ -185,6 +188,14 @@ struct verbs_chan {
 	struct ibv_comp_channel *cc;
 	struct ibv_cq *cq;
 	bool established, disconnected;
+	/* The CQ asks for an event (ibv_req_notify_cq) and none was taken
+	 * since: notification is one-shot, so it is re-armed lazily, only
+	 * before the next sleep. */
+	bool cq_armed;
+	/* wait_fd_arm's descriptor, made at the first arm (-1 before): an
+	 * epoll instance over the completion channel and the CM event
+	 * channel, so a sleeper also wakes on a disconnect. */
+	int wake_ep;
 
 	uint32_t sq_depth, msg_depth, ctl_reserve;
 	uint32_t peer_msg_depth, peer_ctl_reserve, peer_sq_depth;
@@ -701,16 +712,19 @@ static void vc_on_user(struct verbs_chan *vc, const struct ibv_wc *wc)
 		vc_note_wc_error(vc, wc, u->opcode == CHAN_OP_READ ? "RDMA READ" : "RDMA WRITE");
 }
 
-static void vc_drain_cq(struct verbs_chan *vc)
+/* Returns the number of work completions taken. */
+static int vc_drain_cq(struct verbs_chan *vc)
 {
 	struct ibv_wc wc[32];
+	int taken = 0;
 	/* Bounded: a peer streaming messages must not keep us here forever. */
 	for (int round = 0; round < 16; round++) {
 		int n = ibv_poll_cq(vc->cq, 32, wc);
 		if (n < 0) {
 			vc_break(vc, CHAN_EIO, "ibv_poll_cq failed");
-			return;
+			return taken;
 		}
+		taken += n;
 		for (int i = 0; i < n; i++) {
 			if (wc[i].wr_id & VC_RECV_TAG)
 				vc_on_recv(vc, &wc[i]);
@@ -724,6 +738,7 @@ static void vc_drain_cq(struct verbs_chan *vc)
 	}
 	if (vc->credit_deferred)
 		vc_maybe_send_credit(vc);
+	return taken;
 }
 
 static void vc_drain_cm(struct verbs_chan *vc)
@@ -992,7 +1007,21 @@ static void vc_take_cq_events(struct verbs_chan *vc)
 	while (ibv_get_cq_event(vc->cc, &cq, &ctx) == 0) {
 		ibv_ack_cq_events(cq, 1);
 		vc->stats.cq_events++;
+		vc->cq_armed = false; /* an event disarms the CQ */
 	}
+}
+
+/* Asks for the next completion's event unless already asked. */
+static int vc_arm_cq(struct verbs_chan *vc)
+{
+	if (vc->cq_armed)
+		return 0;
+	if (ibv_req_notify_cq(vc->cq, 0) != 0) {
+		vc_break(vc, CHAN_EIO, "ibv_req_notify_cq failed");
+		return CHAN_EDISCONNECTED;
+	}
+	vc->cq_armed = true;
+	return 0;
 }
 
 static int vc_wait(struct chan *ch, uint64_t timeout_ns)
@@ -1008,10 +1037,8 @@ static int vc_wait(struct chan *ch, uint64_t timeout_ns)
 		return 0;
 	/* Arm first, then look again: a completion that landed between the
 	 * drain above and the arm raises no event, but is seen here. */
-	if (ibv_req_notify_cq(vc->cq, 0) != 0) {
-		vc_break(vc, CHAN_EIO, "ibv_req_notify_cq failed");
+	if (vc_arm_cq(vc) != 0)
 		return CHAN_EDISCONNECTED;
-	}
 	vc_drain_cq(vc);
 	if (vc->in_len || vc->done_len || vc->broken)
 		return 0;
@@ -1025,6 +1052,60 @@ static int vc_wait(struct chan *ch, uint64_t timeout_ns)
 		vc_take_cq_events(vc);
 	vc_progress(vc, rc > 0 && (pfd[1].revents & POLLIN));
 	return 0;
+}
+
+/* epoll through the system call: inside the preload the libc names are
+ * the preload's own wrappers. */
+static int vc_make_wake_ep(struct verbs_chan *vc)
+{
+	int ep = (int)syscall(SYS_epoll_create1, EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -1;
+	/* Level-triggered inside: the instance stays readable while an event
+	 * is pending, so the caller's edge-triggered watch of it gets an edge
+	 * whenever one arrives. */
+	struct epoll_event cq_ev = {.events = EPOLLIN, .data.fd = vc->cc->fd};
+	struct epoll_event cm_ev = {.events = EPOLLIN, .data.fd = vc->ec ? vc->ec->fd : -1};
+	if (syscall(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, vc->cc->fd, &cq_ev) != 0 ||
+	    (vc->ec && syscall(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, vc->ec->fd, &cm_ev) != 0)) {
+		syscall(SYS_close, ep);
+		return -1;
+	}
+	vc->wake_ep = ep;
+	return 0;
+}
+
+/* The caller's own kernel call sleeps (channel.h wait_fd_arm): the
+ * completion channel signals the first completion after the arm (a
+ * message, a credit, a one-sided op), which wakes every sleeper; the
+ * CM channel signals a disconnect. */
+static int vc_wait_fd_arm(struct chan *ch)
+{
+	struct verbs_chan *vc = vc_of(ch);
+	vc_take_cq_events(vc); /* a stale event would wake the sleep at once */
+	vc_progress(vc, true);
+	if (vc->broken)
+		return CHAN_EDISCONNECTED;
+	if (vc->in_len || vc->done_len)
+		return CHAN_EAGAIN;
+	if (vc->wake_ep < 0 && vc_make_wake_ep(vc) != 0)
+		return CHAN_EIO; /* the caller sleeps in slices */
+	if (vc_arm_cq(vc) != 0)
+		return CHAN_EDISCONNECTED;
+	/* The classic race: a completion that landed between the drain above
+	 * and the arm raises no event. Anything taken now (a credit too)
+	 * means: do not sleep, look again. */
+	if (vc_drain_cq(vc) > 0 || vc->in_len || vc->done_len)
+		return vc->broken ? CHAN_EDISCONNECTED : CHAN_EAGAIN;
+	vc->stats.fd_sleeps++;
+	return vc->wake_ep;
+}
+
+static void vc_wait_fd_done(struct chan *ch)
+{
+	/* Take the event so the descriptor stops being readable; the CQ is
+	 * re-armed at the next sleep. CM events are taken by the polls. */
+	vc_take_cq_events(vc_of(ch));
 }
 
 static void vc_free(struct verbs_chan *vc)
@@ -1043,6 +1124,8 @@ static void vc_free(struct verbs_chan *vc)
 	}
 	if (vc->cc)
 		vc_take_cq_events(vc);
+	if (vc->wake_ep >= 0)
+		syscall(SYS_close, vc->wake_ep);
 	if (vc->id && vc->id->qp)
 		rdma_destroy_qp(vc->id);
 	/* Regions the caller left registered die with the PD. */
@@ -1086,6 +1169,8 @@ static const struct chan_ops verbs_chan_ops = {
 	.poll_cq = vc_poll_cq,
 	.next_event_ns = vc_next_event_ns,
 	.wait = vc_wait,
+	.wait_fd_arm = vc_wait_fd_arm,
+	.wait_fd_done = vc_wait_fd_done,
 	.destroy = vc_destroy,
 };
 
@@ -1120,6 +1205,7 @@ static struct verbs_chan *vc_alloc(const struct verbs_params *p, char *err, size
 		return NULL;
 	}
 	vc->chan.ops = &verbs_chan_ops;
+	vc->wake_ep = -1;
 	vc->sq_depth = p && p->sq_depth ? p->sq_depth : VERBS_DEFAULT_SQ;
 	vc->msg_depth = p && p->msg_depth ? p->msg_depth : VERBS_DEFAULT_MSG;
 	if (vc->sq_depth > VC_MAX_DEPTH || vc->msg_depth > VC_MAX_DEPTH) {

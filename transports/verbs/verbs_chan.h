@@ -113,6 +113,7 @@ struct verbs_chan_stats {
 	uint64_t credits_deferred;  /* credit-only message held for a ctl slot */
 	uint64_t eagain_sq, eagain_credit;
 	uint64_t cq_events;         /* completion-channel wakeups taken */
+	uint64_t fd_sleeps;         /* sleeps armed on the wakeup descriptor (wait_fd_arm) */
 	int first_wc_status;        /* enum ibv_wc_status of the first error completion, 0 if none */
 	uint32_t first_wc_vendor_err;
 	int broken;                 /* 0, or the chan_err that broke the link */
