@@ -13,6 +13,12 @@
 #   redis_server        redis-server on the stack (epoll, non-blocking
 #                       accept): Linux redis-cli SETs a 48 KiB value and
 #                       GETs it back, then redis-benchmark (SET/GET, -P 16)
+#   redis_wakeup        redis-server on the stack with BLUETAS_SPIN_US=0
+#                       (epoll on a mixed set, asleep between requests):
+#                       redis-benchmark -c 1 GET p50 with the wakeup
+#                       descriptor (the completion channel, wait_fd_arm)
+#                       must beat the negative control BLUETAS_WAKE_FD=0
+#                       (2 ms sleep slices) by RXE_WAKE_GAIN_MS (0.5)
 #
 # Each is checked byte for byte (sha256), and the daemon must have attached
 # every program as an application of its own over verbs (so a program that
@@ -30,7 +36,7 @@ me=apps
 source "$(dirname "$0")/lib.sh"
 preload=$PWD/${BUILD:-build}/libbluetas_preload.so
 mib=${RXE_APPS_MIB:-4}
-all_cases=(nc_stack_to_linux nc_linux_to_stack redis_cli redis_server)
+all_cases=(nc_stack_to_linux nc_linux_to_stack redis_cli redis_server redis_wakeup)
 cases=("${all_cases[@]}")
 [[ $# -gt 0 ]] && cases=("$@")
 for c in "${cases[@]}"; do
@@ -129,6 +135,32 @@ t_redis_server() {
 		{ fail "redis-benchmark did not finish (exit $brc): $(tail -c 300 "$work/bench_s.out")"; return 1; }
 }
 
+# redis-server on the stack asleep in epoll_wait between requests (no
+# spinning): with the wakeup descriptor a request wakes it at once, without
+# it (BLUETAS_WAKE_FD=0, the negative control) it waits for the end of a
+# 2 ms slice, about 1 ms more per request on average.
+t_redis_wakeup() {
+	command -v redis-benchmark >/dev/null || { fail "no redis-benchmark (bash ci/install-deps.sh)"; return 1; }
+	local wake port rp p50 p50_on=
+	for wake in 1 0; do
+		port=$((6103 + wake))
+		on_stack env BLUETAS_SPIN_US=0 BLUETAS_WAKE_FD=$wake timeout 60 redis-server --port $port --bind 0.0.0.0 \
+			--save "" --appendonly no --protected-mode no >"$work/redis_w$wake.log" 2>&1 &
+		rp=$!
+		pids+=("$rp")
+		until_stack_listens $port "$rp" 30 || { say "$(tail -3 "$work/redis_w$wake.log")"; return 1; }
+		p50=$(in_wire timeout 30 redis-benchmark -h "$stack_ip" -p $port -t get -n 300 -c 1 -d 64 --csv 2>/dev/null |
+			tr -d '"' | awk -F, '$1 == "GET" { print $5 }')
+		kill "$rp" 2>/dev/null
+		wait "$rp" 2>/dev/null
+		say "redis-benchmark -c 1 GET, BLUETAS_WAKE_FD=$wake: p50 ${p50:-none} ms"
+		[[ -n $p50 ]] || { fail "redis-benchmark gave no p50 (BLUETAS_WAKE_FD=$wake)"; return 1; }
+		[[ $wake == 1 ]] && p50_on=$p50
+	done
+	awk -v on="$p50_on" -v off="$p50" -v gain="${RXE_WAKE_GAIN_MS:-0.5}" 'BEGIN { exit !(on + gain <= off) }' ||
+		{ fail "p50 $p50_on ms with the wakeup descriptor is not ${RXE_WAKE_GAIN_MS:-0.5} ms under the $p50 ms of 2 ms slices"; return 1; }
+}
+
 [[ -f $preload ]] || { fail "no $preload (make preload)"; exit 1; }
 head -c "$((mib << 20))" /dev/urandom >"$work/data"
 want=$(sha "$work/data")
@@ -140,10 +172,10 @@ for c in "${cases[@]}"; do
 	t1=$(now_ms)
 	if t_"$c"; then say "$c: ok ($(($(now_ms) - t1)) ms)"; else say "$c: FAILED"; bad=1; fi
 done
-# One application per program (redis_cli runs two), each over verbs.
+# One application per program (redis_cli and redis_wakeup run two), each over verbs.
 apps_want=0
 for c in "${cases[@]}"; do
-	if [[ $c == redis_cli ]]; then apps_want=$((apps_want + 2)); else apps_want=$((apps_want + 1)); fi
+	if [[ $c == redis_cli || $c == redis_wakeup ]]; then apps_want=$((apps_want + 2)); else apps_want=$((apps_want + 1)); fi
 done
 apps_seen=$(grep -c ' attached (' "$work/d.err")
 say "daemon: $apps_seen application(s) attached over verbs, $(grep -c ' detached (' "$work/d.err") detached; cases took $(($(now_ms) - t0)) ms"
