@@ -10,21 +10,6 @@
 #include "../bluetas.h"
 #include "nic_internal.h"
 
-static bool fast_path_state(uint8_t state)
-{
-	switch (state) {
-	case TCP_ESTABLISHED:
-	case TCP_FIN_WAIT_1:
-	case TCP_FIN_WAIT_2:
-	case TCP_CLOSE_WAIT:
-	case TCP_CLOSING:
-	case TCP_LAST_ACK:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static void rx_fast(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
 		    bool sw_verify);
 
@@ -93,7 +78,7 @@ void fp_rx_frame(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t h
 	bool sw_verify = (hw_flags & NETIF_RX_L4_CSUM_GOOD) == 0;
 	nic->stats.rx_csum_hw_verified += !sw_verify;
 	uint32_t fi = flow_lookup(nic, ip.dst, tcp.dport, ip.src, tcp.sport);
-	if (fi != FLOW_NONE && fast_path_state(nic->flows[fi].state) && !(tcp.flags & (TCP_SYN | TCP_RST))) {
+	if (fi != FLOW_NONE && flow_state_synced(nic->flows[fi].state) && !(tcp.flags & (TCP_SYN | TCP_RST))) {
 		rx_fast(nic, fi, &ip, &tcp, sw_verify);
 		return;
 	}

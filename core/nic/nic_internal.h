@@ -439,6 +439,24 @@ int dma_poll_completions(struct nic *nic, int app);
 uint32_t dma_sq_free(const struct nic_app *a);
 
 static inline uint64_t nic_now(const struct nic *nic) { return nic->now_ns; }
+
+/* Synchronized with a peer that still speaks: ESTABLISHED up to LAST_ACK,
+ * not the handshake and not TIME_WAIT. The fast path takes segments only in
+ * these states, and only these are kept alive by probes. */
+static inline bool flow_state_synced(uint8_t state)
+{
+	switch (state) {
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT_1:
+	case TCP_FIN_WAIT_2:
+	case TCP_CLOSE_WAIT:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		return true;
+	default:
+		return false;
+	}
+}
 /* Our TSval clock now, in cfg.ts_tick_us ticks (microseconds by default;
  * Linux's is milliseconds, and scripts written against it check that). */
 static inline uint32_t nic_tsval(const struct nic *nic)

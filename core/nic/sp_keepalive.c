@@ -33,31 +33,13 @@ static uint32_t probe_limit(const struct flow *f)
 	return f->opts.keepcnt ? f->opts.keepcnt : BT_KEEPCNT_DEFAULT;
 }
 
-/* Synchronized states with a peer that should answer; TIME_WAIT is over
- * (Linux: every state but CLOSE, LISTEN and SYN_SENT, and SYN_RCVD has
- * its SYN-ACK in flight). */
-static bool keepalive_state(uint8_t state)
-{
-	switch (state) {
-	case TCP_ESTABLISHED:
-	case TCP_FIN_WAIT_1:
-	case TCP_FIN_WAIT_2:
-	case TCP_CLOSE_WAIT:
-	case TCP_CLOSING:
-	case TCP_LAST_ACK:
-		return true;
-	default:
-		return false;
-	}
-}
-
 void sp_keepalive_arm(struct nic *nic, uint32_t fi, bool heard_now)
 {
 	struct flow *f = &nic->flows[fi];
 	uint64_t now = nic_now(nic);
 	if (heard_now || f->last_rx_ns == 0)
 		f->last_rx_ns = now;
-	if (!f->opts.keepalive || !keepalive_state(f->state)) {
+	if (!f->opts.keepalive || !flow_state_synced(f->state)) {
 		f->ka_deadline_ns = 0;
 		f->ka_probes = 0;
 	} else {
@@ -74,7 +56,7 @@ void sp_keepalive_fired(struct nic *nic, uint32_t fi)
 	struct flow *f = &nic->flows[fi];
 	uint64_t now = nic_now(nic);
 	f->ka_deadline_ns = 0;
-	if (!f->opts.keepalive || !keepalive_state(f->state))
+	if (!f->opts.keepalive || !flow_state_synced(f->state))
 		return;
 	/* Heard since the last probe: it was answered (Linux resets
 	 * icsk_probes_out on every ACK it takes). */
