@@ -111,6 +111,10 @@ if [[ $check == 1 ]]; then
 fi
 [[ $# -gt 0 ]] || { usage >&2; exit 2; }
 [[ $timeout_s =~ ^[0-9]+$ ]] || die "--timeout needs whole seconds, not '$timeout_s'"
+# One VM or topology at a time where BLUETAS_NETNS_LOCK names a lock.
+# shellcheck source=tests/support/netns_lock.sh
+source "$repo/tests/support/netns_lock.sh"
+netns_lock_take
 
 # The verbs tools both ways need (rdma-core, ibverbs-utils, perftest, ...).
 bash "$repo/ci/install-deps.sh" --rxe || die "missing packages could not be installed (see above)"

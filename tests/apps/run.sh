@@ -18,6 +18,9 @@ set -u
 build=${1:-build}
 shift || true
 cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/support/netns_lock.sh
+source tests/support/netns_lock.sh
+netns_lock_take
 bin=$build/bluetas
 preload=$PWD/$build/libbluetas_preload.so
 only=("$@")

@@ -48,6 +48,9 @@ req=${BENCH_APPS_REQ:-20000}
 pins=${BENCH_APPS_PIN:-unpinned pinned}
 iperf_s=${BENCH_APPS_IPERF_S:-3}
 cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/support/netns_lock.sh
+source tests/support/netns_lock.sh
+netns_lock_take
 . tests/bench/bench-lib.sh
 bin=$build/bluetas
 preload=$build/libbluetas_preload.so

@@ -21,6 +21,9 @@ build=${1:-build}
 mib=${BENCH_TAP_MIB:-256}
 duration_ms=${BENCH_DURATION_MS:-2000}
 cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/support/netns_lock.sh
+source tests/support/netns_lock.sh
+netns_lock_take
 bin=$build/bluetas
 peer=$build/bench/bench_tap_peer
 

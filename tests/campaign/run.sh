@@ -2,7 +2,8 @@
 # tests/campaign/run.sh: campaigns (docs/campaigns.md) as a user runs them:
 # `bluetas run --shard/--results/--junit/--swarm`, `bluetas report`, and the
 # real engines: a Slurm job array on a single-node cluster started here
-# (ci/slurm-local.sh, under /work/locks/netns.lock when that exists) and
+# (ci/slurm-local.sh, under $BLUETAS_NETNS_LOCK when that is set:
+# tests/support/netns_lock.sh) and
 # GNU parallel with --sshlogin : (this machine).
 #
 #   bash tests/campaign/run.sh [BUILD]
@@ -14,6 +15,8 @@
 set -u
 build=${1:-build}
 cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/support/netns_lock.sh
+source tests/support/netns_lock.sh
 bin=$(pwd)/$build/bluetas
 scn=$(pwd)/scenarios
 tmp=$(mktemp -d /tmp/bt-campaign.XXXXXX)
@@ -337,14 +340,10 @@ elif ! command -v sbatch >/dev/null || [[ ! -x /usr/sbin/slurmctld ]] || [[ ! -x
 	skip "slurm-wlm and munge are not installed (ci/install-deps.sh installs them)"
 else
 	# The cluster is a set of system daemons: one at a time on a shared machine.
-	if [[ -d /work/locks ]]; then
-		exec 9>/work/locks/netns.lock
-		flock 9
-	fi
+	netns_lock_take
 	slurm_case
 	bash ci/slurm-local.sh stop "$slurm_dir" >/dev/null 2>&1
 	slurm_dir=
-	[[ -d /work/locks ]] && flock -u 9
 fi
 
 echo "[==========] $((passed + failed)) test(s) run."

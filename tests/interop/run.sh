@@ -19,6 +19,9 @@ set -u
 build=${1:-build}
 shift || true
 cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/support/netns_lock.sh
+source tests/support/netns_lock.sh
+netns_lock_take
 here=tests/interop
 bin=$build/bluetas
 only=("$@")

@@ -33,6 +33,9 @@
 set -u
 build=${1:-build}
 cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/support/netns_lock.sh
+source tests/support/netns_lock.sh
+netns_lock_take
 root=$PWD
 B=$PWD/$build/bluetas
 F=tests/fixtures/preflight
