@@ -934,7 +934,9 @@ static int epoll_sleep_ms(int ep, int timeout_ms)
  * again); an arm with a
  * message waiting says do not sleep. A backend whose arm does not ask for
  * the signal (verbs: ibv_req_notify_cq) leaves the sleep to its 5 s
- * timeout and fails here. */
+ * timeout and fails here. A backend that can mute its NIC end's signal
+ * (mute_wake_fd) also gets the negative control: muted, a sleep with a
+ * message arriving runs to its timeout. */
 static void chan_wait_fd_woken(void **state)
 {
 	const struct chan_suite_backend *b = backend_of(state);
@@ -977,6 +979,8 @@ static void chan_wait_fd_woken(void **state)
 			print_message("%s: wait_fd: woken by a message after %.1f ms (sent at 30 ms)\n", b->name,
 				      (double)woke / 1e6);
 	}
+	if (b->check_fd_woken)
+		b->check_fd_woken(b->ctx, &f->pair, 3);
 	/* Something waiting already: do not sleep. */
 	ct_post_msg_retry(NULL, f->nic, "x", 1, NULL);
 	int rc;
@@ -985,6 +989,18 @@ static void chan_wait_fd_woken(void **state)
 		chan_wait_fd_done(f->host); /* not arrived yet */
 	assert_int_equal(rc, CHAN_EAGAIN);
 	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 1);
+	if (b->mute_wake_fd) {
+		/* Negative control: with the NIC's signal muted, the same sleep
+		 * is ended only by its timeout although a message arrived. */
+		b->mute_wake_fd(b->ctx, &f->pair);
+		assert_true(wait_fd_arm_retry(f->host) >= 0);
+		ct_post_msg_retry(NULL, f->nic, "y", 1, NULL);
+		assert_int_equal(epoll_sleep_ms(ep, 100), 0);
+		chan_wait_fd_done(f->host);
+		for (rc = 0, t0 = wall_ns(); rc == 0 && wall_ns() - t0 < 2000000000ull;)
+			rc = chan_poll_msg(f->host, buf, sizeof(buf), &len);
+		assert_int_equal(rc, 1);
+	}
 	close(ep);
 	fx_free(f);
 }

@@ -56,6 +56,14 @@ struct chan_suite_backend {
 	/* Optional: checks how the backend woke a sleeping end, once a peer's
 	 * message ended chan_wait (ipc: a wakeup syscall was made). */
 	void (*check_woken)(void *ctx, struct chan_suite_pair *p);
+	/* Optional: checks how a wakeup descriptor was signalled, once a peer's
+	 * message ended `rounds` sleeps on it (ipc: that many eventfd writes
+	 * by the daemon, that many sleeps counted by the host). */
+	void (*check_fd_woken)(void *ctx, struct chan_suite_pair *p, unsigned rounds);
+	/* Optional negative control for chan_wait_fd_woken: from now on the
+	 * NIC end does not signal the host's wakeup descriptor, so a sleep on
+	 * it must run to its timeout (the test proves it can fail). */
+	void (*mute_wake_fd)(void *ctx, struct chan_suite_pair *p);
 	/* Optional: a reason to skip every test (e.g. no RDMA device), or NULL. */
 	const char *(*unavailable)(void *ctx);
 };

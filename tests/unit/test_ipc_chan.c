@@ -476,84 +476,6 @@ static void test_busy_polling_makes_no_wakeups(void **state)
 	fx_free(f);
 }
 
-/* Sleeping in a kernel call (epoll_wait on a set of the caller's) on the
- * wakeup eventfd: the daemon signals it when it publishes an entry while
- * the application is armed, every time (edge-triggered, never read, so no
- * reset), and an arm with something already there says do not sleep.
- * Negative control: a daemon that does not signal the fd (muted) leaves
- * the same sleep to its timeout with the message waiting: the lost
- * wakeup the checks above would catch. */
-static int fd_sleep_ms(int ep, int timeout_ms)
-{
-	struct epoll_event ev;
-	return epoll_wait(ep, &ev, 1, timeout_ms);
-}
-
-static void test_wait_fd(void **state)
-{
-	(void)state;
-	struct fx *f = fx_default();
-	struct chan *nic = LK(f->nic)->inner;
-	assert_true(chan_has_wait_fd(f->host));
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	assert_true(ep >= 0);
-	uint8_t buf[CHAN_MSG_MAX_BYTES];
-	uint32_t len;
-	struct ipc_chan_stats n0, n1, h1;
-	ipc_chan_stats(nic, &n0);
-	int wfd = -1;
-	for (int round = 0; round < 3; round++) {
-		int fd = chan_wait_fd_arm(f->host);
-		assert_true(fd >= 0);
-		if (round == 0) {
-			wfd = fd;
-			struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
-			assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
-		}
-		assert_int_equal(fd, wfd);
-		/* Nothing arrived: the sleep runs to its timeout (and the edge of
-		 * the previous round, never read, is not seen again). */
-		assert_int_equal(fd_sleep_ms(ep, 20), 0);
-		struct ct_poster pp = {.ch = f->nic, .delay_ms = 30};
-		pthread_t t;
-		assert_int_equal(pthread_create(&t, NULL, ct_post_later, &pp), 0);
-		uint64_t t0 = now_ns();
-		int k = fd_sleep_ms(ep, 5000);
-		uint64_t woke = now_ns() - t0;
-		pthread_join(t, NULL);
-		chan_wait_fd_done(f->host);
-		assert_int_equal(k, 1);
-		assert_true(woke < 2000000000ull);
-		assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 1);
-		assert_int_equal(buf[0], 0x42);
-		if (round == 0)
-			print_message("wait_fd: woken by a message after %.1f ms (sent at 30 ms)\n", (double)woke / 1e6);
-	}
-	ipc_chan_stats(nic, &n1);
-	assert_true(n1.fd_wakeups_sent >= n0.fd_wakeups_sent + 3);
-	ipc_chan_stats(f->host, &h1);
-	assert_true(h1.fd_sleeps >= 3);
-
-	/* Something waiting already: do not sleep. */
-	ct_post_msg_retry(NULL, f->nic, "x", 1, NULL);
-	uint64_t until = now_ns() + 2000000000ull;
-	int rc;
-	while ((rc = chan_wait_fd_arm(f->host)) >= 0 && now_ns() < until)
-		chan_wait_fd_done(f->host); /* the daemon's progress thread has not published it yet */
-	assert_int_equal(rc, CHAN_EAGAIN);
-	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 1);
-
-	/* Negative control: the daemon does not signal the fd. */
-	ipc_nic_mute_wake_fd(nic);
-	assert_true(chan_wait_fd_arm(f->host) >= 0);
-	ct_post_msg_retry(NULL, f->nic, "y", 1, NULL);
-	assert_int_equal(fd_sleep_ms(ep, 100), 0); /* lost: only the timeout ended it */
-	chan_wait_fd_done(f->host);
-	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), 1);
-	close(ep);
-	fx_free(f);
-}
-
 /* The eventfd is the application's too: one it made blocking (to stall
  * the daemon's write on a full counter) is refused, and only that
  * application is detached. */
@@ -920,6 +842,26 @@ static void suite_check_woken(void *ctx, struct chan_suite_pair *p)
 	assert_true(nic_stats(p).wakeups_sent >= 1);
 }
 
+/* Each of the suite's `rounds` sleeps on the wakeup eventfd was ended by
+ * the daemon's write to it (the suite's pair is fresh, so the counters
+ * start at zero). */
+static void suite_check_fd_woken(void *ctx, struct chan_suite_pair *p, unsigned rounds)
+{
+	(void)ctx;
+	assert_true(nic_stats(p).fd_wakeups_sent >= rounds);
+	struct ipc_chan_stats h;
+	ipc_chan_stats(p->host, &h);
+	assert_true(h.fd_sleeps >= rounds);
+}
+
+static void suite_mute_wake_fd(void *ctx, struct chan_suite_pair *p)
+{
+	(void)ctx;
+	pthread_mutex_lock(&LK(p->nic)->mu);
+	ipc_nic_mute_wake_fd(LK(p->nic)->inner);
+	pthread_mutex_unlock(&LK(p->nic)->mu);
+}
+
 /* The refusal was the daemon's access check (it executes both ends'
  * operations), counted and breaking the link, not a local one. */
 static void suite_check_refused(void *ctx, struct chan_suite_pair *p, struct chan *ch)
@@ -937,14 +879,15 @@ int main(void)
 						      .pair_new = suite_pair_new,
 						      .pair_free = suite_pair_free,
 						      .check_refused = suite_check_refused,
-						      .check_woken = suite_check_woken};
+						      .check_woken = suite_check_woken,
+						      .check_fd_woken = suite_check_fd_woken,
+						      .mute_wake_fd = suite_mute_wake_fd};
 	struct CMUnitTest tests[64] = {
 		cmocka_unit_test(test_parse_spec),
 		cmocka_unit_test(test_setup_errors),
 		cmocka_unit_test(test_regions_sharing_pages),
 		cmocka_unit_test(test_registration_keeps_bytes_and_skips_zero_pages),
 		cmocka_unit_test(test_busy_polling_makes_no_wakeups),
-		cmocka_unit_test(test_wait_fd),
 		cmocka_unit_test(test_wait_fd_hostile),
 		cmocka_unit_test(test_peer_destroyed),
 		cmocka_unit_test(test_outstanding_flushed),
