@@ -17,16 +17,18 @@
 
 #define S (1000ull * HARNESS_MS)
 
-/* An open connection, the peer's last segment (a pure ACK) at *t0_out. */
-static int open_idle(struct harness *h, uint64_t *t0_out)
+/* A harness with an open connection (*conn_out), the peer's last segment
+ * (a pure ACK) at *t0_out. */
+static struct harness *open_idle(int *conn_out, uint64_t *t0_out)
 {
-	int conn = harness_active_open(h, 7000, 0x1000, NULL, NULL);
+	struct harness *h = harness_init_default();
+	*conn_out = harness_active_open(h, 7000, 0x1000, NULL, NULL);
 	harness_drop_frames(h);
 	harness_peer_ack(h);
 	harness_advance(h, 0);
 	*t0_out = harness_now(h);
 	assert_int_equal(harness_pending_frames(h), 0);
-	return conn;
+	return h;
 }
 
 static void set_keepalive(struct harness *h, int conn, uint32_t idle_s, uint32_t intvl_s, uint32_t cnt)
@@ -53,28 +55,33 @@ static uint64_t expect_probe(struct harness *h, uint64_t max_ns)
 	return f.at_ns;
 }
 
+/* The last probe's interval ran out: the next frame is an RST at at_ns
+ * and the application sees the connection end with ETIMEDOUT. */
+static void expect_timeout_rst(struct harness *h, int conn, uint64_t at_ns)
+{
+	assert_true(harness_advance_to_frame(h, 20 * S));
+	struct harness_frame f;
+	assert_int_equal(harness_expect_frame(h, &f), 1);
+	assert_true(f.tcp.flags & TCP_RST);
+	assert_int_equal(f.at_ns, at_ns);
+	harness_advance(h, 0);
+	assert_true(harness_take_flags(h, conn) & BT_EV_ERROR);
+	assert_int_equal(harness_conn_err(h, conn), BT_ETIMEDOUT);
+}
+
 static void test_silent_peer_times_out_after_idle_plus_cnt_intvl(void **state)
 {
 	(void)state;
-	struct harness_opts o;
-	harness_default_opts(&o);
-	struct harness *h = harness_init(&o);
 	uint64_t t0;
-	int conn = open_idle(h, &t0);
+	int conn;
+	struct harness *h = open_idle(&conn, &t0);
 	set_keepalive(h, conn, 10, 2, 3);
 	for (uint64_t k = 0; k < 3; k++)
 		assert_int_equal(expect_probe(h, 20 * S), t0 + 10 * S + k * 2 * S);
 	assert_int_equal(harness_stats(h).keepalive_probes, 3);
 	assert_int_equal(harness_peek_flags(h, conn) & BT_EV_ERROR, 0);
 	/* The third probe's interval ends the connection, with an RST. */
-	assert_true(harness_advance_to_frame(h, 20 * S));
-	struct harness_frame f;
-	assert_int_equal(harness_expect_frame(h, &f), 1);
-	assert_true(f.tcp.flags & TCP_RST);
-	assert_int_equal(f.at_ns, t0 + 16 * S);
-	harness_advance(h, 0);
-	assert_true(harness_take_flags(h, conn) & BT_EV_ERROR);
-	assert_int_equal(harness_conn_err(h, conn), BT_ETIMEDOUT);
+	expect_timeout_rst(h, conn, t0 + 16 * S);
 	assert_int_equal(harness_stats(h).conns_timed_out, 1);
 	assert_int_equal(harness_tcp_state(h), -1);
 	harness_destroy(h);
@@ -86,11 +93,9 @@ static void test_silent_peer_times_out_after_idle_plus_cnt_intvl(void **state)
 static void test_answered_probes_keep_the_connection(void **state)
 {
 	(void)state;
-	struct harness_opts o;
-	harness_default_opts(&o);
-	struct harness *h = harness_init(&o);
 	uint64_t t0;
-	int conn = open_idle(h, &t0);
+	int conn;
+	struct harness *h = open_idle(&conn, &t0);
 	set_keepalive(h, conn, 10, 2, 3);
 	uint64_t last = t0;
 	uint32_t probes = 0;
@@ -114,11 +119,9 @@ static void test_answered_probes_keep_the_connection(void **state)
 static void test_answer_resets_the_count(void **state)
 {
 	(void)state;
-	struct harness_opts o;
-	harness_default_opts(&o);
-	struct harness *h = harness_init(&o);
 	uint64_t t0;
-	int conn = open_idle(h, &t0);
+	int conn;
+	struct harness *h = open_idle(&conn, &t0);
 	set_keepalive(h, conn, 10, 2, 3);
 	expect_probe(h, 20 * S);
 	expect_probe(h, 20 * S);
@@ -127,13 +130,7 @@ static void test_answer_resets_the_count(void **state)
 	uint64_t t1 = harness_now(h);
 	for (uint64_t k = 0; k < 3; k++)
 		assert_int_equal(expect_probe(h, 20 * S), t1 + 10 * S + k * 2 * S);
-	assert_true(harness_advance_to_frame(h, 20 * S));
-	struct harness_frame f;
-	assert_int_equal(harness_expect_frame(h, &f), 1);
-	assert_true(f.tcp.flags & TCP_RST);
-	assert_int_equal(f.at_ns, t1 + 16 * S);
-	harness_advance(h, 0);
-	assert_int_equal(harness_conn_err(h, conn), BT_ETIMEDOUT);
+	expect_timeout_rst(h, conn, t1 + 16 * S);
 	assert_int_equal(harness_stats(h).keepalive_probes, 5);
 	harness_destroy(h);
 }
@@ -143,11 +140,9 @@ static void test_answer_resets_the_count(void **state)
 static void test_off_by_default_then_linux_defaults(void **state)
 {
 	(void)state;
-	struct harness_opts o;
-	harness_default_opts(&o);
-	struct harness *h = harness_init(&o);
 	uint64_t t0;
-	int conn = open_idle(h, &t0);
+	int conn;
+	struct harness *h = open_idle(&conn, &t0);
 	uint32_t v;
 	assert_int_equal(bt_getopt(h->host, conn, BT_OPT_KEEPALIVE, &v), BT_OK);
 	assert_int_equal(v, 0);
@@ -180,11 +175,9 @@ static void test_off_by_default_then_linux_defaults(void **state)
 static void test_traffic_defers_probes_and_off_stops_them(void **state)
 {
 	(void)state;
-	struct harness_opts o;
-	harness_default_opts(&o);
-	struct harness *h = harness_init(&o);
 	uint64_t t0;
-	int conn = open_idle(h, &t0);
+	int conn;
+	struct harness *h = open_idle(&conn, &t0);
 	set_keepalive(h, conn, 10, 2, 3);
 	harness_advance(h, 9 * S);
 	harness_peer_send(h, TCP_ACK | TCP_PSH, "hello", 5);
@@ -210,9 +203,7 @@ static void test_traffic_defers_probes_and_off_stops_them(void **state)
 static void test_accepted_connection_inherits_the_listener(void **state)
 {
 	(void)state;
-	struct harness_opts o;
-	harness_default_opts(&o);
-	struct harness *h = harness_init(&o);
+	struct harness *h = harness_init_default();
 	struct bt_opts lo = {0};
 	bt_opts_set(&lo, BT_OPT_KEEPALIVE, 1);
 	bt_opts_set(&lo, BT_OPT_KEEPIDLE, 5);
@@ -239,11 +230,9 @@ static void test_accepted_connection_inherits_the_listener(void **state)
 static void test_bad_values_are_einval(void **state)
 {
 	(void)state;
-	struct harness_opts o;
-	harness_default_opts(&o);
-	struct harness *h = harness_init(&o);
 	uint64_t t0;
-	int conn = open_idle(h, &t0);
+	int conn;
+	struct harness *h = open_idle(&conn, &t0);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_KEEPIDLE, 0), BT_EINVAL);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_KEEPIDLE, 32768), BT_EINVAL);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_KEEPINTVL, 0), BT_EINVAL);
