@@ -286,31 +286,48 @@ static void raise_sigpipe(int flags)
 		pthread_kill(pthread_self(), SIGPIPE);
 }
 
+/* I/O on a socket whose non-blocking connect may still be under way: a
+ * blocking one waits for it (for `ev`, within timeout_ns); then the
+ * connect's outcome decides: EAGAIN while it goes on, its error if it
+ * failed. Returns 0 to go on with the I/O, -1 with errno set. */
+static int settle_connect(struct pl_sock *s, short ev, uint64_t timeout_ns)
+{
+	if (s->kind != PL_CONNECTING)
+		return 0;
+	if (!s->nonblock && block_for(s, ev, timeout_ns) < 0 && errno == EINTR)
+		return -1;
+	if (s->kind != PL_CONNECTING)
+		return 0;
+	LOCK();
+	int e = connect_result(s);
+	UNLOCK();
+	if (e == EINPROGRESS)
+		return fail(EAGAIN);
+	return e ? fail(e) : 0;
+}
+
+static size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	return total;
+}
+
 /* The send side: what write/send/sendto/sendmsg/writev come to. */
 static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, int flags)
 {
 	if (s->forked)
 		return forked_fail("send");
-	if (s->kind == PL_CONNECTING && !s->nonblock && block_for(s, POLLOUT, s->sndtimeo_ns) < 0 && errno == EINTR)
+	if (settle_connect(s, POLLOUT, s->sndtimeo_ns) < 0)
 		return -1;
-	if (s->kind == PL_CONNECTING) {
-		LOCK();
-		int e = connect_result(s);
-		UNLOCK();
-		if (e == EINPROGRESS)
-			return fail(EAGAIN);
-		if (e)
-			return fail(e);
-	}
 	if (s->kind != PL_CONN)
 		return fail(s->kind == PL_DEAD ? EPIPE : ENOTCONN);
 	if (s->shut_wr) {
 		raise_sigpipe(flags);
 		return fail(EPIPE);
 	}
-	size_t total = 0;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
+	size_t total = iov_total(iov, iovcnt);
 	if (total == 0)
 		return 0;
 	bool nb = s->nonblock || (flags & MSG_DONTWAIT);
@@ -361,22 +378,11 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 {
 	if (s->forked)
 		return forked_fail("recv");
-	if (s->kind == PL_CONNECTING && !s->nonblock && block_for(s, POLLIN, s->rcvtimeo_ns) < 0 && errno == EINTR)
+	if (settle_connect(s, POLLIN, s->rcvtimeo_ns) < 0)
 		return -1;
-	if (s->kind == PL_CONNECTING) {
-		LOCK();
-		int e = connect_result(s);
-		UNLOCK();
-		if (e == EINPROGRESS)
-			return fail(EAGAIN);
-		if (e)
-			return fail(e);
-	}
 	if (s->kind != PL_CONN)
 		return fail(ENOTCONN);
-	size_t total = 0;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
+	size_t total = iov_total(iov, iovcnt);
 	if (total == 0)
 		return 0;
 	bool nb = s->nonblock || (flags & MSG_DONTWAIT);
