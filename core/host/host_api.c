@@ -279,22 +279,25 @@ ssize_t bt_peek(struct bt_host *h, int id, void *buf, size_t len)
 	return rx_take(h, id, buf, len, false);
 }
 
+bool host_close_local(struct bt_host *h, int id, struct host_conn *c)
+{
+	c->app_closed = true;
+	if (!c->nic_released && !c->connect_owed)
+		return false;
+	/* Released by the NIC, or a connect the NIC never heard of: there is
+	 * nothing to close or reset there. */
+	c->connect_owed = false;
+	host_free_slot(h, id);
+	return true;
+}
+
 int bt_close(struct bt_host *h, int id)
 {
 	struct host_conn *c = app_conn(h, id);
 	if (!c)
 		return BT_EINVAL;
-	c->app_closed = true;
-	if (c->nic_released) {
-		host_free_slot(h, id);
+	if (host_close_local(h, id, c))
 		return BT_OK;
-	}
-	if (c->connect_owed) {
-		/* The NIC never heard of it: nothing to close. */
-		c->connect_owed = false;
-		host_free_slot(h, id);
-		return BT_OK;
-	}
 	/* Unread data at close means the peer's bytes will never be read:
 	 * reset, as Linux does, rather than pretend a graceful close. */
 	if (c->rx_ready > 0)

@@ -172,6 +172,11 @@ int host_flush_commands(struct bt_host *h);
 int host_process_events(struct bt_host *h);
 int host_alloc_slot(struct bt_host *h);
 void host_free_slot(struct bt_host *h, int slot);
+/* The application is done with connection `id` (close or abort): marks it
+ * so, and when the NIC holds nothing for it (released already, or a
+ * connect not yet sent) frees the slot and returns true; false means the
+ * NIC must still be told. */
+bool host_close_local(struct bt_host *h, int id, struct host_conn *c);
 void host_post_accept_slots(struct bt_host *h, int listener);
 void host_channel_failed(struct bt_host *h);
 /* host_wait.c: the next event-ring entry is valid (not yet consumed). */

@@ -162,17 +162,8 @@ int bt_abort(struct bt_host *h, int id)
 	struct host_conn *c = user_conn(h, id);
 	if (!c)
 		return BT_EINVAL;
-	c->app_closed = true;
-	if (c->nic_released) {
-		host_free_slot(h, id);
+	if (host_close_local(h, id, c))
 		return BT_OK;
-	}
-	if (c->connect_owed) {
-		/* The NIC never heard of it: nothing to reset. */
-		c->connect_owed = false;
-		host_free_slot(h, id);
-		return BT_OK;
-	}
 	c->abort_owed = true;
 	host_mark_dirty(h, id);
 	host_flush_commands(h);
