@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "pl_internal.h"
+#include "core/util/spin_policy.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -88,15 +89,36 @@ static uint64_t env_u64(const char *name, uint64_t def, uint64_t min, uint64_t m
 	return x;
 }
 
+/* The spin policy's settings, read once (racing first calls compute the
+ * same values); its learned mean lives in pl.spin_mean_ns, read and
+ * written with relaxed atomics: a lost update between threads only
+ * delays what the next wait teaches. */
+static struct spin_policy spin_settings(void)
+{
+	static uint64_t budget_ns = UINT64_MAX;
+	static bool adaptive;
+	if (__atomic_load_n(&budget_ns, __ATOMIC_ACQUIRE) == UINT64_MAX) {
+		__atomic_store_n(&adaptive, env_u64("BLUETAS_SPIN_ADAPT", 1, 0, 1) == 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&budget_ns, env_u64("BLUETAS_SPIN_US", PL_SPIN_NS / 1000, 0, 1000000) * 1000,
+				 __ATOMIC_RELEASE);
+	}
+	struct spin_policy p;
+	spin_policy_init(&p, budget_ns, __atomic_load_n(&adaptive, __ATOMIC_RELAXED));
+	p.mean_wait_ns = __atomic_load_n(&pl.spin_mean_ns, __ATOMIC_RELAXED);
+	return p;
+}
+
 uint64_t pl_spin_ns(void)
 {
-	static uint64_t spin_ns = UINT64_MAX; /* racing first calls compute the same value */
-	uint64_t v = __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
-	if (v == UINT64_MAX) {
-		v = env_u64("BLUETAS_SPIN_US", PL_SPIN_NS / 1000, 0, 1000000) * 1000;
-		__atomic_store_n(&spin_ns, v, __ATOMIC_RELAXED);
-	}
-	return v;
+	struct spin_policy p = spin_settings();
+	return spin_policy_spin_ns(&p);
+}
+
+void pl_spin_learn(uint64_t waited_ns)
+{
+	struct spin_policy p = spin_settings();
+	spin_policy_learn(&p, waited_ns);
+	__atomic_store_n(&pl.spin_mean_ns, p.mean_wait_ns, __ATOMIC_RELAXED);
 }
 
 /* With pl.mu held. */

@@ -123,6 +123,7 @@ struct pl_state {
 	struct pl_sock *fds[PL_MAX_FD];
 	void *ep[PL_MAX_FD];    /* per epoll fd: struct pl_epoll (pl_poll.c) */
 	pid_t pid;              /* the process that owns the stack context */
+	uint64_t spin_mean_ns;  /* the spin policy's learned mean wait (pl_spin_learn) */
 };
 extern struct pl_state pl;
 extern struct pl_libc pl_real;
@@ -137,9 +138,15 @@ static inline struct pl_sock *pl_sock_of(int fd)
 int pl_drain(void);                       /* bt_poll until empty; events taken; with pl.mu */
 int pl_errno_of(int bt_err);
 uint64_t pl_now_ns(void);
-/* How long a caller polls before it sleeps: BLUETAS_SPIN_US, default
- * PL_SPIN_NS. Spinning is CPU the application pays for latency. */
+/* How long a wait polls before it sleeps: BLUETAS_SPIN_US (default
+ * PL_SPIN_NS) while waits have been ending within a couple of spins, 0
+ * (sleep at once) while they have not (core/util/spin_policy.h;
+ * BLUETAS_SPIN_ADAPT=0 always spins the whole budget). Spinning is CPU the
+ * application pays for latency. Read it once per wait. */
 uint64_t pl_spin_ns(void);
+/* A wait whose first look found nothing ended, with something ready,
+ * waited_ns after it began: teaches the spin policy. */
+void pl_spin_learn(uint64_t waited_ns);
 /* Sleeps up to `ns` (at most cap_ns; PL_SLICE_NS when the ARM could not
  * be posted) on the channel (pl.mu NOT held). 0, or -1 with errno EINTR
  * when a signal handler installed without SA_RESTART ended the sleep. */

@@ -133,9 +133,9 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 		else if (fds[i].fd >= 0)
 			n_kernel++;
 	}
-	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms);
+	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms), spin_ns = pl_spin_ns();
 	int ready;
-	for (;;) {
+	for (bool first = true;; first = false) {
 		ready = 0;
 		LOCK();
 		if (pl.host)
@@ -161,9 +161,11 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 				if (kern[i].revents)
 					ready++;
 			}
+		if (ready && !first)
+			pl_spin_learn(pl_now_ns() - start);
 		if (ready || timeout_ms == 0 || pl_now_ns() >= deadline)
 			break;
-		if (pl_now_ns() - start < pl_spin_ns())
+		if (pl_now_ns() - start < spin_ns)
 			continue;
 		if (n_kernel == 0 || mixed_wait_on_stack()) {
 			uint64_t now = pl_now_ns();
@@ -470,7 +472,7 @@ static int set_wake_ep(int epfd, int wake_fd)
 
 static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_ms)
 {
-	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms);
+	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms), spin_ns = pl_spin_ns();
 	/* The kernel set is asked (a syscall) at the first round, then every
 	 * PL_KERNEL_LOOK_NS while spinning, and after a sleep only if the set
 	 * woke it: a spin is stack polls from host memory, not syscalls. */
@@ -487,8 +489,8 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 		 * one after a sleep walk it, so readiness another thread's drain
 		 * took, or a change without an event, waits at most the spin,
 		 * never past a sleep. */
-		bool spin_over = pl_now_ns() - start >= pl_spin_ns(); /* one reading for both uses */
-		bool skip = !first && got == 0 && !spin_over;
+		bool spin_over = pl_now_ns() - start >= spin_ns; /* one reading for both uses */
+		bool skip = !first && got == 0 && !spin_over, was_first = first;
 		first = false;
 		int n = e && pl.host && !skip ? ep_collect(e, evs, max) : 0;
 		int kfds = e ? e->kernel_fds : 1;
@@ -504,6 +506,8 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 			else if (k < 0 && n == 0)
 				return -1;
 		}
+		if (n && !was_first)
+			pl_spin_learn(pl_now_ns() - start);
 		if (n || timeout_ms == 0 || pl_now_ns() >= deadline)
 			return n;
 		if (!ours)

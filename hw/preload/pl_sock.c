@@ -135,18 +135,21 @@ EXPORT int listen(int fd, int backlog)
  * pl.mu not held. */
 static int block_for(struct pl_sock *s, uint32_t want, uint64_t timeout_ns)
 {
-	uint64_t start = pl_now_ns();
-	for (;;) {
+	uint64_t start = pl_now_ns(), spin_ns = pl_spin_ns();
+	for (bool first = true;; first = false) {
 		LOCK();
 		pl_drain();
 		uint32_t r = pl_readiness(s);
 		UNLOCK();
-		if (r & (want | POLLERR | POLLHUP | POLLNVAL))
+		if (r & (want | POLLERR | POLLHUP | POLLNVAL)) {
+			if (!first)
+				pl_spin_learn(pl_now_ns() - start);
 			return 0;
+		}
 		uint64_t now = pl_now_ns(), spent = now - start;
 		if (timeout_ns && spent >= timeout_ns)
 			return fail(EAGAIN);
-		if (spent < pl_spin_ns())
+		if (spent < spin_ns)
 			continue;
 		if (pl_sleep_on_stack(timeout_ns ? timeout_ns - spent : UINT64_MAX, PL_WAKE_FD_CAP_NS) < 0)
 			return -1; /* EINTR: a handler without SA_RESTART ran (signal(7)) */

@@ -37,7 +37,8 @@
 # client, no pipelining; x2 at 50 clients, x5 with -P 16), BENCH_APPS_PIN
 # ("unpinned pinned"), BENCH_APPS_IPERF_S (3, seconds per iperf3 run),
 # BENCH_APPS_OURS_ENV (more environment for the servers on the stack),
-# BENCH_APPS_REDIS=0 / BENCH_APPS_IPERF=0 skip a part, BENCH_APPS_KEEP=1
+# BENCH_APPS_REDIS_CFGS ("1:1 50:1 1:16 50:16": clients:pipelining
+# cases), BENCH_APPS_REDIS=0 / BENCH_APPS_IPERF=0 skip a part, BENCH_APPS_KEEP=1
 # keeps the working directory. Needs root; elsewhere one "skipped" line.
 # A server that does not work on the stack is reported as blocked with what
 # it printed; Linux's figures are still measured. Nothing here is a test.
@@ -66,6 +67,13 @@ for v in runs req iperf_s; do
 done
 for p in $pins; do
 	[[ $p == pinned || $p == unpinned ]] || { echo "$me: BENCH_APPS_PIN takes pinned and/or unpinned, not '$p'" >&2; exit 2; }
+done
+# BENCH_APPS_REDIS_CFGS: the clients:pipelining cases, e.g. "1:1 50:1".
+redis_cfgs=()
+for cfg in ${BENCH_APPS_REDIS_CFGS:-1:1 50:1 1:16 50:16}; do
+	[[ $cfg =~ ^[1-9][0-9]*:[1-9][0-9]*$ ]] ||
+		{ echo "$me: BENCH_APPS_REDIS_CFGS takes CLIENTS:PIPELINE cases (e.g. 50:16), not '$cfg'" >&2; exit 2; }
+	redis_cfgs+=("${cfg/:/ }")
 done
 [[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces, net_tap)"
 [[ -c /dev/net/tun ]] || skip "no /dev/net/tun (net_tap cannot be created here)"
@@ -259,7 +267,6 @@ bench_redis() {
 		printf "\n" }' >>"$results"
 }
 
-redis_cfgs=("1 1" "50 1" "1 16" "50 16")
 redis_n() { echo $((req * ($1 > 1 ? 2 : 1) * ($2 > 1 ? 5 : 1))); }
 redis_blocked=""
 declare -A ours_bad=()
