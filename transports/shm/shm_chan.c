@@ -63,6 +63,7 @@ struct shm_end_state {
 	unsigned idx;
 	struct shm_region regions[SHM_MAX_REGIONS];
 	uint32_t n_regions;
+	uint32_t lkey_hint; /* where find_lkey last found a key: posts name one region over and over */
 	struct shm_wr *wq; /* this end -> peer, ordered by due time */
 	uint32_t wq_head, wq_len, wq_cap;
 	uint64_t last_due;  /* in-order: nothing is due before its predecessor */
@@ -132,11 +133,18 @@ static uint32_t ring_idx(uint32_t pos, uint32_t step, uint32_t cap)
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
+/* Live keys are distinct and never handed out again, so a match at the
+ * hint is the region the scan would find. */
 static struct shm_region *find_lkey(struct shm_end_state *e, uint32_t key)
 {
+	uint32_t hint = e->lkey_hint;
+	if (key && hint < e->n_regions && e->regions[hint].lkey == key)
+		return &e->regions[hint];
 	for (uint32_t i = 0; key && i < e->n_regions; i++)
-		if (e->regions[i].lkey == key)
+		if (e->regions[i].lkey == key) {
+			e->lkey_hint = i;
 			return &e->regions[i];
+		}
 	return NULL;
 }
 
@@ -270,20 +278,29 @@ static bool in_window(uint64_t now, uint64_t from, uint64_t until)
 	return until != 0 && now >= from && now < until;
 }
 
-static uint64_t tick(struct shm_end_state *e)
+/* Credits a stall fault held back come back once its window has closed
+ * (only ever withheld inside it). Out of line: tick() runs on every
+ * channel call and this almost never. */
+static void release_withheld_credits(struct shm_link *l, uint64_t now)
+{
+	if (in_window(now, l->faults.stall_credits_from_ns, l->faults.stall_credits_until_ns))
+		return;
+	for (unsigned i = 0; i < 2; i++) {
+		l->end[i].msgs_out -= l->end[i].credits_withheld;
+		l->end[i].credits_withheld = 0;
+	}
+}
+
+/* Every channel call first runs what is due. Inline: the common call
+ * (nothing due, no credits held) costs a clock read and two compares. */
+static inline uint64_t tick(struct shm_end_state *e)
 {
 	struct shm_link *l = e->link;
 	uint64_t now = bt_clock_now_ns(l->clock);
 	if (now >= l->next_due_ns)
 		progress(l, now);
-	/* Credits are only ever withheld inside a stall fault's window. */
-	if ((l->end[0].credits_withheld | l->end[1].credits_withheld) &&
-	    !in_window(now, l->faults.stall_credits_from_ns, l->faults.stall_credits_until_ns)) {
-		for (unsigned i = 0; i < 2; i++) {
-			l->end[i].msgs_out -= l->end[i].credits_withheld;
-			l->end[i].credits_withheld = 0;
-		}
-	}
+	if (l->end[0].credits_withheld | l->end[1].credits_withheld)
+		release_withheld_credits(l, now);
 	return now;
 }
 
@@ -352,8 +369,32 @@ static int shm_mr_deregister(struct chan *ch, struct chan_mr *mr)
 	return CHAN_OK;
 }
 
-static int post_op(struct chan *ch, uint8_t opcode, struct chan_sge_local local,
-		   struct chan_sge_remote remote, uint32_t len, uint64_t wr_id, uint32_t flags)
+/* When an op posted now is due: after the wire has carried the data
+ * before it (a bandwidth model), one latency later, plus a delay fault's
+ * draw inside its window. Out of line: most links model neither. */
+static uint64_t modelled_due(struct shm_end_state *e, uint8_t opcode, uint32_t len, uint64_t now)
+{
+	struct shm_link *l = e->link;
+	uint64_t ready = now;
+	if (l->p.bandwidth_bps) {
+		struct shm_end_state *src = opcode == CHAN_OP_READ ? peer_of(e) : e;
+		uint64_t ser = (uint64_t)((double)len * 8e9 / (double)l->p.bandwidth_bps);
+		src->wire_free = sat_add(max_u64(now, src->wire_free), ser);
+		ready = src->wire_free;
+	}
+	uint64_t extra = 0;
+	if (l->faults.delay_max_ns && in_window(now, l->faults.delay_from_ns, l->faults.delay_until_ns)) {
+		extra = fault_rand(l) % (l->faults.delay_max_ns + 1);
+		l->stats.ops_delayed++;
+	}
+	return sat_add(sat_add(ready, l->p.op_latency_ns), extra);
+}
+
+/* Inline in the two posts: the receive path posts every segment through
+ * it, and a call with eight arguments passes two of them on the stack. */
+static inline __attribute__((always_inline)) int post_op(struct chan *ch, uint8_t opcode,
+							 struct chan_sge_local local, struct chan_sge_remote remote,
+							 uint32_t len, uint64_t wr_id, uint32_t flags)
 {
 	struct shm_end_state *e = end_of(ch);
 	struct shm_link *l = e->link;
@@ -370,19 +411,11 @@ static int post_op(struct chan *ch, uint8_t opcode, struct chan_sge_local local,
 	if (e->posted - e->retired >= l->p.sq_depth)
 		return CHAN_EAGAIN;
 
-	uint64_t ready = now;
-	if (l->p.bandwidth_bps) {
-		struct shm_end_state *src = opcode == CHAN_OP_READ ? peer_of(e) : e;
-		uint64_t ser = (uint64_t)((double)len * 8e9 / (double)l->p.bandwidth_bps);
-		src->wire_free = sat_add(max_u64(now, src->wire_free), ser);
-		ready = src->wire_free;
-	}
-	uint64_t extra = 0;
-	if (l->faults.delay_max_ns && in_window(now, l->faults.delay_from_ns, l->faults.delay_until_ns)) {
-		extra = fault_rand(l) % (l->faults.delay_max_ns + 1);
-		l->stats.ops_delayed++;
-	}
-	struct shm_wr *wr = enqueue(e, sat_add(sat_add(ready, l->p.op_latency_ns), extra));
+	/* Without a bandwidth model or a delay fault (the common link) an
+	 * op is due one latency from now. */
+	uint64_t due = (l->p.bandwidth_bps | l->faults.delay_max_ns) ? modelled_due(e, opcode, len, now)
+								    : sat_add(now, l->p.op_latency_ns);
+	struct shm_wr *wr = enqueue(e, due);
 	wr->seq = e->posted++;
 	wr->wr_id = wr_id;
 	wr->loff = local.off;
