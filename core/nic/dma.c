@@ -40,11 +40,6 @@ void dma_app_fini(struct nic_app *a)
 	memset(&a->staging_mr, 0, sizeof(a->staging_mr));
 }
 
-uint32_t dma_sq_free(const struct nic_app *a)
-{
-	return a->ops_cap - a->ops_count;
-}
-
 /* Contiguous space in the staging ring. Occupied bytes are [tail, head)
  * (circular); head == staging_len marks a ring full up to its end. A
  * reservation that does not fit before the end skips to the start. */
@@ -112,7 +107,12 @@ static inline int post_piece(struct nic *nic, struct nic_app *a, uint8_t kind, b
 		a->broken = rc;
 		return rc;
 	}
-	struct dma_op *op = &a->ops[(a->ops_head + a->ops_count) % a->ops_cap];
+	/* ops_head < ops_cap and ops_count < ops_cap here: one subtraction
+	 * wraps the slot (no division on the per-segment path). */
+	uint32_t slot = a->ops_head + a->ops_count;
+	if (slot >= a->ops_cap)
+		slot -= a->ops_cap;
+	struct dma_op *op = &a->ops[slot];
 	*op = *meta;
 	op->kind = kind;
 	op->staging_off = whole_off;
@@ -146,6 +146,26 @@ int dma_ring_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t
 	if (rc != CHAN_OK)
 		return rc;
 	return post_piece(nic, a, kind, is_read, staging_off + first, ring_off, len - first, meta, staging_off);
+}
+
+/* The in-order receive's write: `len` bytes from staging_off to the head
+ * of flow fi's RX ring (rx_pos), the record's seq rcv_nxt (called before
+ * rx_advance). The common unsplit write is built here with post_piece
+ * inline, so its record is written in place instead of through a copied
+ * meta; one the ring's end splits goes through dma_ring_post. */
+int dma_rx_write(struct nic *nic, uint32_t fi, uint32_t staging_off, uint32_t len)
+{
+	const struct flow *f = &nic->flows[fi];
+	if (len > f->rx_ring_len - f->rx_pos) {
+		struct dma_op split = {.flow = fi, .gen = f->gen, .seq = f->rcv_nxt, .len = len};
+		return dma_ring_post(nic, f->app, DMA_RX_WRITE, false, staging_off, f->rx_ring_off, f->rx_ring_len,
+				     f->rx_pos, len, &split);
+	}
+	/* Its own meta, whose address does not escape: the compiler stores
+	 * its fields straight into the record. */
+	struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = f->rcv_nxt, .len = len};
+	return post_piece(nic, &nic->apps[f->app], DMA_RX_WRITE, false, staging_off, f->rx_ring_off + f->rx_pos, len,
+			  &meta, staging_off);
 }
 
 int dma_poll_completions(struct nic *nic, int app)

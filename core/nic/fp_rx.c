@@ -125,17 +125,26 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 		}
 		return false;
 	}
+	bool prr = nic->cfg.prr && f->sack_ok && nic->cfg.cc == NIC_CC_DCTCP;
+	uint32_t wnd = (uint32_t)tcp->window << f->snd_wscale;
+	if (ack == f->snd_una && wnd == f->snd_wnd && wnd != 0 && tcp->payload_len && !prr) {
+		/* A receiver's common ACK: it moves neither snd_una nor the
+		 * window and carries data (no duplicate). Below, only the
+		 * scoreboard would act on it; the scoreboard changes neither. */
+		if (fp_sack_tracks(nic, f))
+			fp_sack_on_ack(nic, fi, tcp);
+		return true;
+	}
 	/* The linux-like profile grows cwnd by what an ACK newly delivered:
 	 * not by bytes SACKed before it (Linux's acked_sacked). */
 	uint32_t sacked_before = nic->cfg.cc_skip_sacked && seq_gt(ack, f->snd_una)
 					 ? sack_tx_sacked_in(&f->tx_sack, f->snd_una, ack) + fp_reno_sacked(nic, f)
 					 : 0;
-	bool prr = nic->cfg.prr && f->sack_ok && nic->cfg.cc == NIC_CC_DCTCP;
 	uint32_t una_before = f->snd_una;
 	uint32_t board_before = prr ? sack_tx_sacked_in(&f->tx_sack, f->snd_una, f->snd_max) : 0;
 	bool was_in_recovery = f->tx_sack.in_recovery;
-	fp_sack_on_ack(nic, fi, tcp); /* scoreboard, RFC 6675 entry and exit */
-	uint32_t wnd = (uint32_t)tcp->window << f->snd_wscale;
+	if (fp_sack_tracks(nic, f))
+		fp_sack_on_ack(nic, fi, tcp); /* scoreboard, RFC 6675 entry and exit */
 	if (seq_gt(ack, f->snd_una)) {
 		uint32_t acked = ack - f->snd_una;
 		bool fin_acked = f->fin_sent && seq_geq(ack, f->fin_seq + 1);
@@ -212,11 +221,14 @@ static bool process_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp
 	return true;
 }
 
-static void rx_advance(struct nic *nic, uint32_t fi, uint32_t bytes)
+/* Inline: once per in-order segment. The division only where the ring
+ * wraps. */
+static inline void rx_advance(struct nic *nic, uint32_t fi, uint32_t bytes)
 {
 	struct flow *f = &nic->flows[fi];
 	f->rcv_nxt += bytes;
-	f->rx_pos = (uint32_t)(((uint64_t)f->rx_pos + bytes) % f->rx_ring_len);
+	uint64_t pos = (uint64_t)f->rx_pos + bytes;
+	f->rx_pos = (uint32_t)(pos < f->rx_ring_len ? pos : pos % f->rx_ring_len);
 	f->rx_avail -= bytes;
 	f->ev_rx_bytes += bytes;
 	app_notify(nic, fi, 0, 0);
@@ -233,12 +245,64 @@ static void note_dsack(struct flow *f, const struct sack_interval *dup)
 	f->ack_now = true;
 }
 
+/* After `len` new bytes in order: ACK now, at once at the end of the
+ * batch, or arm the delayed-ACK bound. Inline: once per in-order segment. */
+static inline void ack_policy(struct nic *nic, uint32_t fi, uint32_t len)
+{
+	struct flow *f = &nic->flows[fi];
+	f->rx_unacked_bytes += len;
+	/* FreeBSD ACKs the second segment while an ACK is delayed, whatever
+	 * their sizes (the freebsd-like profile); RFC 1122 counts full
+	 * segments, as the bytes below do. */
+	bool second_segment = nic->cfg.ack_second_segment && f->delack_deadline_ns != 0;
+	if (f->rx_unacked_bytes >= 2u * f->mss || second_segment) {
+		/* At least every second full segment (RFC 1122 4.2.3.2), now:
+		 * waiting for the end of the receive burst would ACK once per
+		 * burst and starve the sender's ACK clock. */
+		fp_send_ack(nic, fi);
+	} else if (nic->cfg.delayed_ack_ns == 0 || f->ce_seen || f->quickacks_left) {
+		if (f->quickacks_left)
+			f->quickacks_left--; /* Linux's quick-ACK mode at the start of a connection */
+		f->ack_now = true;
+	} else if (f->delack_deadline_ns == 0) {
+		f->delack_deadline_ns = nic_now(nic) + nic->cfg.delayed_ack_ns;
+		sp_timer_update(nic, fi);
+	}
+}
+
+/* The common segment of a bulk receive: the next bytes expected, nothing
+ * held out of order, all in the window, the flow open for data, the
+ * payload staged by the checksum pass. place_payload's steps for exactly
+ * this case, without its tests for the others: no D-SACK, no trimming, no
+ * interval, one write at the ring's head (dma_rx_write). Inline: the
+ * receive path's per-segment work, its two callers the fast branches. */
+static inline void place_in_order(struct nic *nic, uint32_t fi, const struct tcp_view *tcp, struct rx_stage *st)
+{
+	struct flow *f = &nic->flows[fi];
+	uint32_t len = tcp->payload_len;
+	if (dma_sq_free(&nic->apps[f->app]) < 2) {
+		nic->stats.dma_staging_full++;
+		return;
+	}
+	if (dma_rx_write(nic, fi, st->off + st->hdr, len) < 0)
+		return;
+	st->posted = true;
+	nic->stats.rx_payload_bytes += len;
+	rx_advance(nic, fi, len);
+	ack_policy(nic, fi, len);
+}
+
 static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *tcp, struct rx_stage *st)
 {
 	struct flow *f = &nic->flows[fi];
 	uint32_t seq = tcp->seq;
 	uint32_t len = tcp->payload_len;
 	const uint8_t *data = tcp->payload;
+	if (st->staged && seq == f->rcv_nxt && len <= f->rx_avail && f->rx_ooo.count == 0 && flow_takes_data(f) &&
+	    !(nic->cfg.inject_bugs & NIC_BUG_RX_FIRST_SEGMENT_ONLY)) {
+		place_in_order(nic, fi, tcp, st);
+		return;
+	}
 
 	/* RFC 2883: the duplicate part of a segment goes first in the next
 	 * ACK's SACK blocks, and that ACK goes at once (the sender learns
@@ -349,24 +413,7 @@ static void place_payload(struct nic *nic, uint32_t fi, const struct tcp_view *t
 		 * lacks, or that it is closed, without a delayed-ACK wait. */
 		f->ack_now = true;
 	}
-	f->rx_unacked_bytes += len;
-	/* FreeBSD ACKs the second segment while an ACK is delayed, whatever
-	 * their sizes (the freebsd-like profile); RFC 1122 counts full
-	 * segments, as the bytes below do. */
-	bool second_segment = nic->cfg.ack_second_segment && f->delack_deadline_ns != 0;
-	if (f->rx_unacked_bytes >= 2u * f->mss || second_segment) {
-		/* At least every second full segment (RFC 1122 4.2.3.2), now:
-		 * waiting for the end of the receive burst would ACK once per
-		 * burst and starve the sender's ACK clock. */
-		fp_send_ack(nic, fi);
-	} else if (nic->cfg.delayed_ack_ns == 0 || f->ce_seen || f->quickacks_left) {
-		if (f->quickacks_left)
-			f->quickacks_left--; /* Linux's quick-ACK mode at the start of a connection */
-		f->ack_now = true;
-	} else if (f->delack_deadline_ns == 0) {
-		f->delack_deadline_ns = nic_now(nic) + nic->cfg.delayed_ack_ns;
-		sp_timer_update(nic, fi);
-	}
+	ack_policy(nic, fi, len);
 }
 
 static void established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
@@ -441,6 +488,43 @@ void fp_rx_established(struct nic *nic, uint32_t fi, const struct ipv4_view *ip,
 	established(nic, fi, ip, tcp, &none);
 }
 
+/* Whether a staged segment is the common one of a bulk receive, for
+ * which rx_in_order does all established() would: an ACK that moves
+ * nothing (neither snd_una nor the window; no PRR; it carries data, so it
+ * is no duplicate), the next bytes expected, nothing held out of order or
+ * beyond a gap, all in the window, no FIN. Staged means payload to take. */
+static bool in_order_common(const struct nic *nic, const struct flow *f, const struct tcp_view *tcp)
+{
+	uint32_t wnd = (uint32_t)tcp->window << f->snd_wscale;
+	return (tcp->flags & (TCP_ACK | TCP_FIN)) == TCP_ACK && tcp->ack == f->snd_una && wnd == f->snd_wnd &&
+	       wnd != 0 && tcp->seq == f->rcv_nxt && tcp->payload_len <= f->rx_avail && f->rx_ooo.count == 0 &&
+	       !f->fin_held && f->in_use && !f->retired && flow_takes_data(f) &&
+	       !(nic->cfg.prr && f->sack_ok && nic->cfg.cc == NIC_CC_DCTCP) &&
+	       !(nic->cfg.inject_bugs & NIC_BUG_RX_FIRST_SEGMENT_ONLY);
+}
+
+/* established() for a segment in_order_common accepts, step for step
+ * without the tests whose outcome it fixed: liveness and ECN, the
+ * scoreboard (all process_ack does with such an ACK), the timestamp
+ * (seq == rcv_nxt), the payload at the ring's head, the ACK if owed. */
+static void rx_in_order(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
+			struct rx_stage *st)
+{
+	struct flow *f = &nic->flows[fi];
+	f->last_rx_ns = nic_now(nic);
+	if (f->ecn_ok && (ip->tos & IPV4_ECN_MASK) == IPV4_ECN_CE) {
+		f->ce_seen = true;
+		nic->stats.ecn_ce_received++;
+	}
+	if (fp_sack_tracks(nic, f))
+		fp_sack_on_ack(nic, fi, tcp);
+	if (f->ts_ok && tcp->opts.has_ts && (int32_t)(tcp->opts.ts_val - f->ts_recent) >= 0)
+		f->ts_recent = tcp->opts.ts_val;
+	place_in_order(nic, fi, tcp, st);
+	if (f->in_use && f->ack_now)
+		fp_tx_schedule(nic, fi);
+}
+
 /* The checksum first (a segment that fails it is dropped before any of
  * it is acted on), its payload staged on the way (fp_rx_stage.c). */
 static void rx_fast(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
@@ -451,7 +535,10 @@ static void rx_fast(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, co
 		nic->stats.rx_bad_csum++;
 		return;
 	}
-	established(nic, fi, ip, tcp, &st);
+	if (st.staged && in_order_common(nic, &nic->flows[fi], tcp))
+		rx_in_order(nic, fi, ip, tcp, &st);
+	else
+		established(nic, fi, ip, tcp, &st);
 	fp_rx_unstage(nic, &st);
 }
 

@@ -14,7 +14,7 @@
 
 static bool worth_staging(struct nic *nic, const struct flow *f, const struct tcp_view *tcp)
 {
-	if (tcp->payload_len == 0 || !f->rings_attached || f->app_gone || f->fin_received)
+	if (tcp->payload_len == 0 || !flow_takes_data(f))
 		return false;
 	uint32_t offset = tcp->seq - f->rcv_nxt;
 	return seq_geq(tcp->seq, f->rcv_nxt) && offset < f->rx_avail && dma_sq_free(&nic->apps[f->app]) >= 2;
@@ -38,10 +38,4 @@ bool fp_rx_verify_stage(struct nic *nic, uint32_t fi, const struct ipv4_view *ip
 	}
 	*st = (struct rx_stage){.staged = true, .app = f->app, .off = off, .hdr = tcp->hdr_bytes, .len = ip->payload_len};
 	return true;
-}
-
-void fp_rx_unstage(struct nic *nic, const struct rx_stage *st)
-{
-	if (st->staged && !st->posted)
-		dma_unreserve(&nic->apps[st->app], st->off, st->len);
 }

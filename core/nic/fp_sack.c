@@ -88,7 +88,7 @@ static bool lost_resend(const struct nic *nic, const struct flow *f, uint32_t un
 void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp)
 {
 	struct flow *f = &nic->flows[fi];
-	if (!f->sack_ok && !nic->cfg.newreno)
+	if (!fp_sack_tracks(nic, f))
 		return;
 	uint32_t una = seq_gt(tcp->ack, f->snd_una) ? tcp->ack : f->snd_una;
 	struct sack_tx_events ev;

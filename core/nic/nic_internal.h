@@ -315,8 +315,6 @@ struct rx_stage {
  * the fast path will likely place the payload (else st->staged is false). */
 bool fp_rx_verify_stage(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, const struct tcp_view *tcp,
 			struct rx_stage *st);
-/* Gives back a reservation place_payload did not post. */
-void fp_rx_unstage(struct nic *nic, const struct rx_stage *st);
 
 /* fp_tx.c */
 void fp_tx_schedule(struct nic *nic, uint32_t fi);
@@ -337,6 +335,13 @@ uint32_t fp_window_to_advertise(const struct flow *f);
 /* fp_sack.c */
 void fp_sack_opts(struct nic *nic, const struct flow *f, struct tcp_opts *opts, bool syn, bool offer);
 void fp_sack_on_ack(struct nic *nic, uint32_t fi, const struct tcp_view *tcp);
+/* Whether fp_sack_on_ack has anything to do: a SACK scoreboard, or NewReno's
+ * episode without one. Inline: every ACK asks, and most flows of a plain
+ * profile have neither (the call's register saves cost more than its work). */
+static inline bool fp_sack_tracks(const struct nic *nic, const struct flow *f)
+{
+	return f->sack_ok || nic->cfg.newreno;
+}
 void fp_sack_recover(struct nic *nic, uint32_t fi);
 int fp_sack_send_holes(struct nic *nic, uint32_t fi, bool lost_only);
 /* Without SACK under nic_config.newreno: the bytes duplicate ACKs say
@@ -435,10 +440,27 @@ int dma_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t stag
 	     uint32_t len, const struct dma_op *meta);
 int dma_ring_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off,
 		  uint64_t ring_off, uint32_t ring_len, uint32_t ring_pos, uint32_t len, const struct dma_op *meta);
+int dma_rx_write(struct nic *nic, uint32_t fi, uint32_t staging_off, uint32_t len);
+/* Gives back a reservation fp_rx_verify_stage made and place_payload did
+ * not post. Inline: every staged segment asks, and almost all were posted. */
+static inline void fp_rx_unstage(struct nic *nic, const struct rx_stage *st)
+{
+	if (st->staged && !st->posted)
+		dma_unreserve(&nic->apps[st->app], st->off, st->len);
+}
 int dma_poll_completions(struct nic *nic, int app);
-uint32_t dma_sq_free(const struct nic_app *a);
+/* Free send-queue slots. Inline: the receive path asks twice a segment. */
+static inline uint32_t dma_sq_free(const struct nic_app *a) { return a->ops_cap - a->ops_count; }
 
 static inline uint64_t nic_now(const struct nic *nic) { return nic->now_ns; }
+
+/* New payload can go to the application: its rings are attached, it is
+ * still there, and no FIN has ended the stream (the checksum pass stages
+ * only then, and the in-order fast branch is taken only then). */
+static inline bool flow_takes_data(const struct flow *f)
+{
+	return f->rings_attached && !f->app_gone && !f->fin_received;
+}
 
 /* Synchronized with a peer that still speaks: ESTABLISHED up to LAST_ACK,
  * not the handshake and not TIME_WAIT. The fast path takes segments only in

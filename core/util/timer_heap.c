@@ -80,15 +80,23 @@ int timer_heap_set(struct timer_heap *th, uint32_t id, uint64_t deadline_ns)
 {
 	if (id >= th->capacity)
 		return -1;
-	th->deadline_ns[id] = deadline_ns;
 	uint32_t pos = th->pos_of_id[id];
+	uint64_t old_ns = th->deadline_ns[id];
+	th->deadline_ns[id] = deadline_ns;
 	if (pos == POS_NONE) {
 		pos = th->count++;
 		th->heap_ids[pos] = id;
 		th->pos_of_id[id] = pos;
+		sift_up(th, pos);
+		return 0;
 	}
-	sift_up(th, pos);
-	sift_down(th, th->pos_of_id[id]);
+	/* "earlier" is a strict total order (ties by id), so an entry moved
+	 * earlier can only rise and one moved later only sink: the other
+	 * sift would find nothing to swap. */
+	if (deadline_ns < old_ns && pos > 0)
+		sift_up(th, pos);
+	else if (deadline_ns > old_ns && 2 * pos + 1 < th->count)
+		sift_down(th, pos); /* not called for a leaf: one flow's heap is one entry */
 	return 0;
 }
 

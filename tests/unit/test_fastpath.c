@@ -490,6 +490,91 @@ static void test_rx_beyond_window_acked_with_window(void **state)
 	harness_destroy(h);
 }
 
+/* The receive path's in-order fast branch (fp_rx.c, in_order_common)
+ * must leave to the general path every segment it would not handle the
+ * same way: the three below each fail when its test is left out. */
+
+/* In order, but longer than the window left: only what fits is taken. */
+static void test_rx_in_order_segment_trimmed_to_the_window(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.host.rx_ring_bytes = 4096;
+	int conn;
+	struct harness *h = open_passive(&o, 21, &conn);
+	struct harness_frame f;
+	send_next(h, 1000);
+	send_next(h, 1448);
+	send_next(h, 1448); /* unread: 200 bytes of window left */
+	send_at(h, 3896, 1448);
+	harness_advance(h, HARNESS_MS);
+	uint32_t last_ack = 0, last_window = 1;
+	while (harness_expect_frame(h, &f)) {
+		last_ack = f.tcp.ack;
+		last_window = f.tcp.window;
+	}
+	assert_int_equal(last_ack, rcv_base(h) + 4096);
+	assert_int_equal(last_window, 0);
+	assert_int_equal(bt_rx_ready(h->host, conn), 4096);
+	app_read_check(h, conn, 0, 4096);
+	harness_destroy(h);
+}
+
+/* A bare FIN held beyond a gap (no interval held: no payload) is taken
+ * once in-order data fills the gap. */
+static void test_rx_bare_fin_beyond_gap_taken_when_filled(void **state)
+{
+	(void)state;
+	int conn;
+	struct harness *h = open_default(778, &conn);
+	struct harness_frame f;
+	struct harness_seg x = {.tos = h->peer.tos};
+	harness_inject(h, TCP_ACK | TCP_FIN, rcv_base(h) + 1000, h->peer.rcv_nxt, h->peer.window, NULL, 0, &x);
+	harness_advance(h, 0);
+	expect_ack(h, rcv_base(h), &f);
+	assert_int_equal(harness_tcp_state(h), TCP_ESTABLISHED);
+	send_at(h, 0, 1000);
+	harness_advance(h, 0);
+	expect_ack(h, rcv_base(h) + 1001, &f);
+	assert_int_equal(harness_tcp_state(h), TCP_CLOSE_WAIT);
+	app_read_check(h, conn, 0, 1000);
+	uint8_t buf[16];
+	bool eof = false;
+	harness_app_read(h, conn, buf, sizeof(buf), &eof);
+	assert_true(eof);
+	harness_destroy(h);
+}
+
+/* In order, its ACK at snd_una, a wider window: the window opens and the
+ * data it held back goes. */
+static void test_rx_data_segment_opens_the_window(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	struct harness *h = harness_init(&o);
+	h->peer.window = 2000; /* in the handshake's ACK */
+	int conn = harness_passive_open(h, PORT, 5, NULL, NULL);
+	struct harness_frame f;
+	app_send(h, conn, 0, 10000);
+	harness_advance(h, 0);
+	uint32_t sent = 0;
+	while (harness_expect_frame(h, &f))
+		sent += f.tcp.payload_len; /* not absorbed: the peer's ACK stays at snd_una */
+	assert_true(sent > 0 && sent <= 2000);
+	h->peer.window = 65535;
+	send_next(h, 100);
+	harness_advance(h, 0);
+	uint32_t beyond = 0;
+	while (harness_expect_frame(h, &f))
+		if (f.tcp.seq - snd_base(h) >= sent)
+			beyond += f.tcp.payload_len;
+	assert_true(beyond > 0);
+	app_read_check(h, conn, 0, 100);
+	harness_destroy(h);
+}
+
 static void test_rx_old_zero_length_probe_answered(void **state)
 {
 	(void)state;
@@ -1490,6 +1575,9 @@ int main(void)
 		cmocka_unit_test(test_rx_ooo_burst_one_dupack_each),
 		cmocka_unit_test(test_rx_duplicate_acked_at_once),
 		cmocka_unit_test(test_rx_beyond_window_acked_with_window),
+		cmocka_unit_test(test_rx_in_order_segment_trimmed_to_the_window),
+		cmocka_unit_test(test_rx_bare_fin_beyond_gap_taken_when_filled),
+		cmocka_unit_test(test_rx_data_segment_opens_the_window),
 		cmocka_unit_test(test_rx_old_zero_length_probe_answered),
 		cmocka_unit_test(test_rx_delayed_ack_bound),
 		cmocka_unit_test(test_rx_two_full_segments_acked_at_once),
