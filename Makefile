@@ -356,7 +356,7 @@ fuzz: fuzz-bins
 # the socket interposer, compiled position-independent with hidden
 # visibility (only the intercepted libc names are exported, so nothing of
 # ours can collide with a program's own symbols).
-PRELOAD_SRCS := $(wildcard hw/preload/*.c) $(wildcard core/host/*.c) core/util/appendf.c core/util/spin_policy.c transports/channel.c transports/clock_mono.c \
+PRELOAD_SRCS := $(wildcard hw/preload/*.c) $(wildcard core/host/*.c) core/util/appendf.c core/util/spin_policy.c transports/channel.c transports/chan_signal.c transports/clock_mono.c \
 	$(wildcard transports/ipc/*.c) $(VERBS_SRCS)
 # objects of their own: under $(BUILD)/pic/ the conformance shim's pattern
 # rule (no -fvisibility=hidden, no -DPL_WITH_VERBS) shadowed this one, and the

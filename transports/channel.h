@@ -90,8 +90,8 @@ enum chan_err {
 	CHAN_EFLUSHED = -7,      /* operation cancelled because the link broke */
 	CHAN_ETOOBIG = -8,       /* message longer than CHAN_MSG_MAX_BYTES */
 	CHAN_EIO = -9,           /* any other error completion (transport failure) */
-	CHAN_EINTR = -10,        /* wait only: a signal handler without SA_RESTART ended the
-				  * sleep (not an error: the link is fine) */
+	CHAN_EINTR = -10,        /* wait only: a signal handler ended the sleep, with
+				  * SA_RESTART or without (not an error: the link is fine) */
 };
 const char *chan_err_name(int err);
 
@@ -194,8 +194,10 @@ struct chan_ops {
 	 * a credit is woken when the peer frees one (bt_wait relies on it).
 	 * Real-time backends only; returns 0 at once where it makes no sense
 	 * (the simulator never blocks). CHAN_EINTR when a signal handler
-	 * installed without SA_RESTART ended the sleep (ipc; with SA_RESTART
-	 * the sleep goes on, as the kernel restarts a blocking call). */
+	 * ended the sleep, whatever its SA_RESTART (ipc and verbs: Linux
+	 * never restarts their timed sleeps); whether the caller's blocking
+	 * call goes on is decided in one place for every backend,
+	 * transports/chan_signal.h. */
 	int (*wait)(struct chan *ch, uint64_t timeout_ns);
 	/* Optional (NULL where a backend has none): sleeping in a kernel call
 	 * of the caller's (epoll_wait, poll) on a set that holds other

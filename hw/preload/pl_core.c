@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "transports/chan_signal.h"
 #include "transports/ipc/ipc_chan.h"
 #ifdef PL_WITH_VERBS
 #include "transports/verbs/verbs_chan.h"
@@ -232,6 +233,14 @@ int pl_sleep_on_stack(uint64_t ns, uint64_t cap_ns)
 		return -1;
 	}
 	return 0;
+}
+
+bool pl_call_interrupted(bool wait_interrupted, bool has_timeout)
+{
+	uint64_t ran = chan_signal_take();
+	if (!wait_interrupted && ran == 0)
+		return false;
+	return !chan_signal_restarts(ran, has_timeout);
 }
 
 /* BLUETAS_WAKE_FD=0: never sleep on the wakeup descriptor (the 2 ms

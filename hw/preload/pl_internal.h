@@ -149,8 +149,19 @@ uint64_t pl_spin_ns(void);
 void pl_spin_learn(uint64_t waited_ns);
 /* Sleeps up to `ns` (at most cap_ns; PL_SLICE_NS when the ARM could not
  * be posted) on the channel (pl.mu NOT held). 0, or -1 with errno EINTR
- * when a signal handler installed without SA_RESTART ended the sleep. */
+ * when a signal handler ended the sleep, whatever its SA_RESTART (the
+ * backends sleep in calls Linux never restarts): poll and epoll_wait
+ * return that EINTR as Linux's do; a blocking socket call asks
+ * pl_call_interrupted. */
 int pl_sleep_on_stack(uint64_t ns, uint64_t cap_ns);
+/* In a blocking socket call, after a sleep (`wait_interrupted`: it
+ * returned EINTR) or a turn of polling: whether a signal handler that ran
+ * on this thread since the last ask ends the call with EINTR, by the
+ * kernel's rule (transports/chan_signal.h: not when every handler that
+ * ran has SA_RESTART and the call has no timeout of its own,
+ * `has_timeout`: SO_RCVTIMEO/SO_SNDTIMEO). Forgets the handlers it saw;
+ * call it once at the call's start to forget older ones. */
+bool pl_call_interrupted(bool wait_interrupted, bool has_timeout);
 /* Sleeping in a kernel call together with kernel descriptors (pl.mu NOT
  * held): arms the host (ARM posted, core/bluetas.h) and the channel's
  * wakeup descriptor. 1 with *fd_out (watch it EPOLLET; call pl_wake_done

@@ -136,6 +136,8 @@ EXPORT int listen(int fd, int backlog)
 static int block_for(struct pl_sock *s, uint32_t want, uint64_t timeout_ns)
 {
 	uint64_t start = pl_now_ns(), spin_ns = pl_spin_ns();
+	bool has_timeout = timeout_ns != 0;
+	pl_call_interrupted(false, has_timeout); /* handlers that ran before the call */
 	for (bool first = true;; first = false) {
 		LOCK();
 		pl_drain();
@@ -149,10 +151,16 @@ static int block_for(struct pl_sock *s, uint32_t want, uint64_t timeout_ns)
 		uint64_t now = pl_now_ns(), spent = now - start;
 		if (timeout_ns && spent >= timeout_ns)
 			return fail(EAGAIN);
+		/* A handler that ran while we polled ends the call as one that
+		 * ran in the sleep would: the kernel's call would have been
+		 * asleep then. */
+		if (pl_call_interrupted(false, has_timeout))
+			return fail(EINTR);
 		if (spent < spin_ns)
 			continue;
-		if (pl_sleep_on_stack(timeout_ns ? timeout_ns - spent : UINT64_MAX, PL_WAKE_FD_CAP_NS) < 0)
-			return -1; /* EINTR: a handler without SA_RESTART ran (signal(7)) */
+		bool woke_by_signal = pl_sleep_on_stack(timeout_ns ? timeout_ns - spent : UINT64_MAX, PL_WAKE_FD_CAP_NS) < 0;
+		if (pl_call_interrupted(woke_by_signal, has_timeout))
+			return fail(EINTR); /* signal(7): no SA_RESTART, or a timeout */
 	}
 }
 

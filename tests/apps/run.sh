@@ -408,6 +408,15 @@ t_socket_semantics() {
 		check '[[ $src == 0 ]]' "the Linux peer got MSG_MORE's bytes and the rest ($(tail -1 "$work/sem_s.out"))"
 }
 
+# The preload's wrapper around signal handlers (hw/preload/pl_signal.c)
+# must not show: tests/apps/sig_wrapper.c under the preload (no stack
+# socket, no daemon needed).
+t_signal_wrapper() {
+	command -v cc >/dev/null || { echo "apps: no C compiler"; return 77; }
+	cc -std=c11 -Wall -Werror -Wno-deprecated-declarations -O1 -o "$work/sig_wrapper" tests/apps/sig_wrapper.c || return 1
+	env LD_PRELOAD="$preload" "$work/sig_wrapper"
+}
+
 # The checks themselves, fed a wrong expectation: each must say no.
 t_checks_fail() {
 	local rc=0
@@ -440,7 +449,7 @@ t_checks_fail() {
 # ---- runner ----
 # APPS_SERVERS=0 leaves out the cases where the program listens on the
 # stack.
-cases=(checks_fail socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
+cases=(checks_fail signal_wrapper socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
 	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack iperf3_server_on_stack memcached_on_stack)
 fi

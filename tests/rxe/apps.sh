@@ -19,6 +19,12 @@
 #                       descriptor (the completion channel, wait_fd_arm)
 #                       must beat the negative control BLUETAS_WAKE_FD=0
 #                       (2 ms sleep slices) by RXE_WAKE_GAIN_MS (0.5)
+#   socket_semantics    tests/apps/sock_semantics.py client on the stack
+#                       against its Linux peer, as tests/apps/run.sh does
+#                       over ipc: MSG_PEEK, keepalive, and a blocking recv
+#                       a SIGALRM handler interrupts (EINTR) without
+#                       SA_RESTART and does not end with it (the call is
+#                       restarted; transports/chan_signal.h)
 #
 # Each is checked byte for byte (sha256), and the daemon must have attached
 # every program as an application of its own over verbs (so a program that
@@ -36,7 +42,7 @@ me=apps
 source "$(dirname "$0")/lib.sh"
 preload=$PWD/${BUILD:-build}/libbluetas_preload.so
 mib=${RXE_APPS_MIB:-4}
-all_cases=(nc_stack_to_linux nc_linux_to_stack redis_cli redis_server redis_wakeup)
+all_cases=(nc_stack_to_linux nc_linux_to_stack redis_cli redis_server redis_wakeup socket_semantics)
 cases=("${all_cases[@]}")
 [[ $# -gt 0 ]] && cases=("$@")
 for c in "${cases[@]}"; do
@@ -159,6 +165,22 @@ t_redis_wakeup() {
 	done
 	awk -v on="$p50_on" -v off="$p50" -v gain="${RXE_WAKE_GAIN_MS:-0.5}" 'BEGIN { exit !(on + gain <= off) }' ||
 		{ fail "p50 $p50_on ms with the wakeup descriptor is not ${RXE_WAKE_GAIN_MS:-0.5} ms under the $p50 ms of 2 ms slices"; return 1; }
+}
+
+# python3 on the stack against python3 on Linux: the same script and checks
+# as tests/apps/run.sh's socket_semantics over ipc, here over verbs.
+t_socket_semantics() {
+	in_wire timeout 60 python3 tests/apps/sock_semantics.py serve 7101 >"$work/sem_s.out" 2>&1 &
+	local sp=$! rc src
+	pids+=("$sp")
+	wait_for 20 "the Linux peer listening" wire_listens 7101 || return 1
+	on_stack timeout -k 5 60 python3 tests/apps/sock_semantics.py client "$peer_ip" 7101 >"$work/sem_c.out" 2>&1
+	rc=$?
+	wait_exit "$sp" 20
+	src=$?
+	say "$(grep '^sock_semantics' "$work/sem_c.out" | tr '\n' ' ')"
+	[[ $rc == 0 ]] || { fail "socket semantics on the stack: $(grep -v '^bluetas preload' "$work/sem_c.out" | tail -3 | tr '\n' ' ')"; return 1; }
+	[[ $src == 0 ]] || { fail "the Linux peer: $(tail -2 "$work/sem_s.out" | tr '\n' ' ')"; return 1; }
 }
 
 [[ -f $preload ]] || { fail "no $preload (make preload)"; exit 1; }

@@ -8,13 +8,16 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/time.h>
 
+#include "transports/chan_signal.h"
 #include "transports/clock.h"
 
 #define RLEN 256u  /* every test region */
@@ -903,6 +906,55 @@ static void chan_wait_sleeps_until_woken(void **state)
 	fx_free(f);
 }
 
+static void note_handler(int signo)
+{
+	chan_signal_note(signo);
+}
+
+/* A signal handler ends a sleep in chan_wait with CHAN_EINTR, with
+ * SA_RESTART or without (ipc and verbs sleep in calls Linux never
+ * restarts), and chan_signal_restarts then says what a blocking socket
+ * call does: go on after the SA_RESTART handler (unless the call has a
+ * timeout of its own), return EINTR after the other. Verbs returned 0
+ * here (its ppoll's EINTR swallowed), so a blocking call over verbs slept
+ * through every handler. */
+static void chan_wait_interrupted_by_a_handler(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	if (b->advance) {
+		print_message("%s: virtual time, chan_wait does not sleep\n", b->name);
+		skip();
+	}
+	struct fx *f = fx_default(b);
+	struct sigaction before;
+	assert_int_equal(sigaction(SIGALRM, NULL, &before), 0);
+	for (int restart = 0; restart <= 1; restart++) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = note_handler;
+		sa.sa_flags = restart ? SA_RESTART : 0;
+		sigemptyset(&sa.sa_mask);
+		assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+		chan_signal_take();
+		struct itimerval in_50ms = {.it_value = {.tv_usec = 50000}};
+		uint64_t t0 = wall_ns();
+		assert_int_equal(setitimer(ITIMER_REAL, &in_50ms, NULL), 0);
+		int rc = chan_wait(f->host, 3000000000ull);
+		uint64_t took = wall_ns() - t0;
+		uint64_t ran = chan_signal_take();
+		print_message("%s: chan_wait with a SIGALRM handler %s SA_RESTART after 50 ms: %s after %.1f ms\n", b->name,
+			      restart ? "with" : "without", chan_err_name(rc), (double)took / 1e6);
+		assert_int_equal(rc, CHAN_EINTR);
+		assert_true(took < 2000000000ull);
+		assert_true(ran == 1ull << (SIGALRM - 1));
+		assert_int_equal(chan_signal_restarts(ran, false), restart);
+		assert_false(chan_signal_restarts(ran, true)); /* SO_RCVTIMEO: never restarted */
+		assert_false(chan_signal_restarts(0, false));  /* a handler nobody noted: EINTR */
+	}
+	assert_int_equal(sigaction(SIGALRM, &before, NULL), 0);
+	fx_free(f);
+}
+
 /* Arms, retrying while the backend says "do not sleep" (the previous
  * round's arrival may still be settling); returns the descriptor. */
 static int wait_fd_arm_retry(struct chan *ch)
@@ -1033,6 +1085,7 @@ size_t chan_suite_tests(const struct chan_suite_backend *b, struct CMUnitTest *o
 		cmocka_unit_test_prestate(chan_messages_in_order, st),
 		cmocka_unit_test_prestate(chan_poll_cq_args, st),
 		cmocka_unit_test_prestate(chan_wait_sleeps_until_woken, st),
+		cmocka_unit_test_prestate(chan_wait_interrupted_by_a_handler, st),
 		cmocka_unit_test_prestate(chan_wait_fd_woken, st),
 	};
 	size_t n = 0;

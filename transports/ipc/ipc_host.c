@@ -620,9 +620,10 @@ static int host_wait(struct chan *ch, uint64_t timeout_ns)
 	bool interrupted = false;
 	if (!host_ready(e) && timeout_ns) {
 		e->st.sleeps++;
-		/* FUTEX_WAIT is restarted after a handler with SA_RESTART and
-		 * fails with EINTR after one without: the caller's blocking call
-		 * then returns EINTR, as the kernel's would (signal(7)). */
+		/* A timed FUTEX_WAIT fails with EINTR after any handler, with
+		 * SA_RESTART or without (the kernel restarts it only without a
+		 * timeout): reported as CHAN_EINTR, and the caller decides by the
+		 * handler's flags (transports/chan_signal.h), as over verbs. */
 		interrupted = ipc_futex_wait(&e->ctl->host_futex, seq, timeout_ns) < 0 && errno == EINTR;
 	}
 	__atomic_fetch_sub(&e->ctl->host_sleeping, 1, __ATOMIC_RELAXED);

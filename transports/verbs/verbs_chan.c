@@ -1046,11 +1046,17 @@ static int vc_wait(struct chan *ch, uint64_t timeout_ns)
 	struct timespec ts = { .tv_sec = (time_t)(timeout_ns / 1000000000ull),
 			       .tv_nsec = (long)(timeout_ns % 1000000000ull) };
 	int rc = ppoll(pfd, 2, timeout_ns == BT_TIME_NEVER ? NULL : &ts, NULL);
-	if (rc < 0 && errno != EINTR)
+	bool interrupted = rc < 0 && errno == EINTR;
+	if (rc < 0 && !interrupted)
 		return CHAN_EIO;
 	if (rc > 0 && (pfd[0].revents & POLLIN))
 		vc_take_cq_events(vc);
 	vc_progress(vc, rc > 0 && (pfd[1].revents & POLLIN));
+	/* ppoll is never restarted after a handler (signal(7)), SA_RESTART
+	 * or not: report it, and let the caller decide by the handler's
+	 * flags (transports/chan_signal.h), as over ipc. */
+	if (interrupted)
+		return vc->broken ? CHAN_EDISCONNECTED : CHAN_EINTR;
 	return 0;
 }
 
