@@ -3,6 +3,7 @@
  *   nicd.c        the entry point and the run loop (when the work is done)
  *   nicd_opts.c   --help, option parsing and validation, defaults
  *   nicd_setup.c  the port, the NIC, the in-process application; teardown
+ *   nicd_vdev_hint.c  what a --vdev that could not be created is missing
  *   nicd_ext.c    applications in other processes over the verbs channel
  *   nicd_stats.c  every counter at exit (--stats)
  *   nicd_hosts.c  --hosts FILE: the [dpu] section merged under the command line
@@ -159,6 +160,11 @@ int nicd_eal_args(struct nic_opts *o, char **out, char *mem_scratch, size_t scra
 /* --print-config: every setting with where it came from, and the EAL
  * arguments, on stdout. */
 void nicd_print_config(const struct nic_opts *o, char *const *eal_argv, int eal_argc);
+
+/* nicd_vdev_hint.c: what a --vdev's PMD is missing (no such interface,
+ * no /dev/net/tun, the PMD not installed), written to out; 0 (nothing
+ * written) when nothing is found missing. */
+int nicd_vdev_hint(const char *devargs, char *out, size_t cap);
 
 /* nicd_setup.c: builds everything after the EAL; returns 0, or 1
  * (failure) or 2 (an option that does not fit the port) with a message.

@@ -157,11 +157,17 @@ int nicd_setup(struct daemon *d, char *err, size_t err_len)
 	if (port < 0) {
 		if (o->port)
 			snprintf(err, err_len, "--port: no DPDK port '%s' (%d probed)", o->port, dpdk_port_count());
-		else if (o->vdev_count)
+		else if (o->vdev_count) {
+			/* What is missing for the first devargs we can say something about. */
+			char hint[400] = "";
+			for (int i = 0; i < o->vdev_count && !hint[0]; i++)
+				nicd_vdev_hint(o->vdevs[i], hint, sizeof(hint));
 			snprintf(err, err_len,
-				 "no --vdev device could be created (DPDK says why above): net_tap and net_af_packet "
-				 "need root or CAP_NET_ADMIN, net_pcap an existing rx_pcap file, net_af_packet an "
-				 "existing interface");
+				 "no --vdev device could be created (DPDK says why above)%s%s", hint[0] ? ": " : "",
+				 hint[0] ? hint
+					 : ": net_tap and net_af_packet need root or CAP_NET_ADMIN, net_pcap an existing "
+					   "rx_pcap file, net_af_packet and net_af_xdp an existing interface");
+		}
 		else
 			snprintf(err, err_len,
 				 "no DPDK port probed: give --vdev (e.g. net_tap0,iface=dtap0) or a PCI device (-- -a ADDR)");

@@ -3,15 +3,16 @@
 # through build/libbluetas_preload.so and the ipc channel, against Linux
 # TCP (docs/sockets.md).
 #
-# `bluetas nic --channel ipc:SOCK` runs on DPDK net_tap in a network
-# namespace made for the run (tap kernel side 10.77.0.1/24 with the Linux
-# peers, the stack 10.77.0.2), as tests/interop/run.sh does. The program
+# `bluetas nic --channel ipc:SOCK` runs on DPDK net_af_packet on one end of
+# a veth pair (APPS_PMD=af_packet, the default) or on net_tap (APPS_PMD=tap)
+# in a network namespace made for the run (Linux's end, 10.77.0.1/24, with
+# the Linux peers; the stack 10.77.0.2), as tests/interop/run.sh does. The program
 # under test runs outside the namespace with LD_PRELOAD and reaches the
 # daemon over the Unix socket; its TCP goes through the stack. Data is
 # checked byte for byte (sha256 on both ends).
 #
 # Output is cmocka-shaped, counted by tests/run-tests.sh. A case that
-# cannot run here (not root, no net_tap, a missing program) prints
+# cannot run here (not root, no veth or net_tap, a missing program) prints
 # "[  SKIPPED ] name: why". Every wait is bounded; a trap removes the
 # namespace and stops every process this script started.
 set -u
@@ -21,12 +22,19 @@ cd "$(dirname "$0")/../.." || exit 2
 # shellcheck source=tests/support/netns_lock.sh
 source tests/support/netns_lock.sh
 netns_lock_take
+# shellcheck source=tests/support/af_packet_port.sh
+source tests/support/af_packet_port.sh
 bin=$build/bluetas
 preload=$PWD/$build/libbluetas_preload.so
 only=("$@")
 
 ns=btapps$$
-tap=bta$$
+tap=bta$$ # Linux's end: the tap's kernel side, or Linux's end of the veth
+port_pmd=${APPS_PMD:-af_packet}
+case $port_pmd in
+tap | af_packet) ;;
+*) echo "apps: APPS_PMD takes af_packet or tap, not '$port_pmd'" >&2; exit 2 ;;
+esac
 peer_ip=10.77.0.1
 stack_ip=10.77.0.2
 work=$(mktemp -d /tmp/bt-apps.XXXXXX)
@@ -131,7 +139,11 @@ setup() {
 	ip netns add "$ns" || { echo "cannot create a network namespace"; return 1; }
 	in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null
 	in_ns ip link set lo up
-	in_ns timeout -k 5 300 "$bin" nic --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --channel "ipc:$sock" \
+	local vdev="net_tap0,iface=$tap"
+	if [[ $port_pmd == af_packet ]]; then
+		vdev=$(af_packet_veth "$ns" "$tap" "${tap}d" 2>&1) || { echo "$vdev"; return 1; }
+	fi
+	in_ns timeout -k 5 300 "$bin" nic --vdev "$vdev" --ip "$stack_ip/24" --channel "ipc:$sock" \
 		--stats >"$work/nic.out" 2>"$work/nic.err" &
 	nic_pid=$!
 	pids+=("$nic_pid")

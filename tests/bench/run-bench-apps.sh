@@ -2,8 +2,8 @@
 # make bench-apps: what the offload saves an unmodified server, measured
 # (docs/benchmarks.md, "make bench-apps"). The same program runs as a server
 # on our stack (LD_PRELOAD=libbluetas_preload.so over the ipc channel to
-# `bluetas nic` on DPDK net_tap) and on Linux TCP, in the same run, with the
-# same client:
+# `bluetas nic` on DPDK net_af_packet, or net_tap with BENCH_APPS_PMD=tap)
+# and on Linux TCP, in the same run, with the same client:
 #
 #   redis-server under redis-benchmark: SET and GET, 64 B values, 1 and 50
 #     clients, pipelining 1 and 16: requests/s, p50 and p99 (redis-benchmark's
@@ -14,7 +14,8 @@
 #
 # Topology (namespaces made here, removed on exit):
 #
-#   ns C (clients): tap 10.77.0.1/24 --- bluetas nic (net_tap, stack 10.77.0.2)
+#   ns C (clients): veth end 10.77.0.1/24 --- bluetas nic (net_af_packet on
+#                   the other end, or a tap; stack 10.77.0.2)
 #                                          |  ipc (Unix socket + shared memory)
 #                   veth 10.78.0.1/24      |
 #                        |                 |
@@ -22,8 +23,8 @@
 #                   redis-server / iperf3 -s on Linux TCP
 #
 # Both servers live in ns S and both clients run in ns C: the paths differ
-# by the stack (and the tap device the daemon's PMD reads and writes, which
-# a real NIC would not add).
+# by the stack (and the veth or tap device the daemon's PMD reads and writes,
+# which a real NIC would not add).
 #
 # Fairness: Linux runs in its ordinary best configuration (Debian's redis
 # defaults; iperf3 defaults, kernel autotuning), both stacks pinned (client
@@ -38,7 +39,8 @@
 # ("unpinned pinned"), BENCH_APPS_IPERF_S (3, seconds per iperf3 run),
 # BENCH_APPS_OURS_ENV (more environment for the servers on the stack),
 # BENCH_APPS_REDIS_CFGS ("1:1 50:1 1:16 50:16": clients:pipelining
-# cases), BENCH_APPS_REDIS=0 / BENCH_APPS_IPERF=0 skip a part, BENCH_APPS_KEEP=1
+# cases), BENCH_APPS_PMD (af_packet: net_af_packet on a veth; tap: net_tap),
+# BENCH_APPS_REDIS=0 / BENCH_APPS_IPERF=0 skip a part, BENCH_APPS_KEEP=1
 # keeps the working directory. Needs root; elsewhere one "skipped" line.
 # A server that does not work on the stack is reported as blocked with what
 # it printed; Linux's figures are still measured. Nothing here is a test.
@@ -53,6 +55,8 @@ cd "$(dirname "$0")/../.." || exit 2
 source tests/support/netns_lock.sh
 netns_lock_take
 . tests/bench/bench-lib.sh
+# shellcheck source=tests/support/af_packet_port.sh
+source tests/support/af_packet_port.sh
 bin=$build/bluetas
 preload=$build/libbluetas_preload.so
 [[ $preload == /* ]] || preload=$PWD/$preload
@@ -75,8 +79,10 @@ for cfg in ${BENCH_APPS_REDIS_CFGS:-1:1 50:1 1:16 50:16}; do
 		{ echo "$me: BENCH_APPS_REDIS_CFGS takes CLIENTS:PIPELINE cases (e.g. 50:16), not '$cfg'" >&2; exit 2; }
 	redis_cfgs+=("${cfg/:/ }")
 done
-[[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces, net_tap)"
-[[ -c /dev/net/tun ]] || skip "no /dev/net/tun (net_tap cannot be created here)"
+pmd=${BENCH_APPS_PMD:-af_packet}
+[[ $pmd == af_packet || $pmd == tap ]] || { echo "$me: BENCH_APPS_PMD takes af_packet or tap, not '$pmd'" >&2; exit 2; }
+[[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces, net_$pmd)"
+[[ $pmd == af_packet || -c /dev/net/tun ]] || skip "no /dev/net/tun (net_tap cannot be created here)"
 [[ -x $bin && -f $preload ]] || skip "build first: make cli preload ($bin, $preload)"
 for t in redis-server redis-benchmark iperf3 python3 taskset; do
 	command -v $t >/dev/null || skip "needs $t (bash ci/install-deps.sh)"
@@ -85,7 +91,7 @@ ncpu=$(nproc)
 [[ $ncpu -ge 2 ]] || pins=unpinned
 
 ns_c=btbac$$ ns_s=btbas$$
-tap=btba$$
+tap=btba$$ # Linux's end of the daemon's port: the tap's kernel side or a veth end
 stack_ip=10.77.0.2
 linux_ip=10.78.0.2
 work=$(mktemp -d /tmp/bt-bench-apps.XXXXXX)
@@ -160,7 +166,11 @@ ip -n "$ns_s" addr add "$linux_ip/24" dev vs
 ip -n "$ns_c" link set vc up
 ip -n "$ns_s" link set vs up
 
-ip netns exec "$ns_c" timeout -k 5 7200 "$bin" nic --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --channel "ipc:$sock" \
+vdev="net_tap0,iface=$tap"
+if [[ $pmd == af_packet ]]; then
+	vdev=$(af_packet_veth "$ns_c" "$tap" "${tap}d") || die "no veth for net_af_packet"
+fi
+ip netns exec "$ns_c" timeout -k 5 7200 "$bin" nic --vdev "$vdev" --ip "$stack_ip/24" --channel "ipc:$sock" \
 	>"$work/nic.out" 2>"$work/nic.err" &
 pids+=("$!")
 dpid=$(child_of "$!") || die "bluetas nic did not start"
@@ -234,7 +244,7 @@ done
 results=$work/results
 : >"$results"
 echo "$me: $(nproc) CPUs, load average at start $(loadavg); $runs runs; stacks alternate run by run"
-echo "$me: ours = the server with LD_PRELOAD over ipc to bluetas nic (net_tap); linux = the same server on Linux TCP over a veth"
+echo "$me: ours = the server with LD_PRELOAD over ipc to bluetas nic (net_$pmd); linux = the same server on Linux TCP over a veth"
 [[ ${#ours_env[@]} -gt 0 ]] && echo "$me: ours with ${ours_env[*]}"
 
 # ---- redis ----

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # tests/interop/run.sh [BUILD] [TEST...]: the stack against Linux TCP.
 #
-# `bluetas nic` runs on DPDK net_tap inside a network namespace made for
-# the run, so the tap's kernel side (10.77.0.1/24) and the Linux peers
+# `bluetas nic` runs on a DPDK port inside a network namespace made for
+# the run, so Linux's end of the link (10.77.0.1/24) and the Linux peers
 # (nc, socat, python3 sockets) live there and nothing touches the host's
-# own networking; the stack is 10.77.0.2. Every stream is compared by
-# sha256 on both ends. net_pcap tests replay captures through the stack.
+# own networking; the stack is 10.77.0.2. The port is net_af_packet on one
+# end of a veth pair (INTEROP_PMD=af_packet, the default: PACKET_MMAP rings,
+# no system call per frame) or net_tap (INTEROP_PMD=tap); either way Linux's
+# end is the interface named $tap, and net_tap_linux_to_sink runs on
+# net_tap whatever INTEROP_PMD says, so both stay covered. Every stream is
+# compared by sha256 on both ends. net_pcap tests replay captures through
+# the stack.
 #
 # Output is cmocka-shaped ("[ RUN      ] name", "[       OK ] name",
 # "[  PASSED  ] N test(s).", "[  FAILED  ] N test(s), listed below:") so
@@ -23,6 +28,8 @@ cd "$(dirname "$0")/../.." || exit 2
 source tests/support/netns_lock.sh
 netns_lock_take
 here=tests/interop
+# shellcheck source=tests/support/af_packet_port.sh
+source tests/support/af_packet_port.sh
 bin=$build/bluetas
 only=("$@")
 
@@ -37,6 +44,11 @@ passed=()
 failed=()
 skipped=()
 tap_seq=0
+port_pmd=${INTEROP_PMD:-af_packet}
+case $port_pmd in
+tap | af_packet) ;;
+*) echo "interop: INTEROP_PMD takes af_packet or tap, not '$port_pmd'" >&2; exit 2 ;;
+esac
 
 cleanup() {
 	for p in "${pids[@]}"; do
@@ -91,9 +103,23 @@ ns_setup() {
 	in_ns ip link set lo up
 }
 
-next_tap() {
+# next_port: a fresh port for the next daemon, on $port_pmd. Sets tap
+# (Linux's interface: the tap's kernel side, or Linux's end of the veth;
+# tap_up gives it the peer address) and port_vdev (the daemon's --vdev).
+# A veth outlives its daemon, so the previous one is removed first (two
+# interfaces holding 10.77.0.1/24 would split the routes).
+next_port() {
+	[[ -n ${tap:-} ]] && in_ns ip link del "$tap" 2>/dev/null
 	tap_seq=$((tap_seq + 1))
 	tap=bt${$}t$tap_seq
+	if [[ $port_pmd == tap ]]; then
+		port_vdev="net_tap0,iface=$tap"
+		return 0
+	fi
+	port_vdev=$(af_packet_veth "$ns" "$tap" "${tap}d" 2>&1) || {
+		echo "interop: $port_vdev"
+		return 1
+	}
 }
 
 # start_daemon NAME TIMEOUT_S ARGS...: `bluetas nic ARGS` in the namespace,
@@ -118,7 +144,8 @@ wait_ready() {
 	return 1
 }
 
-# The tap's kernel side gets the peer address once the daemon made it.
+# Linux's end gets the peer address once the daemon is ready (a tap exists
+# only from then on).
 tap_up() {
 	in_ns ip addr add "$peer_ip/24" dev "$1" && in_ns ip link set "$1" up
 }
@@ -214,6 +241,19 @@ test_nic_cli_and_counters() {
 	out=$("$bin" nic --ip 10.77.0.2/24 --vdev net_null0 -- --no-such-eal-flag 2>/dev/null)
 	rc=$?
 	check "[[ $rc == 2 && -z '$out' ]]" "a bad EAL argument exits 2 with nothing on stdout" || ok=1
+	# A port that cannot be made names what is missing: the interface
+	# net_af_packet should open, the PMD's library for a misspelt driver
+	# (the EAL alone says only "No such device").
+	out=$(timeout 30 "$bin" nic --ip 10.77.0.2/24 --vdev "net_af_packet0,iface=btnone$$" --duration-s 1 2>&1)
+	rc=$?
+	check "[[ $rc == 1 ]] && grep -q \"no interface 'btnone$$'\" <<<\"\$out\"" \
+		"net_af_packet on a missing interface names it (said: $(tail -1 <<<"$out"))" || ok=1
+	if [[ $(id -u) == 0 ]]; then
+		out=$(timeout 30 "$bin" nic --ip 10.77.0.2/24 --vdev net_af_pakcet0,iface=x --duration-s 1 2>&1)
+		rc=$?
+		check "[[ $rc == 1 ]] && grep -q 'no PMD librte_net_af_pakcet.so' <<<\"\$out\"" \
+			"a misspelt PMD is named with its missing library (said: $(tail -1 <<<"$out"))" || ok=1
+	fi
 	# Every field of struct nic_stats is printed by --stats and documented.
 	"$bin" sim -c 1 -s 4K -n 2 --pcap "$work/cli.pcap" >/dev/null || return 1
 	"$bin" nic --vdev "net_pcap0,rx_pcap=$work/cli.pcap,tx_pcap=$work/cli_tx.pcap" --ip 10.0.0.2/24 \
@@ -242,9 +282,9 @@ test_nic_cli_and_counters() {
 }
 
 test_linux_to_sink() {
-	next_tap
+	next_port || return 1
 	head -c "${bulk_mib}M" /dev/urandom >"$work/bulk.bin"
-	start_daemon sink 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app sink \
+	start_daemon sink 120 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --app sink \
 		--exit-after-conns 1 --stats
 	local d=$daemon_pid
 	wait_ready sink "$d" && tap_up "$tap" || return 1
@@ -267,13 +307,21 @@ test_linux_to_sink() {
 	}
 }
 
+# The same on net_tap whatever INTEROP_PMD says, so that its support (the
+# tap's own checksum offload, a port the daemon creates) does not rot.
+test_tap_linux_to_sink() {
+	local port_pmd=tap
+	test_linux_to_sink || return 1
+	check "[[ '$(sed -n 's/^ready .*driver=\([^ ]*\).*/\1/p' "$work/sink.out")' == net_tap ]]" "the daemon ran on net_tap"
+}
+
 test_source_to_linux() {
-	next_tap
+	next_port || return 1
 	[[ -f $work/bulk.bin ]] || head -c "${bulk_mib}M" /dev/urandom >"$work/bulk.bin"
 	in_ns timeout 90 nc -l 5001 >"$work/recv.bin" </dev/null &
 	local ncpid=$!
 	pids+=("$ncpid")
-	start_daemon source 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app source \
+	start_daemon source 120 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --app source \
 		--connect "$peer_ip:5001" --file "$work/bulk.bin" --stats
 	local d=$daemon_pid
 	wait_ready source "$d" && tap_up "$tap" || return 1
@@ -297,10 +345,10 @@ test_source_to_linux() {
 }
 
 test_echo_linux_clients() {
-	next_tap
+	next_port || return 1
 	local long_mib=$((bulk_mib / 2))
 	head -c "${long_mib}M" /dev/urandom >"$work/long.bin"
-	start_daemon echo 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
+	start_daemon echo 120 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
 		--exit-after-conns 201 --stats
 	local d=$daemon_pid
 	wait_ready echo "$d" && tap_up "$tap" || return 1
@@ -331,7 +379,7 @@ test_echo_linux_clients() {
 }
 
 test_echo_with_faults() {
-	next_tap
+	next_port || return 1
 	local mib=4
 	head -c "${mib}M" /dev/urandom >"$work/fault.bin"
 	local before
@@ -339,7 +387,7 @@ test_echo_with_faults() {
 	# 1% loss each way and 1% reordering, from the stack's own fault
 	# injector on the DPDK netif: Linux must retransmit what we drop on
 	# receive, and we what we drop on send.
-	start_daemon faults 150 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
+	start_daemon faults 150 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
 		--exit-after-conns 21 --stats --fault-rx-loss-ppm 10000 --fault-tx-loss-ppm 10000 \
 		--fault-reorder-ppm 10000 --fault-seed 7
 	local d=$daemon_pid
@@ -386,9 +434,9 @@ tshark_problems() {
 }
 
 test_pcap_clean_run() {
-	next_tap
+	next_port || return 1
 	head -c 4M /dev/urandom >"$work/pc.bin"
-	start_daemon clean 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
+	start_daemon clean 120 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
 		--exit-after-conns 21 --stats --pcap "$work/clean.pcap"
 	local d=$daemon_pid
 	wait_ready clean "$d" && tap_up "$tap" || return 1
@@ -477,8 +525,8 @@ test_bad_frames_replay() {
 }
 
 test_live_injection() {
-	next_tap
-	start_daemon inject 60 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
+	next_port || return 1
+	start_daemon inject 60 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
 		--exit-after-conns 1 --stats
 	local d=$daemon_pid
 	wait_ready inject "$d" && tap_up "$tap" || return 1
@@ -590,12 +638,13 @@ qdisc_dropped() {
 	ip netns exec "$1" tc -s qdisc show dev "$2" | awk '/dropped/ { v = $7; gsub(",", "", v); print v; exit }'
 }
 
-# watch_dropped NS DEV FILE: keeps FILE at DEV's drop count while DEV
-# exists (a tap goes with its daemon, which may exit the instant its
-# transfer ends); at most 120 s.
+# watch_dropped NS DEV FILE PID: keeps FILE at DEV's drop count while DEV
+# exists and PID (the daemon, which may exit the instant its transfer ends)
+# runs: a tap goes with its daemon, a veth stays; at most 120 s.
 watch_dropped() {
 	local out i
 	for i in $(seq 2400); do
+		kill -0 "$4" 2>/dev/null || break
 		out=$(ip netns exec "$1" tc -s qdisc show dev "$2" 2>/dev/null) && [[ -n $out ]] || break
 		awk '/dropped/ { v = $7; gsub(",", "", v); print v; exit }' <<<"$out" >"$3.tmp" && mv "$3.tmp" "$3"
 		sleep 0.05
@@ -665,8 +714,8 @@ loss_to_stack_run() {
 	local model=$1 name=$2 inject=()
 	# nft: the daemon's own injector drops at the receiver (see above)
 	[[ $loss_backend == nft ]] && inject=(--fault-rx-loss-ppm "$model" --fault-seed $((++loss_seed)))
-	next_tap
-	start_daemon "ls-$name" 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app sink \
+	next_port || return 1
+	start_daemon "ls-$name" 120 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --app sink \
 		--exit-after-conns 1 --stats "${inject[@]}"
 	local d=$daemon_pid
 	wait_ready "ls-$name" "$d" && tap_up "$tap" || return 1
@@ -674,7 +723,7 @@ loss_to_stack_run() {
 	local wpid=""
 	if [[ $loss_backend != nft ]]; then
 		in_ns tc qdisc replace dev "$tap" root netem $model || return 1
-		watch_dropped "$ns" "$tap" "$work/ls-$name.dropped" &
+		watch_dropped "$ns" "$tap" "$work/ls-$name.dropped" "$d" &
 		wpid=$!
 		pids+=("$wpid")
 	fi
@@ -707,8 +756,8 @@ loss_from_stack_run() {
 	in_ns timeout 90 python3 $here/loss_peer.py recv 5002 >"$work/sl-$name.recv" 2>&1 &
 	local rpid=$!
 	pids+=("$rpid")
-	next_tap
-	start_daemon "sl-$name" 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --app source \
+	next_port || return 1
+	start_daemon "sl-$name" 120 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --app source \
 		--connect "$peer_ip:5002" --file "$work/loss.bin" --stats
 	local d=$daemon_pid
 	wait_ready "sl-$name" "$d" || return 1
@@ -743,8 +792,8 @@ loss_stack_only() {
 	local ok=0 pct ppm
 	for pct in 1 5; do
 		ppm=$((pct * 10000))
-		next_tap
-		start_daemon "fs-$pct" 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" \
+		next_port || return 1
+		start_daemon "fs-$pct" 120 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" \
 			--app sink --exit-after-conns 1 --stats --fault-rx-loss-ppm "$ppm" --fault-seed "$pct"
 		local d=$daemon_pid
 		wait_ready "fs-$pct" "$d" && tap_up "$tap" || return 1
@@ -763,8 +812,8 @@ loss_stack_only() {
 		in_ns timeout 90 python3 $here/loss_peer.py recv 5002 >"$work/ft-$pct.recv" 2>&1 &
 		local rpid=$!
 		pids+=("$rpid")
-		next_tap
-		start_daemon "ft-$pct" 120 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" \
+		next_port || return 1
+		start_daemon "ft-$pct" 120 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" \
 			--app source --connect "$peer_ip:5002" --file "$work/loss.bin" --stats \
 			--fault-tx-loss-ppm "$ppm" --fault-seed "$pct"
 		d=$daemon_pid
@@ -851,10 +900,11 @@ test_loss_recovery() {
 
 # ---- the run ----
 
-# name:needs (root = namespace + net_tap, none = net_pcap only)
+# name:needs (root = namespace + net_tap and net_af_packet, none = net_pcap only)
 tests=(
 	"nic_cli_and_counters:none:test_nic_cli_and_counters"
 	"linux_to_sink_${bulk_mib}MiB:root:test_linux_to_sink"
+	"net_tap_linux_to_sink_${bulk_mib}MiB:root:test_tap_linux_to_sink"
 	"source_to_linux_${bulk_mib}MiB:root:test_source_to_linux"
 	"echo_short_and_long_conns:root:test_echo_linux_clients"
 	"echo_with_loss_and_reordering:root:test_echo_with_faults"
@@ -900,13 +950,22 @@ else
 		if ! ns_setup; then
 			root_reason="cannot create a network namespace (ip netns add $ns failed)"
 		else
-			# Can DPDK make a tap here at all? One short daemon run says.
-			next_tap
-			start_daemon probe 20 --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --duration-s 1
-			if ! wait_ready probe "$daemon_pid" >/dev/null; then
-				root_reason="net_tap cannot be created: $(grep -m1 -i 'unable\|not permitted\|denied\|error\|fail' "$work/probe.err" || tail -1 "$work/probe.err")"
-			fi
-			wait_exit "$daemon_pid" 15 >/dev/null
+			# Can DPDK open the port here at all (and, for the net_tap
+			# case, a tap)? One short daemon run each says.
+			probe_pmds=("$port_pmd")
+			[[ $port_pmd == tap ]] || probe_pmds+=(tap)
+			for pmd in "${probe_pmds[@]}"; do
+				[[ -z $root_reason ]] || break
+				if ! port_pmd=$pmd next_port >"$work/probe-port.err"; then
+					root_reason=$(sed 's/^interop: //' "$work/probe-port.err")
+					break
+				fi
+				start_daemon "probe-$pmd" 20 --vdev "$port_vdev" --ip "$stack_ip/24" --duration-s 1
+				if ! wait_ready "probe-$pmd" "$daemon_pid" >/dev/null; then
+					root_reason="net_$pmd cannot be opened: $(grep -m1 -i 'unable\|not permitted\|denied\|error\|fail' "$work/probe-$pmd.err" || tail -1 "$work/probe-$pmd.err")"
+				fi
+				wait_exit "$daemon_pid" 15 >/dev/null
+			done
 		fi
 	fi
 fi

@@ -6,6 +6,7 @@
  */
 #include "dpdk_netif.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,12 @@ int dpdk_eal_init(int argc, char **argv, char *err, size_t err_len)
 	rte_openlog_stream(stderr);
 	/* On bad arguments the EAL prints its usage to stdout; keep stdout
 	 * for our results by pointing it at stderr for the call. */
+	/* The --vdev values, for a hint: the EAL overwrites argv's slots. */
+	const char *vdevs[16];
+	int nvdev = 0;
+	for (int i = 0; i + 1 < argc && nvdev < 16; i++)
+		if (!strcmp(argv[i], "--vdev"))
+			vdevs[nvdev++] = argv[i + 1];
 	fflush(stdout);
 	int saved_stdout = dup(STDOUT_FILENO);
 	if (saved_stdout >= 0)
@@ -133,6 +140,7 @@ int dpdk_eal_init(int argc, char **argv, char *err, size_t err_len)
 	}
 	if (rc < 0) {
 		const char *hint = "";
+		char dir[256], vdev_hint[512];
 		switch (e) {
 		case EACCES:
 		case EPERM:
@@ -142,6 +150,22 @@ int dpdk_eal_init(int argc, char **argv, char *err, size_t err_len)
 			hint = "; hint: without reserved hugepages use --no-huge (bluetas adds it unless you pass memory "
 			       "options yourself) and a larger -m, or reserve some: echo 256 > "
 			       "/proc/sys/vm/nr_hugepages";
+			break;
+		case ENODEV:
+			/* A --vdev naming a PMD the EAL did not load. */
+			for (int i = 0; i < nvdev; i++) {
+				char pmd[32];
+				size_t n = strcspn(vdevs[i], "0123456789,");
+				snprintf(pmd, sizeof(pmd), "%.*s", (int)(n < sizeof(pmd) ? n : sizeof(pmd) - 1), vdevs[i]);
+				if (dpdk_pmd_installed(pmd, dir, sizeof(dir)) == 0) {
+					snprintf(vdev_hint, sizeof(vdev_hint),
+						 "; hint: --vdev %s: no PMD librte_%s.so in %s (a misspelt driver name, or "
+						 "DPDK's drivers not installed: apt-get install dpdk)",
+						 vdevs[i], pmd, dir);
+					hint = vdev_hint;
+					break;
+				}
+			}
 			break;
 		case EALREADY:
 			hint = "; the EAL was initialised already in this process";
@@ -163,6 +187,28 @@ int dpdk_eal_init(int argc, char **argv, char *err, size_t err_len)
 void dpdk_eal_fini(void)
 {
 	rte_eal_cleanup();
+}
+
+int dpdk_pmd_installed(const char *pmd, char *dir, size_t dir_len)
+{
+#ifdef RTE_EAL_PMD_PATH
+	snprintf(dir, dir_len, "%s", RTE_EAL_PMD_PATH);
+	DIR *d = opendir(RTE_EAL_PMD_PATH);
+	if (!d)
+		return -1;
+	char want[80];
+	snprintf(want, sizeof(want), "librte_%s.so", pmd);
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d)))
+		found = !strncmp(e->d_name, want, strlen(want));
+	closedir(d);
+	return found;
+#else
+	snprintf(dir, dir_len, "?");
+	(void)pmd;
+	return -1;
+#endif
 }
 
 int dpdk_port_count(void)
@@ -464,10 +510,12 @@ struct netif *dpdk_netif_create(const struct dpdk_netif_config *cfg_in, char *er
 	if (rte_eth_dev_get_name_by_port(port, d->info.name) != 0)
 		snprintf(d->info.name, sizeof(d->info.name), "port%u", port);
 	d->info.max_rx_pktlen = di.max_rx_pktlen;
-	/* af_packet reads a kernel interface after the kernel's checksum
-	 * offload decision, so on a veth the sums arrive PARTIAL. */
+	/* af_packet and af_xdp read a kernel interface after the kernel's
+	 * checksum offload decision, so on a veth the sums arrive PARTIAL
+	 * (af_xdp: XDP sees the frame as the peer's xmit left it). */
+	bool reads_kernel_dev = !strcmp(d->info.driver, "net_af_packet") || !strcmp(d->info.driver, "net_af_xdp");
 	d->info.partial_csum_fix = cfg.partial_csum == DPDK_PARTIAL_CSUM_ON ||
-				   (cfg.partial_csum == DPDK_PARTIAL_CSUM_AUTO && !strcmp(d->info.driver, "net_af_packet"));
+				   (cfg.partial_csum == DPDK_PARTIAL_CSUM_AUTO && reads_kernel_dev);
 
 	int socket = rte_eth_dev_socket_id(port);
 	if (socket < 0)

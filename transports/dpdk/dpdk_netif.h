@@ -72,6 +72,12 @@ void dpdk_eal_fini(void);
 /* Ports the EAL probed, and a port's id from its name ("net_tap0") or
  * its number ("0"); -1 if none. */
 int dpdk_port_count(void);
+
+/* Is the PMD (by driver name, "net_af_xdp") in DPDK's driver directory,
+ * RTE_EAL_PMD_PATH, which the EAL loads at start? 1 yes, 0 no (dir says
+ * which directory), -1 that directory does not exist (a static DPDK or
+ * another layout: nothing can be said). */
+int dpdk_pmd_installed(const char *pmd, char *dir, size_t dir_len);
 int dpdk_port_lookup(const char *name_or_index);
 /* The n-th probed port (0 .. dpdk_port_count()-1): its device name
  * ("net_null0", "0000:03:00.0") and its driver ("net_null", "mlx5_pci").
@@ -80,7 +86,7 @@ int dpdk_port_lookup(const char *name_or_index);
 int dpdk_port_describe(int n, char *name, size_t name_len, char *driver, size_t driver_len);
 
 enum dpdk_partial_csum {
-	DPDK_PARTIAL_CSUM_AUTO = 0, /* on for net_af_packet, off elsewhere */
+	DPDK_PARTIAL_CSUM_AUTO = 0, /* on for net_af_packet and net_af_xdp, off elsewhere */
 	DPDK_PARTIAL_CSUM_ON = 1,
 	DPDK_PARTIAL_CSUM_OFF = 2,
 };
