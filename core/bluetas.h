@@ -50,6 +50,8 @@ struct bt_host_config {
 	uint32_t tx_ring_bytes;   /* per connection */
 	uint32_t event_entries;   /* NIC -> host event ring, 32 B each */
 	uint64_t doorbell_refresh_ns; /* re-ring a doorbell unconfirmed this long (0: 1 ms) */
+	bool doorbell_no_inline;  /* never carry payload in a DOORBELL (core/ctxq.h, Inline
+				   * payload): every send is READ by the NIC (an A/B, a test) */
 };
 void bt_host_default_config(struct bt_host_config *cfg);
 
@@ -74,6 +76,7 @@ struct bt_host_stats {
 	uint64_t events_consumed;
 	uint64_t doorbells_sent;
 	uint64_t doorbells_deferred; /* channel had no credit; retried later */
+	uint64_t doorbells_inline;   /* of doorbells_sent, those carrying their new TX bytes */
 	uint64_t doorbells_refreshed; /* re-rung because the NIC never confirmed (a doorbell or
 				       * its echo was lost: never in a run without channel faults) */
 	uint64_t arms_deferred;      /* bt_wait_arm found no credit for a command or the ARM:
@@ -89,7 +92,8 @@ struct bt_host_stats {
  * counters or looks them up by name (`bluetas app/nic --stats`, the
  * scenario engine): the assert fails the build when one is missing. */
 #define BT_HOST_STATS_FIELDS_U64(X)                                                                         \
-	X(events_consumed) X(doorbells_sent) X(doorbells_deferred) X(doorbells_refreshed) X(arms_deferred)     \
+	X(events_consumed) X(doorbells_sent) X(doorbells_deferred) X(doorbells_inline) X(doorbells_refreshed) \
+	X(arms_deferred)                                                                                       \
 	X(waits_timed_out) X(lost_wakeups) X(tx_bytes) X(rx_bytes)
 #define BT_HOST_STATS_FIELDS_U32(X) X(conns_in_use)
 #define BT_HOST_STATS_COUNT_(f) +1

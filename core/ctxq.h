@@ -30,6 +30,20 @@
  * number, so a lost doorbell is repaired by any later one; the NIC echoes
  * the newest sequence it applied in the flow's next event, and the host
  * re-rings a doorbell that stays unconfirmed for its refresh interval.
+ * Inline payload. A DOORBELL whose new TX bytes (those since the
+ * previous DOORBELL the host posted) number 1..CTXQ_INLINE_MAX_BYTES
+ * carries them in the same message: flag CTXQ_CMDF_INLINE, the bytes at
+ * offset CTXQ_CMD_BYTES, the message CTXQ_CMD_BYTES + n long. They are
+ * the TX stream's bytes ending at arg0's total (stream offsets
+ * [arg0 - n, arg0)), copies of what the TX ring holds there. The NIC
+ * builds a segment wholly inside them without READing the ring, which
+ * saves a 64 B RPC a full channel round trip; anything else (a longer
+ * send, a retransmission beyond them, a doorbell lost and repaired by a
+ * later one) is READ as before. A message longer than CTXQ_CMD_BYTES is
+ * invalid for any other command, or without the flag, or with n >
+ * CTXQ_INLINE_MAX_BYTES, or with more bytes than the doorbell leaves
+ * queued: the NIC counts it in cmds_invalid and ignores the command.
+ *
  * DOORBELL also carries the push mark: the TX total at the end of the
  * host's newest complete send. The segment that reaches it carries PSH;
  * bytes beyond it belong to a send the ring cut short (more follows), so
@@ -108,11 +122,17 @@
 #error "core/ctxq.h: the host<->NIC formats are little-endian in memory; this target is not"
 #endif
 
-#define CTXQ_VERSION 2
+#define CTXQ_VERSION 3 /* 3: inline payload in DOORBELL messages */
 #define CTXQ_INFO_BYTES 32
 #define CTXQ_EVENT_BYTES 32
 #define CTXQ_CMD_BYTES 32
 #define CTXQ_HELLO_BYTES 48
+/* Payload a DOORBELL carries in its own message, at most (see Inline
+ * payload above): 128 covers a 64 B RPC's request with room to spare, and
+ * 32 + 128 is the channel's message size (CHAN_MSG_MAX_BYTES, asserted
+ * in core/host/host.c where both headers meet). */
+#define CTXQ_INLINE_MAX_BYTES 128
+#define CTXQ_INLINE_OFF CTXQ_CMD_BYTES /* where the bytes start in the message */
 
 enum ctxq_msg_type {
 	CTXQ_HELLO = 1,       /* host region description; first message */
@@ -187,6 +207,9 @@ enum ctxq_cmd_flags {
 	 * send's doorbell overtook before posting is lost (the bytes may
 	 * then share segments); the data is the same either way. */
 	CTXQ_CMDF_EOR = 1u << 2,
+	/* DOORBELL: the message goes on after the command with the TX bytes
+	 * ending at arg0's total (Inline payload above). */
+	CTXQ_CMDF_INLINE = 1u << 3,
 };
 
 /* SETOPT options (arg0) and their values (arg1); the numbers are those

@@ -77,7 +77,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CHAN_MSG_MAX_BYTES 64
+/* 160: a 32-byte command and up to 128 bytes of payload carried with it
+ * (core/ctxq.h, CTXQ_INLINE_MAX_BYTES), so a small send needs no READ.
+ * Every backend sizes its slots by it; the chan suite sends messages of
+ * every length up to it on each. */
+#define CHAN_MSG_MAX_BYTES 160
 
 enum chan_err {
 	CHAN_OK = 0,

@@ -189,6 +189,41 @@ static int post_cmd(struct bt_host *h, struct ctxq_cmd *cmd)
 	return rc;
 }
 
+static_assert(CTXQ_CMD_BYTES + CTXQ_INLINE_MAX_BYTES <= CHAN_MSG_MAX_BYTES,
+	      "a DOORBELL with its inline payload must fit one channel message");
+
+/* A DOORBELL, with the TX bytes written since the previous one in the
+ * same message when they are few (ctxq.h, Inline payload): the NIC then
+ * builds their segment without READing the ring. */
+static int post_doorbell(struct bt_host *h, struct host_conn *c, struct ctxq_cmd *cmd)
+{
+	uint32_t n = c->tx_total - c->db_tx_total;
+	if (h->cfg.doorbell_no_inline || n == 0 || n > CTXQ_INLINE_MAX_BYTES || n > c->tx_used)
+		return post_cmd(h, cmd);
+	uint8_t msg[CTXQ_CMD_BYTES + CTXQ_INLINE_MAX_BYTES];
+	cmd->flags |= CTXQ_CMDF_INLINE;
+	cmd->ev_consumed = h->ev_consumed;
+	memcpy(msg, cmd, sizeof(*cmd));
+	/* The n bytes end where bt_send writes next (tx_tail). */
+	uint32_t ring = h->cfg.tx_ring_bytes;
+	uint32_t start = (c->tx_tail + ring - n) % ring;
+	uint32_t first = ring - start < n ? ring - start : n;
+	const uint8_t *tx = host_tx_ring(h, (int)(c - h->conns));
+	memcpy(msg + CTXQ_INLINE_OFF, tx + start, first);
+	memcpy(msg + CTXQ_INLINE_OFF + first, tx, n - first);
+	int rc = chan_post_msg(h->ch, msg, CTXQ_CMD_BYTES + n);
+	if (rc == CHAN_OK) {
+		h->ev_reported = h->ev_consumed;
+		h->stats.doorbells_sent++;
+		h->stats.doorbells_inline++;
+	} else if (rc == CHAN_EAGAIN) {
+		h->stats.doorbells_deferred++;
+	} else {
+		host_channel_failed(h);
+	}
+	return rc;
+}
+
 static int flush_listeners(struct bt_host *h)
 {
 	if (!h->listeners_dirty)
@@ -281,10 +316,11 @@ static int flush_conn(struct bt_host *h, int slot)
 				       .arg0 = c->tx_total, .arg1 = c->rx_freed_total, .arg2 = c->db_seq + 1,
 				       .arg3 = c->push_total, .flags = c->push_is_eor ? CTXQ_CMDF_EOR : 0};
 		uint64_t hop_t = h->hops ? host_hop_now(h) : 0; /* before the NIC can see it */
-		if ((rc = post_cmd(h, &cmd)) != CHAN_OK)
+		if ((rc = post_doorbell(h, c, &cmd)) != CHAN_OK)
 			return rc;
 		if (h->hops)
 			host_hop(h, c, HOP_DB_POST, c->tx_total, hop_t);
+		c->db_tx_total = c->tx_total;
 		c->db_seq++;
 		c->db_sent_ns = bt_clock_now_ns(h->clock);
 		c->doorbell_owed = false;

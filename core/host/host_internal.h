@@ -56,6 +56,7 @@ struct host_conn {
 	uint32_t tx_total, rx_freed_total;
 	uint32_t push_total;    /* tx_total at the end of the newest complete bt_send */
 	bool push_is_eor;       /* that send was a bt_send_eor: the push mark ends a record */
+	uint32_t db_tx_total;   /* tx_total of the newest DOORBELL posted (what it could inline) */
 	uint32_t db_seq, db_seen;
 	uint64_t db_sent_ns;
 	bool doorbell_owed;

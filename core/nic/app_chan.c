@@ -236,7 +236,8 @@ static uint32_t cmd_flow(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 /* Totals, not increments: a doorbell that repeats one already applied
  * changes nothing, and one that follows a lost doorbell carries what the
  * lost one said. Anything beyond what the rings can hold is refused. */
-static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd)
+static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd, const uint8_t *inl,
+			    uint32_t inl_len)
 {
 	uint32_t fi = cmd_flow(nic, app, cmd);
 	if (fi == FLOW_NONE) {
@@ -251,9 +252,16 @@ static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd
 	uint32_t tx_delta = cmd->arg0 - f->host_tx_total;
 	uint32_t rx_delta = cmd->arg1 - f->host_rx_freed_total;
 	if (tx_delta > f->tx_ring_len - f->tx_queued || rx_delta > f->rx_buf_bytes - f->rx_avail ||
-	    (tx_delta && f->app_closed)) {
+	    (tx_delta && f->app_closed) || inl_len > f->tx_queued + tx_delta) {
 		nic->stats.cmds_invalid++;
 		return;
+	}
+	if (inl_len) {
+		/* The bytes ending at the new TX total, by sequence number:
+		 * the queue runs from snd_una to snd_una + tx_queued. */
+		f->tx_inline_end = f->snd_una + f->tx_queued + tx_delta;
+		f->tx_inline_len = inl_len;
+		memcpy(f->tx_inline, inl, inl_len);
 	}
 	if (tx_delta) {
 		f->host_tx_total = cmd->arg0;
@@ -284,7 +292,7 @@ static bool is_slowpath_cmd(uint8_t type)
 	       type == CTXQ_ABORT || type == CTXQ_SETOPT || type == CTXQ_UNLISTEN;
 }
 
-static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd)
+static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd, const uint8_t *inl, uint32_t inl_len)
 {
 	struct nic_app *a = &nic->apps[app];
 	/* Credits only move forward, and never past what was produced. */
@@ -321,7 +329,7 @@ static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 		sp_cmd_close(nic, app, cmd, cmd->type == CTXQ_ABORT);
 		return;
 	case CTXQ_DOORBELL:
-		handle_doorbell(nic, app, cmd);
+		handle_doorbell(nic, app, cmd, inl, inl_len);
 		return;
 	case CTXQ_SETOPT:
 		sp_cmd_setopt(nic, app, cmd);
@@ -353,7 +361,7 @@ int app_chan_poll(struct nic *nic, int app)
 		if (nic_slowpath_stalled(nic))
 			return work;
 		a->has_deferred = false;
-		handle_cmd(nic, app, &a->deferred);
+		handle_cmd(nic, app, &a->deferred, NULL, 0); /* slow-path commands carry no payload */
 		work++;
 	}
 	if (!(ready & CHAN_READY_MSG))
@@ -374,18 +382,27 @@ int app_chan_poll(struct nic *nic, int app)
 			handle_hello(nic, app, msg, len);
 			continue;
 		}
-		if (!a->hello_done || len != sizeof(struct ctxq_cmd)) {
+		if (!a->hello_done || len < sizeof(struct ctxq_cmd)) {
 			nic->stats.cmds_invalid++;
 			continue;
 		}
 		struct ctxq_cmd cmd;
 		memcpy(&cmd, msg, sizeof(cmd));
+		/* Only a DOORBELL flagged INLINE goes on past the command, and
+		 * by at most CTXQ_INLINE_MAX_BYTES (ctxq.h, Inline payload). */
+		uint32_t inl_len = len - (uint32_t)sizeof(cmd);
+		bool carries = cmd.type == CTXQ_DOORBELL && (cmd.flags & CTXQ_CMDF_INLINE);
+		bool inline_ok = carries ? inl_len >= 1 && inl_len <= CTXQ_INLINE_MAX_BYTES : inl_len == 0;
+		if (!inline_ok) {
+			nic->stats.cmds_invalid++;
+			continue;
+		}
 		if (is_slowpath_cmd(cmd.type) && nic_slowpath_stalled(nic)) {
 			a->deferred = cmd;
 			a->has_deferred = true;
 			break;
 		}
-		handle_cmd(nic, app, &cmd);
+		handle_cmd(nic, app, &cmd, msg + CTXQ_INLINE_OFF, inl_len);
 	}
 	return work;
 }

@@ -375,6 +375,27 @@ static bool small_segment_held(const struct flow *f, uint32_t inflight)
 enum tx_result { TX_DONE, TX_BLOCKED_RESOURCES };
 
 /* Sends what the windows, the rate and the DMA resources allow. */
+/* A segment wholly inside the newest doorbell's inline payload (ctxq.h,
+ * Inline payload) is built at once from those bytes: no READ, no staging,
+ * no channel round trip. Only with no READ in flight, so segments still
+ * leave in sequence order (an earlier one may be waiting for its READ). */
+static bool tx_from_inline(struct nic *nic, struct flow *f, const struct dma_op *op)
+{
+	uint32_t begin = f->tx_inline_end - f->tx_inline_len;
+	if (!f->tx_inline_len || f->tx_inflight_reads || seq_lt(op->seq, begin) ||
+	    seq_gt(op->seq + op->len, f->tx_inline_end))
+		return false;
+	if (nic->hops)
+		nic_hop_read_done(nic, f, op->seq + op->len);
+	uint8_t flags = TCP_ACK | (op->psh ? TCP_PSH : 0) | (op->fin ? TCP_FIN : 0);
+	if (fp_emit_tcp(nic, f, flags, op->seq, f->tx_inline + (op->seq - begin), (uint16_t)op->len, false) == 0) {
+		nic->stats.tx_segments++;
+		nic->stats.tx_inline_segments++;
+		nic->stats.tx_payload_bytes += op->len;
+	}
+	return true;
+}
+
 static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 {
 	struct flow *f = &nic->flows[fi];
@@ -484,13 +505,6 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 		uint32_t run = sack_tx_unsacked_run(&f->tx_sack, f->snd_nxt, len);
 		if (!nic->cfg.sack_whole_segments || run % f->mss == 0)
 			len = run;
-		uint32_t staging_off;
-		if (dma_sq_free(a) < 2) {
-			nic->stats.dma_sq_full++;
-			return TX_BLOCKED_RESOURCES;
-		}
-		if (dma_reserve(a, len, &staging_off) < 0)
-			return TX_BLOCKED_RESOURCES;
 		bool with_fin = f->app_closed && f->snd_nxt + len == data_end;
 		/* The linux-like profile: a burst of new data that the window
 		 * ends (the next segment would not fit) ends with PSH, as the
@@ -500,10 +514,21 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 				 wnd - inflight - len < f->mss && len < remaining;
 		struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = f->snd_nxt, .len = len, .fin = with_fin,
 				      .psh = reaches_push || with_fin || burst_end || (more_tail && f->more_probe_due)};
-		uint32_t ring_pos = (uint32_t)(((uint64_t)f->tx_una_pos + (f->snd_nxt - f->snd_una)) % f->tx_ring_len);
-		if (dma_ring_post(nic, f->app, DMA_TX_READ, true, staging_off, f->tx_ring_off, f->tx_ring_len, ring_pos,
-				  len, &meta) < 0)
-			return TX_BLOCKED_RESOURCES;
+		if (!tx_from_inline(nic, f, &meta)) {
+			uint32_t staging_off;
+			if (dma_sq_free(a) < 2) {
+				nic->stats.dma_sq_full++;
+				return TX_BLOCKED_RESOURCES;
+			}
+			if (dma_reserve(a, len, &staging_off) < 0)
+				return TX_BLOCKED_RESOURCES;
+			uint32_t ring_pos =
+				(uint32_t)(((uint64_t)f->tx_una_pos + (f->snd_nxt - f->snd_una)) % f->tx_ring_len);
+			if (dma_ring_post(nic, f->app, DMA_TX_READ, true, staging_off, f->tx_ring_off, f->tx_ring_len,
+					  ring_pos, len, &meta) < 0)
+				return TX_BLOCKED_RESOURCES;
+			f->tx_inflight_reads++;
+		}
 		if (probe) {
 			f->probe_due = false;
 			nic->stats.zero_window_probes++;
@@ -512,7 +537,6 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 			nic->stats.tx_retransmits++;
 			nic->stats.tx_retransmit_bytes += len;
 		}
-		f->tx_inflight_reads++;
 		if (new_data)
 			f->burst_segs++;
 		fp_prr_sent(f, len);

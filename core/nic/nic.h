@@ -125,6 +125,8 @@ struct nic_stats {
 	uint64_t rx_payload_bytes;
 	uint64_t tx_payload_bytes;
 	uint64_t tx_segments, tx_acks, tx_retransmits;
+	uint64_t tx_inline_segments;       /* data segments built from a doorbell's inline payload
+					    * (core/ctxq.h), without a READ of the host's ring */
 	uint64_t tx_retransmit_bytes;      /* payload bytes sent again */
 	uint64_t rx_sack_blocks;           /* SACK blocks taken into the scoreboard */
 	uint64_t rx_sack_ignored;          /* SACK blocks outside (snd_una, snd_max]: D-SACK, stale, forged */
@@ -161,7 +163,7 @@ struct nic_stats {
 	X(rx_frames) X(tx_frames) X(rx_bad_eth) X(rx_bad_ip) X(rx_bad_tcp) X(rx_bad_csum) X(rx_not_for_us)     \
 	X(rx_no_flow_rst) X(rx_out_of_window) X(rx_ooo_segments) X(rx_ooo_dropped) X(rx_duplicate)             \
 	X(rx_rst_ignored) X(rx_ack_unsent) X(rx_listen_dropped) X(rx_icmp_errors) X(rx_icmp_ignored) X(tx_challenge_acks) X(rx_payload_bytes) X(tx_payload_bytes)        \
-	X(tx_segments) X(tx_acks) X(tx_retransmits) X(tx_retransmit_bytes) X(rx_sack_blocks)                   \
+	X(tx_segments) X(tx_acks) X(tx_retransmits) X(tx_inline_segments) X(tx_retransmit_bytes) X(rx_sack_blocks) \
 	X(rx_sack_ignored) X(tx_sack_blocks) X(sack_recoveries) X(sack_hole_retransmits) X(tx_zero_window)      \
 	X(sack_rtx_lost) X(fast_retransmits) X(rtos)                                                            \
 	X(zero_window_probes) X(keepalive_probes) X(ecn_ce_received) X(ecn_ece_acked_bytes) X(syn_backlog_drops) X(conns_opened)   \

@@ -40,6 +40,13 @@ void nic_hop_dma_done(struct nic *nic, const struct dma_op *op)
 		record(nic, f, HOP_RX_WRITTEN, op->seq + op->len - (f->irs + 1));
 }
 
+/* A segment built from a doorbell's inline payload: its bytes were at
+ * hand without a READ, so they are "read" now. */
+void nic_hop_read_done(struct nic *nic, const struct flow *f, uint32_t seq_end)
+{
+	record(nic, f, HOP_READ_DONE, seq_end - (f->iss + 1));
+}
+
 void nic_hop_frame_out(struct nic *nic, const struct flow *f, uint32_t seq, uint16_t payload_len)
 {
 	if (payload_len)

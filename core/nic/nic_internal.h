@@ -173,6 +173,13 @@ struct flow {
 	/* --- the host's doorbells: absolute totals, last applied --- */
 	uint32_t host_tx_total, host_rx_freed_total, doorbell_seen;
 	uint32_t tx_unpushed;     /* queued bytes after the host's push mark (ctxq.h) */
+	/* The newest doorbell's inline payload (ctxq.h, Inline payload): the
+	 * stream bytes [tx_inline_end - tx_inline_len, tx_inline_end) by
+	 * sequence number; a segment wholly inside them is built from here
+	 * instead of a READ. 0 bytes: none. */
+	uint32_t tx_inline_end;
+	uint32_t tx_inline_len;
+	uint8_t tx_inline[CTXQ_INLINE_MAX_BYTES];
 
 	/* --- coalesced notification to the host --- */
 	uint32_t ev_rx_bytes, ev_tx_freed;
@@ -427,6 +434,7 @@ void app_return_slot(struct nic *nic, int app, uint32_t slot);
 /* nic_hops.c: the hop trace's points; call only when nic->hops is set. */
 void nic_hop_doorbell(struct nic *nic, uint32_t fi);
 void nic_hop_dma_done(struct nic *nic, const struct dma_op *op);
+void nic_hop_read_done(struct nic *nic, const struct flow *f, uint32_t seq_end);
 void nic_hop_frame_out(struct nic *nic, const struct flow *f, uint32_t seq, uint16_t payload_len);
 void nic_hop_frame_in(struct nic *nic, uint32_t fi);
 void nic_hop_event(struct nic *nic, uint32_t fi, uint64_t t_ns);

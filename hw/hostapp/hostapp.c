@@ -44,7 +44,7 @@
 #define NS_PER_S 1000000000ull
 #define APP_CONNECT_MS 10000
 #define APP_DRAIN_NS (5ull * NS_PER_S)   /* after the work: let closes finish */
-#define APP_SPIN_NS 50000ull             /* idle this long before sleeping */
+#define APP_SPIN_US 50ull                 /* idle this long before sleeping (--spin-us) */
 #define APP_WAIT_MAX_NS 10000000ull      /* one bt_wait at most (a lost WAKEUP costs this) */
 #define APP_RTT_SAMPLES 1000000u
 #define APP_BACKLOG 32u
@@ -69,6 +69,8 @@ struct app_opts {
 	uint64_t connect_retry_ns;
 	uint32_t max_conns, ring_bytes;
 	bool busy_poll;
+	uint64_t spin_ns;   /* --spin-us */
+	bool no_inline;     /* --no-inline */
 	struct rt_opts rt; /* --hosts, --sysroot, --print-config, --hops, --stats */
 	/* hardware configuration */
 	struct bt_hosts hosts;
@@ -134,6 +136,10 @@ void cli_app_usage(FILE *out)
 		"  --max-conns N          host connection slots (default 64)\n"
 		"  --ring-bytes N         per-connection RX and TX ring (default 256K)\n"
 		"  --busy-poll            never sleep in bt_wait (lowest latency, one core busy)\n"
+		"  --spin-us N            poll this long after the last work before sleeping in\n"
+		"                         bt_wait (default 50; 0: sleep at once)\n"
+		"  --no-inline            never carry a send's bytes in its doorbell: the daemon\n"
+		"                         READs every one (core/ctxq.h, Inline payload; an A/B)\n"
 		"  --stats                print host, channel and application counters\n"
 		"  --hops FILE            record the host's half of every RPC's hops (the first 1 Mi)\n"
 		"                         into FILE at exit; `bluetas hops FILE NICFILE` joins it\n"
@@ -162,6 +168,8 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_RING_BYTES,
 	OPT_BUSY,
+	OPT_SPIN,
+	OPT_NO_INLINE,
 	OPT_END
 };
 
@@ -284,6 +292,8 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "ring-bytes", required_argument, NULL, OPT_RING_BYTES },
 		{ "busy-poll", no_argument, NULL, OPT_BUSY },
+		{ "spin-us", required_argument, NULL, OPT_SPIN },
+		{ "no-inline", no_argument, NULL, OPT_NO_INLINE },
 		RT_OPTS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -377,6 +387,14 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 			break;
 		case OPT_BUSY:
 			o->busy_poll = true;
+			break;
+		case OPT_SPIN:
+			if (cli_parse_u64("--spin-us", optarg, 0, 10000000, &v) < 0)
+				return -1;
+			o->spin_ns = v * 1000;
+			break;
+		case OPT_NO_INLINE:
+			o->no_inline = true;
 			break;
 		case 'h':
 			cli_app_usage(stdout);
@@ -501,6 +519,7 @@ static int setup(struct app_run *d, char *err, size_t err_len)
 	bt_host_default_config(&hc);
 	hc.max_conns = o->max_conns;
 	hc.rx_ring_bytes = hc.tx_ring_bytes = o->ring_bytes;
+	hc.doorbell_no_inline = o->no_inline;
 	int rc;
 	d->host = bt_host_create(&hc, d->ch, &d->mono, &rc);
 	if (!d->host) {
@@ -620,7 +639,7 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 			idle_since = now;
 			continue;
 		}
-		if (now - idle_since < APP_SPIN_NS)
+		if (now - idle_since < o->spin_ns)
 			continue;
 		/* Idle: sleep until the NIC's WAKEUP, the next deadline, or the
 		 * cap that bounds what a lost WAKEUP can cost. */
@@ -661,6 +680,7 @@ int cli_app(int argc, char **argv)
 	o.connect_retry_ns = 10 * NS_PER_S;
 	o.max_conns = 64;
 	o.ring_bytes = 256u << 10;
+	o.spin_ns = APP_SPIN_US * 1000;
 	int prc = parse_opts(argc, argv, &o);
 	if (prc == 1)
 		return 0;

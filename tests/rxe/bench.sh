@@ -23,7 +23,9 @@
 # (perftest and channel iterations, 5000), BENCH_RXE_RPCS (RPCs per bluetas
 # run, 3000), BENCH_RXE_MS (Linux TCP and Linux-client runs, 3000 ms),
 # BENCH_RXE_BUSY=1 adds a run of the echo client with --busy-poll,
-# BENCH_RXE_PIN=0 drops the run with the daemon pinned apart, and
+# BENCH_RXE_PIN=0 drops the run with the daemon pinned apart,
+# BENCH_RXE_VARIANTS="ARGS;ARGS" adds one run per set of extra echo-client
+# arguments (e.g. "--no-inline;--spin-us 0"), and
 # BENCH_RXE_APP_B=PATH adds one with PATH (another build's bluetas) as the
 # application: an A/B comparison within one boot.
 set -uo pipefail
@@ -176,6 +178,16 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 	if [[ ${BENCH_RXE_BUSY:-0} == 1 ]]; then
 		rpc_client rpcbusy --busy-poll && row "bluetas RPC RTT: app echo-client -> Linux (--busy-poll)" \
 			"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50"
+	fi
+	if [[ -n ${BENCH_RXE_VARIANTS:-} ]]; then
+		# A/B in one boot: the same RPC run once per set of extra app
+		# arguments ("--no-inline;--spin-us 2000": two more runs).
+		IFS=';' read -ra variants <<<"$BENCH_RXE_VARIANTS"
+		for vi in "${!variants[@]}"; do
+			read -ra vargs <<<"${variants[$vi]}"
+			rpc_client "rpcv$vi" "${vargs[@]}" && row "bluetas RPC RTT: app echo-client -> Linux (${variants[$vi]})" \
+				"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50"
+		done
 	fi
 	# Linux client -> app echo-server
 	say "bluetas 64 B RPC: Linux client -> net_tap -> daemon -> app echo-server, $ms ms"

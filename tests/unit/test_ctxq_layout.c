@@ -58,7 +58,7 @@ static void test_hello_bytes(void **state)
 {
 	(void)state;
 	static const uint8_t want[CTXQ_HELLO_BYTES] = {
-		0x01, 0x02, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, /* type version(2) reserved event_entries */
+		0x01, 0x03, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, /* type version(3) reserved event_entries */
 		0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, /* rx_ring_bytes tx_ring_bytes */
 		0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* max_conns reserved2 */
 		0x00, 0x70, 0x56, 0x34, 0x12, 0x7f, 0x00, 0x00, /* region_addr */
@@ -89,6 +89,35 @@ static void test_cmd_bytes(void **state)
 	c.arg1 = 0x11223344;
 	c.arg2 = 9;
 	check_bytes("cmd", &c, want, sizeof(want));
+}
+
+/* A DOORBELL with inline payload: the command, flag bit 3, then the
+ * bytes at offset 32 (CTXQ_INLINE_OFF), at most 128 of them. */
+static void test_inline_doorbell_bytes(void **state)
+{
+	(void)state;
+	static const uint8_t want[CTXQ_CMD_BYTES + 3] = {
+		0x05, 0x08, 0x00, 0x00, 0x02, 0x01, 0x00, 0x00, /* type flags(INLINE) port flow_id */
+		0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* host_conn ev_consumed */
+		0x43, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* arg0 (TX total, 0x43) arg1 */
+		0x01, 0x00, 0x00, 0x00, 0x43, 0x00, 0x00, 0x00, /* arg2 arg3 */
+		0xaa, 0xbb, 0xcc,                               /* stream bytes 0x40..0x42 */
+	};
+	assert_int_equal(CTXQ_INLINE_OFF, 32);
+	assert_int_equal(CTXQ_INLINE_MAX_BYTES, 128);
+	uint8_t msg[CTXQ_CMD_BYTES + 3];
+	struct ctxq_cmd c;
+	memset(&c, 0, sizeof(c));
+	c.type = CTXQ_DOORBELL;
+	c.flags = CTXQ_CMDF_INLINE;
+	c.flow_id = 0x102;
+	c.host_conn = 7;
+	c.arg0 = 0x43;
+	c.arg2 = 1;
+	c.arg3 = 0x43;
+	memcpy(msg, &c, sizeof(c));
+	memcpy(msg + CTXQ_INLINE_OFF, "\xaa\xbb\xcc", 3);
+	check_bytes("inline doorbell", msg, want, sizeof(want));
 }
 
 static void test_event_bytes(void **state)
@@ -202,6 +231,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello_bytes),     cmocka_unit_test(test_cmd_bytes),
+		cmocka_unit_test(test_inline_doorbell_bytes),
 		cmocka_unit_test(test_event_bytes),     cmocka_unit_test(test_wakeup_bytes),
 		cmocka_unit_test(test_conn_info_bytes),
 		cmocka_unit_test(test_region_arithmetic), cmocka_unit_test(test_alignment),

@@ -944,7 +944,7 @@ static const char *const app_fields[] = {"bytes",	 "bytes_sent", "mismatches",  
 static const char *const chan_fields[] = {"reads",	     "writes",	    "msgs",	       "bytes_read",
 					  "bytes_written",   "access_errors", "msgs_dropped", "ops_delayed",
 					  "errors_injected", "credits_stalled"};
-static const char *const host_fields[] = {"events_consumed", "doorbells_sent", "doorbells_deferred",
+static const char *const host_fields[] = {"events_consumed", "doorbells_sent", "doorbells_deferred", "doorbells_inline",
 					  "doorbells_refreshed", "arms_deferred", "waits_timed_out",
 					  "lost_wakeups", "tx_bytes", "rx_bytes", "conns_in_use"};
 #define N_OF(a) (sizeof(a) / sizeof(a[0]))

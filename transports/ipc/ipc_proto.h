@@ -56,7 +56,7 @@
 #include "../clock.h"
 
 #define IPC_MAGIC 0x42544950u /* "BTIP" */
-#define IPC_VERSION 2u       /* 2: the wakeup eventfd (IPC_SOCK_WAKEFD, host_fd_sleepers) */
+#define IPC_VERSION 3u       /* 2: the wakeup eventfd (IPC_SOCK_WAKEFD, host_fd_sleepers); 3: 160-byte messages */
 #define IPC_CTL_RESERVE 16u   /* WR-ring entries kept for control entries */
 #define IPC_MAX_DEPTH 4096u
 
@@ -103,9 +103,9 @@ struct ipc_wr {
 	uint64_t loff;     /* 40 */
 	uint64_t roff;     /* 48 */
 	uint64_t raddr;    /* 56 */
-	uint8_t msg[CHAN_MSG_MAX_BYTES]; /* 64 */
+	uint8_t msg[CHAN_MSG_MAX_BYTES]; /* 64: MSG payload */
 };
-static_assert(sizeof(struct ipc_wr) == 128, "wr size");
+static_assert(sizeof(struct ipc_wr) == 64 + CHAN_MSG_MAX_BYTES, "wr size");
 
 struct ipc_cqe {
 	uint64_t wr_id;   /* 0 */
@@ -122,7 +122,7 @@ struct ipc_msg {
 	uint8_t data[CHAN_MSG_MAX_BYTES];
 	uint8_t pad[12];
 };
-static_assert(sizeof(struct ipc_msg) == 80, "msg size");
+static_assert(sizeof(struct ipc_msg) == 16 + CHAN_MSG_MAX_BYTES, "msg size");
 
 /* One cache line per producer/consumer index so the two processes do not
  * bounce a line on every entry. */
