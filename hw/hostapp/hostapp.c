@@ -38,13 +38,15 @@
 #include "../hosts/hosts.h"
 #include "../rt/app_runner.h"
 #include "../rt/rt.h"
+#include "../rt/spin_policy.h"
 #include "../rt/rt_hops.h"
 #include "../rt/rt_opts.h"
 
 #define NS_PER_S 1000000000ull
 #define APP_CONNECT_MS 10000
 #define APP_DRAIN_NS (5ull * NS_PER_S)   /* after the work: let closes finish */
-#define APP_SPIN_US 50ull                 /* idle this long before sleeping (--spin-us) */
+#define APP_SPIN_US 50ull                 /* idle at least this long before sleeping */
+#define APP_SPIN_MAX_US 2000ull          /* adaptive: up to this (hw/rt/spin_policy.h) */
 #define APP_WAIT_MAX_NS 10000000ull      /* one bt_wait at most (a lost WAKEUP costs this) */
 #define APP_RTT_SAMPLES 1000000u
 #define APP_BACKLOG 32u
@@ -69,7 +71,8 @@ struct app_opts {
 	uint64_t connect_retry_ns;
 	uint32_t max_conns, ring_bytes;
 	bool busy_poll;
-	uint64_t spin_ns;   /* --spin-us */
+	uint64_t spin_ns;   /* --spin-us, else APP_SPIN_US */
+	bool spin_fixed;    /* --spin-us given: no adaptive poll */
 	bool no_inline;     /* --no-inline */
 	struct rt_opts rt; /* --hosts, --sysroot, --print-config, --hops, --stats */
 	/* hardware configuration */
@@ -136,8 +139,10 @@ void cli_app_usage(FILE *out)
 		"  --max-conns N          host connection slots (default 64)\n"
 		"  --ring-bytes N         per-connection RX and TX ring (default 256K)\n"
 		"  --busy-poll            never sleep in bt_wait (lowest latency, one core busy)\n"
-		"  --spin-us N            poll this long after the last work before sleeping in\n"
-		"                         bt_wait (default 50; 0: sleep at once)\n"
+		"  --spin-us N            poll exactly this long after the last work before\n"
+		"                         sleeping in bt_wait (0: sleep at once). Default: 50 us,\n"
+		"                         or up to 2000 us while the gaps between work are that\n"
+		"                         short (hw/rt/spin_policy.h)\n"
 		"  --no-inline            never carry a send's bytes in its doorbell: the daemon\n"
 		"                         READs every one (core/ctxq.h, Inline payload; an A/B)\n"
 		"  --stats                print host, channel and application counters\n"
@@ -392,6 +397,7 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 			if (cli_parse_u64("--spin-us", optarg, 0, 10000000, &v) < 0)
 				return -1;
 			o->spin_ns = v * 1000;
+			o->spin_fixed = true;
 			break;
 		case OPT_NO_INLINE:
 			o->no_inline = true;
@@ -598,11 +604,19 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 	struct app_opts *o = d->o;
 	uint64_t start = bt_clock_now_ns(&d->mono);
 	uint64_t deadline = o->has_duration ? start + o->duration_ns : UINT64_MAX;
-	uint64_t drain_until = 0, idle_since = 0;
-	bool stopping = false;
+	uint64_t drain_until = 0, idle_since = 0, last_work = 0;
+	bool stopping = false, was_idle = false;
+	struct spin_policy spin = {.base_ns = o->spin_ns, .max_ns = o->spin_fixed ? 0 : APP_SPIN_MAX_US * 1000};
 	for (;;) {
 		int n = rt_app_poll(d->app);
 		uint64_t now = bt_clock_now_ns(&d->mono);
+		if (n > 0) {
+			/* A gap ends: work after the loop had gone idle. */
+			if (was_idle && last_work)
+				spin_policy_gap(&spin, now - last_work);
+			last_work = now;
+			was_idle = false;
+		}
 		if (rt_stop_reason())
 			return rt_stop_reason();
 		if (channel_broken(d, why, why_len))
@@ -635,11 +649,12 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 			idle_since = 0;
 			continue;
 		}
+		was_idle = true;
 		if (!idle_since) {
 			idle_since = now;
 			continue;
 		}
-		if (now - idle_since < o->spin_ns)
+		if (now - idle_since < spin_policy_budget_ns(&spin))
 			continue;
 		/* Idle: sleep until the NIC's WAKEUP, the next deadline, or the
 		 * cap that bounds what a lost WAKEUP can cost. */

@@ -25,7 +25,8 @@
 # BENCH_RXE_BUSY=1 adds a run of the echo client with --busy-poll,
 # BENCH_RXE_PIN=0 drops the run with the daemon pinned apart,
 # BENCH_RXE_VARIANTS="ARGS;ARGS" adds one run per set of extra echo-client
-# arguments (e.g. "--no-inline;--spin-us 0"), and
+# arguments (e.g. "--no-inline;--spin-us 0"), BENCH_RXE_SRV_VARIANTS the
+# same for the Linux client -> app echo-server run, and
 # BENCH_RXE_APP_B=PATH adds one with PATH (another build's bluetas) as the
 # application: an A/B comparison within one boot.
 set -uo pipefail
@@ -189,24 +190,30 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 				"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50"
 		done
 	fi
-	# Linux client -> app echo-server
-	say "bluetas 64 B RPC: Linux client -> net_tap -> daemon -> app echo-server, $ms ms"
-	start_app esrv --app echo-server --listen 7 --exit-after-conns 1 --duration-s 60
-	esrv=$app_pid
-	if app_ready esrv; then
-		sleep 1
-		"${WIRE_DO[@]}" timeout 60 "$PEER" echo-client "$stack_ip" 7 --msg-bytes 64 --warmup-ms 300 --duration-ms "$ms" \
-			>"$work/lcli.out" 2>"$work/lcli.err"
-		wait_exit "$esrv" 20 >/dev/null
-		p50=$(kv "$work/lcli.out" p50_us)
-		if [[ -n $p50 ]]; then
-			say "  $(cat "$work/lcli.out")"
-			row "bluetas RPC RTT: Linux client -> app echo-server" "$p50" "$(kv "$work/lcli.out" p99_us)" \
-				"Linux TCP RTT" "$linux_p50"
-		else
-			bad "Linux client -> echo-server app failed: $(tail -2 "$work/lcli.err" | tr '\n' ' ')"
+	# Linux client -> app echo-server (and once per BENCH_RXE_SRV_VARIANTS
+	# set of extra echo-server arguments, "--no-inline;--spin-us 50")
+	srv_variants=("")
+	[[ -n ${BENCH_RXE_SRV_VARIANTS:-} ]] && IFS=';' read -ra more <<<"$BENCH_RXE_SRV_VARIANTS" && srv_variants+=("${more[@]}")
+	for sv in "${srv_variants[@]}"; do
+		read -ra sargs <<<"$sv"
+		say "bluetas 64 B RPC: Linux client -> net_tap -> daemon -> app echo-server ${sv:+($sv) }, $ms ms"
+		start_app esrv --app echo-server --listen 7 --exit-after-conns 1 --duration-s 60 "${sargs[@]}"
+		esrv=$app_pid
+		if app_ready esrv; then
+			sleep 1
+			"${WIRE_DO[@]}" timeout 60 "$PEER" echo-client "$stack_ip" 7 --msg-bytes 64 --warmup-ms 300 --duration-ms "$ms" \
+				>"$work/lcli.out" 2>"$work/lcli.err"
+			wait_exit "$esrv" 20 >/dev/null
+			p50=$(kv "$work/lcli.out" p50_us)
+			if [[ -n $p50 ]]; then
+				say "  $(cat "$work/lcli.out")"
+				row "bluetas RPC RTT: Linux client -> app echo-server${sv:+ ($sv)}" "$p50" "$(kv "$work/lcli.out" p99_us)" \
+					"Linux TCP RTT" "$linux_p50"
+			else
+				bad "Linux client -> echo-server app${sv:+ ($sv)} failed: $(tail -2 "$work/lcli.err" | tr '\n' ' ')"
+			fi
 		fi
-	fi
+	done
 	kill -TERM "$daemon_pid" 2>/dev/null
 	wait_exit "$daemon_pid" 20 >/dev/null
 	# The daemon wrote its half at exit: join it with each RPC client's.
