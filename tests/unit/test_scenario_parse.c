@@ -922,7 +922,7 @@ static const char *const nic_u64[] = {
 	"rx_bad_csum",	    "rx_not_for_us",	"rx_no_flow_rst",    "rx_out_of_window",  "rx_ooo_segments",
 	"rx_ooo_dropped",   "rx_duplicate",	"rx_rst_ignored",    "rx_ack_unsent",	   "rx_listen_dropped", "rx_icmp_errors", "rx_icmp_ignored", "tx_challenge_acks",
 	"rx_payload_bytes", "tx_payload_bytes",	"tx_segments",
-	"tx_acks",	    "tx_retransmits",	"tx_retransmit_bytes", "rx_sack_blocks", "rx_sack_ignored",
+	"tx_acks",	    "tx_retransmits", "tx_inline_segments", "tx_retransmit_bytes", "rx_sack_blocks", "rx_sack_ignored",
 	"tx_sack_blocks",   "sack_recoveries",	"sack_hole_retransmits", "sack_rtx_lost", "tx_zero_window",    "fast_retransmits",  "rtos",		   "zero_window_probes", "keepalive_probes",
 	"ecn_ce_received",  "ecn_ece_acked_bytes", "syn_backlog_drops", "conns_opened",	   "conns_accepted",
 	"conns_closed",	    "conns_reset",	"conns_timed_out",   "arp_requests_sent", "arp_replies_sent",
