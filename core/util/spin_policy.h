@@ -1,42 +1,44 @@
 /*
- * spin_policy.h: how long a waiting caller polls before it sleeps.
+ * spin_policy.h: how long a waiting loop polls before it sleeps, learned
+ * from the gaps it has seen. One policy for the preload's waits
+ * (hw/preload, per process) and `bluetas app`'s loop (hw/hostapp).
  *
- * Polling is CPU the application pays for latency, and it pays off only
- * when what it waits for arrives within the spin. A fixed spin burns its
- * whole budget on every wait of a server whose requests come further apart
- * (one client at a time over a slow path: the spin was most of its CPU per
- * request), and the same server under load wants it. So the policy learns
- * how long waits take: an exponentially weighted mean of the time from the
- * start of a wait to the event that ended it (1/4 weight for the newest,
- * each capped at SPIN_POLICY_CAP_X budgets so one idle spell is forgotten
- * within a few waits). While that mean is within SPIN_POLICY_KEEP_X
- * budgets the caller spins its whole budget; past it, it sleeps at once.
- * Waits are measured whether the caller spun or slept, so when events come
- * close together again (a sleep's wake latency included) spinning resumes.
+ * Polling is CPU bought for latency, and it pays only when what the loop
+ * waits for arrives while it polls. Sleeping costs a wakeup: a futex or
+ * eventfd wake on a host, ~250 us to wake a process from ppoll on a halted
+ * vCPU under TCG (make bench-rxe: event posted -> woke 275 us asleep,
+ * 30 us polling). So the loop keeps an exponentially weighted mean of its
+ * gaps (the time from the start of a wait, or from the last work, to the
+ * next work; the newest weighs 1/4, and one gap counts at most twice
+ * max_ns, so a single stall or idle spell is forgotten within a few gaps):
  *
- * A plain struct with no clock of its own: the caller measures. The
- * preload keeps one per process (hw/preload/pl_core.c).
+ *   - mean within max_ns: poll the mean plus a quarter, at least min_ns and
+ *     at most max_ns (the next arrival is likely to come while it polls);
+ *   - mean past max_ns: no poll the cap allows would catch it, so poll
+ *     long_gap_ns (0: sleep at once) and leave the rest to the wakeup;
+ *   - max_ns 0: not adaptive, always min_ns (a fixed spin).
+ *
+ * The gaps are measured whether the loop polled or slept, so when work
+ * comes close together again (a wakeup's latency included) polling
+ * resumes. Not a timer: nothing waits for a poll to expire, the wakeup
+ * still ends every sleep. A plain struct; the caller measures.
  */
 #ifndef BT_UTIL_SPIN_POLICY_H
 #define BT_UTIL_SPIN_POLICY_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
-#define SPIN_POLICY_KEEP_X 2 /* spin while the mean wait is within 2 budgets */
-#define SPIN_POLICY_CAP_X 16 /* one wait counts as at most 16 budgets */
-
 struct spin_policy {
-	uint64_t budget_ns;    /* the most a wait spins (0: never spin) */
-	uint64_t mean_wait_ns; /* learned: the mean time a wait took */
-	bool adaptive;         /* false: always spin the whole budget */
+	uint64_t min_ns;      /* poll at least this long while gaps are short */
+	uint64_t max_ns;      /* the longest poll; 0: fixed at min_ns */
+	uint64_t long_gap_ns; /* the poll while gaps average more than max_ns */
+	uint64_t mean_gap_ns; /* learned; 0: no gap seen yet */
 };
 
-/* Starts out spinning (mean 0): a fresh process behaves as before. */
-void spin_policy_init(struct spin_policy *p, uint64_t budget_ns, bool adaptive);
-/* How long the next wait may spin: the budget, or 0. */
+void spin_policy_init(struct spin_policy *p, uint64_t min_ns, uint64_t max_ns, uint64_t long_gap_ns);
+/* How long to poll before sleeping now. Until a gap is seen: min_ns. */
 uint64_t spin_policy_spin_ns(const struct spin_policy *p);
-/* A wait that found nothing at first ended after waited_ns. */
-void spin_policy_learn(struct spin_policy *p, uint64_t waited_ns);
+/* One gap ended: work came gap_ns after the wait (or the last work). */
+void spin_policy_learn(struct spin_policy *p, uint64_t gap_ns);
 
 #endif

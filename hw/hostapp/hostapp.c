@@ -28,6 +28,7 @@
 
 #include "../../core/bluetas.h"
 #include "../../core/proto/proto.h"
+#include "../../core/util/spin_policy.h"
 #include "../../transports/clock.h"
 #include "../../transports/ipc/ipc_chan.h"
 #include "../../transports/verbs/verbs_chan.h"
@@ -38,7 +39,6 @@
 #include "../hosts/hosts.h"
 #include "../rt/app_runner.h"
 #include "../rt/rt.h"
-#include "../rt/spin_policy.h"
 #include "../rt/rt_hops.h"
 #include "../rt/rt_opts.h"
 
@@ -46,7 +46,7 @@
 #define APP_CONNECT_MS 10000
 #define APP_DRAIN_NS (5ull * NS_PER_S)   /* after the work: let closes finish */
 #define APP_SPIN_US 50ull                 /* idle at least this long before sleeping */
-#define APP_SPIN_MAX_US 2000ull          /* adaptive: up to this (hw/rt/spin_policy.h) */
+#define APP_SPIN_MAX_US 2000ull          /* adaptive: up to this (core/util/spin_policy.h) */
 #define APP_WAIT_MAX_NS 10000000ull      /* one bt_wait at most (a lost WAKEUP costs this) */
 #define APP_RTT_SAMPLES 1000000u
 #define APP_BACKLOG 32u
@@ -142,7 +142,7 @@ void cli_app_usage(FILE *out)
 		"  --spin-us N            poll exactly this long after the last work before\n"
 		"                         sleeping in bt_wait (0: sleep at once). Default: 50 us,\n"
 		"                         or up to 2000 us while the gaps between work are that\n"
-		"                         short (hw/rt/spin_policy.h)\n"
+		"                         short (core/util/spin_policy.h)\n"
 		"  --no-inline            never carry a send's bytes in its doorbell: the daemon\n"
 		"                         READs every one (core/ctxq.h, Inline payload; an A/B)\n"
 		"  --stats                print host, channel and application counters\n"
@@ -606,14 +606,15 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 	uint64_t deadline = o->has_duration ? start + o->duration_ns : UINT64_MAX;
 	uint64_t drain_until = 0, idle_since = 0, last_work = 0;
 	bool stopping = false, was_idle = false;
-	struct spin_policy spin = {.base_ns = o->spin_ns, .max_ns = o->spin_fixed ? 0 : APP_SPIN_MAX_US * 1000};
+	struct spin_policy spin;
+	spin_policy_init(&spin, o->spin_ns, o->spin_fixed ? 0 : APP_SPIN_MAX_US * 1000, o->spin_ns);
 	for (;;) {
 		int n = rt_app_poll(d->app);
 		uint64_t now = bt_clock_now_ns(&d->mono);
 		if (n > 0) {
 			/* A gap ends: work after the loop had gone idle. */
 			if (was_idle && last_work)
-				spin_policy_gap(&spin, now - last_work);
+				spin_policy_learn(&spin, now - last_work);
 			last_work = now;
 			was_idle = false;
 		}
@@ -654,7 +655,7 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 			idle_since = now;
 			continue;
 		}
-		if (now - idle_since < spin_policy_budget_ns(&spin))
+		if (now - idle_since < spin_policy_spin_ns(&spin))
 			continue;
 		/* Idle: sleep until the NIC's WAKEUP, the next deadline, or the
 		 * cap that bounds what a lost WAKEUP can cost. */

@@ -103,9 +103,13 @@ static struct spin_policy spin_settings(void)
 		__atomic_store_n(&budget_ns, env_u64("BLUETAS_SPIN_US", PL_SPIN_NS / 1000, 0, 1000000) * 1000,
 				 __ATOMIC_RELEASE);
 	}
+	/* Adaptive: poll 1.25x the mean wait, between the budget and twice
+	 * it, while the mean is within twice the budget; past that sleep at
+	 * once (long_gap 0): a server whose requests come further apart stops
+	 * paying a spin per request. */
 	struct spin_policy p;
-	spin_policy_init(&p, budget_ns, __atomic_load_n(&adaptive, __ATOMIC_RELAXED));
-	p.mean_wait_ns = __atomic_load_n(&pl.spin_mean_ns, __ATOMIC_RELAXED);
+	spin_policy_init(&p, budget_ns, __atomic_load_n(&adaptive, __ATOMIC_RELAXED) ? 2 * budget_ns : 0, 0);
+	p.mean_gap_ns = __atomic_load_n(&pl.spin_mean_ns, __ATOMIC_RELAXED);
 	return p;
 }
 
@@ -119,7 +123,7 @@ void pl_spin_learn(uint64_t waited_ns)
 {
 	struct spin_policy p = spin_settings();
 	spin_policy_learn(&p, waited_ns);
-	__atomic_store_n(&pl.spin_mean_ns, p.mean_wait_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&pl.spin_mean_ns, p.mean_gap_ns, __ATOMIC_RELAXED);
 }
 
 /* With pl.mu held. */

@@ -139,8 +139,8 @@ int pl_drain(void);                       /* bt_poll until empty; events taken; 
 int pl_errno_of(int bt_err);
 uint64_t pl_now_ns(void);
 /* How long a wait polls before it sleeps: BLUETAS_SPIN_US (default
- * PL_SPIN_NS) while waits have been ending within a couple of spins, 0
- * (sleep at once) while they have not (core/util/spin_policy.h;
+ * PL_SPIN_NS) to twice that while waits have been ending within twice
+ * it, 0 (sleep at once) while they have not (core/util/spin_policy.h;
  * BLUETAS_SPIN_ADAPT=0 always spins the whole budget). Spinning is CPU the
  * application pays for latency. Read it once per wait. */
 uint64_t pl_spin_ns(void);
