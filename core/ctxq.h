@@ -30,6 +30,14 @@
  * number, so a lost doorbell is repaired by any later one; the NIC echoes
  * the newest sequence it applied in the flow's next event, and the host
  * re-rings a doorbell that stays unconfirmed for its refresh interval.
+ * The confirmation rides on the flow's next event for other news (freed
+ * TX space, new bytes, a flag): the NIC writes an event only to confirm
+ * a doorbell when no such event came within a quarter of the host's
+ * refresh interval (HELLO's doorbell_refresh_us), so a host never re-rings
+ * without a fault, and a stream of doorbells and events costs no extra
+ * event per doorbell. A HELLO without the interval (0) gets every
+ * confirmation at once, as before.
+ *
  * Inline payload. A DOORBELL whose new TX bytes (those since the
  * previous DOORBELL the host posted) number 1..CTXQ_INLINE_MAX_BYTES
  * carries them in the same message: flag CTXQ_CMDF_INLINE, the bytes at
@@ -158,7 +166,8 @@ struct ctxq_hello {
 	uint32_t rx_ring_bytes; /* 8 */
 	uint32_t tx_ring_bytes; /* 12 */
 	uint32_t max_conns;     /* 16: slots after the event ring */
-	uint32_t reserved2;     /* 20 */
+	uint32_t doorbell_refresh_us; /* 20: the host re-rings a doorbell unconfirmed
+				 * this long; 0: unknown (the NIC confirms at once) */
 	uint64_t region_addr;   /* 24: chan_remote_mr.addr */
 	uint64_t region_len;    /* 32 */
 	uint32_t region_rkey;   /* 40 */

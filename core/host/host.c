@@ -56,6 +56,10 @@ struct bt_host *bt_host_create(const struct bt_host_config *cfg, struct chan *ch
 				       .rx_ring_bytes = cfg->rx_ring_bytes,
 				       .tx_ring_bytes = cfg->tx_ring_bytes,
 				       .max_conns = cfg->max_conns};
+	/* The NIC may hold a doorbell's confirmation for a quarter of it,
+	 * waiting for an event that carries it anyway (ctxq.h). */
+	uint64_t refresh_us = h->cfg.doorbell_refresh_ns / 1000;
+	h->hello.doorbell_refresh_us = refresh_us > UINT32_MAX ? UINT32_MAX : (uint32_t)refresh_us;
 	uint64_t region_bytes = ctxq_region_bytes(&h->hello);
 	/* Pages of its own (zeroed), not heap memory: a cross-process
 	 * channel (transports/ipc) shares the region's whole pages with the

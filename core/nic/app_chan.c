@@ -161,6 +161,7 @@ int app_events_flush(struct nic *nic, int app)
 		if (a->notify_head == FLOW_NONE)
 			a->notify_tail = FLOW_NONE;
 		f->in_notify = false;
+		f->confirm_deadline_ns = 0; /* confirmed; its timer entry lapses unused */
 		f->ev_rx_bytes = f->ev_tx_freed = 0;
 		f->ev_flags = 0;
 		f->ev_status = 0;
@@ -218,6 +219,7 @@ static void handle_hello(struct nic *nic, int app, const uint8_t *msg, uint32_t 
 		sp_opts_default(nic, &a->slot_opts[i]);
 	}
 	a->hello = h;
+	a->confirm_delay_ns = (uint64_t)h.doorbell_refresh_us * 1000 / 4;
 	a->host_mr = (struct chan_remote_mr){.addr = h.region_addr, .len_bytes = h.region_len, .rkey = h.region_rkey};
 	a->hello_done = true;
 }
@@ -231,6 +233,26 @@ static uint32_t cmd_flow(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	if (!f->in_use || f->app != app || f->host_slot != cmd->host_conn || !f->rings_attached)
 		return FLOW_NONE;
 	return cmd->flow_id;
+}
+
+/* The echo of doorbell_seen confirms a doorbell to the host. It rides on
+ * the flow's next event (one already queued, or the freed TX space or new
+ * bytes that follow a doorbell in a stream); only if none comes within
+ * the app's confirm delay does the timer (sp_timers.c) write one for it
+ * alone, well before the host would re-ring (ctxq.h). */
+static void confirm_doorbell(struct nic *nic, int app, uint32_t fi)
+{
+	struct flow *f = &nic->flows[fi];
+	uint64_t delay = nic->apps[app].confirm_delay_ns;
+	if (f->in_notify || !delay) {
+		app_notify(nic, fi, 0, 0);
+		return;
+	}
+	if (f->confirm_deadline_ns)
+		return; /* an older doorbell's deadline covers this one too */
+	f->confirm_deadline_ns = nic_now(nic) + delay;
+	if (!timer_heap_armed(&nic->timers, fi) || nic->timers.deadline_ns[fi] > f->confirm_deadline_ns)
+		timer_heap_set(&nic->timers, fi, f->confirm_deadline_ns);
 }
 
 /* Totals, not increments: a doorbell that repeats one already applied
@@ -282,7 +304,7 @@ static void handle_doorbell(struct nic *nic, int app, const struct ctxq_cmd *cmd
 	}
 	if (cmd->arg2 != f->doorbell_seen) {
 		f->doorbell_seen = cmd->arg2;
-		app_notify(nic, fi, 0, 0); /* the echo confirms it to the host */
+		confirm_doorbell(nic, app, fi);
 	}
 }
 

@@ -172,6 +172,8 @@ struct flow {
 
 	/* --- the host's doorbells: absolute totals, last applied --- */
 	uint32_t host_tx_total, host_rx_freed_total, doorbell_seen;
+	uint64_t confirm_deadline_ns; /* doorbell_seen goes in a bare event then, if no
+				       * event carried it before (ctxq.h); 0: none owed */
 	uint32_t tx_unpushed;     /* queued bytes after the host's push mark (ctxq.h) */
 	/* The newest doorbell's inline payload (ctxq.h, Inline payload): the
 	 * stream bytes [tx_inline_end - tx_inline_len, tx_inline_end) by
@@ -231,6 +233,8 @@ struct nic_app {
 	bool armed;               /* host asleep: WAKEUP after the next event */
 	bool wakeup_owed;         /* a WAKEUP not yet posted (no credit): retried every poll */
 	uint32_t arm_seq;         /* sequence of the newest ARM, echoed in its WAKEUP */
+	uint64_t confirm_delay_ns; /* longest a doorbell's confirmation waits for an
+				    * event with news: a quarter of the host's refresh */
 	uint32_t *slot_flow;      /* host slot -> flow, FLOW_NONE if free */
 	struct flow_opts *slot_opts; /* options SETOPT gave a free slot, for its CONNECT */
 	struct ctxq_cmd deferred; /* a slow-path command waiting out a stall */

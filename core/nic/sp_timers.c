@@ -2,8 +2,9 @@
  * sp_timers.c: every per-flow timer folds into one deadline in the NIC's
  * timer heap: retransmission (RFC 6298, exponential backoff), zero-window
  * persist, the delayed-ACK bound, the rate limiter's next slot, ARP retry
- * for a pending connect, TIME_WAIT and FIN_WAIT_2 expiry, and keepalive
- * (sp_keepalive.c).
+ * for a pending connect, TIME_WAIT and FIN_WAIT_2 expiry, keepalive
+ * (sp_keepalive.c), and a doorbell confirmation no event carried in time
+ * (app_chan.c, confirm_doorbell).
  */
 #include "../bluetas.h"
 #include "nic_internal.h"
@@ -35,6 +36,7 @@ void sp_timer_update(struct nic *nic, uint32_t fi)
 	d = min_nonzero(d, f->tw_deadline_ns);
 	d = min_nonzero(d, f->ka_deadline_ns);
 	d = min_nonzero(d, f->more_deadline_ns);
+	d = min_nonzero(d, f->confirm_deadline_ns);
 	if (rate_blocked(f) && f->next_tx_ns > nic_now(nic))
 		d = min_nonzero(d, f->next_tx_ns);
 	if (d == 0)
@@ -267,6 +269,11 @@ int sp_timers_run(struct nic *nic)
 		}
 		if (rate_blocked(f) && f->next_tx_ns <= now)
 			fp_tx_schedule(nic, fi);
+		if (f->confirm_deadline_ns && f->confirm_deadline_ns <= now) {
+			/* No event carried the doorbell's echo in time: one of its own. */
+			f->confirm_deadline_ns = 0;
+			app_notify(nic, fi, 0, 0);
+		}
 		if (f->more_deadline_ns && f->more_deadline_ns <= now) {
 			f->more_deadline_ns = 0;
 			f->more_probe_due = true; /* the held MSG_MORE tail goes, with PSH */
