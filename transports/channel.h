@@ -189,8 +189,13 @@ struct chan_ops {
 	 * negative chan_err. Never blocks. */
 	int (*poll_cq)(struct chan *ch, struct chan_completion *out, int max);
 	/* Earliest time at which something will arrive on this end without
-	 * anyone posting anything (BT_TIME_NEVER if nothing is in flight).
-	 * The simulator uses it to advance virtual time. */
+	 * anyone posting anything (BT_TIME_NEVER if nothing is in flight):
+	 * a message from the peer, or the result of one of this end's own
+	 * operations. The peer's one-sided operations are the peer's events
+	 * (they land in this end's memory unannounced), unless one may break
+	 * the link, which this end must see when it happens. The two ends
+	 * together cover everything in flight. The simulator uses it to
+	 * advance virtual time. */
 	uint64_t (*next_event_ns)(struct chan *ch);
 	/* Blocks until a message or completion may be ready, or the timeout.
 	 * A message credit coming back counts as something ready (verbs: the

@@ -224,7 +224,11 @@ static uint64_t next_event(struct harness *h)
 	if (l < t)
 		t = l;
 	uint64_t b = h->host ? bt_host_next_event_ns(h->host) : BT_TIME_NEVER;
-	return b < t ? b : t;
+	if (b < t)
+		t = b;
+	/* What arrives at the host's end (a WAKEUP) is not the NIC end's event. */
+	uint64_t c = chan_next_event_ns(shm_link_end(h->chan, SHM_END_HOST));
+	return c < t ? c : t;
 }
 
 /* The current instant until a round does nothing and nobody waits for a

@@ -289,6 +289,25 @@ static void test_bandwidth_serialization(void **state)
 	fx_free(f);
 }
 
+/* An operation its target will refuse breaks the link when it executes,
+ * which both ends must see then: from its post on, each end's next event
+ * is the link's. */
+static void test_next_event_ns_of_a_refused_op(void **state)
+{
+	(void)state;
+	struct fx *f = fx_default();
+	f->fc.now = 100;
+	struct chan_remote_mr forged = f->nrem;
+	forged.rkey ^= 0x5a5a5a5au;
+	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&forged, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_next_event_ns(f->nic), 100 + OP_LAT);
+	f->fc.now = 100 + OP_LAT;
+	uint8_t buf[4];
+	uint32_t len;
+	assert_int_equal(chan_poll_msg(f->nic, buf, sizeof(buf), &len), CHAN_EDISCONNECTED);
+	fx_free(f);
+}
+
 static void test_next_event_ns(void **state)
 {
 	(void)state;
@@ -299,12 +318,15 @@ static void test_next_event_ns(void **state)
 	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	assert_int_equal(chan_next_event_ns(f->host), 100 + OP_LAT);
-	assert_int_equal(chan_next_event_ns(f->nic), 100 + OP_LAT);
+	/* The host's WRITE lands in NIC memory unannounced: the host's event
+	 * (its completion), not the NIC end's. */
+	assert_int_equal(chan_next_event_ns(f->nic), BT_TIME_NEVER);
 	uint8_t m = 5;
 	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
 	assert_int_equal(chan_next_event_ns(f->host), 100 + MSG_LAT);
+	assert_int_equal(chan_next_event_ns(f->nic), BT_TIME_NEVER); /* its own message is the host's */
 	f->fc.now = 100 + MSG_LAT;
-	assert_int_equal(chan_next_event_ns(f->nic), 100 + OP_LAT); /* message delivered */
+	assert_int_equal(chan_next_event_ns(f->host), 100 + OP_LAT); /* message delivered */
 	f->fc.now = 100 + OP_LAT;
 	/* Completions waiting to be polled are not future events. */
 	assert_int_equal(chan_next_event_ns(f->host), BT_TIME_NEVER);
@@ -534,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_keys_distinct_nonzero),
 		cmocka_unit_test(test_bandwidth_serialization),
 		cmocka_unit_test(test_next_event_ns),
+		cmocka_unit_test(test_next_event_ns_of_a_refused_op),
 		cmocka_unit_test(test_ready),
 		cmocka_unit_test(test_link_break),
 		cmocka_unit_test(test_stats),

@@ -17,6 +17,11 @@
  *     breaks the link; memory is never touched through a stale key.
  *   - poll_cq on a broken link keeps returning the remaining (flushed)
  *     completions, then 0, as ibv_poll_cq does.
+ *   - next_event_ns of an end is its peer's first message and its own
+ *     first operation (each queue is in due order), not the peer's
+ *     operations; once something may break the link (an operation its
+ *     target refuses at post, a region deregistered, an error fault) it
+ *     is the link's next due time for both ends.
  *   - Messages still in flight when the link breaks are lost; messages
  *     already delivered can still be polled.
  */
@@ -74,6 +79,11 @@ struct shm_end_state {
 	struct shm_msg *inbox;    /* cap msg_depth: delivered, not yet polled */
 	uint32_t in_head, in_len;
 	uint32_t msgs_out; /* our messages in flight or unpolled at the peer */
+	/* Messages among wq's entries, and the due time of the first message
+	 * and of the first operation in wq, BT_TIME_NEVER if none
+	 * (next_event_ns). */
+	uint32_t wq_msgs;
+	uint64_t msg_due, op_due;
 	uint32_t credits_withheld; /* freed by the peer, held back by a stall fault */
 };
 
@@ -90,6 +100,10 @@ struct shm_link {
 	uint64_t next_due_ns;
 	struct shm_faults faults;
 	uint64_t fault_rng;
+	/* Set once something may break the link at an operation of either
+	 * end (a region deregistered, an operation its target will refuse):
+	 * from then on each end's next event is the link's (next_event_ns). */
+	bool may_break;
 };
 
 static struct shm_end_state *end_of(struct chan *ch) { return (struct shm_end_state *)ch; }
@@ -161,6 +175,14 @@ static int in_bounds(uint64_t off, uint64_t len, uint64_t region_len)
 	return !(off > region_len || len > region_len - off);
 }
 
+/* Whether the target refuses an operation on its region `rem`. */
+static bool remote_refused(const struct shm_region *rem, uint8_t opcode, uint64_t roff, uint32_t len, uint64_t raddr)
+{
+	uint32_t need = opcode == CHAN_OP_READ ? CHAN_ACCESS_REMOTE_READ : CHAN_ACCESS_REMOTE_WRITE;
+	return !rem || !(rem->access & need) || !in_bounds(roff, len, rem->len) ||
+	       (raddr != 0 && raddr != (uint64_t)(uintptr_t)rem->base);
+}
+
 static void push_cqe(struct shm_end_state *e, const struct shm_wr *wr, int status)
 {
 	/* Cannot overflow: every queued op holds an SQ slot until its cqe (or a
@@ -179,6 +201,8 @@ static void break_link(struct shm_link *l)
 	l->broken = 1;
 	for (unsigned i = 0; i < 2; i++) {
 		struct shm_end_state *e = &l->end[i];
+		e->wq_msgs = 0;
+		e->msg_due = e->op_due = BT_TIME_NEVER;
 		for (; e->wq_len; e->wq_len--, e->wq_head = (e->wq_head + 1) % e->wq_cap) {
 			const struct shm_wr *wr = &e->wq[e->wq_head];
 			if (wr->opcode == CHAN_OP_MSG)
@@ -212,11 +236,9 @@ static void execute(struct shm_end_state *e, const struct shm_wr *wr)
 	}
 	struct shm_region *loc = find_lkey(e, wr->lkey);
 	struct shm_region *rem = find_rkey(peer, wr->rkey);
-	uint32_t need = wr->opcode == CHAN_OP_READ ? CHAN_ACCESS_REMOTE_READ : CHAN_ACCESS_REMOTE_WRITE;
 	if (!loc || !in_bounds(wr->loff, wr->len, loc->len))
 		status = CHAN_ELOCAL;
-	else if (!rem || !(rem->access & need) || !in_bounds(wr->roff, wr->len, rem->len) ||
-		 (wr->raddr != 0 && wr->raddr != (uint64_t)(uintptr_t)rem->base))
+	else if (remote_refused(rem, wr->opcode, wr->roff, wr->len, wr->raddr))
 		status = CHAN_EACCESS;
 
 	if (status == CHAN_OK) {
@@ -242,6 +264,20 @@ static void execute(struct shm_end_state *e, const struct shm_wr *wr)
 	break_link(l);
 }
 
+/* Due time of the first message (want_msg) or operation in e's queue,
+ * BT_TIME_NEVER if none: after a pop, usually the new head. */
+static uint64_t first_due(const struct shm_end_state *e, bool want_msg)
+{
+	uint32_t count = want_msg ? e->wq_msgs : e->wq_len - e->wq_msgs;
+	for (uint32_t i = 0, idx = e->wq_head; count && i < e->wq_len; i++) {
+		const struct shm_wr *wr = &e->wq[idx];
+		if ((wr->opcode == CHAN_OP_MSG) == want_msg)
+			return wr->due;
+		idx = idx + 1 == e->wq_cap ? 0 : idx + 1;
+	}
+	return BT_TIME_NEVER;
+}
+
 /* Runs all work due by `now` across both directions in due-time order, so
  * that an error in one direction flushes exactly what would not yet have
  * happened in the other. */
@@ -264,6 +300,12 @@ static void progress(struct shm_link *l, uint64_t now)
 		const struct shm_wr *wr = &pick->wq[pick->wq_head];
 		pick->wq_head = pick->wq_head + 1 == pick->wq_cap ? 0 : pick->wq_head + 1;
 		pick->wq_len--;
+		if (wr->opcode == CHAN_OP_MSG) {
+			pick->wq_msgs--;
+			pick->msg_due = first_due(pick, true);
+		} else {
+			pick->op_due = first_due(pick, false);
+		}
 		execute(pick, wr);
 	}
 }
@@ -366,6 +408,7 @@ static int shm_mr_deregister(struct chan *ch, struct chan_mr *mr)
 	if (!r || r->rkey != mr->rkey)
 		return CHAN_EINVAL;
 	*r = e->regions[--e->n_regions]; /* order is irrelevant: keys are the handles */
+	e->link->may_break = true; /* a queued operation on it now fails */
 	return CHAN_OK;
 }
 
@@ -415,7 +458,15 @@ static inline __attribute__((always_inline)) int post_op(struct chan *ch, uint8_
 	 * op is due one latency from now. */
 	uint64_t due = (l->p.bandwidth_bps | l->faults.delay_max_ns) ? modelled_due(e, opcode, len, now)
 								    : sat_add(now, l->p.op_latency_ns);
+	/* An operation its target would refuse now breaks the link when it
+	 * executes: the peer must see that instant (next_event_ns). */
+	if (!l->may_break && remote_refused(find_rkey(peer_of(e), remote.mr->rkey), opcode, remote.off, len,
+					    remote.mr->addr))
+		l->may_break = true;
+	bool first_op = e->wq_len == e->wq_msgs;
 	struct shm_wr *wr = enqueue(e, due);
+	if (first_op)
+		e->op_due = wr->due;
 	wr->seq = e->posted++;
 	wr->wr_id = wr_id;
 	wr->loff = local.off;
@@ -460,6 +511,8 @@ static int shm_post_msg(struct chan *ch, const void *msg, uint32_t len)
 	}
 	e->msgs_out++;
 	struct shm_wr *wr = enqueue(e, sat_add(now, l->p.msg_latency_ns));
+	if (e->wq_msgs++ == 0)
+		e->msg_due = wr->due;
 	wr->len = len;
 	wr->opcode = CHAN_OP_MSG;
 	memcpy(wr->msg, msg, len);
@@ -519,8 +572,19 @@ static uint64_t shm_next_event_ns(struct chan *ch)
 	tick(e);
 	/* After tick, next_due_ns is the earliest due time over both queues
 	 * (progress sets it, enqueue lowers it); a broken link has emptied
-	 * its queues and takes no more work. */
-	uint64_t next = l->broken ? BT_TIME_NEVER : l->next_due_ns;
+	 * its queues and takes no more work. What arrives on this end is the
+	 * peer's messages and its own operations' results; the peer's
+	 * operations are the peer's events (channel.h), unless one may break
+	 * the link, which this end must see when it happens. */
+	uint64_t next;
+	if (l->broken) {
+		next = BT_TIME_NEVER;
+	} else if (l->may_break || l->faults.error_at_ns) {
+		next = l->next_due_ns;
+	} else {
+		uint64_t in = peer_of(e)->msg_due;
+		next = e->op_due < in ? e->op_due : in;
+	}
 	if ((l->end[0].credits_withheld | l->end[1].credits_withheld) && l->faults.stall_credits_until_ns < next)
 		next = l->faults.stall_credits_until_ns;
 	return next;
@@ -584,6 +648,7 @@ struct shm_link *shm_link_create(const struct shm_link_params *p, const struct b
 		e->chan.ops = &shm_chan_ops;
 		e->link = l;
 		e->idx = i;
+		e->msg_due = e->op_due = BT_TIME_NEVER;
 		if (wq_cap <= UINT32_MAX) {
 			e->wq_cap = (uint32_t)wq_cap;
 			e->wq = calloc(e->wq_cap, sizeof(*e->wq));
