@@ -183,7 +183,8 @@ static bool sim_round(struct sim *s)
 	bool work = false;
 	uint64_t all = s->actor_count >= 64 ? ~0ull : actor_bit(s->actor_count) - 1;
 	uint64_t quiet_known = s->waits_always | (s->waits_known & s->waiting);
-	uint64_t visited = 0;
+	uint64_t visited = 0; /* a prefix: actors 0 .. past - 1 */
+	int past = 0;
 	for (;;) {
 		uint64_t cand = (s->dirty | s->due | ~quiet_known) & all & ~visited;
 		if (!cand)
@@ -191,6 +192,7 @@ static bool sim_round(struct sim *s)
 		int i = __builtin_ctzll(cand);
 		uint64_t bit = actor_bit(i);
 		visited |= bit | (bit - 1); /* this round is past i */
+		past = i + 1;
 		if (!sim_must_poll(s, i)) {
 			quiet_known |= bit;
 			s->polls_skipped++;
@@ -199,8 +201,10 @@ static bool sim_round(struct sim *s)
 		if (sim_poll(s, i, true))
 			work = true;
 	}
-	/* Skipped without a look: waiting actors neither dirty nor due. */
-	s->polls_skipped += (uint64_t)__builtin_popcountll(all & ~visited);
+	/* Skipped without a look: waiting actors neither dirty nor due, the
+	 * ones after the last visited (a count, not a popcount: without
+	 * -mpopcnt that is a libgcc call in every round, 1% of a bulk run). */
+	s->polls_skipped += (uint64_t)(s->actor_count - past);
 	return work;
 }
 
