@@ -395,9 +395,10 @@ static int build(struct engine *e, char *err, size_t err_len)
 			ea->nic_raw = shm_link_end(ea->link, SHM_END_NIC);
 		}
 		/* Lost doorbells and wakeups are injected above the transport,
-		 * the same way on every backend. */
-		ea->host_end = chan_fault_wrap(ea->host_raw, false, drop_filter, ea, e->clock);
-		ea->nic_end = chan_fault_wrap(ea->nic_raw, true, drop_filter, ea, e->clock);
+		 * the same way on every backend; an end without such a fault
+		 * has no filter to ask for every message it posts. */
+		ea->host_end = chan_fault_wrap(ea->host_raw, false, ea->drop_doorbell ? drop_filter : NULL, ea, e->clock);
+		ea->nic_end = chan_fault_wrap(ea->nic_raw, true, ea->drop_wakeup ? drop_filter : NULL, ea, e->clock);
 		if (!ea->host_end || !ea->nic_end) {
 			snprintf(err, err_len, "out of memory");
 			return -1;
