@@ -217,10 +217,14 @@ int nic_poll(struct nic *nic, uint64_t now_ns)
 		if (n < NIC_RX_BURST)
 			break;
 	}
-	work += sp_timers_run(nic);
-	work += fp_tx_run(nic);
+	/* Neither a timer due nor a flow to transmit: most polls. */
+	if (timer_heap_peek_ns(&nic->timers) <= now_ns)
+		work += sp_timers_run(nic);
+	if (nic->tx_head != FLOW_NONE)
+		work += fp_tx_run(nic);
+	/* Most polls have no event to write: the flush is not even called. */
 	for (int i = 0; i < nic->apps_hi; i++)
-		if (nic->apps[i].in_use && !nic->apps[i].broken)
+		if (nic->apps[i].in_use && !nic->apps[i].broken && nic->apps[i].notify_head != FLOW_NONE)
 			work += app_events_flush(nic, i);
 	work += fp_flush_txq(nic);
 	return work;
