@@ -9,11 +9,13 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,6 +128,28 @@ void pl_spin_learn(uint64_t waited_ns)
 	__atomic_store_n(&pl.spin_mean_ns, p.mean_gap_ns, __ATOMIC_RELAXED);
 }
 
+/* Why the stack's region could not be had, in terms the user can act
+ * on: its size and the variables that set it, and over verbs (which pins
+ * it) the locked-memory limit when that is what stands in the way. */
+static void region_hint(char *out, size_t cap, const struct bt_host_config *hc, bool verbs)
+{
+	uint64_t mib = ((uint64_t)hc->max_conns * ((uint64_t)hc->rx_ring_bytes + hc->tx_ring_bytes) + (1u << 20) - 1) >> 20;
+	struct rlimit rl;
+	if (verbs && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (uint64_t)rl.rlim_cur < mib << 20) {
+		snprintf(out, cap,
+			 " (verbs pins the stack's region, about %" PRIu64 " MiB, and RLIMIT_MEMLOCK is %" PRIu64
+			 " KiB: raise it (ulimit -l, CAP_IPC_LOCK) or shrink the region with BLUETAS_MAX_CONNS "
+			 "and BLUETAS_RING_BYTES)",
+			 mib, (uint64_t)rl.rlim_cur >> 10);
+		return;
+	}
+	snprintf(out, cap,
+		 " (the stack's region, about %" PRIu64 " MiB = BLUETAS_MAX_CONNS %u x 2 x BLUETAS_RING_BYTES %u, "
+		 "could not be had: make it smaller)",
+		 mib, hc->max_conns, hc->rx_ring_bytes);
+}
+
 /* With pl.mu held. */
 int pl_ensure_host(void)
 {
@@ -172,7 +196,10 @@ int pl_ensure_host(void)
 		int rc;
 		pl.host = bt_host_create(&hc, pl.ch, &pl.clock, &rc);
 		if (!pl.host) {
-			snprintf(pl.init_err, sizeof(pl.init_err), "host library: %s", bt_strerror(rc));
+			char hint[320] = "";
+			if (rc == BT_ENOMEM)
+				region_hint(hint, sizeof(hint), &hc, !strncmp(spec, "verbs:", 6));
+			snprintf(pl.init_err, sizeof(pl.init_err), "host library: %s%s", bt_strerror(rc), hint);
 			chan_destroy(pl.ch);
 			pl.ch = NULL;
 		}

@@ -119,7 +119,7 @@ struct pl_state {
 	struct chan *ch;
 	struct bt_clock clock;
 	bool init_failed;
-	char init_err[256];
+	char init_err[512];
 	struct pl_sock *fds[PL_MAX_FD];
 	void *ep[PL_MAX_FD];    /* per epoll fd: struct pl_epoll (pl_poll.c) */
 	pid_t pid;              /* the process that owns the stack context */

@@ -429,6 +429,35 @@ t_signal_wrapper() {
 	env LD_PRELOAD="$preload" "$work/sig_wrapper"
 }
 
+# A program whose stack sockets cannot be had gets ENETDOWN from socket()
+# and one log line saying why, its other sockets untouched: no channel
+# named, a daemon socket that is not there, and a region that cannot be
+# had (asked for 65536 connections of 2 x 64 MiB: the line must name its
+# size and the variables that set it).
+t_init_errors() {
+	local prog='import errno, socket, sys
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sys.exit("stack socket created")
+except OSError as e:
+    if e.errno != errno.ENETDOWN:
+        sys.exit("errno %d, not ENETDOWN" % e.errno)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # libc: untouched
+u.close()
+print("ok")'
+	local rc=0 out
+	out=$(env -u BLUETAS_CHANNEL LD_PRELOAD="$preload" timeout 20 python3 -c "$prog" 2>&1)
+	check '[[ $out == *ok* && $(grep -c "TCP sockets unavailable (ENETDOWN): BLUETAS_CHANNEL is not set" <<<"$out") == 1 ]]' \
+		"no channel: ENETDOWN and one line naming BLUETAS_CHANNEL ($out)" || rc=1
+	out=$(env LD_PRELOAD="$preload" BLUETAS_CHANNEL="ipc:$work/none.sock" timeout 20 python3 -c "$prog" 2>&1)
+	check '[[ $out == *ok* && $(grep -c "unavailable (ENETDOWN): BLUETAS_CHANNEL=ipc:$work/none.sock" <<<"$out") == 1 ]]' \
+		"no daemon at the path: ENETDOWN and one line naming it ($out)" || rc=1
+	out=$(on_stack env BLUETAS_MAX_CONNS=65536 BLUETAS_RING_BYTES=67108864 timeout 20 python3 -c "$prog" 2>&1)
+	check '[[ $out == *ok* && $out == *"about 8388608 MiB = BLUETAS_MAX_CONNS 65536"* ]]' \
+		"a region too large: ENETDOWN and a line naming its size and variables ($out)" || rc=1
+	return $rc
+}
+
 # The checks themselves, fed a wrong expectation: each must say no.
 t_checks_fail() {
 	local rc=0
@@ -461,7 +490,7 @@ t_checks_fail() {
 # ---- runner ----
 # APPS_SERVERS=0 leaves out the cases where the program listens on the
 # stack.
-cases=(checks_fail signal_wrapper socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
+cases=(checks_fail signal_wrapper init_errors socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
 	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack iperf3_server_on_stack memcached_on_stack)
 fi
