@@ -433,7 +433,14 @@ tshark_problems() {
 		2>/dev/null
 }
 
+# On net_tap whatever INTEROP_PMD says: under load (CI's two lanes) the
+# af_packet path lost 2 of 8,156 frames before the daemon saw them (the
+# ring or the veth backlog; DPDK 22.11's af_packet counts no imissed, so
+# the loss cannot be told from the stack's own), which this check reads as
+# "previous segment not captured". TCP recovers from such loss (the other
+# cases check that); this one is about what the stack puts on the wire.
 test_pcap_clean_run() {
+	local port_pmd=tap
 	next_port || return 1
 	head -c 4M /dev/urandom >"$work/pc.bin"
 	start_daemon clean 120 --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --app echo \
