@@ -13,13 +13,16 @@
 
 #include <sys/mman.h>
 
+/* Every field not named here is zero (off): a field added later is then
+ * never left as whatever the caller's stack held (doorbell_no_inline
+ * was, caught by UBSan as a bool of 255). */
 void bt_host_default_config(struct bt_host_config *cfg)
 {
-	cfg->max_conns = 128;
-	cfg->rx_ring_bytes = 64u << 10;
-	cfg->tx_ring_bytes = 64u << 10;
-	cfg->event_entries = 1024;
-	cfg->doorbell_refresh_ns = 1000000;
+	*cfg = (struct bt_host_config){.max_conns = 128,
+				       .rx_ring_bytes = 64u << 10,
+				       .tx_ring_bytes = 64u << 10,
+				       .event_entries = 1024,
+				       .doorbell_refresh_ns = 1000000};
 }
 
 uint8_t *host_rx_ring(struct bt_host *h, int slot)
