@@ -77,6 +77,22 @@ static int post_owed_wakeup(struct nic *nic, int app)
 	return 1;
 }
 
+/* An event of no flow (a refusal, a returned slot), written at once. It
+ * is news like a flow's: it counts for an ARM that comes after it, and
+ * wakes a host already asleep (its connect or listen waits on it). */
+static void write_flowless_event(struct nic *nic, int app, const struct ctxq_event *ev)
+{
+	struct nic_app *a = &nic->apps[app];
+	if (!a->hello_done || write_event(nic, app, ev) != CHAN_OK)
+		return;
+	a->ev_wakeful = a->ev_produced;
+	if (a->armed) {
+		a->armed = false;
+		a->wakeup_owed = true;
+		post_owed_wakeup(nic, app);
+	}
+}
+
 void app_refuse(struct nic *nic, int app, uint32_t host_conn, uint16_t flags, int status)
 {
 	/* A refusal has no flow to coalesce into; if the ring is full it is
@@ -84,9 +100,7 @@ void app_refuse(struct nic *nic, int app, uint32_t host_conn, uint16_t flags, in
 	 * cause, and it is counted. */
 	struct ctxq_event ev = {.flow_id = FLOW_NONE, .host_conn = host_conn, .flags = flags, .status = status};
 	nic->stats.cmds_invalid++;
-	if (!nic->apps[app].hello_done)
-		return;
-	write_event(nic, app, &ev);
+	write_flowless_event(nic, app, &ev);
 }
 
 void app_return_slot(struct nic *nic, int app, uint32_t slot)
@@ -94,8 +108,7 @@ void app_return_slot(struct nic *nic, int app, uint32_t slot)
 	/* Like a refusal, lost only if the host ignores its own events. */
 	struct ctxq_event ev = {.flow_id = FLOW_NONE, .host_conn = slot, .flags = CTXQ_EVF_REFUSED,
 				.status = BT_ECONNABORTED};
-	if (nic->apps[app].hello_done)
-		write_event(nic, app, &ev);
+	write_flowless_event(nic, app, &ev);
 }
 
 /* The slot's connection info goes before the event announcing the

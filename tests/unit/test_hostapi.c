@@ -315,6 +315,38 @@ static void test_a_doorbell_confirmation_wakes_nobody(void **state)
 	harness_destroy(h);
 }
 
+/* A refusal is news like a flow's event: a connect the NIC refuses at
+ * once (no route) while the host sleeps on it wakes the host, whether its
+ * ARM came after the refusal or the host was asleep before it. Both were
+ * lost (app_refuse wrote the event without a WAKEUP or counting it for an
+ * ARM): the host slept to its timeout. */
+static void refusal_wakes(bool arm_first)
+{
+	struct harness *h = harness_init_default();
+	harness_advance(h, HARNESS_MS);
+	uint64_t w0 = harness_stats(h).wakeups_sent;
+	if (arm_first) {
+		assert_true(bt_wait_arm(h->host));
+		harness_advance(h, HARNESS_US); /* the NIC holds the ARM */
+	}
+	int conn = bt_connect(h->host, 0xc0a80505, 80); /* 192.168.5.5: off-subnet, no gateway */
+	assert_true(conn >= 0);
+	if (!arm_first)
+		assert_true(bt_wait_arm(h->host)); /* the ARM follows the CONNECT */
+	harness_advance(h, HARNESS_US * 100);
+	assert_int_equal(harness_stats(h).wakeups_sent, w0 + 1);
+	harness_advance(h, 0);
+	assert_int_equal(harness_conn_err(h, conn), BT_EHOSTUNREACH);
+	harness_destroy(h);
+}
+
+static void test_a_refusal_wakes_a_sleeping_host(void **state)
+{
+	(void)state;
+	refusal_wakes(false);
+	refusal_wakes(true);
+}
+
 /* A doorbell's confirmation rides on the flow's next event (ctxq.h): the
  * ACK of its bytes frees TX space, and that one event carries both. A
  * confirmation of its own per doorbell was 42% of all events in a bulk
@@ -867,6 +899,7 @@ int main(void)
 		cmocka_unit_test(test_peek_leaves_the_bytes_buffered),
 		cmocka_unit_test(test_a_drained_read_and_the_next_send_share_a_doorbell),
 		cmocka_unit_test(test_a_doorbell_confirmation_wakes_nobody),
+		cmocka_unit_test(test_a_refusal_wakes_a_sleeping_host),
 		cmocka_unit_test(test_a_doorbell_is_confirmed_by_the_event_freeing_its_bytes),
 		cmocka_unit_test(test_an_unanswered_doorbell_is_confirmed_before_the_refresh),
 		cmocka_unit_test(test_shutdown_before_connected_is_enotconn),
