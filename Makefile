@@ -288,7 +288,7 @@ conformance: $(DEPS_STAMP)
 # docs/emu.md). When the suite runs project binaries, add them as
 # prerequisites here so they are built on the host before the VM boots.
 .PHONY: test-rxe test-rxe-check
-test-rxe: $(CLI) verbs-bins
+test-rxe: $(CLI) verbs-bins $(BUILD)/bench/bench_tap_peer
 	@bash ci/rxe-vm.sh --wire-ns bt-wire bash tests/rxe/run.sh
 
 # the environment alone: boot (or native), topology, RDMA smoke test

@@ -484,6 +484,9 @@ static void print_stats(struct app_run *d)
 		RT_STAT("verbs", v, eagain_credit);
 		RT_STAT("verbs", v, cq_events);
 		RT_STAT("verbs", v, fd_sleeps);
+		RT_STAT("verbs", v, sleeps);
+		RT_STAT("verbs", v, sleeps_timed_out);
+		RT_STAT("verbs", v, sleeps_slept_through);
 	}
 	printf("stat.loop.waits=%" PRIu64 "\n", d->waits);
 	printf("stat.loop.wait_ms=%.1f\n", (double)d->wait_ns / 1e6);

@@ -72,6 +72,7 @@ struct nic_opts {
 	bool has_delayed_ack, has_rto_min, has_isn_seed;
 	uint64_t delayed_ack_ns, rto_min_ns;
 	uint32_t isn_seed;
+	uint32_t inject_bugs; /* --inject-bug: enum nic_bug, negative controls only */
 	/* application */
 	enum app_kind app;
 	bool has_app;

@@ -68,6 +68,9 @@ void cli_nic_usage(FILE *out)
 		"  --rto-min-ms N         minimum retransmission timeout (default 50: above Linux's\n"
 		"                         40 ms delayed ACK, so a delayed ACK is not taken for a loss)\n"
 		"  --isn-seed N           initial sequence number seed (default: random)\n"
+		"  --inject-bug drop-wakeups  a negative control: forget every WAKEUP owed to an\n"
+		"                         application (its waits then end by their timeout with\n"
+		"                         events pending: tests/rxe/wake.sh)\n"
 		"\n"
 		"application (an option for another --app than the chosen one is refused):\n"
 		"  --app echo|sink|source the in-process application. echo: send back what\n"
@@ -254,6 +257,7 @@ enum {
 	OPT_DELACK,
 	OPT_RTO_MIN,
 	OPT_ISN_SEED,
+	OPT_INJECT_BUG,
 	OPT_APP,
 	OPT_LISTEN,
 	OPT_BACKLOG,
@@ -317,6 +321,7 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		{"delayed-ack-us", required_argument, 0, OPT_DELACK},
 		{"rto-min-ms", required_argument, 0, OPT_RTO_MIN},
 		{"isn-seed", required_argument, 0, OPT_ISN_SEED},
+		{"inject-bug", required_argument, 0, OPT_INJECT_BUG},
 		{"app", required_argument, 0, OPT_APP},
 		{"listen", required_argument, 0, OPT_LISTEN},
 		{"backlog", required_argument, 0, OPT_BACKLOG},
@@ -480,6 +485,13 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 			if (parse_u32("--isn-seed", optarg, 0, UINT32_MAX, &o->isn_seed) < 0)
 				return 2;
 			o->has_isn_seed = true;
+			break;
+		case OPT_INJECT_BUG:
+			if (strcmp(optarg, "drop-wakeups")) {
+				fprintf(stderr, "bluetas nic: --inject-bug: expected drop-wakeups, got '%s'\n", optarg);
+				return 2;
+			}
+			o->inject_bugs |= NIC_BUG_DROP_WAKEUPS;
 			break;
 		case OPT_APP:
 			if (!strcmp(optarg, "echo"))

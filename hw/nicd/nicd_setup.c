@@ -241,6 +241,7 @@ int nicd_setup(struct daemon *d, char *err, size_t err_len)
 			nc.rto_max_ns = nc.rto_initial_ns;
 	}
 	nc.isn_seed = o->has_isn_seed ? o->isn_seed : random_seed();
+	nc.inject_bugs = o->inject_bugs;
 	memcpy(nc.static_arp, o->arp, sizeof(o->arp));
 	nc.static_arp_count = o->arp_count;
 	d->nic = nic_create(&nc, d->wire, &d->mono, err, err_len);

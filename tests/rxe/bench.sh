@@ -197,7 +197,7 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 	for sv in "${srv_variants[@]}"; do
 		read -ra sargs <<<"$sv"
 		say "bluetas 64 B RPC: Linux client -> net_tap -> daemon -> app echo-server ${sv:+($sv) }, $ms ms"
-		start_app esrv --app echo-server --listen 7 --exit-after-conns 1 --duration-s 60 "${sargs[@]}"
+		start_app esrv --app echo-server --listen 7 --exit-after-conns 1 --duration-s 60 --stats "${sargs[@]}"
 		esrv=$app_pid
 		if app_ready esrv; then
 			sleep 1
@@ -207,6 +207,9 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 			p50=$(kv "$work/lcli.out" p50_us)
 			if [[ -n $p50 ]]; then
 				say "  $(cat "$work/lcli.out")"
+				# A sleeping server's waits: none may end by its timeout
+				# with work there (tests/rxe/wake.sh checks the same)
+				say "  app counters: $(grep -E '^stat\.(host\.(waits_timed_out|lost_wakeups|doorbells_refreshed)|verbs\.(sleeps|sleeps_timed_out|sleeps_slept_through)|loop\.waits)=' "$work/esrv.out" | sed 's/^stat\.//' | tr '\n' ' ')"
 				row "bluetas RPC RTT: Linux client -> app echo-server${sv:+ ($sv)}" "$p50" "$(kv "$work/lcli.out" p99_us)" \
 					"Linux TCP RTT" "$linux_p50"
 			else

@@ -43,6 +43,10 @@ tests=(
 	# net_tap to Linux in the wire namespace, `bluetas app` processes on the
 	# host side; every stream checked, every wait bounded
 	"e2e/echo|bash tests/rxe/e2e.sh echo"
+	# a sleeping echo server (--spin-us 0) is woken by every WAKEUP, never
+	# by its wait's timeout (counters), and the check's negative control
+	"e2e/echo_sleeping|bash tests/rxe/wake.sh pass"
+	"e2e/neg-drop-wakeups|bash tests/rxe/wake.sh negative"
 	"e2e/bulk|bash tests/rxe/e2e.sh bulk"
 	"e2e/64_conns_4_apps|bash tests/rxe/e2e.sh many"
 	"e2e/app_killed|bash tests/rxe/e2e.sh kill"

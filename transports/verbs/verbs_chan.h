@@ -114,6 +114,12 @@ struct verbs_chan_stats {
 	uint64_t eagain_sq, eagain_credit;
 	uint64_t cq_events;         /* completion-channel wakeups taken */
 	uint64_t fd_sleeps;         /* sleeps armed on the wakeup descriptor (wait_fd_arm) */
+	uint64_t sleeps;            /* chan_wait's sleeps in ppoll */
+	uint64_t sleeps_timed_out;  /* of those, ended by their timeout */
+	uint64_t sleeps_slept_through; /* of those, with a message or completion found
+				     * right after and no completion event for it yet:
+				     * an arrival that did not end the sleep, or one
+				     * that landed since the timeout, its event late */
 	int first_wc_status;        /* enum ibv_wc_status of the first error completion, 0 if none */
 	uint32_t first_wc_vendor_err;
 	int broken;                 /* 0, or the chan_err that broke the link */
