@@ -300,7 +300,7 @@ test-rxe-check:
 # One boot of the Soft-RoCE topology (ci/rxe-vm.sh, with the wire peer's
 # namespace): perftest ib_send_lat/ib_write_lat, the verbs channel
 # (bench_verbs_chan), Linux TCP across the same veth, and the 64 B echo RPC
-# through `bluetas app` -> `bluetas nic` -> net_tap -> Linux, in one table
+# through `bluetas app` -> `bluetas nic` -> net_af_packet (BENCH_RXE_PMDS) -> Linux, in one table
 # with ratios (tests/rxe/bench.sh; docs/emu.md).
 .PHONY: bench-rxe
 bench-rxe: $(CLI) verbs-bins $(BUILD)/bench/bench_tap_peer

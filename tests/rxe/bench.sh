@@ -11,10 +11,11 @@
 #                      the same veth (bench_tap_peer both ends)
 #   bluetas RPC        64 B closed-loop echo through the whole emu path:
 #                      `bluetas app --app echo-client` (host side) -> verbs
-#                      channel -> `bluetas nic` -> net_tap -> a Linux echo
-#                      server (bench_tap_peer) in the wire namespace; and
-#                      the other way round, a Linux client -> `bluetas app
-#                      --app echo-server`
+#                      channel -> `bluetas nic` -> its port (net_af_packet
+#                      on a veth, or net_tap) -> a Linux echo server
+#                      (bench_tap_peer) in the wire namespace; and the other
+#                      way round, a Linux client -> `bluetas app --app
+#                      echo-server`
 #
 # and prints one table with the ratios, then where the time of the bluetas
 # RPC (app echo-client -> Linux) goes, hop by hop: the app and the daemon
@@ -22,6 +23,9 @@
 # (docs/emu.md, "Where the time goes"). Environment: BENCH_RXE_ITERS
 # (perftest and channel iterations, 5000), BENCH_RXE_RPCS (RPCs per bluetas
 # run, 3000), BENCH_RXE_MS (Linux TCP and Linux-client runs, 3000 ms),
+# BENCH_RXE_PMDS (the daemon's port per pass: af_packet; "af_packet tap
+# af_packet tap af_packet tap" alternates the two three times, each pass
+# with its own Linux TCP run and daemon, and adds the medians per row),
 # BENCH_RXE_BUSY=1 adds a run of the echo client with --busy-poll,
 # BENCH_RXE_PIN=0 drops the run with the daemon pinned apart,
 # BENCH_RXE_VARIANTS="ARGS;ARGS" adds one run per set of extra echo-client
@@ -101,55 +105,68 @@ else
 fi
 
 # --- Linux TCP across the same veth ------------------------------------------
-say "Linux TCP 64 B echo $RXE_HOST_IP -> $RXE_NIC_IP, $ms ms"
-h0=$(<"/sys/class/net/$RXE_HOST_IF/statistics/tx_packets") 2>/dev/null || h0=0
-"${NIC[@]}" timeout 60 "$PEER" echo-server 7100 --timeout-s 50 >"$work/ltcp.srv" 2>&1 &
-s=$!
-pids+=("$s")
-wait_for 10 "Linux echo server on 7100" has_line ltcp.srv 'listening'
-"${HOST[@]}" timeout 60 "$PEER" echo-client "$RXE_NIC_IP" 7100 --msg-bytes 64 --warmup-ms 300 --duration-ms "$ms" \
-	>"$work/ltcp.out" 2>"$work/ltcp.err"
-wait_exit "$s" 10 >/dev/null
-h1=$(<"/sys/class/net/$RXE_HOST_IF/statistics/tx_packets") 2>/dev/null || h1=0
-linux_p50=$(kv "$work/ltcp.out" p50_us)
-if [[ -n $linux_p50 ]]; then
-	row "Linux TCP 64 B echo RTT, host -> nic side (veth)" "$linux_p50" "$(kv "$work/ltcp.out" p99_us)"
-	say "  $(kv "$work/ltcp.out" rtts) round trips; $RXE_HOST_IF tx +$((h1 - h0)) packets (crossed the veth)"
-else
-	bad "Linux TCP echo failed: $(tail -2 "$work/ltcp.err" | tr '\n' ' ')"
-fi
+# linux_tcp: one closed-loop run; sets linux_p50 (once per bluetas pass, so
+# each pass has a baseline measured next to it).
+linux_tcp() {
+	say "Linux TCP 64 B echo $RXE_HOST_IP -> $RXE_NIC_IP, $ms ms"
+	local h0 h1 s
+	h0=$(<"/sys/class/net/$RXE_HOST_IF/statistics/tx_packets") 2>/dev/null || h0=0
+	"${NIC[@]}" timeout 60 "$PEER" echo-server 7100 --timeout-s 50 >"$work/ltcp.srv" 2>&1 &
+	s=$!
+	pids+=("$s")
+	wait_for 10 "Linux echo server on 7100" has_line ltcp.srv 'listening'
+	"${HOST[@]}" timeout 60 "$PEER" echo-client "$RXE_NIC_IP" 7100 --msg-bytes 64 --warmup-ms 300 --duration-ms "$ms" \
+		>"$work/ltcp.out" 2>"$work/ltcp.err"
+	wait_exit "$s" 10 >/dev/null
+	h1=$(<"/sys/class/net/$RXE_HOST_IF/statistics/tx_packets") 2>/dev/null || h1=0
+	linux_p50=$(kv "$work/ltcp.out" p50_us)
+	if [[ -n $linux_p50 ]]; then
+		row "Linux TCP 64 B echo RTT, host -> nic side (veth)" "$linux_p50" "$(kv "$work/ltcp.out" p99_us)"
+		say "  $(kv "$work/ltcp.out" rtts) round trips; $RXE_HOST_IF tx +$((h1 - h0)) packets (crossed the veth)"
+	else
+		bad "Linux TCP echo failed: $(tail -2 "$work/ltcp.err" | tr '\n' ' ')"
+	fi
+}
 
 # --- bluetas over the whole emu path ------------------------------------------
-next_tap
-if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
-	# app echo-client -> Linux echo server in the wire namespace
-	rpc_client() { # name extra-args...
-		local name=$1
-		shift
-		local port=$((7200 + ${#rows[@]}))
-		"${PIN_PEER[@]}" "${WIRE_DO[@]}" timeout 90 "$PEER" echo-server "$port" --timeout-s 80 >"$work/$name.srv" 2>&1 &
-		local s=$!
-		pids+=("$s")
-		wait_for 10 "Linux echo server on $port" has_line "$name.srv" 'listening' || return 1
-		start_app "$name" --app echo-client --remote "$peer_ip:$port" --msg-bytes 64 --messages "$rpcs" --stats \
-			--hops "$work/$name.hops" "$@"
-		hop_runs+=("$name") # joined at the end: the RPCs done count even if the run failed
-		wait_exit "$app_pid" 90
-		local rc=$?
-		wait_exit "$s" 10 >/dev/null
-		local line
-		line=$(grep '^echo-client' "$work/$name.out")
-		if [[ $rc != 0 || -z $line ]]; then
-			bad "$name: exit $rc: $line $(tail -2 "$work/$name.err" | tr '\n' ' ')"
-			return 1
-		fi
-		say "  $line"
-		say "  app counters: $(grep -E '^stat\.(host\.(doorbells_refreshed|waits_timed_out|lost_wakeups|arms_deferred|doorbells_sent)|loop\.|chan\.(cq_events|eagain_credit|credit_msgs))' "$work/$name.out" | sed 's/^stat\.//' | tr '\n' ' ')"
-		rpc_p50=$(field "$line" rtt_p50_us) rpc_p99=$(field "$line" rtt_p99_us)
-	}
-	say "bluetas 64 B RPC: app echo-client -> daemon -> net_tap -> Linux echo server, $rpcs RPCs"
+# app echo-client -> Linux echo server in the wire namespace
+rpc_client() { # name extra-args...
+	local name=$1
+	shift
+	local port=$((7200 + ${#rows[@]}))
+	"${PIN_PEER[@]}" "${WIRE_DO[@]}" timeout 90 "$PEER" echo-server "$port" --timeout-s 80 >"$work/$name.srv" 2>&1 &
+	local s=$!
+	pids+=("$s")
+	wait_for 10 "Linux echo server on $port" has_line "$name.srv" 'listening' || return 1
+	start_app "$name" --app echo-client --remote "$peer_ip:$port" --msg-bytes 64 --messages "$rpcs" --stats \
+		--hops "$work/$name.hops" "$@"
+	# joined when the pass's daemon has exited: the RPCs done count even if the run failed
+	hop_runs+=("$name:$dname:$RXE_PMD")
+	wait_exit "$app_pid" 90
+	local rc=$?
+	wait_exit "$s" 10 >/dev/null
+	local line
+	line=$(grep '^echo-client' "$work/$name.out")
+	if [[ $rc != 0 || -z $line ]]; then
+		bad "$name: exit $rc: $line $(tail -2 "$work/$name.err" | tr '\n' ' ')"
+		return 1
+	fi
+	say "  $line"
+	say "  app counters: $(grep -E '^stat\.(host\.(doorbells_refreshed|waits_timed_out|lost_wakeups|arms_deferred|doorbells_sent)|loop\.|chan\.(cq_events|eagain_credit|credit_msgs))' "$work/$name.out" | sed 's/^stat\.//' | tr '\n' ' ')"
+	rpc_p50=$(field "$line" rtt_p50_us) rpc_p99=$(field "$line" rtt_p99_us)
+}
+
+# bluetas_pass: one daemon on RXE_PMD's port, the RPC runs against it.
+bluetas_pass() {
+	local rl="bluetas RPC RTT [$RXE_PMD]"
+	if ! next_port || ! start_daemon "$dname" --duration-s 400 --hops "$work/$dname.hops"; then
+		bad "the NIC daemon on net_$RXE_PMD did not start"
+		show "$dname"
+		return 1
+	fi
+	say "bluetas 64 B RPC: app echo-client -> daemon -> net_$RXE_PMD -> Linux echo server, $rpcs RPCs"
 	PIN_PEER=()
-	rpc_client rpc && row "bluetas RPC RTT: app echo-client -> Linux (bt_wait)" "$rpc_p50" "$rpc_p99" \
+	rpc_client "rpc$sfx" && row "$rl: app echo-client -> Linux (bt_wait)" "$rpc_p50" "$rpc_p99" \
 		"Linux TCP RTT" "$linux_p50"
 	if [[ ${BENCH_RXE_PIN:-1} == 1 && $(nproc) -ge 2 ]]; then
 		# The same with the busy-polling daemon alone on CPU 1, the
@@ -160,7 +177,7 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 		PIN_PEER=(taskset -c 0)
 		HOST_SAVED=("${HOST[@]}")
 		HOST=(taskset -c 0 "${HOST[@]}")
-		rpc_client rpcpin && row "bluetas RPC RTT: app echo-client -> Linux (pinned)" "$rpc_p50" "$rpc_p99" \
+		rpc_client "rpcpin$sfx" && row "$rl: app echo-client -> Linux (pinned)" "$rpc_p50" "$rpc_p99" \
 			"Linux TCP RTT" "$linux_p50"
 		HOST=("${HOST_SAVED[@]}")
 		PIN_PEER=()
@@ -172,12 +189,12 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 		say "  again, the application from $BENCH_RXE_APP_B"
 		B_SAVED=$B
 		B=$BENCH_RXE_APP_B
-		rpc_client rpcb && row "bluetas RPC RTT: app (BENCH_RXE_APP_B) -> Linux" "$rpc_p50" "$rpc_p99" \
+		rpc_client "rpcb$sfx" && row "$rl: app (BENCH_RXE_APP_B) -> Linux" "$rpc_p50" "$rpc_p99" \
 			"Linux TCP RTT" "$linux_p50"
 		B=$B_SAVED
 	fi
 	if [[ ${BENCH_RXE_BUSY:-0} == 1 ]]; then
-		rpc_client rpcbusy --busy-poll && row "bluetas RPC RTT: app echo-client -> Linux (--busy-poll)" \
+		rpc_client "rpcbusy$sfx" --busy-poll && row "$rl: app echo-client -> Linux (--busy-poll)" \
 			"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50"
 	fi
 	if [[ -n ${BENCH_RXE_VARIANTS:-} ]]; then
@@ -186,7 +203,7 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 		IFS=';' read -ra variants <<<"$BENCH_RXE_VARIANTS"
 		for vi in "${!variants[@]}"; do
 			read -ra vargs <<<"${variants[$vi]}"
-			rpc_client "rpcv$vi" "${vargs[@]}" && row "bluetas RPC RTT: app echo-client -> Linux (${variants[$vi]})" \
+			rpc_client "rpcv$vi$sfx" "${vargs[@]}" && row "$rl: app echo-client -> Linux (${variants[$vi]})" \
 				"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50"
 		done
 	fi
@@ -196,7 +213,7 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 	[[ -n ${BENCH_RXE_SRV_VARIANTS:-} ]] && IFS=';' read -ra more <<<"$BENCH_RXE_SRV_VARIANTS" && srv_variants+=("${more[@]}")
 	for sv in "${srv_variants[@]}"; do
 		read -ra sargs <<<"$sv"
-		say "bluetas 64 B RPC: Linux client -> net_tap -> daemon -> app echo-server ${sv:+($sv) }, $ms ms"
+		say "bluetas 64 B RPC: Linux client -> net_$RXE_PMD -> daemon -> app echo-server ${sv:+($sv) }, $ms ms"
 		start_app esrv --app echo-server --listen 7 --exit-after-conns 1 --duration-s 60 --stats "${sargs[@]}"
 		esrv=$app_pid
 		if app_ready esrv; then
@@ -210,7 +227,7 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 				# A sleeping server's waits: none may end by its timeout
 				# with work there (tests/rxe/wake.sh checks the same)
 				say "  app counters: $(grep -E '^stat\.(host\.(waits_timed_out|lost_wakeups|doorbells_refreshed)|verbs\.(sleeps|sleeps_timed_out|sleeps_slept_through)|loop\.waits)=' "$work/esrv.out" | sed 's/^stat\.//' | tr '\n' ' ')"
-				row "bluetas RPC RTT: Linux client -> app echo-server${sv:+ ($sv)}" "$p50" "$(kv "$work/lcli.out" p99_us)" \
+				row "$rl: Linux client -> app echo-server${sv:+ ($sv)}" "$p50" "$(kv "$work/lcli.out" p99_us)" \
 					"Linux TCP RTT" "$linux_p50"
 			else
 				bad "Linux client -> echo-server app${sv:+ ($sv)} failed: $(tail -2 "$work/lcli.err" | tr '\n' ' ')"
@@ -219,33 +236,102 @@ if start_daemon d "$tap" --duration-s 400 --hops "$work/d.hops"; then
 	done
 	kill -TERM "$daemon_pid" 2>/dev/null
 	wait_exit "$daemon_pid" 20 >/dev/null
-	# The daemon wrote its half at exit: join it with each RPC client's.
-	for h in "${hop_runs[@]}"; do
-		if ! "$B" hops "$work/$h.hops" "$work/d.hops" >"$work/$h.hops.out" 2>"$work/hops.err"; then
-			bad "bluetas hops ($h): $(tail -2 "$work/hops.err" | tr '\n' ' ')"
-		fi
-	done
-else
-	bad "the NIC daemon did not start"
-fi
+}
+
+# One pass per entry of BENCH_RXE_PMDS (af_packet; "af_packet tap af_packet
+# tap af_packet tap" alternates the two ports three times), each with its
+# own Linux TCP baseline and its own daemon.
+read -ra pmds <<<"${BENCH_RXE_PMDS:-af_packet}"
+((${#pmds[@]})) || { echo "$me: BENCH_RXE_PMDS names no port" >&2; exit 2; }
+for p in "${pmds[@]}"; do
+	[[ $p == af_packet || $p == tap ]] || { echo "$me: BENCH_RXE_PMDS takes af_packet and tap, not '$p'" >&2; exit 2; }
+done
+for pi in "${!pmds[@]}"; do
+	RXE_PMD=${pmds[$pi]}
+	sfx=
+	((${#pmds[@]} > 1)) && sfx=.$pi
+	dname=d$sfx
+	linux_tcp
+	bluetas_pass
+done
+# Each daemon wrote its half at exit: join it with each RPC client's.
+for h in "${hop_runs[@]}"; do
+	IFS=: read -r hn hd _ <<<"$h"
+	if ! "$B" hops "$work/$hn.hops" "$work/$hd.hops" >"$work/$hn.hops.out" 2>"$work/hops.err"; then
+		bad "bluetas hops ($hn): $(tail -2 "$work/hops.err" | tr '\n' ' ')"
+	fi
+done
 
 # --- the table --------------------------------------------------------------------
+fmt='%-66s %10s %10s   %-18s %10s %8s\n'
 echo
-echo "bench-rxe: one boot, kernel $(uname -r), mode $RXE_MODE, $(nproc) CPUs; latencies in us."
+echo "bench-rxe: one boot, kernel $(uname -r), mode $RXE_MODE, $(nproc) CPUs; latencies in us; daemon port(s): ${pmds[*]}."
 echo "  half RTT = round trip / 2 (perftest's convention); RTT = full round trip. Ratio = p50 / baseline."
-printf '%-56s %10s %10s   %-18s %10s %8s\n' "measurement" "p50/typ" "p99" "baseline" "base" "ratio"
-printf '%-56s %10s %10s   %-18s %10s %8s\n' "-----------" "-------" "---" "--------" "----" "-----"
+# shellcheck disable=SC2059
+printf "$fmt" "measurement" "p50/typ" "p99" "baseline" "base" "ratio"
+# shellcheck disable=SC2059
+printf "$fmt" "-----------" "-------" "---" "--------" "----" "-----"
 for r in "${rows[@]}"; do
 	IFS='|' read -r label p50 p99 bl bv <<<"$r"
 	ratio=$(awk -v a="$p50" -v b="$bv" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2fx", a / b }')
-	printf '%-56s %10s %10s   %-18s %10s %8s\n' "$label" "${p50:--}" "${p99:--}" "${bl:-}" "${bv:-}" "$ratio"
+	# shellcheck disable=SC2059
+	printf "$fmt" "$label" "${p50:--}" "${p99:--}" "${bl:-}" "${bv:-}" "$ratio"
 done
 echo "(TCG numbers: they move with the host's load; compare within this table only.)"
-for h in "${hop_runs[@]}"; do
-	[[ -s $work/$h.hops.out ]] || continue
+# Rows measured in more than one pass: the medians of their p50s, p99s and
+# baselines, and the median of their per-pass ratios (each pass's p50 over
+# the Linux TCP run next to it: the host's load moves both within a boot).
+if ((${#pmds[@]} > 1)); then
 	echo
-	echo "where the time of the bluetas RPC ($h: app echo-client -> Linux) goes, same run; guest load $(cut -d' ' -f1-3 /proc/loadavg):"
-	cat "$work/$h.hops.out"
+	echo "medians over the passes (rows measured more than once; ratio = median of the per-pass ratios):"
+	# shellcheck disable=SC2059
+	printf "$fmt" "measurement (passes)" "p50 med" "p99 med" "baseline" "base med" "ratio"
+	printf '%s\n' "${rows[@]}" | awk -F'|' -v fmt="$fmt" '
+		function med(s,   a, n, i, j, t) {
+			n = split(s, a, " ")
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		$2 != "" { if (!($1 in n)) order[++k] = $1; n[$1]++; p50[$1] = p50[$1] " " $2; p99[$1] = p99[$1] " " $3
+			if ($5 != "" && $5 + 0 > 0) { base[$1] = base[$1] " " $5; bl[$1] = $4; ratio[$1] = ratio[$1] " " $2 / $5 } }
+		END {
+			for (i = 1; i <= k; i++) {
+				l = order[i]; if (n[l] < 2) continue
+				bs = (l in base) ? sprintf("%.1f", med(base[l])) : ""
+				r = (l in ratio) ? sprintf("%.2fx", med(ratio[l])) : ""
+				printf(fmt, l " (" n[l] ")", sprintf("%.1f", med(p50[l])), sprintf("%.1f", med(p99[l])), bl[l], bs, r)
+			}
+		}'
+fi
+echo
+echo "the daemon's port trip (frame_out -> frame_in: the frame out, the Linux peer, its answer back) per RPC run:"
+trips=()
+for h in "${hop_runs[@]}"; do
+	IFS=: read -r hn _ hp <<<"$h"
+	[[ -s $work/$hn.hops.out ]] || continue
+	trip=$(grep -E '^hop client\.frame_out +-> client\.frame_in ' "$work/$hn.hops.out" | grep -o 'p50_us=[^ ]* p99_us=[^ ]*')
+	e2e=$(grep '^hops ' "$work/$hn.hops.out" | grep -o 'e2e_p50_us=[^ ]*')
+	printf '  %-12s %-10s trip %s; %s; %s\n' "$hn" "$hp" "${trip:-?}" "${e2e:-?}" \
+		"$(sed -n 's/^largest hop of each RPC: \([^,]*\).*/largest hop: \1/p' "$work/$hn.hops.out")"
+	[[ -n $trip ]] && trips+=("${hn%.*} $hp ${trip#p50_us=}")
+done
+# the same run repeated over the passes: the median trip p50
+if ((${#pmds[@]} > 1 && ${#trips[@]})); then
+	printf '%s\n' "${trips[@]}" | awk '
+		function med(s,   a, n, i, j, t) {
+			n = split(s, a, " ")
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		{ k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k]++; v[k] = v[k] " " $3 }
+		END { for (i = 1; i <= m; i++) if (n[order[i]] > 1) printf "  median %-22s trip p50_us=%.1f over %d runs\n", order[i], med(v[order[i]]), n[order[i]] }'
+fi
+for h in "${hop_runs[@]}"; do
+	IFS=: read -r hn _ hp <<<"$h"
+	[[ -s $work/$hn.hops.out ]] || continue
+	echo
+	echo "where the time of the bluetas RPC ($hn, net_$hp: app echo-client -> Linux) goes, same run; guest load $(cut -d' ' -f1-3 /proc/loadavg):"
+	cat "$work/$hn.hops.out"
 done
 [[ $errors == 0 ]] || { echo "$me: $errors measurement(s) failed (above)"; exit 1; }
 exit 0

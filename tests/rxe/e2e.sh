@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end tests of the emu mode across the Soft-RoCE topology: the NIC
-# daemon (`bluetas nic --channel verbs:NIC_IP`) on the NIC side with a DPDK
-# net_tap whose kernel side is moved into the wire peer's namespace, where
-# Linux TCP (nc, python3) is the peer; applications (`bluetas app --channel
+# daemon (`bluetas nic --channel verbs:NIC_IP`) on the NIC side with its
+# port to the wire peer's namespace, where Linux TCP (nc, python3) is the
+# peer: DPDK net_af_packet on a veth whose other end is there (RXE_PMD=
+# af_packet, the default) or a net_tap whose kernel side is moved there
+# (RXE_PMD=tap); applications (`bluetas app --channel
 # verbs:NIC_IP,src=HOST_IP`) in their own processes on the host side.
 #
 #   tests/rxe/e2e.sh echo|bulk|many|kill|restart
@@ -14,11 +16,11 @@
 # seeded pattern by the echo client), every wait is bounded, and a trap
 # stops every process this script started and removes what it made.
 #
-#   wire ns:  10.77.0.1/24 on the tap (Linux peer)   stack: 10.77.0.2
+#   wire ns:  10.77.0.1/24 on Linux's end (Linux peer)   stack: 10.77.0.2
 #
-# Environment: BUILD (build), RXE_BULK_MIB (64: the bulk test's size each
-# way), RXE_KEEP=1 keeps the working directory. The helpers are in
-# tests/rxe/lib.sh.
+# Environment: BUILD (build), RXE_PMD (af_packet or tap), RXE_BULK_MIB
+# (64: the bulk test's size each way), RXE_KEEP=1 keeps the working
+# directory. The helpers are in tests/rxe/lib.sh.
 set -uo pipefail
 me=e2e
 # shellcheck source=tests/rxe/lib.sh
@@ -31,8 +33,8 @@ source "$(dirname "$0")/lib.sh"
 test_echo() {
 	local shorts=${RXE_ECHO_SHORT:-60} long_mib=${RXE_ECHO_LONG_MIB:-8}
 	head -c "${long_mib}M" /dev/urandom >"$work/long.bin"
-	next_tap
-	start_daemon d "$tap" --exit-after-apps 1 || return 1
+	next_port || return 1
+	start_daemon d --exit-after-apps 1 || return 1
 	local d=$daemon_pid
 	start_app srv --app echo-server --exit-after-conns $((shorts + 1)) --duration-s 90 --stats
 	local a=$app_pid
@@ -79,8 +81,8 @@ test_bulk() {
 	head -c "${mib}M" /dev/urandom >"$work/bulk.bin"
 	local want
 	want=$(sha "$work/bulk.bin")
-	next_tap
-	start_daemon d "$tap" --exit-after-apps 2 || return 1
+	next_port || return 1
+	start_daemon d --exit-after-apps 2 || return 1
 	local d=$daemon_pid ok=0 t0 ms1 ms2
 	# Linux -> sink
 	start_app sink --app sink --exit-after-conns 1 --duration-s 100
@@ -139,8 +141,8 @@ test_many() {
 	local spid=$!
 	pids+=("$spid")
 	wait_for 20 "Linux echo server listening" has_line esrv.out '^listening' || return 1
-	next_tap
-	start_daemon d "$tap" --exit-after-apps "$apps" --hops "$work/d.hops" || return 1
+	next_port || return 1
+	start_daemon d --exit-after-apps "$apps" --hops "$work/d.hops" || return 1
 	local d=$daemon_pid i ok=0 t0 rc
 	local app_pids=()
 	t0=$(now_ms)
@@ -191,8 +193,8 @@ test_kill() {
 	"${WIRE_DO[@]}" timeout 100 nc -l 5002 >"$work/recvB.bin" </dev/null &
 	local nb=$!
 	pids+=("$nv" "$nb")
-	next_tap
-	start_daemon d "$tap" --exit-after-apps 3 || return 1
+	next_port || return 1
+	start_daemon d --exit-after-apps 3 || return 1
 	local d=$daemon_pid ok=0
 	start_app sinkC --app sink --exit-after-conns 1 --duration-s 100
 	local c=$app_pid
@@ -259,8 +261,8 @@ test_restart() {
 	local spid=$!
 	pids+=("$spid")
 	wait_for 20 "Linux echo server listening" has_line esrv.out '^listening' || return 1
-	next_tap
-	start_daemon d1 "$tap" || return 1
+	next_port || return 1
+	start_daemon d1 || return 1
 	local d1=$daemon_pid ok=0
 	start_app srv --app echo-server --duration-s 90
 	local s=$app_pid
@@ -294,8 +296,8 @@ test_restart() {
 		grep -q "channel.*verbs:$RXE_NIC_IP" "$work/$nm.err" || { fail "$nm: no error naming the channel"; ok=1; }
 	done
 	# The daemon again (its tap went with it: a new one).
-	next_tap
-	start_daemon d2 "$tap" --exit-after-apps 1 || return 1
+	next_port || return 1
+	start_daemon d2 --exit-after-apps 1 || return 1
 	local d2=$daemon_pid
 	start_app again --app echo-client --remote "$peer_ip:7000" --msg-bytes 256 --messages 200
 	local a=$app_pid

@@ -2,12 +2,26 @@
 # benchmark (bench.sh) share, sourced by both after setting `me`: the
 # topology's variables, per-side command prefixes, the wire namespace (the
 # topology's, RXE_WIRE_NS from `ci/rxe-topology.sh up --wire-ns NAME`, or
-# one of our own when there is none), the NIC daemon and application
-# launchers, bounded waits, and a trap that stops every process started
-# here and removes what was made. RXE_KEEP=1 keeps the working directory.
+# one of our own when there is none), the daemon's port to it, the NIC
+# daemon and application launchers, bounded waits, and a trap that stops
+# every process started here and removes what was made. RXE_KEEP=1 keeps
+# the working directory.
 #
-#   wire ns:  10.77.0.1/24 on the daemon's tap (Linux peer)   stack: 10.77.0.2
+# The daemon's port (RXE_PMD): af_packet (the default) is DPDK
+# net_af_packet on one end of a veth pair whose other end is in the wire
+# namespace (PACKET_MMAP rings, no system call per frame;
+# tests/support/af_packet_port.sh); tap is DPDK net_tap, its kernel side
+# moved into the wire namespace once the daemon is ready.
+#
+#   wire ns:  10.77.0.1/24 on Linux's end (Linux peer)   stack: 10.77.0.2
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+# shellcheck source=tests/support/af_packet_port.sh
+source tests/support/af_packet_port.sh
+RXE_PMD=${RXE_PMD:-af_packet}
+case $RXE_PMD in
+af_packet | tap) ;;
+*) echo "$me: RXE_PMD takes af_packet or tap, not '$RXE_PMD'" >&2; exit 2 ;;
+esac
 
 STATE=${RXE_STATE_DIR:-/run/bluetas-rxe}/topology.env
 if [[ -z ${RXE_NIC_IP:-} ]]; then
@@ -51,6 +65,10 @@ cleanup() {
 	if [[ -n $WIRE ]]; then
 		for p in $(ip netns pids "$WIRE" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 	fi
+	# A veth outlives its daemon (a tap does not), and the topology's wire
+	# namespace outlives this script: the next script's peer address
+	# would be on two interfaces.
+	[[ -n ${tap:-} ]] && ip -n "$WIRE" link del "$tap" 2>/dev/null
 	[[ $own_wire == 1 ]] && ip netns del "$WIRE" 2>/dev/null
 	if [[ ${RXE_KEEP:-0} == 1 ]]; then say "kept $work"; else rm -rf "$work"; fi
 }
@@ -115,15 +133,44 @@ show() { # NAME...: the tails of their logs
 	done
 }
 
-# start_daemon NAME TAP ARGS...: `bluetas nic` on the NIC side with a
-# net_tap TAP and a verbs listener; once ready its tap goes into the wire
-# namespace with the peer address. Sets daemon_pid. Bounded by --duration-s
-# (100 s) unless ARGS give one.
+# next_port: a fresh port for the next daemon, on RXE_PMD. Sets tap (Linux's
+# interface in the wire namespace: the tap's kernel side, or Linux's end of
+# the veth) and port_vdev (the daemon's --vdev). For af_packet the veth is
+# made in the wire namespace (Linux's end: TSO/GSO off) and the daemon's
+# end moved to the NIC side (GRO off, up there: a move takes it down); the
+# previous one is removed first (two interfaces holding the peer address
+# would split the routes).
 tap_seq=0
+next_port() {
+	[[ -n ${tap:-} ]] && ip -n "$WIRE" link del "$tap" 2>/dev/null
+	tap_seq=$((tap_seq + 1))
+	tap=bte$$t$tap_seq
+	if [[ $RXE_PMD == tap ]]; then
+		port_vdev="net_tap0,iface=$tap"
+		return 0
+	fi
+	local dk=${tap}d to=${RXE_NIC_NS:-1}
+	# (`netns 1`: the namespace of pid 1, the initial one, in single mode)
+	port_vdev=$(af_packet_veth "$WIRE" "$tap" "$dk" 2>&1) || { fail "$port_vdev"; return 1; }
+	if ! ip -n "$WIRE" link set "$dk" netns "$to"; then
+		fail "moving the daemon's end $dk of the veth to the NIC side (netns ${RXE_NIC_NS:-of pid 1})"
+		return 1
+	fi
+	"${NIC[@]}" ethtool -K "$dk" gro off >/dev/null 2>&1
+	# no IPv6 chatter from the NIC side's kernel out of the daemon's end
+	"${NIC[@]}" sysctl -qw "net.ipv6.conf.$dk.disable_ipv6=1" 2>/dev/null
+	"${NIC[@]}" ip link set "$dk" up || { fail "$dk up on the NIC side"; return 1; }
+}
+
+# start_daemon NAME ARGS...: `bluetas nic` on the NIC side on the port of
+# the last next_port and a verbs listener; once it is ready Linux's end
+# gets the peer address in the wire namespace (a tap's kernel side is
+# moved there first). Fails unless the daemon runs on the PMD asked for.
+# Sets daemon_pid. Bounded by --duration-s (100 s) unless ARGS give one.
 start_daemon() {
-	local name=$1 tap=$2
-	shift 2
-	"${NIC[@]}" "$B" nic --vdev "net_tap0,iface=$tap" --ip "$stack_ip/24" --mac "$stack_mac" --channel "$CH_NIC" \
+	local name=$1
+	shift
+	"${NIC[@]}" "$B" nic --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --channel "$CH_NIC" \
 		--duration-s 100 --stats "$@" >"$work/$name.out" 2>"$work/$name.err" &
 	daemon_pid=$!
 	pids+=("$daemon_pid")
@@ -131,15 +178,16 @@ start_daemon() {
 		show "$name"
 		return 1
 	fi
-	local nsarg=()
-	[[ -n ${RXE_NIC_NS:-} ]] && nsarg=(-n "$RXE_NIC_NS")
-	ip "${nsarg[@]}" link set "$tap" netns "$WIRE" &&
-		"${WIRE_DO[@]}" ip addr add "$peer_ip/24" dev "$tap" &&
-		"${WIRE_DO[@]}" ip link set "$tap" up || fail "moving $tap into $WIRE"
-}
-next_tap() {
-	tap_seq=$((tap_seq + 1))
-	tap=bte$$t$tap_seq
+	local driver
+	driver=$(sed -n 's/^ready .*driver=\([^ ]*\).*/\1/p' "$work/$name.out")
+	[[ $driver == "net_$RXE_PMD" ]] || { fail "daemon $name runs on '$driver', not net_$RXE_PMD (RXE_PMD=$RXE_PMD)"; return 1; }
+	if [[ $RXE_PMD == tap ]]; then
+		local nsarg=()
+		[[ -n ${RXE_NIC_NS:-} ]] && nsarg=(-n "$RXE_NIC_NS")
+		ip "${nsarg[@]}" link set "$tap" netns "$WIRE" || { fail "moving $tap into $WIRE"; return 1; }
+	fi
+	"${WIRE_DO[@]}" ip addr add "$peer_ip/24" dev "$tap" &&
+		"${WIRE_DO[@]}" ip link set "$tap" up || fail "the peer address on $tap in $WIRE"
 }
 
 # start_app NAME ARGS...: `bluetas app` on the host side; sets app_pid

@@ -40,13 +40,18 @@ tests=(
 	"scenarios/neg-write-without-credits|bash tests/rxe/scenarios.sh negative write-without-credits 'out-of-bounds'"
 	"scenarios/neg-wakeup-no-timeout|bash tests/rxe/scenarios.sh negative wakeup-no-timeout 'deadlock'"
 	# emu end to end (tests/rxe/e2e.sh): `bluetas nic --channel verbs:...` on
-	# net_tap to Linux in the wire namespace, `bluetas app` processes on the
-	# host side; every stream checked, every wait bounded
+	# net_af_packet on a veth (RXE_PMD, tests/rxe/lib.sh) to Linux in the wire
+	# namespace, `bluetas app` processes on the host side; every stream
+	# checked, every wait bounded
 	"e2e/echo|bash tests/rxe/e2e.sh echo"
 	# a sleeping echo server (--spin-us 0) is woken by every WAKEUP, never
 	# by its wait's timeout (counters), and the check's negative control
 	"e2e/echo_sleeping|bash tests/rxe/wake.sh pass"
 	"e2e/neg-drop-wakeups|bash tests/rxe/wake.sh negative"
+	# the same on net_tap whatever RXE_PMD says, so its support (a port the
+	# daemon creates, its kernel side moved into the wire namespace) does
+	# not rot; the daemon must report driver=net_tap
+	"e2e/echo_net_tap|RXE_PMD=tap bash tests/rxe/e2e.sh echo"
 	"e2e/bulk|bash tests/rxe/e2e.sh bulk"
 	"e2e/64_conns_4_apps|bash tests/rxe/e2e.sh many"
 	"e2e/app_killed|bash tests/rxe/e2e.sh kill"
@@ -55,7 +60,7 @@ tests=(
 # unmodified programs over the verbs channel through the preload library:
 # nc both ways, redis-cli, and redis-server on the stack, byte-exact
 # (tests/rxe/apps.sh; RXE_APPS=0 leaves it out)
-[[ ${RXE_APPS:-1} == 0 ]] || tests+=("apps/nc_redis|bash tests/rxe/apps.sh")
+[[ ${RXE_APPS:-1} == 0 ]] || tests+=("apps/nc_redis@240|bash tests/rxe/apps.sh")
 
 if [[ ${1:-} == --list ]]; then
 	for t in "${tests[@]}"; do

@@ -36,8 +36,8 @@ esac
 
 astat() { sed -n "s/^stat\.$2=//p" "$work/$1.out" | tail -1; } # astat NAME COUNTER
 
-next_tap
-start_daemon d "$tap" --exit-after-apps 1 "${dargs[@]}" || exit 1
+next_port || exit 1
+start_daemon d --exit-after-apps 1 "${dargs[@]}" || exit 1
 start_app srv --app echo-server --listen 7 --exit-after-conns 1 --duration-s 60 --spin-us 0 --stats
 srv=$app_pid
 app_ready srv || exit 1

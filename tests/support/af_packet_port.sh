@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # tests/support/af_packet_port.sh: sourced by the suites and benches that
-# run `bluetas nic` against Linux (interop, apps, bench-tap, bench-apps).
+# run `bluetas nic` against Linux (interop, apps, bench-tap, bench-apps,
+# and the Soft-RoCE suite and bench-rxe through tests/rxe/lib.sh).
 #
 # The daemon's default port there is DPDK net_af_packet on one end of a veth
 # pair, Linux on the other: PACKET_MMAP rings, so no system call per frame
