@@ -31,8 +31,27 @@
 void chan_signal_note(int signo);
 
 /* The signals noted on this thread since the last take (bit signo-1), and
- * forget them. Call before a sleep (to start afresh) and after one. */
+ * forget them. Call at the start of a blocking call (handlers that ran
+ * before it do not interrupt it) and after each of its sleeps. */
 uint64_t chan_signal_take(void);
+
+/* Whether a handler was noted on this thread since the last take (a look
+ * that forgets nothing). A blocking call asks it before each sleep and
+ * does not sleep when it is true: the kernel's call would have been
+ * asleep when the handler ran, and returned EINTR or restarted. */
+bool chan_signal_pending(void);
+
+/* The window between a sleep's last look at chan_signal_pending and the
+ * sleep itself: a handler that runs in it would otherwise be seen only
+ * when the sleep ends (its timeout, up to 200 ms in the preload). Between
+ * begin and end, a handler noted on this thread also adds 1 to
+ * `futex_word` (when not NULL: a FUTEX_WAIT that compares it then returns
+ * at once) and writes 1 to the eventfd `event_fd` (when >= 0: a poll or
+ * epoll watching it wakes). Order: begin, read the futex value to compare
+ * (if any), chan_signal_pending, sleep, end. Both are async-signal-safe
+ * from the handler's side; one sleep per thread at a time (no nesting). */
+void chan_signal_sleep_begin(uint32_t *futex_word, int event_fd);
+void chan_signal_sleep_end(void);
 
 /* Whether a blocking call interrupted by the handlers of `ran` (a take's
  * result) goes on: true when `ran` is not empty and every one of those

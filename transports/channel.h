@@ -206,7 +206,11 @@ struct chan_ops {
 	 * ended the sleep, whatever its SA_RESTART (ipc and verbs: Linux
 	 * never restarts their timed sleeps); whether the caller's blocking
 	 * call goes on is decided in one place for every backend,
-	 * transports/chan_signal.h. */
+	 * transports/chan_signal.h. A backend that sleeps also returns
+	 * CHAN_EINTR without sleeping when a handler was noted on the thread
+	 * and not yet taken (chan_signal_pending), and wraps its sleep in
+	 * chan_signal_sleep_begin/_end so that a handler landing just before
+	 * it ends it at once. */
 	int (*wait)(struct chan *ch, uint64_t timeout_ns);
 	/* Optional (NULL where a backend has none): sleeping in a kernel call
 	 * of the caller's (epoll_wait, poll) on a set that holds other

@@ -24,6 +24,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+
+#include "transports/chan_signal.h"
 
 #define LOCK() pthread_mutex_lock(&pl.mu)
 #define UNLOCK() pthread_mutex_unlock(&pl.mu)
@@ -43,16 +46,30 @@ struct pl_epoll {
 	int sleep_ep; /* private epoll: {the set, the wakeup fd EPOLLET}; 0 until made (fd + 1) */
 };
 
-/* A private epoll instance watching the wakeup descriptor edge-triggered
- * (and `also`, level-triggered, if >= 0). -1 with errno. */
+/* The eventfd a signal handler writes when it runs on a thread about to
+ * sleep in one of the kernel calls below (chan_signal_sleep_begin), so
+ * that a handler landing between the last look at chan_signal_pending
+ * and the sleep ends the sleep at once instead of at its cap. One per
+ * process, watched edge-triggered by every private instance, never read
+ * (as the wakeup descriptor); -1 where eventfd failed (then such a
+ * handler is seen when the sleep ends, as before). */
+static int intr_fd = -1;
+static pthread_once_t intr_once = PTHREAD_ONCE_INIT;
+static void intr_fd_make(void) { intr_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+/* A private epoll instance watching the wakeup descriptor and intr_fd
+ * edge-triggered (and `also`, level-triggered, if >= 0). -1 with errno. */
 static int wake_ep_new(int wake_fd, int also)
 {
+	pthread_once(&intr_once, intr_fd_make);
 	int ep = pl_real.epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		return -1;
 	struct epoll_event w = {.events = EPOLLIN | EPOLLET, .data.fd = wake_fd};
+	struct epoll_event i = {.events = EPOLLIN | EPOLLET, .data.fd = intr_fd};
 	struct epoll_event a = {.events = EPOLLIN, .data.fd = also};
 	if (pl_real.epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &w) != 0 ||
+	    (intr_fd >= 0 && pl_real.epoll_ctl(ep, EPOLL_CTL_ADD, intr_fd, &i) != 0) ||
 	    (also >= 0 && pl_real.epoll_ctl(ep, EPOLL_CTL_ADD, also, &a) != 0)) {
 		int saved = errno;
 		pl_real.close(ep);
@@ -96,7 +113,32 @@ static int remaining_ms(uint64_t deadline, uint64_t cap_ns)
 	return (int)((left + 999999) / 1000000);
 }
 
-/* The poll core. `ours` marks the entries that are stack sockets. */
+/* A sleep in the kernel on a private instance (which watches intr_fd):
+ * a handler noted since the caller's last look ends it before it starts,
+ * one that runs from here on wakes it (chan_signal.h). */
+static int guarded_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	chan_signal_sleep_begin(NULL, intr_fd);
+	int k = chan_signal_pending() ? (errno = EINTR, -1) : pl_real.poll(fds, n, timeout_ms);
+	int saved = errno;
+	chan_signal_sleep_end();
+	errno = saved;
+	return k;
+}
+
+static int guarded_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout_ms)
+{
+	chan_signal_sleep_begin(NULL, intr_fd);
+	int k = chan_signal_pending() ? (errno = EINTR, -1) : pl_real.epoll_wait(ep, evs, max, timeout_ms);
+	int saved = errno;
+	chan_signal_sleep_end();
+	errno = saved;
+	return k;
+}
+
+/* The poll core. `ours` marks the entries that are stack sockets. The
+ * caller has taken the handlers noted before the call (chan_signal_take):
+ * one noted from then on ends the wait with EINTR. */
 /* BLUETAS_MIXED_WAIT=stack: a set mixing stack sockets and kernel
  * descriptors sleeps on the channel (a stack event wakes it at once) and
  * looks at the kernel descriptors every PL_SLICE_NS, instead of sleeping
@@ -165,6 +207,13 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 			pl_spin_learn(pl_now_ns() - start);
 		if (ready || timeout_ms == 0 || pl_now_ns() >= deadline)
 			break;
+		/* A handler ran while we polled: the kernel's poll would have
+		 * been asleep and returned EINTR. */
+		if (chan_signal_pending()) {
+			free(kern);
+			errno = EINTR;
+			return -1;
+		}
 		if (pl_now_ns() - start < spin_ns)
 			continue;
 		if (n_kernel == 0 || mixed_wait_on_stack()) {
@@ -181,11 +230,11 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 		int ep = armed > 0 ? thread_wake_ep(wake_fd) : -1;
 		if (ep >= 0) {
 			kern[n] = (struct pollfd){.fd = ep, .events = POLLIN};
-			k = pl_real.poll(kern, n + 1, remaining_ms(deadline, PL_WAKE_FD_CAP_NS));
+			k = guarded_poll(kern, n + 1, remaining_ms(deadline, PL_WAKE_FD_CAP_NS));
 			int saved = errno;
-			if (k > 0 && kern[n].revents) { /* take the edge, or the instance stays readable */
-				struct epoll_event ev;
-				pl_real.epoll_wait(ep, &ev, 1, 0);
+			if (k > 0 && kern[n].revents) { /* take the edges, or the instance stays readable */
+				struct epoll_event ev[2];
+				pl_real.epoll_wait(ep, ev, 2, 0);
 			}
 			pl_wake_done();
 			errno = saved;
@@ -215,6 +264,7 @@ EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
 	if (!any_ours(fds, n))
 		return pl_real.poll(fds, n, timeout_ms);
+	chan_signal_take(); /* handlers that ran before the call */
 	return poll_mixed(fds, n, timeout_ms);
 }
 
@@ -233,21 +283,34 @@ static int ts_ms(const struct timespec *ts)
 	return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
-/* The signal mask of ppoll/pselect is set around the whole wait (not
- * atomically with it, as the kernel does: docs/sockets.md). */
+/* ppoll, pselect, epoll_pwait(2): the caller's mask is set around the
+ * whole wait. The handlers noted before the call are forgotten first,
+ * then the mask is set: a signal it unblocks is delivered at once and
+ * noted, and ends the wait with EINTR (the pending check of the wait
+ * loops), which is what the kernel's atomic swap of the mask gives. */
+static void mask_enter(const sigset_t *mask, sigset_t *old)
+{
+	chan_signal_take();
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, mask, old);
+}
+
+static int mask_leave(const sigset_t *mask, const sigset_t *old, int r)
+{
+	int saved = errno;
+	if (mask)
+		pthread_sigmask(SIG_SETMASK, old, NULL);
+	errno = saved;
+	return r;
+}
+
 EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
 	if (!any_ours(fds, n))
 		return pl_real.ppoll(fds, n, ts, mask);
 	sigset_t old;
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, mask, &old);
-	int r = poll_mixed(fds, n, ts_ms(ts));
-	int saved = errno;
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
-	return r;
+	mask_enter(mask, &old);
+	return mask_leave(mask, &old, poll_mixed(fds, n, ts_ms(ts)));
 }
 
 static int select_mixed(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int timeout_ms)
@@ -313,6 +376,7 @@ EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *
 	if (tv)
 		ms = (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
 	uint64_t start = pl_now_ns();
+	chan_signal_take(); /* handlers that ran before the call */
 	int r = select_mixed(nfds, rd, wr, ex, ms);
 	if (tv) { /* Linux updates the timeout with what is left */
 		uint64_t used_us = (pl_now_ns() - start) / 1000;
@@ -329,14 +393,8 @@ EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct ti
 	if (!set_has_ours(nfds, rd, wr, ex))
 		return pl_real.pselect(nfds, rd, wr, ex, ts, mask);
 	sigset_t old;
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, mask, &old);
-	int r = select_mixed(nfds, rd, wr, ex, ts_ms(ts));
-	int saved = errno;
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
-	return r;
+	mask_enter(mask, &old);
+	return mask_leave(mask, &old, select_mixed(nfds, rd, wr, ex, ts_ms(ts)));
 }
 
 /* ---- epoll ---- */
@@ -510,6 +568,10 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 			pl_spin_learn(pl_now_ns() - start);
 		if (n || timeout_ms == 0 || pl_now_ns() >= deadline)
 			return n;
+		if (chan_signal_pending()) { /* as in poll_mixed */
+			errno = EINTR;
+			return -1;
+		}
 		if (!ours)
 			return pl_real.epoll_wait(epfd, evs, max, remaining_ms(deadline, UINT64_MAX / 2));
 		if (!spin_over)
@@ -530,16 +592,19 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 			/* One sleep on everything: the set's kernel descriptors (the
 			 * set is readable) and the stack (the wakeup edge). What
 			 * woke it is collected by the next round. */
-			struct epoll_event ev[2];
-			int k = pl_real.epoll_wait(sep, ev, 2, remaining_ms(deadline, PL_WAKE_FD_CAP_NS));
+			struct epoll_event ev[3]; /* the set, the wakeup edge, intr_fd's edge */
+			int k = guarded_epoll_wait(sep, ev, 3, remaining_ms(deadline, PL_WAKE_FD_CAP_NS));
 			int saved = errno;
 			pl_wake_done();
 			if (k < 0) {
 				errno = saved;
 				return -1;
 			}
-			if (k > 0) /* only the wakeup edge: the set had nothing */
-				look_kernel = ev[0].data.fd == epfd || (k > 1 && ev[1].data.fd == epfd);
+			if (k > 0) { /* only edges of ours: the set had nothing */
+				look_kernel = false;
+				for (int i = 0; i < k; i++)
+					look_kernel = look_kernel || ev[i].data.fd == epfd;
+			}
 			continue;
 		}
 		if (armed > 0)
@@ -555,6 +620,7 @@ EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout_ms
 	struct pl_epoll *e = epfd >= 0 && epfd < PL_MAX_FD ? (struct pl_epoll *)pl.ep[epfd] : NULL;
 	if (!e || e->n == 0 || max <= 0)
 		return pl_real.epoll_wait(epfd, evs, max, timeout_ms);
+	chan_signal_take(); /* handlers that ran before the call */
 	return epoll_mixed(epfd, evs, max, timeout_ms);
 }
 
@@ -564,14 +630,8 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout_m
 	if (!e || e->n == 0 || max <= 0)
 		return pl_real.epoll_pwait(epfd, evs, max, timeout_ms, mask);
 	sigset_t old;
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, mask, &old);
-	int r = epoll_mixed(epfd, evs, max, timeout_ms);
-	int saved = errno;
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
-	return r;
+	mask_enter(mask, &old);
+	return mask_leave(mask, &old, epoll_mixed(epfd, evs, max, timeout_ms));
 }
 
 EXPORT int epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *ts, const sigset_t *mask)
@@ -585,14 +645,8 @@ EXPORT int epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct
 		return pl_real.epoll_pwait2(epfd, evs, max, ts, mask);
 	}
 	sigset_t old;
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, mask, &old);
-	int r = epoll_mixed(epfd, evs, max, ts_ms(ts)); /* to the millisecond, rounded up */
-	int saved = errno;
-	if (mask)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
-	return r;
+	mask_enter(mask, &old);
+	return mask_leave(mask, &old, epoll_mixed(epfd, evs, max, ts_ms(ts))); /* to the millisecond, rounded up */
 }
 
 /* epoll_create/epoll_create1 go to libc: the set is a kernel epoll fd

@@ -429,6 +429,20 @@ t_signal_wrapper() {
 	env LD_PRELOAD="$preload" "$work/sig_wrapper"
 }
 
+# ppoll, pselect and epoll_pwait on a stack socket take a signal their
+# mask unblocks as the kernel's do: the handler runs and the call returns
+# EINTR at once (tests/apps/sig_mask.c; the preload used to wait out the
+# 3 s timeout). The same program on plain libc first: the expectation
+# itself must hold on Linux.
+t_signal_mask_atomic() {
+	command -v cc >/dev/null || { echo "apps: no C compiler"; return 77; }
+	cc -std=c11 -Wall -Werror -O1 -o "$work/sig_mask" tests/apps/sig_mask.c || return 1
+	local rc=0
+	timeout 20 "$work/sig_mask" 7120 || { echo "apps: sig_mask fails on plain Linux"; rc=1; }
+	on_stack timeout 20 "$work/sig_mask" 7121 || rc=1
+	return $rc
+}
+
 # A program whose stack sockets cannot be had gets ENETDOWN from socket()
 # and one log line saying why, its other sockets untouched: no channel
 # named, a daemon socket that is not there, and a region that cannot be
@@ -490,7 +504,7 @@ t_checks_fail() {
 # ---- runner ----
 # APPS_SERVERS=0 leaves out the cases where the program listens on the
 # stack.
-cases=(checks_fail signal_wrapper init_errors socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
+cases=(checks_fail signal_wrapper signal_mask_atomic init_errors socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
 	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack iperf3_server_on_stack memcached_on_stack)
 fi

@@ -955,6 +955,43 @@ static void chan_wait_interrupted_by_a_handler(void **state)
 	fx_free(f);
 }
 
+/* A handler that ran after the caller's take but before the wait (the
+ * window between a blocking call's last look at its handlers and its
+ * sleep) ends the wait at once with CHAN_EINTR: the kernel's call would
+ * have been asleep when it ran. Before, the wait slept to its timeout
+ * (the preload caps a sleep at 200 ms, so the call ended that late). */
+static void chan_wait_sees_a_handler_that_ran_before_it(void **state)
+{
+	const struct chan_suite_backend *b = backend_of(state);
+	if (b->advance) {
+		print_message("%s: virtual time, chan_wait does not sleep\n", b->name);
+		skip();
+	}
+	struct fx *f = fx_default(b);
+	struct sigaction sa, before;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = note_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &before), 0);
+	chan_signal_take();
+	assert_int_equal(raise(SIGUSR1), 0); /* the handler runs before raise returns */
+	assert_true(chan_signal_pending());
+	uint64_t t0 = wall_ns();
+	int rc = chan_wait(f->host, 3000000000ull);
+	uint64_t took = wall_ns() - t0;
+	print_message("%s: chan_wait after a handler ran: %s after %.3f ms\n", b->name, chan_err_name(rc),
+		      (double)took / 1e6);
+	assert_int_equal(rc, CHAN_EINTR);
+	assert_true(took < 1000000000ull);
+	assert_true(chan_signal_take() == 1ull << (SIGUSR1 - 1));
+	assert_false(chan_signal_pending());
+	/* Taken: the next wait is not interrupted. */
+	assert_int_equal(chan_wait(f->host, 20000000ull), 0);
+	assert_int_equal(sigaction(SIGUSR1, &before, NULL), 0);
+	fx_free(f);
+}
+
 /* Arms, retrying while the backend says "do not sleep" (the previous
  * round's arrival may still be settling); returns the descriptor. */
 static int wait_fd_arm_retry(struct chan *ch)
@@ -1086,6 +1123,7 @@ size_t chan_suite_tests(const struct chan_suite_backend *b, struct CMUnitTest *o
 		cmocka_unit_test_prestate(chan_poll_cq_args, st),
 		cmocka_unit_test_prestate(chan_wait_sleeps_until_woken, st),
 		cmocka_unit_test_prestate(chan_wait_interrupted_by_a_handler, st),
+		cmocka_unit_test_prestate(chan_wait_sees_a_handler_that_ran_before_it, st),
 		cmocka_unit_test_prestate(chan_wait_fd_woken, st),
 	};
 	size_t n = 0;

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "ipc_internal.h"
+#include "transports/chan_signal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -612,20 +613,26 @@ static int host_wait(struct chan *ch, uint64_t timeout_ns)
 	struct ipc_host *e = host_of(ch);
 	if (host_ready(e))
 		return e->broken ? CHAN_EDISCONNECTED : 0;
+	/* A handler that runs from here on bumps the futex word, so the
+	 * FUTEX_WAIT below returns at once (chan_signal.h); one that ran
+	 * before is seen by chan_signal_pending. */
+	chan_signal_sleep_begin(&e->ctl->host_futex, -1);
 	uint32_t seq = __atomic_load_n(&e->ctl->host_futex, __ATOMIC_ACQUIRE);
 	/* A count, not a flag: a thread whose sleep ends must not turn the
 	 * daemon's wake off for another still asleep. */
 	__atomic_fetch_add(&e->ctl->host_sleeping, 1, __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_seq_cst);
-	bool interrupted = false;
-	if (!host_ready(e) && timeout_ns) {
+	bool interrupted = chan_signal_pending();
+	if (!interrupted && !host_ready(e) && timeout_ns) {
 		e->st.sleeps++;
 		/* A timed FUTEX_WAIT fails with EINTR after any handler, with
 		 * SA_RESTART or without (the kernel restarts it only without a
 		 * timeout): reported as CHAN_EINTR, and the caller decides by the
 		 * handler's flags (transports/chan_signal.h), as over verbs. */
 		interrupted = ipc_futex_wait(&e->ctl->host_futex, seq, timeout_ns) < 0 && errno == EINTR;
+		interrupted = interrupted || chan_signal_pending(); /* the word bumped before the wait */
 	}
+	chan_signal_sleep_end();
 	__atomic_fetch_sub(&e->ctl->host_sleeping, 1, __ATOMIC_RELAXED);
 	/* Sleeping is when a syscall costs nothing: look for a dead daemon. */
 	host_check_hup(e);

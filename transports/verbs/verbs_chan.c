@@ -127,12 +127,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 
 #include <arpa/inet.h>
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "../chan_signal.h"
 #include "../clock.h"
 
 #define VC_CTL_RESERVE 2u
@@ -196,6 +198,11 @@ struct verbs_chan {
 	 * epoll instance over the completion channel and the CM event
 	 * channel, so a sleeper also wakes on a disconnect. */
 	int wake_ep;
+	/* An eventfd in vc_wait's ppoll that a signal handler on the
+	 * sleeping thread writes (chan_signal_sleep_begin), made at the first
+	 * sleep (-1 before, or where eventfd failed: then only a handler
+	 * before the last look is seen at once). */
+	int intr_fd;
 
 	uint32_t sq_depth, msg_depth, ctl_reserve;
 	uint32_t peer_msg_depth, peer_ctl_reserve, peer_sq_depth;
@@ -1042,14 +1049,31 @@ static int vc_wait(struct chan *ch, uint64_t timeout_ns)
 	vc_drain_cq(vc);
 	if (vc->in_len || vc->done_len || vc->broken)
 		return 0;
-	struct pollfd pfd[2] = { { .fd = vc->cc->fd, .events = POLLIN }, { .fd = vc->ec->fd, .events = POLLIN } };
+	if (vc->intr_fd < 0)
+		vc->intr_fd = (int)syscall(SYS_eventfd2, 0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* A handler that ran since the caller's take ends the wait now; one
+	 * that runs from here on writes intr_fd and ends the ppoll at once. */
+	chan_signal_sleep_begin(NULL, vc->intr_fd);
+	if (chan_signal_pending()) {
+		chan_signal_sleep_end();
+		return CHAN_EINTR;
+	}
+	struct pollfd pfd[3] = { { .fd = vc->cc->fd, .events = POLLIN }, { .fd = vc->ec->fd, .events = POLLIN },
+				 { .fd = vc->intr_fd, .events = POLLIN } }; /* fd -1: ignored */
 	struct timespec ts = { .tv_sec = (time_t)(timeout_ns / 1000000000ull),
 			       .tv_nsec = (long)(timeout_ns % 1000000000ull) };
 	vc->stats.sleeps++;
-	int rc = ppoll(pfd, 2, timeout_ns == BT_TIME_NEVER ? NULL : &ts, NULL);
+	int rc = ppoll(pfd, 3, timeout_ns == BT_TIME_NEVER ? NULL : &ts, NULL);
+	chan_signal_sleep_end();
 	bool interrupted = rc < 0 && errno == EINTR;
 	if (rc < 0 && !interrupted)
 		return CHAN_EIO;
+	if (rc > 0 && (pfd[2].revents & POLLIN)) {
+		uint64_t count;
+		if (syscall(SYS_read, vc->intr_fd, &count, sizeof(count)) < 0)
+			(void)0; /* non-blocking: another wait took it */
+		interrupted = true;
+	}
 	if (rc > 0 && (pfd[0].revents & POLLIN))
 		vc_take_cq_events(vc);
 	vc_progress(vc, rc > 0 && (pfd[1].revents & POLLIN));
@@ -1147,6 +1171,8 @@ static void vc_free(struct verbs_chan *vc)
 		vc_take_cq_events(vc);
 	if (vc->wake_ep >= 0)
 		syscall(SYS_close, vc->wake_ep);
+	if (vc->intr_fd >= 0)
+		syscall(SYS_close, vc->intr_fd);
 	if (vc->id && vc->id->qp)
 		rdma_destroy_qp(vc->id);
 	/* Regions the caller left registered die with the PD. */
@@ -1227,6 +1253,7 @@ static struct verbs_chan *vc_alloc(const struct verbs_params *p, char *err, size
 	}
 	vc->chan.ops = &verbs_chan_ops;
 	vc->wake_ep = -1;
+	vc->intr_fd = -1;
 	vc->sq_depth = p && p->sq_depth ? p->sq_depth : VERBS_DEFAULT_SQ;
 	vc->msg_depth = p && p->msg_depth ? p->msg_depth : VERBS_DEFAULT_MSG;
 	if (vc->sq_depth > VC_MAX_DEPTH || vc->msg_depth > VC_MAX_DEPTH) {
