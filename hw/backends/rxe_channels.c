@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../../transports/verbs/verbs_chan.h"
+#include "../rt/rt.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 
@@ -84,17 +85,8 @@ static int make_pair(void *ctx, uint32_t app_index, struct chan **host_end, stru
 static void pair_stats(void *ctx, struct chan *host_end, struct chan *nic_end, struct chan_stats *out)
 {
 	(void)ctx;
-	struct chan *ends[2] = {host_end, nic_end};
-	for (int i = 0; i < 2; i++) {
-		struct verbs_chan_stats st;
-		if (!ends[i] || verbs_chan_stats(ends[i], &st) != 0)
-			continue;
-		out->reads += st.reads;
-		out->writes += st.writes;
-		out->msgs += st.msgs_sent;
-		if (st.broken == CHAN_EACCESS)
-			out->access_errors++;
-	}
+	rt_chan_stats_add(host_end, out); /* the one mapping of verbs' counters */
+	rt_chan_stats_add(nic_end, out);
 }
 
 static void destroy_pair(void *ctx, struct chan *host_end, struct chan *nic_end)

@@ -470,24 +470,14 @@ static void print_stats(struct app_run *d)
 	RT_PRINT_STATS("host", struct bt_host_stats, &h, BT_HOST_STATS_FIELDS_U64);
 	RT_PRINT_STATS("host", struct bt_host_stats, &h, BT_HOST_STATS_FIELDS_U32);
 	/* The channel's counters by struct chan_stats' field list, whatever
-	 * the backend; then what only verbs counts. */
+	 * the backend; then verbs' own, by its field list. */
 	struct chan_stats c;
 	memset(&c, 0, sizeof(c));
 	rt_chan_stats_add(d->ch, &c);
 	RT_PRINT_STATS("chan", struct chan_stats, &c, CHAN_STATS_FIELDS);
 	struct verbs_chan_stats v;
-	if (verbs_chan_stats(d->ch, &v) == 0) {
-		RT_STAT("verbs", v, msgs_received);
-		RT_STAT("verbs", v, credit_msgs_sent);
-		RT_STAT("verbs", v, credit_msgs_received);
-		RT_STAT("verbs", v, credits_deferred);
-		RT_STAT("verbs", v, eagain_credit);
-		RT_STAT("verbs", v, cq_events);
-		RT_STAT("verbs", v, fd_sleeps);
-		RT_STAT("verbs", v, sleeps);
-		RT_STAT("verbs", v, sleeps_timed_out);
-		RT_STAT("verbs", v, sleeps_slept_through);
-	}
+	if (verbs_chan_stats(d->ch, &v) == 0)
+		RT_PRINT_STATS("verbs", struct verbs_chan_stats, &v, VERBS_CHAN_STATS_FIELDS_U64);
 	printf("stat.loop.waits=%" PRIu64 "\n", d->waits);
 	printf("stat.loop.wait_ms=%.1f\n", (double)d->wait_ns / 1e6);
 	rt_app_print_stats(d->app);

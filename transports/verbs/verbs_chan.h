@@ -21,6 +21,7 @@
 #define BT_VERBS_CHAN_H
 
 #include <stdbool.h>
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,6 +126,16 @@ struct verbs_chan_stats {
 	int broken;                 /* 0, or the chan_err that broke the link */
 	char broken_why[96];        /* what broke it, for logs */
 };
+/* Every counter above, in order: what the daemon and `bluetas app` print
+ * as stat.verbs.<name> (RT_PRINT_STATS) and the rxe scripts read. */
+#define VERBS_CHAN_STATS_FIELDS_U64(X)                                                                  \
+	X(reads) X(writes) X(msgs_sent) X(msgs_received) X(credit_msgs_sent) X(credit_msgs_received)    \
+	X(credits_deferred) X(eagain_sq) X(eagain_credit) X(cq_events) X(fd_sleeps) X(sleeps)          \
+	X(sleeps_timed_out) X(sleeps_slept_through)
+#define VERBS_CHAN_STATS_COUNT_(f) +1
+static_assert(offsetof(struct verbs_chan_stats, first_wc_status) ==
+		      8 * (0 VERBS_CHAN_STATS_FIELDS_U64(VERBS_CHAN_STATS_COUNT_)),
+	      "VERBS_CHAN_STATS_FIELDS_U64 must list every counter of struct verbs_chan_stats");
 int verbs_chan_stats(const struct chan *ch, struct verbs_chan_stats *out);
 
 /* Number of RDMA devices present (ibv_get_device_list), 0 if none or no
