@@ -4,6 +4,12 @@
  * miss sends a request and parks the connection (arp_wait) until the
  * reply, retried by the flow's timer (as often as a SYN would be), and
  * static entries never expire. Requests are coalesced per destination.
+ *
+ * This file keeps the cache and builds the frames; it sends nothing and
+ * calls nothing above it. Its callers act on what it returns: fp_rx.c
+ * sends the reply and wakes the flows a reply resolved (arp_rx's
+ * result), sp_conn.c sends the request a lookup asks for
+ * (sp_arp_lookup).
  */
 #include <string.h>
 
@@ -53,16 +59,9 @@ static struct arp_entry *arp_slot(struct nic *nic, uint32_t ip)
 	return NULL;
 }
 
-void arp_request(struct nic *nic, uint32_t ip)
+int arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6], struct arp_frame *request)
 {
-	uint8_t frame[ETH_MIN_FRAME_BYTES];
-	int len = arp_build_frame(frame, sizeof(frame), ARP_OP_REQUEST, nic->mac, nic->cfg.ip, NULL, ip);
-	if (len > 0 && fp_emit_frame(nic, frame, (uint16_t)len) == 0)
-		nic->stats.arp_requests_sent++;
-}
-
-int arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6])
-{
+	request->len = 0;
 	struct arp_entry *e = arp_find(nic, ip);
 	if (e && (e->state == ARP_RESOLVED || e->state == ARP_STATIC)) {
 		memcpy(mac_out, e->mac, ETH_ADDR_BYTES);
@@ -84,27 +83,29 @@ int arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6])
 		e->state = ARP_PENDING;
 		e->deadline_ns = now + nic->cfg.arp_timeout_ns;
 	}
-	arp_request(nic, ip);
+	int n = arp_build_frame(request->bytes, sizeof(request->bytes), ARP_OP_REQUEST, nic->mac, nic->cfg.ip, NULL, ip);
+	request->len = n > 0 ? (uint16_t)n : 0;
 	return 0;
 }
 
-void arp_learn(struct nic *nic, uint32_t ip, const uint8_t mac[6])
+bool arp_learn(struct nic *nic, uint32_t ip, const uint8_t mac[6])
 {
 	if (ip == 0 || eth_is_broadcast(mac))
-		return;
+		return false;
 	struct arp_entry *e = arp_slot(nic, ip);
 	if (!e || e->state == ARP_STATIC)
-		return;
+		return false;
 	bool was_pending = e->ip == ip && e->state == ARP_PENDING;
 	e->ip = ip;
 	memcpy(e->mac, mac, ETH_ADDR_BYTES);
 	e->state = ARP_RESOLVED;
-	if (was_pending)
-		sp_arp_resolved(nic, ip);
+	return was_pending;
 }
 
-void arp_rx(struct nic *nic, const uint8_t *pkt, size_t len)
+void arp_rx(struct nic *nic, const uint8_t *pkt, size_t len, struct arp_rx_result *out)
 {
+	out->resolved_ip = 0;
+	out->reply.len = 0;
 	struct arp_view arp;
 	if (arp_parse(pkt, len, &arp) < 0) {
 		nic->stats.rx_bad_eth++;
@@ -112,14 +113,12 @@ void arp_rx(struct nic *nic, const uint8_t *pkt, size_t len)
 	}
 	bool for_us = arp.target_ip == nic->cfg.ip;
 	/* RFC 826: update an entry we have; add one only if we are the target. */
-	if (for_us || arp_find(nic, arp.sender_ip))
-		arp_learn(nic, arp.sender_ip, arp.sender_mac);
+	if ((for_us || arp_find(nic, arp.sender_ip)) && arp_learn(nic, arp.sender_ip, arp.sender_mac))
+		out->resolved_ip = arp.sender_ip;
 	if (arp.op == ARP_OP_REQUEST && for_us) {
-		uint8_t frame[ETH_MIN_FRAME_BYTES];
-		int n = arp_build_frame(frame, sizeof(frame), ARP_OP_REPLY, nic->mac, nic->cfg.ip, arp.sender_mac,
-					arp.sender_ip);
-		if (n > 0 && fp_emit_frame(nic, frame, (uint16_t)n) == 0)
-			nic->stats.arp_replies_sent++;
+		int n = arp_build_frame(out->reply.bytes, sizeof(out->reply.bytes), ARP_OP_REPLY, nic->mac, nic->cfg.ip,
+					arp.sender_mac, arp.sender_ip);
+		out->reply.len = n > 0 ? (uint16_t)n : 0;
 	} else if (!for_us) {
 		nic->stats.rx_not_for_us++;
 	}

@@ -16,6 +16,18 @@ static void rx_fast(struct nic *nic, uint32_t fi, const struct ipv4_view *ip, co
 /* Anything tcp4_parse_fast did not take, layer by layer: false when the
  * frame ends here (ARP, ICMP, not for us, malformed: each counted), true
  * with the views of a TCP segment for us. */
+/* An ARP frame: arp.c decides, the fast path acts (the reply goes out,
+ * the slow path wakes the connections a reply resolved). */
+static void fp_rx_arp(struct nic *nic, const uint8_t *pkt, size_t len)
+{
+	struct arp_rx_result r;
+	arp_rx(nic, pkt, len, &r);
+	if (r.resolved_ip)
+		sp_arp_resolved(nic, r.resolved_ip);
+	if (r.reply.len && fp_emit_frame(nic, r.reply.bytes, r.reply.len) == 0)
+		nic->stats.arp_replies_sent++;
+}
+
 static bool rx_layers(struct nic *nic, const uint8_t *frame, uint16_t len, uint16_t hw_flags, struct ipv4_view *ip,
 		      struct tcp_view *tcp)
 {
@@ -29,7 +41,7 @@ static bool rx_layers(struct nic *nic, const uint8_t *frame, uint16_t len, uint1
 		return false;
 	}
 	if (eth.ethertype == ETH_TYPE_ARP) {
-		arp_rx(nic, frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES);
+		fp_rx_arp(nic, frame + ETH_HDR_BYTES, len - ETH_HDR_BYTES);
 		return false;
 	}
 	if (eth.ethertype != ETH_TYPE_IPV4) {

@@ -375,6 +375,8 @@ void sp_cmd_close(struct nic *nic, int app, const struct ctxq_cmd *cmd, bool abo
 void sp_flow_abort(struct nic *nic, uint32_t fi, int err, bool send_rst);
 void sp_flow_release(struct nic *nic, uint32_t fi);
 void sp_arp_resolved(struct nic *nic, uint32_t ip);
+/* arp_lookup, sending the request it asks for. */
+int sp_arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6]);
 void sp_app_gone(struct nic *nic, int app);
 void sp_send_syn(struct nic *nic, uint32_t fi);
 void sp_cmd_unlisten(struct nic *nic, int app, const struct ctxq_cmd *cmd);
@@ -418,13 +420,25 @@ void fp_prr_enter(struct nic *nic, struct flow *f);
 void fp_prr_on_ack(struct nic *nic, struct flow *f, uint32_t delivered_bytes, bool una_advanced);
 void fp_prr_sent(struct flow *f, uint32_t bytes);
 
-/* arp.c */
+/* arp.c: the cache and the frames; it sends nothing and calls nothing
+ * above it. A frame for the caller to send (len 0: none). */
+struct arp_frame {
+	uint16_t len;
+	uint8_t bytes[ETH_MIN_FRAME_BYTES];
+};
+/* What a received ARP frame asks of the NIC. */
+struct arp_rx_result {
+	uint32_t resolved_ip;   /* a pending entry it resolved: wake its flows (sp_arp_resolved); 0: none */
+	struct arp_frame reply; /* our reply to a request for our address */
+};
 void arp_init(struct nic *nic);
-void arp_rx(struct nic *nic, const uint8_t *pkt, size_t len);
-/* 1 and fills mac when known; 0 when a request is (or was) sent. */
-int arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6]);
-void arp_learn(struct nic *nic, uint32_t ip, const uint8_t mac[6]);
-void arp_request(struct nic *nic, uint32_t ip);
+void arp_rx(struct nic *nic, const uint8_t *pkt, size_t len, struct arp_rx_result *out);
+/* 1 and fills mac when known; else 0, and `request` holds a request to
+ * send when none is in flight for ip (one per destination per
+ * arp_timeout). sp_arp_lookup sends it. */
+int arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6], struct arp_frame *request);
+/* Learns ip's address; true when that resolved a pending entry. */
+bool arp_learn(struct nic *nic, uint32_t ip, const uint8_t mac[6]);
 uint32_t nic_next_hop(const struct nic *nic, uint32_t dst_ip);
 
 /* app_chan.c */

@@ -276,7 +276,8 @@ static void passive_open(struct nic *nic, const uint8_t *src_mac, const struct i
 	f->remote_port = tcp->sport;
 	f->next_hop_ip = nic_next_hop(nic, ip->src);
 	memcpy(f->remote_mac, src_mac, ETH_ADDR_BYTES);
-	arp_learn(nic, ip->src, src_mac);
+	if (arp_learn(nic, ip->src, src_mac))
+		sp_arp_resolved(nic, ip->src);
 	f->listener = li;
 	attach_rings(nic, f, l->app, l->free_slots[--l->free_count]);
 	f->opts = l->opts;
@@ -701,7 +702,7 @@ void sp_cmd_connect(struct nic *nic, int app, const struct ctxq_cmd *cmd)
 	f->rto_ns = nic->cfg.rto_initial_ns;
 	f->persist_backoff_ns = nic->cfg.rto_min_ns;
 	flow_hash_insert(nic, fi);
-	if (arp_lookup(nic, next_hop, f->remote_mac)) {
+	if (sp_arp_lookup(nic, next_hop, f->remote_mac)) {
 		sp_send_syn(nic, fi);
 	} else {
 		f->arp_wait = true;
@@ -750,11 +751,21 @@ void sp_cmd_close(struct nic *nic, int app, const struct ctxq_cmd *cmd, bool abo
 	fp_tx_schedule(nic, fi);
 }
 
+int sp_arp_lookup(struct nic *nic, uint32_t ip, uint8_t mac_out[6])
+{
+	struct arp_frame request;
+	if (arp_lookup(nic, ip, mac_out, &request))
+		return 1;
+	if (request.len && fp_emit_frame(nic, request.bytes, request.len) == 0)
+		nic->stats.arp_requests_sent++;
+	return 0;
+}
+
 void sp_arp_resolved(struct nic *nic, uint32_t ip)
 {
 	for (uint32_t i = 0; i < nic->flows_hi; i++) {
 		struct flow *f = &nic->flows[i];
-		if (f->in_use && f->arp_wait && f->next_hop_ip == ip && arp_lookup(nic, ip, f->remote_mac)) {
+		if (f->in_use && f->arp_wait && f->next_hop_ip == ip && sp_arp_lookup(nic, ip, f->remote_mac)) {
 			f->arp_wait = false;
 			f->rto_deadline_ns = 0;
 			f->retries = 0;

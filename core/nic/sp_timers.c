@@ -171,7 +171,7 @@ static void rto_fired(struct nic *nic, uint32_t fi)
 		if (f->retries > nic->cfg.syn_retries) {
 			nic->stats.arp_unresolved++;
 			sp_flow_abort(nic, fi, BT_EHOSTUNREACH, false);
-		} else if (arp_lookup(nic, f->next_hop_ip, f->remote_mac)) {
+		} else if (sp_arp_lookup(nic, f->next_hop_ip, f->remote_mac)) {
 			f->arp_wait = false;
 			f->retries = 0;
 			sp_send_syn(nic, fi);
