@@ -378,6 +378,26 @@ static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd, con
 	}
 }
 
+/* The app's completed DMA operations, acted on in posting order: each
+ * TX read's segment goes out before its staging is freed. At most 8
+ * batches a poll, so one app cannot hold the NIC. */
+static int take_completions(struct nic *nic, int app)
+{
+	struct dma_op done[DMA_POLL_BATCH];
+	int work = 0;
+	bool more = true;
+	for (int round = 0; round < 8 && more; round++) {
+		int n = dma_poll_completions(nic, app, done, &more);
+		for (int i = 0; i < n; i++) {
+			if (done[i].kind == DMA_TX_READ)
+				fp_tx_read_done(nic, &done[i]);
+			dma_release(nic, app, &done[i]);
+		}
+		work += n;
+	}
+	return work;
+}
+
 int app_chan_poll(struct nic *nic, int app)
 {
 	struct nic_app *a = &nic->apps[app];
@@ -388,7 +408,7 @@ int app_chan_poll(struct nic *nic, int app)
 	 * this poll does can put a message or completion of ours on it. */
 	int ready = chan_ready(a->ch);
 	if (ready & CHAN_READY_CQ)
-		work += dma_poll_completions(nic, app);
+		work += take_completions(nic, app);
 	work += post_owed_wakeup(nic, app);
 	if (a->has_deferred) {
 		/* Commands stay in order: nothing behind a deferred slow-path

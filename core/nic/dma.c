@@ -168,43 +168,38 @@ int dma_rx_write(struct nic *nic, uint32_t fi, uint32_t staging_off, uint32_t le
 			  &meta, staging_off);
 }
 
-int dma_poll_completions(struct nic *nic, int app)
+int dma_poll_completions(struct nic *nic, int app, struct dma_op done[DMA_POLL_BATCH], bool *more)
 {
 	struct nic_app *a = &nic->apps[app];
-	struct chan_completion wc[32];
-	int work = 0;
-	for (int round = 0; round < 8; round++) {
-		int n = chan_poll_cq(a->ch, wc, 32);
-		if (n < 0) {
-			a->broken = n;
-			return work;
-		}
-		for (int i = 0; i < n; i++) {
-			if (a->ops_count == 0 || a->ops[a->ops_head].wr_id != wc[i].wr_id) {
-				/* The channel broke its ordering promise: nothing
-				 * the NIC posts for this app can be trusted. */
-				a->broken = CHAN_EINVAL;
-				nic->stats.dma_errors++;
-				return work;
-			}
-			struct dma_op op = a->ops[a->ops_head];
-			a->ops_head = (a->ops_head + 1) % a->ops_cap;
-			a->ops_count--;
-			if (wc[i].status != CHAN_OK) {
-				nic->stats.dma_errors++;
-				if (!a->broken)
-					a->broken = wc[i].status;
-				continue;
-			}
-			if (nic->hops)
-				nic_hop_dma_done(nic, &op);
-			if (op.kind == DMA_TX_READ)
-				fp_tx_read_done(nic, &op);
-			a->staging_tail = op.staging_end;
-			work++;
-		}
-		if (n < 32)
-			break;
+	struct chan_completion wc[DMA_POLL_BATCH];
+	*more = false;
+	int n = chan_poll_cq(a->ch, wc, DMA_POLL_BATCH), n_done = 0;
+	if (n < 0) {
+		a->broken = n;
+		return 0;
 	}
-	return work;
+	for (int i = 0; i < n; i++) {
+		if (a->ops_count == 0 || a->ops[a->ops_head].wr_id != wc[i].wr_id) {
+			/* The channel broke its ordering promise: nothing the
+			 * NIC posts for this app can be trusted. */
+			a->broken = CHAN_EINVAL;
+			nic->stats.dma_errors++;
+			return n_done;
+		}
+		struct dma_op *op = &done[n_done];
+		*op = a->ops[a->ops_head];
+		a->ops_head = (a->ops_head + 1) % a->ops_cap;
+		a->ops_count--;
+		if (wc[i].status != CHAN_OK) {
+			nic->stats.dma_errors++;
+			if (!a->broken)
+				a->broken = wc[i].status;
+			continue;
+		}
+		if (nic->hops)
+			nic_hop_dma_done(nic, op);
+		n_done++;
+	}
+	*more = n == DMA_POLL_BATCH;
+	return n_done;
 }

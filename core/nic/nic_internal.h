@@ -474,7 +474,18 @@ static inline void fp_rx_unstage(struct nic *nic, const struct rx_stage *st)
 	if (st->staged && !st->posted)
 		dma_unreserve(&nic->apps[st->app], st->off, st->len);
 }
-int dma_poll_completions(struct nic *nic, int app);
+/* The operations of `app` that completed, in posting order, at most
+ * DMA_POLL_BATCH (one poll of its completion queue); `more`: the queue
+ * may hold further ones. dma.c does not act on them: the caller does (a
+ * TX read's segment goes out, fp_tx_read_done), then frees each one's
+ * staging with dma_release, in order. A completion in error breaks the
+ * app and is not returned. */
+#define DMA_POLL_BATCH 32
+int dma_poll_completions(struct nic *nic, int app, struct dma_op done[DMA_POLL_BATCH], bool *more);
+static inline void dma_release(struct nic *nic, int app, const struct dma_op *op)
+{
+	nic->apps[app].staging_tail = op->staging_end;
+}
 /* Free send-queue slots. Inline: the receive path asks twice a segment. */
 static inline uint32_t dma_sq_free(const struct nic_app *a) { return a->ops_cap - a->ops_count; }
 
