@@ -28,6 +28,7 @@
 struct fx {
 	const struct chan_suite_backend *b;
 	struct chan_suite_pair pair;
+	void *own_listener; /* the pair's own, where the backend makes pairs only on one */
 	struct ct_waiter w; /* {b, &pair}: waits move a virtual-time backend's clock */
 	struct chan *host, *nic;
 	uint8_t hbuf[RLEN];
@@ -58,7 +59,28 @@ static const struct chan_suite_backend *backend_of(void **state)
 	return b;
 }
 
-static struct fx *fx_new(const struct chan_suite_backend *b, uint32_t sq, uint32_t msg)
+/* A listener for the pairs of one test to share, where the backend has
+ * one (NULL where it has none: its pairs then come from pair_new). */
+static void *listener_new(const struct chan_suite_backend *b, uint32_t sq, uint32_t msg)
+{
+	if (!b->listener_new)
+		return NULL;
+	char err[512] = "";
+	void *l = b->listener_new(b->ctx, sq, msg, err, sizeof(err));
+	if (!l)
+		fail_msg("%s: cannot listen: %s", b->name, err);
+	return l;
+}
+
+static void listener_free(const struct chan_suite_backend *b, void *l)
+{
+	if (l)
+		b->listener_free(b->ctx, l);
+}
+
+/* A pair on listener `l` (made with these depths), or, with l NULL, a
+ * pair of its own. */
+static struct fx *fx_new_on(const struct chan_suite_backend *b, void *l, uint32_t sq, uint32_t msg)
 {
 	/* Pages of its own: a backend may share the pages of a host region
 	 * with its NIC end (ipc maps a memfd over them in place), so nothing
@@ -69,7 +91,11 @@ static struct fx *fx_new(const struct chan_suite_backend *b, uint32_t sq, uint32
 	memset(f, 0, sz);
 	f->b = b;
 	char err[512] = "";
-	if (b->pair_new(b->ctx, sq, msg, &f->pair, err, sizeof(err)) != 0)
+	if (!l && !b->pair_new) /* a listener of its own, freed with it */
+		l = f->own_listener = listener_new(b, sq, msg);
+	int rc = l ? b->pair_on(b->ctx, l, &f->pair, err, sizeof(err))
+		   : b->pair_new(b->ctx, sq, msg, &f->pair, err, sizeof(err));
+	if (rc != 0)
 		fail_msg("%s: cannot make a pair: %s", b->name, err);
 	f->w = (struct ct_waiter){.b = b, .pair = &f->pair};
 	f->host = f->pair.host;
@@ -84,11 +110,19 @@ static struct fx *fx_new(const struct chan_suite_backend *b, uint32_t sq, uint32
 	return f;
 }
 
-static struct fx *fx_default(const struct chan_suite_backend *b) { return fx_new(b, 8, 4); }
+static struct fx *fx_new(const struct chan_suite_backend *b, uint32_t sq, uint32_t msg)
+{
+	return fx_new_on(b, NULL, sq, msg);
+}
+
+#define DEFAULT_SQ 8
+#define DEFAULT_MSG 4
+static struct fx *fx_default(const struct chan_suite_backend *b) { return fx_new(b, DEFAULT_SQ, DEFAULT_MSG); }
 
 static void fx_free(struct fx *f)
 {
 	f->b->pair_free(f->b->ctx, &f->pair);
+	listener_free(f->b, f->own_listener);
 	free(f);
 }
 
@@ -342,22 +376,45 @@ static void chan_wrong_rkey_refused(void **state)
 }
 
 /* Isolation: a descriptor of another link's region, exactly as that
- * link's peer holds it, reaches nothing here, and that link notices
- * nothing and keeps working. */
+ * link's peer holds it, reaches nothing here, whichever end presents it
+ * and whether it writes or reads; that link notices nothing and keeps
+ * working. The links share a listener where the backend has one (two
+ * applications of one daemon; verbs: one device, each link its own
+ * protection domain, so the refusal is the device's). */
 static void chan_rkey_from_other_link_refused(void **state)
 {
 	const struct chan_suite_backend *be = backend_of(state);
-	struct fx *a = fx_default(be), *b = fx_default(be);
+	void *l = listener_new(be, DEFAULT_SQ, DEFAULT_MSG);
+	struct fx *a = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG), *b = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG);
 	/* Positive control: B's descriptor works on B. */
 	memset(nreg(b), 0x3b, 8);
 	assert_int_equal(chan_post_write(b->nic, L(&b->nmr, 0), R(&b->hrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&b->w, b->nic, 1, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(b->hbuf, 0x3b, 8);
 
-	/* A's host aims at B's NIC region. */
+	/* A's NIC aims at B's host region: refused, B's host memory as it was. */
+	uint8_t hb_before[RLEN];
+	memcpy(hb_before, b->hbuf, RLEN);
+	memset(nreg(a), 0x66, RLEN);
+	assert_int_equal(chan_post_write(a->nic, L(&a->nmr, 0), R(&b->hrem, 0), 8, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	ct_expect_cqe(&a->w, a->nic, 2, CHAN_EACCESS, CHAN_OP_WRITE);
+	check_refused(a, a->nic);
+	assert_memory_equal(b->hbuf, hb_before, RLEN);
+	ct_wait_disconnected(&a->w, a->nic);
+	ct_wait_disconnected(&a->w, a->host);
+
+	/* A read of it too, from a fresh link C: nothing of B's comes back. */
+	struct fx *c = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG);
+	assert_int_equal(chan_post_read(c->nic, L(&c->nmr, 0), R(&b->hrem, 0), 8, 3, CHAN_WR_SIGNALED), CHAN_OK);
+	ct_expect_cqe(&c->w, c->nic, 3, CHAN_EACCESS, CHAN_OP_READ);
+	check_refused(c, c->nic);
+	ct_assert_all(nreg(c), 0, RLEN);
+
+	/* The other direction: D's host aims at B's NIC region. */
+	struct fx *d = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG);
 	uint8_t nb_before[sizeof(b->nmem)];
 	memcpy(nb_before, b->nmem, sizeof(nb_before));
-	expect_refused_write(a, &b->nrem, 0, 8);
+	expect_refused_write(d, &b->nrem, 0, 8);
 	assert_memory_equal(b->nmem, nb_before, sizeof(nb_before));
 
 	/* Link B still works both ways. */
@@ -374,6 +431,43 @@ static void chan_rkey_from_other_link_refused(void **state)
 	assert_int_equal(chan_post_write(b->host, L(&a->hmr, 0), R(&b->nrem, 0), 8, 6, 0), CHAN_ELOCAL);
 	fx_free(a);
 	fx_free(b);
+	fx_free(c);
+	fx_free(d);
+	listener_free(be, l);
+}
+
+/* Many links at once (on one listener, where the backend has one), torn
+ * down in any order: each link's writes land in its own region and
+ * nothing of one link's teardown reaches the links that remain. */
+static void chan_many_links_torn_down_in_any_order(void **state)
+{
+	const struct chan_suite_backend *be = backend_of(state);
+	void *l = listener_new(be, DEFAULT_SQ, DEFAULT_MSG);
+	enum { K = 8 };
+	struct fx *fs[K];
+	for (int i = 0; i < K; i++)
+		fs[i] = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG);
+	for (int i = 0; i < K; i++) {
+		memset(fs[i]->hbuf, i + 1, RLEN);
+		assert_int_equal(chan_post_write(fs[i]->host, L(&fs[i]->hmr, 0), R(&fs[i]->nrem, 0), RLEN, (uint64_t)i,
+						 CHAN_WR_SIGNALED),
+				 CHAN_OK);
+	}
+	for (int i = 0; i < K; i++) {
+		ct_expect_cqe(&fs[i]->w, fs[i]->host, (uint64_t)i, CHAN_OK, CHAN_OP_WRITE);
+		ct_assert_all(nreg(fs[i]), (uint8_t)(i + 1), RLEN);
+		assert_guards(fs[i]);
+	}
+	for (int i = K - 1; i >= 0; i -= 2)
+		fx_free(fs[i]);
+	for (int i = 0; i < K; i += 2) {
+		uint8_t m = (uint8_t)i, buf[CHAN_MSG_MAX_BYTES];
+		assert_int_equal(chan_post_msg(fs[i]->host, &m, 1), CHAN_OK);
+		assert_int_equal(ct_wait_msg(&fs[i]->w, fs[i]->nic, buf, sizeof(buf)), 1);
+		assert_int_equal(buf[0], i);
+		fx_free(fs[i]);
+	}
+	listener_free(be, l);
 }
 
 static void chan_write_to_read_only_refused(void **state)
@@ -1107,6 +1201,7 @@ size_t chan_suite_tests(const struct chan_suite_backend *b, struct CMUnitTest *o
 		cmocka_unit_test_prestate(chan_nic_oob_write_refused, st),
 		cmocka_unit_test_prestate(chan_wrong_rkey_refused, st),
 		cmocka_unit_test_prestate(chan_rkey_from_other_link_refused, st),
+		cmocka_unit_test_prestate(chan_many_links_torn_down_in_any_order, st),
 		cmocka_unit_test_prestate(chan_write_to_read_only_refused, st),
 		cmocka_unit_test_prestate(chan_read_from_write_only_refused, st),
 		cmocka_unit_test_prestate(chan_local_only_region_refused, st),

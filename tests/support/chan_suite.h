@@ -11,7 +11,9 @@
  *      send-queue and message depths asked for (0 = the backend's default);
  *   2. fill a struct chan_suite_backend (advance: only for a backend in
  *      virtual time; check_refused: optional, to prove the refusal came
- *      from the peer/device rather than from a local check);
+ *      from the peer/device rather than from a local check; listener_new,
+ *      pair_on, listener_free in place of pair_new, for a backend whose
+ *      links are accepted on a listener);
  *   3. in the test binary, append chan_suite_tests(&backend, ...) to its
  *      own cmocka tests and run them as one group:
  *
@@ -42,10 +44,25 @@ struct chan_suite_backend {
 	const char *name;
 	void *ctx;
 	/* Two connected ends with these depths (0: the backend's default).
-	 * Returns 0, or -1 with a message in err. */
+	 * Returns 0, or -1 with a message in err. NULL where the backend has
+	 * a listener (below): the suite then makes each pair on a listener of
+	 * its own. */
 	int (*pair_new)(void *ctx, uint32_t sq_depth, uint32_t msg_depth, struct chan_suite_pair *out, char *err,
 			size_t err_len);
 	void (*pair_free)(void *ctx, struct chan_suite_pair *p);
+	/* Optional, all three or none: a listener that several pairs connect
+	 * through (ipc: one daemon socket; verbs: one listening id on the NIC
+	 * address), so that the tests of many links at once put them side by
+	 * side as a daemon holds its applications. pair_on makes a pair on
+	 * `listener` with the depths the listener was made with; pair_free
+	 * frees such a pair but not its listener, listener_free does that once
+	 * its pairs are gone. Without them every pair comes from pair_new
+	 * (shm: links share nothing to listen on). Return NULL / -1 with a
+	 * message in err. (Two connected ends, as a backend says with
+	 * pair_new or with these, make the whole pair constructor.) */
+	void *(*listener_new)(void *ctx, uint32_t sq_depth, uint32_t msg_depth, char *err, size_t err_len);
+	int (*pair_on)(void *ctx, void *listener, struct chan_suite_pair *out, char *err, size_t err_len);
+	void (*listener_free)(void *ctx, void *listener);
 	/* Virtual-time backends: move the clock to the next thing due on the
 	 * pair. NULL for real-time ones (the suite then polls, bounded by
 	 * CHAN_SUITE_WAIT_MS of wall time). */
