@@ -53,9 +53,8 @@
 #include "verbs_pair.h"
 #include "tests/support/chan_suite.h"
 
-#define RLEN 256u  /* every test region */
-#define GUARD 64u  /* bytes either side of the NIC region that must never change */
-#define GUARD_BYTE 0xA5
+#define RLEN CT_RLEN
+#define GUARD CT_GUARD
 #define WAIT_MS PAIR_WAIT_MS
 
 static int g_have_device;
@@ -119,10 +118,7 @@ static void connect_expect_fail(struct verbs_listener *l, uint16_t port, const s
 struct fx {
 	struct verbs_listener *l;
 	struct chan *host, *nic;
-	uint8_t hbuf[RLEN];
-	uint8_t nmem[GUARD + RLEN + GUARD]; /* NIC region is the middle */
-	struct chan_mr hmr, nmr;            /* both REMOTE_READ | REMOTE_WRITE */
-	struct chan_remote_mr nrem, hrem;   /* as the peer would receive them */
+	struct ct_regions r;
 };
 
 static struct verbs_params default_params(void)
@@ -140,13 +136,7 @@ static struct fx *fx_new(const struct verbs_params *p)
 	assert_non_null(f);
 	f->l = listen_nic(p);
 	f->host = connect_pair(f->l, p, &f->nic);
-	memset(f->nmem, GUARD_BYTE, sizeof(f->nmem));
-	memset(f->nmem + GUARD, 0, RLEN);
-	uint32_t rw = CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE;
-	assert_int_equal(chan_mr_register(f->host, f->hbuf, RLEN, rw, &f->hmr), CHAN_OK);
-	assert_int_equal(chan_mr_register(f->nic, f->nmem + GUARD, RLEN, rw, &f->nmr), CHAN_OK);
-	f->nrem = chan_mr_remote(&f->nmr);
-	f->hrem = chan_mr_remote(&f->hmr);
+	ct_regions_register(&f->r, f->host, f->nic);
 	return f;
 }
 
@@ -159,19 +149,12 @@ static struct fx *fx_default(void)
 static void fx_free(struct fx *f)
 {
 	/* Regions first, as a caller must; destroy would also do it. */
-	if (f->host) {
-		chan_mr_deregister(f->host, &f->hmr);
-		chan_destroy(f->host);
-	}
-	if (f->nic) {
-		chan_mr_deregister(f->nic, &f->nmr);
-		chan_destroy(f->nic);
-	}
+	ct_regions_destroy_ends(&f->r, f->host, f->nic);
 	verbs_listener_destroy(f->l);
 	free(f);
 }
 
-static uint8_t *nreg(struct fx *f) { return f->nmem + GUARD; }
+static uint8_t *nreg(struct fx *f) { return ct_nreg(&f->r); }
 
 /* The device, not our code, refused: the error completion's raw status. */
 static void expect_device_refused(struct chan *ch)
@@ -335,8 +318,8 @@ static void test_sq_4000_writes_through_depth_4(void **state)
 	uint64_t done = 0, eagain = 0;
 	for (uint64_t i = 0; i < 4000;) {
 		uint32_t flags = i % 4 == 3 ? CHAN_WR_SIGNALED : 0;
-		f->hbuf[i % RLEN] = (uint8_t)i;
-		int rc = chan_post_write(f->host, L(&f->hmr, i % RLEN), R(&f->nrem, i % RLEN), 1, i, flags);
+		f->r.hbuf[i % RLEN] = (uint8_t)i;
+		int rc = chan_post_write(f->host, L(&f->r.hmr, i % RLEN), R(&f->r.nrem, i % RLEN), 1, i, flags);
 		if (rc == CHAN_EAGAIN) {
 			eagain++;
 			struct chan_completion c;
@@ -360,7 +343,7 @@ static void test_sq_4000_writes_through_depth_4(void **state)
 	print_message("4000 writes through sq_depth 4: %" PRIu64 " EAGAIN on the way\n", eagain);
 	assert_true(eagain > 0);
 	for (unsigned i = 0; i < RLEN; i++)
-		assert_int_equal(nreg(f)[i], f->hbuf[i]);
+		assert_int_equal(nreg(f)[i], f->r.hbuf[i]);
 	fx_free(f);
 }
 
@@ -585,11 +568,11 @@ static void test_peer_destroyed(void **state)
 	uint32_t len;
 	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
 	sleep_ms(50); /* delivered into the host's receive queue */
-	chan_mr_deregister(f->nic, &f->nmr);
+	chan_mr_deregister(f->nic, &f->r.nmr);
 	chan_destroy(f->nic);
 	f->nic = NULL;
 	/* Posted before the host noticed: cannot succeed. */
-	int rc = chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED);
+	int rc = chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, CHAN_WR_SIGNALED);
 	if (rc == CHAN_OK) {
 		struct chan_completion c = ct_wait_cqe(NULL, f->host);
 		assert_int_equal(c.wr_id, 1);
@@ -602,7 +585,7 @@ static void test_peer_destroyed(void **state)
 	assert_int_equal(buf[0], 0x31);
 	ct_wait_disconnected(NULL, f->host);
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_EDISCONNECTED);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 2, 0), CHAN_EDISCONNECTED);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 2, 0), CHAN_EDISCONNECTED);
 	assert_int_equal(chan_poll_msg(f->host, buf, sizeof(buf), &len), CHAN_EDISCONNECTED);
 	assert_int_equal(chan_wait(f->host, 1000000), CHAN_EDISCONNECTED);
 	struct verbs_chan_stats st;
@@ -629,7 +612,7 @@ static void test_outstanding_flushed(void **state)
 	assert_int_equal(chan_mr_register(f->host, lbuf, 1 << 20, CHAN_ACCESS_LOCAL, &lm), CHAN_OK);
 	struct chan_remote_mr brem = chan_mr_remote(&bm);
 	/* A refused op first, then a long queue behind it. */
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&brem, 0), 8, 100, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&brem, 0), 8, 100, 0), CHAN_OK);
 	for (uint64_t i = 0; i < 40; i++)
 		assert_int_equal(chan_post_read(f->host, L(&lm, 0), R(&brem, 0), 1 << 20, i, i % 2 ? CHAN_WR_SIGNALED : 0),
 				 CHAN_OK);

@@ -20,9 +20,8 @@
 #include "transports/chan_signal.h"
 #include "transports/clock.h"
 
-#define RLEN 256u  /* every test region */
-#define GUARD 64u  /* bytes either side of the NIC region that must never change */
-#define GUARD_BYTE 0xA5
+#define RLEN CT_RLEN
+#define GUARD CT_GUARD
 #define QUIET_MS 5 /* a real-time backend: how long "nothing happens" is watched */
 
 struct fx {
@@ -31,10 +30,7 @@ struct fx {
 	void *own_listener; /* the pair's own, where the backend makes pairs only on one */
 	struct ct_waiter w; /* {b, &pair}: waits move a virtual-time backend's clock */
 	struct chan *host, *nic;
-	uint8_t hbuf[RLEN];
-	uint8_t nmem[GUARD + RLEN + GUARD]; /* NIC region is the middle */
-	struct chan_mr hmr, nmr;            /* both REMOTE_READ | REMOTE_WRITE */
-	struct chan_remote_mr nrem, hrem;   /* as the peer would receive them */
+	struct ct_regions r;
 	/* Host memory for extra registrations, never the test's stack: ipc
 	 * registers host pages in place (a memfd mapped over them), and the
 	 * registering thread's own stack frames change while it does so. */
@@ -100,13 +96,7 @@ static struct fx *fx_new_on(const struct chan_suite_backend *b, void *l, uint32_
 	f->w = (struct ct_waiter){.b = b, .pair = &f->pair};
 	f->host = f->pair.host;
 	f->nic = f->pair.nic;
-	memset(f->nmem, GUARD_BYTE, sizeof(f->nmem));
-	memset(f->nmem + GUARD, 0, RLEN);
-	uint32_t rw = CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE;
-	assert_int_equal(chan_mr_register(f->host, f->hbuf, RLEN, rw, &f->hmr), CHAN_OK);
-	assert_int_equal(chan_mr_register(f->nic, f->nmem + GUARD, RLEN, rw, &f->nmr), CHAN_OK);
-	f->nrem = chan_mr_remote(&f->nmr);
-	f->hrem = chan_mr_remote(&f->hmr);
+	ct_regions_register(&f->r, f->host, f->nic);
 	return f;
 }
 
@@ -126,15 +116,9 @@ static void fx_free(struct fx *f)
 	free(f);
 }
 
-static uint8_t *nreg(struct fx *f) { return f->nmem + GUARD; }
+static uint8_t *nreg(struct fx *f) { return ct_nreg(&f->r); }
 
-static void assert_guards(struct fx *f)
-{
-	for (unsigned i = 0; i < GUARD; i++) {
-		assert_int_equal(f->nmem[i], GUARD_BYTE);
-		assert_int_equal(f->nmem[GUARD + RLEN + i], GUARD_BYTE);
-	}
-}
+static void assert_guards(struct fx *f) { ct_assert_guards(&f->r); }
 
 /* The link is in the error state from both ends. */
 static void expect_broken(struct fx *f)
@@ -142,9 +126,9 @@ static void expect_broken(struct fx *f)
 	uint8_t m[4] = {0};
 	ct_wait_disconnected(&f->w, f->host);
 	ct_wait_disconnected(&f->w, f->nic);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, 99, CHAN_WR_SIGNALED),
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 4, 99, CHAN_WR_SIGNALED),
 			 CHAN_EDISCONNECTED);
-	assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 0), R(&f->hrem, 0), 4, 99, CHAN_WR_SIGNALED),
+	assert_int_equal(chan_post_read(f->nic, L(&f->r.nmr, 0), R(&f->r.hrem, 0), 4, 99, CHAN_WR_SIGNALED),
 			 CHAN_EDISCONNECTED);
 	assert_int_equal(chan_post_msg(f->host, m, sizeof(m)), CHAN_EDISCONNECTED);
 	assert_int_equal(chan_post_msg(f->nic, m, sizeof(m)), CHAN_EDISCONNECTED);
@@ -161,13 +145,13 @@ static void check_refused(struct fx *f, struct chan *ch)
  * memory untouched, link broken. */
 static void expect_refused_write(struct fx *f, const struct chan_remote_mr *rem, uint64_t roff, uint32_t len)
 {
-	uint8_t before[sizeof(f->nmem)];
-	memset(f->hbuf, 0x11, RLEN);
-	memcpy(before, f->nmem, sizeof(before));
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(rem, roff), len, 7, 0), CHAN_OK);
+	uint8_t before[sizeof(f->r.nmem)];
+	memset(f->r.hbuf, 0x11, RLEN);
+	memcpy(before, f->r.nmem, sizeof(before));
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(rem, roff), len, 7, 0), CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 7, CHAN_EACCESS, CHAN_OP_WRITE);
 	check_refused(f, f->host);
-	assert_memory_equal(before, f->nmem, sizeof(before));
+	assert_memory_equal(before, f->r.nmem, sizeof(before));
 	expect_broken(f);
 }
 
@@ -177,30 +161,30 @@ static void chan_write_read_roundtrip(void **state)
 {
 	struct fx *f = fx_default(backend_of(state));
 	for (unsigned i = 0; i < RLEN; i++)
-		f->hbuf[i] = (uint8_t)(i * 7 + 3);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), RLEN, 1, CHAN_WR_SIGNALED), CHAN_OK);
+		f->r.hbuf[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), RLEN, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	struct chan_completion c = ct_wait_cqe(&f->w, f->host);
 	assert_int_equal(c.wr_id, 1);
 	assert_int_equal(c.status, CHAN_OK);
 	assert_int_equal(c.opcode, CHAN_OP_WRITE);
 	assert_int_equal(c.len_bytes, RLEN);
-	assert_memory_equal(nreg(f), f->hbuf, RLEN);
+	assert_memory_equal(nreg(f), f->r.hbuf, RLEN);
 	assert_guards(f);
 
 	uint8_t want[RLEN];
-	memcpy(want, f->hbuf, RLEN);
-	memset(f->hbuf, 0, RLEN);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), RLEN, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	memcpy(want, f->r.hbuf, RLEN);
+	memset(f->r.hbuf, 0, RLEN);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), RLEN, 2, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 2, CHAN_OK, CHAN_OP_READ);
-	assert_memory_equal(f->hbuf, want, RLEN);
+	assert_memory_equal(f->r.hbuf, want, RLEN);
 
 	/* The other direction: the NIC writes into host memory at an offset. */
 	memset(nreg(f), 0x5c, 16);
-	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&f->hrem, 100), 16, 3, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->nic, L(&f->r.nmr, 0), R(&f->r.hrem, 100), 16, 3, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&f->w, f->nic, 3, CHAN_OK, CHAN_OP_WRITE);
-	ct_assert_all(f->hbuf + 100, 0x5c, 16);
-	assert_int_equal(f->hbuf[99], want[99]);
-	assert_int_equal(f->hbuf[116], want[116]);
+	ct_assert_all(f->r.hbuf + 100, 0x5c, 16);
+	assert_int_equal(f->r.hbuf[99], want[99]);
+	assert_int_equal(f->r.hbuf[116], want[116]);
 	ct_expect_no_cqe(&f->w, f->host);
 	fx_free(f);
 }
@@ -250,10 +234,10 @@ static void chan_large_transfers(void **state)
 static void chan_order_last_write_wins(void **state)
 {
 	struct fx *f = fx_new(backend_of(state), 64, 4);
-	memset(f->hbuf, 'A', 16);
-	memset(f->hbuf + 16, 'B', 16);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 40), 16, 1, CHAN_WR_SIGNALED), CHAN_OK);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 16), R(&f->nrem, 40), 16, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	memset(f->r.hbuf, 'A', 16);
+	memset(f->r.hbuf + 16, 'B', 16);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 40), 16, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 16), R(&f->r.nrem, 40), 16, 2, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
 	ct_expect_cqe(&f->w, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(nreg(f) + 40, 'B', 16);
@@ -261,9 +245,9 @@ static void chan_order_last_write_wins(void **state)
 	/* 60 overlapping writes, only the last signaled: its completion
 	 * implies all, and the last one's bytes are what stays. */
 	for (unsigned i = 0; i < 60; i++)
-		f->hbuf[100 + i] = (uint8_t)(i + 1);
+		f->r.hbuf[100 + i] = (uint8_t)(i + 1);
 	for (unsigned i = 0; i < 60; i++)
-		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 100 + i), R(&f->nrem, 200), 1, 10 + i,
+		assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 100 + i), R(&f->r.nrem, 200), 1, 10 + i,
 						 i == 59 ? CHAN_WR_SIGNALED : 0),
 				 CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 69, CHAN_OK, CHAN_OP_WRITE);
@@ -280,9 +264,9 @@ static void chan_msg_after_write_sees_write(void **state)
 	uint8_t buf[CHAN_MSG_MAX_BYTES];
 	for (uint32_t round = 1; round <= 2000; round++) {
 		uint32_t off = (round * 8) % (RLEN - 8);
-		memcpy(f->hbuf + off, &round, 4);
+		memcpy(f->r.hbuf + off, &round, 4);
 		uint32_t flags = round % 32 == 0 ? CHAN_WR_SIGNALED : 0;
-		assert_int_equal(chan_post_write(f->host, L(&f->hmr, off), R(&f->nrem, off), 4, round, flags), CHAN_OK);
+		assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, off), R(&f->r.nrem, off), 4, round, flags), CHAN_OK);
 		uint32_t db[2] = {round, off};
 		ct_post_msg_retry(&f->w, f->host, db, sizeof(db), f->nic);
 		assert_int_equal(ct_wait_msg(&f->w, f->nic, buf, sizeof(buf)), sizeof(db));
@@ -301,18 +285,18 @@ static void chan_msg_after_write_sees_write(void **state)
 static void chan_oob_write_breaks_link(void **state)
 {
 	struct fx *f = fx_default(backend_of(state));
-	memset(f->hbuf, 0x11, RLEN);
+	memset(f->r.hbuf, 0x11, RLEN);
 	/* Remote bounds are the remote side's check: the post succeeds. */
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 200), 100, 1, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 200), 100, 1, 0), CHAN_OK);
 	/* A real-time backend may execute (and fail) WR 1 before the next
 	 * posts (a slow emulation, a loaded machine: seen with ipc under
 	 * qemu-aarch64): a post after the break is refused with
 	 * CHAN_EDISCONNECTED, one before it is flushed. */
 	int posted = 1;
-	int rc = chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 2, CHAN_WR_SIGNALED);
+	int rc = chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 2, CHAN_WR_SIGNALED);
 	if (rc == CHAN_OK) {
 		posted++;
-		rc = chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 3, 0);
+		rc = chan_post_read(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 3, 0);
 		if (rc == CHAN_OK)
 			posted++;
 	}
@@ -344,11 +328,11 @@ static void chan_oob_write_breaks_link(void **state)
 static void chan_nic_oob_write_refused(void **state)
 {
 	struct fx *f = fx_default(backend_of(state));
-	memset(f->hbuf, 0x22, RLEN);
-	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&f->hrem, RLEN - 4), 8, 1, 0), CHAN_OK);
+	memset(f->r.hbuf, 0x22, RLEN);
+	assert_int_equal(chan_post_write(f->nic, L(&f->r.nmr, 0), R(&f->r.hrem, RLEN - 4), 8, 1, 0), CHAN_OK);
 	ct_expect_cqe(&f->w, f->nic, 1, CHAN_EACCESS, CHAN_OP_WRITE);
 	check_refused(f, f->nic);
-	ct_assert_all(f->hbuf, 0x22, RLEN);
+	ct_assert_all(f->r.hbuf, 0x22, RLEN);
 	expect_broken(f);
 	fx_free(f);
 }
@@ -357,21 +341,21 @@ static void chan_wrong_rkey_refused(void **state)
 {
 	const struct chan_suite_backend *b = backend_of(state);
 	struct fx *f = fx_default(b);
-	struct chan_remote_mr bad = f->nrem;
+	struct chan_remote_mr bad = f->r.nrem;
 	bad.rkey ^= 0x1u;
 	expect_refused_write(f, &bad, 0, 8);
 	fx_free(f);
 
 	f = fx_default(b);
-	bad = f->nrem;
+	bad = f->r.nrem;
 	bad.rkey ^= 0x100u;
 	expect_refused_write(f, &bad, 0, 8);
 	fx_free(f);
 
 	/* Presenting the host's OWN region key to the NIC end reaches nothing. */
 	f = fx_default(b);
-	expect_refused_write(f, &f->hrem, 0, 8);
-	ct_assert_all(f->hbuf, 0x11, RLEN);
+	expect_refused_write(f, &f->r.hrem, 0, 8);
+	ct_assert_all(f->r.hbuf, 0x11, RLEN);
 	fx_free(f);
 }
 
@@ -388,38 +372,38 @@ static void chan_rkey_from_other_link_refused(void **state)
 	struct fx *a = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG), *b = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG);
 	/* Positive control: B's descriptor works on B. */
 	memset(nreg(b), 0x3b, 8);
-	assert_int_equal(chan_post_write(b->nic, L(&b->nmr, 0), R(&b->hrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(b->nic, L(&b->r.nmr, 0), R(&b->r.hrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&b->w, b->nic, 1, CHAN_OK, CHAN_OP_WRITE);
-	ct_assert_all(b->hbuf, 0x3b, 8);
+	ct_assert_all(b->r.hbuf, 0x3b, 8);
 
 	/* A's NIC aims at B's host region: refused, B's host memory as it was. */
 	uint8_t hb_before[RLEN];
-	memcpy(hb_before, b->hbuf, RLEN);
+	memcpy(hb_before, b->r.hbuf, RLEN);
 	memset(nreg(a), 0x66, RLEN);
-	assert_int_equal(chan_post_write(a->nic, L(&a->nmr, 0), R(&b->hrem, 0), 8, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(a->nic, L(&a->r.nmr, 0), R(&b->r.hrem, 0), 8, 2, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&a->w, a->nic, 2, CHAN_EACCESS, CHAN_OP_WRITE);
 	check_refused(a, a->nic);
-	assert_memory_equal(b->hbuf, hb_before, RLEN);
+	assert_memory_equal(b->r.hbuf, hb_before, RLEN);
 	ct_wait_disconnected(&a->w, a->nic);
 	ct_wait_disconnected(&a->w, a->host);
 
 	/* A read of it too, from a fresh link C: nothing of B's comes back. */
 	struct fx *c = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG);
-	assert_int_equal(chan_post_read(c->nic, L(&c->nmr, 0), R(&b->hrem, 0), 8, 3, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_read(c->nic, L(&c->r.nmr, 0), R(&b->r.hrem, 0), 8, 3, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&c->w, c->nic, 3, CHAN_EACCESS, CHAN_OP_READ);
 	check_refused(c, c->nic);
 	ct_assert_all(nreg(c), 0, RLEN);
 
 	/* The other direction: D's host aims at B's NIC region. */
 	struct fx *d = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG);
-	uint8_t nb_before[sizeof(b->nmem)];
-	memcpy(nb_before, b->nmem, sizeof(nb_before));
-	expect_refused_write(d, &b->nrem, 0, 8);
-	assert_memory_equal(b->nmem, nb_before, sizeof(nb_before));
+	uint8_t nb_before[sizeof(b->r.nmem)];
+	memcpy(nb_before, b->r.nmem, sizeof(nb_before));
+	expect_refused_write(d, &b->r.nrem, 0, 8);
+	assert_memory_equal(b->r.nmem, nb_before, sizeof(nb_before));
 
 	/* Link B still works both ways. */
-	memset(b->hbuf, 3, 8);
-	assert_int_equal(chan_post_write(b->host, L(&b->hmr, 0), R(&b->nrem, 0), 8, 5, CHAN_WR_SIGNALED), CHAN_OK);
+	memset(b->r.hbuf, 3, 8);
+	assert_int_equal(chan_post_write(b->host, L(&b->r.hmr, 0), R(&b->r.nrem, 0), 8, 5, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&b->w, b->host, 5, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(nreg(b), 3, 8);
 	uint8_t m = 9, buf[CHAN_MSG_MAX_BYTES];
@@ -428,7 +412,7 @@ static void chan_rkey_from_other_link_refused(void **state)
 	assert_int_equal(buf[0], 9);
 
 	/* A local key of another link is not a local key here. */
-	assert_int_equal(chan_post_write(b->host, L(&a->hmr, 0), R(&b->nrem, 0), 8, 6, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_post_write(b->host, L(&a->r.hmr, 0), R(&b->r.nrem, 0), 8, 6, 0), CHAN_ELOCAL);
 	fx_free(a);
 	fx_free(b);
 	fx_free(c);
@@ -448,8 +432,8 @@ static void chan_many_links_torn_down_in_any_order(void **state)
 	for (int i = 0; i < K; i++)
 		fs[i] = fx_new_on(be, l, DEFAULT_SQ, DEFAULT_MSG);
 	for (int i = 0; i < K; i++) {
-		memset(fs[i]->hbuf, i + 1, RLEN);
-		assert_int_equal(chan_post_write(fs[i]->host, L(&fs[i]->hmr, 0), R(&fs[i]->nrem, 0), RLEN, (uint64_t)i,
+		memset(fs[i]->r.hbuf, i + 1, RLEN);
+		assert_int_equal(chan_post_write(fs[i]->host, L(&fs[i]->r.hmr, 0), R(&fs[i]->r.nrem, 0), RLEN, (uint64_t)i,
 						 CHAN_WR_SIGNALED),
 				 CHAN_OK);
 	}
@@ -478,12 +462,12 @@ static void chan_write_to_read_only_refused(void **state)
 	struct chan_mr mr;
 	assert_int_equal(chan_mr_register(f->nic, ro, sizeof(ro), CHAN_ACCESS_REMOTE_READ, &mr), CHAN_OK);
 	struct chan_remote_mr rem = chan_mr_remote(&mr);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&rem, 0), 32, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, 0), R(&rem, 0), 32, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 1, CHAN_OK, CHAN_OP_READ);
-	ct_assert_all(f->hbuf, 0x3c, 32);
+	ct_assert_all(f->r.hbuf, 0x3c, 32);
 
-	memset(f->hbuf, 0, RLEN);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&rem, 0), 32, 2, CHAN_WR_SIGNALED), CHAN_OK);
+	memset(f->r.hbuf, 0, RLEN);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&rem, 0), 32, 2, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 2, CHAN_EACCESS, CHAN_OP_WRITE);
 	check_refused(f, f->host);
 	ct_assert_all(ro, 0x3c, sizeof(ro));
@@ -500,10 +484,10 @@ static void chan_read_from_write_only_refused(void **state)
 	struct chan_mr mr;
 	assert_int_equal(chan_mr_register(f->nic, wo, sizeof(wo), CHAN_ACCESS_REMOTE_WRITE, &mr), CHAN_OK);
 	struct chan_remote_mr rem = chan_mr_remote(&mr);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&rem, 0), 32, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, 0), R(&rem, 0), 32, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 1, CHAN_EACCESS, CHAN_OP_READ);
 	check_refused(f, f->host);
-	ct_assert_all(f->hbuf, 0, RLEN); /* nothing leaked into local memory */
+	ct_assert_all(f->r.hbuf, 0, RLEN); /* nothing leaked into local memory */
 	fx_free(f);
 }
 
@@ -518,13 +502,13 @@ static void chan_local_only_region_refused(void **state)
 		/* What the NIC registers for its staging: LOCAL only. */
 		assert_int_equal(chan_mr_register(f->nic, priv, sizeof(priv), CHAN_ACCESS_LOCAL, &mr), CHAN_OK);
 		struct chan_remote_mr rem = chan_mr_remote(&mr);
-		int rc = op == CHAN_OP_READ ? chan_post_read(f->host, L(&f->hmr, 0), R(&rem, 0), 8, 1, CHAN_WR_SIGNALED)
-					    : chan_post_write(f->host, L(&f->hmr, 0), R(&rem, 0), 8, 1, CHAN_WR_SIGNALED);
+		int rc = op == CHAN_OP_READ ? chan_post_read(f->host, L(&f->r.hmr, 0), R(&rem, 0), 8, 1, CHAN_WR_SIGNALED)
+					    : chan_post_write(f->host, L(&f->r.hmr, 0), R(&rem, 0), 8, 1, CHAN_WR_SIGNALED);
 		assert_int_equal(rc, CHAN_OK);
 		ct_expect_cqe(&f->w, f->host, 1, CHAN_EACCESS, op);
 		check_refused(f, f->host);
 		ct_assert_all(priv, 0x5a, sizeof(priv));
-		ct_assert_all(f->hbuf, 0, RLEN);
+		ct_assert_all(f->r.hbuf, 0, RLEN);
 		assert_int_equal(chan_mr_deregister(f->nic, &mr), CHAN_OK);
 		fx_free(f);
 	}
@@ -533,22 +517,22 @@ static void chan_local_only_region_refused(void **state)
 static void chan_local_errors_at_post(void **state)
 {
 	struct fx *f = fx_default(backend_of(state));
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 200), R(&f->nrem, 0), 100, 1, 0), CHAN_ELOCAL);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, RLEN), R(&f->nrem, 0), 1, 1, 0), CHAN_ELOCAL);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, UINT64_MAX - 1), R(&f->nrem, 0), 4, 1, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 200), R(&f->r.nrem, 0), 100, 1, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, RLEN), R(&f->r.nrem, 0), 1, 1, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, UINT64_MAX - 1), R(&f->r.nrem, 0), 4, 1, 0), CHAN_ELOCAL);
 	/* A region of the other end is not a local region here. */
-	assert_int_equal(chan_post_write(f->host, L(&f->nmr, 0), R(&f->nrem, 0), 4, 1, 0), CHAN_ELOCAL);
-	struct chan_mr forged = f->hmr;
+	assert_int_equal(chan_post_write(f->host, L(&f->r.nmr, 0), R(&f->r.nrem, 0), 4, 1, 0), CHAN_ELOCAL);
+	struct chan_mr forged = f->r.hmr;
 	forged.len_bytes = 1u << 20; /* the table, not the caller's copy, holds the bounds */
-	assert_int_equal(chan_post_write(f->host, L(&forged, 0), R(&f->nrem, 0), RLEN + 1, 1, 0), CHAN_ELOCAL);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 0, 1, 0), CHAN_EINVAL);
-	assert_int_equal(chan_post_write(f->host, L(NULL, 0), R(&f->nrem, 0), 4, 1, 0), CHAN_EINVAL);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(NULL, 0), 4, 1, 0), CHAN_EINVAL);
+	assert_int_equal(chan_post_write(f->host, L(&forged, 0), R(&f->r.nrem, 0), RLEN + 1, 1, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 0, 1, 0), CHAN_EINVAL);
+	assert_int_equal(chan_post_write(f->host, L(NULL, 0), R(&f->r.nrem, 0), 4, 1, 0), CHAN_EINVAL);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(NULL, 0), 4, 1, 0), CHAN_EINVAL);
 
 	/* Refused posts consumed nothing and did not break the link. */
 	ct_expect_no_cqe(&f->w, f->host);
-	memset(f->hbuf, 0x77, RLEN);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, RLEN - 4), R(&f->nrem, RLEN - 4), 4, 2, CHAN_WR_SIGNALED),
+	memset(f->r.hbuf, 0x77, RLEN);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, RLEN - 4), R(&f->r.nrem, RLEN - 4), 4, 2, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(nreg(f) + RLEN - 4, 0x77, 4);
@@ -560,24 +544,24 @@ static void chan_remote_offset_overflow_refused(void **state)
 {
 	const struct chan_suite_backend *b = backend_of(state);
 	struct fx *f = fx_default(b);
-	expect_refused_write(f, &f->nrem, UINT64_MAX - 1, 4); /* wraps to below the region */
+	expect_refused_write(f, &f->r.nrem, UINT64_MAX - 1, 4); /* wraps to below the region */
 	assert_guards(f);
 	fx_free(f);
 
 	f = fx_default(b);
-	expect_refused_write(f, &f->nrem, RLEN, 1); /* one past the end */
+	expect_refused_write(f, &f->r.nrem, RLEN, 1); /* one past the end */
 	assert_guards(f);
 	fx_free(f);
 
 	f = fx_default(b);
-	expect_refused_write(f, &f->nrem, RLEN - 3, 4); /* straddles the end */
+	expect_refused_write(f, &f->r.nrem, RLEN - 3, 4); /* straddles the end */
 	assert_guards(f);
 	fx_free(f);
 
 	/* Exactly up to the end is fine. */
 	f = fx_default(b);
-	memset(f->hbuf, 1, 4);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, RLEN - 4), 4, 1, CHAN_WR_SIGNALED),
+	memset(f->r.hbuf, 1, 4);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, RLEN - 4), 4, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(nreg(f) + RLEN - 4, 1, 4);
@@ -594,20 +578,20 @@ static void chan_remote_addr_as_stated(void **state)
 	chan_info(f->host, &info);
 	print_message("%s: addr_mode %s\n", b->name, info.addr_mode == CHAN_ADDR_VIRTUAL ? "virtual" : "exact");
 	/* The base address as chan_mr_remote gives it always works. */
-	memset(f->hbuf, 4, 4);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	memset(f->r.hbuf, 4, 4);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 4, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(&f->w, f->host, 1, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(nreg(f), 4, 4);
-	struct chan_remote_mr shifted = f->nrem;
+	struct chan_remote_mr shifted = f->r.nrem;
 	shifted.addr += 1;
 	if (info.addr_mode == CHAN_ADDR_VIRTUAL) {
 		/* Inside the region: only shifts the window. */
-		memset(f->hbuf, 5, 4);
-		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&shifted, 0), 4, 2, CHAN_WR_SIGNALED), CHAN_OK);
+		memset(f->r.hbuf, 5, 4);
+		assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&shifted, 0), 4, 2, CHAN_WR_SIGNALED), CHAN_OK);
 		ct_expect_cqe(&f->w, f->host, 2, CHAN_OK, CHAN_OP_WRITE);
 		assert_int_equal(nreg(f)[0], 4);
 		ct_assert_all(nreg(f) + 1, 5, 4);
-		struct chan_remote_mr below = f->nrem;
+		struct chan_remote_mr below = f->r.nrem;
 		below.addr -= 1; /* one byte before the region: a guard byte */
 		expect_refused_write(f, &below, 0, 4);
 	} else {
@@ -636,10 +620,10 @@ static void chan_deregistered_keys_refused(void **state)
 
 	/* A deregistered local region is refused at post. */
 	f = fx_default(b);
-	struct chan_mr old = f->hmr;
-	assert_int_equal(chan_mr_deregister(f->host, &f->hmr), CHAN_OK);
-	assert_int_equal(chan_post_write(f->host, L(&old, 0), R(&f->nrem, 0), 8, 1, 0), CHAN_ELOCAL);
-	assert_int_equal(chan_mr_register(f->host, f->hbuf, RLEN, CHAN_ACCESS_LOCAL, &f->hmr), CHAN_OK);
+	struct chan_mr old = f->r.hmr;
+	assert_int_equal(chan_mr_deregister(f->host, &f->r.hmr), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&old, 0), R(&f->r.nrem, 0), 8, 1, 0), CHAN_ELOCAL);
+	assert_int_equal(chan_mr_register(f->host, f->r.hbuf, RLEN, CHAN_ACCESS_LOCAL, &f->r.hmr), CHAN_OK);
 	fx_free(f);
 }
 
@@ -688,8 +672,8 @@ static void chan_keys_as_stated(void **state)
 		lk[i] = live[i].lkey;
 		rk[i] = live[i].rkey;
 	}
-	lk[2 * N] = f->hmr.lkey;
-	rk[2 * N] = f->hmr.rkey;
+	lk[2 * N] = f->r.hmr.lkey;
+	rk[2 * N] = f->r.hmr.rkey;
 	/* Live regions: nonzero, distinct keys (lkey and rkey of one region may be equal). */
 	check_distinct("live lkey", lk, 2 * N + 1);
 	check_distinct("live rkey", rk, 2 * N + 1);
@@ -710,7 +694,7 @@ static void chan_mr_register_errors(void **state)
 	assert_int_equal(chan_mr_register(f->host, buf, 16, 0, NULL), CHAN_EINVAL);
 	assert_int_equal(chan_mr_register(f->host, buf, UINT64_MAX, 0, &mr), CHAN_EINVAL);
 	assert_int_equal(chan_mr_deregister(f->host, NULL), CHAN_EINVAL);
-	struct chan_mr bogus = f->hmr;
+	struct chan_mr bogus = f->r.hmr;
 	bogus.rkey ^= 1;
 	assert_int_equal(chan_mr_deregister(f->host, &bogus), CHAN_EINVAL);
 	/* The table is finite: exhaustion is an error, not a crash. Left
@@ -727,28 +711,28 @@ static void chan_sq_full_and_unsignaled_slots(void **state)
 {
 	struct fx *f = fx_new(backend_of(state), 4, 4);
 	for (uint64_t i = 0; i < 3; i++)
-		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, i, 0), CHAN_OK);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 3, CHAN_WR_SIGNALED), CHAN_OK);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 4, CHAN_WR_SIGNALED), CHAN_EAGAIN);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 4, CHAN_WR_SIGNALED), CHAN_EAGAIN);
+		assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, i, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 3, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 4, CHAN_WR_SIGNALED), CHAN_EAGAIN);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 4, CHAN_WR_SIGNALED), CHAN_EAGAIN);
 	/* Executed but not yet polled: slots are still held. */
 	if (f->b->advance)
 		f->b->advance(f->b->ctx, &f->pair);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 4, CHAN_WR_SIGNALED), CHAN_EAGAIN);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 4, CHAN_WR_SIGNALED), CHAN_EAGAIN);
 	/* Messages do not use these slots. */
 	uint8_t m = 1, buf[CHAN_MSG_MAX_BYTES];
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_OK);
 	assert_int_equal(ct_wait_msg(&f->w, f->nic, buf, sizeof(buf)), 1);
 	/* The NIC end has its own send queue. */
-	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&f->hrem, 0), 8, 9, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->nic, L(&f->r.nmr, 0), R(&f->r.hrem, 0), 8, 9, 0), CHAN_OK);
 	/* Polling the signaled completion frees it and the three before it. */
 	ct_expect_cqe(&f->w, f->host, 3, CHAN_OK, CHAN_OP_WRITE);
 	for (uint64_t i = 10; i < 14; i++)
-		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, i, 0), CHAN_OK);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 14, 0), CHAN_EAGAIN);
+		assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, i, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 14, 0), CHAN_EAGAIN);
 	/* Without a signaled one the slots never come back (caller's duty). */
 	ct_expect_no_cqe(&f->w, f->host);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 14, 0), CHAN_EAGAIN);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 14, 0), CHAN_EAGAIN);
 	fx_free(f);
 }
 
@@ -881,7 +865,7 @@ static void chan_poll_cq_args(void **state)
 	assert_int_equal(chan_poll_cq(f->host, c, -1), CHAN_EINVAL);
 	assert_int_equal(chan_poll_cq(f->host, NULL, 1), CHAN_EINVAL);
 	for (uint64_t i = 0; i < 3; i++)
-		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, i, CHAN_WR_SIGNALED), CHAN_OK);
+		assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 4, i, CHAN_WR_SIGNALED), CHAN_OK);
 	/* All three done before polling two at a time. */
 	struct chan_completion all[3];
 	int n = 0;
@@ -897,7 +881,7 @@ static void chan_poll_cq_args(void **state)
 	assert_int_equal(all[1].wr_id, 1);
 	assert_int_equal(all[2].wr_id, 2);
 	for (uint64_t i = 3; i < 6; i++)
-		assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, i, CHAN_WR_SIGNALED), CHAN_OK);
+		assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 4, i, CHAN_WR_SIGNALED), CHAN_OK);
 	struct chan_completion first = ct_wait_cqe(&f->w, f->host);
 	assert_int_equal(first.wr_id, 3);
 	n = 0;
@@ -987,7 +971,7 @@ static void chan_wait_sleeps_until_woken(void **state)
 	if (b->check_woken)
 		b->check_woken(b->ctx, &f->pair);
 	/* A completion ready: returns at once. */
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	t0 = wall_ns();
 	struct chan_completion c;
 	int n = 0;
@@ -1228,6 +1212,37 @@ size_t chan_suite_tests(const struct chan_suite_backend *b, struct CMUnitTest *o
 }
 
 /* ---- helpers the suite and each backend's own tests share ---- */
+
+void ct_regions_register(struct ct_regions *r, struct chan *host, struct chan *nic)
+{
+	memset(r->nmem, CT_GUARD_BYTE, sizeof(r->nmem));
+	memset(r->nmem + CT_GUARD, 0, CT_RLEN);
+	uint32_t rw = CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE;
+	assert_int_equal(chan_mr_register(host, r->hbuf, CT_RLEN, rw, &r->hmr), CHAN_OK);
+	assert_int_equal(chan_mr_register(nic, r->nmem + CT_GUARD, CT_RLEN, rw, &r->nmr), CHAN_OK);
+	r->nrem = chan_mr_remote(&r->nmr);
+	r->hrem = chan_mr_remote(&r->hmr);
+}
+
+void ct_regions_destroy_ends(struct ct_regions *r, struct chan *host, struct chan *nic)
+{
+	if (host) {
+		chan_mr_deregister(host, &r->hmr);
+		chan_destroy(host);
+	}
+	if (nic) {
+		chan_mr_deregister(nic, &r->nmr);
+		chan_destroy(nic);
+	}
+}
+
+void ct_assert_guards(const struct ct_regions *r)
+{
+	for (unsigned i = 0; i < CT_GUARD; i++) {
+		assert_int_equal(r->nmem[i], CT_GUARD_BYTE);
+		assert_int_equal(r->nmem[CT_GUARD + CT_RLEN + i], CT_GUARD_BYTE);
+	}
+}
 
 void ct_assert_all(const uint8_t *p, uint8_t v, size_t n)
 {

@@ -111,6 +111,29 @@ static inline struct chan_sge_remote R(const struct chan_remote_mr *mr, uint64_t
 {
 	return (struct chan_sge_remote){.mr = mr, .off = off};
 }
+/* The two regions every channel fixture registers: a host buffer, and a
+ * NIC region in the middle of guard bytes that must never change; both
+ * REMOTE_READ | REMOTE_WRITE, with the descriptors the peer would receive
+ * (chan_mr_remote). It lives inside the fixture: ipc registers host pages
+ * in place, so a fixture that holds it keeps pages of its own. */
+#define CT_RLEN 256u /* each region */
+#define CT_GUARD 64u /* bytes either side of the NIC region */
+#define CT_GUARD_BYTE 0xA5
+struct ct_regions {
+	uint8_t hbuf[CT_RLEN];
+	uint8_t nmem[CT_GUARD + CT_RLEN + CT_GUARD]; /* NIC region is the middle */
+	struct chan_mr hmr, nmr;
+	struct chan_remote_mr nrem, hrem;
+};
+/* Fills the guards, zeroes the NIC region, registers both regions. */
+void ct_regions_register(struct ct_regions *r, struct chan *host, struct chan *nic);
+/* Deregisters the regions, as a caller must before destroying an end,
+ * then destroys the ends; an end already gone (NULL) is passed over. */
+void ct_regions_destroy_ends(struct ct_regions *r, struct chan *host, struct chan *nic);
+static inline uint8_t *ct_nreg(struct ct_regions *r) { return r->nmem + CT_GUARD; }
+/* Neither guard was touched. */
+void ct_assert_guards(const struct ct_regions *r);
+
 /* Every one of p[0..n) is v. */
 void ct_assert_all(const uint8_t *p, uint8_t v, size_t n);
 /* A deadline `ms` from now, for ct_step. */

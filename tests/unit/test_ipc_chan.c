@@ -49,9 +49,8 @@
 #include "transports/ipc/ipc_proto.h"
 #include "tests/support/chan_suite.h"
 
-#define RLEN 256u
-#define GUARD 64u
-#define GUARD_BYTE 0xA5
+#define RLEN CT_RLEN
+#define GUARD CT_GUARD
 #define WAIT_MS 10000
 
 static uint64_t now_ns(void)
@@ -218,10 +217,7 @@ struct fx {
 	struct listener_fx lf;
 	bool own_listener;
 	struct chan *host, *nic;
-	uint8_t hbuf[RLEN];
-	uint8_t nmem[GUARD + RLEN + GUARD];
-	struct chan_mr hmr, nmr;
-	struct chan_remote_mr nrem, hrem;
+	struct ct_regions r;
 };
 
 static struct ipc_params default_params(void) { return (struct ipc_params){.sq_depth = 8, .msg_depth = 4}; }
@@ -242,13 +238,7 @@ static struct fx *fx_new_on(struct listener_fx *lf, const struct ipc_params *p)
 		f->own_listener = true;
 	}
 	f->host = pair_on(&f->lf, p, &f->nic);
-	memset(f->nmem, GUARD_BYTE, sizeof(f->nmem));
-	memset(f->nmem + GUARD, 0, RLEN);
-	uint32_t rw = CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE;
-	assert_int_equal(chan_mr_register(f->host, f->hbuf, RLEN, rw, &f->hmr), CHAN_OK);
-	assert_int_equal(chan_mr_register(f->nic, f->nmem + GUARD, RLEN, rw, &f->nmr), CHAN_OK);
-	f->nrem = chan_mr_remote(&f->nmr);
-	f->hrem = chan_mr_remote(&f->hmr);
+	ct_regions_register(&f->r, f->host, f->nic);
 	return f;
 }
 
@@ -261,28 +251,15 @@ static struct fx *fx_default(void)
 
 static void fx_free(struct fx *f)
 {
-	if (f->host) {
-		chan_mr_deregister(f->host, &f->hmr);
-		chan_destroy(f->host);
-	}
-	if (f->nic) {
-		chan_mr_deregister(f->nic, &f->nmr);
-		chan_destroy(f->nic);
-	}
+	ct_regions_destroy_ends(&f->r, f->host, f->nic);
 	if (f->own_listener)
 		ipc_listener_destroy(f->lf.l);
 	free(f);
 }
 
-static uint8_t *nreg(struct fx *f) { return f->nmem + GUARD; }
+static uint8_t *nreg(struct fx *f) { return ct_nreg(&f->r); }
 
-static void assert_guards(struct fx *f)
-{
-	for (unsigned i = 0; i < GUARD; i++) {
-		assert_int_equal(f->nmem[i], GUARD_BYTE);
-		assert_int_equal(f->nmem[GUARD + RLEN + i], GUARD_BYTE);
-	}
-}
+static void assert_guards(struct fx *f) { ct_assert_guards(&f->r); }
 
 /* ---- contract ---- */
 
@@ -341,9 +318,9 @@ static void test_regions_sharing_pages(void **state)
 	ct_assert_all(blk, 0x33, 3 * 4096);
 	struct chan_remote_mr r1 = chan_mr_remote(&m1), r2 = chan_mr_remote(&m2), r3 = chan_mr_remote(&m3);
 	memset(nreg(f), 0x77, RLEN);
-	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r1, 0), 100, 1, 0), CHAN_OK);
-	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r2, 0), 200, 2, 0), CHAN_OK);
-	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r3, 0), 50, 3, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->nic, L(&f->r.nmr, 0), R(&r1, 0), 100, 1, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->nic, L(&f->r.nmr, 0), R(&r2, 0), 200, 2, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->nic, L(&f->r.nmr, 0), R(&r3, 0), 50, 3, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(NULL, f->nic, 3, CHAN_OK, CHAN_OP_WRITE);
 	for (unsigned i = 0; i < 3 * 4096; i++) {
 		bool in = (i >= 100 && i < 200) || (i >= 4000 && i < 4200) || (i >= 8500 && i < 8550);
@@ -352,11 +329,11 @@ static void test_regions_sharing_pages(void **state)
 	}
 	/* Writes by the host are seen by the NIC (same memory, shared). */
 	blk[4100] = 0x01;
-	assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 0), R(&r2, 100), 1, 4, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_read(f->nic, L(&f->r.nmr, 0), R(&r2, 100), 1, 4, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(NULL, f->nic, 4, CHAN_OK, CHAN_OP_READ);
 	assert_int_equal(nreg(f)[0], 0x01);
 	/* One byte past m1 is outside it, though on a shared page. */
-	assert_int_equal(chan_post_write(f->nic, L(&f->nmr, 0), R(&r1, 1), 100, 5, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->nic, L(&f->r.nmr, 0), R(&r1, 1), 100, 5, CHAN_WR_SIGNALED), CHAN_OK);
 	ct_expect_cqe(NULL, f->nic, 5, CHAN_EACCESS, CHAN_OP_WRITE);
 	assert_int_equal(blk[200], 0x33);
 	chan_mr_deregister(f->host, &m1);
@@ -432,7 +409,7 @@ static void test_registration_keeps_bytes_and_skips_zero_pages(void **state)
 	const uint8_t want[] = {0x11, 0x22, 0x33, 0x44, 0x55, 0};
 	for (unsigned i = 0; i < 6; i++) {
 		nreg(f)[0] = 0xEE;
-		assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 0), R(&rm, at[i]), 1, 10 + i, CHAN_WR_SIGNALED), CHAN_OK);
+		assert_int_equal(chan_post_read(f->nic, L(&f->r.nmr, 0), R(&rm, at[i]), 1, 10 + i, CHAN_WR_SIGNALED), CHAN_OK);
 		ct_expect_cqe(NULL, f->nic, 10 + i, CHAN_OK, CHAN_OP_READ);
 		assert_int_equal(nreg(f)[0], want[i]);
 	}
@@ -504,10 +481,10 @@ static void test_peer_destroyed(void **state)
 	uint8_t m = 0x31, buf[CHAN_MSG_MAX_BYTES];
 	uint32_t len;
 	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
-	chan_mr_deregister(f->nic, &f->nmr);
+	chan_mr_deregister(f->nic, &f->r.nmr);
 	chan_destroy(f->nic);
 	f->nic = NULL;
-	int rc = chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED);
+	int rc = chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, CHAN_WR_SIGNALED);
 	if (rc == CHAN_OK)
 		ct_expect_cqe(NULL, f->host, 1, CHAN_EFLUSHED, CHAN_OP_WRITE);
 	else
@@ -532,9 +509,9 @@ static void test_outstanding_flushed(void **state)
 	/* Hold the daemon still so that the queue really builds up. */
 	LK(f->nic)->paused = 1;
 	pthread_mutex_lock(&LK(f->nic)->mu);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, RLEN), 8, 100, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, RLEN), 8, 100, 0), CHAN_OK);
 	for (uint64_t i = 0; i < 40; i++)
-		assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, i, i % 2 ? CHAN_WR_SIGNALED : 0),
+		assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, i, i % 2 ? CHAN_WR_SIGNALED : 0),
 				 CHAN_OK);
 	pthread_mutex_unlock(&LK(f->nic)->mu);
 	LK(f->nic)->paused = 0;
@@ -542,7 +519,7 @@ static void test_outstanding_flushed(void **state)
 	for (uint64_t i = 0; i < 40; i++)
 		ct_expect_cqe(NULL, f->host, i, CHAN_EFLUSHED, CHAN_OP_READ);
 	ct_expect_no_cqe(NULL, f->host);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, 0), CHAN_EDISCONNECTED);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, 0), CHAN_EDISCONNECTED);
 	fx_free(f);
 }
 
@@ -615,8 +592,8 @@ static void test_dead_app_detached_others_go_on(void **state)
 	waitpid(pid, NULL, 0);
 	wait_nic_broken(dead_l, "application is gone");
 	/* The live one is untouched, both ways. */
-	memset(live->hbuf, 0x5a, RLEN);
-	assert_int_equal(chan_post_write(live->host, L(&live->hmr, 0), R(&live->nrem, 0), RLEN, 1, CHAN_WR_SIGNALED),
+	memset(live->r.hbuf, 0x5a, RLEN);
+	assert_int_equal(chan_post_write(live->host, L(&live->r.hmr, 0), R(&live->r.nrem, 0), RLEN, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	ct_expect_cqe(NULL, live->host, 1, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(nreg(live), 0x5a, RLEN);
@@ -659,8 +636,8 @@ static void test_hostile_apps_detached(void **state)
 			/* 9 signaled writes into an 8-deep completion queue. */
 			for (int i = 0; i < 9; i++)
 				ring[(prod + (uint64_t)i) % cap] = (struct ipc_wr){
-					.opcode = CHAN_OP_WRITE, .flags = CHAN_WR_SIGNALED, .len = 1, .lkey = bad->hmr.lkey,
-					.rkey = bad->nrem.rkey, .wr_id = (uint64_t)i, .seq = (uint64_t)i};
+					.opcode = CHAN_OP_WRITE, .flags = CHAN_WR_SIGNALED, .len = 1, .lkey = bad->r.hmr.lkey,
+					.rkey = bad->r.nrem.rkey, .wr_id = (uint64_t)i, .seq = (uint64_t)i};
 			ipc_store(&ctl->wr_prod.v, prod + 9);
 		} else {
 			ring[prod % cap] = (struct ipc_wr){.opcode = 200};
@@ -688,7 +665,7 @@ static void test_hostile_apps_detached(void **state)
 		/* It claims the GOOD application's addresses: irrelevant, the
 		 * daemon maps only what is sent, and refuses this anyway. */
 		struct ipc_sock_msg m = {.type = IPC_SOCK_SEG, .magic = IPC_MAGIC, .version = IPC_VERSION, .seg_id = 999,
-					 .host_start = (uint64_t)(uintptr_t)good->hbuf & ~4095ull, .len_bytes = 4096};
+					 .host_start = (uint64_t)(uintptr_t)good->r.hbuf & ~4095ull, .len_bytes = 4096};
 		struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
 		union {
 			struct cmsghdr h;
@@ -712,8 +689,8 @@ static void test_hostile_apps_detached(void **state)
 		fx_free(bad);
 	}
 	/* The good one never noticed. */
-	memset(good->hbuf, 0x3c, RLEN);
-	assert_int_equal(chan_post_write(good->host, L(&good->hmr, 0), R(&good->nrem, 0), RLEN, 1, CHAN_WR_SIGNALED),
+	memset(good->r.hbuf, 0x3c, RLEN);
+	assert_int_equal(chan_post_write(good->host, L(&good->r.hmr, 0), R(&good->r.nrem, 0), RLEN, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	ct_expect_cqe(NULL, good->host, 1, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(nreg(good), 0x3c, RLEN);

@@ -21,9 +21,8 @@
 #include "transports/shm/shm_chan.h"
 #include "tests/support/chan_suite.h"
 
-#define RLEN 256u  /* every test region */
-#define GUARD 64u  /* bytes either side of the NIC region that must never change */
-#define GUARD_BYTE 0xA5
+#define RLEN CT_RLEN
+#define GUARD CT_GUARD
 #define OP_LAT 1000u
 #define MSG_LAT 500u
 
@@ -37,10 +36,7 @@ struct fx {
 	struct bt_clock clk;
 	struct shm_link *link;
 	struct chan *host, *nic;
-	uint8_t hbuf[RLEN];
-	uint8_t nmem[GUARD + RLEN + GUARD]; /* NIC region is the middle */
-	struct chan_mr hmr, nmr;            /* both REMOTE_READ | REMOTE_WRITE */
-	struct chan_remote_mr nrem, hrem;   /* as the peer would receive them */
+	struct ct_regions r;
 };
 
 static struct chan_remote_mr remote_of(const struct chan_mr *m)
@@ -65,13 +61,10 @@ static struct fx *fx_new(const struct shm_link_params *p)
 	f->nic = shm_link_end(f->link, SHM_END_NIC);
 	assert_non_null(f->host);
 	assert_non_null(f->nic);
-	memset(f->nmem, GUARD_BYTE, sizeof(f->nmem));
-	memset(f->nmem + GUARD, 0, RLEN);
-	uint32_t rw = CHAN_ACCESS_REMOTE_READ | CHAN_ACCESS_REMOTE_WRITE;
-	assert_int_equal(chan_mr_register(f->host, f->hbuf, RLEN, rw, &f->hmr), CHAN_OK);
-	assert_int_equal(chan_mr_register(f->nic, f->nmem + GUARD, RLEN, rw, &f->nmr), CHAN_OK);
-	f->nrem = remote_of(&f->nmr);
-	f->hrem = remote_of(&f->hmr);
+	ct_regions_register(&f->r, f->host, f->nic);
+	/* Descriptors as addr 0, which CHAN_ADDR_EXACT also accepts. */
+	f->r.nrem = remote_of(&f->r.nmr);
+	f->r.hrem = remote_of(&f->r.hmr);
 	return f;
 }
 
@@ -87,7 +80,7 @@ static void fx_free(struct fx *f)
 	free(f);
 }
 
-static uint8_t *nreg(struct fx *f) { return f->nmem + GUARD; }
+static uint8_t *nreg(struct fx *f) { return ct_nreg(&f->r); }
 
 /* Polls exactly one completion and checks it. */
 static void expect_cqe(struct chan *ch, uint64_t wr_id, int status, int opcode)
@@ -110,9 +103,9 @@ static void expect_broken(struct fx *f)
 {
 	uint8_t m[4] = { 0 }, buf[CHAN_MSG_MAX_BYTES];
 	uint32_t len;
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, 99, CHAN_WR_SIGNALED),
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 4, 99, CHAN_WR_SIGNALED),
 			 CHAN_EDISCONNECTED);
-	assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 0), R(&f->hrem, 0), 4, 99, CHAN_WR_SIGNALED),
+	assert_int_equal(chan_post_read(f->nic, L(&f->r.nmr, 0), R(&f->r.hrem, 0), 4, 99, CHAN_WR_SIGNALED),
 			 CHAN_EDISCONNECTED);
 	assert_int_equal(chan_post_msg(f->host, m, sizeof(m)), CHAN_EDISCONNECTED);
 	assert_int_equal(chan_post_msg(f->nic, m, sizeof(m)), CHAN_EDISCONNECTED);
@@ -126,8 +119,8 @@ static void test_not_visible_before_latency(void **state)
 	(void)state;
 	struct fx *f = fx_default();
 	f->fc.now = 5000;
-	memset(f->hbuf, 0x42, RLEN);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 32, 1, CHAN_WR_SIGNALED),
+	memset(f->r.hbuf, 0x42, RLEN);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 32, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	f->fc.now = 5000 + OP_LAT - 1;
 	expect_no_cqe(f->host);
@@ -139,15 +132,15 @@ static void test_not_visible_before_latency(void **state)
 
 	/* A read does not land in local memory before its completion time. */
 	memset(nreg(f), 0x77, 32);
-	memset(f->hbuf, 0, RLEN);
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 32, 2, CHAN_WR_SIGNALED),
+	memset(f->r.hbuf, 0, RLEN);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 32, 2, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	f->fc.now += OP_LAT - 1;
 	expect_no_cqe(f->host);
-	ct_assert_all(f->hbuf, 0, 32);
+	ct_assert_all(f->r.hbuf, 0, 32);
 	f->fc.now += 1;
 	expect_cqe(f->host, 2, CHAN_OK, CHAN_OP_READ);
-	ct_assert_all(f->hbuf, 0x77, 32);
+	ct_assert_all(f->r.hbuf, 0x77, 32);
 	fx_free(f);
 }
 
@@ -157,8 +150,8 @@ static void test_zero_latency_completes_at_next_call(void **state)
 	struct shm_link_params p = default_params();
 	p.op_latency_ns = 0;
 	struct fx *f = fx_new(&p);
-	memset(f->hbuf, 9, 8);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED),
+	memset(f->r.hbuf, 9, 8);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	expect_cqe(f->host, 1, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(nreg(f), 9, 8);
@@ -172,8 +165,8 @@ static void test_deregistered_while_queued(void **state)
 {
 	(void)state;
 	struct fx *f = fx_default();
-	assert_int_equal(chan_post_read(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, 0), CHAN_OK);
-	assert_int_equal(chan_mr_deregister(f->host, &f->hmr), CHAN_OK);
+	assert_int_equal(chan_post_read(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, 0), CHAN_OK);
+	assert_int_equal(chan_mr_deregister(f->host, &f->r.hmr), CHAN_OK);
 	f->fc.now += OP_LAT;
 	expect_cqe(f->host, 1, CHAN_ELOCAL, CHAN_OP_READ);
 	expect_broken(f);
@@ -195,10 +188,10 @@ static void test_keys_distinct_nonzero(void **state)
 	uint32_t *keys = calloc(N * per + 4, sizeof(*keys));
 	assert_non_null(keys);
 	size_t nk = 0;
-	keys[nk++] = f->hmr.lkey;
-	keys[nk++] = f->hmr.rkey;
-	keys[nk++] = f->nmr.lkey;
-	keys[nk++] = f->nmr.rkey;
+	keys[nk++] = f->r.hmr.lkey;
+	keys[nk++] = f->r.hmr.rkey;
+	keys[nk++] = f->r.nmr.lkey;
+	keys[nk++] = f->r.nmr.rkey;
 	uint8_t buf[8];
 	for (int i = 0; i < N; i++) {
 		struct chan_mr a, b;
@@ -220,8 +213,8 @@ static void test_keys_distinct_nonzero(void **state)
 
 	/* Same seed, same keys: runs are reproducible. */
 	struct fx *g = fx_default();
-	assert_int_equal(g->hmr.lkey, f->hmr.lkey);
-	assert_int_equal(g->nmr.rkey, f->nmr.rkey);
+	assert_int_equal(g->r.hmr.lkey, f->r.hmr.lkey);
+	assert_int_equal(g->r.nmr.rkey, f->r.nmr.rkey);
 	fx_free(g);
 	fx_free(f);
 }
@@ -266,7 +259,7 @@ static void test_bandwidth_serialization(void **state)
 
 	/* An idle wire does not delay a later op beyond its own time. */
 	f->fc.now = 100000;
-	assert_int_equal(chan_post_read(f->host, L(&lmr, 0), R(&f->nrem, 0), 100, 3, CHAN_WR_SIGNALED),
+	assert_int_equal(chan_post_read(f->host, L(&lmr, 0), R(&f->r.nrem, 0), 100, 3, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	assert_int_equal(chan_next_event_ns(f->host), 100000 + 800 + 100);
 	f->fc.now = 200000;
@@ -279,7 +272,7 @@ static void test_bandwidth_serialization(void **state)
 	struct chan_mr nmr;
 	assert_int_equal(chan_mr_register(f->nic, nbig, sizeof(nbig), CHAN_ACCESS_REMOTE_READ, &nmr), CHAN_OK);
 	struct chan_remote_mr nrem = remote_of(&nmr);
-	assert_int_equal(chan_post_write(f->nic, L(&nmr, 0), R(&f->hrem, 0), 200, 4, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->nic, L(&nmr, 0), R(&f->r.hrem, 0), 200, 4, CHAN_WR_SIGNALED), CHAN_OK);
 	assert_int_equal(chan_post_read(f->host, L(&lmr, 0), R(&nrem, 0), 1000, 5, CHAN_WR_SIGNALED), CHAN_OK);
 	f->fc.now = 300000 + 1600 + 8000 + 100 - 1;
 	expect_cqe(f->nic, 4, CHAN_OK, CHAN_OP_WRITE);
@@ -297,9 +290,9 @@ static void test_next_event_ns_of_a_refused_op(void **state)
 	(void)state;
 	struct fx *f = fx_default();
 	f->fc.now = 100;
-	struct chan_remote_mr forged = f->nrem;
+	struct chan_remote_mr forged = f->r.nrem;
 	forged.rkey ^= 0x5a5a5a5au;
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&forged, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&forged, 0), 8, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	assert_int_equal(chan_next_event_ns(f->nic), 100 + OP_LAT);
 	f->fc.now = 100 + OP_LAT;
 	uint8_t buf[4];
@@ -315,7 +308,7 @@ static void test_next_event_ns(void **state)
 	assert_int_equal(chan_next_event_ns(f->host), BT_TIME_NEVER);
 	assert_int_equal(chan_next_event_ns(f->nic), BT_TIME_NEVER);
 	f->fc.now = 100;
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED),
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	assert_int_equal(chan_next_event_ns(f->host), 100 + OP_LAT);
 	/* The host's WRITE lands in NIC memory unannounced: the host's event
@@ -351,7 +344,7 @@ static void test_ready(void **state)
 	uint8_t m = 7, buf[CHAN_MSG_MAX_BYTES];
 	uint32_t len;
 	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED),
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	f->fc.now = 100 + MSG_LAT - 1;
 	assert_int_equal(chan_ready(f->host), 0); /* nothing due yet */
@@ -380,13 +373,13 @@ static void test_link_break(void **state)
 	struct fx *f = fx_default();
 	uint8_t m = 0x31, buf[CHAN_MSG_MAX_BYTES];
 	uint32_t len;
-	memset(f->hbuf, 0x44, RLEN);
+	memset(f->r.hbuf, 0x44, RLEN);
 	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 8, 1, CHAN_WR_SIGNALED),
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	f->fc.now = 600;
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 8), 8, 2, 0), CHAN_OK);
-	assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 100), R(&f->hrem, 0), 8, 3, CHAN_WR_SIGNALED),
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 8), 8, 2, 0), CHAN_OK);
+	assert_int_equal(chan_post_read(f->nic, L(&f->r.nmr, 100), R(&f->r.hrem, 0), 8, 3, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	assert_int_equal(chan_post_msg(f->host, &m, 1), CHAN_OK); /* will be lost */
 	/* Time passes without a call: what was due before the break happened. */
@@ -416,9 +409,9 @@ static void test_stats(void **state)
 	(void)state;
 	struct fx *f = fx_default();
 	uint8_t m = 1;
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 10, 1, 0), CHAN_OK);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 20, 2, 0), CHAN_OK);
-	assert_int_equal(chan_post_read(f->nic, L(&f->nmr, 0), R(&f->hrem, 0), 30, 3, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 10, 1, 0), CHAN_OK);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 20, 2, 0), CHAN_OK);
+	assert_int_equal(chan_post_read(f->nic, L(&f->r.nmr, 0), R(&f->r.hrem, 0), 30, 3, CHAN_WR_SIGNALED), CHAN_OK);
 	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
 	f->fc.now += OP_LAT;
 	expect_cqe(f->nic, 3, CHAN_OK, CHAN_OP_READ);
@@ -446,8 +439,8 @@ static void test_info_wait_destroy_defaults(void **state)
 	assert_int_equal(chan_wait(f->nic, 1000000), 0);
 	chan_destroy(f->host); /* a no-op: the link owns its ends */
 	chan_destroy(f->nic);
-	memset(f->hbuf, 8, 4);
-	assert_int_equal(chan_post_write(f->host, L(&f->hmr, 0), R(&f->nrem, 0), 4, 1, CHAN_WR_SIGNALED), CHAN_OK);
+	memset(f->r.hbuf, 8, 4);
+	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 4, 1, CHAN_WR_SIGNALED), CHAN_OK);
 	expect_cqe(f->host, 1, CHAN_OK, CHAN_OP_WRITE);
 	ct_assert_all(nreg(f), 8, 4);
 	assert_null(shm_link_end(f->link, (enum shm_end)2));
