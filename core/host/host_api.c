@@ -29,19 +29,6 @@ const char *bt_strerror(int err)
 	}
 }
 
-/* The connection behind an application-visible id, or NULL. */
-static struct host_conn *app_conn(struct bt_host *h, int id)
-{
-	if (id < 0 || (uint32_t)id >= h->cfg.max_conns)
-		return NULL;
-	struct host_conn *c = &h->conns[id];
-	if (!c->allocated || c->app_closed || c->free_pending)
-		return NULL;
-	if (c->state != SLOT_OPEN && c->state != SLOT_CONNECTING)
-		return NULL;
-	return c;
-}
-
 int bt_listen(struct bt_host *h, uint16_t port, uint32_t backlog)
 {
 	return bt_listen_opts(h, port, backlog, NULL);
@@ -83,10 +70,9 @@ int bt_listen_opts(struct bt_host *h, uint16_t port, uint32_t backlog, const str
 
 int bt_accept(struct bt_host *h, int listener_id)
 {
-	int li = listener_id - HOST_LISTENER_BASE;
-	if (li < 0 || li >= HOST_MAX_LISTENERS || !h->listeners[li].in_use)
+	struct host_listener *l = host_user_listener(h, listener_id);
+	if (!l)
 		return BT_EINVAL;
-	struct host_listener *l = &h->listeners[li];
 	if (l->err)
 		return l->err;
 	int slot = l->accept_head;
@@ -102,7 +88,7 @@ int bt_accept(struct bt_host *h, int listener_id)
 	if (pending)
 		host_mark_ready(h, slot, pending);
 	l->slots_owed++;
-	host_post_accept_slots(h, li);
+	host_post_accept_slots(h, (int)(l - h->listeners));
 	host_flush_commands(h);
 	return slot;
 }
@@ -166,7 +152,7 @@ ssize_t bt_send_eor(struct bt_host *h, int id, const void *buf, size_t len)
 
 static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len, bool more, bool eor)
 {
-	struct host_conn *c = app_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	if (!c || (!buf && len))
 		return BT_EINVAL;
 	if (c->err)
@@ -214,7 +200,7 @@ static ssize_t send_bytes(struct bt_host *h, int id, const void *buf, size_t len
  * read frees ring space (and so may reopen the peer's window). */
 static ssize_t rx_take(struct bt_host *h, int id, void *buf, size_t len, bool consume)
 {
-	struct host_conn *c = app_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	if (!c || (!buf && len))
 		return BT_EINVAL;
 	if (c->rx_ready == 0) {
@@ -293,7 +279,7 @@ bool host_close_local(struct bt_host *h, int id, struct host_conn *c)
 
 int bt_close(struct bt_host *h, int id)
 {
-	struct host_conn *c = app_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	if (!c)
 		return BT_EINVAL;
 	if (host_close_local(h, id, c))
@@ -349,13 +335,13 @@ int bt_poll(struct bt_host *h, struct bt_event *out, int max)
 
 uint32_t bt_tx_space(struct bt_host *h, int id)
 {
-	struct host_conn *c = app_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	return c && c->state == SLOT_OPEN ? host_tx_space(h, c) : 0;
 }
 
 uint32_t bt_rx_ready(struct bt_host *h, int id)
 {
-	struct host_conn *c = app_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	return c ? c->rx_ready : 0;
 }
 

@@ -136,6 +136,30 @@ int host_opts_check(const struct bt_host *h, const struct bt_opts *opts);
 void host_conn_take_opts(struct host_conn *c, const struct bt_opts *opts, bool owed);
 uint32_t host_tx_space(const struct bt_host *h, const struct host_conn *c);
 
+/* The connection behind an id the application holds (open or
+ * connecting), or NULL: every call that takes a connection id checks it
+ * here. */
+static inline struct host_conn *host_user_conn(struct bt_host *h, int id)
+{
+	if (id < 0 || (uint32_t)id >= h->cfg.max_conns)
+		return NULL;
+	struct host_conn *c = &h->conns[id];
+	if (!c->allocated || c->app_closed || c->free_pending)
+		return NULL;
+	if (c->state != SLOT_OPEN && c->state != SLOT_CONNECTING)
+		return NULL;
+	return c;
+}
+
+/* The listener behind an id the application holds, or NULL. */
+static inline struct host_listener *host_user_listener(struct bt_host *h, int id)
+{
+	int li = id - HOST_LISTENER_BASE;
+	if (li < 0 || li >= HOST_MAX_LISTENERS || !h->listeners[li].in_use)
+		return NULL;
+	return &h->listeners[li];
+}
+
 /* The host's index FIFOs (the dirty and ready lists, a listener's accept
  * queue): slot numbers linked through a next field of struct host_conn,
  * one field per list (next_off: offsetof(struct host_conn, dirty_next)

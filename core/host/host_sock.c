@@ -16,27 +16,6 @@ static_assert((int)BT_OPT_RCVBUF == (int)CTXQ_OPT_RCVBUF && (int)BT_OPT_NODELAY 
 		      (int)BT_OPT_TOS == (int)CTXQ_OPT_TOS,
 	      "SETOPT carries enum bt_opt as is");
 
-/* An id the application holds: an open or connecting connection. */
-static struct host_conn *user_conn(struct bt_host *h, int id)
-{
-	if (id < 0 || (uint32_t)id >= h->cfg.max_conns)
-		return NULL;
-	struct host_conn *c = &h->conns[id];
-	if (!c->allocated || c->app_closed || c->free_pending)
-		return NULL;
-	if (c->state != SLOT_OPEN && c->state != SLOT_CONNECTING)
-		return NULL;
-	return c;
-}
-
-static struct host_listener *user_listener(struct bt_host *h, int id)
-{
-	int li = id - HOST_LISTENER_BASE;
-	if (li < 0 || li >= HOST_MAX_LISTENERS || !h->listeners[li].in_use)
-		return NULL;
-	return &h->listeners[li];
-}
-
 uint32_t host_tx_space(const struct bt_host *h, const struct host_conn *c)
 {
 	uint32_t limit = h->cfg.tx_ring_bytes;
@@ -101,13 +80,13 @@ void host_conn_take_opts(struct host_conn *c, const struct bt_opts *opts, bool o
 
 int bt_conn_addrs(struct bt_host *h, int id, struct bt_addr *local, struct bt_addr *peer)
 {
-	struct host_listener *l = user_listener(h, id);
+	struct host_listener *l = host_user_listener(h, id);
 	if (l) {
 		if (local)
 			*local = (struct bt_addr){.ip = 0, .port = l->port};
 		return peer ? BT_ENOTCONN : BT_OK;
 	}
-	struct host_conn *c = user_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	if (!c)
 		return BT_EINVAL;
 	if (!c->has_info || c->state != SLOT_OPEN)
@@ -121,7 +100,7 @@ int bt_conn_addrs(struct bt_host *h, int id, struct bt_addr *local, struct bt_ad
 
 int bt_conn_info(struct bt_host *h, int id, struct bt_conn_info *out)
 {
-	struct host_conn *c = user_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	if (!c || !out)
 		return BT_EINVAL;
 	if (!c->has_info)
@@ -139,7 +118,7 @@ int bt_conn_info(struct bt_host *h, int id, struct bt_conn_info *out)
 
 int bt_shutdown(struct bt_host *h, int id, int how)
 {
-	struct host_conn *c = user_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	if (!c || how < BT_SHUT_RD || how > BT_SHUT_RDWR)
 		return BT_EINVAL;
 	if (c->state != SLOT_OPEN)
@@ -159,7 +138,7 @@ int bt_shutdown(struct bt_host *h, int id, int how)
 
 int bt_abort(struct bt_host *h, int id)
 {
-	struct host_conn *c = user_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	if (!c)
 		return BT_EINVAL;
 	if (host_close_local(h, id, c))
@@ -172,7 +151,7 @@ int bt_abort(struct bt_host *h, int id)
 
 int bt_listen_close(struct bt_host *h, int id)
 {
-	struct host_listener *l = user_listener(h, id);
+	struct host_listener *l = host_user_listener(h, id);
 	if (!l)
 		return BT_EINVAL;
 	int li = id - HOST_LISTENER_BASE;
@@ -212,7 +191,7 @@ int bt_setopt(struct bt_host *h, int id, enum bt_opt opt, uint32_t val)
 		return BT_EINVAL;
 	struct bt_opts one = {0};
 	bt_opts_set(&one, opt, val);
-	struct host_listener *l = user_listener(h, id);
+	struct host_listener *l = host_user_listener(h, id);
 	if (l) {
 		l->opts.set |= 1u << opt;
 		l->opts.val[opt] = val;
@@ -223,7 +202,7 @@ int bt_setopt(struct bt_host *h, int id, enum bt_opt opt, uint32_t val)
 		host_flush_commands(h);
 		return BT_OK;
 	}
-	struct host_conn *c = user_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	if (!c)
 		return BT_EINVAL;
 	host_conn_take_opts(c, &one, !c->nic_released);
@@ -237,8 +216,8 @@ int bt_getopt(struct bt_host *h, int id, enum bt_opt opt, uint32_t *val_out)
 {
 	if (!val_out || (int)opt < 0 || opt >= BT_OPT__COUNT)
 		return BT_EINVAL;
-	struct host_listener *l = user_listener(h, id);
-	struct host_conn *c = l ? NULL : user_conn(h, id);
+	struct host_listener *l = host_user_listener(h, id);
+	struct host_conn *c = l ? NULL : host_user_conn(h, id);
 	if (!l && !c)
 		return BT_EINVAL;
 	uint32_t set = l ? l->opts.set : c->opts_set;
@@ -282,10 +261,10 @@ int bt_getopt(struct bt_host *h, int id, enum bt_opt opt, uint32_t *val_out)
 
 uint32_t bt_readiness(struct bt_host *h, int id)
 {
-	struct host_listener *l = user_listener(h, id);
+	struct host_listener *l = host_user_listener(h, id);
 	if (l)
 		return (l->accept_head != HOST_NONE ? BT_READY_IN : 0) | (l->err ? BT_READY_IN | BT_READY_ERR : 0);
-	struct host_conn *c = user_conn(h, id);
+	struct host_conn *c = host_user_conn(h, id);
 	if (!c)
 		return 0;
 	uint32_t r = 0;
