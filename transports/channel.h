@@ -258,6 +258,15 @@ static inline int chan_post_write(struct chan *ch, struct chan_sge_local l, stru
 {
 	return ch->ops->post_write(ch, l, r, len, wr_id, flags);
 }
+/* The contract's rule for a message, checked by every backend's post_msg
+ * once the link is known to be up: CHAN_EINVAL for none or an empty one,
+ * CHAN_ETOOBIG past CHAN_MSG_MAX_BYTES, else 0. */
+static inline int chan_msg_check(const void *msg, uint32_t len)
+{
+	if (!msg || len == 0)
+		return CHAN_EINVAL;
+	return len > CHAN_MSG_MAX_BYTES ? CHAN_ETOOBIG : 0;
+}
 static inline int chan_post_msg(struct chan *ch, const void *msg, uint32_t len)
 {
 	return ch->ops->post_msg(ch, msg, len);

@@ -523,10 +523,9 @@ static int host_post_msg(struct chan *ch, const void *msg, uint32_t len)
 	struct ipc_host *e = host_of(ch);
 	if (host_state(e))
 		return CHAN_EDISCONNECTED;
-	if (!msg || len == 0)
-		return CHAN_EINVAL;
-	if (len > CHAN_MSG_MAX_BYTES)
-		return CHAN_ETOOBIG;
+	int bad = chan_msg_check(msg, len);
+	if (bad)
+		return bad;
 	uint64_t used = ipc_load(&e->ctl->h2n_msgs_used.v);
 	if (e->msgs_posted - used >= e->msgd || !ring_room(e, 1 + IPC_CTL_RESERVE, false))
 		return CHAN_EAGAIN;

@@ -499,10 +499,9 @@ static int nic_post_msg(struct chan *ch, const void *msg, uint32_t len)
 	progress(e);
 	if (e->broken)
 		return CHAN_EDISCONNECTED;
-	if (!msg || len == 0)
-		return CHAN_EINVAL;
-	if (len > CHAN_MSG_MAX_BYTES)
-		return CHAN_ETOOBIG;
+	int bad = chan_msg_check(msg, len);
+	if (bad)
+		return bad;
 	uint64_t cons = ipc_load(&e->ctl->msg_cons.v);
 	if (cons > e->msg_prod) {
 		nic_break(e, CHAN_EIO, "misbehaving application: message index past its ring");

@@ -499,10 +499,9 @@ static int shm_post_msg(struct chan *ch, const void *msg, uint32_t len)
 	uint64_t now = tick(e);
 	if (l->broken)
 		return CHAN_EDISCONNECTED;
-	if (!msg || len == 0)
-		return CHAN_EINVAL;
-	if (len > CHAN_MSG_MAX_BYTES)
-		return CHAN_ETOOBIG;
+	int bad = chan_msg_check(msg, len);
+	if (bad)
+		return bad;
 	if (e->msgs_out >= l->p.msg_depth)
 		return CHAN_EAGAIN;
 	if (l->faults.drop_msg && l->faults.drop_msg(l->faults.drop_ctx, (enum shm_end)e->idx, msg, len, now)) {

@@ -928,10 +928,9 @@ static int vc_post_msg(struct chan *ch, const void *msg, uint32_t len)
 	struct verbs_chan *vc = vc_of(ch);
 	if (vc->broken)
 		return CHAN_EDISCONNECTED;
-	if (!msg || len == 0)
-		return CHAN_EINVAL;
-	if (len > CHAN_MSG_MAX_BYTES)
-		return CHAN_ETOOBIG;
+	int bad = chan_msg_check(msg, len);
+	if (bad)
+		return bad;
 	if (!vc_have_credit(vc)) {
 		/* Credits come back in messages: look before saying no. */
 		vc_progress(vc, false);
