@@ -20,6 +20,7 @@
 #include "../transports/pcap_mirror.h"
 #include "../transports/shm/shm_chan.h"
 #include "link.h"
+#include "run_clock.h"
 #include "rng.h"
 #include "scenario_engine.h"
 #include "scn_apps.h"
@@ -667,21 +668,6 @@ static int open_timeline(struct engine *e, char *err, size_t err_len)
 	return 0;
 }
 
-static double wall_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* This process's CPU time: what a benchmark divides by. */
-static double cpu_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct text {
 	char *buf;
 	size_t len, cap;
@@ -743,7 +729,7 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 		}
 	}
 	char err[256] = "";
-	double wall0 = wall_now_s();
+	double wall0 = run_wall_s();
 	if (build(e, err, sizeof(err)) < 0) {
 		r->verdict = SCN_FAIL;
 		snprintf(r->diagnosis, sizeof(r->diagnosis), "setup: %s", err);
@@ -765,13 +751,13 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 	}
 	eng_trace(e, "scenario %s seed %llu bugs 0x%x", s->name, (unsigned long long)o->seed, o->bugs);
 	enum sim_stop stop;
-	double run_wall0 = wall_now_s(), run_cpu0 = cpu_now_s();
+	double run_wall0 = run_wall_s(), run_cpu0 = run_cpu_s();
 	if (o->realtime)
 		stop = run_realtime(e);
 	else
 		stop = sim_run(&e->sim, e->start_ns + s->time_limit_ns, stop_check, e);
-	r->run_wall_s = wall_now_s() - run_wall0;
-	r->run_cpu_s = cpu_now_s() - run_cpu0;
+	r->run_wall_s = run_wall_s() - run_wall0;
+	r->run_cpu_s = run_cpu_s() - run_cpu0;
 	for (int h = 0; h < 2; h++) {
 		struct nic_stats ns;
 		nic_get_stats(e->host[h].nic, &ns);
@@ -780,7 +766,7 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 	}
 	if (stop == SIM_STOP_IDLE && !eng_all_done(e))
 		e->deadlock = true; /* nothing will ever happen again, work pending */
-	r->wall_s = wall_now_s() - wall0;
+	r->wall_s = run_wall_s() - wall0;
 	r->virtual_ns = bt_clock_now_ns(e->clock) - e->start_ns;
 	e->stop = stop;
 	if (e->deadlock)

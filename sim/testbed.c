@@ -8,6 +8,7 @@
 
 #include "../transports/pcap_mirror.h"
 #include "rng.h"
+#include "run_clock.h"
 
 struct testbed {
 	const struct testbed_config *cfg;
@@ -240,20 +241,6 @@ static bool run_done(void *ctx)
 	return !tb->cfg->wait_quiesce || quiesced(tb);
 }
 
-static double wall_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Where the measured window starts and ends: counters and clocks. */
 struct rt_mark {
 	uint64_t messages;
@@ -267,8 +254,8 @@ static void rt_mark_now(struct testbed *tb, struct rt_mark *m)
 	echo_client_stats(tb->client, &st);
 	m->messages = st.messages_done;
 	m->rtt_count = st.rtt_count;
-	m->wall_s = wall_now_s();
-	m->cpu_s = cpu_now_s();
+	m->wall_s = run_wall_s();
+	m->cpu_s = run_cpu_s();
 }
 
 static enum sim_stop run_realtime(struct testbed *tb, struct testbed_result *r)
@@ -378,12 +365,12 @@ int testbed_run(const struct testbed_config *cfg, struct testbed_result *result,
 		free(tb);
 		return -1;
 	}
-	double wall_start = wall_now_s();
+	double wall_start = run_wall_s();
 	if (cfg->realtime)
 		result->stop = run_realtime(tb, result);
 	else
 		result->stop = sim_run(&tb->sim, cfg->time_limit_ns, run_done, tb);
-	result->wall_s = wall_now_s() - wall_start;
+	result->wall_s = run_wall_s() - wall_start;
 	result->virtual_ns = cfg->realtime ? 0 : tb->sim.now_ns;
 	collect(tb, result);
 	/* A capture that could not be written is an error, not a result. */
