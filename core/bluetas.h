@@ -43,6 +43,10 @@ enum bt_err {
 	BT_ECONNABORTED = -14, /* listener closed before the connection was accepted */
 };
 const char *bt_strerror(int err);
+/* The errno a POSIX socket call sets for the same failure (BT_ECHANNEL:
+ * ENETDOWN; one with no counterpart: EIO), for the layers that present
+ * this API as sockets (hw/preload, the packetdrill shim). */
+int bt_errno(int err);
 
 struct bt_host_config {
 	uint32_t max_conns;       /* connection slots (each owns RX+TX rings) */

@@ -3,6 +3,7 @@
  * handle, touches only host memory, records what the NIC must be told and
  * tries to tell it at once (host_flush_commands).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "host_internal.h"
@@ -26,6 +27,26 @@ const char *bt_strerror(int err)
 	case BT_ENOBUFS: return "NIC out of flows";
 	case BT_ECONNABORTED: return "listener closed before the connection was accepted";
 	default: return "unknown error";
+	}
+}
+
+int bt_errno(int err)
+{
+	switch (err) {
+	case BT_EAGAIN: return EAGAIN;
+	case BT_EINVAL: return EINVAL;
+	case BT_ENOMEM: return ENOMEM;
+	case BT_ECONNREFUSED: return ECONNREFUSED;
+	case BT_ECONNRESET: return ECONNRESET;
+	case BT_ETIMEDOUT: return ETIMEDOUT;
+	case BT_EPIPE: return EPIPE;
+	case BT_ENOTCONN: return ENOTCONN;
+	case BT_ECHANNEL: return ENETDOWN;
+	case BT_EADDRINUSE: return EADDRINUSE;
+	case BT_EHOSTUNREACH: return EHOSTUNREACH;
+	case BT_ENOBUFS: return ENOBUFS;
+	case BT_ECONNABORTED: return ECONNABORTED;
+	default: return EIO;
 	}
 }
 

@@ -227,25 +227,6 @@ int pl_drain(void)
 	return total;
 }
 
-int pl_errno_of(int e)
-{
-	switch (e) {
-	case BT_EAGAIN: return EAGAIN;
-	case BT_EINVAL: return EINVAL;
-	case BT_ENOMEM: return ENOMEM;
-	case BT_ECONNREFUSED: return ECONNREFUSED;
-	case BT_ECONNRESET: return ECONNRESET;
-	case BT_ETIMEDOUT: return ETIMEDOUT;
-	case BT_EPIPE: return EPIPE;
-	case BT_ENOTCONN: return ENOTCONN;
-	case BT_ECHANNEL: return ENETDOWN;
-	case BT_EADDRINUSE: return EADDRINUSE;
-	case BT_EHOSTUNREACH: return EHOSTUNREACH;
-	case BT_ENOBUFS: return ENOBUFS;
-	default: return EIO;
-	}
-}
-
 int pl_sleep_on_stack(uint64_t ns, uint64_t cap_ns)
 {
 	pthread_mutex_lock(&pl.mu);

@@ -136,7 +136,6 @@ static inline struct pl_sock *pl_sock_of(int fd)
 	return fd >= 0 && fd < PL_MAX_FD ? __atomic_load_n(&pl.fds[fd], __ATOMIC_ACQUIRE) : NULL;
 }
 int pl_drain(void);                       /* bt_poll until empty; events taken; with pl.mu */
-int pl_errno_of(int bt_err);
 uint64_t pl_now_ns(void);
 /* How long a wait polls before it sleeps: BLUETAS_SPIN_US (default
  * PL_SPIN_NS) to twice that while waits have been ending within twice

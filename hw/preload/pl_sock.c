@@ -123,7 +123,7 @@ EXPORT int listen(int fd, int backlog)
 	int id = bt_listen_opts(pl.host, s->local.port, bl, &s->opts);
 	UNLOCK();
 	if (id < 0)
-		return fail(pl_errno_of(id));
+		return fail(bt_errno(id));
 	s->id = id;
 	s->kind = PL_LISTEN;
 	return 0;
@@ -202,7 +202,7 @@ static int do_accept(int fd, struct sockaddr *a, socklen_t *len, int flags)
 		}
 		UNLOCK();
 		if (id != BT_EAGAIN)
-			return fail(pl_errno_of(id));
+			return fail(bt_errno(id));
 		if (s->nonblock)
 			return fail(EAGAIN);
 		if (block_for(s, POLLIN, s->rcvtimeo_ns) < 0)
@@ -230,7 +230,7 @@ static int connect_result(struct pl_sock *s)
 	uint32_t err = 0;
 	bt_getopt(pl.host, s->id, BT_OPT_ERROR, &err);
 	if (err)
-		return pl_errno_of(-(int)err);
+		return bt_errno(-(int)err);
 	uint32_t r = bt_readiness(pl.host, s->id);
 	if (r & BT_READY_OUT) {
 		s->kind = PL_CONN;
@@ -270,7 +270,7 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 					   : bt_connect_opts(pl.host, to.ip, to.port, &s->opts);
 	UNLOCK();
 	if (id < 0)
-		return fail(pl_errno_of(id));
+		return fail(bt_errno(id));
 	s->id = id;
 	s->peer = to;
 	s->kind = PL_CONNECTING;
@@ -375,7 +375,7 @@ static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		if (err) {
 			if (err == BT_EPIPE || err == BT_ECONNRESET)
 				raise_sigpipe(flags);
-			return fail(pl_errno_of(err));
+			return fail(bt_errno(err));
 		}
 		if (nb)
 			return fail(EAGAIN);
@@ -451,7 +451,7 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		if (got > 0)
 			return got;
 		if (err)
-			return fail(pl_errno_of(err));
+			return fail(bt_errno(err));
 		if (s->shut_rd)
 			return 0;
 		if (nb)
@@ -619,7 +619,7 @@ EXPORT int shutdown(int fd, int how)
 	int rc = bt_shutdown(pl.host, s->id, how == SHUT_RD ? BT_SHUT_RD : how == SHUT_WR ? BT_SHUT_WR : BT_SHUT_RDWR);
 	UNLOCK();
 	if (rc < 0)
-		return fail(pl_errno_of(rc));
+		return fail(bt_errno(rc));
 	if (how != SHUT_WR)
 		s->shut_rd = true;
 	if (how != SHUT_RD)
@@ -811,7 +811,7 @@ static int set_bt_opt(struct pl_sock *s, enum bt_opt opt, uint32_t val)
 	LOCK();
 	int rc = bt_setopt(pl.host, s->id, opt, val);
 	UNLOCK();
-	return rc < 0 ? fail(rc == BT_EINVAL ? EINVAL : pl_errno_of(rc)) : 0;
+	return rc < 0 ? fail(rc == BT_EINVAL ? EINVAL : bt_errno(rc)) : 0;
 }
 
 EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
@@ -987,7 +987,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 				LOCK();
 				bt_getopt(pl.host, s->id, BT_OPT_ERROR, &u);
 				UNLOCK();
-				e = u ? pl_errno_of(-(int)u) : 0;
+				e = u ? bt_errno(-(int)u) : 0;
 			}
 			return put_int(v, len, e);
 		}

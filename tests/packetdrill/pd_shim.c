@@ -98,25 +98,6 @@ struct pd_sock *pd_sock_of(struct pd_shim *s, int fd)
 	return fd >= 0 && fd < PD_MAX_FDS ? s->socks[fd] : NULL;
 }
 
-int pd_errno_of(int bt_err)
-{
-	switch (bt_err) {
-	case BT_EAGAIN: return EAGAIN;
-	case BT_EINVAL: return EINVAL;
-	case BT_ENOMEM: return ENOMEM;
-	case BT_ECONNREFUSED: return ECONNREFUSED;
-	case BT_ECONNRESET: return ECONNRESET;
-	case BT_ETIMEDOUT: return ETIMEDOUT;
-	case BT_EPIPE: return EPIPE;
-	case BT_ENOTCONN: return ENOTCONN;
-	case BT_EADDRINUSE: return EADDRINUSE;
-	case BT_EHOSTUNREACH: return EHOSTUNREACH;
-	case BT_ENOBUFS: return ENOBUFS;
-	case BT_ECONNABORTED: return ECONNABORTED;
-	default: return EIO;
-	}
-}
-
 /* ---- time and the wire ---- */
 
 static int pd_gettimeofday(void *u, struct timeval *tv, struct timezone *tz)

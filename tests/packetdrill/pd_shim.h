@@ -92,7 +92,6 @@ void pd_kick(struct pd_shim *s);
 bool pd_sleep(struct pd_shim *s, uint64_t deadline_ns);
 /* The call is done blocking: the main thread need not wait for it. */
 void pd_sleep_done(struct pd_shim *s);
-int pd_errno_of(int bt_err);
 struct pd_sock *pd_sock_of(struct pd_shim *s, int fd);
 int pd_new_fd(struct pd_shim *s);
 

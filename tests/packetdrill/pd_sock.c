@@ -163,7 +163,7 @@ int pd_listen(void *u, int fd, int backlog)
 		slots = max;
 	int id = bt_listen_opts(host(s), k->bound_port, slots, &k->opts);
 	if (id < 0)
-		return fail(s, pd_errno_of(id));
+		return fail(s, bt_errno(id));
 	k->kind = PD_SOCK_LISTEN;
 	k->id = id;
 	unlock(s);
@@ -203,7 +203,7 @@ int pd_accept(void *u, int fd, struct sockaddr *addr, socklen_t *addrlen)
 	}
 	pd_sleep_done(s);
 	if (id < 0)
-		return fail(s, pd_errno_of(id));
+		return fail(s, bt_errno(id));
 	int nfd = pd_new_fd(s);
 	struct pd_sock *c = nfd >= 0 ? calloc(1, sizeof(*c)) : NULL;
 	if (!c) {
@@ -252,7 +252,7 @@ int pd_connect(void *u, int fd, const struct sockaddr *addr, socklen_t addrlen)
 		if (err && !k->connect_reported) {
 			k->connect_reported = true;
 			take_error(s, k->id);
-			return fail(s, pd_errno_of(err));
+			return fail(s, bt_errno(err));
 		}
 		if (err)
 			return fail(s, ECONNABORTED);
@@ -265,7 +265,7 @@ int pd_connect(void *u, int fd, const struct sockaddr *addr, socklen_t addrlen)
 			k->bound_port);
 	int id = bt_connect_opts(host(s), ip, port, &k->opts);
 	if (id < 0)
-		return fail(s, pd_errno_of(id));
+		return fail(s, bt_errno(id));
 	k->kind = PD_SOCK_CONN;
 	k->id = id;
 	if (k->nonblock)
@@ -283,7 +283,7 @@ int pd_connect(void *u, int fd, const struct sockaddr *addr, socklen_t addrlen)
 	if (err) {
 		k->connect_reported = true;
 		take_error(s, id);
-		return fail(s, pd_errno_of(err));
+		return fail(s, bt_errno(err));
 	}
 	unlock(s);
 	return 0;
@@ -329,7 +329,7 @@ static ssize_t do_recv(void *u, int fd, void *buf, size_t len, int flags)
 		else {
 			k->err_consumed = true;
 			take_error(s, k->id);
-			return fail(s, pd_errno_of((int)n));
+			return fail(s, bt_errno((int)n));
 		}
 	}
 	unlock(s);
@@ -384,7 +384,7 @@ static ssize_t do_send(void *u, int fd, const void *buf, size_t len, int flags)
 			return fail(s, EPIPE);
 		k->err_consumed = true;
 		take_error(s, k->id);
-		return fail(s, pd_errno_of((int)n));
+		return fail(s, bt_errno((int)n));
 	}
 	pd_sleep_done(s);
 	if (sent == 0 && len > 0)
@@ -627,7 +627,7 @@ int pd_shutdown(void *u, int fd, int how)
 		return fail(s, ENOTCONN);
 	int rc = bt_shutdown(host(s), k->id, how + 1); /* SHUT_RD 0 -> BT_SHUT_RD 1 ... */
 	if (rc < 0)
-		return fail(s, pd_errno_of(rc));
+		return fail(s, bt_errno(rc));
 	unlock(s);
 	return 0;
 }
@@ -670,7 +670,7 @@ static int set_bt_opt(struct pd_shim *s, struct pd_sock *k, enum bt_opt opt, uin
 		return 0;
 	}
 	int rc = bt_setopt(host(s), k->id, opt, val);
-	return rc < 0 ? pd_errno_of(rc) : 0;
+	return rc < 0 ? bt_errno(rc) : 0;
 }
 
 int pd_setsockopt(void *u, int fd, int level, int optname, const void *optval, socklen_t optlen)
@@ -792,7 +792,7 @@ int pd_getsockopt(void *u, int fd, int level, int optname, void *optval, socklen
 		case SO_ERROR:
 			if (k->kind != PD_SOCK_FRESH) {
 				int e = take_error(s, k->id);
-				v = e ? pd_errno_of(e) : 0;
+				v = e ? bt_errno(e) : 0;
 				if (e)
 					k->connect_reported = true;
 			}
