@@ -419,18 +419,28 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
 	return total;
 }
 
+/* One buffer as long as the vector (the stack's calls take one), or NULL
+ * with errno set: EINVAL for a negative count or a vector longer than
+ * PD_IOV_MAX_BYTES, ENOMEM. */
+static uint8_t *iov_bounce(const struct iovec *iov, int iovcnt, size_t *total)
+{
+	*total = iov_total(iov, iovcnt);
+	if (iovcnt < 0 || *total > PD_IOV_MAX_BYTES) {
+		errno = EINVAL;
+		return NULL;
+	}
+	uint8_t *tmp = malloc(*total ? *total : 1);
+	if (!tmp)
+		errno = ENOMEM;
+	return tmp;
+}
+
 static ssize_t recv_iov(void *u, int fd, const struct iovec *iov, int iovcnt, int flags)
 {
-	size_t total = iov_total(iov, iovcnt);
-	if (iovcnt < 0 || total > PD_IOV_MAX_BYTES) {
-		errno = EINVAL;
+	size_t total;
+	uint8_t *tmp = iov_bounce(iov, iovcnt, &total);
+	if (!tmp)
 		return -1;
-	}
-	uint8_t *tmp = malloc(total ? total : 1);
-	if (!tmp) {
-		errno = ENOMEM;
-		return -1;
-	}
 	ssize_t n = do_recv(u, fd, tmp, total, flags);
 	for (int i = 0, off = 0; n > 0 && i < iovcnt && off < n; i++) {
 		size_t take = iov[i].iov_len < (size_t)(n - off) ? iov[i].iov_len : (size_t)(n - off);
@@ -443,16 +453,10 @@ static ssize_t recv_iov(void *u, int fd, const struct iovec *iov, int iovcnt, in
 
 static ssize_t send_iov(void *u, int fd, const struct iovec *iov, int iovcnt, int flags)
 {
-	size_t total = iov_total(iov, iovcnt);
-	if (iovcnt < 0 || total > PD_IOV_MAX_BYTES) {
-		errno = EINVAL;
+	size_t total;
+	uint8_t *tmp = iov_bounce(iov, iovcnt, &total);
+	if (!tmp)
 		return -1;
-	}
-	uint8_t *tmp = malloc(total ? total : 1);
-	if (!tmp) {
-		errno = ENOMEM;
-		return -1;
-	}
 	size_t off = 0;
 	for (int i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len)
