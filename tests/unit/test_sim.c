@@ -38,6 +38,33 @@ static struct bt_clock clock_of(struct manual_clock *mc)
 	return c;
 }
 
+/* A link on a manual clock that starts at 0: its parameters (the
+ * defaults, but the frame pool) for the test to change before link_open,
+ * and its two ports. */
+struct link_fx {
+	struct manual_clock mc;
+	struct bt_clock c;
+	struct sim_link_params p;
+	struct sim_link *l;
+	struct netif *n0, *n1;
+};
+
+static void link_params(struct link_fx *f, uint32_t pool_frames)
+{
+	*f = (struct link_fx){.mc = {.now = 0}};
+	f->c = clock_of(&f->mc);
+	sim_link_default_params(&f->p);
+	f->p.pool_frames = pool_frames;
+}
+
+static void link_open(struct link_fx *f, const uint8_t *mac0, const uint8_t *mac1)
+{
+	f->l = sim_link_create(&f->p, &f->c, mac0, mac1);
+	assert_non_null(f->l);
+	f->n0 = sim_link_port(f->l, 0);
+	f->n1 = sim_link_port(f->l, 1);
+}
+
 static const uint8_t MAC0[6] = {0x02, 0, 0, 0, 0, 0x01};
 static const uint8_t MAC1[6] = {0x02, 0, 0, 0, 0, 0x02};
 
@@ -381,231 +408,202 @@ static void test_sim_actor_limit_and_names(void **state)
 static void test_link_arrival_exact(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 1000};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 16;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
+	struct link_fx f;
+	link_params(&f, 16);
+	f.mc.now = 1000;
+	link_open(&f, MAC0, MAC1);
 
 	uint8_t mac[6];
-	netif_get_mac(n0, mac);
+	netif_get_mac(f.n0, mac);
 	assert_memory_equal(mac, MAC0, 6);
-	netif_get_mac(n1, mac);
+	netif_get_mac(f.n1, mac);
 	assert_memory_equal(mac, MAC1, 6);
 
-	assert_int_equal(sim_link_next_event_ns(l), BT_TIME_NEVER);
-	assert_int_equal(send_frame(n0, 1500, 0, 77), 1);
+	assert_int_equal(sim_link_next_event_ns(f.l), BT_TIME_NEVER);
+	assert_int_equal(send_frame(f.n0, 1500, 0, 77), 1);
 	/* 1500 B at 10 Gbit/s = 1200 ns, then 5000 ns of propagation. */
 	uint64_t arrive = 1000 + 1200 + 5000;
-	assert_int_equal(netif_next_rx_ns(n1), arrive);
-	assert_int_equal(netif_next_rx_ns(n0), BT_TIME_NEVER);
-	assert_int_equal(sim_link_next_event_ns(l), arrive);
+	assert_int_equal(netif_next_rx_ns(f.n1), arrive);
+	assert_int_equal(netif_next_rx_ns(f.n0), BT_TIME_NEVER);
+	assert_int_equal(sim_link_next_event_ns(f.l), arrive);
 
 	struct netif_buf *b[4];
-	mc.now = arrive - 1;
-	assert_int_equal(netif_rx_burst(n1, b, 4), 0);
-	mc.now = arrive;
-	assert_int_equal(netif_rx_burst(n0, b, 4), 0);
-	assert_int_equal(netif_rx_burst(n1, b, 4), 1);
+	f.mc.now = arrive - 1;
+	assert_int_equal(netif_rx_burst(f.n1, b, 4), 0);
+	f.mc.now = arrive;
+	assert_int_equal(netif_rx_burst(f.n0, b, 4), 0);
+	assert_int_equal(netif_rx_burst(f.n1, b, 4), 1);
 	assert_int_equal(b[0]->len, 1500);
 	assert_int_equal(frame_seq(b[0]), 77);
 	assert_true(ipv4_checksum_ok(b[0]->data));
-	netif_free(n1, b[0]);
-	assert_int_equal(sim_link_next_event_ns(l), BT_TIME_NEVER);
+	netif_free(f.n1, b[0]);
+	assert_int_equal(sim_link_next_event_ns(f.l), BT_TIME_NEVER);
 
 	struct netif_stats s0, s1;
-	netif_get_stats(n0, &s0);
-	netif_get_stats(n1, &s1);
+	netif_get_stats(f.n0, &s0);
+	netif_get_stats(f.n1, &s1);
 	assert_int_equal(s0.tx_frames, 1);
 	assert_int_equal(s0.tx_bytes, 1500);
 	assert_int_equal(s1.rx_frames, 1);
 	assert_int_equal(s1.rx_bytes, 1500);
 	assert_int_equal(s0.rx_frames + s1.tx_frames, 0);
 
-	netif_destroy(n0); /* a no-op: the link owns its ports */
-	sim_link_destroy(l);
+	netif_destroy(f.n0); /* a no-op: the link owns its ports */
+	sim_link_destroy(f.l);
 }
 
 static void test_link_serialization_back_to_back(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 16;
-	p.latency_ns = 1000;
-	p.bandwidth_bps = 1000000000ull; /* 1 Gbit/s: 8 ns per byte */
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
+	struct link_fx f;
+	link_params(&f, 16);
+	f.p.latency_ns = 1000;
+	f.p.bandwidth_bps = 1000000000ull; /* 1 Gbit/s: 8 ns per byte */
+	link_open(&f, MAC0, MAC1);
 
 	for (uint32_t i = 0; i < 3; i++)
-		assert_int_equal(send_frame(n0, 1000, 0, i), 1);
+		assert_int_equal(send_frame(f.n0, 1000, 0, i), 1);
 	struct netif_buf *b[4];
 	for (uint32_t i = 0; i < 3; i++) {
 		uint64_t arrive = (i + 1) * 8000 + 1000;
-		assert_int_equal(netif_next_rx_ns(n1), arrive);
-		mc.now = arrive;
-		assert_int_equal(netif_rx_burst(n1, b, 4), 1);
+		assert_int_equal(netif_next_rx_ns(f.n1), arrive);
+		f.mc.now = arrive;
+		assert_int_equal(netif_rx_burst(f.n1, b, 4), 1);
 		assert_int_equal(frame_seq(b[0]), i);
-		netif_free(n1, b[0]);
+		netif_free(f.n1, b[0]);
 	}
 	/* Once the wire is idle a new frame starts at `now`, not at the old
 	 * busy time. */
-	mc.now = 100000;
-	assert_int_equal(send_frame(n0, 1000, 0, 9), 1);
-	assert_int_equal(netif_next_rx_ns(n1), 100000 + 8000 + 1000);
-	sim_link_destroy(l);
+	f.mc.now = 100000;
+	assert_int_equal(send_frame(f.n0, 1000, 0, 9), 1);
+	assert_int_equal(netif_next_rx_ns(f.n1), 100000 + 8000 + 1000);
+	sim_link_destroy(f.l);
 }
 
 static void test_link_fractional_serialization_does_not_drift(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 128;
-	p.latency_ns = 0;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
+	struct link_fx f;
+	link_params(&f, 128);
+	f.p.latency_ns = 0;
+	link_open(&f, MAC0, MAC1);
 
 	/* 64 B at 10 Gbit/s is 51.2 ns: 100 frames must take exactly 5120 ns,
 	 * not 100 * 52. */
 	for (uint32_t i = 0; i < 100; i++)
-		assert_int_equal(send_frame(n0, 64, 0, i), 1);
-	assert_int_equal(netif_next_rx_ns(n1), 52); /* 51.2 rounded up */
-	mc.now = 5119;
-	assert_int_equal(drain(n1), 99);
-	mc.now = 5120;
-	assert_int_equal(drain(n1), 1);
-	sim_link_destroy(l);
+		assert_int_equal(send_frame(f.n0, 64, 0, i), 1);
+	assert_int_equal(netif_next_rx_ns(f.n1), 52); /* 51.2 rounded up */
+	f.mc.now = 5119;
+	assert_int_equal(drain(f.n1), 99);
+	f.mc.now = 5120;
+	assert_int_equal(drain(f.n1), 1);
+	sim_link_destroy(f.l);
 }
 
 static void test_link_tail_drop(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 8;
-	p.queue_limit_bytes = 3000;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
+	struct link_fx f;
+	link_params(&f, 8);
+	f.p.queue_limit_bytes = 3000;
+	link_open(&f, MAC0, MAC1);
 
 	struct netif_buf *b[4];
 	for (int i = 0; i < 4; i++) {
-		b[i] = netif_alloc(n0);
+		b[i] = netif_alloc(f.n0);
 		assert_non_null(b[i]);
 		build_ipv4(b[i]->data, 1500, 0, (uint32_t)i);
 		b[i]->len = 1500;
 	}
 	/* The sender's ownership ends for every frame, dropped or not. */
-	assert_int_equal(netif_tx_burst(n0, b, 4), 4);
+	assert_int_equal(netif_tx_burst(f.n0, b, 4), 4);
 
 	struct sim_link_dir_stats ds;
-	sim_link_dir_stats(l, 0, &ds);
+	sim_link_dir_stats(f.l, 0, &ds);
 	assert_int_equal(ds.frames, 2);
 	assert_int_equal(ds.bytes, 3000);
 	assert_int_equal(ds.dropped_queue, 2);
 	assert_int_equal(ds.dropped_oversize, 0);
 	assert_int_equal(ds.max_queue_bytes, 3000);
 	struct netif_stats st;
-	netif_get_stats(n0, &st);
+	netif_get_stats(f.n0, &st);
 	assert_int_equal(st.tx_frames, 2);
 	assert_int_equal(st.tx_dropped, 2);
 
 	/* Dropped buffers went back to the pool: 8 - 2 in flight = 6. */
 	struct netif_buf *held[8];
 	int got = 0;
-	while (got < 8 && (held[got] = netif_alloc(n0)) != NULL)
+	while (got < 8 && (held[got] = netif_alloc(f.n0)) != NULL)
 		got++;
 	assert_int_equal(got, 6);
 	for (int i = 0; i < got; i++)
-		netif_free(n0, held[i]);
+		netif_free(f.n0, held[i]);
 
 	/* After the first frame is serialized (1200 ns) there is room again. */
-	mc.now = 1200;
-	assert_int_equal(send_frame(n0, 1500, 0, 10), 1);
-	sim_link_dir_stats(l, 0, &ds);
+	f.mc.now = 1200;
+	assert_int_equal(send_frame(f.n0, 1500, 0, 10), 1);
+	sim_link_dir_stats(f.l, 0, &ds);
 	assert_int_equal(ds.frames, 3);
 	assert_int_equal(ds.dropped_queue, 2);
 
-	mc.now = 1000000;
+	f.mc.now = 1000000;
 	struct netif_buf *r[8];
-	int n = netif_rx_burst(n1, r, 8);
+	int n = netif_rx_burst(f.n1, r, 8);
 	assert_int_equal(n, 3);
 	assert_int_equal(frame_seq(r[0]), 0);
 	assert_int_equal(frame_seq(r[1]), 1);
 	assert_int_equal(frame_seq(r[2]), 10);
 	for (int i = 0; i < n; i++)
-		netif_free(n1, r[i]);
-	sim_link_destroy(l);
+		netif_free(f.n1, r[i]);
+	sim_link_destroy(f.l);
 }
 
 static void test_link_oversize_drop(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 4;
-	p.mtu_bytes = 1514;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
+	struct link_fx f;
+	link_params(&f, 4);
+	f.p.mtu_bytes = 1514;
+	link_open(&f, MAC0, MAC1);
 
-	assert_int_equal(send_frame(n0, 1515, 0, 1), 1);
-	assert_int_equal(send_frame(n0, 1514, 0, 2), 1);
+	assert_int_equal(send_frame(f.n0, 1515, 0, 1), 1);
+	assert_int_equal(send_frame(f.n0, 1514, 0, 2), 1);
 	struct sim_link_dir_stats ds;
-	sim_link_dir_stats(l, 0, &ds);
+	sim_link_dir_stats(f.l, 0, &ds);
 	assert_int_equal(ds.dropped_oversize, 1);
 	assert_int_equal(ds.frames, 1);
-	mc.now = 1000000;
+	f.mc.now = 1000000;
 	struct netif_buf *r[4];
-	assert_int_equal(netif_rx_burst(n1, r, 4), 1);
+	assert_int_equal(netif_rx_burst(f.n1, r, 4), 1);
 	assert_int_equal(frame_seq(r[0]), 2);
-	netif_free(n1, r[0]);
-	sim_link_destroy(l);
+	netif_free(f.n1, r[0]);
+	sim_link_destroy(f.l);
 }
 
 static void test_link_ecn_marking(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 16;
-	p.ecn_mark_bytes = 1000;
-	p.bandwidth_bps = 1000000000ull;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
+	struct link_fx f;
+	link_params(&f, 16);
+	f.p.ecn_mark_bytes = 1000;
+	f.p.bandwidth_bps = 1000000000ull;
+	link_open(&f, MAC0, MAC1);
 
 	/* Queue empty: not marked even though ECT(0). */
-	assert_int_equal(send_frame(n0, 1500, 0xb8 | 0x02, 0), 1);
+	assert_int_equal(send_frame(f.n0, 1500, 0xb8 | 0x02, 0), 1);
 	/* Queue now holds 1500 > 1000: ECT(0) and ECT(1) get CE. */
-	assert_int_equal(send_frame(n0, 1500, 0xb8 | 0x02, 1), 1);
-	assert_int_equal(send_frame(n0, 1500, 0x01, 2), 1);
+	assert_int_equal(send_frame(f.n0, 1500, 0xb8 | 0x02, 1), 1);
+	assert_int_equal(send_frame(f.n0, 1500, 0x01, 2), 1);
 	/* Not-ECT and already-CE frames are left alone. */
-	assert_int_equal(send_frame(n0, 1500, 0xb8, 3), 1);
-	assert_int_equal(send_frame(n0, 1500, 0x03, 4), 1);
+	assert_int_equal(send_frame(f.n0, 1500, 0xb8, 3), 1);
+	assert_int_equal(send_frame(f.n0, 1500, 0x03, 4), 1);
 
 	uint8_t expect_nonect[1500];
 	build_ipv4(expect_nonect, 1500, 0xb8, 3);
 
-	mc.now = 1000000;
+	f.mc.now = 1000000;
 	struct netif_buf *r[8];
-	assert_int_equal(netif_rx_burst(n1, r, 8), 5);
+	assert_int_equal(netif_rx_burst(f.n1, r, 8), 5);
 	const uint8_t tos_expect[5] = {0xba, 0xbb, 0x03, 0xb8, 0x03};
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(r[i]->data[15], tos_expect[i]);
@@ -613,167 +611,147 @@ static void test_link_ecn_marking(void **state)
 	}
 	assert_memory_equal(r[3]->data, expect_nonect, 1500);
 	for (int i = 0; i < 5; i++)
-		netif_free(n1, r[i]);
+		netif_free(f.n1, r[i]);
 
 	struct sim_link_dir_stats ds;
-	sim_link_dir_stats(l, 0, &ds);
+	sim_link_dir_stats(f.l, 0, &ds);
 	assert_int_equal(ds.ecn_marked, 2);
-	sim_link_destroy(l);
+	sim_link_destroy(f.l);
 }
 
 static void test_link_ecn_ignores_non_ipv4(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 8;
-	p.ecn_mark_bytes = 1;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
+	struct link_fx f;
+	link_params(&f, 8);
+	f.p.ecn_mark_bytes = 1;
+	link_open(&f, MAC0, MAC1);
 
-	assert_int_equal(send_frame(n0, 100, 0x02, 0), 1);
+	assert_int_equal(send_frame(f.n0, 100, 0x02, 0), 1);
 	/* ARP ethertype with an ECT-looking byte 15, and a runt frame. */
-	struct netif_buf *b = netif_alloc(n0);
+	struct netif_buf *b = netif_alloc(f.n0);
 	assert_non_null(b);
 	build_ipv4(b->data, 100, 0x02, 1);
 	b->data[13] = 0x06;
 	b->len = 100;
-	assert_int_equal(netif_tx_burst(n0, &b, 1), 1);
-	b = netif_alloc(n0);
+	assert_int_equal(netif_tx_burst(f.n0, &b, 1), 1);
+	b = netif_alloc(f.n0);
 	assert_non_null(b);
 	build_ipv4(b->data, 40, 0x02, 2);
 	b->len = 20;
-	assert_int_equal(netif_tx_burst(n0, &b, 1), 1);
+	assert_int_equal(netif_tx_burst(f.n0, &b, 1), 1);
 
-	mc.now = 1000000;
+	f.mc.now = 1000000;
 	struct netif_buf *r[4];
-	assert_int_equal(netif_rx_burst(n1, r, 4), 3);
+	assert_int_equal(netif_rx_burst(f.n1, r, 4), 3);
 	assert_int_equal(r[1]->data[15], 0x02);
 	assert_int_equal(r[2]->data[15], 0x02);
 	for (int i = 0; i < 3; i++)
-		netif_free(n1, r[i]);
+		netif_free(f.n1, r[i]);
 	struct sim_link_dir_stats ds;
-	sim_link_dir_stats(l, 0, &ds);
+	sim_link_dir_stats(f.l, 0, &ds);
 	assert_int_equal(ds.ecn_marked, 0);
-	sim_link_destroy(l);
+	sim_link_destroy(f.l);
 }
 
 static void test_link_in_order_delivery(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 256;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
+	struct link_fx f;
+	link_params(&f, 256);
+	link_open(&f, MAC0, MAC1);
 
 	uint32_t next_expected = 0, sent = 0;
 	struct netif_buf *r[7];
 	for (int step = 0; step < 400; step++) {
-		mc.now += 137;
+		f.mc.now += 137;
 		if (sent < 200 && step % 3 != 2) {
 			uint16_t len = (uint16_t)(64 + (sent * 97) % 1400);
-			assert_int_equal(send_frame(n0, len, 0, sent), 1);
+			assert_int_equal(send_frame(f.n0, len, 0, sent), 1);
 			sent++;
 		}
-		int n = netif_rx_burst(n1, r, 7);
+		int n = netif_rx_burst(f.n1, r, 7);
 		for (int i = 0; i < n; i++) {
 			assert_int_equal(frame_seq(r[i]), next_expected);
 			next_expected++;
-			netif_free(n1, r[i]);
+			netif_free(f.n1, r[i]);
 		}
 	}
-	mc.now += 1000000;
+	f.mc.now += 1000000;
 	int n;
-	while ((n = netif_rx_burst(n1, r, 7)) > 0)
+	while ((n = netif_rx_burst(f.n1, r, 7)) > 0)
 		for (int i = 0; i < n; i++) {
 			assert_int_equal(frame_seq(r[i]), next_expected);
 			next_expected++;
-			netif_free(n1, r[i]);
+			netif_free(f.n1, r[i]);
 		}
 	assert_int_equal(next_expected, 200);
-	sim_link_destroy(l);
+	sim_link_destroy(f.l);
 }
 
 static void test_link_pool_exhaustion(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 4;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
+	struct link_fx f;
+	link_params(&f, 4);
+	link_open(&f, MAC0, MAC1);
 
 	struct netif_buf *b[4];
 	for (int i = 0; i < 4; i++) {
-		b[i] = netif_alloc(n0);
+		b[i] = netif_alloc(f.n0);
 		assert_non_null(b[i]);
 		assert_int_equal(b[i]->cap, NETIF_FRAME_MAX_BYTES);
 		assert_int_equal(b[i]->len, 0);
 	}
-	assert_null(netif_alloc(n0));
-	assert_null(netif_alloc(n0));
+	assert_null(netif_alloc(f.n0));
+	assert_null(netif_alloc(f.n0));
 	struct netif_stats st;
-	netif_get_stats(n0, &st);
+	netif_get_stats(f.n0, &st);
 	assert_int_equal(st.alloc_failed, 2);
 
 	/* Each port has its own pool. */
-	struct netif_buf *other = netif_alloc(n1);
+	struct netif_buf *other = netif_alloc(f.n1);
 	assert_non_null(other);
-	netif_free(n1, other);
-	netif_get_stats(n1, &st);
+	netif_free(f.n1, other);
+	netif_get_stats(f.n1, &st);
 	assert_int_equal(st.alloc_failed, 0);
 
 	/* A buffer sent by port 0 and freed by the receiver on port 1 goes
 	 * back to port 0's pool. */
 	build_ipv4(b[0]->data, 100, 0, 5);
 	b[0]->len = 100;
-	assert_int_equal(netif_tx_burst(n0, &b[0], 1), 1);
-	assert_null(netif_alloc(n0));
-	mc.now = 1000000;
+	assert_int_equal(netif_tx_burst(f.n0, &b[0], 1), 1);
+	assert_null(netif_alloc(f.n0));
+	f.mc.now = 1000000;
 	struct netif_buf *r[2];
-	assert_int_equal(netif_rx_burst(n1, r, 2), 1);
-	netif_free(n1, r[0]);
+	assert_int_equal(netif_rx_burst(f.n1, r, 2), 1);
+	netif_free(f.n1, r[0]);
 	/* A double free must not hand the same buffer out twice. */
-	netif_free(n1, r[0]);
-	struct netif_buf *again = netif_alloc(n0);
+	netif_free(f.n1, r[0]);
+	struct netif_buf *again = netif_alloc(f.n0);
 	assert_non_null(again);
-	assert_null(netif_alloc(n0));
+	assert_null(netif_alloc(f.n0));
 
-	netif_free(n0, again);
+	netif_free(f.n0, again);
 	for (int i = 1; i < 4; i++)
-		netif_free(n0, b[i]);
-	sim_link_destroy(l);
+		netif_free(f.n0, b[i]);
+	sim_link_destroy(f.l);
 }
 
 static void test_link_destroy_with_frames_in_flight(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 8;
-	struct sim_link *l = sim_link_create(&p, &c, NULL, NULL);
-	assert_non_null(l);
-	struct netif *n0 = sim_link_port(l, 0), *n1 = sim_link_port(l, 1);
-	assert_null(sim_link_port(l, 2));
+	struct link_fx f;
+	link_params(&f, 8);
+	link_open(&f, NULL, NULL);
+	assert_null(sim_link_port(f.l, 2));
 	for (uint32_t i = 0; i < 3; i++) {
-		assert_int_equal(send_frame(n0, 200, 0, i), 1);
-		assert_int_equal(send_frame(n1, 200, 0, i), 1);
+		assert_int_equal(send_frame(f.n0, 200, 0, i), 1);
+		assert_int_equal(send_frame(f.n1, 200, 0, i), 1);
 	}
 	/* Both directions count toward the link's next event. */
-	assert_int_equal(sim_link_next_event_ns(l), 160 + 5000);
-	sim_link_destroy(l); /* valgrind checks nothing leaks */
+	assert_int_equal(sim_link_next_event_ns(f.l), 160 + 5000);
+	sim_link_destroy(f.l); /* valgrind checks nothing leaks */
 }
 
 /* ---------- pcap mirror ---------- */
@@ -783,17 +761,12 @@ static void test_pcap_mirror_roundtrip(void **state)
 	(void)state;
 	char path[64];
 	temp_path(path, sizeof(path));
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 16;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
+	struct link_fx f;
+	link_params(&f, 16);
+	link_open(&f, MAC0, MAC1);
 	char err[256] = "";
-	struct netif *m0 = pcap_mirror_create(sim_link_port(l, 0), path, &c, err, sizeof(err));
+	struct netif *m0 = pcap_mirror_create(f.n0, path, &f.c, err, sizeof(err));
 	assert_non_null(m0);
-	struct netif *n1 = sim_link_port(l, 1);
 
 	/* Pass-throughs reach the inner port. */
 	uint8_t mac[6];
@@ -803,18 +776,18 @@ static void test_pcap_mirror_roundtrip(void **state)
 	const uint64_t t_tx[2] = {1234, 1234567891ull};
 	const uint16_t len_tx[2] = {60, 1514};
 	for (int i = 0; i < 2; i++) {
-		mc.now = t_tx[i];
+		f.mc.now = t_tx[i];
 		assert_int_equal(send_frame(m0, len_tx[i], 0, (uint32_t)i), 1);
 	}
 	/* One frame back, received through the mirror. */
-	mc.now = 2000000000ull;
-	assert_int_equal(send_frame(n1, 300, 0, 9), 1);
+	f.mc.now = 2000000000ull;
+	assert_int_equal(send_frame(f.n1, 300, 0, 9), 1);
 	assert_int_equal(netif_next_rx_ns(m0), 2000000000ull + 240 + 5000);
-	mc.now = 3000000007ull;
+	f.mc.now = 3000000007ull;
 	struct netif_buf *r[4];
 	assert_int_equal(netif_rx_burst(m0, r, 4), 1);
 	netif_free(m0, r[0]);
-	drain(n1);
+	drain(f.n1);
 	struct netif_stats st;
 	netif_get_stats(m0, &st);
 	assert_int_equal(st.tx_frames, 2);
@@ -845,29 +818,25 @@ static void test_pcap_mirror_roundtrip(void **state)
 	}
 	assert_int_equal(count, 3);
 	pcap_close(pc);
-	sim_link_destroy(l);
+	sim_link_destroy(f.l);
 	assert_int_equal(unlink(path), 0);
 }
 
 static void test_pcap_mirror_bad_path(void **state)
 {
 	(void)state;
-	struct manual_clock mc = {.now = 0};
-	struct bt_clock c = clock_of(&mc);
-	struct sim_link_params p;
-	sim_link_default_params(&p);
-	p.pool_frames = 2;
-	struct sim_link *l = sim_link_create(&p, &c, MAC0, MAC1);
-	assert_non_null(l);
+	struct link_fx f;
+	link_params(&f, 2);
+	link_open(&f, MAC0, MAC1);
 	char err[256] = "";
 	const char *bad = "/nonexistent-bt-dir/x.pcap";
-	assert_null(pcap_mirror_create(sim_link_port(l, 0), bad, &c, err, sizeof(err)));
+	assert_null(pcap_mirror_create(sim_link_port(f.l, 0), bad, &f.c, err, sizeof(err)));
 	const char *prefix = "pcap: cannot write /nonexistent-bt-dir/x.pcap: ";
 	assert_int_equal(strncmp(err, prefix, strlen(prefix)), 0);
 	assert_true(strlen(err) > strlen(prefix));
 	/* The inner netif is still the caller's and still works. */
-	assert_int_equal(send_frame(sim_link_port(l, 0), 60, 0, 0), 1);
-	sim_link_destroy(l);
+	assert_int_equal(send_frame(sim_link_port(f.l, 0), 60, 0, 0), 1);
+	sim_link_destroy(f.l);
 }
 
 /* A small seeded two-actor scenario: random sizes and gaps out, echo back. */
