@@ -334,11 +334,9 @@ void harness_inject_raw(struct harness *h, const uint8_t *frame, uint16_t len)
 	assert_int_equal(netif_tx_burst(h->peer_port, bufs, 1), 1);
 }
 
-void harness_inject(struct harness *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t window,
-		    const void *payload, uint16_t len, const struct harness_seg *x)
+int harness_build_frame(struct harness *h, uint8_t *frame, size_t cap, uint8_t flags, uint32_t seq, uint32_t ack,
+			uint16_t window, const void *payload, uint16_t len, const struct harness_seg *x)
 {
-	struct netif_buf *b = netif_alloc(h->peer_port);
-	assert_non_null(b);
 	struct tcp_frame_args a = {
 		.src_mac = HARNESS_PEER_MAC,
 		.dst_mac = HARNESS_NIC_MAC,
@@ -356,9 +354,17 @@ void harness_inject(struct harness *h, uint8_t flags, uint32_t seq, uint32_t ack
 		.payload = payload,
 		.payload_len = len,
 	};
-	int n = tcp_frame_build(b->data, b->cap, &a);
+	int n = tcp_frame_build(frame, cap, &a);
 	assert_true(n > 0);
-	b->len = (uint16_t)n;
+	return n;
+}
+
+void harness_inject(struct harness *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t window,
+		    const void *payload, uint16_t len, const struct harness_seg *x)
+{
+	struct netif_buf *b = netif_alloc(h->peer_port);
+	assert_non_null(b);
+	b->len = (uint16_t)harness_build_frame(h, b->data, b->cap, flags, seq, ack, window, payload, len, x);
 	trace_frame(h, "peer->nic", b->data, b->len);
 	struct netif_buf *bufs[1] = {b};
 	assert_int_equal(netif_tx_burst(h->peer_port, bufs, 1), 1);

@@ -160,6 +160,11 @@ struct harness_seg {
  * NIC sees it at the next harness_advance. */
 void harness_inject(struct harness *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t window,
 		    const void *payload, uint16_t len, const struct harness_seg *x);
+/* The frame harness_inject would send, built into frame[0..cap) and not
+ * sent (for a test that alters its bytes or hands it to the fast path
+ * itself); returns its length. */
+int harness_build_frame(struct harness *h, uint8_t *frame, size_t cap, uint8_t flags, uint32_t seq, uint32_t ack,
+			uint16_t window, const void *payload, uint16_t len, const struct harness_seg *x);
 /* Sends a raw Ethernet frame from the peer. */
 void harness_inject_raw(struct harness *h, const uint8_t *frame, uint16_t len);
 /* Sends from the tracked peer state: seq = snd_nxt, ack = rcv_nxt (ACK is

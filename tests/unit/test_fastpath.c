@@ -148,15 +148,8 @@ static void test_rx_hardware_verified_checksum_is_trusted(void **state)
 	struct harness *h = open_default(1000, &conn);
 	uint8_t payload[100], frame[256];
 	harness_fill(payload, sizeof(payload), 0);
-	struct tcp_frame_args a = {
-		.src_mac = HARNESS_PEER_MAC, .dst_mac = HARNESS_NIC_MAC,
-		.src_ip = HARNESS_PEER_IP, .dst_ip = HARNESS_NIC_IP,
-		.tcp = {.sport = h->peer.port, .dport = h->peer.nic_port, .seq = h->peer.snd_nxt,
-			.ack = h->peer.rcv_nxt, .flags = TCP_ACK, .window = 65535},
-		.payload = payload, .payload_len = sizeof(payload),
-	};
-	int n = tcp_frame_build(frame, sizeof(frame), &a);
-	assert_true(n > 0);
+	int n = harness_build_frame(h, frame, sizeof(frame), TCP_ACK, h->peer.snd_nxt, h->peer.rcv_nxt, 65535, payload,
+				    sizeof(payload), NULL);
 	frame[14 + 20 + 16] ^= 0x5a; /* a wrong TCP checksum */
 	fp_rx_frame(h->nic, frame, (uint16_t)n, 0);
 	struct nic_stats s = harness_stats(h);
@@ -199,15 +192,9 @@ static void test_rx_bad_checksum_caught_while_staging(void **state)
 	uint8_t payload[SEG], frame[SEG + 128];
 	harness_fill(payload, SEG, 0);
 	struct tcp_opts o = {.has_ts = true, .ts_val = 77, .ts_ecr = 0};
-	struct tcp_frame_args a = {
-		.src_mac = HARNESS_PEER_MAC, .dst_mac = HARNESS_NIC_MAC,
-		.src_ip = HARNESS_PEER_IP, .dst_ip = HARNESS_NIC_IP,
-		.tcp = {.sport = h->peer.port, .dport = h->peer.nic_port, .seq = h->peer.snd_nxt,
-			.ack = h->peer.rcv_nxt, .flags = TCP_ACK, .window = 65535, .opts = &o},
-		.payload = payload, .payload_len = SEG,
-	};
-	int n = tcp_frame_build(frame, sizeof(frame), &a);
-	assert_true(n > 0);
+	struct harness_seg x = {.opts = &o};
+	int n = harness_build_frame(h, frame, sizeof(frame), TCP_ACK, h->peer.snd_nxt, h->peer.rcv_nxt, 65535, payload,
+				    SEG, &x);
 	const struct nic_app *app = &h->nic->apps[h->nic->flows[0].app];
 	frame[n - 700] ^= 0x01;
 	fp_rx_frame(h->nic, frame, (uint16_t)n, 0);
