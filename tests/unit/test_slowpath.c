@@ -35,6 +35,18 @@ static void expect_flags(struct harness *h, uint8_t flags, struct harness_frame 
 	assert_int_equal(f->tcp.flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK), flags);
 }
 
+/* The application closes first: the NIC's FIN, the peer's ACK of it,
+ * and the connection waits in FIN_WAIT_2 for the peer's FIN. */
+static void close_to_fin_wait_2(struct harness *h, int conn, struct harness_frame *f)
+{
+	assert_int_equal(bt_close(h->host, conn), BT_OK);
+	harness_advance(h, 0);
+	expect_flags(h, TCP_FIN | TCP_ACK, f);
+	harness_peer_ack(h);
+	harness_advance(h, 0);
+	assert_int_equal(harness_tcp_state(h), TCP_FIN_WAIT_2);
+}
+
 /* ---------- open ---------- */
 
 static void test_passive_open_synack_options(void **state)
@@ -487,12 +499,7 @@ static void test_data_after_app_close_gets_rst(void **state)
 	struct harness *h = harness_init_default();
 	int conn = harness_active_open(h, 6003, 42, NULL, NULL);
 	struct harness_frame f;
-	assert_int_equal(bt_close(h->host, conn), BT_OK);
-	harness_advance(h, 0);
-	expect_flags(h, TCP_FIN | TCP_ACK, &f);
-	harness_peer_ack(h);
-	harness_advance(h, 0);
-	assert_int_equal(harness_tcp_state(h), TCP_FIN_WAIT_2);
+	close_to_fin_wait_2(h, conn, &f);
 	/* Nobody will read this. */
 	harness_peer_send(h, TCP_PSH, "late data", 9);
 	harness_advance(h, 0);
@@ -750,12 +757,7 @@ static void test_fin_wait_2_times_out(void **state)
 	struct harness *h = harness_init(&o);
 	int conn = harness_active_open(h, 6005, 9, NULL, NULL);
 	struct harness_frame f;
-	assert_int_equal(bt_close(h->host, conn), BT_OK);
-	harness_advance(h, 0);
-	expect_flags(h, TCP_FIN | TCP_ACK, &f);
-	harness_peer_ack(h);
-	harness_advance(h, 0);
-	assert_int_equal(harness_tcp_state(h), TCP_FIN_WAIT_2);
+	close_to_fin_wait_2(h, conn, &f);
 	/* The peer never sends its FIN. */
 	harness_advance(h, 50 * HARNESS_MS - 1);
 	assert_int_equal(harness_tcp_state(h), TCP_FIN_WAIT_2);
@@ -839,13 +841,30 @@ static void test_application_vanishes(void **state)
 
 /* ---------- ARP ---------- */
 
+/* A harness whose NIC has no static ARP entry: it must resolve the peer.
+ * *o gets the options it was made with. */
+static struct harness *open_resolving_arp(struct harness_opts *o)
+{
+	harness_default_opts(o);
+	o->static_arp = false;
+	return harness_init(o);
+}
+
+/* The peer answers the NIC's ARP request. */
+static void peer_arp_reply(struct harness *h)
+{
+	uint8_t reply[ETH_MIN_FRAME_BYTES];
+	int n = arp_build_frame(reply, sizeof(reply), ARP_OP_REPLY, HARNESS_PEER_MAC, HARNESS_PEER_IP, HARNESS_NIC_MAC,
+				HARNESS_NIC_IP);
+	assert_true(n > 0);
+	harness_inject_raw(h, reply, (uint16_t)n);
+}
+
 static void test_arp_resolves_before_syn(void **state)
 {
 	(void)state;
 	struct harness_opts o;
-	harness_default_opts(&o);
-	o.static_arp = false;
-	struct harness *h = harness_init(&o);
+	struct harness *h = open_resolving_arp(&o);
 	struct harness_frame f;
 	int conn = bt_connect(h->host, HARNESS_PEER_IP, 7000);
 	assert_true(conn >= 0);
@@ -860,11 +879,7 @@ static void test_arp_resolves_before_syn(void **state)
 	assert_int_equal(harness_pending_frames(h), 0); /* no SYN yet */
 	harness_advance(h, 50 * HARNESS_MS);
 	assert_int_equal(harness_pending_frames(h), 0);
-	uint8_t reply[ETH_MIN_FRAME_BYTES];
-	int n = arp_build_frame(reply, sizeof(reply), ARP_OP_REPLY, HARNESS_PEER_MAC, HARNESS_PEER_IP, HARNESS_NIC_MAC,
-				HARNESS_NIC_IP);
-	assert_true(n > 0);
-	harness_inject_raw(h, reply, (uint16_t)n);
+	peer_arp_reply(h);
 	harness_advance(h, 0);
 	assert_true(harness_expect_frame(h, &f));
 	assert_true(f.is_tcp);
@@ -936,9 +951,7 @@ static void test_arp_unresolved_host_unreachable(void **state)
 {
 	(void)state;
 	struct harness_opts o;
-	harness_default_opts(&o);
-	o.static_arp = false;
-	struct harness *h = harness_init(&o);
+	struct harness *h = open_resolving_arp(&o);
 	struct harness_frame f;
 	int conn = bt_connect(h->host, HARNESS_PEER_IP, 7001);
 	assert_true(conn >= 0);
@@ -992,9 +1005,7 @@ static void test_arp_requests_coalesced_per_destination(void **state)
 {
 	(void)state;
 	struct harness_opts o;
-	harness_default_opts(&o);
-	o.static_arp = false;
-	struct harness *h = harness_init(&o);
+	struct harness *h = open_resolving_arp(&o);
 	struct harness_frame f;
 	int conns[8];
 	for (int i = 0; i < 8; i++) {
@@ -1015,11 +1026,7 @@ static void test_arp_requests_coalesced_per_destination(void **state)
 	assert_int_equal(other, 0);
 	assert_int_equal(harness_stats(h).arp_requests_sent, 3);
 	/* the peer answers: every waiting connection sends its SYN */
-	uint8_t reply[ETH_MIN_FRAME_BYTES];
-	int n = arp_build_frame(reply, sizeof(reply), ARP_OP_REPLY, HARNESS_PEER_MAC, HARNESS_PEER_IP, HARNESS_NIC_MAC,
-				HARNESS_NIC_IP);
-	assert_true(n > 0);
-	harness_inject_raw(h, reply, (uint16_t)n);
+	peer_arp_reply(h);
 	harness_advance(h, 0);
 	int syns = 0;
 	while (harness_expect_frame(h, &f))
