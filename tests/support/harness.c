@@ -704,6 +704,13 @@ void harness_app_send(struct harness *h, int conn, uint32_t stream_off, uint32_t
 	free(buf);
 }
 
+void harness_app_send_expect(struct harness *h, int conn, uint32_t stream_off, uint32_t len, struct harness_frame *out)
+{
+	harness_app_send(h, conn, stream_off, len);
+	harness_advance(h, 0);
+	harness_expect_tcp(h, out);
+}
+
 struct harness *harness_init_default(void)
 {
 	struct harness_opts o;

@@ -230,5 +230,8 @@ void harness_fill(uint8_t *buf, uint32_t len, uint32_t stream_off);
 /* The application sends `len` bytes of the pattern from stream offset
  * stream_off on `conn`; asserts bt_send took them all. */
 void harness_app_send(struct harness *h, int conn, uint32_t stream_off, uint32_t len);
+/* harness_app_send, then time moves on (harness_advance(h, 0)) and the
+ * NIC's next frame, a TCP one, is popped into *out. */
+void harness_app_send_expect(struct harness *h, int conn, uint32_t stream_off, uint32_t len, struct harness_frame *out);
 
 #endif

@@ -191,9 +191,7 @@ static void test_shutdown_rd_ends_the_stream_when_drained(void **state)
 	assert_int_equal(harness_stats(h).conns_reset, 0);
 	/* The sending side still works. */
 	harness_drop_frames(h);
-	harness_app_send(h, conn, 0, 10);
-	harness_advance(h, 0);
-	harness_expect_tcp(h, &f);
+	harness_app_send_expect(h, conn, 0, 10, &f);
 	assert_int_equal(f.tcp.payload_len, 10);
 	harness_destroy(h);
 }
@@ -667,9 +665,7 @@ static void test_nagle_holds_small_segment_until_ack(void **state)
 	/* Default here: no Nagle. Two small writes go at once. */
 	harness_app_send(h, conn, 0, 10);
 	harness_advance(h, 0);
-	harness_app_send(h, conn, 0, 10);
-	harness_advance(h, 0);
-	harness_expect_tcp(h, &f);
+	harness_app_send_expect(h, conn, 0, 10, &f);
 	harness_expect_tcp(h, &f);
 	harness_peer_ack(h);
 	harness_advance(h, 0);
@@ -709,9 +705,7 @@ static void test_cork_holds_partial_segments(void **state)
 	harness_app_send(h, conn, 0, 100);
 	harness_advance(h, 0);
 	assert_int_equal(harness_pending_frames(h), 0);
-	harness_app_send(h, conn, 0, 1448 + 100);
-	harness_advance(h, 0);
-	harness_expect_tcp(h, &f);
+	harness_app_send_expect(h, conn, 0, 1448 + 100, &f);
 	assert_int_equal(f.tcp.payload_len, 1448); /* full segments only */
 	assert_int_equal(harness_pending_frames(h), 0);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_CORK, 0), BT_OK);
@@ -773,17 +767,13 @@ static void test_tos_marks_our_segments(void **state)
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_TOS, 0x100), BT_EINVAL);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_TOS, 0xb9), BT_OK); /* ECN bits 01 asked */
 	harness_advance(h, 0);
-	harness_app_send(h, conn, 0, 100);
-	harness_advance(h, 0);
-	harness_expect_tcp(h, &f);
+	harness_app_send_expect(h, conn, 0, 100, &f);
 	assert_int_equal(f.ip.tos, 0xb8 | 0x02); /* DSCP as set, ECT(0) ours */
 	harness_peer_ack(h);
 	harness_advance(h, 0);
 	assert_int_equal(bt_setopt(h->host, conn, BT_OPT_TOS, 0), BT_OK);
 	harness_advance(h, 0);
-	harness_app_send(h, conn, 0, 100);
-	harness_advance(h, 0);
-	harness_expect_tcp(h, &f);
+	harness_app_send_expect(h, conn, 0, 100, &f);
 	assert_int_equal(f.ip.tos, 0x02);
 	harness_destroy(h);
 }

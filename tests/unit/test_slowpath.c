@@ -74,9 +74,7 @@ static void test_passive_open_synack_options(void **state)
 	assert_int_equal(s.conns_accepted, 1);
 	assert_int_equal(s.flows_active, 1);
 	/* The connection works both ways. */
-	harness_app_send(h, conn, 0, 100);
-	harness_advance(h, 0);
-	harness_expect_tcp(h, &f);
+	harness_app_send_expect(h, conn, 0, 100, &f);
 	assert_int_equal(f.tcp.payload_len, 100);
 	assert_int_equal(f.tcp.seq, h->peer.nic_iss + 1);
 	assert_true(f.tcp.opts.has_ts);
@@ -97,9 +95,7 @@ static void test_passive_open_syn_without_options(void **state)
 	assert_false(f.tcp.opts.has_ts);
 	assert_int_equal(harness_tcp_state(h), TCP_ESTABLISHED);
 	/* Unscaled windows, no timestamps, and the RFC 1122 default MSS. */
-	harness_app_send(h, conn, 0, 1000);
-	harness_advance(h, 0);
-	harness_expect_tcp(h, &f);
+	harness_app_send_expect(h, conn, 0, 1000, &f);
 	assert_int_equal(f.tcp.payload_len, 536);
 	assert_false(f.tcp.opts.has_ts);
 	assert_int_equal(f.tcp.window, 65535); /* 64 KiB ring, unscaled: clamped */
@@ -320,9 +316,7 @@ static void test_rst_in_window_wrong_seq_challenge_ack(void **state)
 	struct nic_stats s = harness_stats(h);
 	assert_int_equal(s.conns_reset, 0);
 	/* The connection still carries data. */
-	harness_app_send(h, conn, 0, 10);
-	harness_advance(h, 0);
-	harness_expect_tcp(h, &f);
+	harness_app_send_expect(h, conn, 0, 10, &f);
 	assert_int_equal(f.tcp.payload_len, 10);
 	harness_destroy(h);
 }
@@ -434,9 +428,7 @@ static void test_peer_close_eof_then_last_ack(void **state)
 	assert_true(eof);
 	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 0);
 	/* Half-closed: the application can still send. */
-	harness_app_send(h, conn, 0, 50);
-	harness_advance(h, 0);
-	harness_expect_tcp(h, &f);
+	harness_app_send_expect(h, conn, 0, 50, &f);
 	assert_int_equal(f.tcp.payload_len, 50);
 	harness_peer_ack(h);
 	harness_advance(h, 0);
