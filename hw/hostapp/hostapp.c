@@ -193,28 +193,6 @@ static const struct rt_app_only app_only_opts[] = {
 	{OPT_RETRY, "--connect-retry-s", 1u << APP_SOURCE, "source"},
 };
 
-static int parse_remote(const char *text, struct app_opts *o)
-{
-	char buf[64];
-	snprintf(buf, sizeof(buf), "%s", text);
-	char *colon = strrchr(buf, ':');
-	if (!colon) {
-		fprintf(stderr, "bluetas app: --remote: '%s' is not IP:PORT\n", text);
-		return -1;
-	}
-	*colon = 0;
-	if (ipv4_from_str(buf, &o->remote_ip) < 0) {
-		fprintf(stderr, "bluetas app: --remote: '%s' is not an IPv4 address\n", buf);
-		return -1;
-	}
-	uint64_t v;
-	if (cli_parse_u64("--remote port", colon + 1, 1, 65535, &v) < 0)
-		return -1;
-	o->remote_port = (uint16_t)v;
-	o->has_remote = true;
-	return 0;
-}
-
 /* --hosts FILE: the [host] section gives the channel when --channel does
  * not: verbs:PEER_IP (the daemon's listener), src=IP, dev= and gid= of a
  * RoCE v2 GID with an IPv4 address (rdma_dev/gid_index, each "auto" or
@@ -334,8 +312,9 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 			break;
 		}
 		case OPT_REMOTE:
-			if (parse_remote(optarg, o) < 0)
+			if (cli_parse_endpoint("--remote", optarg, &o->remote_ip, &o->remote_port) < 0)
 				return -1;
+			o->has_remote = true;
 			break;
 		case OPT_LISTEN:
 			if (cli_parse_u64("--listen", optarg, 1, 65535, &v) < 0)

@@ -198,23 +198,6 @@ static int parse_arp(const char *text, struct nic_opts *o)
 	return 0;
 }
 
-static int parse_endpoint(const char *text, struct nic_opts *o)
-{
-	char buf[64];
-	snprintf(buf, sizeof(buf), "%s", text);
-	char *colon = strrchr(buf, ':');
-	if (!colon) {
-		fprintf(stderr, "bluetas nic: --connect: expected IP:PORT, got '%s'\n", text);
-		return -1;
-	}
-	*colon = 0;
-	uint64_t port;
-	if (parse_ip("--connect", buf, &o->remote_ip) < 0 || cli_parse_u64("--connect port", colon + 1, 1, 65535, &port) < 0)
-		return -1;
-	o->remote_port = (uint16_t)port;
-	return 0;
-}
-
 static int parse_u32(const char *flag, const char *text, uint64_t min, uint64_t max, uint32_t *out)
 {
 	uint64_t v;
@@ -550,7 +533,7 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 				return 2;
 			break;
 		case OPT_CONNECT:
-			if (parse_endpoint(optarg, o) < 0)
+			if (cli_parse_endpoint("--connect", optarg, &o->remote_ip, &o->remote_port) < 0)
 				return 2;
 			break;
 		case OPT_BYTES:

@@ -33,6 +33,9 @@ int cli_parse_bug(const char *name, uint32_t *bugs);
  * digits first (no spaces, no sign), nothing after the suffix. Returns 0,
  * or -1 after printing "bluetas: FLAG: ..." to stderr. */
 int cli_parse_u64(const char *flag, const char *text, uint64_t min, uint64_t max, uint64_t *out);
+/* Parses IP:PORT (an IPv4 address, a port 1..65535). Returns 0, or -1
+ * after printing "bluetas: FLAG: ..." to stderr. */
+int cli_parse_endpoint(const char *flag, const char *text, uint32_t *ip, uint16_t *port);
 /* Every subcommand's message for what getopt_long (opterr 0, optstring
  * starting with ':') returned as ':' (an option without its value) or as
  * '?' (an unknown option), to stderr: "bluetas CMD: option --x needs a

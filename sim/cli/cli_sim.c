@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/proto/proto.h"
 #include "../../core/util/hop_join.h"
 #include "../testbed.h"
 
@@ -82,6 +83,29 @@ int cli_parse_u64(const char *flag, const char *text, uint64_t min, uint64_t max
 		return -1;
 	}
 	*out = v * mult;
+	return 0;
+}
+
+int cli_parse_endpoint(const char *flag, const char *text, uint32_t *ip, uint16_t *port)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", text);
+	char *colon = strrchr(buf, ':');
+	if (!colon) {
+		fprintf(stderr, "bluetas: %s: expected IP:PORT, got '%s'\n", flag, text);
+		return -1;
+	}
+	*colon = 0;
+	if (ipv4_from_str(buf, ip) < 0) {
+		fprintf(stderr, "bluetas: %s: '%s' is not an IPv4 address (A.B.C.D)\n", flag, buf);
+		return -1;
+	}
+	char port_flag[64];
+	snprintf(port_flag, sizeof(port_flag), "%s port", flag);
+	uint64_t v;
+	if (cli_parse_u64(port_flag, colon + 1, 1, 65535, &v) < 0)
+		return -1;
+	*port = (uint16_t)v;
 	return 0;
 }
 
