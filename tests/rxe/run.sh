@@ -28,7 +28,7 @@ tests=(
 	"smoke/rping|bash tests/rxe/smoke.sh rping"
 	# verbs channel backend (transports/verbs; binaries from `make verbs-bins`,
 	# under ${BUILD:-build}/rxe). No RDMA device is a failure here, not a skip.
-	# The conformance suite's 27 tests and the verbs-only ones: ~35 s on an
+	# The conformance suite's 28 tests and the verbs-only ones: ~35 s on an
 	# idle machine under TCG, several times that on a loaded one.
 	"verbs/chan@360|BLUETAS_RXE_REQUIRED=1 \"${BUILD:-build}/rxe/test_verbs_chan\""
 	# its latency next to smoke/ib_send_lat and smoke/ib_write_lat (key=value lines)

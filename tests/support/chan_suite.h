@@ -86,7 +86,7 @@ struct chan_suite_backend {
 };
 
 #define CHAN_SUITE_WAIT_MS 10000 /* generous: the CI VM may run without KVM */
-#define CHAN_SUITE_TESTS 27      /* how many chan_suite_tests writes */
+#define CHAN_SUITE_TESTS 28      /* how many chan_suite_tests writes */
 
 /* Writes the suite's tests for backend `b` (which must outlive the run)
  * into out[0..cap); returns how many (CHAN_SUITE_TESTS, or fewer if cap
