@@ -61,6 +61,7 @@ struct pl_sock {
 	uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */
 	int sndbuf, rcvbuf, nodelay, maxseg, cork, user_timeout_ms;
 	bool more_corked; /* MSG_MORE corked the connection (TCP_CORK off) */
+	bool v6;          /* an AF_INET6 dual-stack socket the stack serves: v4-mapped addresses (pl_dual.c) */
 	bool shut_rd, shut_wr;
 };
 
@@ -130,7 +131,16 @@ extern struct pl_libc pl_real;
 
 /* pl_core.c */
 void pl_log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int pl_ensure_host(void);                 /* 0, or -1 with errno */
+int pl_ensure_host(void);
+/* pl_dual.c: a socket address in (0, or -1 with errno) and out (the
+ * family of s: sockaddr_in6 with v4-mapped addresses for a v6 one). */
+int pl_addr_in(const struct pl_sock *s, const struct sockaddr *a, socklen_t len, struct bt_addr *out);
+void pl_addr_out(const struct pl_sock *s, const struct bt_addr *a, struct sockaddr *out, socklen_t *len);
+/* A kernel AF_INET6 TCP socket without IPV6_V6ONLY that the program binds
+ * to :: or a v4-mapped address (connects to a v4-mapped one, for_connect)
+ * becomes a stack socket under the same number: the new pl_sock, or NULL
+ * (not such a socket, or no stack: the kernel keeps it). */
+struct pl_sock *pl_adopt_dual(int fd, const struct sockaddr *a, socklen_t len, bool for_connect);                 /* 0, or -1 with errno */
 static inline struct pl_sock *pl_sock_of(int fd)
 {
 	return fd >= 0 && fd < PL_MAX_FD ? __atomic_load_n(&pl.fds[fd], __ATOMIC_ACQUIRE) : NULL;

@@ -61,37 +61,15 @@ EXPORT int socket(int domain, int type, int protocol)
 	return fd;
 }
 
-static int addr_in(const struct sockaddr *a, socklen_t len, struct bt_addr *out)
-{
-	if (!a || len < sizeof(struct sockaddr_in))
-		return fail(EINVAL);
-	if (a->sa_family != AF_INET)
-		return fail(EAFNOSUPPORT);
-	const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-	out->ip = ntohl(in->sin_addr.s_addr);
-	out->port = ntohs(in->sin_port);
-	return 0;
-}
-
-static void addr_out(const struct bt_addr *a, struct sockaddr *out, socklen_t *len)
-{
-	if (!out || !len)
-		return;
-	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(a->port), .sin_addr.s_addr = htonl(a->ip)};
-	socklen_t n = *len < sizeof(in) ? *len : sizeof(in);
-	memcpy(out, &in, n);
-	*len = sizeof(in);
-}
-
 EXPORT int bind(int fd, const struct sockaddr *a, socklen_t len)
 {
 	struct pl_sock *s = pl_sock_of(fd);
-	if (!s)
+	if (!s && !(s = pl_adopt_dual(fd, a, len, false)))
 		return pl_real.bind(fd, a, len);
 	if (s->forked)
 		return forked_fail("bind");
 	struct bt_addr b;
-	if (addr_in(a, len, &b) < 0)
+	if (pl_addr_in(s, a, len, &b) < 0)
 		return -1;
 	if (s->kind != PL_NEW || s->bound)
 		return fail(EINVAL);
@@ -182,6 +160,7 @@ static int do_accept(int fd, struct sockaddr *a, socklen_t *len, int flags)
 				c->id = id;
 				c->kind = PL_CONN;
 				c->nonblock = (flags & SOCK_NONBLOCK) != 0;
+				c->v6 = s->v6; /* a dual-stack listener's connections speak sockaddr_in6 too */
 				/* What the NIC's flow inherited from the listener, as Linux's accept does. */
 				c->so_keepalive = s->so_keepalive;
 				c->keepidle = s->keepidle;
@@ -196,7 +175,7 @@ static int do_accept(int fd, struct sockaddr *a, socklen_t *len, int flags)
 				UNLOCK();
 				return fail(c ? errno : ENOMEM);
 			}
-			addr_out(&c->peer, a, len);
+			pl_addr_out(c, &c->peer, a, len);
 			UNLOCK();
 			return nfd;
 		}
@@ -245,12 +224,12 @@ static int connect_result(struct pl_sock *s)
 EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 {
 	struct pl_sock *s = pl_sock_of(fd);
-	if (!s)
+	if (!s && !(s = pl_adopt_dual(fd, a, len, true)))
 		return pl_real.connect(fd, a, len);
 	if (s->forked)
 		return forked_fail("connect");
 	struct bt_addr to;
-	if (addr_in(a, len, &to) < 0)
+	if (pl_addr_in(s, a, len, &to) < 0)
 		return -1;
 	if (s->kind == PL_CONN)
 		return fail(EISCONN);
@@ -522,7 +501,7 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 	struct iovec v = {buf, n};
 	ssize_t r = do_recv(s, &v, 1, flags);
 	if (r >= 0 && a && len)
-		addr_out(&s->peer, a, len);
+		pl_addr_out(s, &s->peer, a, len);
 	return r;
 }
 
@@ -542,7 +521,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 	ssize_t r = do_recv(s, m->msg_iov, (int)m->msg_iovlen, flags);
 	if (r >= 0) {
 		if (m->msg_name)
-			addr_out(&s->peer, m->msg_name, &m->msg_namelen);
+			pl_addr_out(s, &s->peer, m->msg_name, &m->msg_namelen);
 		m->msg_controllen = 0;
 		m->msg_flags = 0;
 	}
@@ -773,7 +752,7 @@ EXPORT int getsockname(int fd, struct sockaddr *a, socklen_t *len)
 		bt_conn_addrs(pl.host, s->id, &s->local, NULL);
 		UNLOCK();
 	}
-	addr_out(&s->local, a, len);
+	pl_addr_out(s, &s->local, a, len);
 	return 0;
 }
 
@@ -786,7 +765,7 @@ EXPORT int getpeername(int fd, struct sockaddr *a, socklen_t *len)
 		return fail(EFAULT);
 	if (s->kind != PL_CONN)
 		return fail(ENOTCONN);
-	addr_out(&s->peer, a, len);
+	pl_addr_out(s, &s->peer, a, len);
 	return 0;
 }
 
@@ -907,6 +886,13 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 		}
 		}
 	}
+	if (s->v6 && level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+		/* Dual-stack is what made it ours: off stays off; on, once
+		 * bound, is refused as Linux refuses it. */
+		if (opt_int(v, len, &x) < 0)
+			return -1;
+		return x ? fail(EINVAL) : 0;
+	}
 	char key[48];
 	snprintf(key, sizeof(key), "setopt %d/%d", level, name);
 	pl_log_once(key, "setsockopt level %d option %d on a TCP socket is not supported: ENOPROTOOPT", level, name);
@@ -965,7 +951,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 	if (level == SOL_SOCKET) {
 		switch (name) {
 		case SO_TYPE: return put_int(v, len, SOCK_STREAM);
-		case SO_DOMAIN: return put_int(v, len, AF_INET);
+		case SO_DOMAIN: return put_int(v, len, s->v6 ? AF_INET6 : AF_INET);
 		case SO_PROTOCOL: return put_int(v, len, IPPROTO_TCP);
 		case SO_ACCEPTCONN: return put_int(v, len, s->kind == PL_LISTEN);
 		case SO_REUSEADDR: return put_int(v, len, s->so_reuseaddr);
@@ -1050,6 +1036,8 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 		}
 		}
 	}
+	if (s->v6 && level == IPPROTO_IPV6 && name == IPV6_V6ONLY)
+		return put_int(v, len, 0);
 	char key[48];
 	snprintf(key, sizeof(key), "getopt %d/%d", level, name);
 	pl_log_once(key, "getsockopt level %d option %d on a TCP socket is not supported: ENOPROTOOPT", level, name);

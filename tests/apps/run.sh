@@ -443,6 +443,60 @@ t_signal_mask_atomic() {
 	return $rc
 }
 
+# AF_INET6 dual-stack sockets (hw/preload/pl_dual.c): programs that
+# listen on :: without IPV6_V6ONLY are served by the stack for IPv4, as
+# Linux serves v4-mapped connections on them: unmodified `iperf3 -s` and
+# `nc -l` (both on :: by default; before, they listened on the kernel and
+# the Linux client was refused), a Python listener and client checking the
+# v4-mapped names, and an IPV6_V6ONLY listener that must stay the kernel's.
+t_dual_stack() {
+	local rc=0 out
+	on_stack timeout -k 5 30 python3 tests/apps/dual_stack.py serve 7130 >"$work/ds_s.out" 2>&1 &
+	local sp=$!
+	pids+=("$sp")
+	# One connection only: wait for its line, not with a probe connection.
+	for _ in $(seq 100); do grep -q '^dual_stack: listening' "$work/ds_s.out" && break; sleep 0.1; done
+	grep -q '^dual_stack: listening' "$work/ds_s.out" || { echo "apps: the dual-stack listener never listened: $(cat "$work/ds_s.out")"; return 1; }
+	head -c 300000 /dev/urandom >"$work/ds.in"
+	in_ns timeout 20 nc -N "$stack_ip" 7130 <"$work/ds.in" >"$work/ds.back" 2>/dev/null
+	wait "$sp"
+	local src=$?
+	grep '^dual_stack' "$work/ds_s.out"
+	check '[[ $src == 0 ]] && same_bytes "$work/ds.in" "$work/ds.back"' "a listener on :: echoed 300 KB byte-exact to Linux over v4-mapped names" || rc=1
+	in_ns timeout 20 python3 -c "
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('$peer_ip', 7131)); s.listen()
+c, _ = s.accept(); d = b''
+while True:
+    b = c.recv(65536)
+    if not b: break
+    d += b
+c.sendall(d); c.close()" &
+	pids+=("$!")
+	wait_port 7131 || { echo "apps: the Linux echo never listened"; return 1; }
+	out=$(on_stack timeout -k 5 20 python3 tests/apps/dual_stack.py client "$peer_ip" 7131 2>&1)
+	echo "$out" | grep '^dual_stack'
+	check '[[ $out == *"client echoed"* ]]' "an AF_INET6 client on the stack through ::ffff:$peer_ip ($(tail -1 <<<"$out"))" || rc=1
+	out=$(on_stack timeout -k 5 20 python3 tests/apps/dual_stack.py v6only 7132 2>&1)
+	check '[[ $out == *"stays the kernel"* ]]' "an IPV6_V6ONLY listener stays the kernel's ($(tail -1 <<<"$out"))" || rc=1
+	on_stack timeout -k 5 30 iperf3 -s -p 7133 >"$work/ds_iperf.log" 2>&1 &
+	pids+=("$!")
+	wait_stack_port 7133 || { echo "apps: iperf3 -s (no -4) never listened on the stack: $(tail -2 "$work/ds_iperf.log")"; return 1; }
+	in_ns timeout 30 iperf3 -c "$stack_ip" -p 7133 -n 8M -J >"$work/ds_iperf.json" 2>&1
+	# Linux sends: the slack of t_iperf3_server_on_stack (iperf_ok).
+	check 'iperf_ok "$work/ds_iperf.json" 2097152' "iperf3 -s without -4 on the stack" || rc=1
+	# -k: the readiness probe is a connection of its own, with no bytes.
+	on_stack timeout -k 5 20 nc -l -k 7134 >"$work/ds_nc.out" 2>"$work/ds_nc.err" &
+	local np=$!
+	pids+=("$np")
+	wait_stack_port 7134 || { echo "apps: nc -l (no -4) never listened on the stack: $(cat "$work/ds_nc.err")"; return 1; }
+	in_ns timeout 20 nc -N "$stack_ip" 7134 <"$work/ds.in"
+	for _ in $(seq 50); do [[ $(stat -c %s "$work/ds_nc.out") -ge 300000 ]] && break; sleep 0.1; done
+	kill "$np" 2>/dev/null
+	check 'same_bytes "$work/ds.in" "$work/ds_nc.out"' "nc -l without -4 on the stack received 300 KB byte-exact" || rc=1
+	return $rc
+}
+
 # A program whose stack sockets cannot be had gets ENETDOWN from socket()
 # and one log line saying why, its other sockets untouched: no channel
 # named, a daemon socket that is not there, and a region that cannot be
@@ -504,7 +558,7 @@ t_checks_fail() {
 # ---- runner ----
 # APPS_SERVERS=0 leaves out the cases where the program listens on the
 # stack.
-cases=(checks_fail signal_wrapper signal_mask_atomic init_errors socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
+cases=(checks_fail signal_wrapper signal_mask_atomic dual_stack init_errors socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
 	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack iperf3_server_on_stack memcached_on_stack)
 fi
