@@ -63,6 +63,7 @@ struct sim_link {
 	struct slot *slots;
 	uint32_t nslots;
 	uint8_t *slab;
+	uint64_t moves; /* sim_link_moves */
 };
 
 void sim_link_default_params(struct sim_link_params *p)
@@ -215,10 +216,12 @@ static int link_tx_burst(struct netif *nif, struct netif_buf **bufs, int n)
 		s->arrive_ns = s->depart_ns + l->p.latency_ns;
 		s->state = SLOT_IN_FLIGHT;
 		s->next = NULL;
-		if (d->tail)
+		if (d->tail) {
 			d->tail->next = s;
-		else
+		} else {
 			d->head = s;
+			l->moves++;
+		}
 		d->tail = s;
 		if (s->depart_ns > now) {
 			if (!d->ser_head)
@@ -250,6 +253,7 @@ static int link_rx_burst(struct netif *nif, struct netif_buf **bufs, int max)
 	while (n < max && d->head && d->head->arrive_ns <= now) {
 		struct slot *s = d->head;
 		d->head = s->next;
+		l->moves++;
 		if (!d->head)
 			d->tail = NULL;
 		s->next = NULL;
@@ -390,6 +394,11 @@ void sim_link_dir_stats(const struct sim_link *l, int port, struct sim_link_dir_
 		return;
 	}
 	*out = l->dirs[port].st;
+}
+
+const uint64_t *sim_link_moves(const struct sim_link *l)
+{
+	return &l->moves;
 }
 
 uint64_t sim_link_next_event_ns(const struct sim_link *l)

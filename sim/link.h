@@ -58,6 +58,11 @@ struct netif *sim_link_port(struct sim_link *l, int port);
 void sim_link_dir_stats(const struct sim_link *l, int port, struct sim_link_dir_stats *out);
 /* Earliest delivery time over both directions, BT_TIME_NEVER if empty. */
 uint64_t sim_link_next_event_ns(const struct sim_link *l);
+/* A count that grows whenever the first frame in flight of a direction
+ * changes (all that the ports' next_rx_ns and sim_link_next_event_ns
+ * read), so two equal readings mean neither moved; the pointer is good for
+ * the link's life (the simulator reads it around every NIC poll). */
+const uint64_t *sim_link_moves(const struct sim_link *l);
 void sim_link_destroy(struct sim_link *l);
 
 #endif

@@ -32,6 +32,14 @@ struct eng_host {
 	uint64_t fault_seed;
 	uint64_t pause_from_ns, pause_until_ns;
 	uint64_t polled_ns;                /* the NIC actor's last poll */
+	/* What the NIC's and its apps' polls compare to say whose next
+	 * event they moved (sim.h): the moves of all the host's channels
+	 * (shm_link_count_moves_in), the actors a change on them moves (the
+	 * apps; the NIC is itself or their peer), those a frame put on or
+	 * taken off the wire moves. */
+	uint64_t chan_moves;
+	uint64_t apps_mask;
+	uint64_t wire_moves_mask;
 };
 
 struct eng_app {
@@ -59,6 +67,7 @@ struct engine {
 	const struct bt_clock *clock;
 	uint64_t start_ns;
 	struct sim_link *wire;
+	const uint64_t *wire_moves;        /* sim_link_moves */
 	struct eng_host host[2];
 	struct eng_app app[SCN_MAX_APPS];
 	FILE *trace;

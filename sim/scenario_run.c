@@ -57,13 +57,36 @@ static bool drop_filter(void *ctx, bool from_nic_end, const void *msg, uint32_t 
 
 /* ---- actors ---- */
 
-static int nic_actor_poll(void *ctx, uint64_t now)
+/* The actors' indices in the loop (setup registers them in this order). */
+enum { ACTOR_SCHED = 0, ACTOR_NIC0 = 1, ACTOR_APP0 = 3 };
+
+static uint64_t actor_mask(int idx) { return 1ull << idx; }
+
+static int nic_poll_paused(struct eng_host *eh, uint64_t now)
 {
-	struct eng_host *eh = ctx;
 	eh->polled_ns = now;
 	if (now >= eh->pause_from_ns && now < eh->pause_until_ns)
 		return 0;
 	return nic_poll(eh->nic, now);
+}
+
+/* What a NIC's poll can move besides its own next event (sim.h): the
+ * other NIC's and the wire's, by a frame sent or taken off the wire; its
+ * applications', by what it did on their channels. Told to the loop by
+ * comparing what their next_event_ns read before and after the poll. */
+static int nic_actor_poll(void *ctx, uint64_t now)
+{
+	struct eng_host *eh = ctx;
+	struct engine *e = eh->eng;
+	uint64_t wire_moves = *e->wire_moves, chan_moves = eh->chan_moves;
+	int work = nic_poll_paused(eh, now);
+	uint64_t moved = 0;
+	if (*e->wire_moves != wire_moves)
+		moved |= eh->wire_moves_mask;
+	if (eh->chan_moves != chan_moves)
+		moved |= eh->apps_mask;
+	sim_moved(&e->sim, moved);
+	return work;
 }
 
 static uint64_t nic_actor_next(void *ctx)
@@ -78,9 +101,23 @@ static uint64_t nic_actor_next(void *ctx)
 	return next;
 }
 
+static int app_poll_once(struct eng_app *ea, uint64_t now);
+
+/* An application's poll can move its NIC's next event only by what it did
+ * on its channel (sim.h). */
 static int app_actor_poll(void *ctx, uint64_t now)
 {
 	struct eng_app *ea = ctx;
+	struct eng_host *eh = &ea->eng->host[ea->cfg->host];
+	uint64_t chan_moves = eh->chan_moves;
+	int work = app_poll_once(ea, now);
+	if (eh->chan_moves != chan_moves)
+		sim_moved(&ea->eng->sim, actor_mask(ACTOR_NIC0 + (int)ea->cfg->host));
+	return work;
+}
+
+static int app_poll_once(struct eng_app *ea, uint64_t now)
+{
 	if (!ea->rt || ea->gone)
 		return 0;
 	int work = scn_app_poll(ea->rt, now);
@@ -468,7 +505,23 @@ static int build(struct engine *e, char *err, size_t err_len)
 	 * at a later instant, announced by next_rx_ns; a buffer it frees
 	 * matters to no waiting NIC: one without a buffer dropped the frame);
 	 * an app only from its NIC; the schedule and the wire from nobody. */
-	const int nic_idx0 = 1, app_idx0 = 3;
+	const int nic_idx0 = ACTOR_NIC0, app_idx0 = ACTOR_APP0;
+	int wire_idx = app_idx0 + (int)s->app_count;
+	/* Kept next events (sim.h) need every channel's count of moves: a
+	 * backend other than shm has none, and then every actor is asked at
+	 * every instant, as before. */
+	bool moves_counted = true;
+	e->wire_moves = sim_link_moves(e->wire);
+	for (int h = 0; h < 2; h++)
+		e->host[h].wire_moves_mask = 1ull << (nic_idx0 + (h ^ 1)) | 1ull << wire_idx;
+	for (uint32_t i = 0; i < s->app_count; i++) {
+		struct eng_app *ea = &e->app[i];
+		struct eng_host *eh = &e->host[s->apps[i].host];
+		if (ea->link)
+			shm_link_count_moves_in(ea->link, &eh->chan_moves);
+		moves_counted = moves_counted && ea->link;
+		eh->apps_mask |= 1ull << (app_idx0 + (int)i);
+	}
 	bool instant_wire = lp.latency_ns == 0 && lp.bandwidth_bps == 0;
 	bool instant_chan = e->o.realtime || s->chan_latency_ns == 0;
 	uint64_t host_apps[2] = {0, 0};
@@ -478,12 +531,16 @@ static int build(struct engine *e, char *err, size_t err_len)
 	sim_add_actor(&e->sim, &sched);
 	/* The fault schedule (window edges) and the wire (no poll work at
 	 * all) have work only at their next events. */
-	sim_actor_waits(&e->sim, 0, sim_waits_always, 1ull << 0);
+	sim_actor_waits(&e->sim, ACTOR_SCHED, sim_waits_always, 1ull << 0);
 	for (int h = 0; h < 2; h++) {
 		struct sim_actor na = {h ? "nic-server" : "nic-client", nic_actor_poll, nic_actor_next, &e->host[h]};
 		sim_add_actor(&e->sim, &na);
 		sim_actor_waits(&e->sim, nic_idx0 + h, nic_actor_waits,
 				host_apps[h] | 1ull << 0 | (instant_wire ? 1ull << (nic_idx0 + (h ^ 1)) : 0));
+		/* A pause makes the NIC's next event the clock's business
+		 * (nic_actor_next): asked at every instant. */
+		if (moves_counted && !e->host[h].pause_until_ns)
+			sim_actor_reports_moves(&e->sim, nic_idx0 + h);
 	}
 	for (uint32_t i = 0; i < s->app_count; i++) {
 		struct sim_actor aa = {s->apps[i].name, app_actor_poll, app_actor_next, &e->app[i]};
@@ -499,14 +556,16 @@ static int build(struct engine *e, char *err, size_t err_len)
 		uint64_t app_bit = 1ull << (app_idx0 + i);
 		sim_actor_waits(&e->sim, app_idx0 + (int)i, app_actor_waits,
 				instant_chan ? 1ull << (nic_idx0 + s->apps[i].host) : app_bit);
+		if (moves_counted)
+			sim_actor_reports_moves(&e->sim, app_idx0 + (int)i);
 	}
-	int wire_idx = app_idx0 + (int)s->app_count;
 	struct sim_actor wa = {"wire", wire_actor_poll, wire_actor_next, e->wire};
 	if (sim_add_actor(&e->sim, &wa) < 0) {
 		snprintf(err, err_len, "too many actors");
 		return -1;
 	}
 	sim_actor_waits(&e->sim, wire_idx, sim_waits_always, 1ull << wire_idx);
+	sim_actor_reports_moves(&e->sim, wire_idx); /* its poll does nothing */
 	return 0;
 }
 

@@ -31,6 +31,19 @@ int sim_add_actor(struct sim *s, const struct sim_actor *a)
 	return 0;
 }
 
+int sim_actor_reports_moves(struct sim *s, int idx)
+{
+	if (!s || idx < 0 || idx >= s->actor_count)
+		return -1;
+	s->reports_moves |= 1ull << idx;
+	return 0;
+}
+
+void sim_moved(struct sim *s, uint64_t actors)
+{
+	s->stale |= actors;
+}
+
 bool sim_waits_always(void *ctx)
 {
 	(void)ctx;
@@ -66,6 +79,11 @@ static uint64_t actor_bit(int i)
 	return 1ull << i;
 }
 
+static uint64_t all_actors(const struct sim *s)
+{
+	return s->actor_count >= 64 ? ~0ull : actor_bit(s->actor_count) - 1;
+}
+
 /* wakes[j] from every actor's peers: whom j's work can give work now;
  * and which actors have no waits() or one that need not be called. */
 static void sim_wire_peers(struct sim *s)
@@ -78,6 +96,7 @@ static void sim_wire_peers(struct sim *s)
 			s->waits_always |= actor_bit(i);
 	}
 	for (int j = 0; j < s->actor_count; j++) {
+		s->poll_marks[j] = (s->reports_moves & actor_bit(j)) ? actor_bit(j) : all_actors(s);
 		s->wakes[j] = actor_bit(j);
 		for (int i = 0; i < s->actor_count; i++) {
 			uint64_t p = s->peers[i];
@@ -133,8 +152,13 @@ static bool sim_poll(struct sim *s, int i, bool counts)
 	struct sim_actor *a = &s->actors[i];
 	uint64_t bit = actor_bit(i);
 	s->dirty &= ~bit;
-	if (counts)
+	/* A poll BT_SIM_VERIFY makes although the loop would skip it (it
+	 * must change nothing) leaves the kept next events as the skip would,
+	 * for the check in sim_next_verify. */
+	if (counts) {
 		s->waits_known &= ~bit;
+		s->stale |= s->poll_marks[i];
+	}
 	int w = a->poll(a->ctx, s->now_ns);
 	s->polls++;
 	if (w > 0)
@@ -181,7 +205,7 @@ static bool sim_round(struct sim *s)
 	if (s->verify)
 		return sim_round_verify(s);
 	bool work = false;
-	uint64_t all = s->actor_count >= 64 ? ~0ull : actor_bit(s->actor_count) - 1;
+	uint64_t all = all_actors(s);
 	uint64_t quiet_known = s->waits_always | (s->waits_known & s->waiting);
 	uint64_t visited = 0; /* a prefix: actors 0 .. past - 1 */
 	int past = 0;
@@ -208,16 +232,44 @@ static bool sim_round(struct sim *s)
 	return work;
 }
 
-static uint64_t sim_next_event(struct sim *s)
+/* BT_SIM_VERIFY: asks every actor, and aborts when a kept answer (of one
+ * that reports its moves and was not marked) no longer stands. */
+static void sim_next_verify(struct sim *s)
 {
-	uint64_t next = BT_TIME_NEVER;
 	for (int i = 0; i < s->actor_count; i++) {
 		const struct sim_actor *a = &s->actors[i];
 		uint64_t t = a->next_event_ns ? a->next_event_ns(a->ctx) : BT_TIME_NEVER;
+		uint64_t bit = actor_bit(i);
+		if (!(s->stale & bit) && (s->reports_moves & bit) && t != s->next_ns[i]) {
+			fprintf(stderr,
+				"sim: BT_SIM_VERIFY: actor %s's next event moved from %llu to %llu ns at %llu ns "
+				"without a poll that said so\n",
+				a->name, (unsigned long long)s->next_ns[i], (unsigned long long)t,
+				(unsigned long long)s->now_ns);
+			abort();
+		}
 		s->next_ns[i] = t;
-		if (t < next)
-			next = t;
 	}
+}
+
+/* Asks the stale actors and those that report no moves (sim.h) and
+ * returns the earliest next event of all. */
+static uint64_t sim_next_event(struct sim *s)
+{
+	if (s->verify) {
+		sim_next_verify(s);
+	} else {
+		for (uint64_t ask = (s->stale | ~s->reports_moves) & all_actors(s); ask; ask &= ask - 1) {
+			int i = __builtin_ctzll(ask);
+			const struct sim_actor *a = &s->actors[i];
+			s->next_ns[i] = a->next_event_ns ? a->next_event_ns(a->ctx) : BT_TIME_NEVER;
+		}
+	}
+	s->stale = 0;
+	uint64_t next = BT_TIME_NEVER;
+	for (int i = 0; i < s->actor_count; i++)
+		if (s->next_ns[i] < next)
+			next = s->next_ns[i];
 	return next;
 }
 
@@ -233,7 +285,8 @@ enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx),
 	/* Whatever happened between calls happened outside the loop: every
 	 * actor is polled in the first round. */
 	sim_wire_peers(s);
-	s->dirty = s->actor_count >= 64 ? ~0ull : actor_bit(s->actor_count) - 1;
+	s->dirty = all_actors(s);
+	s->stale = all_actors(s);
 	sim_set_due(s);
 	s->waits_known = 0;
 

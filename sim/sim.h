@@ -22,12 +22,23 @@
  * must answer from the actor's own state, which only its poll changes:
  * the loop asks it at most once between two polls of the actor.
  * A skipped poll is one that would have returned 0 and changed nothing, so
- * a run is the same, poll for poll that did work, as polling every actor;
- * next_event_ns is still asked of every actor at every instant, as before,
- * so the instants visited are the same too. BT_SIM_VERIFY=1 in the
- * environment polls every actor again and aborts, naming it, when one that
- * would have been skipped did work (an incomplete next_event_ns or waits),
- * or when its waits() changed without a poll of its own.
+ * a run is the same, poll for poll that did work, as polling every actor.
+ *
+ * Next events kept: at an instant's end next_event_ns is asked only of the
+ * STALE actors, whose answer may have changed. An actor that REPORTS its
+ * moves (sim_actor_reports_moves) answers from state only polls change
+ * (not from the clock), and its poll marks itself and whatever it names
+ * with sim_moved (the actors whose next_event_ns it may have changed: a
+ * NIC that put a frame on the wire names the other NIC); its answer is
+ * kept until it is marked. Any other actor is asked at every instant and
+ * its poll marks every actor. The instants visited are the same as when
+ * every actor is asked.
+ *
+ * BT_SIM_VERIFY=1 in the environment polls every actor again and aborts,
+ * naming it, when one that would have been skipped did work (an
+ * incomplete next_event_ns or waits), when its waits() changed without a
+ * poll of its own, or when a kept next event is not what the actor says
+ * now (a move its poll or a peer's did not report).
  */
 #ifndef BT_SIM_H
 #define BT_SIM_H
@@ -74,6 +85,9 @@ struct sim {
 	uint64_t waiting;        /* ...and it said true */
 	uint64_t every_round;    /* bit i: no waits(): polled in every round */
 	uint64_t waits_always;   /* bit i: waits() is sim_waits_always (not called) */
+	uint64_t stale;          /* bit i: ask next_event_ns again at this instant's end */
+	uint64_t reports_moves;  /* bit i: sim_actor_reports_moves */
+	uint64_t poll_marks[SIM_MAX_ACTORS]; /* what a poll of i makes stale by itself */
 	bool verify;             /* BT_SIM_VERIFY: poll every actor, check the skips */
 };
 
@@ -89,6 +103,13 @@ int sim_actor_waits(struct sim *s, int idx, bool (*waits)(void *ctx), uint64_t p
 /* A waits() for an actor that only ever acts at its next_event_ns or when
  * prodded (a schedule, a wire): the loop knows it and does not call it. */
 bool sim_waits_always(void *ctx);
+/* Actor `idx`'s next_event_ns reads no clock, and its poll names, with
+ * sim_moved, every other actor whose next_event_ns it may have changed
+ * (see above). Returns 0, or -1 for an unknown actor. */
+int sim_actor_reports_moves(struct sim *s, int idx);
+/* From within a poll: the next events of the actors in `actors` (bit i:
+ * actor i) may have moved. */
+void sim_moved(struct sim *s, uint64_t actors);
 /* Runs until done(ctx) is true (checked after every quiet instant), the
  * system goes idle, or now >= until_ns. */
 enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx), void *done_ctx);

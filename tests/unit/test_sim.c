@@ -1226,6 +1226,138 @@ static void test_sim_verify_catches_waits_changed_without_a_poll(void **state)
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
+/* ---- kept next events (sim.h: sim_actor_reports_moves, sim_moved) ---- */
+
+/* A setter that, polled at its one event (100 ns), sets an alarm for
+ * 500 ns (the alarm's next_event_ns reads it); it tells the loop so
+ * unless `silent`. A ticker makes instants of its own. */
+struct alarm {
+	struct sim *s;
+	uint64_t set_due, ring_at_ns, rang_ns;
+	bool silent;
+	uint64_t alarm_asked;
+};
+
+static int setter_poll(void *ctx, uint64_t now)
+{
+	struct alarm *al = ctx;
+	if (now < al->set_due)
+		return 0;
+	al->set_due = BT_TIME_NEVER;
+	al->ring_at_ns = 500;
+	if (!al->silent)
+		sim_moved(al->s, 1ull << 2);
+	return 1;
+}
+
+static uint64_t setter_next(void *ctx) { return ((struct alarm *)ctx)->set_due; }
+
+static int alarm_poll(void *ctx, uint64_t now)
+{
+	struct alarm *al = ctx;
+	if (now < al->ring_at_ns || al->rang_ns)
+		return 0;
+	al->rang_ns = now;
+	al->ring_at_ns = BT_TIME_NEVER;
+	return 1;
+}
+
+static uint64_t alarm_next(void *ctx)
+{
+	struct alarm *al = ctx;
+	al->alarm_asked++;
+	return al->ring_at_ns;
+}
+
+/* Actors: 0 a ticker (every 30 ns), 1 the setter, 2 the alarm; all report
+ * their moves, the setter only if `setter_reports`. */
+static void alarm_run(struct sim *s, struct alarm *al, struct ticker *t, bool setter_reports)
+{
+	sim_init(s);
+	al->s = s;
+	add_ticker(s, t);
+	struct sim_actor st = {.name = "setter", .poll = setter_poll, .next_event_ns = setter_next, .ctx = al};
+	struct sim_actor am = {.name = "alarm", .poll = alarm_poll, .next_event_ns = alarm_next, .ctx = al};
+	assert_int_equal(sim_add_actor(s, &st), 0);
+	assert_int_equal(sim_add_actor(s, &am), 0);
+	for (int i = 0; i < 3; i++) /* each acts only at its own next event */
+		assert_int_equal(sim_actor_waits(s, i, sim_waits_always, 1ull << i), 0);
+	assert_int_equal(sim_actor_reports_moves(s, 0), 0); /* the ticker moves only itself */
+	if (setter_reports)
+		assert_int_equal(sim_actor_reports_moves(s, 1), 0);
+	assert_int_equal(sim_actor_reports_moves(s, 2), 0);
+	assert_int_equal(sim_actor_reports_moves(s, 3), -1); /* no such actor */
+	sim_run(s, 1000, NULL, NULL);
+}
+
+static void test_sim_kept_next_event_follows_reported_moves(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct alarm al = {.set_due = 100, .ring_at_ns = BT_TIME_NEVER};
+	struct ticker t = {.period = 30};
+	alarm_run(&s, &al, &t, true);
+	assert_int_equal(al.rang_ns, 500);
+	/* Asked at the first instant, after the setter's move and after its
+	 * own ring: not at each of the ticker's 35 instants. */
+	assert_int_equal(al.alarm_asked, 3);
+	assert_true(s.instants > 30);
+}
+
+static void test_sim_kept_next_event_without_a_report_is_missed(void **state)
+{
+	(void)state;
+	/* Negative control: a setter that moves the alarm without saying so
+	 * leaves its old answer (never) standing: the alarm never rings. */
+	struct sim s;
+	struct alarm al = {.set_due = 100, .ring_at_ns = BT_TIME_NEVER, .silent = true};
+	struct ticker t = {.period = 30};
+	alarm_run(&s, &al, &t, true);
+	assert_int_equal(al.rang_ns, 0);
+	/* A setter that does not report its moves marks every actor at each
+	 * poll: the silent move is found again. */
+	struct alarm al2 = {.set_due = 100, .ring_at_ns = BT_TIME_NEVER, .silent = true};
+	struct ticker t2 = {.period = 30};
+	alarm_run(&s, &al2, &t2, false);
+	assert_int_equal(al2.rang_ns, 500);
+}
+
+static void test_sim_verify_catches_an_unreported_move(void **state)
+{
+	(void)state;
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		(void)!freopen("/dev/null", "w", stderr);
+		setenv("BT_SIM_VERIFY", "1", 1);
+		struct sim s;
+		struct alarm al = {.set_due = 100, .ring_at_ns = BT_TIME_NEVER, .silent = true};
+		struct ticker t = {.period = 30};
+		alarm_run(&s, &al, &t, true);
+		_exit(0);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+
+	/* The reported move passes the same check. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("BT_SIM_VERIFY", "1", 1);
+		struct sim s;
+		struct alarm al = {.set_due = 100, .ring_at_ns = BT_TIME_NEVER};
+		struct ticker t = {.period = 30};
+		alarm_run(&s, &al, &t, true);
+		_exit(al.rang_ns == 500 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1258,6 +1390,9 @@ int main(void)
 		cmocka_unit_test(test_sim_verify_catches_a_wrong_skip),
 		cmocka_unit_test(test_sim_waits_asked_once_between_polls),
 		cmocka_unit_test(test_sim_verify_catches_waits_changed_without_a_poll),
+		cmocka_unit_test(test_sim_kept_next_event_follows_reported_moves),
+		cmocka_unit_test(test_sim_kept_next_event_without_a_report_is_missed),
+		cmocka_unit_test(test_sim_verify_catches_an_unreported_move),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

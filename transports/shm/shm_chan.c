@@ -104,6 +104,11 @@ struct shm_link {
 	 * end (a region deregistered, an operation its target will refuse):
 	 * from then on each end's next event is the link's (next_event_ns). */
 	bool may_break;
+	/* Grows with every change to what next_event_ns reads (the fields
+	 * above, each end's msg_due, op_due and credits_withheld): own_moves,
+	 * or a count shared with other links (shm_link_count_moves_in). */
+	uint64_t *moves;
+	uint64_t own_moves;
 };
 
 static struct shm_end_state *end_of(struct chan *ch) { return (struct shm_end_state *)ch; }
@@ -199,6 +204,7 @@ static void push_cqe(struct shm_end_state *e, const struct shm_wr *wr, int statu
 static void break_link(struct shm_link *l)
 {
 	l->broken = 1;
+	(*l->moves)++;
 	for (unsigned i = 0; i < 2; i++) {
 		struct shm_end_state *e = &l->end[i];
 		e->wq_msgs = 0;
@@ -292,7 +298,10 @@ static void progress(struct shm_link *l, uint64_t now)
 		/* Ties go to end 0, so the order is a pure function of the posts. */
 		struct shm_end_state *pick = due_a <= due_b ? a : b;
 		if ((due_a <= due_b ? due_a : due_b) > now || !pick->wq_len) {
-			l->next_due_ns = due_a <= due_b ? due_a : due_b;
+			uint64_t due = due_a <= due_b ? due_a : due_b;
+			if (l->next_due_ns != due)
+				(*l->moves)++;
+			l->next_due_ns = due;
 			return;
 		}
 		/* Executed in place: nothing in execute() posts to a queue, so
@@ -300,6 +309,7 @@ static void progress(struct shm_link *l, uint64_t now)
 		const struct shm_wr *wr = &pick->wq[pick->wq_head];
 		pick->wq_head = pick->wq_head + 1 == pick->wq_cap ? 0 : pick->wq_head + 1;
 		pick->wq_len--;
+		(*l->moves)++; /* msg_due or op_due of pick moves */
 		if (wr->opcode == CHAN_OP_MSG) {
 			pick->wq_msgs--;
 			pick->msg_due = first_due(pick, true);
@@ -331,6 +341,7 @@ static void release_withheld_credits(struct shm_link *l, uint64_t now)
 		l->end[i].msgs_out -= l->end[i].credits_withheld;
 		l->end[i].credits_withheld = 0;
 	}
+	(*l->moves)++;
 }
 
 /* Every channel call first runs what is due. Inline: the common call
@@ -354,6 +365,7 @@ static struct shm_wr *enqueue(struct shm_end_state *e, uint64_t due)
 	e->last_due = due;
 	if (due < e->link->next_due_ns)
 		e->link->next_due_ns = due;
+	(*e->link->moves)++; /* a new entry: the poster's op_due or msg_due may move */
 	uint32_t idx = e->wq_head + e->wq_len++;
 	if (idx >= e->wq_cap)
 		idx -= e->wq_cap;
@@ -409,6 +421,7 @@ static int shm_mr_deregister(struct chan *ch, struct chan_mr *mr)
 		return CHAN_EINVAL;
 	*r = e->regions[--e->n_regions]; /* order is irrelevant: keys are the handles */
 	e->link->may_break = true; /* a queued operation on it now fails */
+	(*e->link->moves)++;
 	return CHAN_OK;
 }
 
@@ -462,7 +475,7 @@ static inline __attribute__((always_inline)) int post_op(struct chan *ch, uint8_
 	 * executes: the peer must see that instant (next_event_ns). */
 	if (!l->may_break && remote_refused(find_rkey(peer_of(e), remote.mr->rkey), opcode, remote.off, len,
 					    remote.mr->addr))
-		l->may_break = true;
+		l->may_break = true; /* enqueue below counts the move */
 	bool first_op = e->wq_len == e->wq_msgs;
 	struct shm_wr *wr = enqueue(e, due);
 	if (first_op)
@@ -538,6 +551,7 @@ static int shm_poll_msg(struct chan *ch, void *buf, uint32_t cap, uint32_t *len_
 	uint64_t now = bt_clock_now_ns(l->clock);
 	if (e->idx == SHM_END_NIC && in_window(now, l->faults.stall_credits_from_ns, l->faults.stall_credits_until_ns)) {
 		peer_of(e)->credits_withheld++;
+		(*e->link->moves)++;
 		l->stats.credits_stalled++;
 	} else {
 		peer_of(e)->msgs_out--;
@@ -629,6 +643,7 @@ struct shm_link *shm_link_create(const struct shm_link_params *p, const struct b
 	struct shm_link *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
+	l->moves = &l->own_moves;
 	l->p = *p;
 	if (!l->p.sq_depth)
 		l->p.sq_depth = SHM_DEFAULT_SQ;
@@ -675,6 +690,16 @@ void shm_link_stats(const struct shm_link *link, struct shm_link_stats *out)
 		*out = link->stats;
 }
 
+const uint64_t *shm_link_moves(const struct shm_link *link)
+{
+	return link->moves;
+}
+
+void shm_link_count_moves_in(struct shm_link *link, uint64_t *counter)
+{
+	link->moves = counter ? counter : &link->own_moves;
+}
+
 void shm_link_break(struct shm_link *link)
 {
 	if (!link || link->broken)
@@ -700,5 +725,6 @@ void shm_link_destroy(struct shm_link *link)
 void shm_link_set_faults(struct shm_link *link, const struct shm_faults *f)
 {
 	link->faults = *f;
+	(*link->moves)++;
 	link->fault_rng = f->seed ^ 0x5851f42d4c957f2dull;
 }

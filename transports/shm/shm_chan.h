@@ -79,6 +79,15 @@ void shm_link_stats(const struct shm_link *link, struct shm_link_stats *out);
 /* Breaks the link as if the peer vanished: outstanding ops complete with
  * CHAN_EFLUSHED, later posts return CHAN_EDISCONNECTED. */
 void shm_link_break(struct shm_link *link);
+/* A count that grows whenever something either end's next_event_ns reads
+ * changes: two equal readings mean neither end's next event moved in
+ * between (the simulator keeps next events of actors whose state did not
+ * change, sim/sim.h). The pointer is good for the link's life: the
+ * simulator reads it around every poll. */
+const uint64_t *shm_link_moves(const struct shm_link *link);
+/* The link counts its moves in *counter from now on (NULL: in its own),
+ * so one reading covers several links; counter must outlive the link. */
+void shm_link_count_moves_in(struct shm_link *link, uint64_t *counter);
 void shm_link_destroy(struct shm_link *link);
 
 #endif
