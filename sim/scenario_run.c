@@ -231,9 +231,13 @@ static int sched_actor_poll(void *ctx, uint64_t now)
 			work++;
 		}
 	}
+	/* Faults that changed may move any actor's next event (sim.h). */
+	sim_moved(&e->sim, ~0ull);
 	return work;
 }
 
+/* The first window edge after now: the same answer from any time before
+ * that edge, where the actor is due and polled (so it may report moves). */
 static uint64_t sched_actor_next(void *ctx)
 {
 	struct engine *e = ctx;
@@ -532,6 +536,7 @@ static int build(struct engine *e, char *err, size_t err_len)
 	/* The fault schedule (window edges) and the wire (no poll work at
 	 * all) have work only at their next events. */
 	sim_actor_waits(&e->sim, ACTOR_SCHED, sim_waits_always, 1ull << 0);
+	sim_actor_reports_moves(&e->sim, ACTOR_SCHED);
 	for (int h = 0; h < 2; h++) {
 		struct sim_actor na = {h ? "nic-server" : "nic-client", nic_actor_poll, nic_actor_next, &e->host[h]};
 		sim_add_actor(&e->sim, &na);

@@ -27,7 +27,8 @@
  * Next events kept: at an instant's end next_event_ns is asked only of the
  * STALE actors, whose answer may have changed. An actor that REPORTS its
  * moves (sim_actor_reports_moves) answers from state only polls change
- * (not from the clock), and its poll marks itself and whatever it names
+ * (from the clock only where the answer stays the same until it is due),
+ * and its poll marks itself and whatever it names
  * with sim_moved (the actors whose next_event_ns it may have changed: a
  * NIC that put a frame on the wire names the other NIC); its answer is
  * kept until it is marked. Any other actor is asked at every instant and
@@ -103,7 +104,8 @@ int sim_actor_waits(struct sim *s, int idx, bool (*waits)(void *ctx), uint64_t p
 /* A waits() for an actor that only ever acts at its next_event_ns or when
  * prodded (a schedule, a wire): the loop knows it and does not call it. */
 bool sim_waits_always(void *ctx);
-/* Actor `idx`'s next_event_ns reads no clock, and its poll names, with
+/* Actor `idx`'s next_event_ns answers the same between polls, and its
+ * poll names, with
  * sim_moved, every other actor whose next_event_ns it may have changed
  * (see above). Returns 0, or -1 for an unknown actor. */
 int sim_actor_reports_moves(struct sim *s, int idx);
