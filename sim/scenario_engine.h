@@ -47,7 +47,7 @@ struct eng_app {
 	const struct scn_app *cfg;
 	struct shm_link *link;             /* shm backend only */
 	struct chan *host_raw, *nic_raw;   /* the backend's two ends */
-	struct chan *host_end, *nic_end;   /* the same, through the drop-fault wrapper */
+	struct chan *host_end, *nic_end;   /* the same, through the drop-fault wrapper where one is set */
 	struct bt_host *host;
 	struct scn_app_rt *rt;
 	int nic_app;

@@ -438,9 +438,10 @@ static int build(struct engine *e, char *err, size_t err_len)
 		}
 		/* Lost doorbells and wakeups are injected above the transport,
 		 * the same way on every backend; an end without such a fault
-		 * has no filter to ask for every message it posts. */
-		ea->host_end = chan_fault_wrap(ea->host_raw, false, ea->drop_doorbell ? drop_filter : NULL, ea, e->clock);
-		ea->nic_end = chan_fault_wrap(ea->nic_raw, true, ea->drop_wakeup ? drop_filter : NULL, ea, e->clock);
+		 * is the backend's own (no wrapper to pass every call through). */
+		ea->host_end = ea->drop_doorbell ? chan_fault_wrap(ea->host_raw, false, drop_filter, ea, e->clock)
+						 : ea->host_raw;
+		ea->nic_end = ea->drop_wakeup ? chan_fault_wrap(ea->nic_raw, true, drop_filter, ea, e->clock) : ea->nic_raw;
 		if (!ea->host_end || !ea->nic_end) {
 			snprintf(err, err_len, "out of memory");
 			return -1;
@@ -593,8 +594,10 @@ static void teardown(struct engine *e)
 	}
 	for (uint32_t i = 0; i < e->s->app_count; i++) {
 		struct eng_app *ea = &e->app[i];
-		chan_fault_free(ea->host_end);
-		chan_fault_free(ea->nic_end);
+		if (ea->drop_doorbell)
+			chan_fault_free(ea->host_end);
+		if (ea->drop_wakeup)
+			chan_fault_free(ea->nic_end);
 		if (ea->link)
 			shm_link_destroy(ea->link);
 		else if (e->o.channels && (ea->host_raw || ea->nic_raw))
@@ -869,9 +872,9 @@ void eng_chan_stats(struct eng_app *ea, struct chan_stats *out)
 	}
 	/* Lost doorbells and wakeups are dropped above the backend. */
 	struct chan_fault_stats h = {0}, n = {0};
-	if (ea->host_end)
+	if (ea->host_end && ea->drop_doorbell)
 		chan_fault_stats(ea->host_end, &h);
-	if (ea->nic_end)
+	if (ea->nic_end && ea->drop_wakeup)
 		chan_fault_stats(ea->nic_end, &n);
 	out->msgs_dropped = h.msgs_dropped + n.msgs_dropped;
 }
