@@ -144,9 +144,30 @@ static void sim_set_due(struct sim *s)
 	s->due = due;
 }
 
+/* After a poll of actor i that did work: whether another poll in this
+ * instant may find more. For an actor that reports its moves, not once
+ * its next event is ahead and it waits: it is asked now (the answer is
+ * kept, as at the instant's end, until a poll moves it), and it stops
+ * being due. Any other actor is polled again while it works. */
+static bool sim_more_now(struct sim *s, int i)
+{
+	uint64_t bit = actor_bit(i);
+	if (!(s->reports_moves & bit) || (s->every_round & bit))
+		return true;
+	const struct sim_actor *a = &s->actors[i];
+	uint64_t t = a->next_event_ns ? a->next_event_ns(a->ctx) : BT_TIME_NEVER;
+	s->next_ns[i] = t;
+	s->stale &= ~bit;
+	if (t <= s->now_ns)
+		return true; /* still due: stays due for the instant */
+	s->due &= ~bit;
+	return !sim_waits_now(s, i);
+}
+
 /* Polls actor i; true if it did work. A due actor stays due for the whole
- * instant: a poll may take what is due without working yet (the wire's
- * reorder fault holds a frame back, due at once, for the next poll). */
+ * instant unless a poll of it that did work says otherwise (sim_more_now):
+ * a poll may take what is due without working yet (the wire's reorder
+ * fault holds a frame back, due at once, for the next poll). */
 static bool sim_poll(struct sim *s, int i, bool counts)
 {
 	struct sim_actor *a = &s->actors[i];
@@ -161,8 +182,11 @@ static bool sim_poll(struct sim *s, int i, bool counts)
 	}
 	int w = a->poll(a->ctx, s->now_ns);
 	s->polls++;
-	if (w > 0)
-		s->dirty |= s->wakes[i];
+	if (w > 0) {
+		s->dirty |= s->wakes[i] & ~bit;
+		if (sim_more_now(s, i))
+			s->dirty |= bit;
+	}
 	return w > 0;
 }
 

@@ -18,7 +18,11 @@
  * of whose PEERS
  * (the actors whose work can hand it work: a NIC and its applications,
  * the two NICs on one wire) did work since its last poll. An actor's work
- * counts as its own peer's: it is polled again while it works. waits()
+ * counts as its own peer's: it is polled again while it works, unless it
+ * reports its moves (below): then, after a poll that did work, it is
+ * asked its next event at once and polled again in the instant only if
+ * that is not ahead or it does not wait (no poll just to find nothing
+ * more). waits()
  * must answer from the actor's own state, which only its poll changes:
  * the loop asks it at most once between two polls of the actor.
  * A skipped poll is one that would have returned 0 and changed nothing, so

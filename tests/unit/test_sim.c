@@ -1358,6 +1358,87 @@ static void test_sim_verify_catches_an_unreported_move(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- no confirming poll after work (sim.h) ---- */
+
+/* A worker with `backlog` items due at 100 ns does one per poll; its next
+ * event is 100 while items are left (or, when `lies`, never). */
+struct worker {
+	int backlog, done, polls;
+	bool lies;
+};
+
+static int worker_poll(void *ctx, uint64_t now)
+{
+	struct worker *w = ctx;
+	w->polls++;
+	if (now < 100 || !w->backlog)
+		return 0;
+	w->backlog--;
+	w->done++;
+	return 1;
+}
+
+static uint64_t worker_next(void *ctx)
+{
+	struct worker *w = ctx;
+	return w->backlog && !w->lies ? 100 : BT_TIME_NEVER;
+}
+
+static void worker_run(struct sim *s, struct worker *w, bool reports)
+{
+	sim_init(s);
+	struct sim_actor a = {.name = "worker", .poll = worker_poll, .next_event_ns = worker_next, .ctx = w};
+	assert_int_equal(sim_add_actor(s, &a), 0);
+	assert_int_equal(sim_actor_waits(s, 0, sim_waits_always, 1ull << 0), 0);
+	if (reports)
+		assert_int_equal(sim_actor_reports_moves(s, 0), 0);
+	s->now_ns = 100;
+	sim_run(s, 1000, NULL, NULL);
+}
+
+static void test_sim_no_confirming_poll_after_work(void **state)
+{
+	(void)state;
+	/* Reporting its moves, the worker is asked after each poll that did
+	 * work: polled again while items are due, not once more to find
+	 * none. */
+	struct sim s;
+	struct worker w = {.backlog = 3};
+	worker_run(&s, &w, true);
+	assert_int_equal(w.done, 3);
+	assert_int_equal(w.polls, 3);
+	/* Without the report it is polled until a poll finds nothing. */
+	struct worker w2 = {.backlog = 3};
+	worker_run(&s, &w2, false);
+	assert_int_equal(w2.done, 3);
+	assert_int_equal(w2.polls, 4);
+}
+
+static void test_sim_verify_catches_work_left_after_a_poll(void **state)
+{
+	(void)state;
+	/* A next event that hides the items left (never) stops the worker
+	 * after one item; BT_SIM_VERIFY polls it anyway and aborts. */
+	struct sim s;
+	struct worker w = {.backlog = 3, .lies = true};
+	worker_run(&s, &w, true);
+	assert_int_equal(w.done, 1);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		(void)!freopen("/dev/null", "w", stderr);
+		setenv("BT_SIM_VERIFY", "1", 1);
+		struct worker v = {.backlog = 3, .lies = true};
+		worker_run(&s, &v, true);
+		_exit(0);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1393,6 +1474,8 @@ int main(void)
 		cmocka_unit_test(test_sim_kept_next_event_follows_reported_moves),
 		cmocka_unit_test(test_sim_kept_next_event_without_a_report_is_missed),
 		cmocka_unit_test(test_sim_verify_catches_an_unreported_move),
+		cmocka_unit_test(test_sim_no_confirming_poll_after_work),
+		cmocka_unit_test(test_sim_verify_catches_work_left_after_a_poll),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
