@@ -74,6 +74,8 @@ struct engine {
 	struct timeline *timeline;         /* NULL unless a perfetto or series path is set */
 	uint64_t timeline_next_ns;         /* next sample, clock time */
 	bool deadlock;
+	bool apps_polled;                  /* an app was polled since all_done was taken */
+	bool all_done;                     /* eng_all_done() when last asked */
 	enum sim_stop stop;
 	uint64_t done_at_ns;               /* clock time all apps were first done; 0 before */
 	uint64_t progress_seen_ns;         /* last_progress() when last asked: it only grows */

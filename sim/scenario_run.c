@@ -110,6 +110,7 @@ static int app_actor_poll(void *ctx, uint64_t now)
 	struct eng_app *ea = ctx;
 	struct eng_host *eh = &ea->eng->host[ea->cfg->host];
 	uint64_t chan_moves = eh->chan_moves;
+	ea->eng->apps_polled = true;
 	int work = app_poll_once(ea, now);
 	if (eh->chan_moves != chan_moves)
 		sim_moved(&ea->eng->sim, actor_mask(ACTOR_NIC0 + (int)ea->cfg->host));
@@ -644,7 +645,13 @@ static bool wakeup_unjudged(struct engine *e)
  * timeout lets a late WAKEUP land; one still missing after that is lost. */
 static bool done_and_judged(struct engine *e, uint64_t now)
 {
-	if (!eng_all_done(e))
+	/* Only an app's poll changes whether it is done: asked again only
+	 * after one (the check runs at every instant). */
+	if (e->apps_polled) {
+		e->apps_polled = false;
+		e->all_done = eng_all_done(e);
+	}
+	if (!e->all_done)
 		return false;
 	if (!e->done_at_ns)
 		e->done_at_ns = now;
@@ -784,6 +791,7 @@ int scenario_run(const struct scenario *s, const struct scenario_run_opts *o, st
 	}
 	e->s = s;
 	e->o = *o;
+	e->apps_polled = true; /* all_done not taken yet */
 	if (o->channels)
 		e->o.realtime = true; /* real transports run in real time */
 	if (o->trace_path) {
