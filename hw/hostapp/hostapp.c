@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@
 #define APP_SPIN_US 50ull                 /* idle at least this long before sleeping */
 #define APP_SPIN_MAX_US 2000ull          /* adaptive: up to this (core/util/spin_policy.h) */
 #define APP_WAIT_MAX_NS 10000000ull      /* one bt_wait at most (a lost WAKEUP costs this) */
+#define APP_YIELD_POLLS 0u               /* default --yield-polls: never (it measured no gain, docs/emu.md) */
 #define APP_RTT_SAMPLES 1000000u
 #define APP_BACKLOG 32u
 
@@ -74,6 +76,7 @@ struct app_opts {
 	uint64_t spin_ns;   /* --spin-us, else APP_SPIN_US */
 	bool spin_fixed;    /* --spin-us given: no adaptive poll */
 	bool no_inline;     /* --no-inline */
+	uint32_t yield_polls; /* --yield-polls: sched_yield after this many empty polls; 0 never */
 	struct rt_opts rt; /* --hosts, --sysroot, --print-config, --hops, --stats */
 	/* hardware configuration */
 	struct bt_hosts hosts;
@@ -143,6 +146,9 @@ void cli_app_usage(FILE *out)
 		"                         sleeping in bt_wait (0: sleep at once). Default: 50 us,\n"
 		"                         or up to 2000 us while the gaps between work are that\n"
 		"                         short (core/util/spin_policy.h)\n"
+		"  --yield-polls N        while polling, give the CPU to whatever else is runnable\n"
+		"                         on it (sched_yield) after N empty polls in a row\n"
+		"                         (default 0: never; an A/B knob)\n"
 		"  --no-inline            never carry a send's bytes in its doorbell: the daemon\n"
 		"                         READs every one (core/ctxq.h, Inline payload; an A/B)\n"
 		"  --stats                print host, channel and application counters\n"
@@ -174,6 +180,7 @@ enum {
 	OPT_RING_BYTES,
 	OPT_BUSY,
 	OPT_SPIN,
+	OPT_YIELD_POLLS,
 	OPT_NO_INLINE,
 	OPT_END
 };
@@ -276,6 +283,7 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		{ "ring-bytes", required_argument, NULL, OPT_RING_BYTES },
 		{ "busy-poll", no_argument, NULL, OPT_BUSY },
 		{ "spin-us", required_argument, NULL, OPT_SPIN },
+		{ "yield-polls", required_argument, NULL, OPT_YIELD_POLLS },
 		{ "no-inline", no_argument, NULL, OPT_NO_INLINE },
 		RT_OPTS_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
@@ -381,6 +389,11 @@ static int parse_opts(int argc, char **argv, struct app_opts *o)
 		case OPT_NO_INLINE:
 			o->no_inline = true;
 			break;
+		case OPT_YIELD_POLLS:
+			if (cli_parse_u64("--yield-polls", optarg, 0, 1u << 30, &v) < 0)
+				return -1;
+			o->yield_polls = (uint32_t)v;
+			break;
 		case 'h':
 			cli_app_usage(stdout);
 			return 1;
@@ -438,6 +451,7 @@ struct app_run {
 	struct bt_host *host;
 	struct rt_app *app;
 	uint64_t waits, wait_ns;
+	uint64_t yields; /* sched_yield calls of the polling loop */
 	struct rt_hops hops;
 	uint32_t floor_slots; /* slots still in use once every connection is gone */
 };
@@ -459,6 +473,7 @@ static void print_stats(struct app_run *d)
 		RT_PRINT_STATS("verbs", struct verbs_chan_stats, &v, VERBS_CHAN_STATS_FIELDS_U64);
 	printf("stat.loop.waits=%" PRIu64 "\n", d->waits);
 	printf("stat.loop.wait_ms=%.1f\n", (double)d->wait_ns / 1e6);
+	printf("stat.loop.yields=%" PRIu64 "\n", d->yields);
 	rt_app_print_stats(d->app);
 }
 
@@ -577,11 +592,23 @@ static const char *run_loop(struct app_run *d, char *why, size_t why_len)
 	uint64_t start = bt_clock_now_ns(&d->mono);
 	uint64_t deadline = o->has_duration ? start + o->duration_ns : UINT64_MAX;
 	uint64_t drain_until = 0, idle_since = 0, last_work = 0;
+	uint32_t empty_polls = 0;
 	bool stopping = false, was_idle = false;
 	struct spin_policy spin;
 	spin_policy_init(&spin, o->spin_ns, o->spin_fixed ? 0 : APP_SPIN_MAX_US * 1000, o->spin_ns);
 	for (;;) {
 		int n = rt_app_poll(d->app);
+		/* --yield-polls N: give the CPU to whatever else is runnable on
+		 * it (the Linux peer a request woke, the kernel's deferred work)
+		 * every N empty polls. Off by default: in the Soft-RoCE VM it
+		 * made the RPC slower, not faster (docs/emu.md, "Placement"). */
+		if (n > 0) {
+			empty_polls = 0;
+		} else if (o->yield_polls && ++empty_polls >= o->yield_polls) {
+			empty_polls = 0;
+			sched_yield();
+			d->yields++;
+		}
 		uint64_t now = bt_clock_now_ns(&d->mono);
 		if (n > 0) {
 			/* A gap ends: work after the loop had gone idle. */
@@ -669,6 +696,7 @@ int cli_app(int argc, char **argv)
 	o.max_conns = 64;
 	o.ring_bytes = 256u << 10;
 	o.spin_ns = APP_SPIN_US * 1000;
+	o.yield_polls = APP_YIELD_POLLS;
 	int prc = parse_opts(argc, argv, &o);
 	if (prc == 1)
 		return 0;

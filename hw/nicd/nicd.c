@@ -75,7 +75,7 @@ static const char *run_loop(struct daemon *d)
 		 * when something else wanted the CPU. */
 		if (work) {
 			idle_polls = 0;
-		} else if (++idle_polls >= NIC_IDLE_POLLS) {
+		} else if (o->yield_polls && ++idle_polls >= o->yield_polls) {
 			idle_polls = 0;
 			sched_yield();
 		}

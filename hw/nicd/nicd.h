@@ -42,7 +42,7 @@
 #define NS_PER_S 1000000000ull
 #define NIC_ACCEPT_CHECK_NS 1000000ull /* look at the verbs listener every 1 ms */
 #define NIC_ACCEPTS_PER_CHECK 4
-#define NIC_IDLE_POLLS 64 /* empty polls in a row before the loop yields its CPU (sched_yield) */
+#define NIC_IDLE_POLLS 64 /* default --yield-polls: empty polls in a row before the loop yields its CPU */
 
 /* The in-process application; the names are those of --app and of the
  * "ready" line. */
@@ -91,6 +91,7 @@ struct nic_opts {
 	uint64_t exit_after_conns;
 	/* run */
 	uint64_t duration_ns;
+	uint32_t yield_polls; /* --yield-polls: sched_yield after this many empty polls; 0 never */
 	const char *pcap;
 	bool fault_on;
 	struct netif_fault_params fault;

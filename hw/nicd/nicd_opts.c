@@ -116,6 +116,9 @@ void cli_nic_usage(FILE *out)
 		"\n"
 		"run:\n"
 		"  --duration-s N         stop after N seconds (default: until done or a signal)\n"
+		"  --yield-polls N        give the CPU to whatever else is runnable on it\n"
+		"                         (sched_yield) after N empty polls in a row (default 64;\n"
+		"                         0: never)\n"
 		"  --stats                print every counter at exit (stat.NAME=VALUE lines)\n"
 		"  --hops FILE            record the NIC's half of every RPC's hops (the first 1 Mi)\n"
 		"                         into FILE at exit; `bluetas hops APPFILE FILE` joins it with\n"
@@ -251,6 +254,7 @@ enum {
 	OPT_CONNECT_RETRY,
 	OPT_EXIT_AFTER,
 	OPT_DURATION,
+	OPT_YIELD_POLLS,
 	OPT_PCAP,
 	OPT_F_RX_LOSS,
 	OPT_F_TX_LOSS,
@@ -315,6 +319,7 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		{"connect-retry-s", required_argument, 0, OPT_CONNECT_RETRY},
 		{"exit-after-conns", required_argument, 0, OPT_EXIT_AFTER},
 		{"duration-s", required_argument, 0, OPT_DURATION},
+		{"yield-polls", required_argument, 0, OPT_YIELD_POLLS},
 		{"pcap", required_argument, 0, OPT_PCAP},
 		{"fault-rx-loss-ppm", required_argument, 0, OPT_F_RX_LOSS},
 		{"fault-tx-loss-ppm", required_argument, 0, OPT_F_TX_LOSS},
@@ -561,6 +566,11 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 				return 2;
 			o->duration_ns = v * NS_PER_S;
 			break;
+		case OPT_YIELD_POLLS:
+			if (cli_parse_u64("--yield-polls", optarg, 0, 1u << 30, &v) < 0)
+				return 2;
+			o->yield_polls = (uint32_t)v;
+			break;
 		case OPT_PCAP:
 			o->pcap = optarg;
 			break;
@@ -682,6 +692,7 @@ void nicd_default_opts(struct nic_opts *o)
 	o->cc = NIC_CC_DCTCP;
 	o->app = APP_ECHO;
 	o->backlog = 32;
+	o->yield_polls = NIC_IDLE_POLLS;
 	o->bytes = 64ull << 20;
 	o->seed = 1;
 	o->connect_retry_ns = 10 * NS_PER_S;
