@@ -17,7 +17,8 @@
 #                      way round, a Linux client -> `bluetas app --app
 #                      echo-server`
 #
-# and prints one table with the ratios, then where the time of the bluetas
+# and prints one table with the ratios (each pass ends with its headline:
+# our best placement over Linux's best), then where the time of the bluetas
 # RPC (app echo-client -> Linux) goes, hop by hop: the app and the daemon
 # each record their half (--hops FILE), `bluetas hops` joins them
 # (docs/emu.md, "Where the time goes"). Environment: BENCH_RXE_ITERS
@@ -27,14 +28,22 @@
 # af_packet tap af_packet tap" alternates the two three times, each pass
 # with its own Linux TCP run and daemon, and adds the medians per row),
 # BENCH_RXE_BUSY=1 adds a run of the echo client with --busy-poll,
-# BENCH_RXE_PIN=0 drops the run with the daemon pinned apart,
+# BENCH_RXE_PLACES (1/0/0) one echo-client run per placement D/A/P (the
+# daemon's threads on CPU D, the app on CPU A, the Linux peer on CPU P),
+# BENCH_RXE_LINUX_PLACES (0/1 0/0) one Linux TCP run per placement C/S
+# (client, server) after the unpinned one, the best of them the pinned
+# rows' baseline; BENCH_RXE_PIN=0 drops every pinned run,
+# BENCH_RXE_DEVICE=0 the perftest and channel rows,
 # BENCH_RXE_VARIANTS="ARGS;ARGS" adds one run per set of extra echo-client
-# arguments (e.g. "--no-inline;--spin-us 0"), BENCH_RXE_SRV_VARIANTS the
+# arguments (e.g. "--no-inline;--spin-us 0"; BENCH_RXE_VARIANT_PLACE=D/A/P
+# places them), BENCH_RXE_SRV_VARIANTS the
 # same for the Linux client -> app echo-server run, and
 # BENCH_RXE_APP_B=PATH adds one with PATH (another build's bluetas) as the
 # application: an A/B comparison within one boot.
 set -uo pipefail
 me=bench-rxe
+# every run is placed here (BENCH_RXE_PLACES), not by lib.sh's RXE_PIN
+RXE_PIN=0
 # shellcheck source=tests/rxe/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -54,6 +63,7 @@ bad() {
 	echo "$me: $*"
 	errors=$((errors + 1))
 }
+lower() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && (b == "" || a + 0 < b + 0)) }'; } # lower A B: A < B, or B empty
 ns_to_us() { awk -v v="$1" 'BEGIN { if (v == "") print ""; else printf "%.1f", v / 1000 }'; }
 kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" "$1" | head -1; } # kv FILE KEY
 
@@ -82,6 +92,7 @@ perftest() { # binary port -> sets pt_typ pt_p99 (us)
 	fi
 	read -r _ _ _ _ pt_typ _ _ pt_p99 _ <<<"$line"
 }
+if [[ ${BENCH_RXE_DEVICE:-1} == 1 ]]; then # BENCH_RXE_DEVICE=0: no perftest or channel rows
 say "perftest, $iters x 64 B each"
 perftest ib_send_lat 18610 && row "ib_send_lat 64 B, half RTT (t_typical)" "$pt_typ" "$pt_p99"
 send_typ=$pt_typ
@@ -103,29 +114,52 @@ else
 	bad "bench_verbs_chan failed:"
 	tail -5 "$work/vb.out" | sed 's/^/    /'
 fi
+fi
 
 # --- Linux TCP across the same veth ------------------------------------------
-# linux_tcp: one closed-loop run; sets linux_p50 (once per bluetas pass, so
-# each pass has a baseline measured next to it).
+# linux_tcp [C/S]: one closed-loop run, the client on CPU C and the server on
+# CPU S (taskset) or, without an argument, both left to the scheduler; sets
+# linux_p50. Once per bluetas pass and placement, so each pass has its
+# baselines measured next to it.
 linux_tcp() {
-	say "Linux TCP 64 B echo $RXE_HOST_IP -> $RXE_NIC_IP, $ms ms"
+	local place=${1:-} cpin=() spin=() label="Linux TCP 64 B echo RTT, host -> nic side (veth)"
+	if [[ -n $place ]]; then
+		cpin=(taskset -c "${place%/*}") spin=(taskset -c "${place#*/}")
+		label="Linux TCP 64 B echo RTT (pinned: client CPU ${place%/*}, server CPU ${place#*/})"
+	fi
+	say "Linux TCP 64 B echo $RXE_HOST_IP -> $RXE_NIC_IP, $ms ms${place:+, client/server on CPUs $place}"
 	local h0 h1 s
 	h0=$(<"/sys/class/net/$RXE_HOST_IF/statistics/tx_packets") 2>/dev/null || h0=0
-	"${NIC[@]}" timeout 60 "$PEER" echo-server 7100 --timeout-s 50 >"$work/ltcp.srv" 2>&1 &
+	"${spin[@]}" "${NIC[@]}" timeout 60 "$PEER" echo-server 7100 --timeout-s 50 >"$work/ltcp.srv" 2>&1 &
 	s=$!
 	pids+=("$s")
 	wait_for 10 "Linux echo server on 7100" has_line ltcp.srv 'listening'
-	"${HOST[@]}" timeout 60 "$PEER" echo-client "$RXE_NIC_IP" 7100 --msg-bytes 64 --warmup-ms 300 --duration-ms "$ms" \
+	"${cpin[@]}" "${HOST[@]}" timeout 60 "$PEER" echo-client "$RXE_NIC_IP" 7100 --msg-bytes 64 --warmup-ms 300 --duration-ms "$ms" \
 		>"$work/ltcp.out" 2>"$work/ltcp.err"
 	wait_exit "$s" 10 >/dev/null
 	h1=$(<"/sys/class/net/$RXE_HOST_IF/statistics/tx_packets") 2>/dev/null || h1=0
 	linux_p50=$(kv "$work/ltcp.out" p50_us)
 	if [[ -n $linux_p50 ]]; then
-		row "Linux TCP 64 B echo RTT, host -> nic side (veth)" "$linux_p50" "$(kv "$work/ltcp.out" p99_us)"
+		row "$label" "$linux_p50" "$(kv "$work/ltcp.out" p99_us)"
 		say "  $(kv "$work/ltcp.out" rtts) round trips; $RXE_HOST_IF tx +$((h1 - h0)) packets (crossed the veth)"
 	else
-		bad "Linux TCP echo failed: $(tail -2 "$work/ltcp.err" | tr '\n' ' ')"
+		bad "Linux TCP echo${place:+ ($place)} failed: $(tail -2 "$work/ltcp.err" | tr '\n' ' ')"
 	fi
+}
+
+# linux_runs: Linux unpinned (linux_p50), then once per BENCH_RXE_LINUX_PLACES
+# placement; linux_pin_p50 is the best (lowest p50) of the pinned ones: the
+# fair baseline for our pinned runs is Linux's best ordinary configuration.
+linux_runs() {
+	linux_tcp
+	local un=$linux_p50 best='' p
+	if [[ $pin_ok == 1 ]]; then
+		for p in $linux_places; do
+			linux_tcp "$p"
+			lower "$linux_p50" "$best" && best=$linux_p50
+		done
+	fi
+	linux_p50=$un linux_pin_p50=$best
 }
 
 # --- bluetas over the whole emu path ------------------------------------------
@@ -152,8 +186,27 @@ rpc_client() { # name extra-args...
 		return 1
 	fi
 	say "  $line"
+	# this build's default and pinned runs make the pass's best (not variants)
+	[[ $name == "rpc$sfx" || $name == rpcpin* ]] && lower "$(field "$line" rtt_p50_us)" "$ours_best" && ours_best=$(field "$line" rtt_p50_us) ours_best99=$(field "$line" rtt_p99_us)
 	say "  app counters: $(grep -E '^stat\.(host\.(doorbells_refreshed|waits_timed_out|lost_wakeups|arms_deferred|doorbells_sent)|loop\.|chan\.(cq_events|eagain_credit|credit_msgs))' "$work/$name.out" | sed 's/^stat\.//' | tr '\n' ' ')"
 	rpc_p50=$(field "$line" rtt_p50_us) rpc_p99=$(field "$line" rtt_p99_us)
+}
+
+# place_on D/A/P: the daemon's threads to CPU D, the next application to
+# CPU A, the next Linux peer to CPU P; place_off undoes it.
+place_on() {
+	local dc=${1%%/*} ac pc
+	ac=${1#*/} pc=${ac#*/} ac=${ac%%/*}
+	say "  again, the daemon pinned to CPU $dc, the app to CPU $ac, the Linux peer to CPU $pc"
+	taskset -apc "$dc" "$daemon_pid" >/dev/null
+	PIN_PEER=(taskset -c "$pc")
+	HOST_SAVED=("${HOST[@]}")
+	HOST=(taskset -c "$ac" "${HOST[@]}")
+}
+place_off() {
+	HOST=("${HOST_SAVED[@]}")
+	PIN_PEER=()
+	taskset -apc 0-$(($(nproc) - 1)) "$daemon_pid" >/dev/null
 }
 
 # bluetas_pass: one daemon on RXE_PMD's port, the RPC runs against it.
@@ -166,23 +219,19 @@ bluetas_pass() {
 	fi
 	say "bluetas 64 B RPC: app echo-client -> daemon -> net_$RXE_PMD -> Linux echo server, $rpcs RPCs"
 	PIN_PEER=()
-	rpc_client "rpc$sfx" && row "$rl: app echo-client -> Linux (bt_wait)" "$rpc_p50" "$rpc_p99" \
+	rpc_client "rpc$sfx" && row "$rl: app echo-client -> Linux (unpinned)" "$rpc_p50" "$rpc_p99" \
 		"Linux TCP RTT" "$linux_p50"
-	if [[ ${BENCH_RXE_PIN:-1} == 1 && $(nproc) -ge 2 ]]; then
-		# The same with the busy-polling daemon alone on CPU 1, the
-		# application and the Linux peer on CPU 0: does sharing the
-		# daemon's CPU cost the RPC? (the scheduling suspect)
-		say "  again, the daemon pinned to CPU 1, the app and the Linux peer to CPU 0"
-		taskset -apc 1 "$daemon_pid" >/dev/null
-		PIN_PEER=(taskset -c 0)
-		HOST_SAVED=("${HOST[@]}")
-		HOST=(taskset -c 0 "${HOST[@]}")
-		rpc_client "rpcpin$sfx" && row "$rl: app echo-client -> Linux (pinned)" "$rpc_p50" "$rpc_p99" \
-			"Linux TCP RTT" "$linux_p50"
-		HOST=("${HOST_SAVED[@]}")
-		PIN_PEER=()
-		taskset -apc 0-$(($(nproc) - 1)) "$daemon_pid" >/dev/null
-	fi
+	# The same once per placement of BENCH_RXE_PLACES, "D/A/P": the
+	# busy-polling daemon's threads on CPU D, the application on CPU A, the
+	# Linux echo peer on CPU P (taskset), against Linux's best pinned run.
+	local pl
+	for pl in $places; do
+		[[ $pin_ok == 1 ]] || break
+		place_on "$pl"
+		rpc_client "rpcpin${pl//\//}$sfx" && row "$rl: app echo-client -> Linux (pinned $pl)" "$rpc_p50" "$rpc_p99" \
+			"Linux TCP RTT pinned" "$linux_pin_p50"
+		place_off
+	done
 	if [[ -n ${BENCH_RXE_APP_B:-} ]]; then
 		# A/B in one boot: the same RPC run with another build's
 		# `bluetas` as the application (the daemon stays this build's).
@@ -200,11 +249,18 @@ bluetas_pass() {
 	if [[ -n ${BENCH_RXE_VARIANTS:-} ]]; then
 		# A/B in one boot: the same RPC run once per set of extra app
 		# arguments ("--no-inline;--spin-us 2000": two more runs).
+		# BENCH_RXE_VARIANT_PLACE=D/A/P runs them so placed, against
+		# Linux's best pinned run.
 		IFS=';' read -ra variants <<<"$BENCH_RXE_VARIANTS"
+		local vp=${BENCH_RXE_VARIANT_PLACE:-} vb=$linux_p50 vl=''
+		[[ $pin_ok == 1 && -n $vp ]] || vp=''
+		[[ -n $vp ]] && vb=$linux_pin_p50 vl=", pinned $vp"
 		for vi in "${!variants[@]}"; do
 			read -ra vargs <<<"${variants[$vi]}"
-			rpc_client "rpcv$vi$sfx" "${vargs[@]}" && row "$rl: app echo-client -> Linux (${variants[$vi]})" \
-				"$rpc_p50" "$rpc_p99" "Linux TCP RTT" "$linux_p50"
+			[[ -n $vp ]] && place_on "$vp"
+			rpc_client "rpcv$vi$sfx" "${vargs[@]}" && row "$rl: app echo-client -> Linux (${variants[$vi]}$vl)" \
+				"$rpc_p50" "$rpc_p99" "Linux TCP RTT${vp:+ pinned}" "$vb"
+			[[ -n $vp ]] && place_off
 		done
 	fi
 	# Linux client -> app echo-server (and once per BENCH_RXE_SRV_VARIANTS
@@ -242,6 +298,16 @@ bluetas_pass() {
 # tap af_packet tap" alternates the two ports three times), each with its
 # own Linux TCP baseline and its own daemon.
 read -ra pmds <<<"${BENCH_RXE_PMDS:-af_packet}"
+# Placements: BENCH_RXE_PLACES for our pinned runs (D/A/P: daemon, app, Linux
+# peer CPUs), BENCH_RXE_LINUX_PLACES for Linux's (C/S: client, server);
+# BENCH_RXE_PIN=0, or one CPU, runs neither.
+pin_ok=0
+[[ ${BENCH_RXE_PIN:-1} == 1 && $(nproc) -ge 2 ]] && pin_ok=1
+places=${BENCH_RXE_PLACES-1/0/0}
+linux_places=${BENCH_RXE_LINUX_PLACES-0/1 0/0}
+for pl in $places $linux_places; do
+	[[ $pl =~ ^[0-9]+(/[0-9]+){1,2}$ ]] || { echo "$me: a placement is CPU/CPU[/CPU], not '$pl'" >&2; exit 2; }
+done
 ((${#pmds[@]})) || { echo "$me: BENCH_RXE_PMDS names no port" >&2; exit 2; }
 for p in "${pmds[@]}"; do
 	[[ $p == af_packet || $p == tap ]] || { echo "$me: BENCH_RXE_PMDS takes af_packet and tap, not '$p'" >&2; exit 2; }
@@ -251,8 +317,15 @@ for pi in "${!pmds[@]}"; do
 	sfx=
 	((${#pmds[@]} > 1)) && sfx=.$pi
 	dname=d$sfx
-	linux_tcp
+	linux_runs
+	ours_best='' ours_best99=''
 	bluetas_pass
+	# The pass's headline: our best echo-client run (any placement) over
+	# Linux's best (pinned or not), both from this pass.
+	linux_best=$linux_p50
+	lower "$linux_pin_p50" "$linux_best" && linux_best=$linux_pin_p50
+	[[ -n $ours_best && -n $linux_best ]] &&
+		row "bluetas RPC RTT [$RXE_PMD], best placement of the pass" "$ours_best" "$ours_best99" "Linux TCP RTT, best" "$linux_best"
 done
 # Each daemon wrote its half at exit: join it with each RPC client's.
 for h in "${hop_runs[@]}"; do
@@ -283,7 +356,7 @@ echo "(TCG numbers: they move with the host's load; compare within this table on
 # the Linux TCP run next to it: the host's load moves both within a boot).
 if ((${#pmds[@]} > 1)); then
 	echo
-	echo "medians over the passes (rows measured more than once; ratio = median of the per-pass ratios):"
+	echo "medians over the passes (rows measured more than once; ratio = median of the per-pass ratios [min-max]):"
 	# shellcheck disable=SC2059
 	printf "$fmt" "measurement (passes)" "p50 med" "p99 med" "baseline" "base med" "ratio"
 	printf '%s\n' "${rows[@]}" | awk -F'|' -v fmt="$fmt" '
@@ -292,13 +365,18 @@ if ((${#pmds[@]} > 1)); then
 			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
 			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 		}
+		function span(s,   a, n, i, lo, hi) {
+			n = split(s, a, " "); lo = hi = a[1] + 0
+			for (i = 2; i <= n; i++) { if (a[i] + 0 < lo) lo = a[i] + 0; if (a[i] + 0 > hi) hi = a[i] + 0 }
+			return sprintf("%.2f-%.2f", lo, hi)
+		}
 		$2 != "" { if (!($1 in n)) order[++k] = $1; n[$1]++; p50[$1] = p50[$1] " " $2; p99[$1] = p99[$1] " " $3
 			if ($5 != "" && $5 + 0 > 0) { base[$1] = base[$1] " " $5; bl[$1] = $4; ratio[$1] = ratio[$1] " " $2 / $5 } }
 		END {
 			for (i = 1; i <= k; i++) {
 				l = order[i]; if (n[l] < 2) continue
 				bs = (l in base) ? sprintf("%.1f", med(base[l])) : ""
-				r = (l in ratio) ? sprintf("%.2fx", med(ratio[l])) : ""
+				r = (l in ratio) ? sprintf("%.2fx [%s]", med(ratio[l]), span(ratio[l])) : ""
 				printf(fmt, l " (" n[l] ")", sprintf("%.1f", med(p50[l])), sprintf("%.1f", med(p99[l])), bl[l], bs, r)
 			}
 		}'

@@ -47,6 +47,22 @@ NIC=()
 HOST=()
 [[ -n ${RXE_NIC_NS:-} ]] && NIC=(ip netns exec "$RXE_NIC_NS")
 [[ -n ${RXE_HOST_NS:-} ]] && HOST=(ip netns exec "$RXE_HOST_NS")
+# RXE_PIN=1 (the default where there are 2 or more CPUs): the busy-polling
+# daemon alone on the last CPU (start_daemon checks its affinity), every
+# host-side program (HOST: the applications, the preload library's
+# programs) on the others; the wire side is left to the scheduler. Under
+# TCG a spinning daemon that shares a vCPU with the application or rxe's
+# softirq work costs the RPC (docs/emu.md, "Pinning"). RXE_PIN=0 pins
+# nothing (bench.sh places each run itself).
+RXE_PIN=${RXE_PIN:-1}
+[[ $RXE_PIN == 0 || $RXE_PIN == 1 ]] || { echo "$me: RXE_PIN takes 0 or 1, not '$RXE_PIN'" >&2; exit 2; }
+PIN_DAEMON=()
+daemon_cpu=
+if [[ $RXE_PIN == 1 ]] && (($(nproc) >= 2)); then
+	daemon_cpu=$(($(nproc) - 1))
+	PIN_DAEMON=(taskset -c "$daemon_cpu")
+	HOST=(taskset -c "0-$((daemon_cpu - 1))" "${HOST[@]}")
+fi
 
 say() { echo "$me: $*"; }
 fail() {
@@ -170,7 +186,7 @@ next_port() {
 start_daemon() {
 	local name=$1
 	shift
-	"${NIC[@]}" "$B" nic --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --channel "$CH_NIC" \
+	"${PIN_DAEMON[@]}" "${NIC[@]}" "$B" nic --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --channel "$CH_NIC" \
 		--duration-s 100 --stats "$@" >"$work/$name.out" 2>"$work/$name.err" &
 	daemon_pid=$!
 	pids+=("$daemon_pid")
@@ -178,7 +194,12 @@ start_daemon() {
 		show "$name"
 		return 1
 	fi
-	local driver
+	local driver cpus
+	if [[ -n $daemon_cpu ]]; then
+		# every thread (the EAL's too) on the daemon's CPU, none elsewhere
+		cpus=$(for t in /proc/"$daemon_pid"/task/*; do taskset -pc "${t##*/}" 2>/dev/null | sed 's/.*: //'; done | sort -u | tr '\n' ' ')
+		[[ $cpus == "$daemon_cpu " ]] || { fail "daemon $name runs on CPUs '$cpus', not CPU $daemon_cpu alone (RXE_PIN=1)"; return 1; }
+	fi
 	driver=$(sed -n 's/^ready .*driver=\([^ ]*\).*/\1/p' "$work/$name.out")
 	[[ $driver == "net_$RXE_PMD" ]] || { fail "daemon $name runs on '$driver', not net_$RXE_PMD (RXE_PMD=$RXE_PMD)"; return 1; }
 	if [[ $RXE_PMD == tap ]]; then
