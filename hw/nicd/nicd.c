@@ -62,6 +62,8 @@ static const char *run_loop(struct daemon *d)
 	uint32_t idle_polls = 0;
 	for (;;) {
 		uint64_t now = bt_clock_now_ns(&d->mono);
+		d->loop_passes++;
+		d->loop_ns = now - start;
 		int work = nic_poll(d->nic, now);
 		if (d->app)
 			rt_app_poll(d->app);
@@ -78,6 +80,7 @@ static const char *run_loop(struct daemon *d)
 		} else if (o->yield_polls && ++idle_polls >= o->yield_polls) {
 			idle_polls = 0;
 			sched_yield();
+			d->loop_yields++;
 		}
 		if (rt_stop_reason())
 			return rt_stop_reason();

@@ -138,6 +138,10 @@ struct daemon {
 	uint64_t next_accept_check_ns;
 	uint64_t apps_attached, apps_detached, apps_refused, apps_flows_reset;
 	uint32_t apps_active;
+	/* the run loop: passes, sched_yield calls, and its time so far (the
+	 * mean pass is loop_ns / loop_passes: how late a poll can see a
+	 * doorbell or a frame) */
+	uint64_t loop_passes, loop_yields, loop_ns;
 	struct chan_stats ext_chan_detached; /* channel counters of the applications detached so far */
 	struct rt_hops hops; /* --hops */
 };

@@ -79,6 +79,9 @@ void nicd_print_stats(struct daemon *d)
 	RT_STAT("daemon", *d, apps_refused);
 	RT_STAT("daemon", *d, apps_active);
 	RT_STAT("daemon", *d, apps_flows_reset);
+	RT_STAT("daemon", *d, loop_passes);
+	RT_STAT("daemon", *d, loop_yields);
+	RT_STAT("daemon", *d, loop_ns);
 	if (d->app)
 		rt_app_print_stats(d->app);
 	fflush(stdout);
