@@ -292,6 +292,10 @@ bluetas_pass() {
 	done
 	kill -TERM "$daemon_pid" 2>/dev/null
 	wait_exit "$daemon_pid" 20 >/dev/null
+	# How late a poll can see a doorbell or a frame: the mean loop pass.
+	local lp ln
+	lp=$(dstat "$dname" daemon.loop_passes) ln=$(dstat "$dname" daemon.loop_ns)
+	[[ ${lp:-0} -gt 0 ]] && say "  daemon loop: $lp passes in $((ln / 1000000)) ms, mean pass $(awk -v n="$ln" -v p="$lp" 'BEGIN { printf "%.2f", n / p / 1000 }') us, $(dstat "$dname" daemon.loop_yields) yields"
 }
 
 # One pass per entry of BENCH_RXE_PMDS (af_packet; "af_packet tap af_packet
