@@ -17,6 +17,8 @@ packages=(
 	netcat-openbsd ethtool python3 procps
 	# real programs on the stack (tests/apps, make bench-apps)
 	curl redis-server redis-tools iperf3 memcached libmemcached-tools nginx-light
+	# tests/apps redis_syscalls_on_stack counts the server's kernel calls
+	strace
 	# packetdrill, built from PACKETDRILL_SRC by make conformance
 	flex bison
 	# the Soft-RoCE suite, part of make test: verbs tools, and qemu with

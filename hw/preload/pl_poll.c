@@ -533,8 +533,14 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms), spin_ns = pl_spin_ns();
 	/* The kernel set is asked (a syscall) at the first round, then every
 	 * PL_KERNEL_LOOK_NS while spinning, and after a sleep only if the set
-	 * woke it: a spin is stack polls from host memory, not syscalls. */
-	bool look_kernel = true, first = true;
+	 * woke it: a spin is stack polls from host memory, not syscalls. A
+	 * round with no stack event that goes to sleep next does not ask: the
+	 * sleep watches the set (level-triggered), so it is the look. A server
+	 * one request at a time (the spin policy sleeps at once) makes one
+	 * kernel call per wait, the sleep, not three (make bench-apps, redis
+	 * at 1 client: 3 epoll_wait per request before). */
+	bool look_kernel = true, first = true, on_stack = mixed_wait_on_stack();
+	bool set_readable = false; /* the sleep saw the set readable: ask it, whatever comes next */
 	uint64_t kernel_seen = 0;
 	for (;;) {
 		LOCK();
@@ -555,8 +561,12 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 		bool ours = e && e->n > 0;
 		UNLOCK();
 		uint64_t now = pl_now_ns();
-		if (n < max && kfds > 0 && (look_kernel || now - kernel_seen >= PL_KERNEL_LOOK_NS)) {
-			look_kernel = false;
+		/* The sleep on the set and the wakeup descriptor comes next (a
+		 * sleep on the channel alone, or a call past its deadline, asks). */
+		bool sleep_looks = n == 0 && spin_over && ours && !on_stack && timeout_ms != 0 && now < deadline;
+		if (n < max && kfds > 0 &&
+		    (set_readable || (!sleep_looks && (look_kernel || now - kernel_seen >= PL_KERNEL_LOOK_NS)))) {
+			look_kernel = set_readable = false;
 			kernel_seen = now;
 			int k = pl_real.epoll_wait(epfd, evs + n, max - n, 0);
 			if (k > 0)
@@ -576,11 +586,11 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 			return pl_real.epoll_wait(epfd, evs, max, remaining_ms(deadline, UINT64_MAX / 2));
 		if (!spin_over)
 			continue;
-		if (kfds <= 0 || mixed_wait_on_stack()) {
+		if (kfds <= 0 || on_stack) {
 			now = pl_now_ns();
 			if (pl_sleep_on_stack(deadline == UINT64_MAX ? UINT64_MAX : deadline - now, kfds <= 0 ? PL_WAKE_FD_CAP_NS : PL_SLICE_NS) < 0)
 				return -1; /* EINTR */
-			look_kernel = true;
+			set_readable = true;
 			continue;
 		}
 		int wake_fd, armed = pl_wake_arm(&wake_fd);
@@ -600,11 +610,13 @@ static int epoll_mixed(int epfd, struct epoll_event *evs, int max, int timeout_m
 				errno = saved;
 				return -1;
 			}
-			if (k > 0) { /* only edges of ours: the set had nothing */
-				look_kernel = false;
-				for (int i = 0; i < k; i++)
-					look_kernel = look_kernel || ev[i].data.fd == epfd;
-			}
+			/* The sleep watched the set until it returned: ask it again
+			 * only if it was readable, or PL_KERNEL_LOOK_NS from now. */
+			set_readable = false;
+			for (int i = 0; i < k; i++)
+				set_readable = set_readable || ev[i].data.fd == epfd;
+			look_kernel = false;
+			kernel_seen = pl_now_ns();
 			continue;
 		}
 		if (armed > 0)

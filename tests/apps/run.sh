@@ -337,6 +337,41 @@ t_redis_wakeup_on_stack() {
 	return $rc
 }
 
+# redis-server on the stack, one client, no spinning (BLUETAS_SPIN_US=0):
+# every request finds the server asleep, and the wait must cost it ONE
+# kernel call, the sleep on its epoll set and the wakeup descriptor
+# together (which is also the look at the set's kernel descriptors).
+# Counted with strace: at most 1.5 epoll_wait per request (the preload
+# asked the kernel set before every sleep and after every wakeup too: 3).
+# The count is exact, so the bound does not depend on the machine's load.
+t_redis_syscalls_on_stack() {
+	command -v strace >/dev/null || { echo "apps: no strace (bash ci/install-deps.sh)"; return 77; }
+	local port=6113 rp spid n=1000 calls per
+	on_stack env BLUETAS_SPIN_US=0 timeout -k 5 60 redis-server --port $port --bind 0.0.0.0 \
+		--save "" --appendonly no --protected-mode no >"$work/rediss.log" 2>&1 &
+	rp=$!
+	pids+=("$rp")
+	wait_log "$work/rediss.log" "Ready to accept" && wait_stack_port $port ||
+		{ echo "apps: redis-server on the stack never listened: $(tail -2 "$work/rediss.log")"; return 1; }
+	# the server itself (its title names its port), not the subshell or
+	# the timeout around it
+	spid=$(pgrep -f "^redis-server [^ ]*:$port" | head -1)
+	[[ -n $spid ]] || { echo "apps: no redis-server with :$port in its title"; return 1; }
+	in_ns timeout 30 redis-benchmark -h "$stack_ip" -p $port -t get -n 200 -c 1 -d 64 -q >/dev/null 2>&1 # warm-up
+	timeout 60 strace -f -c -e trace=epoll_wait,epoll_pwait -o "$work/rediss.strace" -p "$spid" 2>/dev/null &
+	local st=$!
+	sleep 0.5 # attached
+	in_ns timeout 30 redis-benchmark -h "$stack_ip" -p $port -t get -n $n -c 1 -d 64 -q >/dev/null 2>&1
+	kill -INT "$st" 2>/dev/null
+	wait "$st"
+	calls=$(awk '$NF ~ /^epoll_(p)?wait$/ { c += $4 } END { print c + 0 }' "$work/rediss.strace")
+	per=$(awk -v c="$calls" -v n=$n 'BEGIN { printf "%.2f", c / n }')
+	note "redis-server on the stack, -c 1 GET, BLUETAS_SPIN_US=0: $calls epoll_wait for $n requests ($per a request)"
+	kill "$rp" 2>/dev/null
+	check 'awk -v x="$per" "BEGIN { exit !(x >= 0.9 && x <= 1.5) }"' \
+		"epoll_wait per request $per: one sleep per request wanted (0.9 to 1.5)"
+}
+
 # iperf3 client on the stack (select, non-blocking connect, a control and
 # a data connection) against iperf3 -s on Linux, both directions (-R: Linux
 # sends), a fixed 8 MiB each: iperf3's own JSON says every byte arrived.
@@ -560,7 +595,7 @@ t_checks_fail() {
 # stack.
 cases=(checks_fail signal_wrapper signal_mask_atomic dual_stack init_errors socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
-	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack iperf3_server_on_stack memcached_on_stack)
+	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack redis_syscalls_on_stack iperf3_server_on_stack memcached_on_stack)
 fi
 if ! setup >"$work/setup.log" 2>&1; then
 	why=$(tail -1 "$work/setup.log")
