@@ -30,3 +30,8 @@ void spin_policy_learn(struct spin_policy *p, uint64_t gap_ns)
 	else
 		p->mean_gap_ns -= (p->mean_gap_ns - gap_ns) / 4;
 }
+
+void spin_policy_init_preload(struct spin_policy *p, uint64_t budget_ns, bool adaptive)
+{
+	spin_policy_init(p, budget_ns, adaptive ? 2 * budget_ns : 0, 0);
+}

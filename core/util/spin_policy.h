@@ -26,6 +26,7 @@
 #ifndef BT_UTIL_SPIN_POLICY_H
 #define BT_UTIL_SPIN_POLICY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct spin_policy {
@@ -36,6 +37,21 @@ struct spin_policy {
 };
 
 void spin_policy_init(struct spin_policy *p, uint64_t min_ns, uint64_t max_ns, uint64_t long_gap_ns);
+
+/* The preload's setting (hw/preload, docs/sockets.md): adaptive, poll
+ * budget_ns to twice it while gaps average within twice it, sleep at once
+ * past that; not adaptive (BLUETAS_SPIN_ADAPT=0), budget_ns always.
+ *
+ * The default budget (BLUETAS_SPIN_US) is about what a sleep and its
+ * wakeup cost the application in CPU (a futex or eventfd wake, an
+ * epoll_wait return: 10-15 us of a redis-server request on the 2-core
+ * test VM, make bench-apps), so a spin never costs much more than the
+ * sleep it saves, and gaps longer than 30 us (one client over the
+ * daemon's path: 40-100 us) sleep at once. It was 50 us: such a server
+ * spun 40-60 us of CPU per request, 3x Linux's whole request, for no
+ * gain in requests/s. */
+#define SPIN_POLICY_PRELOAD_BUDGET_NS 15000ull
+void spin_policy_init_preload(struct spin_policy *p, uint64_t budget_ns, bool adaptive);
 /* How long to poll before sleeping now. Until a gap is seen: min_ns. */
 uint64_t spin_policy_spin_ns(const struct spin_policy *p);
 /* One gap ended: work came gap_ns after the wait (or the last work). */

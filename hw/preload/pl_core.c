@@ -102,15 +102,15 @@ static struct spin_policy spin_settings(void)
 	static bool adaptive;
 	if (__atomic_load_n(&budget_ns, __ATOMIC_ACQUIRE) == UINT64_MAX) {
 		__atomic_store_n(&adaptive, env_u64("BLUETAS_SPIN_ADAPT", 1, 0, 1) == 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&budget_ns, env_u64("BLUETAS_SPIN_US", PL_SPIN_NS / 1000, 0, 1000000) * 1000,
+		__atomic_store_n(&budget_ns, env_u64("BLUETAS_SPIN_US", SPIN_POLICY_PRELOAD_BUDGET_NS / 1000, 0, 1000000) * 1000,
 				 __ATOMIC_RELEASE);
 	}
 	/* Adaptive: poll 1.25x the mean wait, between the budget and twice
 	 * it, while the mean is within twice the budget; past that sleep at
-	 * once (long_gap 0): a server whose requests come further apart stops
-	 * paying a spin per request. */
+	 * once: a server whose requests come further apart stops paying a
+	 * spin per request (core/util/spin_policy.h). */
 	struct spin_policy p;
-	spin_policy_init(&p, budget_ns, __atomic_load_n(&adaptive, __ATOMIC_RELAXED) ? 2 * budget_ns : 0, 0);
+	spin_policy_init_preload(&p, budget_ns, __atomic_load_n(&adaptive, __ATOMIC_RELAXED));
 	p.mean_gap_ns = __atomic_load_n(&pl.spin_mean_ns, __ATOMIC_RELAXED);
 	return p;
 }

@@ -34,7 +34,6 @@
 
 #define PL_MAX_FD 65536
 #define PL_SLICE_NS 2000000ull  /* longest sleep before looking at kernel fds again */
-#define PL_SPIN_NS 50000ull     /* poll this long before sleeping (BLUETAS_SPIN_US) */
 /* Longest sleep on the wakeup descriptor, and of a blocking call on the
  * channel: the daemon wakes the sleepers, so this only bounds the cost of
  * a wakeup lost to a fault (and of a dead daemon noticed by the polls that
@@ -148,7 +147,7 @@ static inline struct pl_sock *pl_sock_of(int fd)
 int pl_drain(void);                       /* bt_poll until empty; events taken; with pl.mu */
 uint64_t pl_now_ns(void);
 /* How long a wait polls before it sleeps: BLUETAS_SPIN_US (default
- * PL_SPIN_NS) to twice that while waits have been ending within twice
+ * SPIN_POLICY_PRELOAD_BUDGET_NS, 15 us) to twice that while waits have been ending within twice
  * it, 0 (sleep at once) while they have not (core/util/spin_policy.h;
  * BLUETAS_SPIN_ADAPT=0 always spins the whole budget). Spinning is CPU the
  * application pays for latency. Read it once per wait. */
