@@ -4,7 +4,7 @@
  *
  * Stack readiness comes from host memory (bt_readiness after draining
  * the channel); kernel readiness from the real call with timeout 0. When
- * nothing is ready the caller spins for PL_SPIN_NS, then sleeps: on the
+ * nothing is ready the caller spins (pl_spin_ns), then sleeps: on the
  * channel (a futex over ipc) when only stack sockets are waited for, else
  * in ONE kernel call on the kernel descriptors AND the channel's wakeup
  * descriptor (pl_wake_arm: an eventfd the daemon signals over ipc), so a
@@ -176,6 +176,12 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 			n_kernel++;
 	}
 	uint64_t start = pl_now_ns(), deadline = deadline_of(timeout_ms), spin_ns = pl_spin_ns();
+	/* The kernel descriptors are asked (a syscall) as epoll_mixed asks
+	 * its kernel set: at the first round, every PL_KERNEL_LOOK_NS while
+	 * spinning, not in a round that sleeps next (the sleep's poll holds
+	 * them), and after a sleep only if one of them woke it. */
+	bool on_stack = mixed_wait_on_stack(), look_kernel = true, kernel_woke = false;
+	uint64_t kernel_seen = 0;
 	int ready;
 	for (bool first = true;; first = false) {
 		ready = 0;
@@ -192,10 +198,21 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 				ready++;
 		}
 		UNLOCK();
-		int k = n_kernel ? pl_real.poll(kern, n, 0) : 0;
-		if (k < 0) {
-			free(kern);
-			return -1;
+		uint64_t now = pl_now_ns();
+		bool spin_over = now - start >= spin_ns;
+		bool sleep_looks = ready == 0 && spin_over && !on_stack && timeout_ms != 0 && now < deadline;
+		int k = 0;
+		if (n_kernel && (kernel_woke || (!sleep_looks && (look_kernel || now - kernel_seen >= PL_KERNEL_LOOK_NS)))) {
+			look_kernel = kernel_woke = false;
+			kernel_seen = now;
+			k = pl_real.poll(kern, n, 0);
+			if (k < 0) {
+				free(kern);
+				return -1;
+			}
+		} else {
+			for (nfds_t i = 0; i < n; i++)
+				kern[i].revents = 0; /* not asked this round */
 		}
 		for (nfds_t i = 0; i < n; i++)
 			if (kern[i].fd >= 0) {
@@ -214,9 +231,10 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 			errno = EINTR;
 			return -1;
 		}
-		if (pl_now_ns() - start < spin_ns)
+		if (!spin_over)
 			continue;
-		if (n_kernel == 0 || mixed_wait_on_stack()) {
+		if (n_kernel == 0 || on_stack) {
+			look_kernel = true;
 			uint64_t now = pl_now_ns();
 			if (pl_sleep_on_stack(deadline == UINT64_MAX ? UINT64_MAX : deadline - now, n_kernel == 0 ? PL_WAKE_FD_CAP_NS : PL_SLICE_NS) < 0) {
 				free(kern);
@@ -225,6 +243,7 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 			continue;
 		}
 		int wake_fd, armed = pl_wake_arm(&wake_fd);
+		look_kernel = true;
 		if (armed == 0)
 			continue; /* something arrived meanwhile */
 		int ep = armed > 0 ? thread_wake_ep(wake_fd) : -1;
@@ -247,6 +266,10 @@ static int poll_mixed(struct pollfd *fds, nfds_t n, int timeout_ms)
 			free(kern);
 			return -1;
 		}
+		/* The sleep watched the kernel descriptors until it returned. */
+		kernel_woke = k - (ep >= 0 && kern[n].revents ? 1 : 0) > 0;
+		look_kernel = false;
+		kernel_seen = pl_now_ns();
 	}
 	free(kern);
 	return ready;

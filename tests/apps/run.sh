@@ -372,6 +372,60 @@ t_redis_syscalls_on_stack() {
 		"epoll_wait per request $per: one sleep per request wanted (0.9 to 1.5)"
 }
 
+# poll(2) over a stack socket and a pipe, nothing spinning
+# (BLUETAS_SPIN_US=0): python3 on the stack sends 20 lines to a Linux
+# server that answers each 20 ms later, and waits for each answer in
+# poll; a sleep must cost ONE poll(2), on the pipe and the wakeup
+# instance together (the preload before this check made 3 per wait: a
+# look at the pipe before the sleep and another after the wakeup). The
+# server delays its ACKs (TCP_QUICKACK off), so the answer is what wakes
+# the wait; a wait woken first by a bare ACK (freed TX space) sleeps
+# twice: at most 2 per wait, against 3 to 5 before. strace -c counts
+# them, exactly, whatever the load.
+t_poll_syscalls_on_stack() {
+	command -v strace >/dev/null || { echo "apps: no strace (bash ci/install-deps.sh)"; return 77; }
+	in_ns timeout 30 python3 -c '
+import socket, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("'"$peer_ip"'", 5103)); l.listen(1)
+c, _ = l.accept()
+f = c.makefile("rb")
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+for line in f:
+    time.sleep(0.02)
+    c.sendall(line)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+' >"$work/pollsrv.log" 2>&1 &
+	pids+=("$!")
+	wait_port 5103 || { echo "apps: the Linux server never listened"; return 1; }
+	local rounds=20 polls per out
+	out=$(on_stack env BLUETAS_SPIN_US=0 timeout -k 5 30 strace -f -c -e trace=poll,ppoll -o "$work/poll.strace" python3 -c '
+import os, select, socket, sys
+s = socket.create_connection(("'"$peer_ip"'", 5103))
+r, w = os.pipe()
+p = select.poll()
+p.register(s.fileno(), select.POLLIN)
+p.register(r, select.POLLIN)
+got = 0
+for i in range('$rounds'):
+    s.sendall(b"line %d\n" % i)
+    want = len(b"line %d\n" % i)
+    while want > 0:
+        ev = p.poll(5000)
+        if not ev or any(fd == r for fd, _ in ev):
+            sys.exit("poll: %r" % (ev,))
+        want -= len(s.recv(100))
+    got += 1
+print("answers", got)
+' 2>&1)
+	polls=$(awk '$NF ~ /^p?poll$/ { c += $4 } END { print c + 0 }' "$work/poll.strace")
+	per=$(awk -v c="$polls" -v n=$rounds 'BEGIN { printf "%.2f", c / n }')
+	note "python3 on the stack, poll over its socket and a pipe, BLUETAS_SPIN_US=0: $out; $polls poll(2) for $rounds waits ($per a wait)"
+	check '[[ $out == "answers $rounds" ]]' "every answer came ($out)" &&
+		check 'awk -v x="$per" "BEGIN { exit !(x >= 0.9 && x <= 2.0) }"' \
+			"poll(2) per wait $per: one per sleep wanted (0.9 to 2)"
+}
+
 # iperf3 client on the stack (select, non-blocking connect, a control and
 # a data connection) against iperf3 -s on Linux, both directions (-R: Linux
 # sends), a fixed 8 MiB each: iperf3's own JSON says every byte arrived.
@@ -595,7 +649,7 @@ t_checks_fail() {
 # stack.
 cases=(checks_fail signal_wrapper signal_mask_atomic dual_stack init_errors socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
-	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack redis_syscalls_on_stack iperf3_server_on_stack memcached_on_stack)
+	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack redis_syscalls_on_stack poll_syscalls_on_stack iperf3_server_on_stack memcached_on_stack)
 fi
 if ! setup >"$work/setup.log" 2>&1; then
 	why=$(tail -1 "$work/setup.log")
