@@ -170,11 +170,14 @@ t_redis_wakeup() {
 # python3 on the stack against python3 on Linux: the same script and checks
 # as tests/apps/run.sh's socket_semantics over ipc, here over verbs.
 t_socket_semantics() {
-	in_wire timeout 60 python3 tests/apps/sock_semantics.py serve 7101 >"$work/sem_s.out" 2>&1 &
+	# The peer waits up to 100 s for the client (a loaded TCG boot once
+	# took ~30 s to get the client connected: refused by a peer that had
+	# given up at its default 30 s).
+	in_wire env SEM_ACCEPT_S=100 timeout 150 python3 tests/apps/sock_semantics.py serve 7101 >"$work/sem_s.out" 2>&1 &
 	local sp=$! rc src
 	pids+=("$sp")
 	wait_for 20 "the Linux peer listening" wire_listens 7101 || return 1
-	on_stack timeout -k 5 60 python3 tests/apps/sock_semantics.py client "$peer_ip" 7101 >"$work/sem_c.out" 2>&1
+	on_stack timeout -k 5 120 python3 tests/apps/sock_semantics.py client "$peer_ip" 7101 >"$work/sem_c.out" 2>&1
 	rc=$?
 	wait_exit "$sp" 20
 	src=$?
