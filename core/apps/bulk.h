@@ -36,6 +36,7 @@ struct sha256 {
 	uint64_t total_bytes;
 	uint8_t block[64];
 	uint32_t block_used;
+	bool ni; /* whole blocks on the x86 SHA extensions (sha256_init decides; false: portable) */
 };
 void sha256_init(struct sha256 *s);
 void sha256_update(struct sha256 *s, const void *data, size_t len);

@@ -1,6 +1,7 @@
 /*
  * test_bulk.c: the bulk apps' building blocks. SHA-256 against the FIPS
  * 180-4 / NIST example vectors (including every block-boundary split), the
+ * x86 SHA-extensions block function against the portable one, the
  * source pattern's independence from chunking, and a source -> sink stream
  * through two whole stacks in the simulator whose digests must agree.
  */
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +94,56 @@ static void test_sha256_lengths_around_padding(void **state)
 	uint8_t zeros[64] = {0};
 	hex_of(zeros, 64, hex);
 	assert_string_equal(hex, "f5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a92759fb4b");
+}
+
+/* The digest of data[0..len) fed in pieces of up to `piece` bytes, on
+ * the block function sha256_init chose (ni) or on the portable one. */
+static void digest_pieces(const uint8_t *data, size_t len, size_t piece, bool ni, uint8_t out[SHA256_DIGEST_BYTES])
+{
+	struct sha256 s;
+	sha256_init(&s);
+	if (!ni)
+		s.ni = false;
+	for (size_t off = 0; off < len; off += piece)
+		sha256_update(&s, data + off, len - off < piece ? len - off : piece);
+	sha256_final(&s, out);
+}
+
+static void test_sha256_ni_matches_portable(void **state)
+{
+	(void)state;
+	struct sha256 probe;
+	sha256_init(&probe);
+	if (!probe.ni) {
+		/* No SHA extensions here (or SHA256_PORTABLE=1): the vector
+		 * tests above cover the portable loop alone. */
+		print_message("sha256: no x86 SHA extensions on this CPU, comparison skipped\n");
+		skip();
+	}
+	enum { LEN = 70000 };
+	uint8_t *data = malloc(LEN);
+	assert_non_null(data);
+	uint32_t x = 12345;
+	for (size_t i = 0; i < LEN; i++) {
+		x = x * 1103515245u + 12345u;
+		data[i] = (uint8_t)(x >> 24);
+	}
+	/* Lengths around the block and padding edges and long runs of
+	 * whole blocks (a segment's 1448 bytes is 22 blocks and a tail),
+	 * each fed whole, per segment, and in odd pieces. */
+	static const size_t lens[] = {0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 1448, 4096, 65536, LEN};
+	static const size_t pieces[] = {LEN, 1448, 97, 64, 1};
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (size_t j = 0; j < sizeof(pieces) / sizeof(pieces[0]); j++) {
+			if (pieces[j] == 1 && lens[i] > 4096)
+				continue;
+			uint8_t fast[SHA256_DIGEST_BYTES], slow[SHA256_DIGEST_BYTES];
+			digest_pieces(data, lens[i], pieces[j], true, fast);
+			digest_pieces(data, lens[i], pieces[j], false, slow);
+			if (memcmp(fast, slow, sizeof(fast)) != 0)
+				fail_msg("sha256: SHA-NI and portable differ at %zu bytes in pieces of %zu", lens[i], pieces[j]);
+		}
+	free(data);
 }
 
 static void test_pattern_is_independent_of_chunking(void **state)
@@ -340,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_vectors),
 		cmocka_unit_test(test_sha256_million_a_in_odd_pieces),
 		cmocka_unit_test(test_sha256_lengths_around_padding),
+		cmocka_unit_test(test_sha256_ni_matches_portable),
 		cmocka_unit_test(test_pattern_is_independent_of_chunking),
 		cmocka_unit_test(test_source_to_sink_digests_agree),
 		cmocka_unit_test(test_source_sends_what_the_reader_supplies),
