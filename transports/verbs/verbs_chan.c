@@ -1063,15 +1063,21 @@ static int vc_wait(struct chan *ch, uint64_t timeout_ns)
 			       .tv_nsec = (long)(timeout_ns % 1000000000ull) };
 	vc->stats.sleeps++;
 	int rc = ppoll(pfd, 3, timeout_ns == BT_TIME_NEVER ? NULL : &ts, NULL);
+	int ppoll_errno = errno;
 	chan_signal_sleep_end();
-	bool interrupted = rc < 0 && errno == EINTR;
-	if (rc < 0 && !interrupted)
+	/* Interrupted: ppoll's EINTR, or a handler noted during the sleep
+	 * (it may have landed just before ppoll and written intr_fd). */
+	bool noted = chan_signal_pending();
+	bool interrupted = (rc < 0 && ppoll_errno == EINTR) || noted;
+	if (rc < 0 && ppoll_errno != EINTR)
 		return CHAN_EIO;
-	if (rc > 0 && (pfd[2].revents & POLLIN)) {
+	/* Take what a handler wrote, whether or not ppoll saw it (a handler
+	 * during ppoll ends it with EINTR and leaves the count): left there,
+	 * it would end every later sleep at once. */
+	if (noted || (rc > 0 && (pfd[2].revents & POLLIN))) {
 		uint64_t count;
 		if (syscall(SYS_read, vc->intr_fd, &count, sizeof(count)) < 0)
-			(void)0; /* non-blocking: another wait took it */
-		interrupted = true;
+			(void)0; /* non-blocking: nothing was written */
 	}
 	if (rc > 0 && (pfd[0].revents & POLLIN))
 		vc_take_cq_events(vc);
