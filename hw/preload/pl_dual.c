@@ -22,14 +22,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(int e)
-{
-	errno = e;
-	return -1;
-}
 
 /* The IPv4 address behind a v6 address the stack can serve: the wildcard
  * (0) or a v4-mapped one. -1 for any other. */
@@ -48,26 +43,26 @@ static int64_t v4_of(const struct in6_addr *a)
 int pl_addr_in(const struct pl_sock *s, const struct sockaddr *a, socklen_t len, struct bt_addr *out)
 {
 	if (!a)
-		return fail(EINVAL);
+		return pl_fail(EINVAL);
 	if (s->v6) {
 		if (len < sizeof(struct sockaddr_in6))
-			return fail(EINVAL);
+			return pl_fail(EINVAL);
 		if (a->sa_family != AF_INET6)
-			return fail(EAFNOSUPPORT);
+			return pl_fail(EAFNOSUPPORT);
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
 		int64_t ip = v4_of(&in6->sin6_addr);
 		if (ip < 0) {
 			pl_log_once("v6addr", "an IPv6 address on a dual-stack socket the stack serves (IPv4 only): ENETUNREACH");
-			return fail(ENETUNREACH);
+			return pl_fail(ENETUNREACH);
 		}
 		out->ip = (uint32_t)ip;
 		out->port = ntohs(in6->sin6_port);
 		return 0;
 	}
 	if (len < sizeof(struct sockaddr_in))
-		return fail(EINVAL);
+		return pl_fail(EINVAL);
 	if (a->sa_family != AF_INET)
-		return fail(EAFNOSUPPORT);
+		return pl_fail(EAFNOSUPPORT);
 	const struct sockaddr_in *in = (const struct sockaddr_in *)a;
 	out->ip = ntohl(in->sin_addr.s_addr);
 	out->port = ntohs(in->sin_port);
@@ -124,6 +119,18 @@ static bool dual_candidate(int fd)
 	return pl_real.getsockname(fd, (struct sockaddr *)&me, &n) == 0 && me.sin6_port == 0;
 }
 
+/* One option onto the stack socket; one that is refused is said, not
+ * dropped in silence (the program set it and will not hear of it). */
+static void carry(int fd, int level, int name, const void *v, socklen_t len)
+{
+	if (setsockopt(fd, level, name, v, len) != 0) {
+		char key[48];
+		snprintf(key, sizeof(key), "dual carry %d/%d", level, name);
+		pl_log_once(key, "dual-stack socket: option level %d name %d set on the kernel socket could not be carried to the stack's (%s)",
+			    level, name, strerror(errno));
+	}
+}
+
 /* The options a program may have set on the kernel socket before it
  * became ours, set again on ours (through the preload's setsockopt).
  * Only those whose kernel default can be told from a value the program
@@ -140,18 +147,18 @@ static void carry_options(int kfd, int fd)
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
 		int v = 0;
 		if (kernel_int_opt(kfd, opts[i].level, opts[i].name, &v) == 0 && v != opts[i].dflt)
-			setsockopt(fd, opts[i].level, opts[i].name, &v, sizeof(v));
+			carry(fd, opts[i].level, opts[i].name, &v, sizeof(v));
 	}
 	struct linger l;
 	socklen_t n = sizeof(l);
 	if (pl_real.getsockopt(kfd, SOL_SOCKET, SO_LINGER, &l, &n) == 0 && l.l_onoff)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		carry(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	static const int timeouts[] = {SO_RCVTIMEO, SO_SNDTIMEO};
 	for (size_t i = 0; i < 2; i++) {
 		struct timeval tv;
 		n = sizeof(tv);
 		if (pl_real.getsockopt(kfd, SOL_SOCKET, timeouts[i], &tv, &n) == 0 && (tv.tv_sec || tv.tv_usec))
-			setsockopt(fd, SOL_SOCKET, timeouts[i], &tv, sizeof(tv));
+			carry(fd, SOL_SOCKET, timeouts[i], &tv, sizeof(tv));
 	}
 }
 

@@ -19,6 +19,7 @@
 #ifndef BT_PL_INTERNAL_H
 #define BT_PL_INTERNAL_H
 
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -131,6 +132,12 @@ extern struct pl_libc pl_real;
 /* pl_core.c */
 void pl_log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pl_ensure_host(void);
+/* -1 with errno e: what a failing intercepted call returns. */
+static inline int pl_fail(int e)
+{
+	errno = e;
+	return -1;
+}
 /* pl_dual.c: a socket address in (0, or -1 with errno) and out (the
  * family of s: sockaddr_in6 with v4-mapped addresses for a v6 one). */
 int pl_addr_in(const struct pl_sock *s, const struct sockaddr *a, socklen_t len, struct bt_addr *out);

@@ -19,18 +19,12 @@
 #define LOCK() pthread_mutex_lock(&pl.mu)
 #define UNLOCK() pthread_mutex_unlock(&pl.mu)
 
-static int fail(int e)
-{
-	errno = e;
-	return -1;
-}
-
 /* A stack socket a child inherited, or one whose context is gone. */
 static int forked_fail(const char *call)
 {
 	pl_log_once("forked", "%s on a TCP socket inherited across fork: EBADF (stack sockets stay with the parent)",
 		    call);
-	return fail(EBADF);
+	return pl_fail(EBADF);
 }
 
 static bool is_stack_socket(int domain, int type, int protocol)
@@ -72,7 +66,7 @@ EXPORT int bind(int fd, const struct sockaddr *a, socklen_t len)
 	if (pl_addr_in(s, a, len, &b) < 0)
 		return -1;
 	if (s->kind != PL_NEW || s->bound)
-		return fail(EINVAL);
+		return pl_fail(EINVAL);
 	s->local = b;
 	s->bound = true;
 	return 0;
@@ -88,10 +82,10 @@ EXPORT int listen(int fd, int backlog)
 	if (s->kind == PL_LISTEN)
 		return 0;
 	if (s->kind != PL_NEW)
-		return fail(EINVAL);
+		return pl_fail(EINVAL);
 	if (!s->bound || s->local.port == 0) {
 		pl_log_once("listen0", "listen without a bound port: the stack has no ephemeral listen ports (EADDRNOTAVAIL)");
-		return fail(EADDRNOTAVAIL);
+		return pl_fail(EADDRNOTAVAIL);
 	}
 	/* Accept slots come out of the connection slots: a backlog of more
 	 * than a quarter of them is clamped (Linux clamps to somaxconn). */
@@ -101,7 +95,7 @@ EXPORT int listen(int fd, int backlog)
 	int id = bt_listen_opts(pl.host, s->local.port, bl, &s->opts);
 	UNLOCK();
 	if (id < 0)
-		return fail(bt_errno(id));
+		return pl_fail(bt_errno(id));
 	s->id = id;
 	s->kind = PL_LISTEN;
 	return 0;
@@ -128,17 +122,17 @@ static int block_for(struct pl_sock *s, uint32_t want, uint64_t timeout_ns)
 		}
 		uint64_t now = pl_now_ns(), spent = now - start;
 		if (timeout_ns && spent >= timeout_ns)
-			return fail(EAGAIN);
+			return pl_fail(EAGAIN);
 		/* A handler that ran while we polled ends the call as one that
 		 * ran in the sleep would: the kernel's call would have been
 		 * asleep then. */
 		if (pl_call_interrupted(false, has_timeout))
-			return fail(EINTR);
+			return pl_fail(EINTR);
 		if (spent < spin_ns)
 			continue;
 		bool woke_by_signal = pl_sleep_on_stack(timeout_ns ? timeout_ns - spent : UINT64_MAX, PL_WAKE_FD_CAP_NS) < 0;
 		if (pl_call_interrupted(woke_by_signal, has_timeout))
-			return fail(EINTR); /* signal(7): no SA_RESTART, or a timeout */
+			return pl_fail(EINTR); /* signal(7): no SA_RESTART, or a timeout */
 	}
 }
 
@@ -148,7 +142,7 @@ static int do_accept(int fd, struct sockaddr *a, socklen_t *len, int flags)
 	if (s->forked)
 		return forked_fail("accept");
 	if (s->kind != PL_LISTEN)
-		return fail(EINVAL);
+		return pl_fail(EINVAL);
 	for (;;) {
 		LOCK();
 		pl_drain();
@@ -173,7 +167,7 @@ static int do_accept(int fd, struct sockaddr *a, socklen_t *len, int flags)
 				bt_abort(pl.host, id);
 				free(c);
 				UNLOCK();
-				return fail(c ? errno : ENOMEM);
+				return pl_fail(c ? errno : ENOMEM);
 			}
 			pl_addr_out(c, &c->peer, a, len);
 			UNLOCK();
@@ -181,9 +175,9 @@ static int do_accept(int fd, struct sockaddr *a, socklen_t *len, int flags)
 		}
 		UNLOCK();
 		if (id != BT_EAGAIN)
-			return fail(bt_errno(id));
+			return pl_fail(bt_errno(id));
 		if (s->nonblock)
-			return fail(EAGAIN);
+			return pl_fail(EAGAIN);
 		if (block_for(s, POLLIN, s->rcvtimeo_ns) < 0)
 			return -1;
 	}
@@ -232,16 +226,16 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 	if (pl_addr_in(s, a, len, &to) < 0)
 		return -1;
 	if (s->kind == PL_CONN)
-		return fail(EISCONN);
+		return pl_fail(EISCONN);
 	if (s->kind == PL_CONNECTING) {
 		LOCK();
 		pl_drain();
 		int e = connect_result(s);
 		UNLOCK();
-		return e == EINPROGRESS ? fail(EALREADY) : e ? (s->kind = PL_DEAD, fail(e)) : fail(EISCONN);
+		return e == EINPROGRESS ? pl_fail(EALREADY) : e ? (s->kind = PL_DEAD, pl_fail(e)) : pl_fail(EISCONN);
 	}
 	if (s->kind != PL_NEW)
-		return fail(EINVAL);
+		return pl_fail(EINVAL);
 	/* bind before connect: the bound port is the connection's (the bound
 	 * address is the stack's own, whatever the program named). */
 	LOCK();
@@ -249,15 +243,15 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 					   : bt_connect_opts(pl.host, to.ip, to.port, &s->opts);
 	UNLOCK();
 	if (id < 0)
-		return fail(bt_errno(id));
+		return pl_fail(bt_errno(id));
 	s->id = id;
 	s->peer = to;
 	s->kind = PL_CONNECTING;
 	if (s->nonblock)
-		return fail(EINPROGRESS);
+		return pl_fail(EINPROGRESS);
 	for (;;) {
 		if (block_for(s, POLLOUT, s->sndtimeo_ns) < 0) /* EINTR: the connect goes on, as Linux's */
-			return errno == EINTR ? -1 : fail(ETIMEDOUT);
+			return errno == EINTR ? -1 : pl_fail(ETIMEDOUT);
 		LOCK();
 		int e = connect_result(s);
 		UNLOCK();
@@ -265,7 +259,7 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 			return 0;
 		if (e != EINPROGRESS) {
 			s->kind = PL_DEAD;
-			return fail(e);
+			return pl_fail(e);
 		}
 	}
 }
@@ -292,8 +286,8 @@ static int settle_connect(struct pl_sock *s, short ev, uint64_t timeout_ns)
 	int e = connect_result(s);
 	UNLOCK();
 	if (e == EINPROGRESS)
-		return fail(EAGAIN);
-	return e ? fail(e) : 0;
+		return pl_fail(EAGAIN);
+	return e ? pl_fail(e) : 0;
 }
 
 static size_t iov_total(const struct iovec *iov, int iovcnt)
@@ -312,10 +306,10 @@ static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 	if (settle_connect(s, POLLOUT, s->sndtimeo_ns) < 0)
 		return -1;
 	if (s->kind != PL_CONN)
-		return fail(s->kind == PL_DEAD ? EPIPE : ENOTCONN);
+		return pl_fail(s->kind == PL_DEAD ? EPIPE : ENOTCONN);
 	if (s->shut_wr) {
 		raise_sigpipe(flags);
-		return fail(EPIPE);
+		return pl_fail(EPIPE);
 	}
 	size_t total = iov_total(iov, iovcnt);
 	if (total == 0)
@@ -354,10 +348,10 @@ static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		if (err) {
 			if (err == BT_EPIPE || err == BT_ECONNRESET)
 				raise_sigpipe(flags);
-			return fail(bt_errno(err));
+			return pl_fail(bt_errno(err));
 		}
 		if (nb)
-			return fail(EAGAIN);
+			return pl_fail(EAGAIN);
 		if (block_for(s, POLLOUT, s->sndtimeo_ns) < 0)
 			return -1;
 	}
@@ -371,7 +365,7 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 	if (settle_connect(s, POLLIN, s->rcvtimeo_ns) < 0)
 		return -1;
 	if (s->kind != PL_CONN)
-		return fail(ENOTCONN);
+		return pl_fail(ENOTCONN);
 	size_t total = iov_total(iov, iovcnt);
 	if (total == 0)
 		return 0;
@@ -430,11 +424,11 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		if (got > 0)
 			return got;
 		if (err)
-			return fail(bt_errno(err));
+			return pl_fail(bt_errno(err));
 		if (s->shut_rd)
 			return 0;
 		if (nb)
-			return fail(EAGAIN);
+			return pl_fail(EAGAIN);
 		if (block_for(s, POLLIN, s->rcvtimeo_ns) < 0)
 			return -1;
 	}
@@ -589,16 +583,16 @@ EXPORT int shutdown(int fd, int how)
 	if (s->forked)
 		return forked_fail("shutdown");
 	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
-		return fail(EINVAL);
+		return pl_fail(EINVAL);
 	if (s->kind == PL_LISTEN)
 		return 0;
 	if (s->kind != PL_CONN)
-		return fail(ENOTCONN);
+		return pl_fail(ENOTCONN);
 	LOCK();
 	int rc = bt_shutdown(pl.host, s->id, how == SHUT_RD ? BT_SHUT_RD : how == SHUT_WR ? BT_SHUT_WR : BT_SHUT_RDWR);
 	UNLOCK();
 	if (rc < 0)
-		return fail(bt_errno(rc));
+		return pl_fail(bt_errno(rc));
 	if (how != SHUT_WR)
 		s->shut_rd = true;
 	if (how != SHUT_RD)
@@ -625,7 +619,7 @@ static int dup_to(struct pl_sock *s, int newfd)
 		return -1;
 	if (newfd >= PL_MAX_FD) {
 		pl_real.close(newfd);
-		return fail(EMFILE);
+		return pl_fail(EMFILE);
 	}
 	LOCK();
 	s->refs++;
@@ -729,7 +723,7 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	}
 	if (req == FIONREAD) {
 		if (s->kind != PL_CONN)
-			return fail(EINVAL);
+			return pl_fail(EINVAL);
 		LOCK();
 		pl_drain();
 		*(int *)arg = (int)bt_rx_ready(pl.host, s->id);
@@ -737,7 +731,7 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 		return 0;
 	}
 	pl_log_once("ioctl", "ioctl %#lx on a TCP socket is not supported: ENOTTY", req);
-	return fail(ENOTTY);
+	return pl_fail(ENOTTY);
 }
 
 EXPORT int getsockname(int fd, struct sockaddr *a, socklen_t *len)
@@ -746,7 +740,7 @@ EXPORT int getsockname(int fd, struct sockaddr *a, socklen_t *len)
 	if (!s)
 		return pl_real.getsockname(fd, a, len);
 	if (!a || !len)
-		return fail(EFAULT);
+		return pl_fail(EFAULT);
 	if (s->kind == PL_CONN || s->kind == PL_CONNECTING) {
 		LOCK();
 		bt_conn_addrs(pl.host, s->id, &s->local, NULL);
@@ -762,9 +756,9 @@ EXPORT int getpeername(int fd, struct sockaddr *a, socklen_t *len)
 	if (!s)
 		return pl_real.getpeername(fd, a, len);
 	if (!a || !len)
-		return fail(EFAULT);
+		return pl_fail(EFAULT);
 	if (s->kind != PL_CONN)
-		return fail(ENOTCONN);
+		return pl_fail(ENOTCONN);
 	pl_addr_out(s, &s->peer, a, len);
 	return 0;
 }
@@ -772,7 +766,7 @@ EXPORT int getpeername(int fd, struct sockaddr *a, socklen_t *len)
 static int opt_int(const void *v, socklen_t len, int *out)
 {
 	if (!v || len < sizeof(int))
-		return fail(EINVAL);
+		return pl_fail(EINVAL);
 	memcpy(out, v, sizeof(int));
 	return 0;
 }
@@ -790,7 +784,7 @@ static int set_bt_opt(struct pl_sock *s, enum bt_opt opt, uint32_t val)
 	LOCK();
 	int rc = bt_setopt(pl.host, s->id, opt, val);
 	UNLOCK();
-	return rc < 0 ? fail(rc == BT_EINVAL ? EINVAL : bt_errno(rc)) : 0;
+	return rc < 0 ? pl_fail(rc == BT_EINVAL ? EINVAL : bt_errno(rc)) : 0;
 }
 
 EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
@@ -812,7 +806,7 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 			return set_bt_opt(s, BT_OPT_KEEPALIVE, (uint32_t)s->so_keepalive);
 		case SO_LINGER:
 			if (!v || len < sizeof(struct linger))
-				return fail(EINVAL);
+				return pl_fail(EINVAL);
 			memcpy(&s->linger, v, sizeof(s->linger));
 			return 0;
 		case SO_SNDBUF:
@@ -833,7 +827,7 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 		case SO_RCVTIMEO:
 		case SO_SNDTIMEO: {
 			if (!v || len < sizeof(struct timeval))
-				return fail(EINVAL);
+				return pl_fail(EINVAL);
 			struct timeval tv;
 			memcpy(&tv, v, sizeof(tv));
 			uint64_t ns = (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull;
@@ -864,7 +858,7 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 				return -1;
 			int max = name == TCP_KEEPCNT ? (int)BT_KEEPCNT_MAX : (int)BT_KEEPIDLE_MAX_S;
 			if (x < 1 || x > max)
-				return fail(EINVAL);
+				return pl_fail(EINVAL);
 			enum bt_opt o = name == TCP_KEEPIDLE ? BT_OPT_KEEPIDLE : name == TCP_KEEPINTVL ? BT_OPT_KEEPINTVL : BT_OPT_KEEPCNT;
 			*(name == TCP_KEEPIDLE ? &s->keepidle : name == TCP_KEEPINTVL ? &s->keepintvl : &s->keepcnt) = x;
 			return set_bt_opt(s, o, (uint32_t)x);
@@ -874,13 +868,13 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 			if (v && len >= 5 && !strncmp(v, "dctcp", len < 16 ? len : 16))
 				return 0;
 			pl_log_once("setcc", "setsockopt TCP_CONGESTION: the stack runs dctcp only: ENOENT");
-			return fail(ENOENT);
+			return pl_fail(ENOENT);
 		case TCP_USER_TIMEOUT: {
 			int ms = 0;
 			if (opt_int(v, len, &ms) < 0)
 				return -1;
 			if (ms < 0)
-				return fail(EINVAL);
+				return pl_fail(EINVAL);
 			s->user_timeout_ms = ms;
 			return set_bt_opt(s, BT_OPT_USER_TIMEOUT, (uint32_t)ms);
 		}
@@ -891,18 +885,18 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 		 * bound, is refused as Linux refuses it. */
 		if (opt_int(v, len, &x) < 0)
 			return -1;
-		return x ? fail(EINVAL) : 0;
+		return x ? pl_fail(EINVAL) : 0;
 	}
 	char key[48];
 	snprintf(key, sizeof(key), "setopt %d/%d", level, name);
 	pl_log_once(key, "setsockopt level %d option %d on a TCP socket is not supported: ENOPROTOOPT", level, name);
-	return fail(ENOPROTOOPT);
+	return pl_fail(ENOPROTOOPT);
 }
 
 static int put_int(void *v, socklen_t *len, int x)
 {
 	if (!v || !len || *len < sizeof(int))
-		return fail(EINVAL);
+		return pl_fail(EINVAL);
 	memcpy(v, &x, sizeof(int));
 	*len = sizeof(int);
 	return 0;
@@ -914,7 +908,7 @@ static int put_int(void *v, socklen_t *len, int x)
 static int get_tcp_info(struct pl_sock *s, void *v, socklen_t *len)
 {
 	if (!v || !len)
-		return fail(EFAULT);
+		return pl_fail(EFAULT);
 	pl_log_once("tcpinfo", "getsockopt TCP_INFO: state, MSS and options are filled; RTT, cwnd and "
 			       "retransmit counters read 0 (the NIC keeps them)");
 	struct tcp_info ti;
@@ -979,7 +973,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 		}
 		case SO_LINGER:
 			if (!v || !len || *len < sizeof(struct linger))
-				return fail(EINVAL);
+				return pl_fail(EINVAL);
 			memcpy(v, &s->linger, sizeof(s->linger));
 			*len = sizeof(s->linger);
 			return 0;
@@ -996,7 +990,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 		case SO_RCVTIMEO:
 		case SO_SNDTIMEO: {
 			if (!v || !len || *len < sizeof(struct timeval))
-				return fail(EINVAL);
+				return pl_fail(EINVAL);
 			uint64_t ns = name == SO_RCVTIMEO ? s->rcvtimeo_ns : s->sndtimeo_ns;
 			struct timeval tv = {.tv_sec = (time_t)(ns / 1000000000ull),
 					     .tv_usec = (suseconds_t)(ns % 1000000000ull / 1000)};
@@ -1028,7 +1022,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 			/* DCTCP with Reno's halving on loss (core/nic/sp_cc.c). */
 			static const char name[16] = "dctcp";
 			if (!v || !len)
-				return fail(EFAULT);
+				return pl_fail(EFAULT);
 			socklen_t n = *len < sizeof(name) ? *len : (socklen_t)sizeof(name);
 			memcpy(v, name, n);
 			*len = n;
@@ -1041,7 +1035,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 	char key[48];
 	snprintf(key, sizeof(key), "getopt %d/%d", level, name);
 	pl_log_once(key, "getsockopt level %d option %d on a TCP socket is not supported: ENOPROTOOPT", level, name);
-	return fail(ENOPROTOOPT);
+	return pl_fail(ENOPROTOOPT);
 }
 
 /* Programs built with _FILE_OFFSET_BITS=64 call sendfile64. */
@@ -1096,5 +1090,5 @@ EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t l
 	if (!pl_sock_of(in) && !pl_sock_of(out))
 		return pl_real.splice(in, off_in, out, off_out, len, flags);
 	pl_log_once("splice", "splice on a TCP socket of the stack is not supported: EINVAL (use read/write)");
-	return fail(EINVAL);
+	return pl_fail(EINVAL);
 }

@@ -20,6 +20,15 @@ def check(ok, what):
         sys.exit(1)
 
 
+def recv_to_eof(sock):
+    got = b""
+    while True:
+        b = sock.recv(65536)
+        if not b:
+            return got
+        got += b
+
+
 def mapped(addr):
     return addr.startswith("::ffff:")
 
@@ -43,12 +52,7 @@ def serve(port):
     check(c.family == socket.AF_INET6 and mapped(peer[0]), "accept gives a v4-mapped peer: %r" % (peer,))
     check(mapped(c.getsockname()[0]), "the connection's name is v4-mapped: %r" % (c.getsockname(),))
     check(c.getpeername()[:2] == peer[:2], "getpeername agrees with accept")
-    got = b""
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        got += b
+    got = recv_to_eof(c)
     c.sendall(got)
     c.close()
     print("dual_stack: served %d bytes to %s" % (len(got), peer[0]))
@@ -72,12 +76,7 @@ def client(ip, port):
     msg = b"dual-stack client on the stack\n" * 1000
     s.sendall(msg)
     s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        got += b
+    got = recv_to_eof(s)
     check(got == msg, "the echo came back byte-exact (%d of %d bytes)" % (len(got), len(msg)))
     print("dual_stack: client echoed %d bytes through ::ffff:%s" % (len(got), ip))
 
