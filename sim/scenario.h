@@ -133,6 +133,7 @@ enum scn_bug {
 	SCN_BUG_DROP_WAKEUPS = 1u << 5,          /* the NIC forgets every WAKEUP it owes */
 	SCN_BUG_NO_SIMULTANEOUS_OPEN = 1u << 6,  /* a SYN in SYN_SENT is dropped (fixed roles) */
 	SCN_BUG_NO_SIMULTANEOUS_CLOSE = 1u << 7, /* a FIN in FIN_WAIT_1 is dropped (fixed roles) */
+	SCN_BUG_NO_TAIL_RECOVERY = 1u << 8,      /* no tail loss probe, no early retransmit: the RTO (TAS) */
 };
 
 struct scenario {

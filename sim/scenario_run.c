@@ -352,6 +352,7 @@ static int build(struct engine *e, char *err, size_t err_len)
 		nc.inject_bugs = e->o.bugs & (NIC_BUG_RX_FIRST_SEGMENT_ONLY | NIC_BUG_WRITE_WITHOUT_CREDITS | NIC_BUG_DROP_WAKEUPS |
 					      NIC_BUG_NO_SIMULTANEOUS_OPEN | NIC_BUG_NO_SIMULTANEOUS_CLOSE);
 		nc.sack = !(e->o.bugs & SCN_BUG_NO_SACK);
+		nc.tlp = nc.early_retransmit = !(e->o.bugs & SCN_BUG_NO_TAIL_RECOVERY);
 		for (uint32_t i = 0; i < s->fault_count; i++) {
 			const struct scn_fault *f = &s->faults[i];
 			if ((int)f->host != h)

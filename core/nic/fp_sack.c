@@ -35,13 +35,34 @@ void fp_sack_opts(struct nic *nic, const struct flow *f, struct tcp_opts *opts, 
 	nic->stats.tx_sack_blocks += opts->sack_count;
 }
 
+/* Early retransmit (RFC 5827, SACK-based): nothing unsent is left to
+ * bring more duplicate ACKs, fewer than four segments are out, and all
+ * of them but at most one segment at `una` is SACKed: that one is lost,
+ * DupThresh or not. (A 4 KiB response's first segment lost used to wait
+ * for the RTO; docs/benchmarks.md, "Tail losses".) */
+static bool small_flight_lost(const struct nic *nic, const struct flow *f, uint32_t una)
+{
+	const struct sack_tx *t = &f->tx_sack;
+	if (!nic->cfg.early_retransmit || !f->sack_ok || t->in_recovery || t->hold_after_rto || !t->count)
+		return false;
+	if (f->rings_attached && seq_gt(f->snd_una + f->tx_queued, f->snd_max))
+		return false; /* new data will go, and its ACKs count */
+	uint32_t out = f->snd_max - una;
+	if (out >= 4u * f->mss || !seq_lt(una, t->iv[0].start))
+		return false;
+	return sack_tx_sacked_in(t, una, f->snd_max) + f->mss >= out;
+}
+
 /* Begins an episode when the first unacknowledged byte, `una` (the ACK
  * being processed may not have moved snd_una yet), is lost. */
 static void recover_at(struct nic *nic, uint32_t fi, uint32_t una)
 {
 	struct flow *f = &nic->flows[fi];
-	if (!sack_tx_should_recover(&f->tx_sack, una, f->dupacks, f->mss))
-		return;
+	if (!sack_tx_should_recover(&f->tx_sack, una, f->dupacks, f->mss)) {
+		if (!small_flight_lost(nic, f, una))
+			return;
+		nic->stats.early_retransmits++;
+	}
 	sack_tx_enter(&f->tx_sack, una, f->snd_max);
 	f->tx_sack.all_holes_lost = nic->cfg.prr;
 	nic->stats.sack_recoveries++;

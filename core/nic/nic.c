@@ -37,6 +37,8 @@ void nic_default_config(struct nic_config *cfg)
 	cfg->window_scaling = true;
 	cfg->rcv_wscale = -1;
 	cfg->sack = true;
+	cfg->tlp = true;
+	cfg->early_retransmit = true;
 }
 
 static int check_config(const struct nic_config *c, char *err, size_t err_len)

@@ -41,6 +41,12 @@ struct nic_config {
 	uint64_t rto_max_ns;
 	bool tail_probe;             /* the first timeout of a one-segment flight is a loss probe, no backoff;
 				      * with SACK, a longer flight's comes at 2 SRTT + 2 ms (Linux's TLP) */
+	bool tlp;                    /* a tail loss probe for any flight (RFC 8985 7, the default): at
+				      * PTO = 2 SRTT plus the delayed-ACK bound, at least rto_min / 4,
+				      * not after an RTO; the profiles use tail_probe's Linux timing, or none */
+	bool early_retransmit;       /* with SACK, fewer than four segments out and nothing unsent: the
+				      * first is lost once all the rest is SACKed (RFC 5827), since no
+				      * DupThresh duplicates can come */
 	bool rto_min_on_var;         /* RTO = SRTT + max(4 RTTVAR, rto_min) (Linux), not max(rto_min, SRTT + 4 RTTVAR) */
 	uint32_t max_retries;        /* RTOs in a row before ETIMEDOUT */
 	uint32_t syn_retries;
@@ -136,6 +142,8 @@ struct nic_stats {
 	uint64_t sack_rtx_lost;            /* a resent head hole found lost again (SACKs above its resend) */
 	uint64_t tx_zero_window;         /* segments sent advertising a zero window */
 	uint64_t fast_retransmits, rtos, zero_window_probes;
+	uint64_t tail_probes;              /* loss probes sent where the RTO would have fired (TLP) */
+	uint64_t early_retransmits;        /* recoveries begun by early retransmit (RFC 5827) */
 	uint64_t keepalive_probes;       /* probes of an idle connection (SO_KEEPALIVE) */
 	uint64_t ecn_ce_received, ecn_ece_acked_bytes;
 	uint64_t syn_backlog_drops;      /* SYN with no free accept slot */
@@ -165,7 +173,7 @@ struct nic_stats {
 	X(rx_rst_ignored) X(rx_ack_unsent) X(rx_listen_dropped) X(rx_icmp_errors) X(rx_icmp_ignored) X(tx_challenge_acks) X(rx_payload_bytes) X(tx_payload_bytes)        \
 	X(tx_segments) X(tx_acks) X(tx_retransmits) X(tx_inline_segments) X(tx_retransmit_bytes) X(rx_sack_blocks) \
 	X(rx_sack_ignored) X(tx_sack_blocks) X(sack_recoveries) X(sack_hole_retransmits) X(tx_zero_window)      \
-	X(sack_rtx_lost) X(fast_retransmits) X(rtos)                                                            \
+	X(sack_rtx_lost) X(fast_retransmits) X(rtos) X(tail_probes) X(early_retransmits)                        \
 	X(zero_window_probes) X(keepalive_probes) X(ecn_ce_received) X(ecn_ece_acked_bytes) X(syn_backlog_drops) X(conns_opened)   \
 	X(conns_accepted) X(conns_closed) X(conns_reset) X(conns_timed_out) X(arp_requests_sent)               \
 	X(arp_replies_sent) X(arp_unresolved) X(tx_no_buf) X(tx_ring_full) X(dma_staging_full) X(dma_sq_full)  \

@@ -15,6 +15,8 @@ void nic_profile_linux(struct nic_config *cfg)
 	cfg->rto_initial_ns = 1000 * MS;  /* RFC 6298 */
 	cfg->rto_max_ns = 120000 * MS;    /* TCP_RTO_MAX */
 	cfg->tail_probe = true;           /* tcp_send_loss_probe */
+	cfg->tlp = false;                 /* tail_probe's timing instead */
+	cfg->early_retransmit = false;    /* tcp_early_retrans 3: RACK's timing, which the scripts pin */
 	cfg->rto_min_on_var = true;       /* tcp_set_rto: rttvar is at least tcp_rto_min */
 	cfg->max_retries = 15;            /* tcp_retries2 */
 	cfg->syn_retries = 6;             /* tcp_syn_retries */
@@ -55,4 +57,6 @@ void nic_profile_freebsd(struct nic_config *cfg)
 	cfg->ack_carries_fin = true;      /* tcp_output resends an unacknowledged FIN */
 	cfg->rcvbuf_round_mss = true;     /* tcp_mss rounds the buffers up to the MSS */
 	cfg->opt_layout = TCP_LAYOUT_FREEBSD;
+	cfg->tlp = false;                 /* the default stack has no probe: the RTO */
+	cfg->early_retransmit = false;    /* nor early retransmit: three duplicates */
 }

@@ -45,6 +45,39 @@ void sp_timer_update(struct nic *nic, uint32_t fi)
 		timer_heap_set(&nic->timers, fi, d);
 }
 
+/* When a tail loss probe is due before the RTO (0: none), outside
+ * recovery, before any timeout, and with no probe out (RFC 8985 7.2).
+ * - tlp (the default): any flight, PTO = 2 SRTT plus the delayed-ACK
+ *   bound, since the ACK of a flight's odd last segment may be held that
+ *   long (RFC 8985's WCDelAckT; peers are assumed to delay as we do), and
+ *   never under a quarter of rto_min: an SRTT taken in the handshake says
+ *   nothing of the queue a burst of new connections then meets, and
+ *   probes fired into it add to it (concurrent_1000 at 2 SRTT + 200 us:
+ *   2,800 needless probes a run, 9x the queue drops, 6.5 ms instead of
+ *   2.0). An RTO of at least rto_min (5 ms) is hundreds of datacenter
+ *   round trips: with 1% loss each way an RPC workload spent most of its
+ *   time in them (docs/benchmarks.md, "Tail losses"). Without SACK only
+ *   a one-segment flight is probed: its answer needs no scoreboard.
+ * - tail_probe (the linux-like profile, Linux's tcp_schedule_loss_probe):
+ *   with SACK and a flight of more than one segment, PTO = 2 SRTT + 2 ms
+ *   (TCP_TIMEOUT_MIN); a one-segment flight's probe is the RTO's first
+ *   expiry (rto_fired). */
+static uint64_t probe_timeout_ns(const struct nic *nic, const struct flow *f)
+{
+	if (!f->srtt_us || f->retries != 0 || f->tlp_out || f->tx_sack.in_recovery || f->state == TCP_SYN_RCVD ||
+	    f->state == TCP_SYN_SENT || f->snd_wnd == 0)
+		return 0; /* a shut window is the persist timer's to probe */
+	bool one_segment = f->snd_max - f->snd_una <= (uint32_t)f->mss + 1u; /* + 1: a FIN */
+	uint64_t two_srtt_ns = 2ull * f->srtt_us * 1000ull;
+	if (nic->cfg.tail_probe)
+		return f->sack_ok && !one_segment ? two_srtt_ns + 2000000ull : 0;
+	if (!nic->cfg.tlp || !(f->sack_ok || one_segment))
+		return 0;
+	uint64_t pto_ns = two_srtt_ns + nic->cfg.delayed_ack_ns;
+	uint64_t floor_ns = nic->cfg.rto_min_ns / 4;
+	return pto_ns > floor_ns ? pto_ns : floor_ns;
+}
+
 void sp_rto_restart(struct nic *nic, uint32_t fi)
 {
 	struct flow *f = &nic->flows[fi];
@@ -54,20 +87,10 @@ void sp_rto_restart(struct nic *nic, uint32_t fi)
 	f->tlp_armed = false;
 	if (f->tlp_out && !seq_lt(f->snd_una, f->tlp_high_seq))
 		f->tlp_out = false;
-	/* The linux-like profile's tail loss probe for a flight of more
-	 * than one segment (Linux's tcp_schedule_loss_probe, RFC 8985 7.2):
-	 * with SACK, outside recovery and before any timeout, the timer
-	 * first waits PTO = 2 SRTT + 2 ms (TCP_TIMEOUT_MIN), never past the
-	 * RTO. A flight of one segment keeps the probe at the RTO below. */
-	uint32_t flight = f->snd_max - f->snd_una;
-	if (nic->cfg.tail_probe && outstanding && f->sack_ok && f->srtt_us && f->retries == 0 && !f->tlp_out &&
-	    !f->tx_sack.in_recovery && flight > (uint32_t)f->mss + 1u && f->state != TCP_SYN_RCVD &&
-	    f->state != TCP_SYN_SENT) {
-		uint64_t pto_ns = 2ull * f->srtt_us * 1000ull + 2000000ull;
-		if (pto_ns < f->rto_ns) {
-			f->rto_deadline_ns = now + pto_ns;
-			f->tlp_armed = true;
-		}
+	uint64_t pto_ns = outstanding ? probe_timeout_ns(nic, f) : 0;
+	if (pto_ns && pto_ns < f->rto_ns) {
+		f->rto_deadline_ns = now + pto_ns;
+		f->tlp_armed = true;
 	}
 	if (!outstanding)
 		f->unacked_since_ns = 0;
@@ -137,6 +160,7 @@ static void tail_probe_fired(struct nic *nic, uint32_t fi)
 	uint64_t now = nic_now(nic);
 	f->tlp_armed = false;
 	f->tlp_out = true;
+	nic->stats.tail_probes++;
 	f->tlp_high_seq = f->snd_max;
 	uint32_t data_end = f->snd_una + f->tx_queued;
 	uint32_t unsent = f->rings_attached && seq_lt(f->snd_nxt, data_end) ? data_end - f->snd_nxt : 0;
@@ -147,6 +171,12 @@ static void tail_probe_fired(struct nic *nic, uint32_t fi)
 	} else if (f->fin_sent && f->fin_alone && seq_lt(f->snd_una, f->fin_seq + 1)) {
 		fp_send_ctrl(nic, fi, TCP_FIN | TCP_ACK, f->fin_seq);
 		nic->stats.tx_retransmits++;
+	} else if (f->rings_attached && f->tx_queued && f->snd_max - f->snd_una <= (uint32_t)f->mss) {
+		/* A one-segment flight: its last segment is its first, and going
+		 * back N sends it as any segment goes (from a doorbell's inline
+		 * bytes where it came with them, without a READ). */
+		f->snd_nxt = f->snd_una;
+		fp_tx_schedule(nic, fi);
 	} else if (f->rings_attached && f->tx_queued) {
 		uint32_t end = seq_lt(f->snd_max, data_end) ? f->snd_max : data_end; /* below a FIN */
 		uint32_t len = end - f->snd_una < f->mss ? end - f->snd_una : f->mss;
@@ -205,6 +235,7 @@ static void rto_fired(struct nic *nic, uint32_t fi)
 	 * resends what going back N would: the first expiry resends it
 	 * without backing off or shrinking cwnd; the RTO proper follows. */
 	if (nic->cfg.tail_probe && f->retries == 1 && f->snd_wnd != 0 && f->snd_max - f->snd_una <= (uint32_t)f->mss + 1u) {
+		nic->stats.tail_probes++;
 		f->snd_nxt = f->snd_una;
 		f->rto_deadline_ns = now + f->rto_ns;
 		fp_tx_schedule(nic, fi);

@@ -94,7 +94,9 @@ void cli_run_usage(FILE *out)
 		"                         sleep-without-arm, drop-wakeups,\n"
 		"                         no-sack (loss recovery without SACK: go-back-N, as TAS),\n"
 		"                         no-simultaneous-open, no-simultaneous-close (a SYN in SYN_SENT,\n"
-		"                         a FIN in FIN_WAIT_1 dropped: a stack with fixed roles)\n"
+		"                         a FIN in FIN_WAIT_1 dropped: a stack with fixed roles),\n"
+		"                         no-tail-recovery (no tail loss probe, no early retransmit:\n"
+		"                         a lost tail waits for the RTO, as TAS)\n"
 		"  -h, --help             this help\n"
 		"\n"
 		"examples:\n"
@@ -117,6 +119,7 @@ static const struct {
 	{"drop-wakeups", SCN_BUG_DROP_WAKEUPS},
 	{"no-simultaneous-open", SCN_BUG_NO_SIMULTANEOUS_OPEN},
 	{"no-simultaneous-close", SCN_BUG_NO_SIMULTANEOUS_CLOSE},
+	{"no-tail-recovery", SCN_BUG_NO_TAIL_RECOVERY},
 };
 #define BUG_COUNT (sizeof(bug_names) / sizeof(bug_names[0]))
 
@@ -127,8 +130,10 @@ int cli_parse_bug(const char *name, uint32_t *bugs)
 			*bugs |= bug_names[i].bit;
 			return 0;
 		}
-	fprintf(stderr, "bluetas: --bug: unknown bug '%s' (expected rx-first-segment, wakeup-no-timeout or "
-		"write-without-credits)\n", name);
+	fprintf(stderr, "bluetas: --bug: unknown bug '%s' (expected ", name);
+	for (size_t i = 0; i < BUG_COUNT; i++)
+		fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 == BUG_COUNT ? " or " : ", ", bug_names[i].name);
+	fprintf(stderr, ")\n");
 	return -1;
 }
 
@@ -974,21 +979,10 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		case OPT_SWARM:
 			cfg->swarm = true;
 			break;
-		case OPT_BUG: {
-			size_t i = 0;
-			while (i < BUG_COUNT && strcmp(optarg, bug_names[i].name))
-				i++;
-			if (i == BUG_COUNT) {
-				fprintf(stderr,
-					"bluetas run: --bug: unknown bug '%s' (expected rx-first-segment, "
-					"wakeup-no-timeout, write-without-credits, sleep-without-arm, drop-wakeups, no-sack, "
-					"no-simultaneous-open or no-simultaneous-close)\n",
-					optarg);
+		case OPT_BUG:
+			if (cli_parse_bug(optarg, &cfg->bugs) < 0)
 				return 2;
-			}
-			cfg->bugs |= bug_names[i].bit;
 			break;
-		}
 		case 'h':
 			cli_run_usage(stdout);
 			return 0;

@@ -453,6 +453,121 @@ static void test_cumulative_ack_with_new_blocks_starts_recovery(void **state)
 	harness_destroy(h);
 }
 
+/* The default configuration with its two tail-recovery flags as given. */
+static struct harness *open_tail(bool tlp, bool early_retransmit, int *conn)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.nic.tlp = tlp;
+	o.nic.early_retransmit = early_retransmit;
+	struct harness *h = harness_init(&o);
+	struct harness_syn_opts so;
+	harness_default_syn_opts(&so);
+	so.sack = true;
+	struct harness_frame synack;
+	*conn = harness_passive_open(h, PORT, 4000, &so, &synack);
+	return h;
+}
+
+static const struct flow *established_flow(const struct harness *h)
+{
+	for (uint32_t i = 0; i < h->nic->cfg.max_flows; i++)
+		if (h->nic->flows[i].in_use && h->nic->flows[i].state == TCP_ESTABLISHED)
+			return &h->nic->flows[i];
+	fail_msg("no established flow");
+	return NULL;
+}
+
+/* RFC 5827: three segments out, nothing more to send, the first lost and
+ * the other two SACKed. No third duplicate ACK can come, so the first goes
+ * at once; without early retransmit it waited for the RTO (a 4 KiB
+ * response's first segment lost cost 5 ms). */
+static void small_flight_first_lost(bool early_retransmit)
+{
+	int conn;
+	struct harness *h = open_tail(false, early_retransmit, &conn);
+	harness_app_send(h, conn, 0, 3 * MSS);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 3);
+	harness_drop_frames(h);
+	uint64_t sent_at = harness_now(h);
+	const uint32_t b1[1][2] = {{MSS, 2 * MSS}};
+	const uint32_t b2[1][2] = {{MSS, 3 * MSS}};
+	ack_with_blocks(h, 0, b1, 1);
+	harness_advance(h, 0);
+	assert_int_equal(harness_pending_frames(h), 0); /* the second may just be early */
+	ack_with_blocks(h, 0, b2, 1);
+	harness_advance(h, 0);
+	struct harness_frame f;
+	if (early_retransmit) {
+		harness_expect_tcp(h, &f);
+		assert_int_equal(f.at_ns, sent_at);
+		assert_int_equal(harness_stats(h).early_retransmits, 1);
+		assert_int_equal(harness_stats(h).sack_recoveries, 1);
+	} else {
+		assert_int_equal(harness_pending_frames(h), 0);
+		assert_true(harness_advance_to_frame(h, 5000 * HARNESS_MS));
+		harness_expect_tcp(h, &f);
+		assert_true(f.at_ns - sent_at >= h->nic->cfg.rto_min_ns);
+		assert_int_equal(harness_stats(h).rtos, 1);
+	}
+	assert_int_equal(f.tcp.seq, snd_base(h));
+	assert_int_equal(f.tcp.payload_len, MSS);
+	harness_destroy(h);
+}
+
+static void test_early_retransmit_of_a_small_flight(void **state)
+{
+	(void)state;
+	small_flight_first_lost(true);
+	small_flight_first_lost(false);
+}
+
+/* RFC 8985 7: three segments out and nothing back. The last one goes
+ * again at PTO = 2 SRTT plus the delayed-ACK bound (at least rto_min / 4),
+ * and its ACK ends the episode without an RTO; without the probe the
+ * first resend is the RTO's, from the first segment. */
+static void tail_lost(bool tlp)
+{
+	int conn;
+	struct harness *h = open_tail(tlp, true, &conn);
+	const struct flow *fl = established_flow(h);
+	harness_app_send(h, conn, 0, 3 * MSS);
+	harness_advance(h, 0);
+	harness_drop_frames(h);
+	uint64_t sent_at = harness_now(h);
+	uint64_t pto_ns = 2ull * fl->srtt_us * HARNESS_US + h->nic->cfg.delayed_ack_ns;
+	if (pto_ns < h->nic->cfg.rto_min_ns / 4)
+		pto_ns = h->nic->cfg.rto_min_ns / 4;
+	assert_true(pto_ns < fl->rto_ns);
+	uint64_t rto_ns = fl->rto_ns;
+	struct harness_frame f;
+	assert_true(harness_advance_to_frame(h, 5000 * HARNESS_MS));
+	harness_expect_tcp(h, &f);
+	if (tlp) {
+		assert_int_equal(f.at_ns - sent_at, pto_ns);
+		assert_int_equal(f.tcp.seq, snd_base(h) + 2 * MSS);
+		assert_int_equal(f.tcp.payload_len, MSS);
+		assert_int_equal(harness_stats(h).tail_probes, 1);
+		ack_with_blocks(h, 3 * MSS, NULL, 0);
+		harness_advance(h, 100 * HARNESS_MS);
+		assert_int_equal(harness_pending_frames(h), 0);
+		assert_int_equal(harness_stats(h).rtos, 0);
+	} else {
+		assert_int_equal(f.at_ns - sent_at, rto_ns);
+		assert_int_equal(f.tcp.seq, snd_base(h));
+		assert_int_equal(harness_stats(h).tail_probes, 0);
+	}
+	harness_destroy(h);
+}
+
+static void test_tail_loss_probe_before_the_rto(void **state)
+{
+	(void)state;
+	tail_lost(true);
+	tail_lost(false);
+}
+
 /* RFC 2883 D-SACK: the duplicate part of a segment goes first in the
  * ACK it gets, at once, and only in that ACK (FreeBSD's
  * rcv-data-segments/overlapping-*; we did not report duplicates). */
@@ -508,6 +623,8 @@ int main(void)
 		cmocka_unit_test(test_negotiation_both_directions),
 		cmocka_unit_test(test_sender_resends_only_holes),
 		cmocka_unit_test(test_cumulative_ack_with_new_blocks_starts_recovery),
+		cmocka_unit_test(test_early_retransmit_of_a_small_flight),
+		cmocka_unit_test(test_tail_loss_probe_before_the_rto),
 		cmocka_unit_test(test_receiver_reports_duplicates_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -917,20 +917,10 @@ static void test_good_files_parse(void **state)
  * the app and channel counters. When a field is added to one of those
  * structs, the size checks below fail: add it to these lists and to the
  * documentation. */
-static const char *const nic_u64[] = {
-	"rx_frames",	    "tx_frames",	"rx_bad_eth",	     "rx_bad_ip",	   "rx_bad_tcp",
-	"rx_bad_csum",	    "rx_not_for_us",	"rx_no_flow_rst",    "rx_out_of_window",  "rx_ooo_segments",
-	"rx_ooo_dropped",   "rx_duplicate",	"rx_rst_ignored",    "rx_ack_unsent",	   "rx_listen_dropped", "rx_icmp_errors", "rx_icmp_ignored", "tx_challenge_acks",
-	"rx_payload_bytes", "tx_payload_bytes",	"tx_segments",
-	"tx_acks",	    "tx_retransmits", "tx_inline_segments", "tx_retransmit_bytes", "rx_sack_blocks", "rx_sack_ignored",
-	"tx_sack_blocks",   "sack_recoveries",	"sack_hole_retransmits", "sack_rtx_lost", "tx_zero_window",    "fast_retransmits",  "rtos",		   "zero_window_probes", "keepalive_probes",
-	"ecn_ce_received",  "ecn_ece_acked_bytes", "syn_backlog_drops", "conns_opened",	   "conns_accepted",
-	"conns_closed",	    "conns_reset",	"conns_timed_out",   "arp_requests_sent", "arp_replies_sent",
-	"arp_unresolved",   "tx_no_buf",	"tx_ring_full",	     "dma_staging_full",  "dma_sq_full",
-	"dma_errors",	    "cmds",		"cmds_invalid",	     "sp_stall_drops",	   "events_written",
-	"wakeups_sent",	    "rx_csum_hw_verified", "tx_csum_offloaded", "simultaneous_opens", "simultaneous_closes",
-};
-static const char *const nic_u32[] = {"flows_active", "flows_max_seen"};
+/* The NIC's counters from the one list that prints them (core/nic/nic.h). */
+#define NIC_FIELD_NAME(f) #f,
+static const char *const nic_u64[] = {NIC_STATS_FIELDS_U64(NIC_FIELD_NAME)};
+static const char *const nic_u32[] = {NIC_STATS_FIELDS_U32(NIC_FIELD_NAME)};
 static const char *const wire_u64[] = {"frames", "bytes", "dropped_queue", "dropped_oversize", "ecn_marked"};
 static const char *const wire_u32[] = {"max_queue_bytes"};
 static const char *const fault_u64[] = {"lost",      "burst_lost", "duplicated", "corrupted",
