@@ -717,7 +717,7 @@ loss_linux_run() {
 	return 0
 }
 
-# Linux -> bluetas sink under MODEL; sets ls_resent ls_lost ls_mbps ls_ok.
+# Linux -> bluetas sink under MODEL; sets ls_resent ls_lost ls_ooo_dropped ls_mbps ls_ok.
 loss_to_stack_run() {
 	local model=$1 name=$2 inject=()
 	# nft: the daemon's own injector drops at the receiver (see above)
@@ -746,6 +746,8 @@ loss_to_stack_run() {
 		wait_exit "$wpid" 10
 		ls_lost=$(cat "$work/ls-$name.dropped" 2>/dev/null)
 	fi
+	# segments our receiver held no interval for and dropped: the sender resends them although the wire did not lose them
+	ls_ooo_dropped=$(stat "ls-$name" nic.rx_ooo_dropped)
 	ls_mbps=$(sed -n 's/^sink .*mbit_per_s=\([0-9.]*\).*/\1/p' "$work/ls-$name.out")
 	ls_ok=0
 	grep -q "^sink .*sha256=$(sha "$work/loss.bin")" "$work/ls-$name.out" && ls_ok=1
@@ -912,7 +914,7 @@ test_loss_recovery() {
 			loss_of0[$name:ll]+=" $(share "$ll_mbps" "$ll0")"
 			note "loss $name ($loss_backend $model), pass $pass/$runs, ${loss_mib} MiB, load $(cut -d' ' -f1-3 /proc/loadavg)," \
 				"resent/lost in segments, goodput Mbit/s (as a share of Linux->Linux's; of the path's own 0%):" \
-				"Linux->stack $(ratio "$ls_resent" "$ls_lost") ${ls_mbps:-?} ($(share "$ls_mbps" "$ll_mbps"); $(share "$ls_mbps" "$ls0"));" \
+				"Linux->stack $(ratio "$ls_resent" "$ls_lost") ${ls_mbps:-?} ($(share "$ls_mbps" "$ll_mbps"); $(share "$ls_mbps" "$ls0"); out-of-order dropped ${ls_ooo_dropped:-?});" \
 				"stack->Linux $(ratio "$sl_resent" "$sl_lost") ${sl_mbps:-?} ($(share "$sl_mbps" "$ll_mbps"); $(share "$sl_mbps" "$sl0"));" \
 				"Linux->Linux $(ratio "$ll_resent" "$ll_lost") ${ll_mbps:-?} (-; $(share "$ll_mbps" "$ll0"))"
 			check "[[ $ll_ok == 1 && $ls_ok == 1 && $sl_ok == 1 ]]" "$name: every transfer arrived intact (sha256)" &&
