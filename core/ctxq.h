@@ -86,6 +86,11 @@
  * ARM carries a sequence number (arg2) that its WAKEUP echoes, so a host
  * whose sleep ended by timeout just before a late WAKEUP landed can tell
  * "late" (its WAKEUP comes) from "lost" (a later one comes first).
+ * When the last command a host posts before it sleeps is a DOORBELL, the
+ * ARM rides on it (CTXQ_CMDF_ARM) instead of following it in a message
+ * of its own: the NIC takes the doorbell, then the ARM, as it would the
+ * two messages. A bulk receiver frees ring space and sleeps after every
+ * read, so this halves its messages (and their credits).
  *
  * NIC -> host: one-sided WRITEs into the host region. Payload goes into
  * the connection's RX ring at its sequence offset; then a 32-byte event
@@ -180,7 +185,8 @@ static_assert(offsetof(struct ctxq_hello, region_rkey) == 40, "hello layout");
 struct ctxq_cmd {
 	uint8_t type;          /* 0: enum ctxq_msg_type */
 	uint8_t flags;         /* 1: enum ctxq_cmd_flags, else 0 */
-	uint16_t port;         /* 2: LISTEN local port, CONNECT remote port */
+	uint16_t port;         /* 2: LISTEN local port, CONNECT remote port,
+				* DOORBELL with CTXQ_CMDF_ARM: ARM sequence, low 16 bits */
 	uint32_t flow_id;      /* 4: NIC flow (DOORBELL, CLOSE, ABORT); CLOSE and ABORT
 				* before CONNECTED: UINT32_MAX, the flow the slot connected */
 	uint32_t host_conn;    /* 8: host slot or listener id */
@@ -219,6 +225,13 @@ enum ctxq_cmd_flags {
 	/* DOORBELL: the message goes on after the command with the TX bytes
 	 * ending at arg0's total (Inline payload above). */
 	CTXQ_CMDF_INLINE = 1u << 3,
+	/* DOORBELL: an ARM rides on it (Wakeups above): the host's last
+	 * command before it sleeps carries the ARM instead of a message of
+	 * its own. `port` holds the low 16 bits of the ARM's sequence; the
+	 * NIC takes the full sequence as the one after its last ARM's that
+	 * ends in them (ARMs go in sequence; fewer than 65536 in a row are
+	 * never lost). */
+	CTXQ_CMDF_ARM = 1u << 4,
 };
 
 /* SETOPT options (arg0) and their values (arg1); the numbers are those

@@ -148,6 +148,12 @@ void host_free_slot(struct bt_host *h, int slot)
 
 void host_mark_dirty(struct bt_host *h, int slot)
 {
+	h->dirty_eager = true;
+	host_mark_dirty_lazy(h, slot);
+}
+
+void host_mark_dirty_lazy(struct bt_host *h, int slot)
+{
 	struct host_conn *c = &h->conns[slot];
 	if (c->in_dirty)
 		return;
@@ -322,9 +328,21 @@ static int flush_conn(struct bt_host *h, int slot)
 		struct ctxq_cmd cmd = {.type = CTXQ_DOORBELL, .flow_id = c->flow_id, .host_conn = (uint32_t)slot,
 				       .arg0 = c->tx_total, .arg1 = c->rx_freed_total, .arg2 = c->db_seq + 1,
 				       .arg3 = c->push_total, .flags = c->push_is_eor ? CTXQ_CMDF_EOR : 0};
+		/* The ARM of a host about to sleep rides on its last command
+		 * when that is this doorbell (ctxq.h): the last dirty slot,
+		 * nothing after the doorbell in it. */
+		bool arm = h->arm_ride && h->dirty_tail == slot && !c->shut_wr_owed && !c->close_owed && !c->abort_owed;
+		if (arm) {
+			cmd.flags |= CTXQ_CMDF_ARM;
+			cmd.port = (uint16_t)(h->arm_seq + 1);
+		}
 		uint64_t hop_t = h->hops ? host_hop_now(h) : 0; /* before the NIC can see it */
 		if ((rc = post_doorbell(h, c, &cmd)) != CHAN_OK)
 			return rc;
+		if (arm) {
+			host_arm_posted(h, bt_clock_now_ns(h->clock));
+			h->arm_rode = true;
+		}
 		if (h->hops)
 			host_hop(h, c, HOP_DB_POST, c->tx_total, hop_t);
 		c->db_tx_total = c->tx_total;
@@ -354,14 +372,14 @@ static int flush_conn(struct bt_host *h, int slot)
 	return CHAN_OK;
 }
 
-int host_flush_commands(struct bt_host *h)
+static int flush_owed(struct bt_host *h, bool lazy_too)
 {
 	if (h->broken)
 		return 0;
 	int sent_before = (int)h->stats.doorbells_sent;
 	if (flush_listeners(h) != CHAN_OK)
 		return (int)h->stats.doorbells_sent - sent_before;
-	while (h->dirty_head != HOST_NONE) {
+	while (h->dirty_head != HOST_NONE && (lazy_too || h->dirty_eager)) {
 		int slot = h->dirty_head;
 		if (flush_conn(h, slot) != CHAN_OK)
 			break;
@@ -371,6 +389,8 @@ int host_flush_commands(struct bt_host *h)
 		if (c->free_pending)
 			host_free_slot(h, slot);
 	}
+	if (h->dirty_head == HOST_NONE)
+		h->dirty_eager = false;
 	/* Credits alone are worth a message only when half the ring is owed:
 	 * otherwise they ride on the next command. */
 	if (!h->broken && h->ev_consumed - h->ev_reported >= h->cfg.event_entries / 2) {
@@ -385,6 +405,10 @@ int host_flush_commands(struct bt_host *h)
 	}
 	return (int)h->stats.doorbells_sent - sent_before;
 }
+
+int host_flush_commands(struct bt_host *h) { return flush_owed(h, true); }
+
+int host_flush_eager(struct bt_host *h) { return flush_owed(h, false); }
 
 void host_post_accept_slots(struct bt_host *h, int li)
 {

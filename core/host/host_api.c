@@ -235,7 +235,8 @@ static ssize_t rx_take(struct bt_host *h, int id, void *buf, size_t len, bool co
 			return BT_ENOTCONN;
 		if (c->nic_released)
 			return 0;
-		host_flush_commands(h); /* a drained burst's owed doorbell */
+		/* A drained burst's owed doorbell stays owed (below): the
+		 * caller's next call takes it, bt_wait's ARM riding on it. */
 		return BT_EAGAIN;
 	}
 	if (len == 0)
@@ -259,19 +260,23 @@ static ssize_t rx_take(struct bt_host *h, int id, void *buf, size_t len, bool co
 	/* One doorbell per drained burst, or per quarter ring for a reader
 	 * that never drains: enough for the NIC to reopen the window. A
 	 * drained burst's doorbell is owed, not posted: it leaves with the
-	 * application's next call into the library (bt_send, bt_poll,
-	 * bt_wait's ARM, or a bt_recv that finds nothing), so an RPC's
-	 * reply and its next request share one DOORBELL, one NIC command and
-	 * one confirming event instead of two of each. Nothing waits on it:
-	 * new data is only learnt in bt_poll or bt_wait, which post it
-	 * first. A reader that never drains is told at once. */
+	 * application's next call into the library that posts commands
+	 * (bt_send, bt_close, bt_wait; bt_poll only with other commands
+	 * owed), so an RPC's reply and its
+	 * next request share one DOORBELL, one NIC command and one
+	 * confirming event instead of two of each, and a reader that reads
+	 * until EAGAIN and sleeps sends one message, the doorbell with its
+	 * ARM riding on it (ctxq.h, CTXQ_CMDF_ARM), instead of two. Nothing
+	 * waits on it: new data is only learnt in bt_poll or bt_wait, which
+	 * post it first, and the window the NIC knows lacks less than a
+	 * quarter ring. A reader that never drains is told at once. */
 	if (c->rx_freed_unreported >= ring / 4) {
 		c->doorbell_owed = true;
 		host_mark_dirty(h, id);
 		host_flush_commands(h);
 	} else if (c->rx_ready == 0) {
 		c->doorbell_owed = true;
-		host_mark_dirty(h, id);
+		host_mark_dirty_lazy(h, id);
 	}
 	return n;
 }
@@ -325,7 +330,7 @@ int bt_poll(struct bt_host *h, struct bt_event *out, int max)
 	for (int i = 0; i < h->listeners_hi; i++)
 		if (h->listeners[i].in_use && h->listeners[i].slots_owed)
 			host_post_accept_slots(h, i);
-	host_flush_commands(h);
+	host_flush_eager(h); /* a drained read's doorbell waits (rx_take) */
 	int n = 0;
 	for (int i = 0; i < h->listeners_hi && n < max; i++) {
 		struct host_listener *l = &h->listeners[i];

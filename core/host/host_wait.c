@@ -45,21 +45,19 @@ bool host_owes_commands(const struct bt_host *h)
 	return h->dirty_head != HOST_NONE || h->listeners_dirty;
 }
 
+void host_arm_posted(struct bt_host *h, uint64_t now_ns)
+{
+	h->arm_owed = false;
+	h->arm_seq++;
+	h->arm_pending = true;
+	h->arm_sent_ns = now_ns;
+	h->ev_reported = h->ev_consumed;
+}
+
 bool bt_wait_arm(struct bt_host *h)
 {
 	if (h->broken)
 		return true; /* nothing will ever come: the app saw the errors */
-	host_flush_commands(h);
-	if (h->broken)
-		return true;
-	if (host_owes_commands(h)) {
-		/* The NIC has not taken earlier commands yet: an ARM now would
-		 * overtake nothing, but the owed commands would wait for our
-		 * next poll, which nobody would cause. Stay awake. */
-		h->arm_owed = true;
-		h->stats.arms_deferred++;
-		return false;
-	}
 	/* The NIC still holds our last ARM (its WAKEUP has not come): it
 	 * wakes us after its next event write, so another ARM would say
 	 * nothing new. Re-arming on every wait instead turns each wait that
@@ -69,7 +67,26 @@ bool bt_wait_arm(struct bt_host *h)
 	 * out. After the refresh interval a held ARM is assumed lost (a
 	 * channel fault) and posted again, as a doorbell would be. */
 	uint64_t now = bt_clock_now_ns(h->clock);
-	if (h->arm_pending && now - h->arm_sent_ns < h->cfg.doorbell_refresh_ns) {
+	bool arm_held = h->arm_pending && now - h->arm_sent_ns < h->cfg.doorbell_refresh_ns;
+	/* An ARM we need rides on the flush's last command if that is a
+	 * doorbell (ctxq.h, CTXQ_CMDF_ARM): one message instead of two. */
+	h->arm_ride = !arm_held;
+	h->arm_rode = false;
+	host_flush_commands(h);
+	h->arm_ride = false;
+	if (h->broken)
+		return true;
+	if (h->arm_rode)
+		return true; /* the last command was ours: nothing owed after it */
+	if (host_owes_commands(h)) {
+		/* The NIC has not taken earlier commands yet: an ARM now would
+		 * overtake nothing, but the owed commands would wait for our
+		 * next poll, which nobody would cause. Stay awake. */
+		h->arm_owed = true;
+		h->stats.arms_deferred++;
+		return false;
+	}
+	if (arm_held) {
 		h->arm_owed = false;
 		return true;
 	}
@@ -84,11 +101,7 @@ bool bt_wait_arm(struct bt_host *h)
 		host_channel_failed(h);
 		return true;
 	}
-	h->arm_owed = false;
-	h->arm_seq++;
-	h->arm_pending = true;
-	h->arm_sent_ns = now;
-	h->ev_reported = h->ev_consumed;
+	host_arm_posted(h, now);
 	return true;
 }
 

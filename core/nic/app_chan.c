@@ -327,6 +327,22 @@ static bool is_slowpath_cmd(uint8_t type)
 	       type == CTXQ_ABORT || type == CTXQ_SETOPT || type == CTXQ_UNLISTEN;
 }
 
+/* An ARM, alone or riding on a DOORBELL (ctxq.h). Events with news the
+ * host had not seen when it decided to sleep: wake it now, or it would
+ * sleep through them. Bare doorbell confirmations it has not seen do not
+ * count (ctxq.h). */
+static void take_arm(struct nic *nic, int app, uint32_t seq, uint32_t ev_consumed)
+{
+	struct nic_app *a = &nic->apps[app];
+	a->arm_seq = seq;
+	if ((int32_t)((uint32_t)a->ev_wakeful - ev_consumed) > 0) {
+		a->wakeup_owed = true;
+		post_owed_wakeup(nic, app);
+		return;
+	}
+	a->armed = true;
+}
+
 static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd, const uint8_t *inl, uint32_t inl_len)
 {
 	struct nic_app *a = &nic->apps[app];
@@ -339,16 +355,7 @@ static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd, con
 	case CTXQ_EV_CREDIT:
 		return;
 	case CTXQ_ARM:
-		/* Events with news the host had not seen when it decided to
-		 * sleep: wake it now, or it would sleep through them. Bare
-		 * doorbell confirmations it has not seen do not count (ctxq.h). */
-		a->arm_seq = cmd->arg2;
-		if ((int32_t)((uint32_t)a->ev_wakeful - cmd->ev_consumed) > 0) {
-			a->wakeup_owed = true;
-			post_owed_wakeup(nic, app);
-			return;
-		}
-		a->armed = true;
+		take_arm(nic, app, cmd->arg2, cmd->ev_consumed);
 		return;
 	case CTXQ_LISTEN:
 		sp_cmd_listen(nic, app, cmd);
@@ -365,6 +372,12 @@ static void handle_cmd(struct nic *nic, int app, const struct ctxq_cmd *cmd, con
 		return;
 	case CTXQ_DOORBELL:
 		handle_doorbell(nic, app, cmd, inl, inl_len);
+		if (cmd->flags & CTXQ_CMDF_ARM) {
+			/* The ARM that rode on it (ctxq.h): the sequence after
+			 * the last ARM's that ends in these 16 bits. */
+			uint32_t seq = a->arm_seq + (uint16_t)(cmd->port - (uint16_t)a->arm_seq);
+			take_arm(nic, app, seq, cmd->ev_consumed);
+		}
 		return;
 	case CTXQ_SETOPT:
 		sp_cmd_setopt(nic, app, cmd);
