@@ -71,6 +71,18 @@ int dma_reserve(struct nic_app *a, uint32_t len, uint32_t *off_out)
 	return -1;
 }
 
+int dma_reserve_more(struct nic_app *a, uint32_t end, uint32_t len)
+{
+	uint32_t head = a->staging_head, tail = a->staging_tail;
+	if (head != end || len == 0)
+		return -1;
+	if (head >= tail ? len <= a->staging_len - head : head + len < tail) {
+		a->staging_head = head + len;
+		return 0;
+	}
+	return -1;
+}
+
 /* A reservation nothing was posted from: given back when it is the last
  * one (head returns to where it began; a reservation that skipped to the
  * start leaves the skipped end as dma_reserve's wrap does). After a later

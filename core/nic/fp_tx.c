@@ -2,9 +2,10 @@
  * fp_tx.c: the fast path's transmit story. Flows with something to send
  * (new data, a window that opened, an ACK owed, a FIN) sit on one work
  * list. For data the NIC posts a one-sided READ of the payload from the
- * host's TX ring into staging; the frame is built when the READ completes
- * (fp_tx_read_done). Payload is never kept on the NIC beyond that: a
- * retransmission reads it from host memory again.
+ * host's TX ring into staging, one per burst of segments (tx_burst); the
+ * frames are built when the READ completes (fp_tx_read_done). Payload is
+ * never kept on the NIC beyond that: a retransmission reads it from host
+ * memory again.
  */
 #include <string.h>
 
@@ -396,6 +397,59 @@ static bool tx_from_inline(struct nic *nic, struct flow *f, const struct dma_op 
 	return true;
 }
 
+/* One READ per burst (as TAS DMAs a whole burst): consecutive segments
+ * of one transmit pass whose payload is contiguous in the host's TX ring
+ * (a READ across the ring's end is split by dma_ring_post) and in
+ * staging share one READ and one completion, and fp_tx_read_done builds
+ * their frames in order. A burst grows by full segments without PSH or
+ * FIN; the segment that is short, has PSH or FIN, or does not fit right
+ * after it in staging ends it. Its READ is posted when it ends, before
+ * the pass goes on or returns; until then it counts as a READ in flight
+ * (tx_inflight_reads), so no inline segment overtakes it. */
+#define TX_BURST_MAX_BYTES 65536u
+
+struct tx_burst {
+	struct dma_op meta;       /* seq: its first byte, len: all of it */
+	uint32_t staging_off;
+	uint32_t ring_pos;
+	bool open;
+	bool ended;               /* its last segment is short or flagged: it takes no more */
+};
+
+/* Posts the burst's READ. On failure (the channel broke: the send queue
+ * had room when it opened) its bytes were never read: the pass's
+ * snd_nxt goes back to its start. */
+static int tx_burst_post(struct nic *nic, struct flow *f, struct tx_burst *b)
+{
+	if (!b->open)
+		return 0;
+	b->open = false;
+	if (b->meta.seg_bytes == b->meta.len)
+		b->meta.seg_bytes = 0; /* one segment */
+	if (dma_ring_post(nic, f->app, DMA_TX_READ, true, b->staging_off, f->tx_ring_off, f->tx_ring_len, b->ring_pos,
+			  b->meta.len, &b->meta) < 0) {
+		f->tx_inflight_reads--;
+		f->snd_nxt = b->meta.seq;
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds the segment [seq, seq + len) to the open burst if it continues it
+ * (above); true when it did. */
+static bool tx_burst_extend(struct nic_app *a, struct tx_burst *b, uint32_t seq, uint32_t len, bool psh, bool fin)
+{
+	if (!b->open || b->ended || len > b->meta.seg_bytes || b->meta.seq + b->meta.len != seq ||
+	    b->meta.len + len > TX_BURST_MAX_BYTES || b->meta.len + len > a->staging_len / 4 ||
+	    dma_reserve_more(a, b->staging_off + b->meta.len, len) < 0)
+		return false;
+	b->meta.len += len;
+	b->meta.psh = psh;
+	b->meta.fin = fin;
+	b->ended = psh || fin || len < b->meta.seg_bytes;
+	return true;
+}
+
 static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 {
 	struct flow *f = &nic->flows[fi];
@@ -414,6 +468,7 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 	if (holes < 0)
 		return TX_BLOCKED_RESOURCES;
 	sent_any = holes > 0;
+	struct tx_burst burst = {.open = false};
 
 	while (seq_lt(f->snd_nxt, data_end)) {
 		/* Going back N after an RTO: not over what the peer SACKed. */
@@ -514,19 +569,25 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 				 wnd - inflight - len < f->mss && len < remaining;
 		struct dma_op meta = {.flow = fi, .gen = f->gen, .seq = f->snd_nxt, .len = len, .fin = with_fin,
 				      .psh = reaches_push || with_fin || burst_end || (more_tail && f->more_probe_due)};
-		if (!tx_from_inline(nic, f, &meta)) {
+		if (!tx_burst_extend(a, &burst, meta.seq, len, meta.psh, meta.fin) && !tx_from_inline(nic, f, &meta)) {
+			/* A new burst, after the one before it is posted. */
 			uint32_t staging_off;
+			if (tx_burst_post(nic, f, &burst) < 0)
+				return TX_BLOCKED_RESOURCES;
 			if (dma_sq_free(a) < 2) {
 				nic->stats.dma_sq_full++;
 				return TX_BLOCKED_RESOURCES;
 			}
 			if (dma_reserve(a, len, &staging_off) < 0)
 				return TX_BLOCKED_RESOURCES;
-			uint32_t ring_pos =
-				(uint32_t)(((uint64_t)f->tx_una_pos + (f->snd_nxt - f->snd_una)) % f->tx_ring_len);
-			if (dma_ring_post(nic, f->app, DMA_TX_READ, true, staging_off, f->tx_ring_off, f->tx_ring_len,
-					  ring_pos, len, &meta) < 0)
-				return TX_BLOCKED_RESOURCES;
+			meta.seg_bytes = (uint16_t)len;
+			burst = (struct tx_burst){
+				.meta = meta,
+				.staging_off = staging_off,
+				.ring_pos = (uint32_t)(((uint64_t)f->tx_una_pos + (f->snd_nxt - f->snd_una)) % f->tx_ring_len),
+				.open = true,
+				.ended = meta.psh || meta.fin,
+			};
 			f->tx_inflight_reads++;
 		}
 		if (probe) {
@@ -562,6 +623,8 @@ static enum tx_result tx_flow(struct nic *nic, uint32_t fi)
 			break;
 		}
 	}
+	if (tx_burst_post(nic, f, &burst) < 0)
+		return TX_BLOCKED_RESOURCES;
 	f->tlp_new_data = false;
 	f->tx_last_una = f->snd_una;
 	f->more_probe_due = false;
@@ -643,14 +706,21 @@ void fp_tx_read_done(struct nic *nic, const struct dma_op *op)
 	if (!f->rings_attached || f->state == TCP_CLOSED)
 		return;
 	struct nic_app *a = &nic->apps[f->app];
-	/* Acknowledged while the READ was in flight (a retransmission that
-	 * crossed the original's ACK): nothing left to say. */
-	bool fully_acked = seq_leq(op->seq + op->len + (op->fin ? 1 : 0), f->snd_una);
-	if (!fully_acked) {
-		uint8_t flags = TCP_ACK | (op->psh ? TCP_PSH : 0) | (op->fin ? TCP_FIN : 0);
-		if (fp_emit_tcp(nic, f, flags, op->seq, a->staging + op->staging_off, (uint16_t)op->len, false) == 0) {
+	/* A burst's segments in order (tx_burst_extend), PSH and FIN only on
+	 * its last. */
+	uint32_t seg = op->seg_bytes ? op->seg_bytes : op->len;
+	for (uint32_t off = 0; off < op->len; off += seg) {
+		uint32_t n = op->len - off < seg ? op->len - off : seg;
+		bool last = off + n == op->len;
+		bool fin = last && op->fin;
+		/* Acknowledged while the READ was in flight (a retransmission
+		 * that crossed the original's ACK): nothing left to say. */
+		if (seq_leq(op->seq + off + n + (fin ? 1 : 0), f->snd_una))
+			continue;
+		uint8_t flags = TCP_ACK | (last && op->psh ? TCP_PSH : 0) | (fin ? TCP_FIN : 0);
+		if (fp_emit_tcp(nic, f, flags, op->seq + off, a->staging + op->staging_off + off, (uint16_t)n, false) == 0) {
 			nic->stats.tx_segments++;
-			nic->stats.tx_payload_bytes += op->len;
+			nic->stats.tx_payload_bytes += n;
 		}
 	}
 	if (f->tx_inflight_reads == 0 && f->app_closed)

@@ -198,8 +198,10 @@ enum dma_kind { DMA_NONE = 0, DMA_TX_READ, DMA_RX_WRITE, DMA_EV_WRITE };
 
 struct dma_op {
 	uint8_t kind;
-	bool fin;                 /* TX segment also carries FIN */
-	bool psh;                 /* TX segment ends a send of the host's: PSH */
+	bool fin;                 /* TX segment also carries FIN (a burst: its last) */
+	bool psh;                 /* TX segment ends a send of the host's: PSH (a burst: its last) */
+	uint16_t seg_bytes;       /* TX read of a burst (fp_tx.c): its segments' size, the
+				   * last one at most that; 0: one segment of len */
 	uint32_t flow;
 	uint32_t gen;
 	uint32_t seq;
@@ -462,6 +464,9 @@ int dma_app_init(struct nic *nic, struct nic_app *a);
 void dma_app_fini(struct nic_app *a);
 int dma_reserve(struct nic_app *a, uint32_t len, uint32_t *off_out);
 void dma_unreserve(struct nic_app *a, uint32_t off, uint32_t len);
+/* Grows the newest reservation, which ends at `end`, by `len` bytes right
+ * after it: 0, or -1 if they do not fit there (nothing changes). */
+int dma_reserve_more(struct nic_app *a, uint32_t end, uint32_t len);
 int dma_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off, uint64_t remote_off,
 	     uint32_t len, const struct dma_op *meta);
 int dma_ring_post(struct nic *nic, int app, uint8_t kind, bool is_read, uint32_t staging_off,
