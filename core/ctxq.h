@@ -90,7 +90,9 @@
  * ARM rides on it (CTXQ_CMDF_ARM) instead of following it in a message
  * of its own: the NIC takes the doorbell, then the ARM, as it would the
  * two messages. A bulk receiver frees ring space and sleeps after every
- * read, so this halves its messages (and their credits).
+ * read, so this halves its messages (and their credits). A sender whose
+ * TX ring is full arms with its doorbell too (unless the NIC holds its
+ * ARM): it can only wait for the space the NIC frees.
  *
  * NIC -> host: one-sided WRITEs into the host region. Payload goes into
  * the connection's RX ring at its sequence offset; then a 32-byte event

@@ -330,8 +330,13 @@ static int flush_conn(struct bt_host *h, int slot)
 				       .arg3 = c->push_total, .flags = c->push_is_eor ? CTXQ_CMDF_EOR : 0};
 		/* The ARM of a host about to sleep rides on its last command
 		 * when that is this doorbell (ctxq.h): the last dirty slot,
-		 * nothing after the doorbell in it. */
-		bool arm = h->arm_ride && h->dirty_tail == slot && !c->shut_wr_owed && !c->close_owed && !c->abort_owed;
+		 * nothing after the doorbell in it. So does one for a sender
+		 * whose ring is full, unless the NIC holds one: it can only
+		 * wait for the space the NIC frees (bt_wait then finds the ARM
+		 * held and posts none; if it polls instead, the WAKEUP after
+		 * the next event is one spare message). */
+		bool arm = (h->arm_ride || (host_tx_space(h, c) == 0 && !host_arm_held(h, bt_clock_now_ns(h->clock)))) &&
+			   h->dirty_tail == slot && !c->shut_wr_owed && !c->close_owed && !c->abort_owed;
 		if (arm) {
 			cmd.flags |= CTXQ_CMDF_ARM;
 			cmd.port = (uint16_t)(h->arm_seq + 1);

@@ -208,6 +208,12 @@ void host_mark_ready(struct bt_host *h, int slot, uint32_t flags);
 int host_flush_commands(struct bt_host *h);
 /* An ARM with sequence arm_seq + 1 is on the channel (host_wait.c). */
 void host_arm_posted(struct bt_host *h, uint64_t now_ns);
+/* The NIC holds our last ARM (its WAKEUP has not come) and the refresh
+ * interval has not passed since it went: no new one is needed. */
+static inline bool host_arm_held(const struct bt_host *h, uint64_t now_ns)
+{
+	return h->arm_pending && now_ns - h->arm_sent_ns < h->cfg.doorbell_refresh_ns;
+}
 int host_process_events(struct bt_host *h);
 int host_alloc_slot(struct bt_host *h);
 void host_free_slot(struct bt_host *h, int slot);

@@ -67,7 +67,7 @@ bool bt_wait_arm(struct bt_host *h)
 	 * out. After the refresh interval a held ARM is assumed lost (a
 	 * channel fault) and posted again, as a doorbell would be. */
 	uint64_t now = bt_clock_now_ns(h->clock);
-	bool arm_held = h->arm_pending && now - h->arm_sent_ns < h->cfg.doorbell_refresh_ns;
+	bool arm_held = host_arm_held(h, now);
 	/* An ARM we need rides on the flush's last command if that is a
 	 * doorbell (ctxq.h, CTXQ_CMDF_ARM): one message instead of two. */
 	h->arm_ride = !arm_held;

@@ -289,6 +289,40 @@ static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
 	harness_destroy(h);
 }
 
+/* A sender whose ring is full can only wait for the space the NIC frees:
+ * its doorbell carries the ARM (ctxq.h, CTXQ_CMDF_ARM), so the sleep that
+ * follows posts nothing (the ARM is held) and the ACK that frees space
+ * wakes it. Without the ride the sleep posted an ARM of its own: two
+ * commands. */
+static void test_a_sender_that_fills_its_ring_arms_with_the_doorbell(void **state)
+{
+	(void)state;
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.host.tx_ring_bytes = 4096;
+	struct harness *h = harness_init(&o);
+	int conn = harness_active_open(h, 6006, 0x1000, NULL, NULL);
+	harness_advance(h, HARNESS_MS);
+	harness_drop_frames(h);
+	uint64_t cmds0 = harness_stats(h).cmds;
+	harness_app_send(h, conn, 0, 4096);
+	assert_int_equal(bt_tx_space(h->host, conn), 0);
+	assert_true(bt_wait_arm(h->host));
+	harness_advance(h, HARNESS_MS);
+	assert_int_equal(harness_stats(h).cmds - cmds0, 1);
+	struct harness_frame f;
+	uint32_t got = 0;
+	while (harness_expect_frame(h, &f))
+		got += harness_peer_absorb(h, &f);
+	assert_true(got > 0); /* the full segments (the runt tail waits for their ACK) */
+	uint64_t w0 = harness_stats(h).wakeups_sent;
+	harness_peer_send(h, TCP_ACK, NULL, 0);
+	harness_advance(h, HARNESS_MS);
+	assert_int_equal(harness_stats(h).wakeups_sent, w0 + 1);
+	assert_int_equal(bt_tx_space(h->host, conn), got);
+	harness_destroy(h);
+}
+
 /* The wakeup rule (ctxq.h): a doorbell's confirmation is no news, so an
  * armed host is not woken for it (an RPC client sleeping on its request
  * used to be woken mid round trip by the echo of its own doorbell); the
@@ -897,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_shutdown_rd_ends_the_stream_when_drained),
 		cmocka_unit_test(test_peek_leaves_the_bytes_buffered),
 		cmocka_unit_test(test_a_drained_read_and_the_next_send_share_a_doorbell),
+		cmocka_unit_test(test_a_sender_that_fills_its_ring_arms_with_the_doorbell),
 		cmocka_unit_test(test_a_doorbell_confirmation_wakes_nobody),
 		cmocka_unit_test(test_a_refusal_wakes_a_sleeping_host),
 		cmocka_unit_test(test_a_doorbell_is_confirmed_by_the_event_freeing_its_bytes),
