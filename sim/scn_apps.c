@@ -878,6 +878,15 @@ int scn_app_poll(struct scn_app_rt *a, uint64_t now)
 		}
 	}
 	int work = app_step(a, now);
+	int done = work;
+	/* Steps again while a step does work, so that the step that finds
+	 * nothing, and the sleep after it, come in this poll instead of one
+	 * more poll of the loop's (a few, bounded: the loop polls us again
+	 * for the rest). A hostile application keeps its one step a poll. */
+	for (int i = 0; work > 0 && i < 8 && a->cfg.kind != SCN_WL_HOSTILE; i++) {
+		work = app_step(a, now);
+		done += work;
+	}
 	if (work == 0 && a->cfg.kind != SCN_WL_HOSTILE) {
 		/* Nothing to do: sleep until woken, the wait timeout, our own
 		 * next deadline, or the host library's next deadline (owed
@@ -887,7 +896,7 @@ int scn_app_poll(struct scn_app_rt *a, uint64_t now)
 		 * commands, and the loop polls us again then. */
 		if (!bt_wait_arm(a->h) && !a->env.sleep_without_arm) {
 			a->st.arms_deferred++;
-			return work;
+			return done;
 		}
 		a->sleeping = true;
 		a->st.sleeps++;
@@ -904,7 +913,7 @@ int scn_app_poll(struct scn_app_rt *a, uint64_t now)
 			d = a->cfg.fault.exit_at_ns;
 		a->sleep_deadline_ns = d;
 	}
-	return work;
+	return done;
 }
 
 uint64_t scn_app_next_event_ns(struct scn_app_rt *a)
