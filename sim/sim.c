@@ -277,8 +277,10 @@ static void sim_next_verify(struct sim *s)
 }
 
 /* Asks the stale actors and those that report no moves (sim.h) and
- * returns the earliest next event of all. */
-static uint64_t sim_next_event(struct sim *s)
+ * returns the earliest next event of all; *at_next: the actors whose
+ * next event it is (the due mask if the loop moves to it: one pass over
+ * the actors instead of a second one in sim_set_due). */
+static uint64_t sim_next_event(struct sim *s, uint64_t *at_next)
 {
 	if (s->verify) {
 		sim_next_verify(s);
@@ -290,10 +292,17 @@ static uint64_t sim_next_event(struct sim *s)
 		}
 	}
 	s->stale = 0;
-	uint64_t next = BT_TIME_NEVER;
-	for (int i = 0; i < s->actor_count; i++)
-		if (s->next_ns[i] < next)
-			next = s->next_ns[i];
+	uint64_t next = BT_TIME_NEVER, mask = 0;
+	for (int i = 0; i < s->actor_count; i++) {
+		uint64_t t = s->next_ns[i];
+		if (t < next) {
+			next = t;
+			mask = actor_bit(i);
+		} else if (t == next) {
+			mask |= actor_bit(i);
+		}
+	}
+	*at_next = mask;
 	return next;
 }
 
@@ -326,13 +335,15 @@ enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx),
 		if (done && done(done_ctx))
 			return SIM_STOP_DONE;
 
-		uint64_t next = sim_next_event(s);
+		uint64_t at_next;
+		uint64_t next = sim_next_event(s, &at_next);
 		if (next == BT_TIME_NEVER)
 			return SIM_STOP_IDLE;
 		/* An actor that stays quiet yet claims an event now or in the past
 		 * would stall virtual time forever; stepping one nanosecond keeps
 		 * the run live and still reaches the time limit. */
-		if (next <= s->now_ns)
+		bool stepped = next <= s->now_ns;
+		if (stepped)
 			next = s->now_ns + 1;
 		if (next >= until_ns) {
 			s->now_ns = until_ns;
@@ -340,6 +351,11 @@ enum sim_stop sim_run(struct sim *s, uint64_t until_ns, bool (*done)(void *ctx),
 		}
 		s->now_ns = next;
 		s->instants++;
-		sim_set_due(s);
+		/* Moving to the earliest next event, those whose event it is are
+		 * the due ones; after a step, whoever is at or before it. */
+		if (stepped)
+			sim_set_due(s);
+		else
+			s->due = at_next;
 	}
 }
