@@ -119,6 +119,13 @@ static void test_inline_doorbell_bytes(void **state)
 	memcpy(msg, &c, sizeof(c));
 	memcpy(msg + CTXQ_INLINE_OFF, "\xaa\xbb\xcc", 3);
 	check_bytes("inline doorbell", msg, want, sizeof(want));
+	/* An ARM riding on a doorbell: flag 0x10, its sequence's low 16 bits
+	 * in port (little-endian at offset 2). */
+	static const uint8_t want_arm[8] = {0x05, 0x10, 0x34, 0x12, 0x02, 0x01, 0x00, 0x00};
+	c.flags = CTXQ_CMDF_ARM;
+	c.port = 0x1234;
+	memcpy(msg, &c, sizeof(c));
+	check_bytes("doorbell with ARM", msg, want_arm, sizeof(want_arm));
 }
 
 static void test_event_bytes(void **state)
