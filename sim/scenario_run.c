@@ -150,7 +150,9 @@ static uint64_t app_actor_next(void *ctx)
 	if (!ea->rt || ea->gone)
 		return BT_TIME_NEVER;
 	uint64_t next = scn_app_next_event_ns(ea->rt);
-	uint64_t chan = chan_next_event_ns(ea->host_end);
+	/* Asleep, it acts only on a message (its WAKEUP) or its deadline:
+	 * what lands in its memory meanwhile it reads when it wakes. */
+	uint64_t chan = scn_app_sleeping(ea->rt) ? chan_next_msg_ns(ea->host_end) : chan_next_event_ns(ea->host_end);
 	return chan < next ? chan : next;
 }
 

@@ -1025,6 +1025,8 @@ void scn_app_destroy(struct scn_app_rt *a)
 	free(a);
 }
 
+bool scn_app_sleeping(const struct scn_app_rt *a) { return a->sleeping && !a->st.exited; }
+
 bool scn_app_waits(const struct scn_app_rt *a)
 {
 	/* exit_at is checked on every poll, asleep or not, but is not among

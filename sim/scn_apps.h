@@ -96,6 +96,9 @@ bool scn_app_exited(const struct scn_app_rt *a);
  * channel has something for it (asleep, or exited): the event loop may
  * then skip it (sim.h, waits). */
 bool scn_app_waits(const struct scn_app_rt *a);
+/* Asleep (bt_wait_arm posted or held its ARM): only a message on its
+ * channel or its deadline wakes it. */
+bool scn_app_sleeping(const struct scn_app_rt *a);
 /* st.last_progress_ns without copying the stats: checked every instant. */
 uint64_t scn_app_last_progress_ns(const struct scn_app_rt *a);
 void scn_app_get_stats(const struct scn_app_rt *a, struct scn_app_stats *out);

@@ -52,6 +52,7 @@ static int f_poll_cq(struct chan *ch, struct chan_completion *out, int max)
 	return chan_poll_cq(fc(ch)->inner, out, max);
 }
 static uint64_t f_next_event_ns(struct chan *ch) { return chan_next_event_ns(fc(ch)->inner); }
+static uint64_t f_next_msg_ns(struct chan *ch) { return chan_next_msg_ns(fc(ch)->inner); }
 static int f_wait(struct chan *ch, uint64_t timeout_ns) { return chan_wait(fc(ch)->inner, timeout_ns); }
 static int f_ready(struct chan *ch) { return chan_ready(fc(ch)->inner); }
 static void f_destroy(struct chan *ch) { (void)ch; /* the owner calls chan_fault_free */ }
@@ -66,6 +67,7 @@ static const struct chan_ops fault_chan_ops = {
 	.poll_msg = f_poll_msg,
 	.poll_cq = f_poll_cq,
 	.next_event_ns = f_next_event_ns,
+	.next_msg_ns = f_next_msg_ns,
 	.wait = f_wait,
 	.destroy = f_destroy,
 	.ready = f_ready,

@@ -190,12 +190,14 @@ struct chan_ops {
 	int (*poll_cq)(struct chan *ch, struct chan_completion *out, int max);
 	/* Earliest time at which something will arrive on this end without
 	 * anyone posting anything (BT_TIME_NEVER if nothing is in flight):
-	 * a message from the peer, or the result of one of this end's own
-	 * operations. The peer's one-sided operations are the peer's events
-	 * (they land in this end's memory unannounced), unless one may break
-	 * the link, which this end must see when it happens. The two ends
-	 * together cover everything in flight. The simulator uses it to
-	 * advance virtual time. */
+	 * a message from the peer, the completion of one of this end's own
+	 * signaled operations, or one of the peer's WRITEs landing in this
+	 * end's memory (which its owner may be polling). An unsignaled
+	 * operation's completion is no event for its poster, and the peer's
+	 * READs none for this end, unless an operation may break the link,
+	 * which both ends must see when it happens. The two ends together
+	 * cover everything in flight that anyone can observe. The simulator
+	 * uses it to advance virtual time. */
 	uint64_t (*next_event_ns)(struct chan *ch);
 	/* Blocks until a message or completion may be ready, or the timeout.
 	 * A message credit coming back counts as something ready (verbs: the
@@ -232,6 +234,13 @@ struct chan_ops {
 	 * backend executes what is due); a broken link reports both, so the
 	 * polls see the error. */
 	int (*ready)(struct chan *ch);
+	/* next_event_ns for an end whose owner waits for messages only (a host
+	 * asleep until a WAKEUP: what lands in its memory meanwhile it reads
+	 * when it wakes, and the message's arrival executes what was due
+	 * before it): the peer's first message, or the link's break. NULL:
+	 * next_event_ns. Optional, simulator backends (last: positional
+	 * initializers of the fields above stay valid). */
+	uint64_t (*next_msg_ns)(struct chan *ch);
 };
 
 struct chan {
@@ -280,6 +289,10 @@ static inline int chan_poll_cq(struct chan *ch, struct chan_completion *out, int
 	return ch->ops->poll_cq(ch, out, max);
 }
 static inline uint64_t chan_next_event_ns(struct chan *ch) { return ch->ops->next_event_ns(ch); }
+static inline uint64_t chan_next_msg_ns(struct chan *ch)
+{
+	return ch->ops->next_msg_ns ? ch->ops->next_msg_ns(ch) : ch->ops->next_event_ns(ch);
+}
 enum chan_ready_bits { CHAN_READY_MSG = 1u << 0, CHAN_READY_CQ = 1u << 1 };
 static inline int chan_ready(struct chan *ch)
 {

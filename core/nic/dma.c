@@ -5,9 +5,17 @@
  * channel completes them in that order, so freeing staging is a matter of
  * moving the tail to where the completed operation's data ended.
  *
- * Every operation is signaled, so the record FIFO mirrors the channel's
- * send queue exactly and the completion queue can never overflow (the
- * BlueTAS prototype posted up to 110 signaled requests on a CQ of 10).
+ * The record FIFO mirrors the channel's send queue exactly, so the
+ * completion queue can never overflow (the BlueTAS prototype posted up to
+ * 110 signaled requests on a CQ of 10). Not every operation is signaled
+ * (channel.h, completion rules): the RX payload and event WRITEs are not,
+ * as nothing waits for their completion but their staging and send-queue
+ * slot, which the next signaled completion frees with its own; a TX READ
+ * is (its completion builds the segments), and so is one of every
+ * DMA_SIGNAL_EVERY in a row, and every one while the hop trace is on (it
+ * times each). A completion retires the unsignaled records before its
+ * own, in order. An unsignaled WRITE is no event for the NIC (channel.h,
+ * next_event_ns): where it lands is the host's business.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -109,8 +117,11 @@ static inline int post_piece(struct nic *nic, struct nic_app *a, uint8_t kind, b
 	uint64_t wr_id = a->next_wr_id++;
 	struct chan_sge_local local = {.mr = &a->staging_mr, .off = staging_off};
 	struct chan_sge_remote remote = {.mr = &a->host_mr, .off = remote_off};
-	int rc = is_read ? chan_post_read(a->ch, local, remote, len, wr_id, CHAN_WR_SIGNALED)
-			 : chan_post_write(a->ch, local, remote, len, wr_id, CHAN_WR_SIGNALED);
+	bool quiet = (kind == DMA_RX_WRITE || kind == DMA_EV_WRITE || kind == DMA_NONE) && !nic->hops &&
+		     a->unsignaled_run + 1 < DMA_SIGNAL_EVERY;
+	uint32_t flags = quiet ? 0 : CHAN_WR_SIGNALED;
+	int rc = is_read ? chan_post_read(a->ch, local, remote, len, wr_id, flags)
+			 : chan_post_write(a->ch, local, remote, len, wr_id, flags);
 	if (rc == CHAN_EAGAIN) {
 		nic->stats.dma_sq_full++;
 		return rc;
@@ -127,6 +138,8 @@ static inline int post_piece(struct nic *nic, struct nic_app *a, uint8_t kind, b
 	struct dma_op *op = &a->ops[slot];
 	*op = *meta;
 	op->kind = kind;
+	op->signaled = !quiet;
+	a->unsignaled_run = quiet ? a->unsignaled_run + 1 : 0;
 	op->staging_off = whole_off;
 	op->staging_end = a->staging_head;
 	op->wr_id = wr_id;
@@ -180,38 +193,73 @@ int dma_rx_write(struct nic *nic, uint32_t fi, uint32_t staging_off, uint32_t le
 			  &meta, staging_off);
 }
 
+/* Takes the oldest record off the FIFO into *out. */
+static void pop_record(struct nic_app *a, struct dma_op *out)
+{
+	*out = a->ops[a->ops_head];
+	a->ops_head = a->ops_head + 1 == a->ops_cap ? 0 : a->ops_head + 1;
+	a->ops_count--;
+}
+
 int dma_poll_completions(struct nic *nic, int app, struct dma_op done[DMA_POLL_BATCH], bool *more)
 {
 	struct nic_app *a = &nic->apps[app];
-	struct chan_completion wc[DMA_POLL_BATCH];
+	int n_done = 0;
+	bool polled = false;
 	*more = false;
-	int n = chan_poll_cq(a->ch, wc, DMA_POLL_BATCH), n_done = 0;
-	if (n < 0) {
-		a->broken = n;
-		return 0;
-	}
-	for (int i = 0; i < n; i++) {
-		if (a->ops_count == 0 || a->ops[a->ops_head].wr_id != wc[i].wr_id) {
+	for (;;) {
+		if (a->wc_head == a->wc_count) {
+			/* One poll of the queue a call; a full one may have
+			 * left more (the caller asks again). */
+			if (polled) {
+				*more = a->wc_count == DMA_POLL_BATCH;
+				return n_done;
+			}
+			int n = chan_poll_cq(a->ch, a->wc, DMA_POLL_BATCH);
+			polled = true;
+			a->wc_head = a->wc_count = 0;
+			if (n < 0) {
+				a->broken = n;
+				return n_done;
+			}
+			if (n == 0)
+				return n_done;
+			a->wc_count = (uint32_t)n;
+		}
+		const struct chan_completion *wc = &a->wc[a->wc_head];
+		/* The unsignaled records before it completed with it. */
+		while (a->ops_count && !a->ops[a->ops_head].signaled && a->ops[a->ops_head].wr_id != wc->wr_id) {
+			if (n_done == DMA_POLL_BATCH) {
+				*more = true;
+				return n_done;
+			}
+			pop_record(a, &done[n_done]);
+			if (nic->hops)
+				nic_hop_dma_done(nic, &done[n_done]);
+			n_done++;
+		}
+		if (a->ops_count == 0 || a->ops[a->ops_head].wr_id != wc->wr_id) {
 			/* The channel broke its ordering promise: nothing the
 			 * NIC posts for this app can be trusted. */
 			a->broken = CHAN_EINVAL;
 			nic->stats.dma_errors++;
+			a->wc_head = a->wc_count = 0;
 			return n_done;
 		}
-		struct dma_op *op = &done[n_done];
-		*op = a->ops[a->ops_head];
-		a->ops_head = (a->ops_head + 1) % a->ops_cap;
-		a->ops_count--;
-		if (wc[i].status != CHAN_OK) {
+		if (n_done == DMA_POLL_BATCH) {
+			*more = true;
+			return n_done;
+		}
+		a->wc_head++;
+		pop_record(a, &done[n_done]);
+		if (wc->status != CHAN_OK) {
 			nic->stats.dma_errors++;
 			if (!a->broken)
-				a->broken = wc[i].status;
+				a->broken = wc->status;
 			continue;
 		}
 		if (nic->hops)
-			nic_hop_dma_done(nic, op);
+			nic_hop_dma_done(nic, &done[n_done]);
 		n_done++;
 	}
-	*more = n == DMA_POLL_BATCH;
-	return n_done;
 }

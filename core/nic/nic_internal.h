@@ -38,6 +38,10 @@
 #define NIC_TXQ_FRAMES 64
 #define NIC_RX_BURST 32
 #define NIC_ARP_ENTRIES 256
+#define DMA_POLL_BATCH 32  /* completions a poll of an app's completion queue takes at most */
+/* Of this many operations in a row at least one is signaled (dma.c): the
+ * send-queue slots and staging of the unsignaled ones are freed with it. */
+#define DMA_SIGNAL_EVERY 16
 
 /* RFC 793 states; the names are the RFC's. */
 enum tcp_state {
@@ -202,6 +206,7 @@ struct dma_op {
 	bool psh;                 /* TX segment ends a send of the host's: PSH (a burst: its last) */
 	uint16_t seg_bytes;       /* TX read of a burst (fp_tx.c): its segments' size, the
 				   * last one at most that; 0: one segment of len */
+	bool signaled;            /* posted CHAN_WR_SIGNALED (dma.c) */
 	uint32_t flow;
 	uint32_t gen;
 	uint32_t seq;
@@ -228,6 +233,11 @@ struct nic_app {
 	struct dma_op *ops;
 	uint32_t ops_cap, ops_head, ops_count;
 	uint64_t next_wr_id;
+	uint32_t unsignaled_run;  /* operations posted unsignaled since the last signaled one */
+	/* Completions polled and not yet acted on (dma_poll_completions: one
+	 * may vouch for more unsignaled records than a batch takes). */
+	struct chan_completion wc[DMA_POLL_BATCH];
+	uint32_t wc_head, wc_count;
 	/* event ring producer */
 	uint64_t ev_produced, ev_consumed;
 	uint64_t ev_wakeful;      /* ev_produced after the newest event worth a WAKEUP */
@@ -485,7 +495,6 @@ static inline void fp_rx_unstage(struct nic *nic, const struct rx_stage *st)
  * TX read's segment goes out, fp_tx_read_done), then frees each one's
  * staging with dma_release, in order. A completion in error breaks the
  * app and is not returned. */
-#define DMA_POLL_BATCH 32
 int dma_poll_completions(struct nic *nic, int app, struct dma_op done[DMA_POLL_BATCH], bool *more);
 static inline void dma_release(struct nic *nic, int app, const struct dma_op *op)
 {

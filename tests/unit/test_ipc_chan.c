@@ -143,7 +143,8 @@ static void lk_destroy(struct chan *ch)
 	free(k);
 }
 static const struct chan_ops locked_ops = {lk_info, lk_reg, lk_dereg, lk_read, lk_write, lk_msg,
-					   lk_poll_msg, lk_poll_cq, lk_next, lk_wait, NULL, NULL, lk_destroy, NULL /* ready: "maybe" */};
+					   lk_poll_msg, lk_poll_cq, lk_next, lk_wait, NULL, NULL, lk_destroy, NULL /* ready: "maybe" */,
+					   NULL /* next_msg_ns: next_event_ns */};
 
 static void *progress_main(void *arg)
 {

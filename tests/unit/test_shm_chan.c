@@ -311,19 +311,52 @@ static void test_next_event_ns(void **state)
 	assert_int_equal(chan_post_write(f->host, L(&f->r.hmr, 0), R(&f->r.nrem, 0), 8, 1, CHAN_WR_SIGNALED),
 			 CHAN_OK);
 	assert_int_equal(chan_next_event_ns(f->host), 100 + OP_LAT);
-	/* The host's WRITE lands in NIC memory unannounced: the host's event
-	 * (its completion), not the NIC end's. */
-	assert_int_equal(chan_next_event_ns(f->nic), BT_TIME_NEVER);
+	/* The host's WRITE: its completion is the host's event, its landing
+	 * in NIC memory (which the NIC may poll) the NIC end's. */
+	assert_int_equal(chan_next_event_ns(f->nic), 100 + OP_LAT);
+	assert_int_equal(chan_next_msg_ns(f->nic), BT_TIME_NEVER); /* no message for the NIC */
 	uint8_t m = 5;
 	assert_int_equal(chan_post_msg(f->nic, &m, 1), CHAN_OK);
 	assert_int_equal(chan_next_event_ns(f->host), 100 + MSG_LAT);
-	assert_int_equal(chan_next_event_ns(f->nic), BT_TIME_NEVER); /* its own message is the host's */
+	assert_int_equal(chan_next_msg_ns(f->host), 100 + MSG_LAT);
+	assert_int_equal(chan_next_event_ns(f->nic), 100 + OP_LAT); /* its own message is the host's */
 	f->fc.now = 100 + MSG_LAT;
 	assert_int_equal(chan_next_event_ns(f->host), 100 + OP_LAT); /* message delivered */
 	f->fc.now = 100 + OP_LAT;
 	/* Completions waiting to be polled are not future events. */
 	assert_int_equal(chan_next_event_ns(f->host), BT_TIME_NEVER);
 	expect_cqe(f->host, 1, CHAN_OK, CHAN_OP_WRITE);
+	fx_free(f);
+}
+
+/* An unsignaled operation's completion is no event for its poster; an
+ * unsignaled WRITE still lands in the peer's memory, the peer's event
+ * (but no message: next_msg_ns); a READ is nobody's but its poster's,
+ * and only signaled. */
+static void test_next_event_ns_of_unsignaled_ops(void **state)
+{
+	(void)state;
+	struct fx *f = fx_default();
+	f->fc.now = 100;
+	assert_int_equal(chan_post_write(f->nic, L(&f->r.nmr, 0), R(&f->r.hrem, 0), 8, 1, 0), CHAN_OK);
+	assert_int_equal(chan_next_event_ns(f->nic), BT_TIME_NEVER);
+	assert_int_equal(chan_next_event_ns(f->host), 100 + OP_LAT);
+	assert_int_equal(chan_next_msg_ns(f->host), BT_TIME_NEVER);
+	f->fc.now = 200;
+	assert_int_equal(chan_post_read(f->nic, L(&f->r.nmr, 0), R(&f->r.hrem, 0), 8, 2, 0), CHAN_OK);
+	assert_int_equal(chan_next_event_ns(f->nic), BT_TIME_NEVER);
+	assert_int_equal(chan_next_event_ns(f->host), 100 + OP_LAT);
+	f->fc.now = 300;
+	assert_int_equal(chan_post_read(f->nic, L(&f->r.nmr, 0), R(&f->r.hrem, 0), 8, 3, CHAN_WR_SIGNALED), CHAN_OK);
+	assert_int_equal(chan_next_event_ns(f->nic), 300 + OP_LAT);
+	f->fc.now = 100 + OP_LAT; /* the WRITE landed: nothing more for the host */
+	assert_int_equal(chan_next_event_ns(f->host), BT_TIME_NEVER);
+	assert_int_equal(chan_next_event_ns(f->nic), 300 + OP_LAT);
+	f->fc.now = 300 + OP_LAT;
+	/* The signaled READ's completion retires all three: one completion. */
+	expect_cqe(f->nic, 3, CHAN_OK, CHAN_OP_READ);
+	expect_no_cqe(f->nic);
+	assert_int_equal(chan_next_event_ns(f->nic), BT_TIME_NEVER);
 	fx_free(f);
 }
 
@@ -549,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_keys_distinct_nonzero),
 		cmocka_unit_test(test_bandwidth_serialization),
 		cmocka_unit_test(test_next_event_ns),
+		cmocka_unit_test(test_next_event_ns_of_unsignaled_ops),
 		cmocka_unit_test(test_next_event_ns_of_a_refused_op),
 		cmocka_unit_test(test_ready),
 		cmocka_unit_test(test_link_break),

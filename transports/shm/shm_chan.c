@@ -17,11 +17,16 @@
  *     breaks the link; memory is never touched through a stale key.
  *   - poll_cq on a broken link keeps returning the remaining (flushed)
  *     completions, then 0, as ibv_poll_cq does.
- *   - next_event_ns of an end is its peer's first message and its own
- *     first operation (each queue is in due order), not the peer's
- *     operations; once something may break the link (an operation its
- *     target refuses at post, a region deregistered, an error fault) it
- *     is the link's next due time for both ends.
+ *   - next_event_ns of an end is its peer's first message, its own first
+ *     signaled operation (its completion) and the peer's first WRITE (it
+ *     lands in this end's memory, which its owner may be polling: a NIC's
+ *     event or payload for a host that is awake); each queue is in due
+ *     order. An unsignaled operation's completion is no event for its
+ *     poster: nothing comes of it but the slot a later signaled
+ *     completion retires. next_msg_ns is the peer's first message only.
+ *     Once something may break the link (an operation its target
+ *     refuses at post, a region deregistered, an error fault) both are
+ *     the link's next due time for both ends.
  *   - Messages still in flight when the link breaks are lost; messages
  *     already delivered can still be polled.
  */
@@ -79,11 +84,11 @@ struct shm_end_state {
 	struct shm_msg *inbox;    /* cap msg_depth: delivered, not yet polled */
 	uint32_t in_head, in_len;
 	uint32_t msgs_out; /* our messages in flight or unpolled at the peer */
-	/* Messages among wq's entries, and the due time of the first message
-	 * and of the first operation in wq, BT_TIME_NEVER if none
-	 * (next_event_ns). */
+	/* Messages among wq's entries, and the due time of the first message,
+	 * of the first signaled operation and of the first WRITE in wq,
+	 * BT_TIME_NEVER if none (next_event_ns). */
 	uint32_t wq_msgs;
-	uint64_t msg_due, op_due;
+	uint64_t msg_due, sig_due, write_due;
 	uint32_t credits_withheld; /* freed by the peer, held back by a stall fault */
 };
 
@@ -105,7 +110,7 @@ struct shm_link {
 	 * from then on each end's next event is the link's (next_event_ns). */
 	bool may_break;
 	/* Grows with every change to what next_event_ns reads (the fields
-	 * above, each end's msg_due, op_due and credits_withheld): own_moves,
+	 * above, each end's msg_due, sig_due, write_due and credits_withheld): own_moves,
 	 * or a count shared with other links (shm_link_count_moves_in). */
 	uint64_t *moves;
 	uint64_t own_moves;
@@ -208,7 +213,7 @@ static void break_link(struct shm_link *l)
 	for (unsigned i = 0; i < 2; i++) {
 		struct shm_end_state *e = &l->end[i];
 		e->wq_msgs = 0;
-		e->msg_due = e->op_due = BT_TIME_NEVER;
+		e->msg_due = e->sig_due = e->write_due = BT_TIME_NEVER;
 		for (; e->wq_len; e->wq_len--, e->wq_head = (e->wq_head + 1) % e->wq_cap) {
 			const struct shm_wr *wr = &e->wq[e->wq_head];
 			if (wr->opcode == CHAN_OP_MSG)
@@ -270,14 +275,25 @@ static void execute(struct shm_end_state *e, const struct shm_wr *wr)
 	break_link(l);
 }
 
-/* Due time of the first message (want_msg) or operation in e's queue,
- * BT_TIME_NEVER if none: after a pop, usually the new head. */
-static uint64_t first_due(const struct shm_end_state *e, bool want_msg)
+enum due_kind { DUE_MSG, DUE_SIGNALED, DUE_WRITE };
+
+static bool is_kind(const struct shm_wr *wr, enum due_kind k)
 {
-	uint32_t count = want_msg ? e->wq_msgs : e->wq_len - e->wq_msgs;
+	if (k == DUE_MSG)
+		return wr->opcode == CHAN_OP_MSG;
+	if (k == DUE_WRITE)
+		return wr->opcode == CHAN_OP_WRITE;
+	return wr->opcode != CHAN_OP_MSG && (wr->flags & CHAN_WR_SIGNALED);
+}
+
+/* Due time of the first message, signaled operation or WRITE (`k`) in
+ * e's queue, BT_TIME_NEVER if none: after a pop, usually near the head. */
+static uint64_t first_due(const struct shm_end_state *e, enum due_kind k)
+{
+	uint32_t count = k == DUE_MSG ? e->wq_msgs : e->wq_len - e->wq_msgs;
 	for (uint32_t i = 0, idx = e->wq_head; count && i < e->wq_len; i++) {
 		const struct shm_wr *wr = &e->wq[idx];
-		if ((wr->opcode == CHAN_OP_MSG) == want_msg)
+		if (is_kind(wr, k))
 			return wr->due;
 		idx = idx + 1 == e->wq_cap ? 0 : idx + 1;
 	}
@@ -309,12 +325,15 @@ static void progress(struct shm_link *l, uint64_t now)
 		const struct shm_wr *wr = &pick->wq[pick->wq_head];
 		pick->wq_head = pick->wq_head + 1 == pick->wq_cap ? 0 : pick->wq_head + 1;
 		pick->wq_len--;
-		(*l->moves)++; /* msg_due or op_due of pick moves */
+		(*l->moves)++; /* msg_due, sig_due or write_due of pick moves */
 		if (wr->opcode == CHAN_OP_MSG) {
 			pick->wq_msgs--;
-			pick->msg_due = first_due(pick, true);
+			pick->msg_due = first_due(pick, DUE_MSG);
 		} else {
-			pick->op_due = first_due(pick, false);
+			if (wr->flags & CHAN_WR_SIGNALED)
+				pick->sig_due = first_due(pick, DUE_SIGNALED);
+			if (wr->opcode == CHAN_OP_WRITE)
+				pick->write_due = first_due(pick, DUE_WRITE);
 		}
 		execute(pick, wr);
 	}
@@ -365,7 +384,7 @@ static struct shm_wr *enqueue(struct shm_end_state *e, uint64_t due)
 	e->last_due = due;
 	if (due < e->link->next_due_ns)
 		e->link->next_due_ns = due;
-	(*e->link->moves)++; /* a new entry: the poster's op_due or msg_due may move */
+	(*e->link->moves)++; /* a new entry: the poster's msg_due, sig_due or write_due may move */
 	uint32_t idx = e->wq_head + e->wq_len++;
 	if (idx >= e->wq_cap)
 		idx -= e->wq_cap;
@@ -476,10 +495,11 @@ static inline __attribute__((always_inline)) int post_op(struct chan *ch, uint8_
 	if (!l->may_break && remote_refused(find_rkey(peer_of(e), remote.mr->rkey), opcode, remote.off, len,
 					    remote.mr->addr))
 		l->may_break = true; /* enqueue below counts the move */
-	bool first_op = e->wq_len == e->wq_msgs;
 	struct shm_wr *wr = enqueue(e, due);
-	if (first_op)
-		e->op_due = wr->due;
+	if ((flags & CHAN_WR_SIGNALED) && e->sig_due == BT_TIME_NEVER)
+		e->sig_due = wr->due;
+	if (opcode == CHAN_OP_WRITE && e->write_due == BT_TIME_NEVER)
+		e->write_due = wr->due;
 	wr->seq = e->posted++;
 	wr->wr_id = wr_id;
 	wr->loff = local.off;
@@ -578,7 +598,8 @@ static int shm_poll_cq(struct chan *ch, struct chan_completion *out, int max)
 	return n;
 }
 
-static uint64_t shm_next_event_ns(struct chan *ch)
+/* next_event_ns, or with msgs_only next_msg_ns (channel.h). */
+static uint64_t next_arrival(struct chan *ch, bool msgs_only)
 {
 	struct shm_end_state *e = end_of(ch);
 	struct shm_link *l = e->link;
@@ -586,22 +607,34 @@ static uint64_t shm_next_event_ns(struct chan *ch)
 	/* After tick, next_due_ns is the earliest due time over both queues
 	 * (progress sets it, enqueue lowers it); a broken link has emptied
 	 * its queues and takes no more work. What arrives on this end is the
-	 * peer's messages and its own operations' results; the peer's
-	 * operations are the peer's events (channel.h), unless one may break
-	 * the link, which this end must see when it happens. */
+	 * peer's messages, its own signaled operations' results and the
+	 * peer's WRITEs into its memory; the peer's READs and unsignaled
+	 * completions are nobody's events here (channel.h), unless an
+	 * operation may break the link, which this end must see when it
+	 * happens. */
 	uint64_t next;
 	if (l->broken) {
 		next = BT_TIME_NEVER;
 	} else if (l->may_break || l->faults.error_at_ns) {
 		next = l->next_due_ns;
 	} else {
-		uint64_t in = peer_of(e)->msg_due;
-		next = e->op_due < in ? e->op_due : in;
+		const struct shm_end_state *peer = peer_of(e);
+		next = peer->msg_due;
+		if (!msgs_only) {
+			if (peer->write_due < next)
+				next = peer->write_due;
+			if (e->sig_due < next)
+				next = e->sig_due;
+		}
 	}
 	if ((l->end[0].credits_withheld | l->end[1].credits_withheld) && l->faults.stall_credits_until_ns < next)
 		next = l->faults.stall_credits_until_ns;
 	return next;
 }
+
+static uint64_t shm_next_event_ns(struct chan *ch) { return next_arrival(ch, false); }
+
+static uint64_t shm_next_msg_ns(struct chan *ch) { return next_arrival(ch, true); }
 
 static int shm_ready(struct chan *ch)
 {
@@ -631,6 +664,7 @@ static const struct chan_ops shm_chan_ops = {
 	.poll_msg = shm_poll_msg,
 	.poll_cq = shm_poll_cq,
 	.next_event_ns = shm_next_event_ns,
+	.next_msg_ns = shm_next_msg_ns,
 	.wait = shm_wait,
 	.destroy = shm_end_destroy,
 	.ready = shm_ready,
@@ -662,7 +696,7 @@ struct shm_link *shm_link_create(const struct shm_link_params *p, const struct b
 		e->chan.ops = &shm_chan_ops;
 		e->link = l;
 		e->idx = i;
-		e->msg_due = e->op_due = BT_TIME_NEVER;
+		e->msg_due = e->sig_due = e->write_due = BT_TIME_NEVER;
 		if (wq_cap <= UINT32_MAX) {
 			e->wq_cap = (uint32_t)wq_cap;
 			e->wq = calloc(e->wq_cap, sizeof(*e->wq));
