@@ -107,20 +107,22 @@ EXPORT int listen(int fd, int backlog)
  * pl.mu not held. */
 static int block_for(struct pl_sock *s, uint32_t want, uint64_t timeout_ns)
 {
-	uint64_t start = pl_now_ns(), spin_ns = pl_spin_ns();
+	uint64_t start = pl_now_ns(), now = start, spin_ns = pl_spin_ns();
 	bool has_timeout = timeout_ns != 0;
 	pl_call_interrupted(false, has_timeout); /* handlers that ran before the call */
 	for (bool first = true;; first = false) {
+		if (!first)
+			now = pl_now_ns(); /* the round's one clock reading (pl_poll.c) */
 		LOCK();
 		pl_drain();
 		uint32_t r = pl_readiness(s);
 		UNLOCK();
 		if (r & (want | POLLERR | POLLHUP | POLLNVAL)) {
 			if (!first)
-				pl_spin_learn(pl_now_ns() - start);
+				pl_spin_learn(now - start);
 			return 0;
 		}
-		uint64_t now = pl_now_ns(), spent = now - start;
+		uint64_t spent = now - start;
 		if (timeout_ns && spent >= timeout_ns)
 			return pl_fail(EAGAIN);
 		/* A handler that ran while we polled ends the call as one that
@@ -319,7 +321,15 @@ static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		ssize_t sent = 0;
 		int err = 0;
 		LOCK();
-		pl_drain();
+		/* The channel is drained first only when the NIC has written
+		 * something since the last drain (a reset among it is this
+		 * call's error, as before) or the ring lacks room for the whole
+		 * send (the drain takes the events that free it). Otherwise the
+		 * drain would find nothing, and it is a bt_poll with a clock
+		 * reading of its own: a reply after a request paid two of them
+		 * (make bench-apps, docs/sockets.md). */
+		if (bt_host_pending(pl.host) || bt_tx_space(pl.host, s->id) < total)
+			pl_drain();
 		/* MSG_MORE is TCP_CORK for one call, as Linux has it: the
 		 * partial segment waits for the next send, and the first send
 		 * without the flag uncorks (pushes) unless TCP_CORK is on. */
@@ -377,7 +387,11 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		ssize_t got = 0;
 		int err = 0;
 		LOCK();
-		pl_drain();
+		/* Bytes already in the ring are taken without a drain when the
+		 * NIC has written nothing since the last one (as in do_send):
+		 * the drain would find nothing. */
+		if (peek || bt_host_pending(pl.host) || bt_rx_ready(pl.host, s->id) == 0)
+			pl_drain();
 		if (peek) {
 			/* bt_peek leaves the bytes in the ring: no ring space
 			 * freed, so the receive window does not move (a stash

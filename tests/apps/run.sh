@@ -372,6 +372,45 @@ t_redis_syscalls_on_stack() {
 		"epoll_wait per request $per: one sleep per request wanted (0.9 to 1.5)"
 }
 
+# redis-server on the stack, one client, no spinning (BLUETAS_SPIN_US=0):
+# the clock reads of the preload and the host library per request, counted
+# by tests/apps/clock_count.c (an LD_PRELOAD shim before the preload that
+# counts the clock_gettime calls made from libbluetas_preload.so; SIGUSR2
+# reports). Each is ~80 ns on the test VM: the preload read the clock 17
+# times a request (7 in the epoll_wait that sleeps, 2 in the read and the
+# write's drains of the channel, the rest in the host library's polls); one
+# reading per wait round and no drain before a read that finds bytes or a
+# write that fits leave 6 (at most 10 wanted). The count is exact, so the
+# bound does not depend on the machine's load.
+t_redis_clock_reads_on_stack() {
+	command -v cc >/dev/null || { echo "apps: no C compiler"; return 77; }
+	cc -std=c11 -Wall -Wextra -Werror -O1 -shared -fPIC -o "$work/clock_count.so" tests/apps/clock_count.c -ldl || return 1
+	local port=6114 rp spid n=1000 before after per
+	env LD_PRELOAD="$work/clock_count.so:$preload" BLUETAS_CHANNEL="ipc:$sock" CLOCK_COUNT_OUT="$work/clocks.out" \
+		BLUETAS_SPIN_US=0 timeout -k 5 60 redis-server --port $port --bind 0.0.0.0 \
+		--save "" --appendonly no --protected-mode no >"$work/redisc.log" 2>&1 &
+	rp=$!
+	pids+=("$rp")
+	wait_log "$work/redisc.log" "Ready to accept" && wait_stack_port $port ||
+		{ echo "apps: redis-server on the stack never listened: $(tail -2 "$work/redisc.log")"; return 1; }
+	spid=$(pgrep -f "^redis-server [^ ]*:$port" | head -1)
+	[[ -n $spid ]] || { echo "apps: no redis-server with :$port in its title"; return 1; }
+	in_ns timeout 30 redis-benchmark -h "$stack_ip" -p $port -t get -n 200 -c 1 -d 64 -q >/dev/null 2>&1 # warm-up
+	kill -USR2 "$spid"
+	sleep 0.2
+	in_ns timeout 30 redis-benchmark -h "$stack_ip" -p $port -t get -n $n -c 1 -d 64 -q >/dev/null 2>&1
+	kill -USR2 "$spid"
+	sleep 0.2
+	kill "$rp" 2>/dev/null
+	before=$(awk 'NR == 1 { print $3 }' "$work/clocks.out" 2>/dev/null)
+	after=$(awk 'NR == 2 { print $3 }' "$work/clocks.out" 2>/dev/null)
+	[[ -n $before && -n $after ]] || { echo "apps: no clock counts from the shim ($(cat "$work/clocks.out" 2>/dev/null))"; return 1; }
+	per=$(awk -v a="$after" -v b="$before" -v n=$n 'BEGIN { printf "%.2f", (a - b) / n }')
+	note "redis-server on the stack, -c 1 GET, BLUETAS_SPIN_US=0: $((after - before)) clock reads in the preload for $n requests ($per a request)"
+	check 'awk -v x="$per" "BEGIN { exit !(x >= 1 && x <= 10) }"' \
+		"clock reads per request $per: 1 to 10 wanted (17 before the round reading)"
+}
+
 # poll(2) over a stack socket and a pipe, nothing spinning
 # (BLUETAS_SPIN_US=0): python3 on the stack sends 20 lines to a Linux
 # server that answers each 20 ms later, and waits for each answer in
@@ -649,7 +688,7 @@ t_checks_fail() {
 # stack.
 cases=(checks_fail signal_wrapper signal_mask_atomic dual_stack init_errors socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
-	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack redis_syscalls_on_stack poll_syscalls_on_stack iperf3_server_on_stack memcached_on_stack)
+	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack redis_syscalls_on_stack redis_clock_reads_on_stack poll_syscalls_on_stack iperf3_server_on_stack memcached_on_stack)
 fi
 if ! setup >"$work/setup.log" 2>&1; then
 	why=$(tail -1 "$work/setup.log")
