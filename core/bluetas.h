@@ -142,12 +142,6 @@ int bt_close(struct bt_host *h, int conn);
 /* Drains the channel, retries deferred doorbells, and returns up to `max`
  * readiness events. Never blocks. */
 int bt_poll(struct bt_host *h, struct bt_event *out, int max);
-/* Whether bt_poll would find news from the NIC now: an event in the
- * event ring or a message on the channel (a broken host says yes). Two memory reads, no clock: a caller about to send into a
- * ring that has room, or to read bytes it already holds, drains only when
- * this says so (the preload's read and write, docs/sockets.md), and so
- * still sees a reset that came before the call. */
-bool bt_host_pending(struct bt_host *h);
 /* Arms a wakeup with the NIC and blocks on the channel until woken or
  * timeout_ns elapses (the timeout is the fallback for a lost wakeup, which
  * only a channel fault can cause). When the ARM cannot be posted yet (see

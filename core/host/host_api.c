@@ -4,8 +4,6 @@
  * tries to tell it at once (host_flush_commands).
  */
 #include <errno.h>
-#include <stdatomic.h>
-#include <stddef.h>
 #include <string.h>
 
 #include "host_internal.h"
@@ -321,21 +319,6 @@ int bt_close(struct bt_host *h, int id)
 	host_mark_dirty(h, id);
 	host_flush_commands(h);
 	return BT_OK;
-}
-
-bool bt_host_pending(struct bt_host *h)
-{
-	if (h->broken)
-		return true;
-	uint32_t entries = h->cfg.event_entries;
-	const uint8_t *slot =
-		h->region + ctxq_event_ring_off(&h->hello) + (uint64_t)(h->ev_consumed % entries) * CTXQ_EVENT_BYTES;
-	uint8_t phase = atomic_load_explicit((_Atomic uint8_t *)(uintptr_t)(slot + offsetof(struct ctxq_event, phase)),
-					     memory_order_acquire);
-	/* What bt_poll takes: events and messages. Completions are not its
-	 * (the host's own sends; ipc reports them ready until the channel
-	 * reaps them, so counting them would say yes after every send). */
-	return phase == ctxq_phase_for(h->ev_consumed, entries) || (chan_ready(h->ch) & CHAN_READY_MSG);
 }
 
 int bt_poll(struct bt_host *h, struct bt_event *out, int max)

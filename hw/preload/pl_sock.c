@@ -321,15 +321,7 @@ static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		ssize_t sent = 0;
 		int err = 0;
 		LOCK();
-		/* The channel is drained first only when the NIC has written
-		 * something since the last drain (a reset among it is this
-		 * call's error, as before) or the ring lacks room for the whole
-		 * send (the drain takes the events that free it). Otherwise the
-		 * drain would find nothing, and it is a bt_poll with a clock
-		 * reading of its own: a reply after a request paid two of them
-		 * (make bench-apps, docs/sockets.md). */
-		if (bt_host_pending(pl.host) || bt_tx_space(pl.host, s->id) < total)
-			pl_drain();
+		pl_drain();
 		/* MSG_MORE is TCP_CORK for one call, as Linux has it: the
 		 * partial segment waits for the next send, and the first send
 		 * without the flag uncorks (pushes) unless TCP_CORK is on. */
@@ -387,11 +379,7 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		ssize_t got = 0;
 		int err = 0;
 		LOCK();
-		/* Bytes already in the ring are taken without a drain when the
-		 * NIC has written nothing since the last one (as in do_send):
-		 * the drain would find nothing. */
-		if (peek || bt_host_pending(pl.host) || bt_rx_ready(pl.host, s->id) == 0)
-			pl_drain();
+		pl_drain();
 		if (peek) {
 			/* bt_peek leaves the bytes in the ring: no ring space
 			 * freed, so the receive window does not move (a stash

@@ -9,7 +9,7 @@
  *
  * Why count them: a clock read is ~80 ns on the test VM (kvm-clock
  * through the vDSO), and a wait and a request through the preload read
- * it 17 times before the round reading (docs/sockets.md, "The wait").
+ * it 17 times before the round reading (docs/sockets.md, "Clock readings").
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

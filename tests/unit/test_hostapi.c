@@ -225,47 +225,6 @@ static void test_peek_leaves_the_bytes_buffered(void **state)
 	harness_destroy(h);
 }
 
-/* bt_host_pending says whether a bt_poll would find news from the NIC:
- * the preload's read and write drain the channel only when it does (or
- * when the ring cannot serve them), so it must say yes for data and for a
- * reset the NIC wrote while the application did not poll, and no once a
- * poll took them. The host is kept from polling by hiding it from the
- * harness while the NIC runs. Negative control: before the data, and
- * after each poll, it says no. */
-static void test_pending_says_whether_a_poll_would_find_news(void **state)
-{
-	(void)state;
-	struct harness *h = harness_init_default();
-	int conn = harness_active_open(h, 6004, 0x2000, NULL, NULL);
-	harness_advance(h, HARNESS_MS);
-	harness_drop_frames(h);
-	struct bt_host *host = h->host;
-	assert_false(bt_host_pending(host));
-	uint8_t data[100];
-	harness_fill(data, sizeof(data), 0);
-	h->host = NULL; /* the NIC runs, the application does not poll */
-	harness_peer_send(h, TCP_ACK, data, sizeof(data));
-	harness_advance(h, HARNESS_MS);
-	h->host = host;
-	assert_true(bt_host_pending(host));
-	assert_int_equal(bt_rx_ready(host, conn), 0); /* not seen before a poll */
-	struct bt_event ev[8];
-	assert_true(bt_poll(host, ev, 8) > 0);
-	assert_false(bt_host_pending(host));
-	assert_int_equal(bt_rx_ready(host, conn), 100);
-	harness_drop_frames(h);
-	h->host = NULL;
-	harness_peer_send(h, TCP_RST, NULL, 0);
-	harness_advance(h, HARNESS_MS);
-	h->host = host;
-	assert_true(bt_host_pending(host));
-	assert_int_equal(bt_conn_error(host, conn), 0); /* the reset is not known yet */
-	bt_poll(host, ev, 8);
-	assert_false(bt_host_pending(host));
-	assert_int_not_equal(bt_conn_error(host, conn), 0);
-	harness_destroy(h);
-}
-
 /* An RPC turn: the reply read to the end, then the next request sent.
  * The drained read's doorbell is owed until the send, so one DOORBELL
  * carries both (one NIC command and one confirming event, not two), and
@@ -971,7 +930,6 @@ int main(void)
 		cmocka_unit_test(test_shutdown_wr_then_close_releases_and_orphan_timer_runs),
 		cmocka_unit_test(test_shutdown_rd_ends_the_stream_when_drained),
 		cmocka_unit_test(test_peek_leaves_the_bytes_buffered),
-		cmocka_unit_test(test_pending_says_whether_a_poll_would_find_news),
 		cmocka_unit_test(test_a_drained_read_and_the_next_send_share_a_doorbell),
 		cmocka_unit_test(test_a_sender_that_fills_its_ring_arms_with_the_doorbell),
 		cmocka_unit_test(test_a_doorbell_confirmation_wakes_nobody),
