@@ -24,6 +24,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../core/proto/proto.h"
 #include "../../transports/dpdk/dpdk_netif.h"
@@ -60,6 +61,7 @@ static const char *run_loop(struct daemon *d)
 	uint64_t start = bt_clock_now_ns(&d->mono);
 	uint64_t drain_until = 0;
 	uint32_t idle_polls = 0;
+	uint64_t last_work = start;
 	for (;;) {
 		uint64_t now = bt_clock_now_ns(&d->mono);
 		d->loop_passes++;
@@ -77,6 +79,16 @@ static const char *run_loop(struct daemon *d)
 		 * when something else wanted the CPU. */
 		if (work) {
 			idle_polls = 0;
+			last_work = now;
+		} else if (o->idle_sleep_ns && now - last_work >= o->idle_sleep_ns) {
+			/* --idle-sleep-us: idle for longer than one sleep, so a
+			 * sleep costs at most what the gap already did. Where the
+			 * CPU the daemon spins on is wanted (a TCG VM's vCPU, the
+			 * rxe suite), an idle daemon gives it back. */
+			struct timespec ts = { .tv_sec = (time_t)(o->idle_sleep_ns / 1000000000u),
+					       .tv_nsec = (long)(o->idle_sleep_ns % 1000000000u) };
+			nanosleep(&ts, NULL);
+			d->loop_sleeps++;
 		} else if (o->yield_polls && ++idle_polls >= o->yield_polls) {
 			idle_polls = 0;
 			sched_yield();

@@ -92,6 +92,7 @@ struct nic_opts {
 	/* run */
 	uint64_t duration_ns;
 	uint32_t yield_polls; /* --yield-polls: sched_yield after this many empty polls; 0 never */
+	uint64_t idle_sleep_ns; /* --idle-sleep-us: once idle this long, sleep this long per poll; 0 never */
 	const char *pcap;
 	bool fault_on;
 	struct netif_fault_params fault;
@@ -138,10 +139,10 @@ struct daemon {
 	uint64_t next_accept_check_ns;
 	uint64_t apps_attached, apps_detached, apps_refused, apps_flows_reset;
 	uint32_t apps_active;
-	/* the run loop: passes, sched_yield calls, and its time so far (the
-	 * mean pass is loop_ns / loop_passes: how late a poll can see a
-	 * doorbell or a frame) */
-	uint64_t loop_passes, loop_yields, loop_ns;
+	/* the run loop: passes, sched_yield calls, --idle-sleep-us sleeps,
+	 * and its time so far (the mean pass is loop_ns / loop_passes: how
+	 * late a poll can see a doorbell or a frame) */
+	uint64_t loop_passes, loop_yields, loop_sleeps, loop_ns;
 	struct chan_stats ext_chan_detached; /* channel counters of the applications detached so far */
 	struct rt_hops hops; /* --hops */
 };

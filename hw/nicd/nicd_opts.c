@@ -119,6 +119,10 @@ void cli_nic_usage(FILE *out)
 		"  --yield-polls N        give the CPU to whatever else is runnable on it\n"
 		"                         (sched_yield) after N empty polls in a row (default 64;\n"
 		"                         0: never)\n"
+		"  --idle-sleep-us N      once no poll found work for N us, sleep N us before\n"
+		"                         each next poll until one does (default 0: poll\n"
+		"                         without sleeping); costs up to N us of latency after\n"
+		"                         an idle gap, saves the CPU an idle daemon spins on\n"
 		"  --stats                print every counter at exit (stat.NAME=VALUE lines)\n"
 		"  --hops FILE            record the NIC's half of every RPC's hops (the first 1 Mi)\n"
 		"                         into FILE at exit; `bluetas hops APPFILE FILE` joins it with\n"
@@ -255,6 +259,7 @@ enum {
 	OPT_EXIT_AFTER,
 	OPT_DURATION,
 	OPT_YIELD_POLLS,
+	OPT_IDLE_SLEEP,
 	OPT_PCAP,
 	OPT_F_RX_LOSS,
 	OPT_F_TX_LOSS,
@@ -320,6 +325,7 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 		{"exit-after-conns", required_argument, 0, OPT_EXIT_AFTER},
 		{"duration-s", required_argument, 0, OPT_DURATION},
 		{"yield-polls", required_argument, 0, OPT_YIELD_POLLS},
+		{"idle-sleep-us", required_argument, 0, OPT_IDLE_SLEEP},
 		{"pcap", required_argument, 0, OPT_PCAP},
 		{"fault-rx-loss-ppm", required_argument, 0, OPT_F_RX_LOSS},
 		{"fault-tx-loss-ppm", required_argument, 0, OPT_F_TX_LOSS},
@@ -570,6 +576,11 @@ int nicd_parse_opts(int argc, char **argv, struct nic_opts *o)
 			if (cli_parse_u64("--yield-polls", optarg, 0, 1u << 30, &v) < 0)
 				return 2;
 			o->yield_polls = (uint32_t)v;
+			break;
+		case OPT_IDLE_SLEEP:
+			if (cli_parse_u64("--idle-sleep-us", optarg, 0, 1000000, &v) < 0)
+				return 2;
+			o->idle_sleep_ns = v * 1000;
 			break;
 		case OPT_PCAP:
 			o->pcap = optarg;

@@ -81,6 +81,7 @@ void nicd_print_stats(struct daemon *d)
 	RT_STAT("daemon", *d, apps_flows_reset);
 	RT_STAT("daemon", *d, loop_passes);
 	RT_STAT("daemon", *d, loop_yields);
+	RT_STAT("daemon", *d, loop_sleeps);
 	RT_STAT("daemon", *d, loop_ns);
 	if (d->app)
 		rt_app_print_stats(d->app);
