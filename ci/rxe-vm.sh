@@ -23,7 +23,7 @@
 # Environment:
 #   RXE_VM_ACCEL=auto|kvm|tcg   auto tries KVM, falls back to TCG within a
 #                               few seconds and remembers the verdict
-#   RXE_VM_MEM (1G), RXE_VM_SMP (2), RXE_VM_CACHE (kernel cache directory),
+#   RXE_VM_MEM (1536M: room for the suite's two lanes), RXE_VM_SMP (2), RXE_VM_CACHE (kernel cache directory),
 #   RXE_VM_KERNEL_ABI (e.g. 6.1.0-56: instead of what linux-image-amd64 names)
 #   RXE_VM_KEEP=1               keep the run directory (build/rxe-vm/run-*)
 #   RXE_VM_APPEND="..."         more kernel command line (loglevel=7 to debug)
@@ -424,7 +424,7 @@ bios=()
 if [[ $kernel == */vmlinux && -e /usr/share/qemu/qboot.rom ]]; then
 	bios=(-bios /usr/share/qemu/qboot.rom)
 fi
-mem=${RXE_VM_MEM:-1G}
+mem=${RXE_VM_MEM:-1536M}
 smp=${RXE_VM_SMP:-2}
 append="console=ttyS0 quiet loglevel=4 panic=-1 oops=panic mitigations=off no_timer_check i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable random.trust_cpu=on rdinit=/init BT_WORK=$workdir BT_RUN=$run ${RXE_VM_APPEND:-}"
 

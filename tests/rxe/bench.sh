@@ -44,6 +44,9 @@ set -uo pipefail
 me=bench-rxe
 # every run is placed here (BENCH_RXE_PLACES), not by lib.sh's RXE_PIN
 RXE_PIN=0
+# and its daemons poll without sleeping (--idle-sleep-us 0): a latency
+# benchmark, not the suite's CPU budget
+RXE_IDLE_SLEEP_US=0
 # shellcheck source=tests/rxe/lib.sh
 source "$(dirname "$0")/lib.sh"
 

@@ -67,6 +67,17 @@ test_echo() {
 	grep -q 'app 1 attached' "$work/d.err" && grep -q 'app 1 detached (CHAN_EDISCONNECTED: peer disconnected; 0 connections reset)' "$work/d.err" ||
 		{ fail "daemon did not log the app's attach and clean detach"; ok=1; }
 	[[ $(dstat d daemon.apps_attached) == 1 && $(dstat d daemon.apps_detached) == 1 ]] || { fail "daemon app counters"; ok=1; }
+	# --idle-sleep-us (RXE_IDLE_SLEEP_US): the daemon slept through its
+	# idle gaps (the start, the wait for the first client) when asked to,
+	# and never when not
+	local sleeps
+	sleeps=$(dstat d daemon.loop_sleeps)
+	if [[ $RXE_IDLE_SLEEP_US != 0 ]]; then
+		[[ ${sleeps:-0} -gt 0 ]] || { fail "daemon --idle-sleep-us $RXE_IDLE_SLEEP_US: no idle sleep counted ('$sleeps')"; ok=1; }
+	else
+		[[ $sleeps == 0 ]] || { fail "daemon without --idle-sleep-us slept $sleeps times"; ok=1; }
+	fi
+	say "daemon: $sleeps idle sleeps of $RXE_IDLE_SLEEP_US us, $(dstat d daemon.loop_passes) loop passes"
 	[[ $(dstat d nic.conns_accepted) == $((shorts + 1)) && $(dstat d nic.conns_reset) == 0 ]] ||
 		{ fail "nic: $(dstat d nic.conns_accepted) accepted, $(dstat d nic.conns_reset) reset"; ok=1; }
 	[[ $ok == 0 ]] || { cat "$work/short.out"; show d srv; }

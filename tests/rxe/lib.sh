@@ -35,8 +35,11 @@ here=tests/rxe
 stack_ip=10.77.0.2
 peer_ip=10.77.0.1
 stack_mac=02:00:00:77:00:02
-CH_NIC=verbs:$RXE_NIC_IP
-CH_APP=verbs:$RXE_NIC_IP,src=$RXE_HOST_IP
+# RXE_CHAN_PORT: the daemon's verbs port (default the channel's, 7471);
+# tests/rxe/run.sh gives its second lane another one.
+chan_port=${RXE_CHAN_PORT:+:$RXE_CHAN_PORT}
+CH_NIC=verbs:$RXE_NIC_IP$chan_port
+CH_APP=verbs:$RXE_NIC_IP$chan_port,src=$RXE_HOST_IP
 work=$(mktemp -d "/tmp/bt-rxe-$me.XXXXXX")
 pids=()
 own_wire=0
@@ -56,6 +59,13 @@ HOST=()
 # nothing (bench.sh places each run itself).
 RXE_PIN=${RXE_PIN:-1}
 [[ $RXE_PIN == 0 || $RXE_PIN == 1 ]] || { echo "$me: RXE_PIN takes 0 or 1, not '$RXE_PIN'" >&2; exit 2; }
+# RXE_IDLE_SLEEP_US (the suite: 1000): the daemon's --idle-sleep-us, so an
+# idle daemon sleeps in 1 ms slices instead of spinning its vCPU: under TCG
+# every vCPU is a host thread, and a spinning one takes the host CPU the
+# test's own work (the applications, Linux, rxe) needs. Gaps under 1 ms are
+# still polled through. 0: the daemon polls without sleeping (bench.sh).
+RXE_IDLE_SLEEP_US=${RXE_IDLE_SLEEP_US:-1000}
+[[ $RXE_IDLE_SLEEP_US =~ ^[0-9]+$ ]] || { echo "$me: RXE_IDLE_SLEEP_US takes microseconds, not '$RXE_IDLE_SLEEP_US'" >&2; exit 2; }
 PIN_DAEMON=()
 daemon_cpu=
 if [[ $RXE_PIN == 1 ]] && (($(nproc) >= 2)); then
@@ -187,7 +197,7 @@ start_daemon() {
 	local name=$1
 	shift
 	"${PIN_DAEMON[@]}" "${NIC[@]}" "$B" nic --vdev "$port_vdev" --ip "$stack_ip/24" --mac "$stack_mac" --channel "$CH_NIC" \
-		--duration-s 100 --stats "$@" >"$work/$name.out" 2>"$work/$name.err" &
+		--idle-sleep-us "$RXE_IDLE_SLEEP_US" --duration-s 100 --stats "$@" >"$work/$name.out" 2>"$work/$name.err" &
 	daemon_pid=$!
 	pids+=("$daemon_pid")
 	if ! wait_for 30 "daemon $name ready" has_line "$name.out" '^ready '; then
