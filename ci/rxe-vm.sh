@@ -114,6 +114,8 @@ fi
 # One VM or topology at a time where BLUETAS_NETNS_LOCK names a lock.
 # shellcheck source=tests/support/netns_lock.sh
 source "$repo/tests/support/netns_lock.sh"
+# shellcheck source=tests/support/python_pin.sh
+source "$repo/tests/support/python_pin.sh"
 netns_lock_take
 
 # The verbs tools both ways need (rdma-core, ibverbs-utils, perftest, ...).
@@ -381,19 +383,11 @@ echo "$timeout_s" >"$run/timeout"
 		esac
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
-	# An interpreter behind a version manager's shim (pyenv: a bash script
-	# that runs more bash and several programs before the interpreter) is
-	# pinned to the interpreter the shim picks here: under TCG every
-	# process start costs ~0.1 s (9p root, a loaded host), and one
-	# `python3 -c pass` through the shim measured 16-21 s in the guest.
-	for py in python3 python; do
-		pyp=$(command -v "$py" 2>/dev/null) || continue
-		[[ $pyp == */shims/* ]] || continue
-		real=$("$py" -c 'import sys; print(sys.executable)' 2>/dev/null)
-		[[ -x $real ]] || continue
-		mkdir -p "$run/bin" && ln -sf "$real" "$run/bin/$py" || continue
-		say "$py is a shim ($pyp): the guest runs $real directly" >&2
-	done
+	# An interpreter behind a version manager's shim is pinned to the one
+	# it picks here (tests/support/python_pin.sh): under TCG every process
+	# start costs ~0.1 s, and one `python3 -c pass` through pyenv's shim
+	# measured 16-21 s in the guest.
+	python_past_shims "$run/bin" || true
 	[[ -d $run/bin ]] && printf 'export PATH=%q:"$PATH"\n' "$run/bin"
 } >"$run/env.sh"
 

@@ -22,6 +22,11 @@ export BLUETAS_BIN="$build/bluetas"
 logs="$build/test-logs"
 rm -rf "$logs"
 mkdir -p "$logs" || { echo "run-tests: cannot create $logs" >&2; echo "0 passed, 1 failed"; exit 1; }
+# Every suite starts python3 through PATH: past a version manager's shim
+# (tests/support/python_pin.sh), each start costs 0.16 s instead of 1.4 s.
+# shellcheck source=tests/support/python_pin.sh
+source tests/support/python_pin.sh
+python_past_shims "$logs/bin" && export PATH="$PWD/$logs/bin:$PATH"
 
 # ---- counting ---------------------------------------------------------
 # A section adds "PASSED FAILED LABEL" lines to $counts (one file per
