@@ -19,6 +19,8 @@ packages=(
 	curl redis-server redis-tools iperf3 memcached libmemcached-tools nginx-light
 	# tests/apps redis_syscalls_on_stack counts the server's kernel calls
 	strace
+	# tests/apps fork_relay: socat in fork mode on the stack (fork, dup2, exec)
+	socat
 	# packetdrill, built from PACKETDRILL_SRC by make conformance
 	flex bison
 	# the Soft-RoCE suite, part of make test: verbs tools, and qemu with

@@ -181,6 +181,9 @@ void bt_host_region(const struct bt_host *h, struct chan_remote_mr *out);
 /* Bytes that can be sent / received right now. */
 uint32_t bt_tx_space(struct bt_host *h, int conn);
 uint32_t bt_rx_ready(struct bt_host *h, int conn);
+/* Bytes the program wrote that the TX ring still holds: not yet acked by
+ * the peer (Linux's SIOCOUTQ). 0 for an unknown or closed connection. */
+uint32_t bt_tx_queued(struct bt_host *h, int conn);
 /* Earliest time this host has work of its own (deferred doorbells). */
 uint64_t bt_host_next_event_ns(struct bt_host *h);
 /* True while a sleeping application on this host can be woken only by a

@@ -365,6 +365,12 @@ uint32_t bt_tx_space(struct bt_host *h, int id)
 	return c && c->state == SLOT_OPEN ? host_tx_space(h, c) : 0;
 }
 
+uint32_t bt_tx_queued(struct bt_host *h, int id)
+{
+	struct host_conn *c = host_user_conn(h, id);
+	return c ? c->tx_used : 0;
+}
+
 uint32_t bt_rx_ready(struct bt_host *h, int id)
 {
 	struct host_conn *c = host_user_conn(h, id);

@@ -28,14 +28,19 @@
 /* The process-wide state an interposed libc needs by nature: the program
  * calls socket() with no context to pass. */
 struct pl_state pl = {.mu = PTHREAD_MUTEX_INITIALIZER};
-struct pl_libc pl_real;
+struct pl_libc pl_real_fns;
+bool pl_real_loaded;
 
-#define LOAD(name) pl_real.name = (__typeof__(pl_real.name))dlsym(RTLD_NEXT, #name)
+#define LOAD(name) pl_real_fns.name = (__typeof__(pl_real_fns.name))dlsym(RTLD_NEXT, #name)
 
 static void pl_atfork_child(void);
 
-__attribute__((constructor)) static void pl_load(void)
+/* Before main, one thread: the constructor, or an earlier intercepted
+ * call from another library's constructor. */
+void pl_load_libc(void)
 {
+	if (__atomic_load_n(&pl_real_loaded, __ATOMIC_ACQUIRE))
+		return;
 	LOAD(socket); LOAD(bind); LOAD(listen); LOAD(accept); LOAD(accept4); LOAD(connect);
 	LOAD(read); LOAD(write); LOAD(readv); LOAD(writev); LOAD(recv); LOAD(recvfrom); LOAD(recvmsg);
 	LOAD(send); LOAD(sendto); LOAD(sendmsg); LOAD(sendfile); LOAD(sendfile64); LOAD(sendmmsg); LOAD(recvmmsg); LOAD(splice); LOAD(shutdown); LOAD(close);
@@ -43,7 +48,13 @@ __attribute__((constructor)) static void pl_load(void)
 	LOAD(setsockopt); LOAD(getsockopt); LOAD(poll); LOAD(ppoll); LOAD(select); LOAD(pselect);
 	LOAD(epoll_create); LOAD(epoll_create1); LOAD(epoll_ctl); LOAD(epoll_wait); LOAD(epoll_pwait); LOAD(epoll_pwait2);
 	pl.pid = getpid();
-	pthread_atfork(NULL, NULL, pl_atfork_child);
+	pthread_atfork(pl_fork_prepare, pl_fork_parent, pl_atfork_child);
+	__atomic_store_n(&pl_real_loaded, true, __ATOMIC_RELEASE);
+}
+
+__attribute__((constructor)) static void pl_load(void)
+{
+	pl_load_libc();
 }
 
 /* One line per distinct key, ever: a program calling an unsupported
@@ -322,7 +333,6 @@ int pl_new_fd(struct pl_sock *s, bool cloexec)
 	 * program that hands it to a kernel call we do not intercept gets a
 	 * harmless descriptor, not someone else's. Close-on-exec always: a
 	 * stack socket cannot survive exec (docs/sockets.md). */
-	(void)cloexec;
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0)
 		return -1;
@@ -331,6 +341,7 @@ int pl_new_fd(struct pl_sock *s, bool cloexec)
 		errno = EMFILE;
 		return -1;
 	}
+	pl.fd_cloexec[fd] = cloexec;
 	s->refs++;
 	__atomic_store_n(&pl.fds[fd], s, __ATOMIC_RELEASE);
 	return fd;
@@ -338,8 +349,10 @@ int pl_new_fd(struct pl_sock *s, bool cloexec)
 
 void pl_sock_unref(struct pl_sock *s)
 {
-	if (--s->refs > 0)
+	if (--s->refs > 0) {
+		pl_relay_sock_released(s);
 		return;
+	}
 	if (!s->forked && pl.host && s->id >= 0) {
 		if (s->kind == PL_LISTEN)
 			bt_listen_close(pl.host, s->id);
@@ -352,13 +365,22 @@ void pl_sock_unref(struct pl_sock *s)
 }
 
 /* The child of fork shares the parent's host region (mapped shared with
- * the daemon) but not its channel: its stack sockets are dead. They still
- * close cleanly; anything else fails with EBADF after one log line. */
+ * the daemon) but not its channel. Its connected sockets are relayed by
+ * the parent (pl_fork.c); the rest (listeners, connects under way) are
+ * dead: they still close cleanly, anything else fails with EBADF after
+ * one log line. */
 static void pl_atfork_child(void)
 {
 	pthread_mutex_init(&pl.mu, NULL);
 	if (!pl.host)
 		return;
+	pl_fork_child();
+	/* The parent's socket to the daemon: a copy here would keep the
+	 * parent attached after it died (the daemon sees a death by the
+	 * socket's hang-up), with its connections never reset. */
+	int dsock = ipc_host_socket(pl.ch);
+	if (dsock >= 0)
+		pl_real.close(dsock);
 	for (int fd = 0; fd < PL_MAX_FD; fd++)
 		if (pl.fds[fd])
 			pl.fds[fd]->forked = true;

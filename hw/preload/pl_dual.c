@@ -185,6 +185,7 @@ struct pl_sock *pl_adopt_dual(int fd, const struct sockaddr *a, socklen_t len, b
 	/* The kernel socket's options, read while it is still there: a
 	 * copy of it (dup) outlives the swap below. */
 	int kfd = tmp >= 0 ? pl_real.dup(fd) : -1;
+	int fdfl = pl_real.fcntl(fd, F_GETFD); /* the program's close-on-exec wish for its number */
 	/* The placeholder takes the program's number (dup3 closes the kernel
 	 * socket there); the temporary number goes. */
 	if (kfd < 0 || pl_real.dup3(tmp, fd, O_CLOEXEC) != fd) {
@@ -198,6 +199,7 @@ struct pl_sock *pl_adopt_dual(int fd, const struct sockaddr *a, socklen_t len, b
 		pthread_mutex_unlock(&pl.mu);
 		return NULL;
 	}
+	pl.fd_cloexec[fd] = fdfl >= 0 && (fdfl & FD_CLOEXEC);
 	__atomic_store_n(&pl.fds[fd], s, __ATOMIC_RELEASE);
 	__atomic_store_n(&pl.fds[tmp], NULL, __ATOMIC_RELEASE);
 	pl_real.close(tmp);

@@ -57,12 +57,19 @@ struct pl_sock {
 	bool bound;
 	struct bt_opts opts; /* options set before connect/listen */
 	int so_reuseaddr, so_reuseport, so_keepalive, keepidle, keepintvl, keepcnt;
+	int ip_tos, oobinline; /* kept and read back only (docs/sockets.md) */
 	struct linger linger;
 	uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */
 	int sndbuf, rcvbuf, nodelay, maxseg, cork, user_timeout_ms;
 	bool more_corked; /* MSG_MORE corked the connection (TCP_CORK off) */
 	bool v6;          /* an AF_INET6 dual-stack socket the stack serves: v4-mapped addresses (pl_dual.c) */
 	bool shut_rd, shut_wr;
+	/* Bumped (atomically, any thread) when a read or accept finds the
+	 * socket empty or drains it (rd_gen), and when a write finds the TX
+	 * ring full or fills it (wr_gen): EPOLLET's edges (pl_poll.c). */
+	uint32_t rd_gen, wr_gen;
+	int relays;       /* fork relays holding a name of it (pl_fork.c; with pl.mu) */
+	struct pl_relay *pending_relay; /* the relay a fork under way makes for it */
 };
 
 /* Real libc entry points. */
@@ -123,11 +130,28 @@ struct pl_state {
 	char init_err[512];
 	struct pl_sock *fds[PL_MAX_FD];
 	void *ep[PL_MAX_FD];    /* per epoll fd: struct pl_epoll (pl_poll.c) */
+	/* Per stack-socket name: whether the program wants it closed on exec
+	 * (the placeholder always is; a forked child's relayed copy gets the
+	 * program's wish, pl_fork.c). */
+	bool fd_cloexec[PL_MAX_FD];
 	pid_t pid;              /* the process that owns the stack context */
 	uint64_t spin_mean_ns;  /* the spin policy's learned mean wait (pl_spin_learn) */
 };
 extern struct pl_state pl;
-extern struct pl_libc pl_real;
+/* libc's entry points, resolved at the library's constructor, or at the
+ * first intercepted call if that comes first: another library's
+ * constructor may call read or close before ours ran (sshd's libcap-ng
+ * does, and jumped to a null pointer). Every use goes through pl_libc(). */
+extern struct pl_libc pl_real_fns;
+extern bool pl_real_loaded;
+void pl_load_libc(void);
+static inline struct pl_libc *pl_libc(void)
+{
+	if (__builtin_expect(!__atomic_load_n(&pl_real_loaded, __ATOMIC_ACQUIRE), 0))
+		pl_load_libc();
+	return &pl_real_fns;
+}
+#define pl_real (*pl_libc())
 
 /* pl_core.c */
 void pl_log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -187,6 +211,20 @@ int pl_wake_arm(int *fd_out);
 void pl_wake_done(void);
 uint32_t pl_readiness(struct pl_sock *s); /* POLL* bits; with pl.mu */
 int pl_new_fd(struct pl_sock *s, bool cloexec); /* a placeholder descriptor for s */
+static inline uint32_t pl_gen(uint32_t *g)
+{
+	return __atomic_load_n(g, __ATOMIC_RELAXED);
+}
+static inline void pl_gen_bump(uint32_t *g)
+{
+	__atomic_fetch_add(g, 1, __ATOMIC_RELAXED);
+}
+/* pl_fork.c: fork's handlers (pthread_atfork), and the hook pl_sock_unref
+ * calls when a name of a socket with relays goes (with pl.mu). */
+void pl_fork_prepare(void);
+void pl_fork_parent(void);
+void pl_fork_child(void);
+void pl_relay_sock_released(struct pl_sock *s);
 void pl_sock_unref(struct pl_sock *s);    /* with pl.mu */
 
 #endif

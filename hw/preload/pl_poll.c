@@ -36,6 +36,7 @@ struct pl_epoll_entry {
 	struct pl_sock *sock;
 	struct epoll_event ev;
 	uint32_t last; /* edge-triggered: what was reported last */
+	uint32_t rd_gen, wr_gen; /* the socket's drain counts when `last` was taken */
 };
 
 /* Per epoll descriptor: its stack entries and how many kernel fds. */
@@ -484,7 +485,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 				e->e = ne;
 				e->cap = cap;
 			}
-			e->e[e->n++] = (struct pl_epoll_entry){.fd = fd, .sock = s, .ev = *ev};
+			e->e[e->n++] = (struct pl_epoll_entry){.fd = fd, .sock = s, .ev = *ev,
+							       .rd_gen = pl_gen(&s->rd_gen), .wr_gen = pl_gen(&s->wr_gen)};
 		}
 	} else if (op == EPOLL_CTL_MOD) {
 		if (idx < 0 || !ev) {
@@ -523,7 +525,20 @@ static int ep_collect(struct pl_epoll *e, struct epoll_event *out, int max)
 		uint32_t want = x->ev.events | EPOLLERR | EPOLLHUP;
 		uint32_t r = pl_readiness(x->sock) & want & ~(uint32_t)POLLNVAL;
 		uint32_t fire = r;
-		if (x->ev.events & EPOLLET) {
+		if ((x->ev.events & EPOLLET) && x->last != UINT32_MAX) {
+			/* A read or accept that found nothing (or drained the
+			 * ring), a write that filled it: that direction went away
+			 * though no look here saw it, and its return is a new
+			 * edge (Linux fires on every arrival). Without this, nginx
+			 * writing until EAGAIN never heard of the space the ACKs
+			 * freed before its next epoll_wait, and stalled. */
+			uint32_t rg = pl_gen(&x->sock->rd_gen), wg = pl_gen(&x->sock->wr_gen);
+			if (rg != x->rd_gen)
+				x->last &= ~(uint32_t)(EPOLLIN | EPOLLRDNORM);
+			if (wg != x->wr_gen)
+				x->last &= ~(uint32_t)(EPOLLOUT | EPOLLWRNORM);
+			x->rd_gen = rg;
+			x->wr_gen = wg;
 			fire = r & ~x->last;
 			x->last = r;
 		}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -178,6 +179,7 @@ static int do_accept(int fd, struct sockaddr *a, socklen_t *len, int flags)
 		UNLOCK();
 		if (id != BT_EAGAIN)
 			return pl_fail(bt_errno(id));
+		pl_gen_bump(&s->rd_gen); /* an EPOLLET edge when the next one comes */
 		if (s->nonblock)
 			return pl_fail(EAGAIN);
 		if (block_for(s, POLLIN, s->rcvtimeo_ns) < 0)
@@ -244,6 +246,13 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 	int id = s->bound && s->local.port ? bt_connect_from(pl.host, s->local.port, to.ip, to.port, &s->opts)
 					   : bt_connect_opts(pl.host, to.ip, to.port, &s->opts);
 	UNLOCK();
+	if (id == BT_ENOMEM) {
+		/* Every connection slot of the region is taken: a limit of
+		 * ours, not the kernel's, so say which one. */
+		pl_log_once("connslots", "connect: all %u connection slots are in use (BLUETAS_MAX_CONNS): ENOBUFS",
+			    bt_host_max_conns(pl.host));
+		return pl_fail(ENOBUFS);
+	}
 	if (id < 0)
 		return pl_fail(bt_errno(id));
 	s->id = id;
@@ -345,6 +354,8 @@ static ssize_t do_send(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 			s->more_corked = false;
 		}
 		UNLOCK();
+		if ((size_t)sent < total && !err)
+			pl_gen_bump(&s->wr_gen); /* the ring is full: space coming back is an EPOLLET edge */
 		if (sent > 0)
 			return sent;
 		if (err) {
@@ -373,8 +384,6 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		return 0;
 	bool nb = s->nonblock || (flags & MSG_DONTWAIT);
 	bool peek = flags & MSG_PEEK;
-	if (flags & MSG_WAITALL)
-		pl_log_once("waitall", "recv MSG_WAITALL: returns what is there (like without the flag)");
 	for (;;) {
 		ssize_t got = 0;
 		int err = 0;
@@ -423,6 +432,8 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 				break;
 		}
 		UNLOCK();
+		if ((size_t)got < total && !err)
+			pl_gen_bump(&s->rd_gen); /* drained: the next bytes are an EPOLLET edge */
 		if (got > 0)
 			return got;
 		if (err)
@@ -434,6 +445,48 @@ static ssize_t do_recv(struct pl_sock *s, const struct iovec *iov, int iovcnt, i
 		if (block_for(s, POLLIN, s->rcvtimeo_ns) < 0)
 			return -1;
 	}
+}
+
+/* recv with MSG_WAITALL, as Linux's: a blocking call fills the whole
+ * buffer, returning less only at end of stream, an error, a signal or
+ * SO_RCVTIMEO (then what it has, or -1 when it has nothing). Without
+ * blocking (O_NONBLOCK, MSG_DONTWAIT) or with MSG_PEEK the flag changes
+ * nothing. Before, it returned whatever was there: a program reading a
+ * fixed-size header with it got a short one. */
+static ssize_t do_recv_flags(struct pl_sock *s, const struct iovec *iov, int iovcnt, int flags)
+{
+	if (!(flags & MSG_WAITALL) || (flags & MSG_PEEK) || (flags & MSG_DONTWAIT) || s->nonblock || iovcnt < 1)
+		return do_recv(s, iov, iovcnt, flags);
+	flags &= ~MSG_WAITALL;
+	size_t total = iov_total(iov, iovcnt), got = 0;
+	struct iovec *rest = malloc((size_t)iovcnt * sizeof(*rest));
+	if (!rest)
+		return pl_fail(ENOMEM);
+	memcpy(rest, iov, (size_t)iovcnt * sizeof(*rest));
+	int first = 0; /* rest[first..] is what is still to fill */
+	while (got < total) {
+		ssize_t n = do_recv(s, rest + first, iovcnt - first, flags);
+		if (n <= 0) {
+			if (n < 0 && got == 0) {
+				free(rest);
+				return -1;
+			}
+			break;
+		}
+		got += (size_t)n;
+		for (size_t left = (size_t)n; left > 0 && first < iovcnt;) {
+			size_t c = left < rest[first].iov_len ? left : rest[first].iov_len;
+			rest[first].iov_base = (uint8_t *)rest[first].iov_base + c;
+			rest[first].iov_len -= c;
+			left -= c;
+			if (rest[first].iov_len == 0)
+				first++;
+		}
+		while (first < iovcnt && rest[first].iov_len == 0)
+			first++;
+	}
+	free(rest);
+	return (ssize_t)got;
 }
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
@@ -479,7 +532,7 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	if (!s)
 		return pl_real.recv(fd, buf, n, flags);
 	struct iovec v = {buf, n};
-	return do_recv(s, &v, 1, flags);
+	return do_recv_flags(s, &v, 1, flags);
 }
 
 EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
@@ -495,7 +548,7 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 	if (!s)
 		return pl_real.recvfrom(fd, buf, n, flags, a, len);
 	struct iovec v = {buf, n};
-	ssize_t r = do_recv(s, &v, 1, flags);
+	ssize_t r = do_recv_flags(s, &v, 1, flags);
 	if (r >= 0 && a && len)
 		pl_addr_out(s, &s->peer, a, len);
 	return r;
@@ -514,7 +567,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 	struct pl_sock *s = pl_sock_of(fd);
 	if (!s)
 		return pl_real.recvmsg(fd, m, flags);
-	ssize_t r = do_recv(s, m->msg_iov, (int)m->msg_iovlen, flags);
+	ssize_t r = do_recv_flags(s, m->msg_iov, (int)m->msg_iovlen, flags);
 	if (r >= 0) {
 		if (m->msg_name)
 			pl_addr_out(s, &s->peer, m->msg_name, &m->msg_namelen);
@@ -623,8 +676,10 @@ static int dup_to(struct pl_sock *s, int newfd)
 		pl_real.close(newfd);
 		return pl_fail(EMFILE);
 	}
+	int fdfl = pl_real.fcntl(newfd, F_GETFD); /* dup: off; F_DUPFD_CLOEXEC, dup3 O_CLOEXEC: on */
 	LOCK();
 	s->refs++;
+	pl.fd_cloexec[newfd] = fdfl >= 0 && (fdfl & FD_CLOEXEC);
 	__atomic_store_n(&pl.fds[newfd], s, __ATOMIC_RELEASE);
 	UNLOCK();
 	return newfd;
@@ -683,6 +738,12 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, long arg)
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
 		return dup_to(s, real(fd, cmd, arg));
+	case F_GETFD:
+		/* The program's wish, not the placeholder's (always close-on-exec). */
+		return pl.fd_cloexec[fd] ? FD_CLOEXEC : 0;
+	case F_SETFD:
+		pl.fd_cloexec[fd] = (arg & FD_CLOEXEC) != 0;
+		return 0;
 	default:
 		/* F_GETFD/F_SETFD and the rest act on the placeholder. */
 		return real(fd, cmd, arg);
@@ -723,12 +784,20 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 		s->nonblock = *(int *)arg != 0;
 		return 0;
 	}
-	if (req == FIONREAD) {
-		if (s->kind != PL_CONN)
-			return pl_fail(EINVAL);
+	/* FIONREAD is SIOCINQ: bytes to read. SIOCOUTQ (TIOCOUTQ): bytes
+	 * written and not yet acked, what the TX ring still holds. */
+	if (req == FIONREAD || req == SIOCOUTQ) {
+		if (s->forked)
+			return forked_fail("ioctl");
+		if (s->kind == PL_LISTEN)
+			return pl_fail(EINVAL); /* as Linux's for a listener */
+		if (s->kind != PL_CONN) {
+			*(int *)arg = 0;
+			return 0;
+		}
 		LOCK();
 		pl_drain();
-		*(int *)arg = (int)bt_rx_ready(pl.host, s->id);
+		*(int *)arg = (int)(req == FIONREAD ? bt_rx_ready(pl.host, s->id) : bt_tx_queued(pl.host, s->id));
 		UNLOCK();
 		return 0;
 	}
@@ -801,6 +870,14 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 		switch (name) {
 		case SO_REUSEADDR: return opt_int(v, len, &s->so_reuseaddr);
 		case SO_REUSEPORT: return opt_int(v, len, &s->so_reuseport);
+		case SO_OOBINLINE:
+			/* The stack keeps no urgent data apart: it is inline
+			 * whatever this says (telnet sets it and complained). */
+			if (opt_int(v, len, &s->oobinline) < 0)
+				return -1;
+			if (!s->oobinline)
+				pl_log_once("oobinline", "setsockopt SO_OOBINLINE 0: the stack delivers urgent data inline anyway");
+			return 0;
 		case SO_KEEPALIVE:
 			if (opt_int(v, len, &x) < 0)
 				return -1;
@@ -882,6 +959,16 @@ EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 		}
 		}
 	}
+	if ((level == IPPROTO_IP && name == IP_TOS && !s->v6) || (level == IPPROTO_IPV6 && name == IPV6_TCLASS && s->v6)) {
+		/* ssh, curl and others mark their traffic and print an error
+		 * when they cannot; the NIC sends every flow with TOS 0, so the
+		 * value is kept and read back but not applied: said once. */
+		if (opt_int(v, len, &x) < 0)
+			return -1;
+		s->ip_tos = x & 0xff;
+		pl_log_once("iptos", "setsockopt IP_TOS/IPV6_TCLASS %#x: kept, but the stack sends every segment with TOS 0", x);
+		return 0;
+	}
 	if (s->v6 && level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
 		/* Dual-stack is what made it ours: off stays off; on, once
 		 * bound, is refused as Linux refuses it. */
@@ -953,6 +1040,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 		case SO_REUSEADDR: return put_int(v, len, s->so_reuseaddr);
 		case SO_REUSEPORT: return put_int(v, len, s->so_reuseport);
 		case SO_KEEPALIVE: return put_int(v, len, s->so_keepalive);
+		case SO_OOBINLINE: return put_int(v, len, s->oobinline);
 		case SO_ERROR: {
 			int e = s->pending_err;
 			s->pending_err = 0;
@@ -1034,6 +1122,8 @@ EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
 	}
 	if (s->v6 && level == IPPROTO_IPV6 && name == IPV6_V6ONLY)
 		return put_int(v, len, 0);
+	if ((level == IPPROTO_IP && name == IP_TOS && !s->v6) || (level == IPPROTO_IPV6 && name == IPV6_TCLASS && s->v6))
+		return put_int(v, len, s->ip_tos);
 	char key[48];
 	snprintf(key, sizeof(key), "getopt %d/%d", level, name);
 	pl_log_once(key, "getsockopt level %d option %d on a TCP socket is not supported: ENOPROTOOPT", level, name);

@@ -624,6 +624,69 @@ c.sendall(d); c.close()" &
 	return $rc
 }
 
+# Forking servers on the stack (hw/preload/pl_fork.c): a child's copy of a
+# connection is relayed through the parent. tests/apps/fork_relay.py (a
+# child that only closes its copy, then inetd-style cat on 0/1 after exec,
+# then a child echoing with the inherited socket), then unmodified socat
+# in fork mode running `cat` per connection (fork, dup2 onto 0/1, exec),
+# two connections. Linux sends with nc -N and compares the echo. Before the
+# relay, the children's copies failed with EBADF and nothing came back.
+t_fork_relay() {
+	local rc=0 i
+	head -c 200000 /dev/urandom >"$work/fk.in"
+	on_stack timeout -k 5 30 python3 tests/apps/fork_relay.py 7140 >"$work/fk.out" 2>&1 &
+	local sp=$!
+	pids+=("$sp")
+	for _ in $(seq 100); do grep -q '^fork_relay: listening' "$work/fk.out" && break; sleep 0.1; done
+	sleep 0.2 # the NIC takes the LISTEN command after listen() returned
+	for i in 1 2 3; do
+		in_ns timeout 10 nc -N "$stack_ip" 7140 <"$work/fk.in" >"$work/fk$i.back" 2>/dev/null
+		check 'same_bytes "$work/fk.in" "$work/fk$i.back"' "fork_relay connection $i echoed 200 KB byte-exact" || rc=1
+	done
+	wait "$sp"
+	local src=$?
+	grep '^fork_relay' "$work/fk.out"
+	check '[[ $src == 0 ]]' "fork_relay.py served all three ($(grep -v '^fork_relay: [123] ' "$work/fk.out" | tail -2 | tr '\n' ' '))" || rc=1
+	command -v socat >/dev/null || { note "no socat: its part is left out"; return $rc; }
+	on_stack timeout -k 5 30 socat TCP4-LISTEN:7141,reuseaddr,fork EXEC:cat 2>"$work/socat.err" &
+	pids+=("$!")
+	sleep 1 # socat says nothing when it listens; a probe connection would fork a cat too
+	for i in 1 2; do
+		in_ns timeout 10 nc -N "$stack_ip" 7141 <"$work/fk.in" >"$work/sc$i.back" 2>/dev/null
+		check 'same_bytes "$work/fk.in" "$work/sc$i.back"' "socat fork EXEC:cat, connection $i: 200 KB echoed byte-exact ($(head -c 200 "$work/socat.err"))" || rc=1
+	done
+	return $rc
+}
+
+# OpenSSH's sshd on the stack (listens, forks per connection, the child
+# re-execs sshd with the connection on its descriptors: the fork relay),
+# ssh from Linux runs `sha256sum` on 300 KB sent on its stdin. sshd loads
+# libcap-ng, whose constructor calls read and close before the preload's
+# constructor ran: the preload jumped to a null libc pointer and sshd died
+# of SIGSEGV at start, before it listened.
+t_sshd_on_stack() {
+	[[ -x /usr/sbin/sshd ]] && command -v ssh >/dev/null && command -v ssh-keygen >/dev/null ||
+		{ echo "apps: no openssh-server/openssh-client"; return 77; }
+	mkdir -p /run/sshd "$work/ssh"
+	ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/host" && ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/user" || return 1
+	cp "$work/ssh/user.pub" "$work/ssh/authorized_keys"
+	printf 'Port 7150\nListenAddress 0.0.0.0\nHostKey %s/ssh/host\nAuthorizedKeysFile %s/ssh/authorized_keys\nPermitRootLogin yes\nPasswordAuthentication no\nUsePAM no\nStrictModes no\nPidFile %s/ssh/sshd.pid\n' \
+		"$work" "$work" "$work" >"$work/ssh/sshd_config"
+	on_stack timeout -k 5 30 /usr/sbin/sshd -D -e -f "$work/ssh/sshd_config" >"$work/ssh/sshd.log" 2>&1 &
+	local sp=$!
+	pids+=("$sp")
+	wait_log "$work/ssh/sshd.log" "Server listening on 0.0.0.0" ||
+		{ echo "apps: sshd on the stack never listened: $(tail -2 "$work/ssh/sshd.log")"; return 1; }
+	sleep 0.2 # the NIC takes the LISTEN command after listen() returned
+	head -c 300000 /dev/urandom >"$work/ssh/in"
+	local want got
+	want=$(sha "$work/ssh/in")
+	got=$(in_ns timeout 20 ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+		-i "$work/ssh/user" -p 7150 "root@$stack_ip" sha256sum <"$work/ssh/in" 2>"$work/ssh/ssh.err" | cut -d' ' -f1)
+	kill "$sp" 2>/dev/null
+	check '[[ -n $got && $got == "$want" ]]' "ssh through sshd on the stack ran sha256sum on 300 KB ($(tail -2 "$work/ssh/ssh.err" | tr '\n' ' '); sshd: $(grep -v -E '^(Server listening|debug)' "$work/ssh/sshd.log" | tail -3 | tr '\n' ' '))"
+}
+
 # A program whose stack sockets cannot be had gets ENETDOWN from socket()
 # and one log line saying why, its other sockets untouched: no channel
 # named, a daemon socket that is not there, and a region that cannot be
@@ -687,7 +750,7 @@ t_checks_fail() {
 # stack.
 cases=(checks_fail signal_wrapper signal_mask_atomic dual_stack init_errors socket_semantics nc_stack_to_linux curl_from_linux_http redis_cli_to_linux iperf3_client_on_stack)
 if [[ ${APPS_SERVERS:-1} != 0 || ${#only[@]} -gt 0 ]]; then
-	cases+=(nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack redis_syscalls_on_stack redis_clock_reads_on_stack poll_syscalls_on_stack iperf3_server_on_stack memcached_on_stack)
+	cases+=(fork_relay sshd_on_stack nc_linux_to_stack http_server_on_stack redis_server_on_stack redis_wakeup_on_stack redis_syscalls_on_stack redis_clock_reads_on_stack poll_syscalls_on_stack iperf3_server_on_stack memcached_on_stack)
 fi
 if ! setup >"$work/setup.log" 2>&1; then
 	why=$(tail -1 "$work/setup.log")

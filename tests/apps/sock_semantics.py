@@ -11,8 +11,13 @@ until end of stream, echoing nothing; the client:
 - with SO_RCVBUF at 16 KiB, only peeks for a while: what FIONREAD reports
   never exceeds 16 KiB plus one segment (a peek that took bytes off the
   stack would free the window and let more in);
-- reads the rest and checks all 64 KiB against the pattern;
+- reads the rest with ONE recv(MSG_WAITALL), which must return all of
+  it (the window lets 16 KiB in at a time), and checks all 64 KiB against
+  the pattern;
 - sends with MSG_MORE then without, and checks the peer got both parts;
+  SIOCOUTQ counts the corked bytes, then drops to 0 once they are acked;
+- EPOLLET: writes zeros until EAGAIN, waits while the peer drains them,
+  and epoll must report EPOLLOUT again (a new edge);
 - reads TCP_INFO (state ESTABLISHED, an MSS), sets SO_KEEPALIVE and
   TCP_KEEPIDLE/INTVL/CNT (1 s, 1 s, 3) and reads them back, and asks an
   unknown option (ENOPROTOOPT, not a crash);
@@ -38,6 +43,7 @@ preload decided by SA_RESTART, recv returned EINTR either way).
 Exits 0 when every check held; prints each failed one.
 """
 import fcntl
+import select
 import signal
 import os
 import socket
@@ -69,7 +75,7 @@ def serve(port):
     sniffer = threading.Thread(target=count_probes, args=(addr, seen, done), daemon=True)
     sniffer.start()
     c.sendall(PATTERN)
-    got = b""
+    got = bytearray()
     while True:
         b = c.recv(65536)
         if not b:
@@ -78,10 +84,11 @@ def serve(port):
     done.set()
     sniffer.join(2)
     probes = seen["probes"]
-    print(f"serve: got {got!r}; keepalive probes received: {probes}")
+    print(f"serve: got {bytes(got[:14])!r} and {len(got) - 14} zeros; keepalive probes received: {probes}")
     time.sleep(1.5)  # the client's blocking recv meanwhile: signals must interrupt it
     c.close()
-    return 0 if got == b"more-then-push" and probes >= 2 else 1
+    # After MSG_MORE's parts: the zeros the EPOLLET check wrote until EAGAIN.
+    return 0 if got.startswith(b"more-then-push") and not got[14:].strip(b"\0") and probes >= 2 else 1
 
 
 def count_probes(addr, seen, done):
@@ -140,7 +147,12 @@ def client(host, port):
         most = max(most, struct.unpack("i", buf)[0])
         time.sleep(0.05)
     expect(0 < most <= 16384 + 1448, f"peeking frees no window (FIONREAD at most {most}, SO_RCVBUF 16384)")
-    got = b""
+    # MSG_WAITALL: one blocking recv returns all 64 KiB though the window
+    # lets in 16 KiB at a time (the preload used to return what was there).
+    s.settimeout(None)  # blocking: with a timeout CPython's socket is O_NONBLOCK, and WAITALL then waits for nothing
+    got = s.recv(N, socket.MSG_WAITALL)
+    s.settimeout(30)
+    expect(len(got) == N, f"recv MSG_WAITALL returned the {N} bytes asked for in one call ({len(got)})")
     while len(got) < N:
         b = s.recv(N - len(got))
         if not b:
@@ -148,7 +160,37 @@ def client(host, port):
         got += b
     expect(got == PATTERN, f"the {N} bytes read after peeking are the pattern ({len(got)} read)")
     s.send(b"more-", socket.MSG_MORE)
+    # SIOCOUTQ: the 5 corked bytes are written and not yet acked (the
+    # preload answered ENOTTY).
+    outq = struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    expect(outq == 5, f"SIOCOUTQ counts the 5 corked bytes ({outq})")
     s.send(b"then-push")
+    for _ in range(100):
+        outq = struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        if outq == 0:
+            break
+        time.sleep(0.01)
+    expect(outq == 0, f"SIOCOUTQ drops to 0 once the peer acked ({outq})")
+    # EPOLLET: write until EAGAIN, then let the peer drain everything
+    # before asking: the space the ACKs freed is a new edge, as on Linux
+    # (the preload reported none, having seen OUT set at both looks, and
+    # nginx stalled on it under ab -k).
+    ep = select.epoll()
+    ep.register(s.fileno(), select.EPOLLOUT | select.EPOLLET)
+    first = ep.poll(1)
+    s.setblocking(False)
+    filled = 0
+    try:
+        while filled < (64 << 20):
+            filled += s.send(bytes(65536))
+    except BlockingIOError:
+        pass
+    time.sleep(0.5)
+    again = ep.poll(2)
+    expect(bool(first) and bool(again) and again[0][1] & select.EPOLLOUT,
+           f"EPOLLET: a new EPOLLOUT edge after writing {filled} bytes until EAGAIN and the peer draining ({first}, {again})")
+    ep.close()
+    s.setblocking(True)
     info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
     state, mss = info[0], struct.unpack("I", info[16:20])[0]
     expect(state == 1 and mss > 0, f"TCP_INFO: state {state} (1 = ESTABLISHED), snd_mss {mss}")
@@ -210,7 +252,7 @@ def client(host, port):
            f"({ran[0] if ran else -1:.2f} s, recv returned after {took:.2f} s; at 0.1 s is an EINTR)")
     s.close()
     if not fails:
-        print("sock_semantics: peek x2 + window bound + 64 KiB exact + MSG_MORE + TCP_INFO + keepalive options and idle + "
+        print("sock_semantics: peek x2 + window bound + MSG_WAITALL 64 KiB exact + MSG_MORE + SIOCOUTQ + EPOLLET + TCP_INFO + keepalive options and idle + "
               f"ENOPROTOOPT + EINTR: all held (FIONREAD peak {most})")
     return 1 if fails else 0
 
