@@ -492,6 +492,9 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		if (idx < 0 || !ev) {
 			errno = idx < 0 ? ENOENT : EFAULT;
 			rc = -1;
+		} else if ((ev->events | e->e[idx].ev.events) & EPOLLEXCLUSIVE) {
+			errno = EINVAL; /* Linux's rule: an exclusive entry is never modified */
+			rc = -1;
 		} else {
 			e->e[idx].ev = *ev;
 			e->e[idx].last = 0; /* re-arms edge and one-shot */

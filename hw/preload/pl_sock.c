@@ -780,6 +780,12 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	struct pl_sock *s = pl_sock_of(fd);
 	if (!s)
 		return pl_real.ioctl(fd, req, arg);
+	if (req == FIOCLEX || req == FIONCLEX) {
+		/* Python's set_inheritable asks these first: the wish is kept
+		 * per name, the placeholder stays close-on-exec. */
+		pl.fd_cloexec[fd] = req == FIOCLEX;
+		return 0;
+	}
 	if (req == FIONBIO) {
 		s->nonblock = *(int *)arg != 0;
 		return 0;

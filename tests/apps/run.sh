@@ -647,6 +647,7 @@ t_fork_relay() {
 	local src=$?
 	grep '^fork_relay' "$work/fk.out"
 	check '[[ $src == 0 ]]' "fork_relay.py served all three ($(grep -v '^fork_relay: [123] ' "$work/fk.out" | tail -2 | tr '\n' ' '))" || rc=1
+	check '! grep -q "not supported" "$work/fk.out"' "no call refused ($(grep 'not supported' "$work/fk.out" | head -2 | tr '\n' ' '))" || rc=1
 	command -v socat >/dev/null || { note "no socat: its part is left out"; return $rc; }
 	on_stack timeout -k 5 30 socat TCP4-LISTEN:7141,reuseaddr,fork EXEC:cat 2>"$work/socat.err" &
 	pids+=("$!")
