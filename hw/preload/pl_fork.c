@@ -55,6 +55,7 @@ struct pl_relay {
 	bool child_eof;   /* the child's end read EOF: shut or closed */
 	bool child_hup;   /* every copy of the child's end closed */
 	bool stack_eof, stack_err, stack_shut, child_shut;
+	uint64_t moved_ns; /* when a byte last went either way (pl_now_ns) */
 	uint32_t to_child_len, to_child_off, to_stack_len, to_stack_off;
 	uint8_t to_child[RELAY_BUF], to_stack[RELAY_BUF];
 };
@@ -67,6 +68,7 @@ static bool relay_name[PL_MAX_FD];
 static int wake_fd = -1;
 static bool thread_started;
 static bool parent_exiting; /* the parent reads no more: every child owns its connections */
+static bool exit_fin;       /* the parent exits now: FIN every relayed connection */
 
 static void kick(void)
 {
@@ -93,10 +95,12 @@ static bool relay_step(struct pl_relay *r, short srev, short urev, bool owns)
 	/* child -> stack: always, as a child's write goes out on Linux */
 	if (!r->child_eof && r->to_stack_len < RELAY_BUF && (urev & (POLLIN | POLLHUP | POLLERR))) {
 		ssize_t n = pl_real.recv(r->ufd, r->to_stack + r->to_stack_len, RELAY_BUF - r->to_stack_len, MSG_DONTWAIT);
-		if (n > 0)
+		if (n > 0) {
 			r->to_stack_len += (uint32_t)n;
-		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			__atomic_store_n(&r->moved_ns, pl_now_ns(), __ATOMIC_RELAXED);
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			r->child_eof = true;
+		}
 	}
 	if (r->to_stack_len > r->to_stack_off && !r->stack_err) {
 		ssize_t n = send(r->sfd, r->to_stack + r->to_stack_off, r->to_stack_len - r->to_stack_off,
@@ -111,10 +115,12 @@ static bool relay_step(struct pl_relay *r, short srev, short urev, bool owns)
 	/* stack -> child: only while the child owns the connection */
 	if (owns && !r->stack_eof && !r->stack_err && r->to_child_len < RELAY_BUF && (srev & (POLLIN | POLLHUP | POLLERR))) {
 		ssize_t n = recv(r->sfd, r->to_child + r->to_child_len, RELAY_BUF - r->to_child_len, MSG_DONTWAIT);
-		if (n > 0)
+		if (n > 0) {
 			r->to_child_len += (uint32_t)n;
-		else if (n == 0)
+			__atomic_store_n(&r->moved_ns, pl_now_ns(), __ATOMIC_RELAXED);
+		} else if (n == 0) {
 			r->stack_eof = true;
+		}
 		else if (errno != EAGAIN && errno != EINTR)
 			r->stack_err = true;
 	}
@@ -129,6 +135,10 @@ static bool relay_step(struct pl_relay *r, short srev, short urev, bool owns)
 	if (r->to_child_off == r->to_child_len || r->child_hup)
 		r->to_child_off = r->to_child_len = 0;
 	/* ends */
+	if (__atomic_load_n(&exit_fin, __ATOMIC_ACQUIRE) && !r->stack_shut && !r->stack_err) {
+		shutdown(r->sfd, SHUT_WR); /* a FIN before the exit's detach resets it */
+		r->stack_shut = true;
+	}
 	if (r->child_eof && r->to_stack_len == 0) {
 		if (r->child_hup)
 			return true; /* every copy in the child closed: drop our reference */
@@ -337,12 +347,17 @@ void pl_fork_child(void)
 }
 
 /* The relays live in the parent: if it exits while a child still uses a
- * connection, the daemon detaches it and resets the connection (ncat -l
- * --exec, whose parent exits after handing the connection to its child,
- * saw an RST). So a parent leaving through exit() first waits for its
- * children to be done with every relayed connection, carrying them both
- * ways meanwhile (its own names no longer read). _exit and a fatal signal
- * cannot wait: those connections are reset. */
+ * connection, the daemon detaches it and resets the connection. So a
+ * parent leaving through exit() first carries its children's relayed
+ * connections both ways (its own names no longer read) for as long as
+ * bytes move on one of them (a quiet spell of PL_RELAY_QUIET_NS ends the
+ * wait); then each connection still relayed gets a FIN before the exit
+ * resets it. Waiting on for a quiet one would deadlock a child that holds
+ * an inherited copy it never uses and waits for the parent's death
+ * itself: ncat -l --exec's cat (the parent relays through pipes, cat holds
+ * the socket's copy and waits for the pipe to close) hung so. _exit and a
+ * fatal signal cannot wait: those connections are reset at once. */
+#define PL_RELAY_QUIET_NS 300000000ull
 __attribute__((destructor)) static void pl_fork_exit_wait(void)
 {
 	pthread_mutex_lock(&pl.mu);
@@ -353,13 +368,27 @@ __attribute__((destructor)) static void pl_fork_exit_wait(void)
 	if (!any)
 		return;
 	kick();
+	uint64_t start = pl_now_ns();
 	for (;;) {
+		bool busy = false;
 		pthread_mutex_lock(&pl.mu);
-		any = relays != NULL;
+		uint64_t now = pl_now_ns();
+		for (struct pl_relay *r = relays; r; r = r->next) {
+			uint64_t moved = __atomic_load_n(&r->moved_ns, __ATOMIC_RELAXED);
+			if (moved < start)
+				moved = start;
+			if (r->to_stack_len || r->to_child_len || now - moved < PL_RELAY_QUIET_NS)
+				busy = true;
+		}
 		pthread_mutex_unlock(&pl.mu);
-		if (!any)
-			return;
+		if (!busy)
+			break;
 		struct timespec ts = {0, 5000000};
 		nanosleep(&ts, NULL);
 	}
+	/* The relay thread sends the FINs (their descriptors are its own). */
+	__atomic_store_n(&exit_fin, true, __ATOMIC_RELEASE);
+	kick();
+	struct timespec ts = {0, 20000000};
+	nanosleep(&ts, NULL);
 }
