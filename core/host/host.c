@@ -148,12 +148,6 @@ void host_free_slot(struct bt_host *h, int slot)
 
 void host_mark_dirty(struct bt_host *h, int slot)
 {
-	h->dirty_eager = true;
-	host_mark_dirty_lazy(h, slot);
-}
-
-void host_mark_dirty_lazy(struct bt_host *h, int slot)
-{
 	struct host_conn *c = &h->conns[slot];
 	if (c->in_dirty)
 		return;
@@ -377,14 +371,14 @@ static int flush_conn(struct bt_host *h, int slot)
 	return CHAN_OK;
 }
 
-static int flush_owed(struct bt_host *h, bool lazy_too)
+int host_flush_commands(struct bt_host *h)
 {
 	if (h->broken)
 		return 0;
 	int sent_before = (int)h->stats.doorbells_sent;
 	if (flush_listeners(h) != CHAN_OK)
 		return (int)h->stats.doorbells_sent - sent_before;
-	while (h->dirty_head != HOST_NONE && (lazy_too || h->dirty_eager)) {
+	while (h->dirty_head != HOST_NONE) {
 		int slot = h->dirty_head;
 		if (flush_conn(h, slot) != CHAN_OK)
 			break;
@@ -394,8 +388,6 @@ static int flush_owed(struct bt_host *h, bool lazy_too)
 		if (c->free_pending)
 			host_free_slot(h, slot);
 	}
-	if (h->dirty_head == HOST_NONE)
-		h->dirty_eager = false;
 	/* Credits alone are worth a message only when half the ring is owed:
 	 * otherwise they ride on the next command. */
 	if (!h->broken && h->ev_consumed - h->ev_reported >= h->cfg.event_entries / 2) {
@@ -410,10 +402,6 @@ static int flush_owed(struct bt_host *h, bool lazy_too)
 	}
 	return (int)h->stats.doorbells_sent - sent_before;
 }
-
-int host_flush_commands(struct bt_host *h) { return flush_owed(h, true); }
-
-int host_flush_eager(struct bt_host *h) { return flush_owed(h, false); }
 
 void host_post_accept_slots(struct bt_host *h, int li)
 {

@@ -261,22 +261,22 @@ static ssize_t rx_take(struct bt_host *h, int id, void *buf, size_t len, bool co
 	 * that never drains: enough for the NIC to reopen the window. A
 	 * drained burst's doorbell is owed, not posted: it leaves with the
 	 * application's next call into the library that posts commands
-	 * (bt_send, bt_close, bt_wait; bt_poll only with other commands
-	 * owed), so an RPC's reply and its
-	 * next request share one DOORBELL, one NIC command and one
-	 * confirming event instead of two of each, and a reader that reads
-	 * until EAGAIN and sleeps sends one message, the doorbell with its
-	 * ARM riding on it (ctxq.h, CTXQ_CMDF_ARM), instead of two. Nothing
-	 * waits on it: new data is only learnt in bt_poll or bt_wait, which
-	 * post it first, and the window the NIC knows lacks less than a
-	 * quarter ring. A reader that never drains is told at once. */
+	 * (bt_send, bt_close, bt_poll, bt_wait; not a bt_recv that finds
+	 * nothing), so an RPC's reply and its next request share one
+	 * DOORBELL, one NIC command and one confirming event instead of two
+	 * of each, and a reader that reads until EAGAIN and sleeps sends one
+	 * message, the doorbell with its ARM riding on it (ctxq.h,
+	 * CTXQ_CMDF_ARM), instead of two. Nothing waits on it: new data is
+	 * only learnt in bt_poll or bt_wait, which post it first, and the
+	 * window the NIC knows lacks less than a quarter ring until then. A
+	 * reader that never drains is told at once. */
 	if (c->rx_freed_unreported >= ring / 4) {
 		c->doorbell_owed = true;
 		host_mark_dirty(h, id);
 		host_flush_commands(h);
 	} else if (c->rx_ready == 0) {
 		c->doorbell_owed = true;
-		host_mark_dirty_lazy(h, id);
+		host_mark_dirty(h, id);
 	}
 	return n;
 }
@@ -330,7 +330,11 @@ int bt_poll(struct bt_host *h, struct bt_event *out, int max)
 	for (int i = 0; i < h->listeners_hi; i++)
 		if (h->listeners[i].in_use && h->listeners[i].slots_owed)
 			host_post_accept_slots(h, i);
-	host_flush_eager(h); /* a drained read's doorbell waits (rx_take) */
+	/* Every owed command, a drained read's doorbell too: a program that
+	 * polls without sleeping must not keep the NIC's window short of
+	 * what it read (FreeBSD's rcv-data-segments/overlapping-* scripts
+	 * check the window of the ACK after a read). */
+	host_flush_commands(h);
 	int n = 0;
 	for (int i = 0; i < h->listeners_hi && n < max; i++) {
 		struct host_listener *l = &h->listeners[i];

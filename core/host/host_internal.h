@@ -104,11 +104,6 @@ struct bt_host {
 	int dirty_head, dirty_tail;
 	int ready_head, ready_tail;
 	bool listeners_dirty;
-	/* A dirty slot owes more than a drained read's doorbell (rx_take,
-	 * host_mark_dirty_lazy): bt_poll posts the dirty slots only then;
-	 * a lazy doorbell alone waits for a call that posts (ctxq.h,
-	 * CTXQ_CMDF_ARM: bt_wait's ARM rides on it). */
-	bool dirty_eager;
 	uint32_t ev_consumed, ev_reported;
 	bool credit_unconfirmed;   /* an EV_CREDIT went out; no event since */
 	uint64_t credit_sent_ns;
@@ -200,10 +195,6 @@ static inline void host_fifo_drop_head(struct bt_host *h, int *head, int *tail, 
 
 /* host.c */
 void host_mark_dirty(struct bt_host *h, int slot);
-/* Marks a slot that owes only a drained read's doorbell (dirty_eager). */
-void host_mark_dirty_lazy(struct bt_host *h, int slot);
-/* host_flush_commands, but lazy doorbells alone are left owed. */
-int host_flush_eager(struct bt_host *h);
 void host_mark_ready(struct bt_host *h, int slot, uint32_t flags);
 int host_flush_commands(struct bt_host *h);
 /* An ARM with sequence arm_seq + 1 is on the channel (host_wait.c). */

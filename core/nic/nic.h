@@ -41,9 +41,10 @@ struct nic_config {
 	uint64_t rto_max_ns;
 	bool tail_probe;             /* the first timeout of a one-segment flight is a loss probe, no backoff;
 				      * with SACK, a longer flight's comes at 2 SRTT + 2 ms (Linux's TLP) */
-	bool tlp;                    /* a tail loss probe for any flight (RFC 8985 7, the default): at
-				      * PTO = 2 SRTT plus the delayed-ACK bound, at least rto_min / 4,
-				      * not after an RTO; the profiles use tail_probe's Linux timing, or none */
+	bool tlp;                    /* a tail loss probe (RFC 8985 7, the default) for a flight of more
+				      * than one segment, with SACK: at PTO = 2 SRTT plus the delayed-ACK
+				      * bound, at least rto_min / 4, not after an RTO; the profiles use
+				      * tail_probe's Linux timing, or none */
 	bool early_retransmit;       /* with SACK, fewer than four segments out and nothing unsent: the
 				      * first is lost once all the rest is SACKed (RFC 5827), since no
 				      * DupThresh duplicates can come */

@@ -47,17 +47,20 @@ void sp_timer_update(struct nic *nic, uint32_t fi)
 
 /* When a tail loss probe is due before the RTO (0: none), outside
  * recovery, before any timeout, and with no probe out (RFC 8985 7.2).
- * - tlp (the default): any flight, PTO = 2 SRTT plus the delayed-ACK
- *   bound, since the ACK of a flight's odd last segment may be held that
- *   long (RFC 8985's WCDelAckT; peers are assumed to delay as we do), and
+ * - tlp (the default): with SACK and a flight of more than one segment,
+ *   PTO = 2 SRTT plus the delayed-ACK bound, since the ACK of a flight's
+ *   odd last segment may be held that long (RFC 8985's WCDelAckT), and
  *   never under a quarter of rto_min: an SRTT taken in the handshake says
  *   nothing of the queue a burst of new connections then meets, and
  *   probes fired into it add to it (concurrent_1000 at 2 SRTT + 200 us:
  *   2,800 needless probes a run, 9x the queue drops, 6.5 ms instead of
- *   2.0). An RTO of at least rto_min (5 ms) is hundreds of datacenter
- *   round trips: with 1% loss each way an RPC workload spent most of its
- *   time in them (docs/benchmarks.md, "Tail losses"). Without SACK only
- *   a one-segment flight is probed: its answer needs no scoreboard.
+ *   2.0). A one-segment flight is not probed: its ACK is the one a peer
+ *   delays, and Linux delays it 4-40 ms (TCP_ATO_MIN to TCP_DELACK_MAX),
+ *   so a probe at 1.25 ms went out for nearly every request of an
+ *   interactive client (tests/apps poll_syscalls_on_stack: each woke its
+ *   sleeper for nothing). An RTO of at least rto_min (5 ms) is hundreds
+ *   of datacenter round trips: with 1% loss each way an RPC workload
+ *   spent most of its time in them (docs/architecture.md).
  * - tail_probe (the linux-like profile, Linux's tcp_schedule_loss_probe):
  *   with SACK and a flight of more than one segment, PTO = 2 SRTT + 2 ms
  *   (TCP_TIMEOUT_MIN); a one-segment flight's probe is the RTO's first
@@ -71,7 +74,7 @@ static uint64_t probe_timeout_ns(const struct nic *nic, const struct flow *f)
 	uint64_t two_srtt_ns = 2ull * f->srtt_us * 1000ull;
 	if (nic->cfg.tail_probe)
 		return f->sack_ok && !one_segment ? two_srtt_ns + 2000000ull : 0;
-	if (!nic->cfg.tlp || !(f->sack_ok || one_segment))
+	if (!nic->cfg.tlp || !f->sack_ok || one_segment)
 		return 0;
 	uint64_t pto_ns = two_srtt_ns + nic->cfg.delayed_ack_ns;
 	uint64_t floor_ns = nic->cfg.rto_min_ns / 4;
@@ -171,12 +174,6 @@ static void tail_probe_fired(struct nic *nic, uint32_t fi)
 	} else if (f->fin_sent && f->fin_alone && seq_lt(f->snd_una, f->fin_seq + 1)) {
 		fp_send_ctrl(nic, fi, TCP_FIN | TCP_ACK, f->fin_seq);
 		nic->stats.tx_retransmits++;
-	} else if (f->rings_attached && f->tx_queued && f->snd_max - f->snd_una <= (uint32_t)f->mss) {
-		/* A one-segment flight: its last segment is its first, and going
-		 * back N sends it as any segment goes (from a doorbell's inline
-		 * bytes where it came with them, without a READ). */
-		f->snd_nxt = f->snd_una;
-		fp_tx_schedule(nic, fi);
 	} else if (f->rings_attached && f->tx_queued) {
 		uint32_t end = seq_lt(f->snd_max, data_end) ? f->snd_max : data_end; /* below a FIN */
 		uint32_t len = end - f->snd_una < f->mss ? end - f->snd_una : f->mss;

@@ -230,8 +230,8 @@ static void test_peek_leaves_the_bytes_buffered(void **state)
  * carries both (one NIC command and one confirming event, not two), and
  * the NIC still learns every freed byte. A drained read that no send
  * follows is posted by bt_wait, with the ARM riding on it (ctxq.h,
- * CTXQ_CMDF_ARM): one message, not a DOORBELL and an ARM; bt_poll and a
- * bt_recv that finds nothing leave it owed. */
+ * CTXQ_CMDF_ARM): one message, not a DOORBELL and an ARM; a bt_recv that
+ * finds nothing leaves it owed, and bt_poll posts it. */
 static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
 {
 	(void)state;
@@ -257,8 +257,8 @@ static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
 	assert_int_equal(f->host_rx_freed_total, 64);
 	assert_int_equal(f->host_tx_total, 64);
 
-	/* A drained read alone: read to EAGAIN, bt_poll, then the sleep.
-	 * Only bt_wait_arm posts, one command: the doorbell with the ARM. */
+	/* A drained read alone: read to EAGAIN, then the sleep. Only
+	 * bt_wait_arm posts, one command: the doorbell with the ARM. */
 	harness_peer_send(h, TCP_ACK, data, sizeof(data));
 	harness_advance(h, HARNESS_MS);
 	harness_drop_frames(h);
@@ -266,8 +266,6 @@ static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
 	uint64_t cmds1 = harness_stats(h).cmds;
 	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 64);
 	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), BT_EAGAIN);
-	struct bt_event ev[4];
-	assert_true(bt_poll(h->host, ev, 4) >= 0);
 	assert_int_equal(harness_host_stats(h).doorbells_sent, db1);
 	assert_true(bt_wait_arm(h->host));
 	assert_int_equal(harness_host_stats(h).doorbells_sent, db1 + 1);
@@ -285,7 +283,18 @@ static void test_a_drained_read_and_the_next_send_share_a_doorbell(void **state)
 	assert_true(bt_wait_arm(h->host)); /* nothing owed: an ARM alone */
 	harness_advance(h, HARNESS_MS);
 	assert_int_equal(harness_stats(h).cmds - cmds2, 1);
+	/* A program that polls instead of sleeping: bt_poll posts the
+	 * drained read's doorbell, so the window of the NIC's next ACK
+	 * counts what was read (FreeBSD's rcv-data-segments/overlapping-*
+	 * saw 634 bytes short of 65535 while bt_poll left it owed). */
+	uint64_t db3 = harness_host_stats(h).doorbells_sent;
 	assert_int_equal(bt_recv(h->host, conn, buf, sizeof(buf)), 64);
+	assert_int_equal(harness_host_stats(h).doorbells_sent, db3);
+	struct bt_event ev[4];
+	assert_true(bt_poll(h->host, ev, 4) >= 0);
+	assert_int_equal(harness_host_stats(h).doorbells_sent, db3 + 1);
+	harness_advance(h, HARNESS_MS);
+	assert_int_equal(f->host_rx_freed_total, 192);
 	harness_destroy(h);
 }
 
