@@ -91,7 +91,11 @@ try:
 except Exception as x:
     print(f"apps: iperf3 JSON unreadable: {x}"); sys.exit(1)
 slack = int(sys.argv[2])
-if d.get("error") or sent != 8 << 20 or not (sent - slack <= got <= sent):
+# The sender's count is iperf3's own: with -n 8M its client (Linux's, in
+# the Linux-sends case) now and then sends one 128 KiB block more than
+# asked (8519680 in a CI run, the receiver on the stack short of neither);
+# more than one block over, or under, is an error.
+if d.get("error") or not (8 << 20 <= sent <= (8 << 20) + 131072) or not (sent - slack <= got <= sent):
     print(f"apps: iperf3: error={d.get('error')!r} sent={sent} received={got} (slack {slack})"); sys.exit(1)
 print(f"apps: iperf3: {sent} bytes sent, {got} received, {e['sum_received']['bits_per_second'] / 1e6:.0f} Mbit/s")
 PY
