@@ -742,6 +742,12 @@ t_checks_fail() {
 	iperf_ok "$work/pos.json" >/dev/null || { echo "apps: iperf_ok refuses a good report"; rc=1; }
 	iperf_ok "$work/neg1.json" >/dev/null && { echo "apps: iperf_ok missed a short transfer"; rc=1; }
 	iperf_ok "$work/neg2.json" >/dev/null && { echo "apps: iperf_ok missed an error"; rc=1; }
+	echo '{"end":{"sum_sent":{"bytes":8519680},"sum_received":{"bytes":8519680,"bits_per_second":1}}}' >"$work/pos2.json"
+	echo '{"end":{"sum_sent":{"bytes":8650752},"sum_received":{"bytes":8650752,"bits_per_second":1}}}' >"$work/neg4.json"
+	echo '{"end":{"sum_sent":{"bytes":8388607},"sum_received":{"bytes":8388607,"bits_per_second":1}}}' >"$work/neg5.json"
+	iperf_ok "$work/pos2.json" >/dev/null || { echo "apps: iperf_ok refuses one block over -n"; rc=1; }
+	iperf_ok "$work/neg4.json" >/dev/null && { echo "apps: iperf_ok missed two blocks over -n"; rc=1; }
+	iperf_ok "$work/neg5.json" >/dev/null && { echo "apps: iperf_ok missed a sender short of -n"; rc=1; }
 	printf 'cmd_get: 18000\ncmd_set: 2000\nget_misses: 0\nverify_misses: 0\nverify_failed: 0\n' >"$work/mpos"
 	sed 's/verify_failed: 0/verify_failed: 1/' "$work/mpos" >"$work/mneg"
 	memcaslap_ok "$work/mpos" 20000 || { echo "apps: memcaslap_ok refuses a good run"; rc=1; }
