@@ -52,9 +52,9 @@ void sp_timer_update(struct nic *nic, uint32_t fi)
  *   odd last segment may be held that long (RFC 8985's WCDelAckT), and
  *   never under a quarter of rto_min: an SRTT taken in the handshake says
  *   nothing of the queue a burst of new connections then meets, and
- *   probes fired into it add to it (concurrent_1000 at 2 SRTT + 200 us:
- *   2,800 needless probes a run, 9x the queue drops, 6.5 ms instead of
- *   2.0). A one-segment flight is not probed: its ACK is the one a peer
+ *   probes fired into it add to it (concurrent_1000 at 2 SRTT + 200 us,
+ *   when lone segments were probed too: 2,800 needless probes a run, 9x
+ *   the queue drops, 6.5 ms instead of 2.0). A one-segment flight is not probed: its ACK is the one a peer
  *   delays, and Linux delays it 4-40 ms (TCP_ATO_MIN to TCP_DELACK_MAX),
  *   so a probe at 1.25 ms went out for nearly every request of an
  *   interactive client (tests/apps poll_syscalls_on_stack: each woke its
