@@ -351,13 +351,15 @@ void pl_fork_child(void)
  * parent leaving through exit() first carries its children's relayed
  * connections both ways (its own names no longer read) for as long as
  * bytes move on one of them (a quiet spell of PL_RELAY_QUIET_NS ends the
- * wait); then each connection still relayed gets a FIN before the exit
+ * wait, or of PL_RELAY_STUCK_NS while bytes are held: a peer that never
+ * reads must not keep the program from exiting); then each connection still relayed gets a FIN before the exit
  * resets it. Waiting on for a quiet one would deadlock a child that holds
  * an inherited copy it never uses and waits for the parent's death
  * itself: ncat -l --exec's cat (the parent relays through pipes, cat holds
  * the socket's copy and waits for the pipe to close) hung so. _exit and a
  * fatal signal cannot wait: those connections are reset at once. */
 #define PL_RELAY_QUIET_NS 300000000ull
+#define PL_RELAY_STUCK_NS 5000000000ull
 __attribute__((destructor)) static void pl_fork_exit_wait(void)
 {
 	pthread_mutex_lock(&pl.mu);
@@ -369,6 +371,7 @@ __attribute__((destructor)) static void pl_fork_exit_wait(void)
 		return;
 	kick();
 	uint64_t start = pl_now_ns();
+	bool stuck = false;
 	for (;;) {
 		bool busy = false;
 		pthread_mutex_lock(&pl.mu);
@@ -377,15 +380,24 @@ __attribute__((destructor)) static void pl_fork_exit_wait(void)
 			uint64_t moved = __atomic_load_n(&r->moved_ns, __ATOMIC_RELAXED);
 			if (moved < start)
 				moved = start;
-			if (r->to_stack_len || r->to_child_len || now - moved < PL_RELAY_QUIET_NS)
+			/* Bytes held with nowhere to go (a peer that stopped
+			 * reading) keep the exit waiting PL_RELAY_STUCK_NS at most. */
+			bool held = r->to_stack_len || r->to_child_len;
+			if (now - moved < (held ? PL_RELAY_STUCK_NS : PL_RELAY_QUIET_NS))
 				busy = true;
+			else if (held)
+				stuck = true;
 		}
 		pthread_mutex_unlock(&pl.mu);
 		if (!busy)
 			break;
+		stuck = false;
 		struct timespec ts = {0, 5000000};
 		nanosleep(&ts, NULL);
 	}
+	if (stuck)
+		pl_log_once("relaystuck", "fork: the parent exits with relayed bytes its peer never took: "
+					  "those connections are reset, not finished");
 	/* The relay thread sends the FINs (their descriptors are its own). */
 	__atomic_store_n(&exit_fin, true, __ATOMIC_RELEASE);
 	kick();
