@@ -204,17 +204,23 @@ static void test_tx_after_rto_skips_sacked_and_holds(void **state)
 
 /* ---------- the NIC against a scripted peer ---------- */
 
-static struct harness *open_sack(bool peer_sack, bool nic_sack, int *conn, struct harness_frame *synack)
+/* A passive connection with these options, the peer offering SACK or not. */
+static struct harness *open_with(const struct harness_opts *o, bool peer_sack, int *conn, struct harness_frame *synack)
 {
-	struct harness_opts o;
-	harness_default_opts(&o);
-	o.nic.sack = nic_sack;
-	struct harness *h = harness_init(&o);
+	struct harness *h = harness_init(o);
 	struct harness_syn_opts so;
 	harness_default_syn_opts(&so);
 	so.sack = peer_sack;
 	*conn = harness_passive_open(h, PORT, 4000, &so, synack);
 	return h;
+}
+
+static struct harness *open_sack(bool peer_sack, bool nic_sack, int *conn, struct harness_frame *synack)
+{
+	struct harness_opts o;
+	harness_default_opts(&o);
+	o.nic.sack = nic_sack;
+	return open_with(&o, peer_sack, conn, synack);
 }
 
 static uint32_t rcv_base(const struct harness *h) { return h->peer.iss + 1; }
@@ -460,13 +466,8 @@ static struct harness *open_tail(bool tlp, bool early_retransmit, int *conn)
 	harness_default_opts(&o);
 	o.nic.tlp = tlp;
 	o.nic.early_retransmit = early_retransmit;
-	struct harness *h = harness_init(&o);
-	struct harness_syn_opts so;
-	harness_default_syn_opts(&so);
-	so.sack = true;
 	struct harness_frame synack;
-	*conn = harness_passive_open(h, PORT, 4000, &so, &synack);
-	return h;
+	return open_with(&o, true, conn, &synack);
 }
 
 static const struct flow *established_flow(const struct harness *h)
